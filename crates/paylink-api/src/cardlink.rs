@@ -1,0 +1,101 @@
+//! The Cardlink merchant API (`/api/v1`): response bodies.
+
+use crate::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `bill/create`: `success` is the string `"true"` here (a Go client requires it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BillCreated {
+    pub success: serde_json::Value,
+    pub link_url: String,
+    pub link_page_url: String,
+    pub bill_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bill {
+    pub id: String,
+    pub order_id: Option<String>,
+    pub shop_id: String,
+    pub active: bool,
+    pub status: String,
+    pub amount: Decimal,
+    #[serde(rename = "type")]
+    pub bill_type: String,
+    pub currency_in: String,
+    pub created_at: String,
+    /// Seconds the bill lives after creation, or null.
+    pub ttl: Option<i64>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub custom: Option<String>,
+    pub payment_method: Option<String>,
+    pub payer_pays_commission: bool,
+    pub link_url: String,
+    pub link_page_url: String,
+    /// Present on single-object answers (`bill/status`, `bill/toggle_activity`), absent in lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payment {
+    pub id: String,
+    pub bill_id: String,
+    pub status: String,
+    pub payment_method: String,
+    pub amount: Decimal,
+    pub amount_received: Decimal,
+    pub commission: Decimal,
+    pub account_amount: Decimal,
+    pub account_currency_code: String,
+    pub refunded_amount: Decimal,
+    /// Masked card (`424242******4242`); empty for SBP, never null.
+    pub from_card: String,
+    pub currency_in: String,
+    pub created_at: String,
+    /// ISO 8583 response code of a declined charge; an integer, as clients parse it.
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunds: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chargeback: Option<Vec<serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+}
+
+/// Laravel's cursor paginator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CursorPage<T> {
+    pub success: bool,
+    pub data: Vec<T>,
+    pub links: PageLinks,
+    pub meta: PageMeta,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PageLinks {
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PageMeta {
+    pub path: String,
+    pub per_page: u32,
+    pub next_cursor: Option<String>,
+    pub prev_cursor: Option<String>,
+}
+
+/// Every failure: `success` is the boolean false; validation failures carry `errors`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub success: bool,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<BTreeMap<String, Vec<String>>>,
+}

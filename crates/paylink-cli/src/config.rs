@@ -1,0 +1,144 @@
+//! Settings from, in order of precedence: flags, `PAYLINK_*` environment variables (both via
+//! clap), the TOML file (`--config`, else `./paylink.toml` when present), built-in defaults.
+
+use paylink_core::money::Rate;
+use paylink_server::Settings;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Every key of `config/paylink.example.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub default_commission: Option<String>,
+    pub body_limit_bytes: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub writers: Option<usize>,
+    pub read_connections: Option<u32>,
+    pub max_batch: Option<usize>,
+}
+
+impl FileConfig {
+    pub fn load(path: Option<&PathBuf>) -> Result<FileConfig, String> {
+        let (path, required) = match path {
+            Some(p) => (p.clone(), true),
+            None => (PathBuf::from("paylink.toml"), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(_) if !required => Ok(FileConfig::default()),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub default_commission: Option<String>,
+    pub writers: Option<usize>,
+}
+
+pub fn database_url(cli: Option<&String>, file: &FileConfig) -> String {
+    cli.cloned()
+        .or_else(|| file.database_url.clone())
+        .unwrap_or_else(|| Settings::DEFAULT_DATABASE_URL.to_string())
+}
+
+pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
+    let listen_text = o
+        .listen
+        .or(file.listen.clone())
+        .unwrap_or_else(|| Settings::DEFAULT_LISTEN.to_string());
+    let listen: SocketAddr = listen_text
+        .parse()
+        .map_err(|_| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
+    let mut s = Settings::new(database_url(o.database_url.as_ref(), &file), listen);
+    if let Some(url) = o.public_url.or(file.public_url) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "public_url: {url:?} must start with http:// or https://"
+            ));
+        }
+        s.public_url = url.trim_end_matches('/').to_string();
+    }
+    if let Some(c) = o.default_commission.or(file.default_commission) {
+        s.default_commission = Rate::parse_percent(&c).ok_or_else(|| {
+            format!("default_commission: {c:?} is not a percentage from 0 to 100")
+        })?;
+    }
+    if let Some(b) = file.body_limit_bytes {
+        s.body_limit = b;
+    }
+    if let Some(t) = file.request_timeout_secs {
+        s.request_timeout = Duration::from_secs(t.max(1));
+    }
+    if let Some(w) = o.writers.or(file.writers) {
+        s.store.writers = w.max(1);
+    }
+    if let Some(r) = file.read_connections {
+        s.store.read_connections = r.max(1);
+    }
+    if let Some(m) = file.max_batch {
+        s.store.max_batch = m.max(1);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_documents_every_key_and_parses() {
+        let text = include_str!("../../../config/paylink.example.toml");
+        let file: FileConfig = toml::from_str(text).expect("example parses");
+        assert!(file.database_url.is_some() && file.listen.is_some() && file.public_url.is_some());
+        assert!(file.default_commission.is_some() && file.body_limit_bytes.is_some());
+        assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
+        assert!(file.read_connections.is_some() && file.max_batch.is_some());
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let file: FileConfig = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\npublic_url = \"https://pay.example.com/\"",
+        )
+        .unwrap();
+        let s = settings(
+            Overrides {
+                listen: Some("127.0.0.1:9100".into()),
+                ..Overrides::default()
+            },
+            file,
+        )
+        .unwrap();
+        assert_eq!(s.listen.port(), 9100);
+        assert_eq!(s.public_url, "https://pay.example.com");
+        let s = settings(Overrides::default(), FileConfig::default()).unwrap();
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert_eq!(s.default_commission.bps(), 350);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let err = settings(
+            Overrides {
+                listen: Some("nowhere".into()),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("listen:"));
+        assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+}

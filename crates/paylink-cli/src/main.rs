@@ -1,0 +1,409 @@
+//! The `paylink` binary: `serve`, `migrate` and the operator commands.
+
+mod config;
+
+use clap::{Args, Parser, Subcommand};
+use config::{FileConfig, Overrides};
+use paylink_core::merchant::Subscription;
+use paylink_core::money::{Currency, Rate};
+use paylink_server::admin::{self, ShopChanges};
+use paylink_server::bills::OpError;
+use paylink_server::{Application, Clock, SystemClock};
+use paylink_store::{Store, StoreOptions};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "paylink", version, about = "A self-hosted payment gateway")]
+struct Cli {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long, global = true, env = "PAYLINK_DATABASE_URL")]
+    database_url: Option<String>,
+    /// TOML configuration file (default: ./paylink.toml when present).
+    #[arg(long, global = true, env = "PAYLINK_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(ServeArgs),
+    /// Create or upgrade the database schema and exit.
+    Migrate,
+    /// Manage merchants.
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    /// Manage shops.
+    #[command(subcommand)]
+    Shop(ShopCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "PAYLINK_LISTEN")]
+    listen: Option<String>,
+    /// Public base URL for payment links [default: http://<listen>].
+    #[arg(long, env = "PAYLINK_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Commission percent for shops without their own [default: 3.5].
+    #[arg(long, env = "PAYLINK_DEFAULT_COMMISSION")]
+    default_commission: Option<String>,
+    /// Group-commit writers on PostgreSQL [default: 4].
+    #[arg(long, env = "PAYLINK_WRITERS")]
+    writers: Option<usize>,
+    /// Create a demo merchant and print its token and shop id.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Subcommand)]
+enum MerchantCommand {
+    /// Create a merchant with one enabled RUB shop and an API token.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Mark the merchant verified (needed for payouts).
+        #[arg(long)]
+        verified: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Block the merchant's API access.
+    Ban(MerchantRef),
+    /// Restore the merchant's API access.
+    Unban(MerchantRef),
+    /// Set the merchant's subscription state.
+    Subscription {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long, value_parser = ["active", "inactive", "none"])]
+        state: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct MerchantRef {
+    #[arg(long)]
+    merchant: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Default)]
+struct ShopOptions {
+    #[arg(long)]
+    name: Option<String>,
+    /// RUB, USD, EUR or KZT.
+    #[arg(long)]
+    currency: Option<String>,
+    /// Where payment postbacks are sent.
+    #[arg(long)]
+    result_url: Option<String>,
+    #[arg(long)]
+    success_url: Option<String>,
+    #[arg(long)]
+    fail_url: Option<String>,
+    /// Commission percent for this shop (e.g. 2.9).
+    #[arg(long)]
+    commission: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ShopCommand {
+    /// Add a shop to a merchant.
+    Create {
+        #[arg(long)]
+        merchant: String,
+        #[command(flatten)]
+        options: ShopOptions,
+    },
+    /// Change a shop.
+    Update {
+        #[arg(long)]
+        shop: String,
+        #[command(flatten)]
+        options: ShopOptions,
+        #[arg(long)]
+        enabled: Option<bool>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a new API token; the old one stops working at once.
+    Refresh {
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failure the operator can act on, printed without a backtrace.
+struct Failure(String);
+
+impl From<OpError> for Failure {
+    fn from(e: OpError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+impl From<paylink_store::StoreError> for Failure {
+    fn from(e: paylink_store::StoreError) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn now() -> i64 {
+    SystemClock.now()
+}
+
+/// `--json`: exactly one JSON object on stdout; otherwise readable lines.
+fn report(as_json: bool, value: serde_json::Value, human: String) {
+    if as_json {
+        println!("{value}");
+    } else {
+        println!("{human}");
+    }
+}
+
+fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, Failure> {
+    Ok(ShopChanges {
+        name: o.name.clone(),
+        currency: o
+            .currency
+            .as_deref()
+            .map(|c| {
+                c.parse::<Currency>().map_err(|_| {
+                    Failure(format!("unknown currency {c:?}: use RUB, USD, EUR or KZT"))
+                })
+            })
+            .transpose()?,
+        result_url: o.result_url.clone(),
+        success_url: o.success_url.clone(),
+        fail_url: o.fail_url.clone(),
+        commission: o
+            .commission
+            .as_deref()
+            .map(|c| {
+                Rate::parse_percent(c).ok_or_else(|| {
+                    Failure(format!(
+                        "commission {c:?} must be a percentage from 0 to 100"
+                    ))
+                })
+            })
+            .transpose()?,
+        enabled,
+    })
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let file = FileConfig::load(cli.config.as_ref()).map_err(Failure)?;
+    if let Command::Serve(args) = cli.command {
+        return serve(cli.database_url, args, file).await;
+    }
+    let url = config::database_url(cli.database_url.as_ref(), &file);
+    let store = Store::open(
+        &url,
+        StoreOptions {
+            read_connections: 2,
+            writers: 1,
+            max_batch: 16,
+        },
+    )
+    .await?;
+    let result = admin_command(&store, cli.command).await;
+    store.close().await;
+    result
+}
+
+async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
+    match command {
+        // `run` starts the server before opening an admin store.
+        Command::Serve(_) => {}
+        Command::Migrate => {
+            println!("database is up to date");
+        }
+        Command::Merchant(MerchantCommand::Create {
+            name,
+            email,
+            verified,
+            json,
+        }) => {
+            let m = admin::create_merchant(store, &name, email, verified, now()).await?;
+            report(
+                json,
+                json!({"merchant_id": m.merchant_id.to_string(), "shop_id": m.shop_id.to_string(), "api_token": m.api_token}),
+                format!(
+                    "merchant {}\nshop     {}\ntoken    {}\n(the token is shown once; keep it)",
+                    m.merchant_id, m.shop_id, m.api_token
+                ),
+            );
+        }
+        Command::Merchant(MerchantCommand::Ban(r)) => {
+            admin::set_banned(store, &r.merchant, true).await?;
+            report(
+                r.json,
+                json!({"merchant_id": r.merchant, "banned": true}),
+                format!("merchant {} banned", r.merchant),
+            );
+        }
+        Command::Merchant(MerchantCommand::Unban(r)) => {
+            admin::set_banned(store, &r.merchant, false).await?;
+            report(
+                r.json,
+                json!({"merchant_id": r.merchant, "banned": false}),
+                format!("merchant {} unbanned", r.merchant),
+            );
+        }
+        Command::Merchant(MerchantCommand::Subscription {
+            merchant,
+            state,
+            json,
+        }) => {
+            let subscription: Subscription = state
+                .parse()
+                .map_err(|_| Failure(format!("unknown state {state:?}")))?;
+            admin::set_subscription(store, &merchant, subscription).await?;
+            report(
+                json,
+                json!({"merchant_id": merchant, "subscription": state}),
+                format!("merchant {merchant} subscription {state}"),
+            );
+        }
+        Command::Shop(ShopCommand::Create { merchant, options }) => {
+            let shop =
+                admin::create_shop(store, &merchant, shop_changes(&options, None)?, now()).await?;
+            report(
+                options.json,
+                json!({"shop_id": shop.id.to_string()}),
+                format!("shop {}", shop.id),
+            );
+        }
+        Command::Shop(ShopCommand::Update {
+            shop,
+            options,
+            enabled,
+        }) => {
+            let shop = admin::update_shop(store, &shop, shop_changes(&options, enabled)?).await?;
+            report(
+                options.json,
+                json!({"shop_id": shop.id.to_string(), "enabled": shop.enabled}),
+                format!("shop {} updated", shop.id),
+            );
+        }
+        Command::Token(TokenCommand::Refresh { merchant, json }) => {
+            let token = admin::refresh_token(store, &merchant, now()).await?;
+            report(
+                json,
+                json!({"api_token": token}),
+                format!("token {token}\n(the old token no longer works)"),
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn serve(
+    database_url: Option<String>,
+    args: ServeArgs,
+    file: FileConfig,
+) -> Result<(), Failure> {
+    let settings = config::settings(
+        Overrides {
+            database_url,
+            listen: args.listen,
+            public_url: args.public_url,
+            default_commission: args.default_commission,
+            writers: args.writers,
+        },
+        file,
+    )
+    .map_err(Failure)?;
+    let public_url = settings.public_url.clone();
+    let database = settings.database_url.clone();
+    let listen_ip = settings.listen.ip();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = Application::build(settings, clock)
+        .await
+        .map_err(|e| Failure(e.to_string()))?;
+    let store = app.store().clone();
+    if args.demo {
+        let m = admin::create_merchant(&store, "Demo merchant", None, true, now()).await?;
+        println!("demo merchant {} with shop {}", m.merchant_id, m.shop_id);
+        println!("API token: {}", m.api_token);
+        println!("try:\n  curl -s {public_url}/api/v1/bill/create -H 'Authorization: Bearer {}' -d amount=100 -d shop_id={}", m.api_token, m.shop_id);
+    } else if store.merchant_count().await? == 0 {
+        println!("no merchants yet: run `paylink merchant create --name \"My shop\"` or start with --demo");
+    }
+    println!(
+        "paylink listening on http://{listen_ip}:{} (public URL {public_url}, database {database})",
+        app.port()
+    );
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| Failure(format!("server: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

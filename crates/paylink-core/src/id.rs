@@ -1,0 +1,89 @@
+//! Public object ids: 10 random base62 characters (about 59 bits), as the Cardlink API uses.
+
+use rand::Rng;
+use std::fmt;
+
+pub const ID_LEN: usize = 10;
+const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// Fresh random base62 text of `len` characters.
+pub fn random_base62(rng: &mut impl Rng, len: usize) -> String {
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn is_id(text: &str) -> bool {
+    text.len() == ID_LEN && text.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+macro_rules! public_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn random(rng: &mut impl Rng) -> Self {
+                $name(random_base62(rng, ID_LEN))
+            }
+            /// `None` unless `text` has the shape of an id; such text can never name an object.
+            pub fn parse(text: &str) -> Option<Self> {
+                is_id(text).then(|| $name(text.to_string()))
+            }
+            /// For ids read back from our own storage.
+            pub fn from_trusted(text: String) -> Self {
+                $name(text)
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+public_id!(MerchantId);
+public_id!(ShopId);
+public_id!(BillId);
+public_id!(PaymentId);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_are_ten_base62_chars_and_parse_back() {
+        let mut rng = rand::thread_rng();
+        for _ in 0..100 {
+            let id = BillId::random(&mut rng);
+            assert_eq!(id.as_str().len(), 10);
+            assert_eq!(BillId::parse(id.as_str()), Some(id));
+        }
+    }
+
+    #[test]
+    fn rejects_text_that_is_not_an_id() {
+        for bad in [
+            "",
+            "short",
+            "elevenchars",
+            "with space",
+            "ünicode123",
+            "abc'--;xyz",
+        ] {
+            assert_eq!(BillId::parse(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! paylink's pure domain. It decides; it never performs IO, reads the clock or talks SQL.
+//! Operations take the current state and `now` and return values or a [`plan::Plan`] that the
+//! store applies atomically.
+
+pub mod bill;
+pub mod card;
+pub mod error;
+pub mod id;
+pub mod merchant;
+pub mod money;
+pub mod payment;
+pub mod plan;
+pub mod sandbox;
+pub mod secret;
+pub mod time;
+pub mod token;
+
+pub use error::DomainError;

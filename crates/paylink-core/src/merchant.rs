@@ -1,0 +1,134 @@
+//! Merchants and their shops, and the access rules every merchant request passes.
+
+use crate::error::DomainError;
+use crate::id::{MerchantId, ShopId};
+use crate::money::{Currency, Rate};
+use crate::time::Millis;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscription {
+    Active,
+    Inactive,
+    None,
+}
+
+impl Subscription {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subscription::Active => "active",
+            Subscription::Inactive => "inactive",
+            Subscription::None => "none",
+        }
+    }
+}
+
+impl FromStr for Subscription {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "active" => Ok(Subscription::Active),
+            "inactive" => Ok(Subscription::Inactive),
+            "none" => Ok(Subscription::None),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merchant {
+    pub id: MerchantId,
+    pub name: String,
+    pub email: Option<String>,
+    pub verified: bool,
+    pub banned: bool,
+    pub subscription: Subscription,
+    pub created_at: Millis,
+}
+
+impl Merchant {
+    /// The gate in front of every merchant API call.
+    pub fn check_access(&self) -> Result<(), DomainError> {
+        if self.banned {
+            return Err(DomainError::MerchantBanned);
+        }
+        match self.subscription {
+            Subscription::Active => Ok(()),
+            Subscription::Inactive => Err(DomainError::SubscriptionInactive),
+            Subscription::None => Err(DomainError::SubscriptionNotFound),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shop {
+    pub id: ShopId,
+    pub merchant_id: MerchantId,
+    pub name: String,
+    pub currency: Currency,
+    pub enabled: bool,
+    /// `None`: the server's configured default commission applies.
+    pub commission: Option<Rate>,
+    pub result_url: Option<String>,
+    pub success_url: Option<String>,
+    pub fail_url: Option<String>,
+    pub created_at: Millis,
+}
+
+impl Shop {
+    /// A name, and http(s) URLs where URLs are set.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.name.trim().is_empty() {
+            return Err(DomainError::invalid("name", "The name field is required."));
+        }
+        crate::bill::check_len("name", &Some(self.name.clone()), crate::bill::MAX_NAME)?;
+        crate::bill::check_url("result_url", &self.result_url)?;
+        crate::bill::check_url("success_url", &self.success_url)?;
+        crate::bill::check_url("fail_url", &self.fail_url)
+    }
+
+    /// A shop the merchant may bill through: its own, and enabled.
+    pub fn check_usable_by(&self, merchant: &MerchantId) -> Result<(), DomainError> {
+        if &self.merchant_id != merchant {
+            return Err(DomainError::AccessDenied);
+        }
+        if !self.enabled {
+            return Err(DomainError::ShopNotEnabled);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn merchant(banned: bool, subscription: Subscription) -> Merchant {
+        Merchant {
+            id: MerchantId::from_trusted("M000000001".into()),
+            name: "m".into(),
+            email: None,
+            verified: false,
+            banned,
+            subscription,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn every_merchant_state_has_its_error() {
+        assert_eq!(merchant(false, Subscription::Active).check_access(), Ok(()));
+        assert_eq!(
+            merchant(true, Subscription::Active).check_access(),
+            Err(DomainError::MerchantBanned)
+        );
+        assert_eq!(
+            merchant(false, Subscription::Inactive).check_access(),
+            Err(DomainError::SubscriptionInactive)
+        );
+        assert_eq!(
+            merchant(false, Subscription::None).check_access(),
+            Err(DomainError::SubscriptionNotFound)
+        );
+    }
+}

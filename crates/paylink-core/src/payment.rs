@@ -1,0 +1,404 @@
+//! Payments against a bill: how a charge's result becomes a payment, its amounts and the bill's
+//! new status.
+
+use crate::bill::Bill;
+use crate::error::DomainError;
+use crate::id::{BillId, MerchantId, PaymentId, ShopId};
+use crate::money::{Currency, Rate};
+use crate::plan::{Plan, Write};
+use crate::time::Millis;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentStatus {
+    New,
+    Process,
+    Underpaid,
+    Success,
+    Overpaid,
+    Fail,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 6] = [
+        PaymentStatus::New,
+        PaymentStatus::Process,
+        PaymentStatus::Underpaid,
+        PaymentStatus::Success,
+        PaymentStatus::Overpaid,
+        PaymentStatus::Fail,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::New => "NEW",
+            PaymentStatus::Process => "PROCESS",
+            PaymentStatus::Underpaid => "UNDERPAID",
+            PaymentStatus::Success => "SUCCESS",
+            PaymentStatus::Overpaid => "OVERPAID",
+            PaymentStatus::Fail => "FAIL",
+        }
+    }
+
+    /// Final states in which money was received.
+    pub fn brings_money(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Success | PaymentStatus::Underpaid | PaymentStatus::Overpaid
+        )
+    }
+}
+
+impl FromStr for PaymentStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        PaymentStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentMethod {
+    BankCard,
+    Sbp,
+}
+
+impl PaymentMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentMethod::BankCard => "BANK_CARD",
+            PaymentMethod::Sbp => "SBP",
+        }
+    }
+}
+
+impl FromStr for PaymentMethod {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "BANK_CARD" | "CARD" => Ok(PaymentMethod::BankCard),
+            "SBP" => Ok(PaymentMethod::Sbp),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub bill_id: BillId,
+    pub merchant_id: MerchantId,
+    pub shop_id: ShopId,
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    /// What the payer paid (or tried to pay), in `currency`.
+    pub amount: i64,
+    /// What the merchant receives: `amount - commission` (0 for a failed payment).
+    pub amount_received: i64,
+    pub commission: i64,
+    /// `amount_received` in the merchant's balance currency.
+    pub account_amount: i64,
+    pub account_currency: Currency,
+    pub refunded_amount: i64,
+    pub currency: Currency,
+    /// `first6******last4` for cards, empty for SBP.
+    pub from_card: String,
+    pub card_fingerprint: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_message: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The acquirer's answer to a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChargeResult {
+    Approved,
+    /// `code` is the ISO 8583 response code (5: do not honor, 51: insufficient funds); clients
+    /// parse `error_code` as an integer.
+    Declined {
+        code: i64,
+        message: String,
+    },
+}
+
+/// A charge the acquirer has answered, ready to be recorded against its bill.
+#[derive(Debug, Clone)]
+pub struct Charge {
+    pub method: PaymentMethod,
+    /// Minor units the payer paid (for SBP the payer may change the amount).
+    pub paid: i64,
+    pub from_card: String,
+    pub card_fingerprint: Option<String>,
+    pub result: ChargeResult,
+}
+
+/// How a recorded payment moves its bill; the store enforces the guard in SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BillTransition {
+    /// Money received: only an active, unexpired bill that is not a finished NORMAL one.
+    Receive { status: PaymentStatus, now: Millis },
+    /// A failed attempt: marks the bill FAIL only while it has received nothing.
+    Fail { now: Millis },
+}
+
+/// Records `charge` against `bill` with the shop's fee `rate`.
+pub fn settle(
+    bill: &Bill,
+    rate: Rate,
+    charge: Charge,
+    id: PaymentId,
+    now: Millis,
+) -> Result<(Payment, Plan), DomainError> {
+    bill.check_payable(charge.method, now)?;
+    let expected = bill.quote(rate);
+    let (status, error) = match charge.result {
+        ChargeResult::Declined { code, message } => (PaymentStatus::Fail, Some((code, message))),
+        ChargeResult::Approved => (
+            match charge.paid.cmp(&expected) {
+                std::cmp::Ordering::Less => PaymentStatus::Underpaid,
+                std::cmp::Ordering::Equal => PaymentStatus::Success,
+                std::cmp::Ordering::Greater => PaymentStatus::Overpaid,
+            },
+            None,
+        ),
+    };
+    let commission = if !status.brings_money() {
+        0
+    } else if !bill.payer_pays_commission {
+        rate.fee_on(charge.paid)
+    } else if charge.paid == expected {
+        expected - bill.amount.minor()
+    } else {
+        rate.fee_within(charge.paid)
+    };
+    let received = if status.brings_money() {
+        charge.paid - commission
+    } else {
+        0
+    };
+    let (error_code, error_message) = match error {
+        Some((c, m)) => (Some(c), Some(m)),
+        None => (None, None),
+    };
+    let payment = Payment {
+        id,
+        bill_id: bill.id.clone(),
+        merchant_id: bill.merchant_id.clone(),
+        shop_id: bill.shop_id.clone(),
+        method: charge.method,
+        status,
+        amount: charge.paid,
+        amount_received: received,
+        commission,
+        account_amount: received,
+        account_currency: bill.currency,
+        refunded_amount: 0,
+        currency: bill.currency,
+        from_card: charge.from_card,
+        card_fingerprint: charge.card_fingerprint,
+        error_code,
+        error_message,
+        created_at: now,
+        updated_at: now,
+    };
+    let transition = if status.brings_money() {
+        BillTransition::Receive {
+            status: bill.status_after(status),
+            now,
+        }
+    } else {
+        BillTransition::Fail { now }
+    };
+    let plan = Plan::one(Write::RecordPayment {
+        payment: payment.clone(),
+        transition,
+    });
+    Ok((payment, plan))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bill::{BillType, NewBill};
+    use crate::merchant::Shop;
+    use crate::money::Amount;
+
+    fn bill(kind: BillType, payer_pays: bool) -> Bill {
+        let m = MerchantId::from_trusted("MMMMMMMMMM".into());
+        let shop = Shop {
+            id: ShopId::from_trusted("SSSSSSSSSS".into()),
+            merchant_id: m.clone(),
+            name: "s".into(),
+            currency: Currency::Rub,
+            enabled: true,
+            commission: None,
+            result_url: None,
+            success_url: None,
+            fail_url: None,
+            created_at: 0,
+        };
+        NewBill {
+            amount: Amount::from_minor(10_000),
+            bill_type: Some(kind),
+            payer_pays_commission: payer_pays,
+            ttl_secs: Some(60),
+            ..NewBill::default()
+        }
+        .open(&m, &shop, BillId::from_trusted("BBBBBBBBBB".into()), 0)
+        .unwrap()
+    }
+
+    fn charge(method: PaymentMethod, paid: i64, ok: bool) -> Charge {
+        Charge {
+            method,
+            paid,
+            from_card: String::new(),
+            card_fingerprint: None,
+            result: if ok {
+                ChargeResult::Approved
+            } else {
+                ChargeResult::Declined {
+                    code: 5,
+                    message: "declined".into(),
+                }
+            },
+        }
+    }
+
+    fn pid() -> PaymentId {
+        PaymentId::from_trusted("PPPPPPPPPP".into())
+    }
+
+    #[test]
+    fn merchant_pays_the_fee_out_of_the_amount() {
+        let b = bill(BillType::Normal, false);
+        let rate = Rate::from_bps(350).unwrap();
+        let (p, _) = settle(
+            &b,
+            rate,
+            charge(PaymentMethod::BankCard, 10_000, true),
+            pid(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.status, p.amount, p.commission, p.amount_received),
+            (PaymentStatus::Success, 10_000, 350, 9_650)
+        );
+    }
+
+    #[test]
+    fn payer_pays_the_fee_on_top() {
+        let b = bill(BillType::Normal, true);
+        let rate = Rate::from_bps(350).unwrap();
+        assert_eq!(b.quote(rate), 10_350);
+        let (p, _) = settle(
+            &b,
+            rate,
+            charge(PaymentMethod::BankCard, 10_350, true),
+            pid(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.status, p.commission, p.amount_received),
+            (PaymentStatus::Success, 350, 10_000)
+        );
+        let (p, _) = settle(&b, rate, charge(PaymentMethod::Sbp, 5_175, true), pid(), 1).unwrap();
+        assert_eq!(
+            (p.status, p.commission, p.amount_received),
+            (PaymentStatus::Underpaid, 175, 5_000)
+        );
+    }
+
+    #[test]
+    fn sbp_amounts_decide_under_and_overpaid() {
+        let b = bill(BillType::Multi, false);
+        let r = Rate::ZERO;
+        let st = |paid| {
+            settle(&b, r, charge(PaymentMethod::Sbp, paid, true), pid(), 1)
+                .unwrap()
+                .0
+                .status
+        };
+        assert_eq!(st(9_999), PaymentStatus::Underpaid);
+        assert_eq!(st(10_000), PaymentStatus::Success);
+        assert_eq!(st(10_001), PaymentStatus::Overpaid);
+    }
+
+    #[test]
+    fn a_declined_charge_is_a_failed_payment_that_receives_nothing() {
+        let b = bill(BillType::Normal, false);
+        let (p, plan) = settle(
+            &b,
+            Rate::from_bps(350).unwrap(),
+            charge(PaymentMethod::BankCard, 10_000, false),
+            pid(),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (p.status, p.amount_received, p.commission),
+            (PaymentStatus::Fail, 0, 0)
+        );
+        assert_eq!(p.error_code, Some(5));
+        assert!(matches!(
+            &plan.writes[0],
+            Write::RecordPayment {
+                transition: BillTransition::Fail { .. },
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_finished_inactive_or_expired_bill_takes_no_payment() {
+        let mut b = bill(BillType::Normal, false);
+        b.status = PaymentStatus::Success;
+        assert_eq!(
+            b.check_payable(PaymentMethod::Sbp, 1),
+            Err(DomainError::BillIsFinished)
+        );
+        assert_eq!(b.toggle(false, 1), Err(DomainError::BillIsFinished));
+        let mut b = bill(BillType::Multi, false);
+        b.status = PaymentStatus::Success;
+        assert_eq!(b.check_payable(PaymentMethod::Sbp, 1), Ok(()));
+        assert_eq!(
+            b.check_payable(PaymentMethod::Sbp, 60_000),
+            Err(DomainError::BillExpired)
+        );
+        b.active = false;
+        assert_eq!(
+            b.check_payable(PaymentMethod::Sbp, 1),
+            Err(DomainError::BillInactive)
+        );
+    }
+
+    #[test]
+    fn bill_status_follows_payments() {
+        let mut b = bill(BillType::Multi, false);
+        assert_eq!(b.status_after(PaymentStatus::Fail), PaymentStatus::Fail);
+        b.status = PaymentStatus::Success;
+        assert_eq!(b.status_after(PaymentStatus::Fail), PaymentStatus::Success);
+        assert_eq!(
+            b.status_after(PaymentStatus::Overpaid),
+            PaymentStatus::Overpaid
+        );
+    }
+
+    #[test]
+    fn a_bill_restricted_to_one_method_refuses_the_other() {
+        let mut b = bill(BillType::Normal, false);
+        b.payment_method = Some(PaymentMethod::Sbp);
+        assert!(matches!(
+            b.check_payable(PaymentMethod::BankCard, 1),
+            Err(DomainError::Invalid {
+                field: "method",
+                ..
+            })
+        ));
+    }
+}

@@ -1,0 +1,218 @@
+//! Operator actions (the `paylink merchant|shop|token` commands): merchants, shops, tokens.
+
+use crate::bills::OpError;
+use paylink_core::id::{MerchantId, ShopId};
+use paylink_core::merchant::{Merchant, Shop, Subscription};
+use paylink_core::money::{Currency, Rate};
+use paylink_core::plan::{Plan, Write};
+use paylink_core::time::Millis;
+use paylink_core::token::ApiToken;
+use paylink_core::DomainError;
+use paylink_store::{Store, StoreError};
+use rand::Rng;
+
+pub struct Onboarded {
+    pub merchant_id: MerchantId,
+    pub shop_id: ShopId,
+    /// The only time the full token exists outside the merchant's hands.
+    pub api_token: String,
+}
+
+/// Shop settings; `None` keeps the current value on update.
+#[derive(Debug, Default, Clone)]
+pub struct ShopChanges {
+    pub name: Option<String>,
+    pub currency: Option<Currency>,
+    pub result_url: Option<String>,
+    pub success_url: Option<String>,
+    pub fail_url: Option<String>,
+    pub commission: Option<Rate>,
+    pub enabled: Option<bool>,
+}
+
+impl ShopChanges {
+    fn apply_to(self, shop: &mut Shop) {
+        let set = |slot: &mut Option<String>, v: Option<String>| {
+            if let Some(v) = v {
+                *slot = (!v.is_empty()).then_some(v);
+            }
+        };
+        if let Some(name) = self.name {
+            shop.name = name;
+        }
+        if let Some(c) = self.currency {
+            shop.currency = c;
+        }
+        set(&mut shop.result_url, self.result_url);
+        set(&mut shop.success_url, self.success_url);
+        set(&mut shop.fail_url, self.fail_url);
+        if self.commission.is_some() {
+            shop.commission = self.commission;
+        }
+        if let Some(e) = self.enabled {
+            shop.enabled = e;
+        }
+    }
+}
+
+/// A merchant with an active subscription, one enabled RUB shop and one API token.
+pub async fn create_merchant(
+    store: &Store,
+    name: &str,
+    email: Option<String>,
+    verified: bool,
+    now: Millis,
+) -> Result<Onboarded, OpError> {
+    if name.trim().is_empty() {
+        return Err(DomainError::invalid("name", "The name field is required.").into());
+    }
+    let mut rng = rand::thread_rng();
+    let merchant = Merchant {
+        id: MerchantId::random(&mut rng),
+        name: name.to_string(),
+        email,
+        verified,
+        banned: false,
+        subscription: Subscription::Active,
+        created_at: now,
+    };
+    let shop = Shop {
+        id: ShopId::random(&mut rng),
+        merchant_id: merchant.id.clone(),
+        name: name.to_string(),
+        currency: Currency::Rub,
+        enabled: true,
+        commission: None,
+        result_url: None,
+        success_url: None,
+        fail_url: None,
+        created_at: now,
+    };
+    let (merchant_id, shop_id) = (merchant.id.clone(), shop.id.clone());
+    let api_token = with_fresh_token(store, &merchant_id, now, |token_write| Plan {
+        writes: vec![
+            Write::InsertMerchant(merchant.clone()),
+            Write::InsertShop(shop.clone()),
+            token_write,
+        ],
+    })
+    .await?;
+    Ok(Onboarded {
+        merchant_id,
+        shop_id,
+        api_token,
+    })
+}
+
+/// Applies the plan built around a new token; a token id already taken is drawn again.
+async fn with_fresh_token(
+    store: &Store,
+    merchant_id: &MerchantId,
+    now: Millis,
+    plan: impl Fn(Write) -> Plan,
+) -> Result<String, OpError> {
+    let mut attempts = 0;
+    loop {
+        let token = ApiToken::generate(
+            rand::thread_rng().gen_range(1..1_000_000_000),
+            &mut rand::thread_rng(),
+        );
+        let write = Write::ReplaceToken {
+            merchant_id: merchant_id.clone(),
+            token_id: token.id,
+            digest: token.digest(),
+            now,
+        };
+        match store.apply(plan(write)).await {
+            Ok(()) => return Ok(token.reveal()),
+            Err(StoreError::Conflict(_)) if attempts < 5 => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn merchant(store: &Store, id: &str) -> Result<Merchant, OpError> {
+    let id = MerchantId::parse(id).ok_or(DomainError::MerchantNotFound)?;
+    Ok(store
+        .merchant(&id)
+        .await?
+        .ok_or(DomainError::MerchantNotFound)?)
+}
+
+/// Revokes every token of the merchant and issues a new one.
+pub async fn refresh_token(
+    store: &Store,
+    merchant_id: &str,
+    now: Millis,
+) -> Result<String, OpError> {
+    let m = merchant(store, merchant_id).await?;
+    with_fresh_token(store, &m.id, now, Plan::one).await
+}
+
+pub async fn set_banned(store: &Store, merchant_id: &str, banned: bool) -> Result<(), OpError> {
+    let m = merchant(store, merchant_id).await?;
+    store
+        .apply(Plan::one(Write::SetMerchantBanned {
+            merchant_id: m.id,
+            banned,
+        }))
+        .await?;
+    Ok(())
+}
+
+pub async fn set_subscription(
+    store: &Store,
+    merchant_id: &str,
+    subscription: Subscription,
+) -> Result<(), OpError> {
+    let m = merchant(store, merchant_id).await?;
+    store
+        .apply(Plan::one(Write::SetSubscription {
+            merchant_id: m.id,
+            subscription,
+        }))
+        .await?;
+    Ok(())
+}
+
+pub async fn create_shop(
+    store: &Store,
+    merchant_id: &str,
+    changes: ShopChanges,
+    now: Millis,
+) -> Result<Shop, OpError> {
+    let m = merchant(store, merchant_id).await?;
+    let mut shop = Shop {
+        id: ShopId::random(&mut rand::thread_rng()),
+        merchant_id: m.id,
+        name: String::new(),
+        currency: Currency::Rub,
+        enabled: true,
+        commission: None,
+        result_url: None,
+        success_url: None,
+        fail_url: None,
+        created_at: now,
+    };
+    changes.apply_to(&mut shop);
+    shop.validate()?;
+    store
+        .apply(Plan::one(Write::InsertShop(shop.clone())))
+        .await?;
+    Ok(shop)
+}
+
+pub async fn update_shop(
+    store: &Store,
+    shop_id: &str,
+    changes: ShopChanges,
+) -> Result<Shop, OpError> {
+    let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
+    let mut shop = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
+    changes.apply_to(&mut shop);
+    shop.validate()?;
+    store
+        .apply(Plan::one(Write::UpdateShop(shop.clone())))
+        .await?;
+    Ok(shop)
+}

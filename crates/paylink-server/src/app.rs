@@ -1,0 +1,137 @@
+//! Building and running the application: `Application::build` binds the listener (port 0 in
+//! tests) and wires state, routes and middleware.
+
+use crate::acquirer::SandboxAcquirer;
+use crate::cardlink::{self, ApiError};
+use crate::config::Settings;
+use crate::pages;
+use crate::state::{AppState, Clock};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use paylink_store::{Store, StoreError};
+use std::future::Future;
+use std::sync::Arc;
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Debug, Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartError> {
+        let store = Store::open(&settings.database_url, settings.store.clone()).await?;
+        Application::with_store(settings, clock, store).await
+    }
+
+    pub async fn with_store(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> Result<Application, StartError> {
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let fingerprint_key = store.instance_secret("card_fingerprint_key").await?;
+        let state = AppState {
+            store: store.clone(),
+            settings: Arc::new(settings),
+            clock,
+            acquirer: Arc::new(SandboxAcquirer),
+            fingerprint_key: Arc::new(fingerprint_key.into_bytes()),
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.store.close().await;
+        served
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let body_limit = state.settings.body_limit;
+    Router::new()
+        .route("/health", get(health))
+        .merge(cardlink::router())
+        .merge(pages::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), deadline))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal.into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::Http(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Http(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// Every request has a deadline; past it the client gets a JSON 503 (the work is dropped, and
+/// a write already queued either commits whole or not at all).
+async fn deadline(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(st.settings.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Http(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The request took too long.",
+        )
+        .into_response(),
+    }
+}

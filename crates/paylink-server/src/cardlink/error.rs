@@ -1,0 +1,126 @@
+//! The Cardlink error shapes: `{"success": false, "message": "api:error.<key>"}` with the
+//! documented status; Laravel's 422 with an `errors` map; the bare 401.
+
+use crate::bills::OpError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use paylink_api::cardlink::ErrorBody;
+use paylink_core::DomainError;
+use std::collections::BTreeMap;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated,
+    /// A documented `api:error.<key>`.
+    Key(StatusCode, &'static str),
+    /// Field → messages, rendered as Laravel's 422.
+    Validation(BTreeMap<String, Vec<String>>),
+    /// An HTTP-level refusal (unknown route, body too large, ...) with a plain message.
+    Http(StatusCode, &'static str),
+    /// Logged where it happened; the client learns nothing more.
+    Internal,
+}
+
+impl ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(BTreeMap::from([(field.to_string(), vec![message.into()])]))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        use DomainError as D;
+        let forbidden = |key| ApiError::Key(StatusCode::FORBIDDEN, key);
+        let unprocessable = |key| ApiError::Key(StatusCode::UNPROCESSABLE_ENTITY, key);
+        match e {
+            D::MerchantNotFound => forbidden("merchant_not_found"),
+            D::MerchantBanned => forbidden("merchant_banned"),
+            D::SubscriptionInactive => forbidden("merchant_subscription_inactive"),
+            D::SubscriptionNotFound => forbidden("merchant_subscription_not_found"),
+            D::ShopNotFound => forbidden("shop_not_found"),
+            D::ShopNotEnabled => forbidden("shop_not_enabled"),
+            D::AccessDenied => forbidden("access_denied"),
+            D::BillIsFinished => forbidden("bill_is_finished"),
+            D::BillInactive => forbidden("bill_inactive"),
+            D::BillExpired => forbidden("bill_expired"),
+            D::InvalidAmount => forbidden("invalid_amount"),
+            D::BillNotFound => unprocessable("bill_not_found"),
+            D::PaymentNotFound => unprocessable("payment_not_found"),
+            D::Invalid { field, message } => ApiError::field(field, message),
+        }
+    }
+}
+
+impl From<OpError> for ApiError {
+    fn from(e: OpError) -> Self {
+        match e {
+            OpError::Domain(d) => d.into(),
+            OpError::Store(s) => {
+                tracing::error!(error = %s, "storage failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody {
+                    success: false,
+                    message: "Unauthenticated.".into(),
+                    errors: None,
+                },
+            ),
+            ApiError::Key(status, key) => (
+                status,
+                ErrorBody {
+                    success: false,
+                    message: format!("api:error.{key}"),
+                    errors: None,
+                },
+            ),
+            ApiError::Validation(errors) => {
+                let mut all = errors.values().flatten();
+                let first = all
+                    .next()
+                    .cloned()
+                    .unwrap_or_else(|| "The given data was invalid.".into());
+                let more = all.count();
+                let message = match more {
+                    0 => first,
+                    1 => format!("{first} (and 1 more error)"),
+                    n => format!("{first} (and {n} more errors)"),
+                };
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorBody {
+                        success: false,
+                        message,
+                        errors: Some(errors),
+                    },
+                )
+            }
+            ApiError::Http(status, message) => (
+                status,
+                ErrorBody {
+                    success: false,
+                    message: message.into(),
+                    errors: None,
+                },
+            ),
+            ApiError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorBody {
+                    success: false,
+                    message: "api:error.general_error".into(),
+                    errors: None,
+                },
+            ),
+        };
+        (status, Json(body)).into_response()
+    }
+}

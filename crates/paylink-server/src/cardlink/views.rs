@@ -1,0 +1,180 @@
+//! Domain values → Cardlink wire objects, and Laravel's cursor pagination.
+
+use super::error::ApiError;
+use super::params::Fields;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use paylink_api::cardlink as wire;
+use paylink_api::Decimal;
+use paylink_core::bill::Bill;
+use paylink_core::money::format_short;
+use paylink_core::payment::Payment;
+use paylink_core::time::format_datetime;
+use paylink_store::{Direction, Keyset, Page, PageRequest};
+use serde::{Deserialize, Serialize};
+
+fn decimal(minor: i64) -> Decimal {
+    Decimal::new(format_short(minor))
+}
+
+pub fn bill(b: &Bill, public_url: &str) -> wire::Bill {
+    wire::Bill {
+        id: b.id.to_string(),
+        order_id: b.order_id.clone(),
+        shop_id: b.shop_id.to_string(),
+        active: b.active,
+        status: b.status.as_str().into(),
+        amount: decimal(b.amount.minor()),
+        bill_type: b.bill_type.as_str().into(),
+        currency_in: b.currency.code().into(),
+        created_at: format_datetime(b.created_at),
+        ttl: b.ttl_secs,
+        name: b.name.clone(),
+        description: b.description.clone(),
+        custom: b.custom.clone(),
+        payment_method: b.payment_method.map(|m| m.as_str().into()),
+        payer_pays_commission: b.payer_pays_commission,
+        link_url: link_url(b, public_url),
+        link_page_url: link_page_url(b, public_url),
+        success: None,
+    }
+}
+
+pub fn link_url(b: &Bill, public_url: &str) -> String {
+    format!("{public_url}/link/{}", b.id)
+}
+
+pub fn link_page_url(b: &Bill, public_url: &str) -> String {
+    format!("{public_url}/transfer/{}", b.id)
+}
+
+pub fn payment(p: &Payment) -> wire::Payment {
+    wire::Payment {
+        id: p.id.to_string(),
+        bill_id: p.bill_id.to_string(),
+        status: p.status.as_str().into(),
+        payment_method: p.method.as_str().into(),
+        amount: decimal(p.amount),
+        amount_received: decimal(p.amount_received),
+        commission: decimal(p.commission),
+        account_amount: decimal(p.account_amount),
+        account_currency_code: p.account_currency.code().into(),
+        refunded_amount: decimal(p.refunded_amount),
+        from_card: p.from_card.clone(),
+        currency_in: p.currency.code().into(),
+        created_at: format_datetime(p.created_at),
+        error_code: p.error_code,
+        error_message: p.error_message.clone(),
+        refunds: None,
+        chargeback: None,
+        success: None,
+    }
+}
+
+/// The cursor's content, as Laravel encodes it: base64 of a small JSON object.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    created_at: i64,
+    id: String,
+    #[serde(rename = "_pointsToNextItems")]
+    points_to_next: bool,
+}
+
+fn encode_cursor(created_at: i64, id: &str, points_to_next: bool) -> String {
+    let json = serde_json::to_vec(&Cursor {
+        created_at,
+        id: id.to_string(),
+        points_to_next,
+    })
+    .expect("a cursor serializes");
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(text: &str) -> Option<(Keyset, Direction)> {
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()?;
+    let c: Cursor = serde_json::from_slice(&bytes).ok()?;
+    let dir = if c.points_to_next {
+        Direction::Next
+    } else {
+        Direction::Prev
+    };
+    Some((
+        Keyset {
+            created_at: c.created_at,
+            id: c.id,
+        },
+        dir,
+    ))
+}
+
+/// Default and largest `per_page`.
+pub const DEFAULT_PER_PAGE: u32 = 100;
+pub const MAX_PER_PAGE: u32 = 500;
+
+/// Reads `per_page` and `cursor`. Asking for more than the maximum is `too_many_key` (400).
+pub fn page_request(f: &mut Fields, too_many_key: &'static str) -> Result<PageRequest, ApiError> {
+    let per_page = f.integer("per_page");
+    let from = f.parsed("cursor", "The :attribute is invalid.", decode_cursor);
+    let limit = match per_page {
+        None => DEFAULT_PER_PAGE,
+        Some(n) if n > i64::from(MAX_PER_PAGE) => {
+            return Err(ApiError::Key(
+                axum::http::StatusCode::BAD_REQUEST,
+                too_many_key,
+            ))
+        }
+        Some(n) if n < 1 => {
+            f.fail("per_page", "The per page must be at least 1.".into());
+            DEFAULT_PER_PAGE
+        }
+        Some(n) => n as u32,
+    };
+    Ok(PageRequest { from, limit })
+}
+
+/// A page as Laravel's cursor paginator renders it.
+pub fn render_page<T, W>(
+    page: Page<T>,
+    request: &PageRequest,
+    path: String,
+    key: impl Fn(&T) -> (i64, String),
+    view: impl Fn(&T) -> W,
+) -> wire::CursorPage<W> {
+    let going_back = matches!(request.from, Some((_, Direction::Prev)));
+    // Older items exist after the last one; newer before the first one.
+    let more_after = if going_back { true } else { page.has_more };
+    let more_before = if going_back {
+        page.has_more
+    } else {
+        request.from.is_some()
+    };
+    let next_cursor = page.items.last().filter(|_| more_after).map(|t| {
+        let (c, id) = key(t);
+        encode_cursor(c, &id, true)
+    });
+    let prev_cursor = page.items.first().filter(|_| more_before).map(|t| {
+        let (c, id) = key(t);
+        encode_cursor(c, &id, false)
+    });
+    let link = |cursor: &Option<String>| {
+        cursor
+            .as_ref()
+            .map(|c| format!("{path}?cursor={c}&per_page={}", request.limit))
+    };
+    wire::CursorPage {
+        success: true,
+        data: page.items.iter().map(view).collect(),
+        links: wire::PageLinks {
+            first: None,
+            last: None,
+            prev: link(&prev_cursor),
+            next: link(&next_cursor),
+        },
+        meta: wire::PageMeta {
+            path,
+            per_page: request.limit,
+            next_cursor,
+            prev_cursor,
+        },
+    }
+}

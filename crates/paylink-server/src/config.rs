@@ -1,0 +1,42 @@
+//! Server settings. The CLI fills them from flags, `PAYLINK_*` variables and the TOML file.
+
+use paylink_core::money::Rate;
+use paylink_store::StoreOptions;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// Base of `link_url`/`link_page_url`, without a trailing slash.
+    pub public_url: String,
+    /// Commission for shops that have none of their own.
+    pub default_commission: Rate,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub store: StoreOptions,
+}
+
+impl Settings {
+    pub const DEFAULT_DATABASE_URL: &'static str = "sqlite://paylink.db";
+    pub const DEFAULT_LISTEN: &'static str = "127.0.0.1:8080";
+    pub const DEFAULT_COMMISSION: &'static str = "3.5";
+    pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+    pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+
+    /// Defaults everywhere but the database; `public_url` follows the listen address.
+    pub fn new(database_url: impl Into<String>, listen: SocketAddr) -> Settings {
+        Settings {
+            database_url: database_url.into(),
+            listen,
+            public_url: format!("http://{listen}"),
+            default_commission: Rate::parse_percent(Settings::DEFAULT_COMMISSION)
+                .expect("the default commission parses"),
+            body_limit: Settings::DEFAULT_BODY_LIMIT,
+            request_timeout: Duration::from_secs(Settings::DEFAULT_TIMEOUT_SECS),
+            store: StoreOptions::default(),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! paylink's HTTP server: the dialect routes, the payer pages and the operations they share.
+//! Dialects parse and render; [`bills`] and [`checkout`] run the domain against the store.
+
+pub mod acquirer;
+pub mod admin;
+mod app;
+pub mod bills;
+mod cardlink;
+pub mod checkout;
+pub mod config;
+mod pages;
+pub mod state;
+
+pub use app::{Application, StartError};
+pub use config::Settings;
+pub use state::{Clock, ManualClock, SystemClock};

@@ -1,0 +1,56 @@
+use crate::acquirer::Acquirer;
+use crate::config::Settings;
+use paylink_core::time::Millis;
+use paylink_store::Store;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// Where `now` comes from: the system clock in production, a hand-driven one in tests.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Millis;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Millis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as Millis)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that moves only when told to.
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn new(start: Millis) -> ManualClock {
+        ManualClock(AtomicI64::new(start))
+    }
+    pub fn advance(&self, ms: Millis) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Millis {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub clock: Arc<dyn Clock>,
+    pub acquirer: Arc<dyn Acquirer>,
+    /// Key of the card fingerprints (a per-instance secret).
+    pub fingerprint_key: Arc<Vec<u8>>,
+}
+
+impl AppState {
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,295 @@
+//! Read queries, on the read pool. Every merchant-facing read is scoped by merchant id, so a
+//! foreign object is indistinguishable from a missing one.
+
+use crate::rows::{self, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS};
+use crate::{Store, StoreError};
+use paylink_core::bill::Bill;
+use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
+use paylink_core::merchant::{Merchant, Shop};
+use paylink_core::payment::Payment;
+use paylink_core::time::Millis;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+/// A live API token's stored digest and its merchant.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    pub secret_sha256: String,
+    pub merchant: Merchant,
+}
+
+/// A position in a list ordered newest first: (created_at, id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyset {
+    pub created_at: Millis,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Older items than the keyset.
+    Next,
+    /// Newer items than the keyset.
+    Prev,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub from: Option<(Keyset, Direction)>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// Newest first, whatever the direction of travel.
+    pub items: Vec<T>,
+    /// More items lie beyond this page in the direction of travel.
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BillFilter {
+    pub shop_id: Option<ShopId>,
+    pub order_id: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PaymentFilter {
+    pub bill_id: Option<BillId>,
+    pub shop_id: Option<ShopId>,
+    pub bill_order_id: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+/// A SELECT assembled from optional filters, with `$n` placeholders numbered as they are added.
+struct Select {
+    sql: String,
+    conditions: Vec<String>,
+    args: Vec<Arg>,
+}
+
+impl Select {
+    fn new(sql: String) -> Self {
+        Select {
+            sql,
+            conditions: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    fn arg(&mut self, arg: Arg) -> String {
+        self.args.push(arg);
+        format!("${}", self.args.len())
+    }
+
+    fn filter(&mut self, column: &str, op: &str, arg: Option<Arg>) {
+        if let Some(arg) = arg {
+            let p = self.arg(arg);
+            self.conditions.push(format!("{column} {op} {p}"));
+        }
+    }
+
+    async fn page(
+        mut self,
+        store: &Store,
+        alias: &str,
+        page: &PageRequest,
+    ) -> Result<(Vec<AnyRow>, bool), StoreError> {
+        let descending = match &page.from {
+            Some((k, dir)) => {
+                let c = self.arg(Arg::Int(k.created_at));
+                let i = self.arg(Arg::Text(k.id.clone()));
+                let (op, desc) = match dir {
+                    Direction::Next => ("<", true),
+                    Direction::Prev => (">", false),
+                };
+                self.conditions
+                    .push(format!("({alias}.created_at, {alias}.id) {op} ({c}, {i})"));
+                desc
+            }
+            None => true,
+        };
+        let order = if descending { "DESC" } else { "ASC" };
+        let mut sql = self.sql;
+        if !self.conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&self.conditions.join(" AND "));
+        }
+        let limit = i64::from(page.limit);
+        sql.push_str(&format!(
+            " ORDER BY {alias}.created_at {order}, {alias}.id {order} LIMIT {}",
+            limit + 1
+        ));
+        let mut q = sqlx::query(&sql);
+        for a in self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t),
+                Arg::Int(i) => q.bind(i),
+            };
+        }
+        let mut rows = q.fetch_all(&store.read).await?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        if !descending {
+            rows.reverse();
+        }
+        Ok((rows, has_more))
+    }
+}
+
+impl Store {
+    pub async fn token_owner(&self, token_id: i64) -> Result<Option<TokenOwner>, StoreError> {
+        let sql = format!(
+            "SELECT t.secret_sha256, {MERCHANT_COLUMNS} FROM api_tokens t
+             JOIN merchants m ON m.id = t.merchant_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_id)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|r| {
+            Ok(TokenOwner {
+                secret_sha256: r.try_get("secret_sha256")?,
+                merchant: rows::merchant(&r)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
+        let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants m WHERE m.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::merchant).transpose()
+    }
+
+    pub async fn shop(&self, id: &ShopId) -> Result<Option<Shop>, StoreError> {
+        let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::shop).transpose()
+    }
+
+    /// Any bill by id: for the payer-facing pages, which have no merchant.
+    pub async fn bill(&self, id: &BillId) -> Result<Option<Bill>, StoreError> {
+        let sql = format!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::bill).transpose()
+    }
+
+    /// A bill of `merchant`'s; another merchant's bill is `None`, as a missing one.
+    pub async fn merchant_bill(
+        &self,
+        merchant: &MerchantId,
+        id: &BillId,
+    ) -> Result<Option<Bill>, StoreError> {
+        let sql =
+            format!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1 AND b.merchant_id = $2");
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(merchant.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::bill).transpose()
+    }
+
+    pub async fn merchant_payment(
+        &self,
+        merchant: &MerchantId,
+        id: &PaymentId,
+    ) -> Result<Option<Payment>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments p WHERE p.id = $1 AND p.merchant_id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .bind(merchant.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(rows::payment).transpose()
+    }
+
+    pub async fn search_bills(
+        &self,
+        merchant: &MerchantId,
+        filter: &BillFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Bill>, StoreError> {
+        let mut s = Select::new(format!("SELECT {BILL_COLUMNS} FROM bills b"));
+        s.filter("b.merchant_id", "=", Some(Arg::Text(merchant.to_string())));
+        s.filter(
+            "b.shop_id",
+            "=",
+            filter.shop_id.as_ref().map(|v| Arg::Text(v.to_string())),
+        );
+        s.filter("b.order_id", "=", filter.order_id.clone().map(Arg::Text));
+        s.filter("b.created_at", ">=", filter.from.map(Arg::Int));
+        s.filter("b.created_at", "<=", filter.to.map(Arg::Int));
+        let (rows, has_more) = s.page(self, "b", page).await?;
+        Ok(Page {
+            items: rows.iter().map(rows::bill).collect::<Result<_, _>>()?,
+            has_more,
+        })
+    }
+
+    pub async fn search_payments(
+        &self,
+        merchant: &MerchantId,
+        filter: &PaymentFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Payment>, StoreError> {
+        let join = if filter.bill_order_id.is_some() {
+            " JOIN bills b ON b.id = p.bill_id"
+        } else {
+            ""
+        };
+        let mut s = Select::new(format!("SELECT {PAYMENT_COLUMNS} FROM payments p{join}"));
+        s.filter("p.merchant_id", "=", Some(Arg::Text(merchant.to_string())));
+        s.filter(
+            "p.bill_id",
+            "=",
+            filter.bill_id.as_ref().map(|v| Arg::Text(v.to_string())),
+        );
+        s.filter(
+            "p.shop_id",
+            "=",
+            filter.shop_id.as_ref().map(|v| Arg::Text(v.to_string())),
+        );
+        s.filter(
+            "b.order_id",
+            "=",
+            filter.bill_order_id.clone().map(Arg::Text),
+        );
+        s.filter("p.created_at", ">=", filter.from.map(Arg::Int));
+        s.filter("p.created_at", "<=", filter.to.map(Arg::Int));
+        let (rows, has_more) = s.page(self, "p", page).await?;
+        Ok(Page {
+            items: rows.iter().map(rows::payment).collect::<Result<_, _>>()?,
+            has_more,
+        })
+    }
+}
+
+impl Store {
+    pub async fn merchant_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM merchants")
+            .fetch_one(&self.read)
+            .await?)
+    }
+}

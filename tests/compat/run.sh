@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run the cardlinky conformance test against a live paylink server (started by the test).
+# Env: PAYLINK_BIN (default <repo>/target/debug/paylink), PAYLINK_TEST_DATABASE_URL (optional
+# PostgreSQL admin URL; default is a temp SQLite file), COMPAT_TIMEOUT (seconds, default 900).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$repo"
+py="${PYTHON:-python3}"
+
+# cardlinky's own metadata pins a non-existent pydantic, hence --no-deps (see requirements.txt).
+if ! "$py" -c 'import importlib.metadata as m, sys; sys.exit(m.version("cardlinky") != "1.7")' 2>/dev/null; then
+    "$py" -m pip install --quiet --disable-pip-version-check --no-deps 'cardlinky==1.7'
+fi
+if ! "$py" -c 'import sys, pydantic, requests, pytest; sys.exit(int(pydantic.VERSION.split(".")[0]) < 2)' 2>/dev/null; then
+    "$py" -m pip install --quiet --disable-pip-version-check 'pydantic>=2' requests pytest
+fi
+
+# cardlinky sets no HTTP timeout: bound the whole run so a hung server cannot hang CI.
+exec timeout --kill-after=30 "${COMPAT_TIMEOUT:-900}" "$py" -m pytest -q tests/compat "$@"
