@@ -99,3 +99,69 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<BTreeMap<String, Vec<String>>>,
 }
+
+/// `bill/create` parameters (what a typed client sends; the server accepts every spelling).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CreateBill {
+    pub amount: String,
+    pub shop_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub bill_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency_in: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub success_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer_pays_commission: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+}
+
+/// Filters and paging of `bill/search`, `payment/search` and `bill/payments`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Search {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shop_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bill_order_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_page: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// `POST /sandbox/pay`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SandboxPay {
+    pub bill_id: String,
+    /// `BANK_CARD` or `SBP`.
+    pub method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+}

@@ -362,7 +362,10 @@ mod tests {
             b.check_payable(PaymentMethod::Sbp, 1),
             Err(DomainError::BillIsFinished)
         );
-        assert_eq!(b.toggle(false, 1), Err(DomainError::BillIsFinished));
+        assert!(matches!(
+            b.toggle(false, 1),
+            Err(DomainError::BillIsFinished)
+        ));
         let mut b = bill(BillType::Multi, false);
         b.status = PaymentStatus::Success;
         assert_eq!(b.check_payable(PaymentMethod::Sbp, 1), Ok(()));

@@ -6,6 +6,9 @@ mod reads;
 mod rows;
 mod writer;
 
+#[cfg(feature = "test-support")]
+pub mod testing;
+
 use paylink_core::plan::Plan;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
