@@ -48,22 +48,44 @@ impl ApiToken {
         hex(&Sha256::digest(self.secret.expose().as_bytes()))
     }
 
+    /// Constant-time comparison of this token's digest with a stored hex digest.
     pub fn matches(&self, stored_digest: &str) -> bool {
-        self.digest()
-            .as_bytes()
-            .ct_eq(stored_digest.as_bytes())
-            .into()
+        let ours: [u8; 32] = Sha256::digest(self.secret.expose().as_bytes()).into();
+        match unhex(stored_digest) {
+            Some(stored) => ours.ct_eq(&stored).into(),
+            None => false,
+        }
     }
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     bytes
         .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
+        .flat_map(|b| {
+            [
+                DIGITS[usize::from(b >> 4)] as char,
+                DIGITS[usize::from(b & 15)] as char,
+            ]
         })
+        .collect()
+}
+
+fn unhex(text: &str) -> Option<[u8; 32]> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]

@@ -35,6 +35,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     store: Store,
+    public_url: String,
 }
 
 impl Application {
@@ -47,17 +48,25 @@ impl Application {
     }
 
     pub async fn with_store(
-        settings: Settings,
+        mut settings: Settings,
         clock: Arc<dyn Clock>,
         store: Store,
     ) -> Result<Application, StartError> {
-        let listener =
-            TcpListener::bind(settings.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: settings.listen,
-                    source,
-                })?;
+        let listen = settings.listen;
+        let bind_error = |source| StartError::Bind {
+            addr: listen,
+            source,
+        };
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(bind_error)?;
+        // A `public_url` that follows the listen address follows the port actually bound
+        // (port 0 picks one), so links point at a server that answers.
+        let bound = listener.local_addr().map_err(bind_error)?;
+        if settings.public_url == format!("http://{}", settings.listen) {
+            settings.public_url = format!("http://{bound}");
+        }
+        let public_url = settings.public_url.clone();
         let fingerprint_key = store.instance_secret("card_fingerprint_key").await?;
         let state = AppState {
             store: store.clone(),
@@ -70,11 +79,17 @@ impl Application {
             listener,
             router: router(state),
             store,
+            public_url,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The base of payment links, with the real port when the listen address said port 0.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
     }
 
     pub fn store(&self) -> &Store {

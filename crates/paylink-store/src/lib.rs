@@ -1,20 +1,25 @@
 //! paylink's storage: the only crate with SQL. One SQL text and one migrations folder serve
-//! SQLite and PostgreSQL through sqlx's Any driver. Writes go through the group-commit
-//! [`writer`]; reads use a separate pool.
+//! SQLite (in-process, through rusqlite) and PostgreSQL (through sqlx). Writes go through the
+//! group-commit [`writer`]; reads use a separate pool.
 
+mod migrate;
+mod postgres;
 mod reads;
 mod rows;
+mod sql;
+mod sqlite;
 mod writer;
+mod writes;
 
 #[cfg(feature = "test-support")]
 pub mod testing;
 
 use paylink_core::plan::Plan;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Connection, Executor};
-use std::borrow::Cow;
+use sql::{Exec, Row, Value};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -39,17 +44,6 @@ pub enum StoreError {
     WriterGone,
 }
 
-impl From<sqlx::Error> for StoreError {
-    fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Conflict(db.message().to_string())
-            }
-            _ => StoreError::Database(e.to_string()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -58,9 +52,9 @@ pub enum Backend {
 
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Read pool size.
+    /// Read connections kept open.
     pub read_connections: u32,
-    /// Writer tasks (each with its own connection). SQLite always uses one.
+    /// Writers (each with its own connection) on PostgreSQL. SQLite always has one.
     pub writers: usize,
     /// Most plans committed in one transaction.
     pub max_batch: usize,
@@ -77,131 +71,151 @@ impl Default for StoreOptions {
 }
 
 #[derive(Clone)]
+enum Reads {
+    Sqlite(Arc<sqlite::ReadPool>),
+    Postgres(PgPool),
+}
+
+#[derive(Clone)]
 pub struct Store {
-    read: AnyPool,
+    reads: Reads,
     writer: writer::Writer,
-    backend: Backend,
 }
 
-/// Adds `mode=rwc` to a SQLite URL that names no mode, so a first run creates the file.
-fn normalize_url(url: &str) -> (Backend, String) {
-    if url.starts_with("sqlite:") {
-        let url = if url.contains("mode=") || url.contains(":memory:") {
-            url.to_string()
-        } else if url.contains('?') {
-            format!("{url}&mode=rwc")
-        } else {
-            format!("{url}?mode=rwc")
-        };
-        (Backend::Sqlite, url)
-    } else {
-        (Backend::Postgres, url.to_string())
-    }
-}
-
-pub fn migrator() -> Migrator {
-    Migrator {
-        migrations: Cow::Owned(vec![Migration::new(
-            1,
-            Cow::Borrowed("init"),
-            MigrationType::Simple,
-            Cow::Borrowed(include_str!("../migrations/0001_init.sql")),
-            false,
-        )]),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    }
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Store {
     /// Connects, creates a missing SQLite file, applies migrations and starts the writer.
     pub async fn open(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (backend, url) = normalize_url(url);
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres:")
-            || url.starts_with("postgresql:"))
-        {
-            return Err(StoreError::Database(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
-            )));
-        }
-        let connect = AnyConnectOptions::from_str(&url)?;
-
-        // Migrate (and switch SQLite to WAL, which is a property of the file) on one connection
-        // before anything else uses the database.
-        {
-            let mut conn = sqlx::AnyConnection::connect_with(&connect).await?;
-            if backend == Backend::Sqlite {
-                conn.execute("PRAGMA journal_mode = WAL").await?;
+        let max_batch = options.max_batch.max(1);
+        if url.starts_with("sqlite:") {
+            let path = sqlite::path_of(url)?;
+            let mut conn = sqlite::SqliteConn::open(&path, true)?;
+            migrate::run(&mut conn, now_ms()).await?;
+            let writer_path = path.clone();
+            let mut conn = Some(conn);
+            let writer = writer::Writer::start(1, max_batch, |queue, done| {
+                let conn = conn.take().ok_or(StoreError::WriterGone)?;
+                let path = writer_path.clone();
+                // SQLite's single writer gets a thread of its own: its batches block on fsync.
+                std::thread::Builder::new()
+                    .name("paylink-sqlite-writer".into())
+                    .spawn(move || {
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build();
+                        if let Ok(rt) = rt {
+                            rt.block_on(writer::run(
+                                conn,
+                                || async { sqlite::SqliteConn::open(&path, true) },
+                                queue,
+                                max_batch,
+                            ));
+                        }
+                        let _ = done.send(());
+                    })
+                    .map_err(|e| StoreError::Database(format!("cannot start the writer: {e}")))?;
+                Ok(())
+            })?;
+            let reads = Reads::Sqlite(sqlite::ReadPool::new(
+                path,
+                options.read_connections.max(1) as usize,
+            ));
+            Ok(Store { reads, writer })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let mut conn = postgres::connect_writer(&connect).await?;
+            migrate::run(&mut conn, now_ms()).await?;
+            let writers = options.writers.max(1);
+            let mut first = Some(conn);
+            let mut conns = Vec::with_capacity(writers);
+            for _ in 0..writers {
+                conns.push(match first.take() {
+                    Some(c) => c,
+                    None => postgres::connect_writer(&connect).await?,
+                });
             }
-            migrator()
-                .run_direct(&mut conn)
-                .await
-                .map_err(|e| StoreError::Migrate(e.to_string()))?;
-            conn.close().await?;
-        }
-
-        let read = AnyPoolOptions::new()
-            .max_connections(options.read_connections.max(1))
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    }
-                    Ok(())
-                })
+            let writer = writer::Writer::start(writers, max_batch, |queue, done| {
+                let conn = conns.pop().ok_or(StoreError::WriterGone)?;
+                let connect = connect.clone();
+                tokio::spawn(async move {
+                    writer::run(
+                        conn,
+                        || postgres::connect_writer(&connect),
+                        queue,
+                        max_batch,
+                    )
+                    .await;
+                    let _ = done.send(());
+                });
+                Ok(())
+            })?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.read_connections.max(1))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await?;
+            Ok(Store {
+                reads: Reads::Postgres(pool),
+                writer,
             })
-            .connect_with(connect.clone())
-            .await?;
-
-        let writers = match backend {
-            Backend::Sqlite => 1,
-            Backend::Postgres => options.writers.max(1),
-        };
-        let writer =
-            writer::Writer::start(connect, backend, writers, options.max_batch.max(1)).await?;
-        let store = Store {
-            read,
-            writer,
-            backend,
-        };
-        Ok(store)
+        } else {
+            Err(StoreError::Database(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
+            )))
+        }
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        match self.reads {
+            Reads::Sqlite(_) => Backend::Sqlite,
+            Reads::Postgres(_) => Backend::Postgres,
+        }
     }
 
     /// Applies `plan` atomically through the group-commit writer; returns once it is durable.
     pub async fn apply(&self, plan: Plan) -> Result<(), StoreError> {
-        self.writer.apply(plan).await
+        self.writer.apply(writes::statements(&plan)).await
+    }
+
+    pub(crate) async fn fetch(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        match &self.reads {
+            Reads::Sqlite(pool) => pool.take()?.query(sql, args).await,
+            Reads::Postgres(pool) => pool.acquire().await?.query(sql, args).await,
+        }
     }
 
     /// A per-instance random secret (created on first use), e.g. the card fingerprint key.
-    /// Written directly rather than through the writer: it is idempotent setup, not domain state.
+    /// Written outside the writer: it is idempotent setup, not domain state.
     pub async fn instance_secret(&self, name: &str) -> Result<String, StoreError> {
         let fresh = paylink_core::id::random_base62(&mut rand::thread_rng(), 48);
-        sqlx::query(
-            "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(name)
-        .bind(fresh)
-        .execute(&self.read)
-        .await?;
-        let value: String =
-            sqlx::query_scalar("SELECT value FROM instance_secrets WHERE name = $1")
-                .bind(name)
-                .fetch_one(&self.read)
-                .await?;
-        Ok(value)
+        let insert = "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
+        let args = [Value::from(name), Value::from(fresh)];
+        match &self.reads {
+            Reads::Sqlite(pool) => pool.take()?.exec(insert, &args).await?,
+            Reads::Postgres(pool) => pool.acquire().await?.exec(insert, &args).await?,
+        };
+        let rows = self
+            .fetch(
+                "SELECT value FROM instance_secrets WHERE name = $1",
+                &[Value::from(name)],
+            )
+            .await?;
+        rows.first()
+            .ok_or_else(|| StoreError::Corrupt(format!("instance secret {name} missing")))?
+            .text("value")
     }
 
-    /// Waits for queued writes and closes every connection.
+    /// Lets queued writes commit, stops the writers and closes the connections.
     pub async fn close(&self) {
         self.writer.close().await;
-        self.read.close().await;
+        if let Reads::Postgres(pool) = &self.reads {
+            pool.close().await;
+        }
     }
 }

@@ -2,14 +2,14 @@
 //! foreign object is indistinguishable from a missing one.
 
 use crate::rows::{self, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS};
+use crate::sql::{Row, Value};
 use crate::{Store, StoreError};
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::payment::Payment;
 use paylink_core::time::Millis;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use std::sync::LazyLock;
 
 /// A live API token's stored digest and its merchant.
 #[derive(Debug, Clone)]
@@ -64,16 +64,11 @@ pub struct PaymentFilter {
     pub to: Option<Millis>,
 }
 
-enum Arg {
-    Text(String),
-    Int(i64),
-}
-
 /// A SELECT assembled from optional filters, with `$n` placeholders numbered as they are added.
 struct Select {
     sql: String,
     conditions: Vec<String>,
-    args: Vec<Arg>,
+    args: Vec<Value>,
 }
 
 impl Select {
@@ -85,12 +80,12 @@ impl Select {
         }
     }
 
-    fn arg(&mut self, arg: Arg) -> String {
+    fn arg(&mut self, arg: Value) -> String {
         self.args.push(arg);
         format!("${}", self.args.len())
     }
 
-    fn filter(&mut self, column: &str, op: &str, arg: Option<Arg>) {
+    fn filter(&mut self, column: &str, op: &str, arg: Option<Value>) {
         if let Some(arg) = arg {
             let p = self.arg(arg);
             self.conditions.push(format!("{column} {op} {p}"));
@@ -102,11 +97,11 @@ impl Select {
         store: &Store,
         alias: &str,
         page: &PageRequest,
-    ) -> Result<(Vec<AnyRow>, bool), StoreError> {
+    ) -> Result<(Vec<Row>, bool), StoreError> {
         let descending = match &page.from {
             Some((k, dir)) => {
-                let c = self.arg(Arg::Int(k.created_at));
-                let i = self.arg(Arg::Text(k.id.clone()));
+                let c = self.arg(Value::Int(k.created_at));
+                let i = self.arg(Value::Text(k.id.clone()));
                 let (op, desc) = match dir {
                     Direction::Next => ("<", true),
                     Direction::Prev => (">", false),
@@ -128,14 +123,7 @@ impl Select {
             " ORDER BY {alias}.created_at {order}, {alias}.id {order} LIMIT {}",
             limit + 1
         ));
-        let mut q = sqlx::query(&sql);
-        for a in self.args {
-            q = match a {
-                Arg::Text(t) => q.bind(t),
-                Arg::Int(i) => q.bind(i),
-            };
-        }
-        let mut rows = q.fetch_all(&store.read).await?;
+        let mut rows = store.fetch(&sql, &self.args).await?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         if !descending {
@@ -145,52 +133,49 @@ impl Select {
     }
 }
 
+/// Point-read SQL, assembled once from the shared column lists.
+macro_rules! sql_once {
+    ($($arg:tt)*) => {{
+        static SQL: LazyLock<String> = LazyLock::new(|| format!($($arg)*));
+        SQL.as_str()
+    }};
+}
+
 impl Store {
     pub async fn token_owner(&self, token_id: i64) -> Result<Option<TokenOwner>, StoreError> {
-        let sql = format!(
+        let sql = sql_once!(
             "SELECT t.secret_sha256, {MERCHANT_COLUMNS} FROM api_tokens t
              JOIN merchants m ON m.id = t.merchant_id
              WHERE t.id = $1 AND t.revoked_at IS NULL"
         );
-        let row = sqlx::query(&sql)
-            .bind(token_id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|r| {
-            Ok(TokenOwner {
-                secret_sha256: r.try_get("secret_sha256")?,
-                merchant: rows::merchant(&r)?,
+        let rows = self.fetch(sql, &[Value::Int(token_id)]).await?;
+        rows.first()
+            .map(|r| {
+                Ok(TokenOwner {
+                    secret_sha256: r.text("secret_sha256")?,
+                    merchant: rows::merchant(r)?,
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 
     pub async fn merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
-        let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants m WHERE m.id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(rows::merchant).transpose()
+        let sql = sql_once!("SELECT {MERCHANT_COLUMNS} FROM merchants m WHERE m.id = $1");
+        let rows = self.fetch(sql, &[id.as_str().into()]).await?;
+        rows.first().map(rows::merchant).transpose()
     }
 
     pub async fn shop(&self, id: &ShopId) -> Result<Option<Shop>, StoreError> {
-        let sql = format!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(rows::shop).transpose()
+        let sql = sql_once!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1");
+        let rows = self.fetch(sql, &[id.as_str().into()]).await?;
+        rows.first().map(rows::shop).transpose()
     }
 
     /// Any bill by id: for the payer-facing pages, which have no merchant.
     pub async fn bill(&self, id: &BillId) -> Result<Option<Bill>, StoreError> {
-        let sql = format!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .fetch_optional(&self.read)
-            .await?;
-        row.as_ref().map(rows::bill).transpose()
+        let sql = sql_once!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1");
+        let rows = self.fetch(sql, &[id.as_str().into()]).await?;
+        rows.first().map(rows::bill).transpose()
     }
 
     /// A bill of `merchant`'s; another merchant's bill is `None`, as a missing one.
@@ -200,13 +185,11 @@ impl Store {
         id: &BillId,
     ) -> Result<Option<Bill>, StoreError> {
         let sql =
-            format!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1 AND b.merchant_id = $2");
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .bind(merchant.as_str())
-            .fetch_optional(&self.read)
+            sql_once!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1 AND b.merchant_id = $2");
+        let rows = self
+            .fetch(sql, &[id.as_str().into(), merchant.as_str().into()])
             .await?;
-        row.as_ref().map(rows::bill).transpose()
+        rows.first().map(rows::bill).transpose()
     }
 
     pub async fn merchant_payment(
@@ -214,15 +197,13 @@ impl Store {
         merchant: &MerchantId,
         id: &PaymentId,
     ) -> Result<Option<Payment>, StoreError> {
-        let sql = format!(
+        let sql = sql_once!(
             "SELECT {PAYMENT_COLUMNS} FROM payments p WHERE p.id = $1 AND p.merchant_id = $2"
         );
-        let row = sqlx::query(&sql)
-            .bind(id.as_str())
-            .bind(merchant.as_str())
-            .fetch_optional(&self.read)
+        let rows = self
+            .fetch(sql, &[id.as_str().into(), merchant.as_str().into()])
             .await?;
-        row.as_ref().map(rows::payment).transpose()
+        rows.first().map(rows::payment).transpose()
     }
 
     pub async fn search_bills(
@@ -232,15 +213,19 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Bill>, StoreError> {
         let mut s = Select::new(format!("SELECT {BILL_COLUMNS} FROM bills b"));
-        s.filter("b.merchant_id", "=", Some(Arg::Text(merchant.to_string())));
+        s.filter(
+            "b.merchant_id",
+            "=",
+            Some(Value::Text(merchant.to_string())),
+        );
         s.filter(
             "b.shop_id",
             "=",
-            filter.shop_id.as_ref().map(|v| Arg::Text(v.to_string())),
+            filter.shop_id.as_ref().map(|v| Value::Text(v.to_string())),
         );
-        s.filter("b.order_id", "=", filter.order_id.clone().map(Arg::Text));
-        s.filter("b.created_at", ">=", filter.from.map(Arg::Int));
-        s.filter("b.created_at", "<=", filter.to.map(Arg::Int));
+        s.filter("b.order_id", "=", filter.order_id.clone().map(Value::Text));
+        s.filter("b.created_at", ">=", filter.from.map(Value::Int));
+        s.filter("b.created_at", "<=", filter.to.map(Value::Int));
         let (rows, has_more) = s.page(self, "b", page).await?;
         Ok(Page {
             items: rows.iter().map(rows::bill).collect::<Result<_, _>>()?,
@@ -260,24 +245,28 @@ impl Store {
             ""
         };
         let mut s = Select::new(format!("SELECT {PAYMENT_COLUMNS} FROM payments p{join}"));
-        s.filter("p.merchant_id", "=", Some(Arg::Text(merchant.to_string())));
+        s.filter(
+            "p.merchant_id",
+            "=",
+            Some(Value::Text(merchant.to_string())),
+        );
         s.filter(
             "p.bill_id",
             "=",
-            filter.bill_id.as_ref().map(|v| Arg::Text(v.to_string())),
+            filter.bill_id.as_ref().map(|v| Value::Text(v.to_string())),
         );
         s.filter(
             "p.shop_id",
             "=",
-            filter.shop_id.as_ref().map(|v| Arg::Text(v.to_string())),
+            filter.shop_id.as_ref().map(|v| Value::Text(v.to_string())),
         );
         s.filter(
             "b.order_id",
             "=",
-            filter.bill_order_id.clone().map(Arg::Text),
+            filter.bill_order_id.clone().map(Value::Text),
         );
-        s.filter("p.created_at", ">=", filter.from.map(Arg::Int));
-        s.filter("p.created_at", "<=", filter.to.map(Arg::Int));
+        s.filter("p.created_at", ">=", filter.from.map(Value::Int));
+        s.filter("p.created_at", "<=", filter.to.map(Value::Int));
         let (rows, has_more) = s.page(self, "p", page).await?;
         Ok(Page {
             items: rows.iter().map(rows::payment).collect::<Result<_, _>>()?,
@@ -288,8 +277,9 @@ impl Store {
 
 impl Store {
     pub async fn merchant_count(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM merchants")
-            .fetch_one(&self.read)
-            .await?)
+        let rows = self
+            .fetch("SELECT COUNT(*) AS n FROM merchants", &[])
+            .await?;
+        rows.first().map_or(Ok(0), |r| r.i64("n"))
     }
 }

@@ -1,13 +1,12 @@
 //! Rows → domain values. A value that does not decode is `Corrupt`, never a panic.
 
+use crate::sql::Row;
 use crate::StoreError;
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::money::{Amount, Currency, Rate};
 use paylink_core::payment::Payment;
-use sqlx::any::AnyRow;
-use sqlx::Row;
 use std::str::FromStr;
 
 pub(crate) const MERCHANT_COLUMNS: &str =
@@ -23,14 +22,14 @@ pub(crate) const PAYMENT_COLUMNS: &str = "p.id, p.bill_id, p.merchant_id, p.shop
      p.refunded_amount, p.currency, p.from_card, p.card_fingerprint, p.error_code, \
      p.error_message, p.created_at, p.updated_at";
 
-fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T, StoreError> {
-    let text: String = row.try_get(column)?;
+fn parsed<T: FromStr>(row: &Row, column: &str) -> Result<T, StoreError> {
+    let text = row.text(column)?;
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("{column} = {text:?}")))
 }
 
-fn parsed_opt<T: FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, StoreError> {
-    let text: Option<String> = row.try_get(column)?;
+fn parsed_opt<T: FromStr>(row: &Row, column: &str) -> Result<Option<T>, StoreError> {
+    let text = row.opt_text(column)?;
     text.map(|t| {
         t.parse()
             .map_err(|_| StoreError::Corrupt(format!("{column} = {t:?}")))
@@ -38,32 +37,32 @@ fn parsed_opt<T: FromStr>(row: &AnyRow, column: &str) -> Result<Option<T>, Store
     .transpose()
 }
 
-fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
-    Ok(row.try_get::<i64, _>(column)? != 0)
+fn flag(row: &Row, column: &str) -> Result<bool, StoreError> {
+    Ok(row.i64(column)? != 0)
 }
 
-fn currency(row: &AnyRow, column: &str) -> Result<Currency, StoreError> {
+fn currency(row: &Row, column: &str) -> Result<Currency, StoreError> {
     parsed::<Currency>(row, column)
 }
 
-pub(crate) fn merchant(row: &AnyRow) -> Result<Merchant, StoreError> {
+pub(crate) fn merchant(row: &Row) -> Result<Merchant, StoreError> {
     Ok(Merchant {
-        id: MerchantId::from_trusted(row.try_get("id")?),
-        name: row.try_get("name")?,
-        email: row.try_get("email")?,
+        id: MerchantId::from_trusted(row.text("id")?),
+        name: row.text("name")?,
+        email: row.opt_text("email")?,
         verified: flag(row, "verified")?,
         banned: flag(row, "banned")?,
         subscription: parsed(row, "subscription")?,
-        created_at: row.try_get("created_at")?,
+        created_at: row.i64("created_at")?,
     })
 }
 
-pub(crate) fn shop(row: &AnyRow) -> Result<Shop, StoreError> {
-    let bps: Option<i64> = row.try_get("commission_bps")?;
+pub(crate) fn shop(row: &Row) -> Result<Shop, StoreError> {
+    let bps = row.opt_i64("commission_bps")?;
     Ok(Shop {
-        id: ShopId::from_trusted(row.try_get("id")?),
-        merchant_id: MerchantId::from_trusted(row.try_get("merchant_id")?),
-        name: row.try_get("name")?,
+        id: ShopId::from_trusted(row.text("id")?),
+        merchant_id: MerchantId::from_trusted(row.text("merchant_id")?),
+        name: row.text("name")?,
         currency: currency(row, "currency")?,
         enabled: flag(row, "enabled")?,
         commission: bps
@@ -72,23 +71,23 @@ pub(crate) fn shop(row: &AnyRow) -> Result<Shop, StoreError> {
                     .ok_or_else(|| StoreError::Corrupt(format!("commission_bps = {b}")))
             })
             .transpose()?,
-        result_url: row.try_get("result_url")?,
-        success_url: row.try_get("success_url")?,
-        fail_url: row.try_get("fail_url")?,
-        created_at: row.try_get("created_at")?,
+        result_url: row.opt_text("result_url")?,
+        success_url: row.opt_text("success_url")?,
+        fail_url: row.opt_text("fail_url")?,
+        created_at: row.i64("created_at")?,
     })
 }
 
-pub(crate) fn bill(row: &AnyRow) -> Result<Bill, StoreError> {
-    let amount: i64 = row.try_get("amount")?;
+pub(crate) fn bill(row: &Row) -> Result<Bill, StoreError> {
+    let amount = row.i64("amount")?;
     Ok(Bill {
-        id: BillId::from_trusted(row.try_get("id")?),
-        merchant_id: MerchantId::from_trusted(row.try_get("merchant_id")?),
-        shop_id: ShopId::from_trusted(row.try_get("shop_id")?),
-        order_id: row.try_get("order_id")?,
-        description: row.try_get("description")?,
-        name: row.try_get("name")?,
-        custom: row.try_get("custom")?,
+        id: BillId::from_trusted(row.text("id")?),
+        merchant_id: MerchantId::from_trusted(row.text("merchant_id")?),
+        shop_id: ShopId::from_trusted(row.text("shop_id")?),
+        order_id: row.opt_text("order_id")?,
+        description: row.opt_text("description")?,
+        name: row.opt_text("name")?,
+        custom: row.opt_text("custom")?,
         bill_type: parsed(row, "bill_type")?,
         currency: currency(row, "currency")?,
         amount: Amount::from_minor(amount)
@@ -97,39 +96,39 @@ pub(crate) fn bill(row: &AnyRow) -> Result<Bill, StoreError> {
         status: parsed(row, "status")?,
         payment_method: parsed_opt(row, "payment_method")?,
         payer_pays_commission: flag(row, "payer_pays_commission")?,
-        ttl_secs: row.try_get("ttl_secs")?,
-        expires_at: row.try_get("expires_at")?,
-        success_url: row.try_get("success_url")?,
-        fail_url: row.try_get("fail_url")?,
-        return_url: row.try_get("return_url")?,
+        ttl_secs: row.opt_i64("ttl_secs")?,
+        expires_at: row.opt_i64("expires_at")?,
+        success_url: row.opt_text("success_url")?,
+        fail_url: row.opt_text("fail_url")?,
+        return_url: row.opt_text("return_url")?,
         locale: parsed_opt(row, "locale")?,
-        payer_email: row.try_get("payer_email")?,
-        extra: row.try_get("extra")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        payer_email: row.opt_text("payer_email")?,
+        extra: row.opt_text("extra")?,
+        created_at: row.i64("created_at")?,
+        updated_at: row.i64("updated_at")?,
     })
 }
 
-pub(crate) fn payment(row: &AnyRow) -> Result<Payment, StoreError> {
+pub(crate) fn payment(row: &Row) -> Result<Payment, StoreError> {
     Ok(Payment {
-        id: PaymentId::from_trusted(row.try_get("id")?),
-        bill_id: BillId::from_trusted(row.try_get("bill_id")?),
-        merchant_id: MerchantId::from_trusted(row.try_get("merchant_id")?),
-        shop_id: ShopId::from_trusted(row.try_get("shop_id")?),
+        id: PaymentId::from_trusted(row.text("id")?),
+        bill_id: BillId::from_trusted(row.text("bill_id")?),
+        merchant_id: MerchantId::from_trusted(row.text("merchant_id")?),
+        shop_id: ShopId::from_trusted(row.text("shop_id")?),
         method: parsed(row, "method")?,
         status: parsed(row, "status")?,
-        amount: row.try_get("amount")?,
-        amount_received: row.try_get("amount_received")?,
-        commission: row.try_get("commission")?,
-        account_amount: row.try_get("account_amount")?,
+        amount: row.i64("amount")?,
+        amount_received: row.i64("amount_received")?,
+        commission: row.i64("commission")?,
+        account_amount: row.i64("account_amount")?,
         account_currency: currency(row, "account_currency")?,
-        refunded_amount: row.try_get("refunded_amount")?,
+        refunded_amount: row.i64("refunded_amount")?,
         currency: currency(row, "currency")?,
-        from_card: row.try_get("from_card")?,
-        card_fingerprint: row.try_get("card_fingerprint")?,
-        error_code: row.try_get("error_code")?,
-        error_message: row.try_get("error_message")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
+        from_card: row.text("from_card")?,
+        card_fingerprint: row.opt_text("card_fingerprint")?,
+        error_code: row.opt_i64("error_code")?,
+        error_message: row.opt_text("error_message")?,
+        created_at: row.i64("created_at")?,
+        updated_at: row.i64("updated_at")?,
     })
 }

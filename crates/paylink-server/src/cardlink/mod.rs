@@ -189,6 +189,7 @@ async fn bill_payments(
         found,
         &page,
         path,
+        &params.pairs_of(&["id"]),
         |p| (p.created_at, p.id.to_string()),
         views::payment,
     )))
@@ -220,6 +221,7 @@ async fn bill_search(
         found,
         &page,
         path,
+        &params.pairs_of(&["start_date", "finish_date", "shop_id", "order_id"]),
         |b| (b.created_at, b.id.to_string()),
         |b| views::bill(b, &public),
     )))
@@ -276,10 +278,19 @@ async fn payment_search(
         .await
         .map_err(|e| ApiError::from(bills::OpError::from(e)))?;
     let path = format!("{}/api/v1/payment/search", st.settings.public_url);
+    let filters = params.pairs_of(&[
+        "start_date",
+        "finish_date",
+        "shop_id",
+        "order_id",
+        "bill_id",
+        "bill_order_id",
+    ]);
     Ok(Json(views::render_page(
         found,
         &page,
         path,
+        &filters,
         |p| (p.created_at, p.id.to_string()),
         views::payment,
     )))

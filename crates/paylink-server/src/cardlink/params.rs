@@ -165,6 +165,21 @@ impl Params {
         Amount::parse(&text).ok_or(ApiError::Key(StatusCode::FORBIDDEN, "invalid_amount"))
     }
 
+    /// The given keys' present scalar values as text, to repeat a request's filters in a link.
+    pub fn pairs_of(&self, keys: &[&str]) -> Vec<(String, String)> {
+        keys.iter()
+            .filter_map(|k| {
+                let text = match self.get(k)? {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return None,
+                };
+                Some((k.to_string(), text))
+            })
+            .collect()
+    }
+
     /// The given keys as one JSON object text (arrays sent as `a[0]` become arrays), or `None`.
     pub fn json_of(&self, keys: &[&str]) -> Option<String> {
         let picked: Map<String, Value> = keys

@@ -132,11 +132,13 @@ pub fn page_request(f: &mut Fields, too_many_key: &'static str) -> Result<PageRe
     Ok(PageRequest { from, limit })
 }
 
-/// A page as Laravel's cursor paginator renders it.
+/// A page as Laravel's cursor paginator renders it. The `prev`/`next` links repeat `filters`
+/// (the request's own parameters that select the list), so following one stays in that list.
 pub fn render_page<T, W>(
     page: Page<T>,
     request: &PageRequest,
     path: String,
+    filters: &[(String, String)],
     key: impl Fn(&T) -> (i64, String),
     view: impl Fn(&T) -> W,
 ) -> wire::CursorPage<W> {
@@ -157,9 +159,13 @@ pub fn render_page<T, W>(
         encode_cursor(c, &id, false)
     });
     let link = |cursor: &Option<String>| {
-        cursor
-            .as_ref()
-            .map(|c| format!("{path}?cursor={c}&per_page={}", request.limit))
+        cursor.as_ref().map(|c| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(filters);
+            query.append_pair("cursor", c);
+            query.append_pair("per_page", &request.limit.to_string());
+            format!("{path}?{}", query.finish())
+        })
     };
     wire::CursorPage {
         success: true,

@@ -1,0 +1,26 @@
+//! The server's integration suite: a real server on port 0 (`harness::spawn_app`), driven through
+//! the SDK and raw HTTP. Runs on SQLite, and on PostgreSQL when `PAYLINK_TEST_DATABASE_URL` is set.
+
+#[path = "api/harness.rs"]
+mod harness;
+
+#[path = "api/amounts.rs"]
+mod amounts;
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/bill_create.rs"]
+mod bill_create;
+#[path = "api/concurrency.rs"]
+mod concurrency;
+#[path = "api/lists.rs"]
+mod lists;
+#[path = "api/pages.rs"]
+mod pages;
+#[path = "api/payment_status.rs"]
+mod payment_status;
+#[path = "api/payments.rs"]
+mod payments;
+#[path = "api/toggle.rs"]
+mod toggle;
+#[path = "api/validation.rs"]
+mod validation;

@@ -1,0 +1,49 @@
+//! The double-payment guard through real HTTP: many payers racing for one NORMAL bill.
+
+use crate::harness::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_payments_on_a_normal_bill_succeed_exactly_once() {
+    let app = spawn_app().await;
+    let id = app.bill(json!({"amount": "100.50"})).await;
+    let url = app.url("/sandbox/pay");
+    let payers: Vec<_> = (0..32)
+        .map(|_| {
+            let http = app.http.clone();
+            let url = url.clone();
+            let token = app.token().to_string();
+            let id = id.clone();
+            tokio::spawn(async move {
+                let response = http
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&json!({"bill_id": id, "method": "BANK_CARD", "card_number": CARD_OK}))
+                    .send()
+                    .await
+                    .expect("the server answers");
+                answer(response).await
+            })
+        })
+        .collect();
+    let mut successes = Vec::new();
+    for payer in payers {
+        let a = payer.await.expect("the payer task");
+        if a.status == 200 {
+            successes.push(a);
+        } else {
+            a.error(403, "api:error.bill_is_finished");
+        }
+    }
+    assert_eq!(successes.len(), 1, "exactly one payment succeeds");
+    let winner = &successes[0];
+    assert_eq!(winner.json["status"], json!("SUCCESS"));
+
+    let payments = app.get("/api/v1/bill/payments", &[("id", &id)]).await;
+    let data = payments.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1, "{}", payments.text);
+    assert_eq!(data[0]["id"], winner.json["id"]);
+    assert_eq!(app.bill_status(&id).await["status"], json!("SUCCESS"));
+    let all = app.get("/api/v1/payment/search", &[]).await;
+    assert_eq!(all.ok()["data"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,96 @@
+//! PostgreSQL through sqlx: values bound with their types, rows read into owned values.
+
+use crate::sql::{Exec, Row, Value};
+use crate::StoreError;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
+use sqlx::{Column, Connection, Executor, PgConnection, Row as _, TypeInfo};
+use std::sync::Arc;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(db.message().to_string())
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+pub(crate) async fn connect_writer(options: &PgConnectOptions) -> Result<PgConnection, StoreError> {
+    let mut conn = PgConnection::connect_with(options).await?;
+    conn.execute("SET synchronous_commit = on").await?;
+    Ok(conn)
+}
+
+fn bound<'q>(sql: &'q str, args: &[Value]) -> sqlx::query::Query<'q, sqlx::Postgres, PgArguments> {
+    let mut q = sqlx::query(sql);
+    for arg in args {
+        q = match arg {
+            Value::Int(v) => q.bind(*v),
+            Value::Text(t) => q.bind(t.clone()),
+            Value::NullInt => q.bind(None::<i64>),
+            Value::NullText => q.bind(None::<String>),
+        };
+    }
+    q
+}
+
+fn owned(rows: Vec<PgRow>) -> Result<Vec<Row>, StoreError> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let names: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let integer: Vec<bool> = first
+        .columns()
+        .iter()
+        .map(|c| matches!(c.type_info().name(), "INT8" | "INT4" | "INT2"))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let values = (0..names.len())
+                .map(|i| {
+                    Ok(if integer[i] {
+                        match r.try_get::<Option<i64>, _>(i) {
+                            Ok(v) => v.map_or(Value::NullInt, Value::Int),
+                            Err(_) => r
+                                .try_get::<Option<i32>, _>(i)?
+                                .map_or(Value::NullInt, |v| Value::Int(v.into())),
+                        }
+                    } else {
+                        r.try_get::<Option<String>, _>(i)?
+                            .map_or(Value::NullText, Value::Text)
+                    })
+                })
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            Ok(Row {
+                names: names.clone(),
+                values,
+            })
+        })
+        .collect()
+}
+
+impl Exec for PgConnection {
+    fn begin_sql(&self) -> &'static str {
+        "BEGIN"
+    }
+
+    async fn exec(&mut self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
+        Ok(bound(sql, args).execute(&mut *self).await?.rows_affected())
+    }
+
+    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
+        // Without arguments sqlx uses the simple protocol, which takes several statements.
+        Executor::execute(&mut *self, sql).await?;
+        Ok(())
+    }
+
+    async fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+        owned(bound(sql, args).fetch_all(&mut *self).await?)
+    }
+}

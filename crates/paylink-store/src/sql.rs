@@ -1,0 +1,152 @@
+//! The one interface both backends implement: SQL text with `$n` placeholders, owned values in,
+//! owned rows out. Everything above it (writes, reads, migrations, group commit) is written
+//! once for SQLite and PostgreSQL.
+
+use crate::StoreError;
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A bound or returned value. Nulls carry their type: PostgreSQL wants typed parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    Int(i64),
+    Text(String),
+    NullInt,
+    NullText,
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Int(i64::from(v))
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Value::NullInt, Value::Int)
+    }
+}
+
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Value::NullText, |s| Value::Text(s.to_string()))
+    }
+}
+
+impl From<&Option<String>> for Value {
+    fn from(v: &Option<String>) -> Self {
+        v.as_deref().into()
+    }
+}
+
+/// One statement of a plan; with a `guard`, affecting no row fails the plan with that name.
+pub(crate) struct Statement {
+    pub sql: Cow<'static, str>,
+    pub args: Vec<Value>,
+    pub guard: Option<&'static str>,
+}
+
+impl Statement {
+    pub fn new(sql: &'static str, args: Vec<Value>) -> Statement {
+        Statement {
+            sql: Cow::Borrowed(sql),
+            args,
+            guard: None,
+        }
+    }
+
+    pub fn guarded(sql: &'static str, args: Vec<Value>, guard: &'static str) -> Statement {
+        Statement {
+            guard: Some(guard),
+            ..Statement::new(sql, args)
+        }
+    }
+}
+
+/// A result row, looked up by column name.
+pub(crate) struct Row {
+    pub names: Arc<[String]>,
+    pub values: Vec<Value>,
+}
+
+impl Row {
+    fn get(&self, column: &str) -> Result<&Value, StoreError> {
+        self.names
+            .iter()
+            .position(|n| n == column)
+            .map(|i| &self.values[i])
+            .ok_or_else(|| StoreError::Corrupt(format!("no column {column}")))
+    }
+
+    pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        match self.get(column)? {
+            Value::Int(v) => Ok(Some(*v)),
+            Value::NullInt | Value::NullText => Ok(None),
+            Value::Text(t) => Err(StoreError::Corrupt(format!(
+                "{column} = {t:?} is not an integer"
+            ))),
+        }
+    }
+
+    pub fn i64(&self, column: &str) -> Result<i64, StoreError> {
+        self.opt_i64(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
+    }
+
+    pub fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        match self.get(column)? {
+            Value::Text(t) => Ok(Some(t.clone())),
+            Value::NullInt | Value::NullText => Ok(None),
+            Value::Int(v) => Err(StoreError::Corrupt(format!("{column} = {v} is not text"))),
+        }
+    }
+
+    pub fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.opt_text(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
+    }
+}
+
+/// A connection of either backend.
+pub(crate) trait Exec: Send {
+    /// How a writing transaction starts on this backend.
+    fn begin_sql(&self) -> &'static str;
+    /// Runs one statement; the number of rows it changed.
+    fn exec(
+        &mut self,
+        sql: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Runs SQL text without parameters, possibly several statements.
+    fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn query(
+        &mut self,
+        sql: &str,
+        args: &[Value],
+    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+}

@@ -1,0 +1,183 @@
+//! Each planned write as SQL. Guards that depend on concurrent state are WHERE clauses whose
+//! miss fails the plan, so they hold across writers, processes and hosts.
+
+use crate::sql::{Statement, Value};
+use paylink_core::bill::Bill;
+use paylink_core::merchant::Shop;
+use paylink_core::payment::{BillTransition, Payment};
+use paylink_core::plan::{Plan, Write};
+
+pub(crate) fn statements(plan: &Plan) -> Vec<Statement> {
+    let mut out = Vec::with_capacity(plan.writes.len() + 1);
+    for w in &plan.writes {
+        push(&mut out, w);
+    }
+    out
+}
+
+fn push(out: &mut Vec<Statement>, write: &Write) {
+    match write {
+        Write::InsertMerchant(m) => out.push(Statement::new(
+            "INSERT INTO merchants (id, name, email, verified, banned, subscription, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            vec![
+                m.id.as_str().into(),
+                (&m.name).into(),
+                (&m.email).into(),
+                m.verified.into(),
+                m.banned.into(),
+                m.subscription.as_str().into(),
+                m.created_at.into(),
+            ],
+        )),
+        Write::SetMerchantBanned { merchant_id, banned } => out.push(Statement::guarded(
+            "UPDATE merchants SET banned = $2 WHERE id = $1",
+            vec![merchant_id.as_str().into(), (*banned).into()],
+            "merchant_not_found",
+        )),
+        Write::SetSubscription {
+            merchant_id,
+            subscription,
+        } => out.push(Statement::guarded(
+            "UPDATE merchants SET subscription = $2 WHERE id = $1",
+            vec![merchant_id.as_str().into(), subscription.as_str().into()],
+            "merchant_not_found",
+        )),
+        Write::InsertShop(s) => out.push(Statement::new(
+            "INSERT INTO shops (id, merchant_id, name, currency, enabled, commission_bps,
+                 result_url, success_url, fail_url, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            shop_args(s),
+        )),
+        Write::UpdateShop(s) => out.push(Statement::guarded(
+            "UPDATE shops SET merchant_id = $2, name = $3, currency = $4, enabled = $5,
+                 commission_bps = $6, result_url = $7, success_url = $8, fail_url = $9, created_at = $10
+             WHERE id = $1",
+            shop_args(s),
+            "shop_not_found",
+        )),
+        Write::ReplaceToken {
+            merchant_id,
+            token_id,
+            digest,
+            now,
+        } => {
+            out.push(Statement::new(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE merchant_id = $1 AND revoked_at IS NULL",
+                vec![merchant_id.as_str().into(), (*now).into()],
+            ));
+            out.push(Statement::new(
+                "INSERT INTO api_tokens (id, merchant_id, secret_sha256, created_at) VALUES ($1, $2, $3, $4)",
+                vec![(*token_id).into(), merchant_id.as_str().into(), digest.into(), (*now).into()],
+            ));
+        }
+        Write::InsertBill(b) => out.push(insert_bill(b)),
+        Write::SetBillActive { bill_id, active, now } => out.push(Statement::guarded(
+            // A finished NORMAL bill (one that has taken money) keeps its activity.
+            "UPDATE bills SET active = $2, updated_at = $3
+             WHERE id = $1 AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
+            vec![bill_id.as_str().into(), (*active).into(), (*now).into()],
+            "bill_is_finished",
+        )),
+        Write::RecordPayment { payment, transition } => {
+            match transition {
+                // The double-payment guard: a NORMAL bill takes money once, whatever races.
+                BillTransition::Receive { status, now } => out.push(Statement::guarded(
+                    "UPDATE bills SET status = $2, updated_at = $3
+                     WHERE id = $1 AND active = 1 AND (expires_at IS NULL OR expires_at > $3)
+                       AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
+                    vec![payment.bill_id.as_str().into(), status.as_str().into(), (*now).into()],
+                    "bill_not_payable",
+                )),
+                BillTransition::Fail { now } => out.push(Statement::new(
+                    "UPDATE bills SET status = 'FAIL', updated_at = $2
+                     WHERE id = $1 AND status IN ('NEW', 'PROCESS', 'FAIL')",
+                    vec![payment.bill_id.as_str().into(), (*now).into()],
+                )),
+            }
+            out.push(insert_payment(payment));
+        }
+    }
+}
+
+fn shop_args(s: &Shop) -> Vec<Value> {
+    vec![
+        s.id.as_str().into(),
+        s.merchant_id.as_str().into(),
+        (&s.name).into(),
+        s.currency.code().into(),
+        s.enabled.into(),
+        s.commission.map(|r| r.bps()).into(),
+        (&s.result_url).into(),
+        (&s.success_url).into(),
+        (&s.fail_url).into(),
+        s.created_at.into(),
+    ]
+}
+
+fn insert_bill(b: &Bill) -> Statement {
+    Statement::new(
+        "INSERT INTO bills (id, merchant_id, shop_id, order_id, description, name, custom,
+             bill_type, currency, amount, active, status, payment_method, payer_pays_commission,
+             ttl_secs, expires_at, success_url, fail_url, return_url, locale, payer_email, extra,
+             created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+             $19, $20, $21, $22, $23, $24)",
+        vec![
+            b.id.as_str().into(),
+            b.merchant_id.as_str().into(),
+            b.shop_id.as_str().into(),
+            (&b.order_id).into(),
+            (&b.description).into(),
+            (&b.name).into(),
+            (&b.custom).into(),
+            b.bill_type.as_str().into(),
+            b.currency.code().into(),
+            b.amount.minor().into(),
+            b.active.into(),
+            b.status.as_str().into(),
+            b.payment_method.map(|m| m.as_str()).into(),
+            b.payer_pays_commission.into(),
+            b.ttl_secs.into(),
+            b.expires_at.into(),
+            (&b.success_url).into(),
+            (&b.fail_url).into(),
+            (&b.return_url).into(),
+            b.locale.map(|l| l.as_str()).into(),
+            (&b.payer_email).into(),
+            (&b.extra).into(),
+            b.created_at.into(),
+            b.updated_at.into(),
+        ],
+    )
+}
+
+fn insert_payment(p: &Payment) -> Statement {
+    Statement::new(
+        "INSERT INTO payments (id, bill_id, merchant_id, shop_id, method, status, amount,
+             amount_received, commission, account_amount, account_currency, refunded_amount,
+             currency, from_card, card_fingerprint, error_code, error_message, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        vec![
+            p.id.as_str().into(),
+            p.bill_id.as_str().into(),
+            p.merchant_id.as_str().into(),
+            p.shop_id.as_str().into(),
+            p.method.as_str().into(),
+            p.status.as_str().into(),
+            p.amount.into(),
+            p.amount_received.into(),
+            p.commission.into(),
+            p.account_amount.into(),
+            p.account_currency.code().into(),
+            p.refunded_amount.into(),
+            p.currency.code().into(),
+            (&p.from_card).into(),
+            (&p.card_fingerprint).into(),
+            p.error_code.into(),
+            (&p.error_message).into(),
+            p.created_at.into(),
+            p.updated_at.into(),
+        ],
+    )
+}
