@@ -3,7 +3,9 @@
 
 use paylink_core::money::Rate;
 use paylink_server::Settings;
+use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,12 +17,38 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    /// Text ("3.5") or a TOML number (3.5): both are what an operator means.
+    #[serde(default, deserialize_with = "percent")]
     pub default_commission: Option<String>,
     pub body_limit_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
     pub writers: Option<usize>,
     pub read_connections: Option<u32>,
     pub max_batch: Option<usize>,
+}
+
+/// A percentage given as text or as a number, kept as text for `Rate::parse_percent`.
+fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct Percent;
+    impl Visitor<'_> for Percent {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a percentage such as \"3.5\" or 3.5")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(Percent).map(Some)
 }
 
 impl FileConfig {
@@ -31,7 +59,10 @@ impl FileConfig {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
-            Err(_) if !required => Ok(FileConfig::default()),
+            // Only a missing default file is skipped; an unreadable one is an error.
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(FileConfig::default())
+            }
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
@@ -47,10 +78,39 @@ pub struct Overrides {
     pub writers: Option<usize>,
 }
 
-pub fn database_url(cli: Option<&String>, file: &FileConfig) -> String {
-    cli.cloned()
+/// The database URL to use, refused early (and without echoing a password) when it is not
+/// one paylink speaks.
+pub fn database_url(cli: Option<&String>, file: &FileConfig) -> Result<String, String> {
+    let url = cli
+        .cloned()
         .or_else(|| file.database_url.clone())
-        .unwrap_or_else(|| Settings::DEFAULT_DATABASE_URL.to_string())
+        .unwrap_or_else(|| Settings::DEFAULT_DATABASE_URL.to_string());
+    if ["sqlite:", "postgres:", "postgresql:"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+    {
+        Ok(url)
+    } else {
+        Err(format!(
+            "database_url: {:?} is neither sqlite://PATH nor postgres://USER@HOST:PORT/DB",
+            redact(&url)
+        ))
+    }
+}
+
+/// `url` with its password, if any, replaced by `***`: fit to print.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
+    }
 }
 
 pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
@@ -61,7 +121,7 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let listen: SocketAddr = listen_text
         .parse()
         .map_err(|_| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
-    let mut s = Settings::new(database_url(o.database_url.as_ref(), &file), listen);
+    let mut s = Settings::new(database_url(o.database_url.as_ref(), &file)?, listen);
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
@@ -129,6 +189,38 @@ mod tests {
     }
 
     #[test]
+    fn a_commission_may_be_written_as_text_or_as_a_number() {
+        for (text, bps) in [
+            ("default_commission = \"2.9\"", 290),
+            ("default_commission = 2.9", 290),
+            ("default_commission = 5", 500),
+        ] {
+            let file: FileConfig = toml::from_str(text).expect(text);
+            let s = settings(Overrides::default(), file).expect(text);
+            assert_eq!(s.default_commission.bps(), bps, "{text}");
+        }
+        let err = toml::from_str::<FileConfig>("default_commission = [3]").unwrap_err();
+        assert!(err.to_string().contains("percentage"), "{err}");
+    }
+
+    #[test]
+    fn printed_database_urls_hide_the_password() {
+        assert_eq!(
+            redact("postgres://app:s3cr%40t@db.internal:5432/paylink"),
+            "postgres://app:***@db.internal:5432/paylink"
+        );
+        assert_eq!(
+            redact("postgres://app@db/paylink"),
+            "postgres://app@db/paylink"
+        );
+        assert_eq!(redact("sqlite://paylink.db"), "sqlite://paylink.db");
+        assert_eq!(
+            redact("sqlite:///var/lib/pay@link/paylink.db"),
+            "sqlite:///var/lib/pay@link/paylink.db"
+        );
+    }
+
+    #[test]
     fn bad_values_are_refused_with_the_key() {
         let err = settings(
             Overrides {
@@ -139,6 +231,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.starts_with("listen:"));
+        let err = settings(
+            Overrides {
+                listen: Some("127.0.0.1:0".into()),
+                database_url: Some("postgress://app:hunter2@db/paylink".into()),
+                ..Overrides::default()
+            },
+            FileConfig::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("database_url:") && !err.contains("hunter2"),
+            "{err}"
+        );
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
     }
 }

@@ -6,23 +6,46 @@ use clap::{Args, Parser, Subcommand};
 use config::{FileConfig, Overrides};
 use paylink_core::merchant::Subscription;
 use paylink_core::money::{Currency, Rate};
+use paylink_core::DomainError;
 use paylink_server::admin::{self, ShopChanges};
 use paylink_server::bills::OpError;
 use paylink_server::{Application, Clock, SystemClock};
 use paylink_store::{Store, StoreOptions};
 use serde_json::json;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "paylink", version, about = "A self-hosted payment gateway")]
+#[command(
+    name = "paylink",
+    version,
+    about = "A self-hosted payment gateway",
+    after_help = "Try it: `paylink serve --demo` creates a demo merchant and prints a curl command.\n\
+                  Settings come from flags, then PAYLINK_* variables, then the --config file."
+)]
 struct Cli {
-    /// Database URL: sqlite://PATH or postgres://...
-    #[arg(long, global = true, env = "PAYLINK_DATABASE_URL")]
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://paylink.db].
+    // The value may hold a password: never echo it in --help.
+    #[arg(
+        long,
+        global = true,
+        env = "PAYLINK_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL",
+        help_heading = "Global options"
+    )]
     database_url: Option<String>,
-    /// TOML configuration file (default: ./paylink.toml when present).
-    #[arg(long, global = true, env = "PAYLINK_CONFIG")]
+    /// TOML configuration file [default: ./paylink.toml when present].
+    #[arg(
+        long,
+        global = true,
+        env = "PAYLINK_CONFIG",
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -47,19 +70,19 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, env = "PAYLINK_LISTEN")]
+    /// Address to listen on, IP:PORT (port 0 picks a free one) [default: 127.0.0.1:8080].
+    #[arg(long, env = "PAYLINK_LISTEN", value_name = "ADDR")]
     listen: Option<String>,
     /// Public base URL for payment links [default: http://<listen>].
-    #[arg(long, env = "PAYLINK_PUBLIC_URL")]
+    #[arg(long, env = "PAYLINK_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
     /// Commission percent for shops without their own [default: 3.5].
-    #[arg(long, env = "PAYLINK_DEFAULT_COMMISSION")]
+    #[arg(long, env = "PAYLINK_DEFAULT_COMMISSION", value_name = "PERCENT")]
     default_commission: Option<String>,
     /// Group-commit writers on PostgreSQL [default: 4].
-    #[arg(long, env = "PAYLINK_WRITERS")]
+    #[arg(long, env = "PAYLINK_WRITERS", value_name = "N")]
     writers: Option<usize>,
-    /// Create a demo merchant and print its token and shop id.
+    /// Create a demo merchant and print its token, shop id and a curl command to try.
     #[arg(long)]
     demo: bool,
 }
@@ -68,26 +91,32 @@ struct ServeArgs {
 enum MerchantCommand {
     /// Create a merchant with one enabled RUB shop and an API token.
     Create {
+        /// Merchant name (also the name of its first shop).
         #[arg(long)]
         name: String,
+        /// Contact e-mail of the merchant.
         #[arg(long)]
         email: Option<String>,
         /// Mark the merchant verified (needed for payouts).
         #[arg(long)]
         verified: bool,
+        /// Print one JSON object {merchant_id, shop_id, api_token} instead of text.
         #[arg(long)]
         json: bool,
     },
-    /// Block the merchant's API access.
+    /// Block the merchant's API access (from its next request on).
     Ban(MerchantRef),
     /// Restore the merchant's API access.
     Unban(MerchantRef),
-    /// Set the merchant's subscription state.
+    /// Set the merchant's subscription state; only `active` may use the API.
     Subscription {
-        #[arg(long)]
+        /// Merchant id (as printed by `merchant create`).
+        #[arg(long, value_name = "ID")]
         merchant: String,
+        /// New subscription state.
         #[arg(long, value_parser = ["active", "inactive", "none"])]
         state: String,
+        /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -95,29 +124,35 @@ enum MerchantCommand {
 
 #[derive(Args)]
 struct MerchantRef {
-    #[arg(long)]
+    /// Merchant id (as printed by `merchant create`).
+    #[arg(long, value_name = "ID")]
     merchant: String,
+    /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
 #[derive(Args, Default)]
 struct ShopOptions {
+    /// Shop name, shown to payers.
     #[arg(long)]
     name: Option<String>,
-    /// RUB, USD, EUR or KZT.
+    /// Default currency of the shop's bills: RUB, USD, EUR or KZT (a new shop: RUB).
     #[arg(long)]
     currency: Option<String>,
-    /// Where payment postbacks are sent.
-    #[arg(long)]
+    /// http(s) URL where payment postbacks are sent ("" clears it).
+    #[arg(long, value_name = "URL")]
     result_url: Option<String>,
-    #[arg(long)]
+    /// http(s) URL the payer returns to after paying ("" clears it).
+    #[arg(long, value_name = "URL")]
     success_url: Option<String>,
-    #[arg(long)]
+    /// http(s) URL the payer returns to after a failed payment ("" clears it).
+    #[arg(long, value_name = "URL")]
     fail_url: Option<String>,
-    /// Commission percent for this shop (e.g. 2.9).
-    #[arg(long)]
+    /// Commission percent for this shop, e.g. 2.9 (without one: the server's --default-commission).
+    #[arg(long, value_name = "PERCENT")]
     commission: Option<String>,
+    /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
@@ -126,17 +161,20 @@ struct ShopOptions {
 enum ShopCommand {
     /// Add a shop to a merchant.
     Create {
-        #[arg(long)]
+        /// Merchant id (as printed by `merchant create`).
+        #[arg(long, value_name = "ID")]
         merchant: String,
         #[command(flatten)]
         options: ShopOptions,
     },
-    /// Change a shop.
+    /// Change a shop; options not given keep their value.
     Update {
-        #[arg(long)]
+        /// Shop id.
+        #[arg(long, value_name = "ID")]
         shop: String,
         #[command(flatten)]
         options: ShopOptions,
+        /// `false` makes the shop refuse new bills; `true` opens it again.
         #[arg(long)]
         enabled: Option<bool>,
     },
@@ -146,8 +184,10 @@ enum ShopCommand {
 enum TokenCommand {
     /// Issue a new API token; the old one stops working at once.
     Refresh {
-        #[arg(long)]
+        /// Merchant id (as printed by `merchant create`).
+        #[arg(long, value_name = "ID")]
         merchant: String,
+        /// Print one JSON object {api_token} instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -158,7 +198,24 @@ struct Failure(String);
 
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
-        Failure(e.to_string())
+        match e {
+            // Name the flag the operator typed, not the domain's field.
+            OpError::Domain(DomainError::Invalid { field, message }) => {
+                Failure(format!("--{}: {message}", field.replace('_', "-")))
+            }
+            e => Failure(e.to_string()),
+        }
+    }
+}
+
+/// `OpError` for a command about `id`: a missing merchant or shop names the id looked for.
+fn about(id: &str) -> impl Fn(OpError) -> Failure + '_ {
+    move |e| match e {
+        OpError::Domain(DomainError::MerchantNotFound) => {
+            Failure(format!("no merchant with id {id:?}"))
+        }
+        OpError::Domain(DomainError::ShopNotFound) => Failure(format!("no shop with id {id:?}")),
+        e => e.into(),
     }
 }
 
@@ -175,6 +232,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in log files or journald.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -216,7 +275,9 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
             .as_deref()
             .map(|c| {
                 c.parse::<Currency>().map_err(|_| {
-                    Failure(format!("unknown currency {c:?}: use RUB, USD, EUR or KZT"))
+                    Failure(format!(
+                        "--currency: unknown currency {c:?}: use RUB, USD, EUR or KZT"
+                    ))
                 })
             })
             .transpose()?,
@@ -229,7 +290,7 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
             .map(|c| {
                 Rate::parse_percent(c).ok_or_else(|| {
                     Failure(format!(
-                        "commission {c:?} must be a percentage from 0 to 100"
+                        "--commission: {c:?} must be a percentage from 0 to 100 (at most two decimals)"
                     ))
                 })
             })
@@ -243,7 +304,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Serve(args) = cli.command {
         return serve(cli.database_url, args, file).await;
     }
-    let url = config::database_url(cli.database_url.as_ref(), &file);
+    let url = config::database_url(cli.database_url.as_ref(), &file).map_err(Failure)?;
+    let migrate = matches!(cli.command, Command::Migrate);
     let store = Store::open(
         &url,
         StoreOptions {
@@ -253,6 +315,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         },
     )
     .await?;
+    if migrate {
+        println!("database {} is up to date", config::redact(&url));
+    }
     let result = admin_command(&store, cli.command).await;
     store.close().await;
     result
@@ -260,11 +325,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 
 async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
     match command {
-        // `run` starts the server before opening an admin store.
-        Command::Serve(_) => {}
-        Command::Migrate => {
-            println!("database is up to date");
-        }
+        // `run` starts the server before opening an admin store; `Store::open` migrates.
+        Command::Serve(_) | Command::Migrate => {}
         Command::Merchant(MerchantCommand::Create {
             name,
             email,
@@ -282,7 +344,9 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             );
         }
         Command::Merchant(MerchantCommand::Ban(r)) => {
-            admin::set_banned(store, &r.merchant, true).await?;
+            admin::set_banned(store, &r.merchant, true)
+                .await
+                .map_err(about(&r.merchant))?;
             report(
                 r.json,
                 json!({"merchant_id": r.merchant, "banned": true}),
@@ -290,7 +354,9 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             );
         }
         Command::Merchant(MerchantCommand::Unban(r)) => {
-            admin::set_banned(store, &r.merchant, false).await?;
+            admin::set_banned(store, &r.merchant, false)
+                .await
+                .map_err(about(&r.merchant))?;
             report(
                 r.json,
                 json!({"merchant_id": r.merchant, "banned": false}),
@@ -305,7 +371,9 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             let subscription: Subscription = state
                 .parse()
                 .map_err(|_| Failure(format!("unknown state {state:?}")))?;
-            admin::set_subscription(store, &merchant, subscription).await?;
+            admin::set_subscription(store, &merchant, subscription)
+                .await
+                .map_err(about(&merchant))?;
             report(
                 json,
                 json!({"merchant_id": merchant, "subscription": state}),
@@ -313,8 +381,9 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             );
         }
         Command::Shop(ShopCommand::Create { merchant, options }) => {
-            let shop =
-                admin::create_shop(store, &merchant, shop_changes(&options, None)?, now()).await?;
+            let shop = admin::create_shop(store, &merchant, shop_changes(&options, None)?, now())
+                .await
+                .map_err(about(&merchant))?;
             report(
                 options.json,
                 json!({"shop_id": shop.id.to_string()}),
@@ -326,7 +395,9 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             options,
             enabled,
         }) => {
-            let shop = admin::update_shop(store, &shop, shop_changes(&options, enabled)?).await?;
+            let shop = admin::update_shop(store, &shop, shop_changes(&options, enabled)?)
+                .await
+                .map_err(about(&shop))?;
             report(
                 options.json,
                 json!({"shop_id": shop.id.to_string(), "enabled": shop.enabled}),
@@ -334,7 +405,9 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             );
         }
         Command::Token(TokenCommand::Refresh { merchant, json }) => {
-            let token = admin::refresh_token(store, &merchant, now()).await?;
+            let token = admin::refresh_token(store, &merchant, now())
+                .await
+                .map_err(about(&merchant))?;
             report(
                 json,
                 json!({"api_token": token}),
@@ -361,26 +434,24 @@ async fn serve(
         file,
     )
     .map_err(Failure)?;
-    let public_url = settings.public_url.clone();
-    let database = settings.database_url.clone();
-    let listen_ip = settings.listen.ip();
+    let database = config::redact(&settings.database_url);
+    let listen = settings.listen;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = Application::build(settings, clock)
         .await
         .map_err(|e| Failure(e.to_string()))?;
     let store = app.store().clone();
+    let bound = SocketAddr::new(listen.ip(), app.port());
+    let public_url = app.public_url().to_string();
     if args.demo {
         let m = admin::create_merchant(&store, "Demo merchant", None, true, now()).await?;
         println!("demo merchant {} with shop {}", m.merchant_id, m.shop_id);
         println!("API token: {}", m.api_token);
         println!("try:\n  curl -s {public_url}/api/v1/bill/create -H 'Authorization: Bearer {}' -d amount=100 -d shop_id={}", m.api_token, m.shop_id);
     } else if store.merchant_count().await? == 0 {
-        println!("no merchants yet: run `paylink merchant create --name \"My shop\"` or start with --demo");
+        println!("no merchants yet: run `paylink merchant create --name \"My shop\"` with the same --database-url or --config as this server, or start with --demo");
     }
-    println!(
-        "paylink listening on http://{listen_ip}:{} (public URL {public_url}, database {database})",
-        app.port()
-    );
+    println!("paylink listening on http://{bound} (public URL {public_url}, database {database})");
     app.run_until(shutdown_signal())
         .await
         .map_err(|e| Failure(format!("server: {e}")))

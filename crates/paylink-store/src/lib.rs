@@ -165,8 +165,10 @@ impl Store {
                 writer,
             })
         } else {
+            // The URL is not echoed: it may carry a password.
+            let scheme = url.split(':').next().unwrap_or("");
             Err(StoreError::Database(format!(
-                "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
+                "unsupported database URL scheme {scheme:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
             )))
         }
     }

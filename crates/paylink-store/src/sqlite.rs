@@ -135,11 +135,7 @@ impl SqliteConn {
             return Ok(n.clone());
         }
         let stmt = self.conn.prepare_cached(sql)?;
-        let names: Arc<[String]> = stmt
-            .column_names()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
+        let names: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
         drop(stmt);
         self.names.insert(sql.to_string(), names.clone());
         Ok(names)

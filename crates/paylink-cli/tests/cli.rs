@@ -1,0 +1,1181 @@
+//! The `paylink` binary as an operator runs it: admin commands against a fresh database (a temp
+//! SQLite file, or a new PostgreSQL database when `PAYLINK_TEST_DATABASE_URL` is set), and
+//! `paylink serve` as a child process checked over HTTP.
+//!
+//! Every child runs in a scratch working directory with no `PAYLINK_*` variable inherited from
+//! the test's environment; variables a test wants are set on the child `Command` only.
+
+use paylink_core::id::ShopId;
+use paylink_core::merchant::Shop;
+use paylink_store::testing::TestDatabase;
+use paylink_store::{Store, StoreOptions};
+use reqwest::StatusCode;
+use serde_json::{Map, Value};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+const PAYLINK: &str = env!("CARGO_BIN_EXE_paylink");
+
+/// Every variable the binary reads; none may leak in from the developer's shell.
+const PAYLINK_VARS: &[&str] = &[
+    "PAYLINK_DATABASE_URL",
+    "PAYLINK_CONFIG",
+    "PAYLINK_LISTEN",
+    "PAYLINK_PUBLIC_URL",
+    "PAYLINK_DEFAULT_COMMISSION",
+    "PAYLINK_WRITERS",
+    "RUST_LOG",
+];
+
+/// How long a child may go without answering before the test gives up: a bound on hangs,
+/// not a timing assertion.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// `paylink ARGS` run in `dir`, with a clean `PAYLINK_*` environment.
+fn paylink(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(PAYLINK);
+    cmd.args(args).current_dir(dir).stdin(Stdio::null());
+    for var in PAYLINK_VARS {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// A finished `paylink` command.
+#[derive(Debug)]
+struct Run {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    /// Exit 0 and exactly one JSON object on stdout.
+    fn json(&self) -> Map<String, Value> {
+        assert!(self.status.success(), "paylink failed: {self:#?}");
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line of JSON: {self:#?}");
+        match serde_json::from_str(lines[0]) {
+            Ok(Value::Object(object)) => object,
+            other => panic!("not a JSON object ({other:?}): {self:#?}"),
+        }
+    }
+
+    /// A refusal: non-zero exit, nothing on stdout, and a message naming each of `words`.
+    fn refused(&self, words: &[&str]) {
+        assert!(!self.status.success(), "expected a refusal: {self:#?}");
+        assert!(
+            self.stdout.trim().is_empty(),
+            "a refusal printed: {self:#?}"
+        );
+        for word in words {
+            assert!(
+                self.stderr.contains(word),
+                "the message does not name {word:?}: {self:#?}"
+            );
+        }
+    }
+}
+
+async fn run(cmd: Command) -> Run {
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    let out = tokio::time::timeout(PATIENCE, cmd.output())
+        .await
+        .expect("paylink did not exit")
+        .expect("run paylink");
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn keys(object: &Map<String, Value>) -> Vec<&str> {
+    let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    keys
+}
+
+fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
+    object
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no string {key:?} in {object:?}"))
+}
+
+fn assert_id(id: &str) {
+    assert!(
+        id.len() == 10 && id.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "not 10 base62 characters: {id:?}"
+    );
+}
+
+/// `<digits>|<secret>`.
+fn assert_token(token: &str) {
+    let (id, secret) = token
+        .split_once('|')
+        .unwrap_or_else(|| panic!("no `|` in the token {token:?}"));
+    assert!(
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()),
+        "token id is not digits: {token:?}"
+    );
+    assert!(
+        secret.len() >= 16 && secret.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "token secret is not base62: {token:?}"
+    );
+}
+
+/// What `merchant create --json` gives the operator.
+struct Merchant {
+    id: String,
+    shop: String,
+    token: String,
+}
+
+impl Merchant {
+    fn from_json(object: &Map<String, Value>) -> Merchant {
+        assert_eq!(keys(object), ["api_token", "merchant_id", "shop_id"]);
+        let m = Merchant {
+            id: text(object, "merchant_id").to_string(),
+            shop: text(object, "shop_id").to_string(),
+            token: text(object, "api_token").to_string(),
+        };
+        assert_id(&m.id);
+        assert_id(&m.shop);
+        assert_token(&m.token);
+        m
+    }
+}
+
+/// A fresh database and a scratch working directory.
+struct Fixture {
+    db: TestDatabase,
+    dir: TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Fixture {
+            db: TestDatabase::new().await,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// `paylink ARGS --database-url <the test database>`.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = paylink(self.dir.path(), args);
+        cmd.args(["--database-url", &self.db.url]);
+        cmd
+    }
+
+    async fn admin(&self, args: &[&str]) -> Run {
+        run(self.cmd(args)).await
+    }
+
+    async fn merchant(&self, name: &str) -> Merchant {
+        Merchant::from_json(
+            &self
+                .admin(&["merchant", "create", "--name", name, "--json"])
+                .await
+                .json(),
+        )
+    }
+
+    /// `paylink serve` on the test database and a free port.
+    async fn serve(&self, args: &[&str]) -> Server {
+        let mut cmd = self.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.args(args);
+        Server::start(cmd).await
+    }
+
+    fn file(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("write a file");
+        path
+    }
+
+    /// Reads the database directly, for "nothing changed" checks.
+    async fn store(&self) -> Store {
+        Store::open(
+            &self.db.url,
+            StoreOptions {
+                read_connections: 1,
+                writers: 1,
+                max_batch: 1,
+            },
+        )
+        .await
+        .expect("open the test database")
+    }
+
+    async fn shop(&self, id: &str) -> Option<Shop> {
+        let store = self.store().await;
+        let shop = store
+            .shop(&ShopId::parse(id).expect("a shop id"))
+            .await
+            .expect("read the shop");
+        store.close().await;
+        shop
+    }
+
+    async fn merchant_count(&self) -> i64 {
+        let store = self.store().await;
+        let count = store.merchant_count().await.expect("count merchants");
+        store.close().await;
+        count
+    }
+}
+
+/// A running `paylink serve`, killed when dropped.
+struct Server {
+    child: Child,
+    /// `http://IP:PORT` from the `paylink listening on ...` line.
+    base: String,
+    /// stdout up to and including the listening line.
+    banner: Vec<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<JoinHandle<()>>,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(mut cmd: Command) -> Server {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start paylink serve");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_reader = {
+            let sink = stderr.clone();
+            let pipe = child.stderr.take().expect("stderr pipe");
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let mut sink = sink.lock().unwrap();
+                    sink.push_str(&line);
+                    sink.push('\n');
+                }
+            })
+        };
+        let (lines, received) = mpsc::channel();
+        let pipe = child.stdout.take().expect("stdout pipe");
+        // Keeps draining stdout after the banner so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
+        let mut server = Server {
+            child,
+            base: String::new(),
+            banner: Vec::new(),
+            stderr,
+            stderr_reader: Some(stderr_reader),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client"),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match received.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) => {
+                    let base = line
+                        .strip_prefix("paylink listening on ")
+                        .and_then(|rest| rest.split_whitespace().next())
+                        .map(str::to_string);
+                    server.banner.push(line);
+                    if let Some(base) = base {
+                        server.base = base;
+                        break;
+                    }
+                }
+                Err(e) => server.fail(&format!("no `paylink listening on` line ({e})")),
+            }
+        }
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Stops the child and panics with everything it printed.
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        panic!(
+            "paylink serve: {why}\nstdout: {:#?}\nstderr:\n{}",
+            self.banner,
+            self.stderr.lock().unwrap()
+        );
+    }
+
+    async fn wait_healthy(&mut self) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(response) = self.http.get(self.url("/health")).send().await {
+                if response.status() == StatusCode::OK {
+                    let body: Value = response.json().await.expect("health JSON");
+                    assert_eq!(body["status"], "ok");
+                    return;
+                }
+            }
+            if Instant::now() > deadline {
+                self.fail("/health never answered 200");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn banner(&self) -> String {
+        self.banner.join("\n")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A Cardlink form POST with the merchant's bearer token.
+    async fn post(&self, path: &str, token: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Accept", "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("request to paylink serve");
+        let status = response.status();
+        let body = response.json().await.expect("a JSON answer");
+        (status, body)
+    }
+
+    /// `POST /api/v1/bill/create` with `amount=10&shop_id=SHOP`.
+    async fn create_bill(&self, token: &str, shop: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/bill/create",
+            token,
+            &[("amount", "10"), ("shop_id", shop)],
+        )
+        .await
+    }
+
+    /// A bill that must be created; returns the answer.
+    async fn bill_ok(&self, token: &str, shop: &str, amount: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/bill/create",
+                token,
+                &[("amount", amount), ("shop_id", shop)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "bill create refused: {body}");
+        assert_eq!(body["success"], "true", "{body}");
+        assert!(body["bill_id"].as_str().is_some_and(|id| !id.is_empty()));
+        body
+    }
+
+    /// The bill create answers `status` with `{"message": message}`.
+    async fn bill_refused(&self, token: &str, shop: &str, status: StatusCode, message: &str) {
+        let (got, body) = self.create_bill(token, shop).await;
+        assert_eq!(got, status, "{body}");
+        assert_eq!(body["message"], message, "{body}");
+    }
+
+    /// Pays `bill` with a sandbox card that always succeeds; returns the payment.
+    async fn pay(&self, token: &str, bill: &str) -> Value {
+        let (status, payment) = self
+            .post(
+                "/sandbox/pay",
+                token,
+                &[
+                    ("bill_id", bill),
+                    ("method", "BANK_CARD"),
+                    ("card_number", "4242424242424242"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{payment}");
+        assert_eq!(payment["status"], "SUCCESS", "{payment}");
+        payment
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(&mut self) -> ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for paylink") {
+                if let Some(reader) = self.stderr_reader.take() {
+                    let _ = reader.join();
+                }
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.fail("did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Splits a shell command line made of plain words and 'single-quoted' words.
+fn shell_words(line: &str) -> Vec<String> {
+    let (mut words, mut word) = (Vec::new(), String::new());
+    let (mut in_word, mut quoted) = (false, false);
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    assert!(!quoted, "unbalanced quote in {line:?}");
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[tokio::test]
+async fn merchant_create_prints_one_json_object_whose_token_works_on_a_served_instance() {
+    let fx = Fixture::new().await;
+    let out = fx
+        .admin(&[
+            "merchant",
+            "create",
+            "--name",
+            "Acme",
+            "--email",
+            "ops@acme.test",
+            "--verified",
+            "--json",
+        ])
+        .await;
+    let m = Merchant::from_json(&out.json());
+
+    // Without --json: readable lines, the token among them, and no JSON.
+    let human = fx.admin(&["merchant", "create", "--name", "Acme 2"]).await;
+    assert!(human.status.success(), "{human:#?}");
+    assert!(
+        human.stdout.contains("token") && serde_json::from_str::<Value>(&human.stdout).is_err(),
+        "{human:#?}"
+    );
+
+    // Refusals create nothing.
+    fx.admin(&["merchant", "create", "--name", "  ", "--json"])
+        .await
+        .refused(&["--name"]);
+    fx.admin(&["merchant", "create", "--json"])
+        .await
+        .refused(&["--name"]);
+    assert_eq!(fx.merchant_count().await, 2);
+
+    let server = fx.serve(&[]).await;
+    let (status, body) = server.create_bill(&m.token, &m.shop).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["success"], "true", "{body}");
+}
+
+#[tokio::test]
+async fn shop_create_and_update_change_what_the_server_accepts_and_bad_input_changes_nothing() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Acme").await;
+    let out = fx
+        .admin(&[
+            "shop",
+            "create",
+            "--merchant",
+            &m.id,
+            "--name",
+            "Dollar shop",
+            "--currency",
+            "USD",
+            "--result-url",
+            "https://merchant.test/postback",
+            "--success-url",
+            "https://merchant.test/ok",
+            "--fail-url",
+            "https://merchant.test/fail",
+            "--commission",
+            "2.5",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(keys(&out), ["shop_id"]);
+    let shop = text(&out, "shop_id").to_string();
+    assert_id(&shop);
+    assert_ne!(shop, m.shop);
+
+    let server = fx.serve(&[]).await;
+    // The shop's currency is the bill's default; its commission applies to payments.
+    let bill = server.bill_ok(&m.token, &shop, "100").await;
+    let bill_id = bill["bill_id"].as_str().unwrap();
+    let (status, shown) = server
+        .post("/api/v1/bill/status", &m.token, &[("id", bill_id)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+    assert_eq!(shown["currency_in"], "USD", "{shown}");
+    assert_eq!(shown["shop_id"], shop.as_str(), "{shown}");
+    let payment = server.pay(&m.token, bill_id).await;
+    assert_eq!(payment["commission"].to_string(), "2.5", "{payment}");
+
+    // Disabled: bills are refused; enabled again: accepted. The first shop is untouched.
+    let out = fx
+        .admin(&[
+            "shop",
+            "update",
+            "--shop",
+            &shop,
+            "--enabled",
+            "false",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(out["shop_id"], shop.as_str());
+    assert_eq!(out["enabled"], false);
+    server
+        .bill_refused(
+            &m.token,
+            &shop,
+            StatusCode::FORBIDDEN,
+            "api:error.shop_not_enabled",
+        )
+        .await;
+    server.bill_ok(&m.token, &m.shop, "10").await;
+    let out = fx
+        .admin(&[
+            "shop",
+            "update",
+            "--shop",
+            &shop,
+            "--enabled",
+            "true",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(out["enabled"], true);
+    server.bill_ok(&m.token, &shop, "10").await;
+
+    // Bad input: a clear message, and the shop exactly as it was.
+    let before = fx.shop(&shop).await.expect("the shop exists");
+    let update = |extra: &[&str]| {
+        let mut args = vec!["shop", "update", "--shop", shop.as_str()];
+        args.extend_from_slice(extra);
+        fx.cmd(&args)
+    };
+    run(update(&["--currency", "XYZ"]))
+        .await
+        .refused(&["--currency", "XYZ"]);
+    run(update(&["--result-url", "ftp://merchant.test/postback"]))
+        .await
+        .refused(&["--result-url"]);
+    run(update(&["--success-url", "not a url"]))
+        .await
+        .refused(&["--success-url"]);
+    run(update(&["--commission", "150"]))
+        .await
+        .refused(&["--commission", "150"]);
+    // A good change next to a bad one is not half applied.
+    run(update(&[
+        "--currency",
+        "EUR",
+        "--fail-url",
+        "mailto:ops@merchant.test",
+    ]))
+    .await
+    .refused(&["--fail-url"]);
+    run(update(&["--enabled", "maybe"]))
+        .await
+        .refused(&["--enabled"]);
+    fx.admin(&[
+        "shop",
+        "update",
+        "--shop",
+        "NoSuchShop",
+        "--enabled",
+        "false",
+    ])
+    .await
+    .refused(&["no shop", "NoSuchShop"]);
+    assert_eq!(fx.shop(&shop).await.as_ref(), Some(&before));
+
+    let create = |extra: &[&str]| {
+        let mut args = vec!["shop", "create", "--merchant", m.id.as_str(), "--json"];
+        args.extend_from_slice(extra);
+        fx.cmd(&args)
+    };
+    run(create(&["--name", "Bad", "--currency", "ABC"]))
+        .await
+        .refused(&["--currency", "ABC"]);
+    run(create(&[
+        "--name",
+        "Bad",
+        "--result-url",
+        "merchant.test/postback",
+    ]))
+    .await
+    .refused(&["--result-url"]);
+    run(create(&["--currency", "EUR"]))
+        .await
+        .refused(&["--name"]);
+    fx.admin(&[
+        "shop",
+        "create",
+        "--merchant",
+        "NoSuchMerchant",
+        "--name",
+        "Orphan",
+        "--json",
+    ])
+    .await
+    .refused(&["no merchant", "NoSuchMerchant"]);
+
+    // Still a USD shop that takes bills.
+    let bill = server.bill_ok(&m.token, &shop, "10").await;
+    let (_, shown) = server
+        .post(
+            "/api/v1/bill/status",
+            &m.token,
+            &[("id", bill["bill_id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(shown["currency_in"], "USD", "{shown}");
+}
+
+#[tokio::test]
+async fn token_refresh_revokes_the_old_token_on_the_running_server() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Acme").await;
+    let server = fx.serve(&[]).await;
+    server.bill_ok(&m.token, &m.shop, "10").await;
+
+    let out = fx
+        .admin(&["token", "refresh", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    assert_eq!(keys(&out), ["api_token"]);
+    let fresh = text(&out, "api_token").to_string();
+    assert_token(&fresh);
+    assert_ne!(fresh, m.token);
+    server
+        .bill_refused(
+            &m.token,
+            &m.shop,
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated.",
+        )
+        .await;
+    server.bill_ok(&fresh, &m.shop, "10").await;
+
+    // The text form says so, and its token replaces the previous one as well.
+    let human = fx.admin(&["token", "refresh", "--merchant", &m.id]).await;
+    assert!(human.status.success(), "{human:#?}");
+    assert!(human.stdout.contains("no longer works"), "{human:#?}");
+    let newest = human
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token "))
+        .unwrap_or_else(|| panic!("no token line: {human:#?}"))
+        .trim()
+        .to_string();
+    assert_token(&newest);
+    server
+        .bill_refused(
+            &fresh,
+            &m.shop,
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated.",
+        )
+        .await;
+    server.bill_ok(&newest, &m.shop, "10").await;
+
+    fx.admin(&["token", "refresh", "--merchant", "NoSuchMerchant", "--json"])
+        .await
+        .refused(&["no merchant", "NoSuchMerchant"]);
+    server.bill_ok(&newest, &m.shop, "10").await;
+}
+
+#[tokio::test]
+async fn ban_and_subscription_take_effect_on_the_running_server() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Acme").await;
+    let other = fx.merchant("Bystander").await;
+    let server = fx.serve(&[]).await;
+    let forbidden = StatusCode::FORBIDDEN;
+
+    let out = fx
+        .admin(&["merchant", "ban", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    assert_eq!(out["merchant_id"], m.id.as_str());
+    assert_eq!(out["banned"], true);
+    server
+        .bill_refused(&m.token, &m.shop, forbidden, "api:error.merchant_banned")
+        .await;
+    server.bill_ok(&other.token, &other.shop, "10").await;
+
+    let out = fx
+        .admin(&["merchant", "unban", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    assert_eq!(out["banned"], false);
+    server.bill_ok(&m.token, &m.shop, "10").await;
+
+    for (state, refusal) in [
+        ("inactive", Some("api:error.merchant_subscription_inactive")),
+        ("none", Some("api:error.merchant_subscription_not_found")),
+        ("active", None),
+    ] {
+        let out = fx
+            .admin(&[
+                "merchant",
+                "subscription",
+                "--merchant",
+                &m.id,
+                "--state",
+                state,
+                "--json",
+            ])
+            .await
+            .json();
+        assert_eq!(out["subscription"], state);
+        match refusal {
+            Some(message) => {
+                server
+                    .bill_refused(&m.token, &m.shop, forbidden, message)
+                    .await
+            }
+            None => {
+                server.bill_ok(&m.token, &m.shop, "10").await;
+            }
+        }
+    }
+
+    // The text form is one readable line.
+    let human = fx.admin(&["merchant", "ban", "--merchant", &m.id]).await;
+    assert!(human.status.success(), "{human:#?}");
+    assert!(human.stdout.contains("banned"), "{human:#?}");
+    let human = fx.admin(&["merchant", "unban", "--merchant", &m.id]).await;
+    assert!(human.status.success(), "{human:#?}");
+    assert!(human.stdout.contains("unbanned"), "{human:#?}");
+    server.bill_ok(&m.token, &m.shop, "10").await;
+
+    fx.admin(&["merchant", "ban", "--merchant", "NoSuchMerchant"])
+        .await
+        .refused(&["no merchant", "NoSuchMerchant"]);
+    fx.admin(&[
+        "merchant",
+        "subscription",
+        "--merchant",
+        &m.id,
+        "--state",
+        "paused",
+    ])
+    .await
+    .refused(&["--state", "paused", "active"]);
+    server.bill_ok(&m.token, &m.shop, "10").await;
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_on_a_fresh_database() {
+    let fx = Fixture::new().await;
+    for _ in 0..2 {
+        let out = fx.admin(&["migrate"]).await;
+        assert!(out.status.success(), "{out:#?}");
+        assert!(out.stdout.contains("up to date"), "{out:#?}");
+    }
+    let m = fx.merchant("Acme").await;
+    let out = fx.admin(&["migrate"]).await;
+    assert!(out.status.success(), "{out:#?}");
+    // The data survived: the merchant is still there to act on.
+    fx.admin(&["merchant", "ban", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    assert_eq!(fx.merchant_count().await, 1);
+}
+
+#[tokio::test]
+async fn serve_without_merchants_prints_the_first_run_hint() {
+    let fx = Fixture::new().await;
+    let server = fx.serve(&[]).await;
+    let banner = server.banner();
+    assert!(banner.contains("no merchants yet"), "{banner}");
+    assert!(banner.contains("paylink merchant create"), "{banner}");
+    drop(server);
+
+    fx.merchant("Acme").await;
+    let server = fx.serve(&[]).await;
+    assert!(!server.banner().contains("no merchants yet"));
+
+    // A second server on a taken address says so and exits.
+    let taken = server.base.trim_start_matches("http://");
+    fx.admin(&["serve", "--listen", taken])
+        .await
+        .refused(&["cannot listen", taken]);
+}
+
+#[tokio::test]
+async fn serve_demo_prints_a_curl_command_that_works() {
+    let fx = Fixture::new().await;
+    let server = fx.serve(&["--demo"]).await;
+    let banner = server.banner();
+    assert!(!banner.contains("no merchants yet"), "{banner}");
+    let token = banner
+        .lines()
+        .find_map(|l| l.strip_prefix("API token: "))
+        .unwrap_or_else(|| panic!("no token: {banner}"))
+        .trim();
+    assert_token(token);
+    let shop = banner
+        .lines()
+        .find_map(|l| l.split_once(" with shop ").map(|(_, shop)| shop.trim()))
+        .unwrap_or_else(|| panic!("no shop id: {banner}"));
+    assert_id(shop);
+    let curl = banner
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("curl "))
+        .unwrap_or_else(|| panic!("no curl command: {banner}"));
+
+    // Do what the command says, as curl would.
+    let (mut url, mut headers, mut data) = (None, Vec::new(), Vec::new());
+    let mut words = shell_words(curl).into_iter().skip(1);
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "-s" => {}
+            "-H" => headers.push(words.next().expect("a header")),
+            "-d" => data.push(words.next().expect("data")),
+            w if w.starts_with("http://") || w.starts_with("https://") => url = Some(word),
+            w => panic!("unexpected curl argument {w:?} in {curl}"),
+        }
+    }
+    let url = url.unwrap_or_else(|| panic!("no URL in {curl}"));
+    assert!(
+        headers.contains(&format!("Authorization: Bearer {token}")),
+        "{curl}"
+    );
+    assert!(data.contains(&format!("shop_id={shop}")), "{curl}");
+    let mut request = server
+        .http
+        .post(&url)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(data.join("&"));
+    for header in &headers {
+        let (name, value) = header.split_once(": ").expect("Name: value");
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("the printed URL answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["success"], "true", "{body}");
+    // Without --public-url, links point at the port actually bound, not at port 0.
+    let link = body["link_url"].as_str().unwrap_or_default();
+    assert!(
+        link.starts_with(&format!("{}/link/", server.base)),
+        "{body} from {}",
+        server.base
+    );
+    assert!(
+        banner.contains(&format!("public URL {}", server.base)),
+        "{banner}"
+    );
+}
+
+#[tokio::test]
+async fn configuration_comes_from_the_file_then_the_environment_then_flags() {
+    let fx = Fixture::new().await;
+    let config = fx.file(
+        "settings.toml",
+        &format!(
+            "listen = \"127.0.0.2:0\"\npublic_url = \"https://file.example/\"\n\
+             database_url = {}\ndefault_commission = \"5\"\n",
+            toml_string(&fx.db.url)
+        ),
+    );
+    let config = config.to_str().unwrap();
+    let dir = fx.dir.path();
+
+    // Admin commands find the database through PAYLINK_DATABASE_URL, and through the file.
+    let mut by_env = paylink(dir, &["merchant", "create", "--name", "Env", "--json"]);
+    by_env.env("PAYLINK_DATABASE_URL", &fx.db.url);
+    let m = Merchant::from_json(&run(by_env).await.json());
+    let by_file = paylink(
+        dir,
+        &[
+            "merchant", "create", "--name", "File", "--config", config, "--json",
+        ],
+    );
+    let m2 = Merchant::from_json(&run(by_file).await.json());
+    assert_eq!(fx.merchant_count().await, 2);
+
+    // The file alone: its listen address, database, public URL and commission.
+    let server = Server::start(paylink(dir, &["serve", "--config", config])).await;
+    assert!(
+        server.base.starts_with("http://127.0.0.2:"),
+        "{}",
+        server.banner()
+    );
+    let bill = server.bill_ok(&m.token, &m.shop, "100").await;
+    let link = bill["link_url"].as_str().unwrap();
+    assert!(link.starts_with("https://file.example/link/"), "{bill}");
+    let payment = server
+        .pay(&m.token, bill["bill_id"].as_str().unwrap())
+        .await;
+    assert_eq!(payment["commission"].to_string(), "5", "{payment}");
+    server.bill_ok(&m2.token, &m2.shop, "10").await;
+    drop(server);
+
+    // PAYLINK_CONFIG names the file; PAYLINK_PUBLIC_URL beats the file.
+    let mut cmd = paylink(dir, &["serve"]);
+    cmd.env("PAYLINK_CONFIG", config)
+        .env("PAYLINK_PUBLIC_URL", "https://env.example");
+    let server = Server::start(cmd).await;
+    let bill = server.bill_ok(&m.token, &m.shop, "10").await;
+    assert!(
+        bill["link_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://env.example/link/"),
+        "{bill}"
+    );
+    drop(server);
+
+    // --public-url beats the environment.
+    let mut cmd = paylink(dir, &["serve", "--public-url", "https://flag.example"]);
+    cmd.env("PAYLINK_CONFIG", config)
+        .env("PAYLINK_PUBLIC_URL", "https://env.example");
+    let server = Server::start(cmd).await;
+    let bill = server.bill_ok(&m.token, &m.shop, "10").await;
+    assert!(
+        bill["link_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://flag.example/link/"),
+        "{bill}"
+    );
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_naming_the_key() {
+    let fx = Fixture::new().await;
+    let dir = fx.dir.path();
+    let unknown = fx.file(
+        "unknown.toml",
+        "listen = \"127.0.0.1:0\"\ncolour = \"blue\"\n",
+    );
+    let unknown = unknown.to_str().unwrap();
+    for args in [
+        vec!["serve", "--config", unknown],
+        vec!["migrate", "--config", unknown],
+        vec!["merchant", "create", "--name", "X", "--config", unknown],
+    ] {
+        run(paylink(dir, &args)).await.refused(&["colour"]);
+    }
+    let mut cmd = paylink(dir, &["migrate"]);
+    cmd.env("PAYLINK_CONFIG", unknown);
+    run(cmd).await.refused(&["colour"]);
+    run(paylink(dir, &["migrate", "--config", "missing.toml"]))
+        .await
+        .refused(&["missing.toml"]);
+
+    // Bad values, from a flag, a variable or the file.
+    run(paylink(dir, &["serve", "--listen", "nowhere"]))
+        .await
+        .refused(&["listen", "nowhere"]);
+    let mut cmd = paylink(dir, &["serve"]);
+    cmd.env("PAYLINK_LISTEN", "127.0.0.1:99999");
+    run(cmd).await.refused(&["listen", "99999"]);
+    let file = fx.file("listen.toml", "listen = \"localhost\"\n");
+    run(paylink(dir, &["serve", "--config", file.to_str().unwrap()]))
+        .await
+        .refused(&["listen", "localhost"]);
+
+    let serve = ["serve", "--listen", "127.0.0.1:0"];
+    let mut args = serve.to_vec();
+    args.extend(["--default-commission", "150"]);
+    run(paylink(dir, &args))
+        .await
+        .refused(&["default_commission", "150"]);
+    let mut cmd = paylink(dir, &serve);
+    cmd.env("PAYLINK_DEFAULT_COMMISSION", "lots");
+    run(cmd).await.refused(&["default_commission", "lots"]);
+    let file = fx.file("commission.toml", "default_commission = \"3,5\"\n");
+    let mut args = serve.to_vec();
+    args.extend(["--config", file.to_str().unwrap()]);
+    run(paylink(dir, &args))
+        .await
+        .refused(&["default_commission", "3,5"]);
+    let file = fx.file("commission-list.toml", "default_commission = [3]\n");
+    let mut args = serve.to_vec();
+    args.extend(["--config", file.to_str().unwrap()]);
+    run(paylink(dir, &args))
+        .await
+        .refused(&["default_commission"]);
+
+    let mut args = serve.to_vec();
+    args.extend(["--public-url", "pay.example.com"]);
+    run(paylink(dir, &args)).await.refused(&["public_url"]);
+
+    // A database URL paylink does not speak is refused without repeating its password.
+    for args in [&["migrate"][..], &["serve", "--listen", "127.0.0.1:0"]] {
+        let mut cmd = paylink(dir, args);
+        cmd.env(
+            "PAYLINK_DATABASE_URL",
+            "postgress://paylink:hunter2@db.internal/paylink",
+        );
+        let out = run(cmd).await;
+        out.refused(&["database_url", "postgress://"]);
+        assert!(!out.stderr.contains("hunter2"), "{out:#?}");
+    }
+
+    // Nothing was started or created on the way.
+    assert!(!dir.join("paylink.db").exists());
+}
+
+#[tokio::test]
+async fn serve_defaults_to_paylink_db_in_the_working_directory_and_keeps_it_across_restarts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let serve = || paylink(dir, &["serve", "--listen", "127.0.0.1:0"]);
+
+    let mut server = Server::start(serve()).await;
+    assert!(dir.join("paylink.db").exists());
+    let banner = server.banner();
+    assert!(banner.contains("sqlite://paylink.db"), "{banner}");
+    assert!(banner.contains("no merchants yet"), "{banner}");
+
+    // Admin commands default to the same file, while the server runs.
+    let out = run(paylink(
+        dir,
+        &["merchant", "create", "--name", "Kept", "--json"],
+    ))
+    .await;
+    let m = Merchant::from_json(&out.json());
+    server.bill_ok(&m.token, &m.shop, "10").await;
+
+    let status = server.terminate();
+    assert!(status.success(), "SIGTERM should stop cleanly: {status:?}");
+    // Its log, written to a pipe, is plain text: no terminal colour codes.
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(!log.is_empty() && !log.contains('\u{1b}'), "{log:?}");
+
+    let server = Server::start(serve()).await;
+    assert!(!server.banner().contains("no merchants yet"));
+    server.bill_ok(&m.token, &m.shop, "10").await;
+}
+
+#[tokio::test]
+async fn help_is_sensible_and_never_shows_the_database_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let secret_url = "postgres://paylink:hunter2@db.internal/paylink";
+    let help = |args: &[&str]| {
+        let mut cmd = paylink(dir.path(), args);
+        cmd.env("PAYLINK_DATABASE_URL", secret_url);
+        run(cmd)
+    };
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["merchant", "create", "--help"],
+        &["merchant", "ban", "--help"],
+        &["merchant", "subscription", "--help"],
+        &["shop", "create", "--help"],
+        &["shop", "update", "--help"],
+        &["token", "refresh", "--help"],
+    ] {
+        let out = help(args).await;
+        assert!(out.status.success(), "{out:#?}");
+        assert!(!out.stdout.contains("hunter2"), "{args:?}: {}", out.stdout);
+        // Every option says what it does, on its line or the next.
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let line = line.trim();
+            if !line.starts_with('-') {
+                continue;
+            }
+            let described = line
+                .split_once("  ")
+                .is_some_and(|(_, d)| !d.trim().is_empty())
+                || lines
+                    .get(i + 1)
+                    .is_some_and(|next| !next.trim().is_empty() && !next.trim().starts_with('-'));
+            assert!(described, "{args:?}: undocumented option {line:?}");
+        }
+    }
+
+    let top = help(&["--help"]).await.stdout;
+    for word in [
+        "serve",
+        "migrate",
+        "merchant",
+        "shop",
+        "token",
+        "--database-url",
+        "--config",
+    ] {
+        assert!(top.contains(word), "paylink --help lacks {word}:\n{top}");
+    }
+    let serve = help(&["serve", "--help"]).await.stdout;
+    for word in [
+        "--listen",
+        "--public-url",
+        "--default-commission",
+        "--demo",
+        "--database-url",
+        "PAYLINK_LISTEN",
+        "PAYLINK_PUBLIC_URL",
+    ] {
+        assert!(serve.contains(word), "serve --help lacks {word}:\n{serve}");
+    }
+    let create = help(&["merchant", "create", "--help"]).await.stdout;
+    for word in ["--name", "--email", "--verified", "--json"] {
+        assert!(
+            create.contains(word),
+            "merchant create --help lacks {word}:\n{create}"
+        );
+    }
+
+    // No command: the usage, on stderr, and a usage-error exit.
+    let out = run(paylink(dir.path(), &[])).await;
+    assert_eq!(out.status.code(), Some(2), "{out:#?}");
+    assert!(out.stderr.contains("Usage"), "{out:#?}");
+    let out = run(paylink(dir.path(), &["--version"])).await;
+    assert!(out.stdout.contains(env!("CARGO_PKG_VERSION")), "{out:#?}");
+}
