@@ -38,6 +38,9 @@ macro_rules! public_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+            pub fn into_string(self) -> String {
+                self.0
+            }
         }
 
         impl fmt::Display for $name {

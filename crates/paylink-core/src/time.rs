@@ -41,12 +41,31 @@ pub fn format_datetime(ms: Millis) -> String {
     let days = ms.div_euclid(MS_PER_DAY);
     let secs = ms.rem_euclid(MS_PER_DAY) / 1000;
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    if !(0..=9999).contains(&y) {
+        return format!(
+            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        );
+    }
+    // Digit by digit: this runs for every object of every answer.
+    let mut out = String::with_capacity(19);
+    let mut two = |v: i64, sep: Option<char>| {
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+        if let Some(c) = sep {
+            out.push(c);
+        }
+    };
+    two(y / 100, None);
+    two(y % 100, Some('-'));
+    two(m, Some('-'));
+    two(d, Some(' '));
+    two(secs / 3600, Some(':'));
+    two(secs / 60 % 60, Some(':'));
+    two(secs % 60, None);
+    out
 }
 
 /// Which end of a date-only filter to take: the day's first or last millisecond.

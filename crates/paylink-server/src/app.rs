@@ -5,7 +5,7 @@ use crate::acquirer::SandboxAcquirer;
 use crate::cardlink::{self, ApiError};
 use crate::config::Settings;
 use crate::pages;
-use crate::state::{AppState, Clock};
+use crate::state::{AppState, Clock, Services};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -68,13 +68,13 @@ impl Application {
         }
         let public_url = settings.public_url.clone();
         let fingerprint_key = store.instance_secret("card_fingerprint_key").await?;
-        let state = AppState {
+        let state = AppState::new(Services {
             store: store.clone(),
-            settings: Arc::new(settings),
+            settings,
             clock,
             acquirer: Arc::new(SandboxAcquirer),
-            fingerprint_key: Arc::new(fingerprint_key.into_bytes()),
-        };
+            fingerprint_key: fingerprint_key.into_bytes(),
+        });
         Ok(Application {
             listener,
             router: router(state),

@@ -39,17 +39,33 @@ impl Clock for ManualClock {
     }
 }
 
+/// What every handler shares, behind one `Arc` so that a request clones a pointer, not the set.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub store: Store,
-    pub settings: Arc<Settings>,
+    pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub acquirer: Arc<dyn Acquirer>,
     /// Key of the card fingerprints (a per-instance secret).
-    pub fingerprint_key: Arc<Vec<u8>>,
+    pub fingerprint_key: Vec<u8>,
 }
 
-impl AppState {
+impl Services {
     pub fn now(&self) -> Millis {
         self.clock.now()
     }

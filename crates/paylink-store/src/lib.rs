@@ -15,7 +15,7 @@ mod writes;
 pub mod testing;
 
 use paylink_core::plan::Plan;
-use sql::{Exec, Row, Value};
+use sql::{Decode, Exec, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -182,14 +182,31 @@ impl Store {
 
     /// Applies `plan` atomically through the group-commit writer; returns once it is durable.
     pub async fn apply(&self, plan: Plan) -> Result<(), StoreError> {
-        self.writer.apply(writes::statements(&plan)).await
+        self.writer
+            .apply(writes::locks(&plan), writes::statements(&plan))
+            .await
     }
 
-    pub(crate) async fn fetch(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+    pub(crate) async fn fetch<T: Send>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
         match &self.reads {
-            Reads::Sqlite(pool) => pool.take()?.query(sql, args).await,
-            Reads::Postgres(pool) => pool.acquire().await?.query(sql, args).await,
+            Reads::Sqlite(pool) => pool.take()?.query(sql, args, decode).await,
+            Reads::Postgres(pool) => pool.acquire().await?.query(sql, args, decode).await,
         }
+    }
+
+    /// The first row decoded, if any.
+    pub(crate) async fn fetch_one<T: Send>(
+        &self,
+        sql: &str,
+        args: &[Value],
+        decode: Decode<T>,
+    ) -> Result<Option<T>, StoreError> {
+        Ok(self.fetch(sql, args, decode).await?.into_iter().next())
     }
 
     /// A per-instance random secret (created on first use), e.g. the card fingerprint key.
@@ -202,15 +219,13 @@ impl Store {
             Reads::Sqlite(pool) => pool.take()?.exec(insert, &args).await?,
             Reads::Postgres(pool) => pool.acquire().await?.exec(insert, &args).await?,
         };
-        let rows = self
-            .fetch(
-                "SELECT value FROM instance_secrets WHERE name = $1",
-                &[Value::from(name)],
-            )
-            .await?;
-        rows.first()
-            .ok_or_else(|| StoreError::Corrupt(format!("instance secret {name} missing")))?
-            .text("value")
+        self.fetch_one(
+            "SELECT value FROM instance_secrets WHERE name = $1",
+            &[Value::from(name)],
+            |r| r.text("value"),
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("instance secret {name} missing")))
     }
 
     /// Lets queued writes commit, stops the writers and closes the connections.

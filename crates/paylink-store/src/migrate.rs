@@ -27,6 +27,7 @@ pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreErro
             .query(
                 "SELECT version FROM schema_migrations WHERE version = $1",
                 &[Value::Int(*version)],
+                |r| r.i64("version"),
             )
             .await?;
         if !done.is_empty() {

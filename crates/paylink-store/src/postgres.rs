@@ -1,6 +1,6 @@
 //! PostgreSQL through sqlx: values bound with their types, rows read into owned values.
 
-use crate::sql::{Exec, Row, Value};
+use crate::sql::{Decode, Exec, Row, Value};
 use crate::StoreError;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
 use sqlx::{Column, Connection, Executor, PgConnection, Row as _, TypeInfo};
@@ -90,7 +90,13 @@ impl Exec for PgConnection {
         Ok(())
     }
 
-    async fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
-        owned(bound(sql, args).fetch_all(&mut *self).await?)
+    async fn query<T: Send>(
+        &mut self,
+        sql: &str,
+        args: &[Value],
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = owned(bound(sql, args).fetch_all(&mut *self).await?)?;
+        rows.iter().map(|r| decode(r)).collect()
     }
 }

@@ -2,7 +2,7 @@
 //! foreign object is indistinguishable from a missing one.
 
 use crate::rows::{self, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS};
-use crate::sql::{Row, Value};
+use crate::sql::{Decode, Value};
 use crate::{Store, StoreError};
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
@@ -92,12 +92,13 @@ impl Select {
         }
     }
 
-    async fn page(
+    async fn page<T: Send>(
         mut self,
         store: &Store,
         alias: &str,
         page: &PageRequest,
-    ) -> Result<(Vec<Row>, bool), StoreError> {
+        decode: Decode<T>,
+    ) -> Result<Page<T>, StoreError> {
         let descending = match &page.from {
             Some((k, dir)) => {
                 let c = self.arg(Value::Int(k.created_at));
@@ -113,23 +114,27 @@ impl Select {
             None => true,
         };
         let order = if descending { "DESC" } else { "ASC" };
+        let limit = i64::from(page.limit);
+        // Bound, not written into the text: the statement caches see one SQL per filter set.
+        let fetch = self.arg(Value::Int(limit + 1));
+        let order_by =
+            format!(" ORDER BY {alias}.created_at {order}, {alias}.id {order} LIMIT {fetch}");
         let mut sql = self.sql;
         if !self.conditions.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&self.conditions.join(" AND "));
         }
-        let limit = i64::from(page.limit);
-        sql.push_str(&format!(
-            " ORDER BY {alias}.created_at {order}, {alias}.id {order} LIMIT {}",
-            limit + 1
-        ));
-        let mut rows = store.fetch(&sql, &self.args).await?;
+        sql.push_str(&order_by);
+        let mut rows = store.fetch(&sql, &self.args, decode).await?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         if !descending {
             rows.reverse();
         }
-        Ok((rows, has_more))
+        Ok(Page {
+            items: rows,
+            has_more,
+        })
     }
 }
 
@@ -148,34 +153,30 @@ impl Store {
              JOIN merchants m ON m.id = t.merchant_id
              WHERE t.id = $1 AND t.revoked_at IS NULL"
         );
-        let rows = self.fetch(sql, &[Value::Int(token_id)]).await?;
-        rows.first()
-            .map(|r| {
-                Ok(TokenOwner {
-                    secret_sha256: r.text("secret_sha256")?,
-                    merchant: rows::merchant(r)?,
-                })
+        self.fetch_one(sql, &[Value::Int(token_id)], |r| {
+            Ok(TokenOwner {
+                secret_sha256: r.text("secret_sha256")?,
+                merchant: rows::merchant(r)?,
             })
-            .transpose()
+        })
+        .await
     }
 
     pub async fn merchant(&self, id: &MerchantId) -> Result<Option<Merchant>, StoreError> {
         let sql = sql_once!("SELECT {MERCHANT_COLUMNS} FROM merchants m WHERE m.id = $1");
-        let rows = self.fetch(sql, &[id.as_str().into()]).await?;
-        rows.first().map(rows::merchant).transpose()
+        self.fetch_one(sql, &[id.as_str().into()], rows::merchant)
+            .await
     }
 
     pub async fn shop(&self, id: &ShopId) -> Result<Option<Shop>, StoreError> {
         let sql = sql_once!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1");
-        let rows = self.fetch(sql, &[id.as_str().into()]).await?;
-        rows.first().map(rows::shop).transpose()
+        self.fetch_one(sql, &[id.as_str().into()], rows::shop).await
     }
 
     /// Any bill by id: for the payer-facing pages, which have no merchant.
     pub async fn bill(&self, id: &BillId) -> Result<Option<Bill>, StoreError> {
         let sql = sql_once!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1");
-        let rows = self.fetch(sql, &[id.as_str().into()]).await?;
-        rows.first().map(rows::bill).transpose()
+        self.fetch_one(sql, &[id.as_str().into()], rows::bill).await
     }
 
     /// A bill of `merchant`'s; another merchant's bill is `None`, as a missing one.
@@ -186,10 +187,12 @@ impl Store {
     ) -> Result<Option<Bill>, StoreError> {
         let sql =
             sql_once!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1 AND b.merchant_id = $2");
-        let rows = self
-            .fetch(sql, &[id.as_str().into(), merchant.as_str().into()])
-            .await?;
-        rows.first().map(rows::bill).transpose()
+        self.fetch_one(
+            sql,
+            &[id.as_str().into(), merchant.as_str().into()],
+            rows::bill,
+        )
+        .await
     }
 
     pub async fn merchant_payment(
@@ -200,10 +203,12 @@ impl Store {
         let sql = sql_once!(
             "SELECT {PAYMENT_COLUMNS} FROM payments p WHERE p.id = $1 AND p.merchant_id = $2"
         );
-        let rows = self
-            .fetch(sql, &[id.as_str().into(), merchant.as_str().into()])
-            .await?;
-        rows.first().map(rows::payment).transpose()
+        self.fetch_one(
+            sql,
+            &[id.as_str().into(), merchant.as_str().into()],
+            rows::payment,
+        )
+        .await
     }
 
     pub async fn search_bills(
@@ -226,11 +231,7 @@ impl Store {
         s.filter("b.order_id", "=", filter.order_id.clone().map(Value::Text));
         s.filter("b.created_at", ">=", filter.from.map(Value::Int));
         s.filter("b.created_at", "<=", filter.to.map(Value::Int));
-        let (rows, has_more) = s.page(self, "b", page).await?;
-        Ok(Page {
-            items: rows.iter().map(rows::bill).collect::<Result<_, _>>()?,
-            has_more,
-        })
+        s.page(self, "b", page, rows::bill).await
     }
 
     pub async fn search_payments(
@@ -267,19 +268,15 @@ impl Store {
         );
         s.filter("p.created_at", ">=", filter.from.map(Value::Int));
         s.filter("p.created_at", "<=", filter.to.map(Value::Int));
-        let (rows, has_more) = s.page(self, "p", page).await?;
-        Ok(Page {
-            items: rows.iter().map(rows::payment).collect::<Result<_, _>>()?,
-            has_more,
-        })
+        s.page(self, "p", page, rows::payment).await
     }
 }
 
 impl Store {
     pub async fn merchant_count(&self) -> Result<i64, StoreError> {
-        let rows = self
-            .fetch("SELECT COUNT(*) AS n FROM merchants", &[])
+        let n = self
+            .fetch_one("SELECT COUNT(*) AS n FROM merchants", &[], |r| r.i64("n"))
             .await?;
-        rows.first().map_or(Ok(0), |r| r.i64("n"))
+        Ok(n.unwrap_or(0))
     }
 }

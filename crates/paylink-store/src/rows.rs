@@ -1,6 +1,6 @@
 //! Rows → domain values. A value that does not decode is `Corrupt`, never a panic.
 
-use crate::sql::Row;
+use crate::sql::Columns;
 use crate::StoreError;
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
@@ -22,13 +22,13 @@ pub(crate) const PAYMENT_COLUMNS: &str = "p.id, p.bill_id, p.merchant_id, p.shop
      p.refunded_amount, p.currency, p.from_card, p.card_fingerprint, p.error_code, \
      p.error_message, p.created_at, p.updated_at";
 
-fn parsed<T: FromStr>(row: &Row, column: &str) -> Result<T, StoreError> {
+fn parsed<T: FromStr>(row: &dyn Columns, column: &str) -> Result<T, StoreError> {
     let text = row.text(column)?;
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("{column} = {text:?}")))
 }
 
-fn parsed_opt<T: FromStr>(row: &Row, column: &str) -> Result<Option<T>, StoreError> {
+fn parsed_opt<T: FromStr>(row: &dyn Columns, column: &str) -> Result<Option<T>, StoreError> {
     let text = row.opt_text(column)?;
     text.map(|t| {
         t.parse()
@@ -37,15 +37,15 @@ fn parsed_opt<T: FromStr>(row: &Row, column: &str) -> Result<Option<T>, StoreErr
     .transpose()
 }
 
-fn flag(row: &Row, column: &str) -> Result<bool, StoreError> {
+fn flag(row: &dyn Columns, column: &str) -> Result<bool, StoreError> {
     Ok(row.i64(column)? != 0)
 }
 
-fn currency(row: &Row, column: &str) -> Result<Currency, StoreError> {
+fn currency(row: &dyn Columns, column: &str) -> Result<Currency, StoreError> {
     parsed::<Currency>(row, column)
 }
 
-pub(crate) fn merchant(row: &Row) -> Result<Merchant, StoreError> {
+pub(crate) fn merchant(row: &dyn Columns) -> Result<Merchant, StoreError> {
     Ok(Merchant {
         id: MerchantId::from_trusted(row.text("id")?),
         name: row.text("name")?,
@@ -57,7 +57,7 @@ pub(crate) fn merchant(row: &Row) -> Result<Merchant, StoreError> {
     })
 }
 
-pub(crate) fn shop(row: &Row) -> Result<Shop, StoreError> {
+pub(crate) fn shop(row: &dyn Columns) -> Result<Shop, StoreError> {
     let bps = row.opt_i64("commission_bps")?;
     Ok(Shop {
         id: ShopId::from_trusted(row.text("id")?),
@@ -78,7 +78,7 @@ pub(crate) fn shop(row: &Row) -> Result<Shop, StoreError> {
     })
 }
 
-pub(crate) fn bill(row: &Row) -> Result<Bill, StoreError> {
+pub(crate) fn bill(row: &dyn Columns) -> Result<Bill, StoreError> {
     let amount = row.i64("amount")?;
     Ok(Bill {
         id: BillId::from_trusted(row.text("id")?),
@@ -109,7 +109,7 @@ pub(crate) fn bill(row: &Row) -> Result<Bill, StoreError> {
     })
 }
 
-pub(crate) fn payment(row: &Row) -> Result<Payment, StoreError> {
+pub(crate) fn payment(row: &dyn Columns) -> Result<Payment, StoreError> {
     Ok(Payment {
         id: PaymentId::from_trusted(row.text("id")?),
         bill_id: BillId::from_trusted(row.text("bill_id")?),

@@ -88,7 +88,26 @@ impl Statement {
     }
 }
 
-/// A result row, looked up by column name.
+/// Typed access to the columns of one result row, by name.
+pub(crate) trait Columns {
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError>;
+
+    fn i64(&self, column: &str) -> Result<i64, StoreError> {
+        self.opt_i64(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
+    }
+
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        self.opt_text(column)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
+    }
+}
+
+/// Turns one row into a value; reads hand one to [`Exec::query`].
+pub(crate) type Decode<T> = fn(&dyn Columns) -> Result<T, StoreError>;
+
+/// An owned result row (PostgreSQL rows are read into these).
 pub(crate) struct Row {
     pub names: Arc<[String]>,
     pub values: Vec<Value>,
@@ -102,8 +121,10 @@ impl Row {
             .map(|i| &self.values[i])
             .ok_or_else(|| StoreError::Corrupt(format!("no column {column}")))
     }
+}
 
-    pub fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError> {
+impl Columns for Row {
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError> {
         match self.get(column)? {
             Value::Int(v) => Ok(Some(*v)),
             Value::NullInt | Value::NullText => Ok(None),
@@ -113,22 +134,12 @@ impl Row {
         }
     }
 
-    pub fn i64(&self, column: &str) -> Result<i64, StoreError> {
-        self.opt_i64(column)?
-            .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
-    }
-
-    pub fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
         match self.get(column)? {
             Value::Text(t) => Ok(Some(t.clone())),
             Value::NullInt | Value::NullText => Ok(None),
             Value::Int(v) => Err(StoreError::Corrupt(format!("{column} = {v} is not text"))),
         }
-    }
-
-    pub fn text(&self, column: &str) -> Result<String, StoreError> {
-        self.opt_text(column)?
-            .ok_or_else(|| StoreError::Corrupt(format!("{column} is null")))
     }
 }
 
@@ -144,9 +155,10 @@ pub(crate) trait Exec: Send {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Runs SQL text without parameters, possibly several statements.
     fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    fn query(
+    fn query<T: Send>(
         &mut self,
         sql: &str,
         args: &[Value],
-    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+        decode: Decode<T>,
+    ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
 }

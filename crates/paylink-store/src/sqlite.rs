@@ -1,11 +1,13 @@
 //! SQLite through rusqlite, in-process: a point read costs microseconds, with no thread hop.
 //! The file is in WAL mode; the writer connection commits with `synchronous=FULL`.
 
-use crate::sql::{Exec, Row, Value};
+use crate::sql::{Columns, Decode, Exec, Value};
 use crate::StoreError;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -115,27 +117,46 @@ fn run(
     Ok(n)
 }
 
-/// A connection and the column names of the statements it has run (decoding a row by name
-/// then costs no allocation for the names).
+/// A connection and the column names of each statement it has run.
 pub(crate) struct SqliteConn {
     conn: Connection,
-    names: HashMap<String, Arc<[String]>>,
+    names: HashMap<String, Arc<[Box<str>]>, BuildHasherDefault<SqlHasher>>,
+}
+
+/// A multiplicative hash for SQL texts: they are our own constants, so no flooding defence is
+/// needed, and SipHash over a 600-byte SELECT costs more than the point read it serves.
+#[derive(Default)]
+pub(crate) struct SqlHasher(u64);
+
+impl Hasher for SqlHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl SqliteConn {
     pub fn open(path: &Path, writer: bool) -> Result<SqliteConn, StoreError> {
         Ok(SqliteConn {
             conn: open(path, writer)?,
-            names: HashMap::new(),
+            names: HashMap::default(),
         })
     }
 
-    fn names_of(&mut self, sql: &str) -> Result<Arc<[String]>, StoreError> {
-        if let Some(n) = self.names.get(sql) {
-            return Ok(n.clone());
+    fn names_of(&mut self, sql: &str) -> Result<Arc<[Box<str>]>, StoreError> {
+        if let Some(names) = self.names.get(sql) {
+            return Ok(names.clone());
         }
         let stmt = self.conn.prepare_cached(sql)?;
-        let names: Arc<[String]> = stmt.column_names().map(str::to_string).collect();
+        let names: Arc<[Box<str>]> = stmt.column_names().map(Box::from).collect();
         drop(stmt);
         self.names.insert(sql.to_string(), names.clone());
         Ok(names)
@@ -157,35 +178,79 @@ impl Exec for SqliteConn {
         Ok(self.conn.execute_batch(sql)?)
     }
 
-    async fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>, StoreError> {
+    async fn query<T: Send>(
+        &mut self,
+        sql: &str,
+        args: &[Value],
+        decode: Decode<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let names = self.names_of(sql)?;
         let mut out = Vec::new();
-        let mut bad = None;
-        run(&self.conn, sql, args, |row, columns| {
-            let mut values = Vec::with_capacity(columns);
-            for i in 0..columns {
-                values.push(match row.get_ref(i) {
-                    Ok(ValueRef::Integer(v)) => Value::Int(v),
-                    Ok(ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                    Ok(ValueRef::Null) => Value::NullText,
-                    Ok(other) => {
-                        bad = Some(format!("unexpected {:?} value", other.data_type()));
-                        Value::NullText
-                    }
-                    Err(e) => {
-                        bad = Some(e.to_string());
-                        Value::NullText
-                    }
-                });
+        let mut failure = None;
+        run(&self.conn, sql, args, |row, _| {
+            if failure.is_some() {
+                return;
             }
-            out.push(Row {
-                names: names.clone(),
-                values,
-            });
+            match decode(&SqliteRow {
+                row,
+                names: &names,
+                next: Cell::new(0),
+            }) {
+                Ok(v) => out.push(v),
+                Err(e) => failure = Some(e),
+            }
         })?;
-        match bad {
-            Some(b) => Err(StoreError::Corrupt(b)),
+        match failure {
+            Some(e) => Err(e),
             None => Ok(out),
+        }
+    }
+}
+
+/// A row being read. Decoders read columns in about the order the SELECT lists them, so the
+/// column after the last one read is tried first.
+struct SqliteRow<'a, 'r> {
+    row: &'a rusqlite::Row<'r>,
+    names: &'a [Box<str>],
+    next: Cell<usize>,
+}
+
+impl SqliteRow<'_, '_> {
+    fn value(&self, column: &str) -> Result<ValueRef<'_>, StoreError> {
+        let hint = self.next.get();
+        let i = if self.names.get(hint).is_some_and(|n| &**n == column) {
+            hint
+        } else {
+            self.names
+                .iter()
+                .position(|n| &**n == column)
+                .ok_or_else(|| StoreError::Corrupt(format!("no column {column}")))?
+        };
+        self.next.set(i + 1);
+        Ok(self.row.get_ref(i)?)
+    }
+}
+
+impl Columns for SqliteRow<'_, '_> {
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        match self.value(column)? {
+            ValueRef::Integer(v) => Ok(Some(v)),
+            ValueRef::Null => Ok(None),
+            other => Err(StoreError::Corrupt(format!(
+                "{column}: {:?} is not an integer",
+                other.data_type()
+            ))),
+        }
+    }
+
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        match self.value(column)? {
+            ValueRef::Text(t) => Ok(Some(String::from_utf8_lossy(t).into_owned())),
+            ValueRef::Null => Ok(None),
+            other => Err(StoreError::Corrupt(format!(
+                "{column}: {:?} is not text",
+                other.data_type()
+            ))),
         }
     }
 }

@@ -3,9 +3,11 @@
 //! answers every caller. A failed plan fails alone: the batch is first tried whole (the common
 //! case, no savepoints); if a plan fails, it is rolled back and replayed with a SAVEPOINT per
 //! plan. SQLite has exactly one writer (a thread of its own); PostgreSQL may run several,
-//! kept apart by guarded SQL.
+//! kept apart by guarded SQL, each applying a batch's plans in one global order of the rows
+//! they lock (so that writers never deadlock).
 
 use crate::sql::{Exec, Statement};
+use crate::writes::Lock;
 use crate::StoreError;
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 pub(crate) enum Job {
     Plan {
+        /// The rows the plan updates, sorted (see [`crate::writes::locks`]).
+        locks: Vec<Lock>,
         statements: Vec<Statement>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
@@ -51,10 +55,18 @@ impl Writer {
         })
     }
 
-    pub(crate) async fn apply(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    pub(crate) async fn apply(
+        &self,
+        locks: Vec<Lock>,
+        statements: Vec<Statement>,
+    ) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job::Plan { statements, reply })
+            .send(Job::Plan {
+                locks,
+                statements,
+                reply,
+            })
             .await
             .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
@@ -98,17 +110,26 @@ where
             }
             (batch, stop)
         };
-        let mut statements = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
-        for job in batch {
-            if let Job::Plan {
-                statements: s,
-                reply,
-            } = job
-            {
-                statements.push(s);
-                replies.push(reply);
-            }
+        let mut plans: Vec<(Vec<Lock>, Vec<Statement>, _)> = batch
+            .into_iter()
+            .filter_map(|job| match job {
+                Job::Plan {
+                    locks,
+                    statements,
+                    reply,
+                } => Some((locks, statements, reply)),
+                Job::Stop => None,
+            })
+            .collect();
+        // One global order of row locks across writers: no deadlocks between batches. Plans
+        // queued together were submitted concurrently, so any order among them is valid; the
+        // sort is stable and puts plans that lock nothing first.
+        plans.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut statements = Vec::with_capacity(plans.len());
+        let mut replies = Vec::with_capacity(plans.len());
+        for (_, s, reply) in plans {
+            statements.push(s);
+            replies.push(reply);
         }
         if !statements.is_empty() {
             match commit(&mut conn, &statements).await {

@@ -13,9 +13,10 @@ use crate::checkout::{self, Tender};
 use crate::state::AppState;
 use auth::Authed;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use params::{Fields, Params};
 use paylink_api::cardlink as wire;
 use paylink_core::bill::{BillType, Locale, NewBill};
@@ -28,7 +29,24 @@ use paylink_core::DomainError;
 use paylink_store::{BillFilter, PaymentFilter};
 use serde_json::Value;
 
-type Answer<T> = Result<Json<T>, ApiError>;
+type Answer<T> = Result<Wire<T>, ApiError>;
+
+/// A JSON answer, serialized into one buffer sized for a typical object (axum's `Json` starts
+/// at 128 bytes and regrows).
+struct Wire<T>(T);
+
+impl<T: serde::Serialize> IntoResponse for Wire<T> {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(1024);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialize an answer");
+                ApiError::Internal.into_response()
+            }
+        }
+    }
+}
 
 /// Every route of the dialect. Parameters may come by GET or POST alike (compat 1).
 pub fn router() -> Router<AppState> {
@@ -93,7 +111,7 @@ async fn create_bill(
     };
     let bill = bills::create(&st, &merchant, &shop_id.unwrap_or_default(), new).await?;
     let public = &st.settings.public_url;
-    Ok(Json(wire::BillCreated {
+    Ok(Wire(wire::BillCreated {
         success: Value::String("true".into()),
         link_url: views::link_url(&bill, public),
         link_page_url: views::link_page_url(&bill, public),
@@ -115,9 +133,9 @@ async fn toggle_activity(
         return Err(ApiError::Internal);
     };
     let bill = bills::toggle(&st, &merchant, &id, active).await?;
-    Ok(Json(wire::Bill {
+    Ok(Wire(wire::Bill {
         success: Some(true),
-        ..views::bill(&bill, &st.settings.public_url)
+        ..views::bill(bill, &st.settings.public_url)
     }))
 }
 
@@ -134,9 +152,9 @@ async fn bill_status(
     params: Params,
 ) -> Answer<wire::Bill> {
     let bill = bills::find(&st, &merchant, &required_id(&params)?).await?;
-    Ok(Json(wire::Bill {
+    Ok(Wire(wire::Bill {
         success: Some(true),
-        ..views::bill(&bill, &st.settings.public_url)
+        ..views::bill(bill, &st.settings.public_url)
     }))
 }
 
@@ -185,7 +203,7 @@ async fn bill_payments(
         .await
         .map_err(|e| ApiError::from(bills::OpError::from(e)))?;
     let path = format!("{}/api/v1/bill/payments", st.settings.public_url);
-    Ok(Json(views::render_page(
+    Ok(Wire(views::render_page(
         found,
         &page,
         path,
@@ -217,7 +235,7 @@ async fn bill_search(
         .map_err(|e| ApiError::from(bills::OpError::from(e)))?;
     let public = st.settings.public_url.clone();
     let path = format!("{public}/api/v1/bill/search");
-    Ok(Json(views::render_page(
+    Ok(Wire(views::render_page(
         found,
         &page,
         path,
@@ -244,11 +262,11 @@ async fn payment_status(
         .await
         .map_err(|e| ApiError::from(bills::OpError::from(e)))?
         .ok_or(DomainError::PaymentNotFound)?;
-    Ok(Json(wire::Payment {
+    Ok(Wire(wire::Payment {
         success: Some(true),
         refunds: with_refunds.then(Vec::new),
         chargeback: with_chargeback.then(Vec::new),
-        ..views::payment(&payment)
+        ..views::payment(payment)
     }))
 }
 
@@ -286,7 +304,7 @@ async fn payment_search(
         "bill_id",
         "bill_order_id",
     ]);
-    Ok(Json(views::render_page(
+    Ok(Wire(views::render_page(
         found,
         &page,
         path,
@@ -340,8 +358,8 @@ async fn sandbox_pay(
     };
     let bill = bills::find(&st, &merchant, &bill_id.unwrap_or_default()).await?;
     let payment = checkout::pay(&st, &bill, tender).await?;
-    Ok(Json(wire::Payment {
+    Ok(Wire(wire::Payment {
         success: Some(true),
-        ..views::payment(&payment)
+        ..views::payment(payment)
     }))
 }

@@ -17,11 +17,14 @@ fn decimal(minor: i64) -> Decimal {
     Decimal::new(format_short(minor))
 }
 
-pub fn bill(b: &Bill, public_url: &str) -> wire::Bill {
+/// The wire bill, built from an owned bill so that no text is copied twice.
+pub fn bill(b: Bill, public_url: &str) -> wire::Bill {
+    let link_url = link_url(&b, public_url);
+    let link_page_url = link_page_url(&b, public_url);
     wire::Bill {
-        id: b.id.to_string(),
-        order_id: b.order_id.clone(),
-        shop_id: b.shop_id.to_string(),
+        id: b.id.into_string(),
+        order_id: b.order_id,
+        shop_id: b.shop_id.into_string(),
         active: b.active,
         status: b.status.as_str().into(),
         amount: decimal(b.amount.minor()),
@@ -29,29 +32,29 @@ pub fn bill(b: &Bill, public_url: &str) -> wire::Bill {
         currency_in: b.currency.code().into(),
         created_at: format_datetime(b.created_at),
         ttl: b.ttl_secs,
-        name: b.name.clone(),
-        description: b.description.clone(),
-        custom: b.custom.clone(),
+        name: b.name,
+        description: b.description,
+        custom: b.custom,
         payment_method: b.payment_method.map(|m| m.as_str().into()),
         payer_pays_commission: b.payer_pays_commission,
-        link_url: link_url(b, public_url),
-        link_page_url: link_page_url(b, public_url),
+        link_url,
+        link_page_url,
         success: None,
     }
 }
 
 pub fn link_url(b: &Bill, public_url: &str) -> String {
-    format!("{public_url}/link/{}", b.id)
+    [public_url, "/link/", b.id.as_str()].concat()
 }
 
 pub fn link_page_url(b: &Bill, public_url: &str) -> String {
-    format!("{public_url}/transfer/{}", b.id)
+    [public_url, "/transfer/", b.id.as_str()].concat()
 }
 
-pub fn payment(p: &Payment) -> wire::Payment {
+pub fn payment(p: Payment) -> wire::Payment {
     wire::Payment {
-        id: p.id.to_string(),
-        bill_id: p.bill_id.to_string(),
+        id: p.id.into_string(),
+        bill_id: p.bill_id.into_string(),
         status: p.status.as_str().into(),
         payment_method: p.method.as_str().into(),
         amount: decimal(p.amount),
@@ -60,11 +63,11 @@ pub fn payment(p: &Payment) -> wire::Payment {
         account_amount: decimal(p.account_amount),
         account_currency_code: p.account_currency.code().into(),
         refunded_amount: decimal(p.refunded_amount),
-        from_card: p.from_card.clone(),
+        from_card: p.from_card,
         currency_in: p.currency.code().into(),
         created_at: format_datetime(p.created_at),
         error_code: p.error_code,
-        error_message: p.error_message.clone(),
+        error_message: p.error_message,
         refunds: None,
         chargeback: None,
         success: None,
@@ -140,7 +143,7 @@ pub fn render_page<T, W>(
     path: String,
     filters: &[(String, String)],
     key: impl Fn(&T) -> (i64, String),
-    view: impl Fn(&T) -> W,
+    view: impl FnMut(T) -> W,
 ) -> wire::CursorPage<W> {
     let going_back = matches!(request.from, Some((_, Direction::Prev)));
     // Older items exist after the last one; newer before the first one.
@@ -169,7 +172,7 @@ pub fn render_page<T, W>(
     };
     wire::CursorPage {
         success: true,
-        data: page.items.iter().map(view).collect(),
+        data: page.items.into_iter().map(view).collect(),
         links: wire::PageLinks {
             first: None,
             last: None,

@@ -1,0 +1,275 @@
+//! Guards held by the SQL itself, under real concurrency: a NORMAL bill takes money once, an
+//! inactive or expired bill takes none, a finished bill is not toggled, a failure does not hide
+//! money received.
+
+use crate::support::{
+    bill_payments, insert_bill, is_guard, open, open_bill, seed, settle, stored_bill, Outcome, NOW,
+};
+use paylink_core::bill::{Bill, BillType};
+use paylink_core::payment::{BillTransition, Payment, PaymentStatus};
+use paylink_core::plan::{Plan, Write};
+use paylink_store::{Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::Barrier;
+
+const RACERS: usize = 64;
+
+/// Applies every plan at once (released together by a barrier); results in plan order.
+async fn race(store: &Store, plans: Vec<Plan>) -> Vec<Result<(), StoreError>> {
+    let barrier = Arc::new(Barrier::new(plans.len()));
+    let handles: Vec<_> = plans
+        .into_iter()
+        .map(|plan| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.apply(plan).await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for h in handles {
+        results.push(h.await.expect("task"));
+    }
+    results
+}
+
+/// `RACERS` money-bringing payments of `bill`, all settled against the same snapshot, with
+/// statuses spread over UNDERPAID, SUCCESS and OVERPAID.
+fn racing_payments(bill: &Bill) -> Vec<(Payment, Plan)> {
+    (0..RACERS)
+        .map(|i| {
+            let outcome = [Outcome::Underpaid, Outcome::Success, Outcome::Overpaid][i % 3];
+            settle(bill, outcome, NOW + 1_000 + i as i64)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_normal_bill_takes_money_exactly_once_under_a_race() {
+    let (_db, store) = open().await;
+    let (m, s) = seed(&store, "race").await;
+    let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
+    insert_bill(&store, &bill).await;
+
+    let payments = racing_payments(&bill);
+    let results = race(&store, payments.iter().map(|(_, p)| p.clone()).collect()).await;
+
+    let winners: Vec<&Payment> = payments
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|((p, _), _)| p)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let losers = results.iter().filter(|r| is_guard(r)).count();
+    assert_eq!(
+        losers,
+        RACERS - 1,
+        "every other payment fails its guard: {results:?}"
+    );
+
+    let winner = winners[0];
+    assert_eq!(bill_payments(&store, &bill).await, vec![winner.clone()]);
+    let stored = stored_bill(&store, &bill.id).await;
+    assert_eq!(stored.status, winner.status);
+    assert_eq!(stored.updated_at, winner.created_at);
+    // No loser left a payment row behind.
+    for ((p, _), r) in payments.iter().zip(&results) {
+        if r.is_err() {
+            assert_eq!(store.merchant_payment(&m.id, &p.id).await.unwrap(), None);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_multi_bill_takes_every_payment_of_a_race() {
+    let (_db, store) = open().await;
+    let (m, s) = seed(&store, "multi").await;
+    let bill = open_bill(&s, BillType::Multi, 10_000, NOW);
+    insert_bill(&store, &bill).await;
+
+    let payments = racing_payments(&bill);
+    let results = race(&store, payments.iter().map(|(_, p)| p.clone()).collect()).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+
+    let mut stored: Vec<Payment> = bill_payments(&store, &bill).await;
+    assert_eq!(stored.len(), RACERS);
+    stored.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected: Vec<Payment> = payments.into_iter().map(|(p, _)| p).collect();
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(stored, expected);
+    for p in &expected {
+        assert_eq!(
+            store.merchant_payment(&m.id, &p.id).await.unwrap().as_ref(),
+            Some(p)
+        );
+    }
+    let status = stored_bill(&store, &bill.id).await.status;
+    assert!(status.brings_money(), "{status:?}");
+}
+
+#[tokio::test]
+async fn an_inactive_bill_takes_no_money_and_the_plan_leaves_nothing() {
+    let (_db, store) = open().await;
+    let (m, s) = seed(&store, "inactive").await;
+    let bill = open_bill(&s, BillType::Multi, 10_000, NOW);
+    insert_bill(&store, &bill).await;
+    // The payer loaded the page while the bill was active; the merchant closed it since.
+    store
+        .apply(Plan::one(bill.toggle(false, NOW + 1).unwrap()))
+        .await
+        .unwrap();
+    let (payment, plan) = settle(&bill, Outcome::Success, NOW + 2);
+    // Another write in the same plan, before the guarded one, must vanish with it.
+    let companion = open_bill(&s, BillType::Normal, 100, NOW + 2);
+    let mut writes = vec![Write::InsertBill(companion.clone())];
+    writes.extend(plan.writes);
+    let r = store.apply(Plan { writes }).await;
+    assert!(is_guard(&r), "{r:?}");
+
+    assert_eq!(
+        store.merchant_payment(&m.id, &payment.id).await.unwrap(),
+        None
+    );
+    assert!(bill_payments(&store, &bill).await.is_empty());
+    assert_eq!(store.bill(&companion.id).await.unwrap(), None);
+    assert_eq!(
+        stored_bill(&store, &bill.id).await,
+        Bill {
+            active: false,
+            updated_at: NOW + 1,
+            ..bill
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_expired_bill_takes_no_money() {
+    let (_db, store) = open().await;
+    let (m, s) = seed(&store, "expired").await;
+    let bill = Bill {
+        ttl_secs: Some(60),
+        expires_at: Some(NOW + 60_000),
+        ..open_bill(&s, BillType::Normal, 10_000, NOW)
+    };
+    insert_bill(&store, &bill).await;
+    let (payment, plan) = settle(&bill, Outcome::Success, NOW + 59_999);
+    let Write::RecordPayment { transition, .. } = &plan.writes[0] else {
+        panic!("settle records a payment");
+    };
+    assert!(matches!(transition, BillTransition::Receive { .. }));
+
+    // The charge was settled just before expiry but reaches the store at or after it.
+    for late in [NOW + 60_000, NOW + 60_001, NOW + 86_400_000] {
+        let r = store
+            .apply(Plan::one(Write::RecordPayment {
+                payment: payment.clone(),
+                transition: BillTransition::Receive {
+                    status: PaymentStatus::Success,
+                    now: late,
+                },
+            }))
+            .await;
+        assert!(is_guard(&r), "at {late}: {r:?}");
+        assert_eq!(
+            store.merchant_payment(&m.id, &payment.id).await.unwrap(),
+            None
+        );
+        assert_eq!(stored_bill(&store, &bill.id).await, bill);
+    }
+
+    // One millisecond before expiry it is taken.
+    store.apply(plan).await.unwrap();
+    assert_eq!(bill_payments(&store, &bill).await, vec![payment.clone()]);
+    assert_eq!(
+        stored_bill(&store, &bill.id).await.status,
+        PaymentStatus::Success
+    );
+}
+
+#[tokio::test]
+async fn a_finished_normal_bill_cannot_be_toggled() {
+    let (_db, store) = open().await;
+    let (_, s) = seed(&store, "finished").await;
+    let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
+    insert_bill(&store, &bill).await;
+    let (_, plan) = settle(&bill, Outcome::Underpaid, NOW + 1);
+    store.apply(plan).await.unwrap();
+    let finished = stored_bill(&store, &bill.id).await;
+    assert_eq!(finished.status, PaymentStatus::Underpaid);
+
+    // The toggle was decided on a stale snapshot (core would refuse the fresh one).
+    for active in [false, true] {
+        let r = store
+            .apply(Plan::one(bill.toggle(active, NOW + 2).unwrap()))
+            .await;
+        assert!(is_guard(&r), "{r:?}");
+        assert_eq!(stored_bill(&store, &bill.id).await, finished);
+    }
+
+    // A MULTI bill that has taken money, and a NORMAL bill that only failed, still toggle.
+    let multi = open_bill(&s, BillType::Multi, 10_000, NOW);
+    insert_bill(&store, &multi).await;
+    store
+        .apply(settle(&multi, Outcome::Success, NOW + 1).1)
+        .await
+        .unwrap();
+    store
+        .apply(Plan::one(multi.toggle(false, NOW + 2).unwrap()))
+        .await
+        .unwrap();
+    assert!(!stored_bill(&store, &multi.id).await.active);
+
+    let failed = open_bill(&s, BillType::Normal, 10_000, NOW);
+    insert_bill(&store, &failed).await;
+    store
+        .apply(settle(&failed, Outcome::Declined, NOW + 1).1)
+        .await
+        .unwrap();
+    store
+        .apply(Plan::one(failed.toggle(false, NOW + 2).unwrap()))
+        .await
+        .unwrap();
+    let stored = stored_bill(&store, &failed.id).await;
+    assert_eq!((stored.active, stored.status), (false, PaymentStatus::Fail));
+}
+
+#[tokio::test]
+async fn a_failure_after_money_leaves_the_bill_status() {
+    let (_db, store) = open().await;
+    let (_, s) = seed(&store, "fail").await;
+    for kind in [BillType::Normal, BillType::Multi] {
+        let bill = open_bill(&s, kind, 10_000, NOW);
+        insert_bill(&store, &bill).await;
+
+        // Before any money, a failure shows.
+        let (f1, plan) = settle(&bill, Outcome::Declined, NOW + 1);
+        store.apply(plan).await.unwrap();
+        let after_f1 = stored_bill(&store, &bill.id).await;
+        assert_eq!(
+            (after_f1.status, after_f1.updated_at),
+            (PaymentStatus::Fail, NOW + 1)
+        );
+
+        let (paid, plan) = settle(&after_f1, Outcome::Overpaid, NOW + 2);
+        store.apply(plan).await.unwrap();
+        let after_paid = stored_bill(&store, &bill.id).await;
+        assert_eq!(
+            (after_paid.status, after_paid.updated_at),
+            (PaymentStatus::Overpaid, NOW + 2)
+        );
+
+        // A failed attempt decided on the stale snapshot (status FAIL) arrives afterwards.
+        let (f2, plan) = settle(&after_f1, Outcome::Declined, NOW + 3);
+        store.apply(plan).await.unwrap();
+        assert_eq!(
+            stored_bill(&store, &bill.id).await,
+            after_paid,
+            "{kind:?}: a failure hid the money received"
+        );
+        // The failed attempt itself is recorded.
+        assert_eq!(bill_payments(&store, &bill).await, vec![f2, paid, f1]);
+    }
+}
