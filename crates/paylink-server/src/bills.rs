@@ -2,8 +2,8 @@
 
 use crate::state::AppState;
 use paylink_core::bill::{Bill, NewBill};
-use paylink_core::id::{BillId, ShopId};
-use paylink_core::merchant::Merchant;
+use paylink_core::id::BillId;
+use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::DomainError;
 use paylink_store::StoreError;
@@ -18,17 +18,14 @@ pub enum OpError {
     Store(#[from] StoreError),
 }
 
+/// Opens a bill in `shop` (as read with the caller's token; `None` when there is none).
 pub async fn create(
     st: &AppState,
     merchant: &Merchant,
-    shop_id: &str,
+    shop: Option<Shop>,
     new: NewBill,
 ) -> Result<Bill, OpError> {
-    let shop = match ShopId::parse(shop_id) {
-        Some(id) => st.store.shop(&id).await?,
-        None => None,
-    }
-    .ok_or(DomainError::ShopNotFound)?;
+    let shop = shop.ok_or(DomainError::ShopNotFound)?;
     let bill = new.open(
         &merchant.id,
         &shop,
@@ -51,13 +48,7 @@ pub async fn find(st: &AppState, merchant: &Merchant, id: &str) -> Result<Bill, 
         .ok_or(DomainError::BillNotFound)?)
 }
 
-pub async fn toggle(
-    st: &AppState,
-    merchant: &Merchant,
-    id: &str,
-    active: bool,
-) -> Result<Bill, OpError> {
-    let mut bill = find(st, merchant, id).await?;
+pub async fn toggle(st: &AppState, mut bill: Bill, active: bool) -> Result<Bill, OpError> {
     let now = st.now();
     let write = bill.toggle(active, now)?;
     match st.store.apply(Plan::one(write)).await {

@@ -80,6 +80,10 @@ impl Exec for PgConnection {
         "BEGIN"
     }
 
+    fn coalesces_inserts(&self) -> bool {
+        true
+    }
+
     async fn exec(&mut self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
         Ok(bound(sql, args).execute(&mut *self).await?.rows_affected())
     }

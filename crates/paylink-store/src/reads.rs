@@ -1,7 +1,9 @@
 //! Read queries, on the read pool. Every merchant-facing read is scoped by merchant id, so a
 //! foreign object is indistinguishable from a missing one.
 
-use crate::rows::{self, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS};
+use crate::rows::{
+    self, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS, TOKEN_OWNER_COLUMNS,
+};
 use crate::sql::{Decode, Value};
 use crate::{Store, StoreError};
 use paylink_core::bill::Bill;
@@ -149,15 +151,68 @@ macro_rules! sql_once {
 impl Store {
     pub async fn token_owner(&self, token_id: i64) -> Result<Option<TokenOwner>, StoreError> {
         let sql = sql_once!(
-            "SELECT t.secret_sha256, {MERCHANT_COLUMNS} FROM api_tokens t
+            "SELECT {TOKEN_OWNER_COLUMNS} FROM api_tokens t
              JOIN merchants m ON m.id = t.merchant_id
              WHERE t.id = $1 AND t.revoked_at IS NULL"
         );
-        self.fetch_one(sql, &[Value::Int(token_id)], |r| {
-            Ok(TokenOwner {
-                secret_sha256: r.text("secret_sha256")?,
-                merchant: rows::merchant(r)?,
-            })
+        self.fetch_one(sql, &[Value::Int(token_id)], rows::token_owner)
+            .await
+    }
+
+    /// A live token's owner and, in the same read, that merchant's bill `bill_id` (`None`
+    /// when missing or another merchant's). One statement: one round trip per request.
+    pub async fn token_owner_with_bill(
+        &self,
+        token_id: i64,
+        bill_id: &BillId,
+    ) -> Result<Option<(TokenOwner, Option<Bill>)>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {TOKEN_OWNER_COLUMNS}, {BILL_COLUMNS} FROM api_tokens t
+             JOIN merchants m ON m.id = t.merchant_id
+             LEFT JOIN bills b ON b.id = $2 AND b.merchant_id = t.merchant_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL"
+        );
+        self.fetch_one(sql, &[Value::Int(token_id), bill_id.as_str().into()], |r| {
+            Ok((rows::token_owner(r)?, rows::joined(r, rows::bill)?))
+        })
+        .await
+    }
+
+    /// A live token's owner and that merchant's payment `payment_id`, in one read.
+    pub async fn token_owner_with_payment(
+        &self,
+        token_id: i64,
+        payment_id: &PaymentId,
+    ) -> Result<Option<(TokenOwner, Option<Payment>)>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {TOKEN_OWNER_COLUMNS}, {PAYMENT_COLUMNS} FROM api_tokens t
+             JOIN merchants m ON m.id = t.merchant_id
+             LEFT JOIN payments p ON p.id = $2 AND p.merchant_id = t.merchant_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL"
+        );
+        self.fetch_one(
+            sql,
+            &[Value::Int(token_id), payment_id.as_str().into()],
+            |r| Ok((rows::token_owner(r)?, rows::joined(r, rows::payment)?)),
+        )
+        .await
+    }
+
+    /// A live token's owner and the shop `shop_id`, whoever owns it (the caller tells another
+    /// merchant's shop, `access_denied`, from a missing one), in one read.
+    pub async fn token_owner_with_shop(
+        &self,
+        token_id: i64,
+        shop_id: &ShopId,
+    ) -> Result<Option<(TokenOwner, Option<Shop>)>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {TOKEN_OWNER_COLUMNS}, {SHOP_COLUMNS} FROM api_tokens t
+             JOIN merchants m ON m.id = t.merchant_id
+             LEFT JOIN shops s ON s.id = $2
+             WHERE t.id = $1 AND t.revoked_at IS NULL"
+        );
+        self.fetch_one(sql, &[Value::Int(token_id), shop_id.as_str().into()], |r| {
+            Ok((rows::token_owner(r)?, rows::joined(r, rows::shop)?))
         })
         .await
     }
@@ -169,7 +224,7 @@ impl Store {
     }
 
     pub async fn shop(&self, id: &ShopId) -> Result<Option<Shop>, StoreError> {
-        let sql = sql_once!("SELECT {SHOP_COLUMNS} FROM shops WHERE id = $1");
+        let sql = sql_once!("SELECT {SHOP_COLUMNS} FROM shops s WHERE s.id = $1");
         self.fetch_one(sql, &[id.as_str().into()], rows::shop).await
     }
 

@@ -1,5 +1,6 @@
 //! Rows → domain values. A value that does not decode is `Corrupt`, never a panic.
 
+use crate::reads::TokenOwner;
 use crate::sql::Columns;
 use crate::StoreError;
 use paylink_core::bill::Bill;
@@ -11,8 +12,13 @@ use std::str::FromStr;
 
 pub(crate) const MERCHANT_COLUMNS: &str =
     "m.id, m.name, m.email, m.verified, m.banned, m.subscription, m.created_at";
-pub(crate) const SHOP_COLUMNS: &str = "id, merchant_id, name, currency, enabled, commission_bps, \
-     result_url, success_url, fail_url, created_at";
+pub(crate) const SHOP_COLUMNS: &str = "s.id, s.merchant_id, s.name, s.currency, s.enabled, \
+     s.commission_bps, s.result_url, s.success_url, s.fail_url, s.created_at";
+/// A token's digest and its merchant, the merchant's columns prefixed `m_` so that they can
+/// share a row with the object a request names.
+pub(crate) const TOKEN_OWNER_COLUMNS: &str = "t.secret_sha256, m.id AS m_id, m.name AS m_name, \
+     m.email AS m_email, m.verified AS m_verified, m.banned AS m_banned, \
+     m.subscription AS m_subscription, m.created_at AS m_created_at";
 pub(crate) const BILL_COLUMNS: &str = "b.id, b.merchant_id, b.shop_id, b.order_id, b.description, \
      b.name, b.custom, b.bill_type, b.currency, b.amount, b.active, b.status, b.payment_method, \
      b.payer_pays_commission, b.ttl_secs, b.expires_at, b.success_url, b.fail_url, b.return_url, \
@@ -43,6 +49,57 @@ fn flag(row: &dyn Columns, column: &str) -> Result<bool, StoreError> {
 
 fn currency(row: &dyn Columns, column: &str) -> Result<Currency, StoreError> {
     parsed::<Currency>(row, column)
+}
+
+/// Columns selected as `<prefix><name>`, read by their plain names.
+struct Prefixed<'a> {
+    inner: &'a dyn Columns,
+    prefix: &'static str,
+}
+
+impl Prefixed<'_> {
+    fn named<R>(&self, column: &str, read: impl FnOnce(&str) -> R) -> R {
+        let mut buf = [0u8; 64];
+        let (p, c) = (self.prefix.as_bytes(), column.as_bytes());
+        match buf.get_mut(..p.len() + c.len()) {
+            Some(name) => {
+                name[..p.len()].copy_from_slice(p);
+                name[p.len()..].copy_from_slice(c);
+                read(std::str::from_utf8(name).unwrap_or_default())
+            }
+            None => read(&format!("{}{column}", self.prefix)),
+        }
+    }
+}
+
+impl Columns for Prefixed<'_> {
+    fn opt_i64(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.named(column, |c| self.inner.opt_i64(c))
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.named(column, |c| self.inner.opt_text(c))
+    }
+}
+
+pub(crate) fn token_owner(row: &dyn Columns) -> Result<TokenOwner, StoreError> {
+    Ok(TokenOwner {
+        secret_sha256: row.text("secret_sha256")?,
+        merchant: merchant(&Prefixed {
+            inner: row,
+            prefix: "m_",
+        })?,
+    })
+}
+
+/// `decode` of a LEFT JOINed object: `None` where the join found no row.
+pub(crate) fn joined<T>(
+    row: &dyn Columns,
+    decode: fn(&dyn Columns) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    match row.opt_text("id")? {
+        None => Ok(None),
+        Some(_) => decode(row).map(Some),
+    }
 }
 
 pub(crate) fn merchant(row: &dyn Columns) -> Result<Merchant, StoreError> {

@@ -69,6 +69,28 @@ pub(crate) struct Statement {
     pub sql: Cow<'static, str>,
     pub args: Vec<Value>,
     pub guard: Option<&'static str>,
+    /// For a one-row `INSERT ... VALUES (...)`: its head (`INSERT INTO t (columns)`), so that
+    /// the writer may send several alike as one multi-row statement.
+    pub insert_head: Option<&'static str>,
+}
+
+/// `head VALUES ($1, ..), ($n+1, ..), ...`: `rows` tuples of `arity` parameters.
+pub(crate) fn values_sql(head: &str, arity: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * arity * 5 + 8);
+    sql.push_str(head);
+    sql.push_str(" VALUES ");
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..arity {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * arity + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 impl Statement {
@@ -77,6 +99,16 @@ impl Statement {
             sql: Cow::Borrowed(sql),
             args,
             guard: None,
+            insert_head: None,
+        }
+    }
+
+    /// A one-row insert into `head` (`INSERT INTO t (columns)`), given as `sql` built by
+    /// [`values_sql`] for one row.
+    pub fn insert(head: &'static str, sql: &'static str, args: Vec<Value>) -> Statement {
+        Statement {
+            insert_head: Some(head),
+            ..Statement::new(sql, args)
         }
     }
 
@@ -147,6 +179,11 @@ impl Columns for Row {
 pub(crate) trait Exec: Send {
     /// How a writing transaction starts on this backend.
     fn begin_sql(&self) -> &'static str;
+    /// Whether alike one-row inserts are worth sending as one statement: yes where every
+    /// statement is a network round trip.
+    fn coalesces_inserts(&self) -> bool {
+        false
+    }
     /// Runs one statement; the number of rows it changed.
     fn exec(
         &mut self,

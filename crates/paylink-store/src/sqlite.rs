@@ -121,6 +121,8 @@ fn run(
 pub(crate) struct SqliteConn {
     conn: Connection,
     names: HashMap<String, Arc<[Box<str>]>, BuildHasherDefault<SqlHasher>>,
+    /// The last statement's text and names: a connection mostly runs one query again.
+    last: Option<(String, Arc<[Box<str>]>)>,
 }
 
 /// A multiplicative hash for SQL texts: they are our own constants, so no flooding defence is
@@ -148,12 +150,20 @@ impl SqliteConn {
         Ok(SqliteConn {
             conn: open(path, writer)?,
             names: HashMap::default(),
+            last: None,
         })
     }
 
     fn names_of(&mut self, sql: &str) -> Result<Arc<[Box<str>]>, StoreError> {
+        if let Some((last, names)) = &self.last {
+            if *last == sql {
+                return Ok(names.clone());
+            }
+        }
         if let Some(names) = self.names.get(sql) {
-            return Ok(names.clone());
+            let names = names.clone();
+            self.last = Some((sql.to_string(), names.clone()));
+            return Ok(names);
         }
         let stmt = self.conn.prepare_cached(sql)?;
         let names: Arc<[Box<str>]> = stmt.column_names().map(Box::from).collect();
@@ -245,7 +255,10 @@ impl Columns for SqliteRow<'_, '_> {
 
     fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
         match self.value(column)? {
-            ValueRef::Text(t) => Ok(Some(String::from_utf8_lossy(t).into_owned())),
+            ValueRef::Text(t) => Ok(Some(match std::str::from_utf8(t) {
+                Ok(text) => text.to_owned(),
+                Err(_) => String::from_utf8_lossy(t).into_owned(),
+            })),
             ValueRef::Null => Ok(None),
             other => Err(StoreError::Corrupt(format!(
                 "{column}: {:?} is not text",

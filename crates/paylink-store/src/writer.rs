@@ -181,6 +181,42 @@ async fn apply_plan<C: Exec>(conn: &mut C, plan: &[Statement]) -> Result<(), Sto
     Ok(())
 }
 
+/// Most rows in one multi-row insert (PostgreSQL takes at most 65,535 parameters).
+const MAX_INSERT_ROWS: usize = 256;
+
+/// How many plans from the first are alike one-row inserts into one table, in chunks of a
+/// power of two so that few distinct statements are ever prepared.
+fn insert_run(plans: &[Vec<Statement>]) -> usize {
+    let head = match plans.first().map(Vec::as_slice) {
+        Some([s]) if s.guard.is_none() => s.insert_head,
+        _ => None,
+    };
+    let Some(head) = head else { return 1 };
+    let alike = plans
+        .iter()
+        .take(MAX_INSERT_ROWS)
+        .take_while(
+            |p| matches!(p.as_slice(), [s] if s.guard.is_none() && s.insert_head == Some(head)),
+        )
+        .count();
+    // The largest power of two not above `alike` (alike >= 1 here).
+    1 << alike.ilog2()
+}
+
+/// The one-row inserts of `plans` (see [`insert_run`]) as one statement.
+async fn apply_inserts<C: Exec>(conn: &mut C, plans: &[Vec<Statement>]) -> Result<(), StoreError> {
+    let first = &plans[0][0];
+    let head = first.insert_head.unwrap_or_default();
+    let arity = first.args.len();
+    let sql = crate::sql::values_sql(head, arity, plans.len());
+    let args: Vec<_> = plans
+        .iter()
+        .flat_map(|p| p[0].args.iter().cloned())
+        .collect();
+    conn.exec(&sql, &args).await?;
+    Ok(())
+}
+
 /// Applies and commits `plans`: per-plan results, or an error for the whole batch (nothing of
 /// it was written).
 async fn commit<C: Exec>(
@@ -190,11 +226,23 @@ async fn commit<C: Exec>(
     let begin = conn.begin_sql();
     conn.batch(begin).await?;
     let mut first_failure = None;
-    for plan in plans {
-        if let Err(e) = apply_plan(conn, plan).await {
+    let mut i = 0;
+    while i < plans.len() {
+        let run = if conn.coalesces_inserts() {
+            insert_run(&plans[i..])
+        } else {
+            1
+        };
+        let applied = if run > 1 {
+            apply_inserts(conn, &plans[i..i + run]).await
+        } else {
+            apply_plan(conn, &plans[i]).await
+        };
+        if let Err(e) = applied {
             first_failure = Some(e);
             break;
         }
+        i += run;
     }
     let Some(error) = first_failure else {
         conn.batch("COMMIT").await?;

@@ -1,11 +1,12 @@
 //! Each planned write as SQL. Guards that depend on concurrent state are WHERE clauses whose
 //! miss fails the plan, so they hold across writers, processes and hosts.
 
-use crate::sql::{Statement, Value};
+use crate::sql::{values_sql, Statement, Value};
 use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
 use paylink_core::payment::{BillTransition, Payment};
 use paylink_core::plan::{Plan, Write};
+use std::sync::LazyLock;
 
 /// A row a plan updates (and so locks until its batch commits): table and key.
 pub(crate) type Lock = (&'static str, String);
@@ -147,14 +148,17 @@ fn shop_args(s: &Shop) -> Vec<Value> {
     ]
 }
 
+const BILL_INSERT: &str =
+    "INSERT INTO bills (id, merchant_id, shop_id, order_id, description, name, \
+     custom, bill_type, currency, amount, active, status, payment_method, payer_pays_commission, \
+     ttl_secs, expires_at, success_url, fail_url, return_url, locale, payer_email, extra, \
+     created_at, updated_at)";
+static BILL_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(BILL_INSERT, 24, 1));
+
 fn insert_bill(b: &Bill) -> Statement {
-    Statement::new(
-        "INSERT INTO bills (id, merchant_id, shop_id, order_id, description, name, custom,
-             bill_type, currency, amount, active, status, payment_method, payer_pays_commission,
-             ttl_secs, expires_at, success_url, fail_url, return_url, locale, payer_email, extra,
-             created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21, $22, $23, $24)",
+    Statement::insert(
+        BILL_INSERT,
+        BILL_INSERT_ROW.as_str(),
         vec![
             b.id.as_str().into(),
             b.merchant_id.as_str().into(),

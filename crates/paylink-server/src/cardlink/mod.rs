@@ -11,7 +11,7 @@ pub use error::ApiError;
 use crate::bills;
 use crate::checkout::{self, Tender};
 use crate::state::AppState;
-use auth::Authed;
+use auth::{Authed, Credentials};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use params::{Fields, Params};
 use paylink_api::cardlink as wire;
 use paylink_core::bill::{BillType, Locale, NewBill};
 use paylink_core::card::CardNumber;
-use paylink_core::id::{BillId, PaymentId, ShopId};
+use paylink_core::id::{BillId, ShopId};
 use paylink_core::money::Currency;
 use paylink_core::payment::PaymentMethod;
 use paylink_core::time::{parse_filter_date, DayEdge};
@@ -73,9 +73,21 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/pay", post(sandbox_pay))
 }
 
+/// Fields that fail validation are reported only to a caller that may use the API: a bad
+/// token or a banned merchant answers first, as it would for valid fields.
+async fn finish(f: Fields<'_>, who: &Credentials, st: &AppState) -> Result<(), ApiError> {
+    match f.finish() {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            who.merchant(st).await?;
+            Err(e)
+        }
+    }
+}
+
 async fn create_bill(
     State(st): State<AppState>,
-    Authed(merchant): Authed,
+    who: Credentials,
     params: Params,
 ) -> Answer<wire::BillCreated> {
     let mut f = params.fields();
@@ -104,12 +116,20 @@ async fn create_bill(
         ]),
     };
     f.boolean("show_converted_amount");
-    f.finish()?;
+    finish(f, &who, &st).await?;
+    let amount = match params.amount("amount") {
+        Ok(amount) => amount,
+        Err(e) => {
+            who.merchant(&st).await?;
+            return Err(e);
+        }
+    };
     let new = NewBill {
-        amount: Some(params.amount("amount")?),
+        amount: Some(amount),
         ..new
     };
-    let bill = bills::create(&st, &merchant, &shop_id.unwrap_or_default(), new).await?;
+    let (merchant, shop) = who.with_shop(&st, &shop_id.unwrap_or_default()).await?;
+    let bill = bills::create(&st, &merchant, shop, new).await?;
     let public = &st.settings.public_url;
     Ok(Wire(wire::BillCreated {
         success: Value::String("true".into()),
@@ -121,37 +141,35 @@ async fn create_bill(
 
 async fn toggle_activity(
     State(st): State<AppState>,
-    Authed(merchant): Authed,
+    who: Credentials,
     params: Params,
 ) -> Answer<wire::Bill> {
     let mut f = params.fields();
     let id = f.required_text("id");
     let active = f.required_boolean("active");
-    f.finish()?;
+    finish(f, &who, &st).await?;
     // finish() has refused a missing field, so both are present here.
     let (Some(id), Some(active)) = (id, active) else {
         return Err(ApiError::Internal);
     };
-    let bill = bills::toggle(&st, &merchant, &id, active).await?;
+    let (_, bill) = who.with_bill(&st, &id).await?;
+    let bill = bills::toggle(&st, bill.ok_or(DomainError::BillNotFound)?, active).await?;
     Ok(Wire(wire::Bill {
         success: Some(true),
         ..views::bill(bill, &st.settings.public_url)
     }))
 }
 
-fn required_id(params: &Params) -> Result<String, ApiError> {
-    let mut f = params.fields();
-    let id = f.required_text("id");
-    f.finish()?;
-    Ok(id.unwrap_or_default())
-}
-
 async fn bill_status(
     State(st): State<AppState>,
-    Authed(merchant): Authed,
+    who: Credentials,
     params: Params,
 ) -> Answer<wire::Bill> {
-    let bill = bills::find(&st, &merchant, &required_id(&params)?).await?;
+    let mut f = params.fields();
+    let id = f.required_text("id");
+    finish(f, &who, &st).await?;
+    let (_, bill) = who.with_bill(&st, &id.unwrap_or_default()).await?;
+    let bill = bill.ok_or(DomainError::BillNotFound)?;
     Ok(Wire(wire::Bill {
         success: Some(true),
         ..views::bill(bill, &st.settings.public_url)
@@ -247,21 +265,16 @@ async fn bill_search(
 
 async fn payment_status(
     State(st): State<AppState>,
-    Authed(merchant): Authed,
+    who: Credentials,
     params: Params,
 ) -> Answer<wire::Payment> {
     let mut f = params.fields();
     let id = f.required_text("id");
     let with_refunds = f.boolean("refunds").unwrap_or(false);
     let with_chargeback = f.boolean("chargeback").unwrap_or(false);
-    f.finish()?;
-    let id = PaymentId::parse(&id.unwrap_or_default()).ok_or(DomainError::PaymentNotFound)?;
-    let payment = st
-        .store
-        .merchant_payment(&merchant.id, &id)
-        .await
-        .map_err(|e| ApiError::from(bills::OpError::from(e)))?
-        .ok_or(DomainError::PaymentNotFound)?;
+    finish(f, &who, &st).await?;
+    let (_, payment) = who.with_payment(&st, &id.unwrap_or_default()).await?;
+    let payment = payment.ok_or(DomainError::PaymentNotFound)?;
     Ok(Wire(wire::Payment {
         success: Some(true),
         refunds: with_refunds.then(Vec::new),
