@@ -52,6 +52,12 @@ impl From<DomainError> for ApiError {
     }
 }
 
+impl From<paylink_store::StoreError> for ApiError {
+    fn from(e: paylink_store::StoreError) -> Self {
+        OpError::Store(e).into()
+    }
+}
+
 impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         match e {

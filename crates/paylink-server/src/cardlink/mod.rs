@@ -218,15 +218,14 @@ async fn bill_payments(
     let found = st
         .store
         .search_payments(&merchant.id, &filter, &page)
-        .await
-        .map_err(|e| ApiError::from(bills::OpError::from(e)))?;
+        .await?;
     let path = format!("{}/api/v1/bill/payments", st.settings.public_url);
     Ok(Wire(views::render_page(
         found,
         &page,
         path,
         &params.pairs_of(&["id"]),
-        |p| (p.created_at, p.id.to_string()),
+        views::payment_key,
         views::payment,
     )))
 }
@@ -246,11 +245,7 @@ async fn bill_search(
     };
     let page = views::page_request(&mut f, "too_many_bills")?;
     f.finish()?;
-    let found = st
-        .store
-        .search_bills(&merchant.id, &filter, &page)
-        .await
-        .map_err(|e| ApiError::from(bills::OpError::from(e)))?;
+    let found = st.store.search_bills(&merchant.id, &filter, &page).await?;
     let public = st.settings.public_url.clone();
     let path = format!("{public}/api/v1/bill/search");
     Ok(Wire(views::render_page(
@@ -258,7 +253,7 @@ async fn bill_search(
         &page,
         path,
         &params.pairs_of(&["start_date", "finish_date", "shop_id", "order_id"]),
-        |b| (b.created_at, b.id.to_string()),
+        views::bill_key,
         |b| views::bill(b, &public),
     )))
 }
@@ -306,8 +301,7 @@ async fn payment_search(
     let found = st
         .store
         .search_payments(&merchant.id, &filter, &page)
-        .await
-        .map_err(|e| ApiError::from(bills::OpError::from(e)))?;
+        .await?;
     let path = format!("{}/api/v1/payment/search", st.settings.public_url);
     let filters = params.pairs_of(&[
         "start_date",
@@ -322,7 +316,7 @@ async fn payment_search(
         &page,
         path,
         &filters,
-        |p| (p.created_at, p.id.to_string()),
+        views::payment_key,
         views::payment,
     )))
 }

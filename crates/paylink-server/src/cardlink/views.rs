@@ -43,6 +43,16 @@ pub fn bill(b: Bill, public_url: &str) -> wire::Bill {
     }
 }
 
+/// Where a bill stands in a list (for cursors).
+pub fn bill_key(b: &Bill) -> (i64, String) {
+    (b.created_at, b.id.to_string())
+}
+
+/// Where a payment stands in a list (for cursors).
+pub fn payment_key(p: &Payment) -> (i64, String) {
+    (p.created_at, p.id.to_string())
+}
+
 pub fn link_url(b: &Bill, public_url: &str) -> String {
     [public_url, "/link/", b.id.as_str()].concat()
 }
