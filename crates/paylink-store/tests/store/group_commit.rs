@@ -2,37 +2,14 @@
 //! alone and leaves none of its writes.
 
 use crate::support::{
-    all_bills, bill_payments, insert_bill, is_conflict, is_guard, open, open_bill, seed, settle,
-    stored_bill, Outcome, NOW,
+    all_bills, bill_payments, insert_bill, is_conflict, is_guard, open, open_bill, race, seed,
+    settle, stored_bill, Outcome, NOW,
 };
 use paylink_core::bill::{Bill, BillType};
 use paylink_core::payment::{Payment, PaymentStatus};
 use paylink_core::plan::{Plan, Write};
-use paylink_store::{BillFilter, Store, StoreError};
+use paylink_store::BillFilter;
 use std::collections::HashSet;
-use std::sync::Arc;
-use tokio::sync::Barrier;
-
-/// Applies every plan at once (released together by a barrier); results in plan order.
-async fn apply_all(store: &Store, plans: Vec<Plan>) -> Vec<Result<(), StoreError>> {
-    let barrier = Arc::new(Barrier::new(plans.len()));
-    let handles: Vec<_> = plans
-        .into_iter()
-        .map(|plan| {
-            let store = store.clone();
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.apply(plan).await
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(handles.len());
-    for h in handles {
-        results.push(h.await.expect("task"));
-    }
-    results
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_concurrent_plans_all_commit() {
@@ -78,7 +55,7 @@ async fn five_hundred_concurrent_plans_all_commit() {
             }
         }
     }
-    let results = apply_all(&store, plans).await;
+    let results = race(&store, plans).await;
     let failed: Vec<_> = results
         .iter()
         .enumerate()
@@ -173,7 +150,7 @@ async fn a_failing_plan_fails_alone_among_good_ones() {
         plans.push(Plan { writes });
         expect.push((kind, fresh));
     }
-    let results = apply_all(&store, plans).await;
+    let results = race(&store, plans).await;
 
     let mut good = 0;
     for ((kind, fresh), result) in expect.iter().zip(&results) {
@@ -265,7 +242,7 @@ async fn payments_of_shared_bills_from_concurrent_writers_all_commit() {
         payments.push(p);
         plans.push(plan);
     }
-    let results = apply_all(&store, plans).await;
+    let results = race(&store, plans).await;
     let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
     assert!(
         failed.is_empty(),

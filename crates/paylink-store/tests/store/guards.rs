@@ -3,37 +3,14 @@
 //! money received.
 
 use crate::support::{
-    bill_payments, insert_bill, is_guard, open, open_bill, seed, settle, stored_bill, Outcome, NOW,
+    bill_payments, insert_bill, is_guard, open, open_bill, race, seed, settle, stored_bill,
+    Outcome, NOW,
 };
 use paylink_core::bill::{Bill, BillType};
 use paylink_core::payment::{BillTransition, Payment, PaymentStatus};
 use paylink_core::plan::{Plan, Write};
-use paylink_store::{Store, StoreError};
-use std::sync::Arc;
-use tokio::sync::Barrier;
 
 const RACERS: usize = 64;
-
-/// Applies every plan at once (released together by a barrier); results in plan order.
-async fn race(store: &Store, plans: Vec<Plan>) -> Vec<Result<(), StoreError>> {
-    let barrier = Arc::new(Barrier::new(plans.len()));
-    let handles: Vec<_> = plans
-        .into_iter()
-        .map(|plan| {
-            let store = store.clone();
-            let barrier = barrier.clone();
-            tokio::spawn(async move {
-                barrier.wait().await;
-                store.apply(plan).await
-            })
-        })
-        .collect();
-    let mut results = Vec::with_capacity(handles.len());
-    for h in handles {
-        results.push(h.await.expect("task"));
-    }
-    results
-}
 
 /// `RACERS` money-bringing payments of `bill`, all settled against the same snapshot, with
 /// statuses spread over UNDERPAID, SUCCESS and OVERPAID.

@@ -12,6 +12,8 @@ use paylink_store::testing::TestDatabase;
 use paylink_store::{
     BillFilter, Keyset, Page, PageRequest, PaymentFilter, Store, StoreError, StoreOptions,
 };
+use std::sync::Arc;
+use tokio::sync::Barrier;
 
 /// A fixed "now" (2023-11-14): tests drive time, they never read the clock.
 pub const NOW: Millis = 1_700_000_000_000;
@@ -267,4 +269,25 @@ pub async fn bill_payments(store: &Store, bill: &Bill) -> Vec<Payment> {
         },
     )
     .await
+}
+
+/// Applies every plan at once (released together by a barrier); results in plan order.
+pub async fn race(store: &Store, plans: Vec<Plan>) -> Vec<Result<(), StoreError>> {
+    let barrier = Arc::new(Barrier::new(plans.len()));
+    let handles: Vec<_> = plans
+        .into_iter()
+        .map(|plan| {
+            let store = store.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.apply(plan).await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for h in handles {
+        results.push(h.await.expect("task"));
+    }
+    results
 }
