@@ -76,6 +76,22 @@ pub struct Shop {
 }
 
 impl Shop {
+    /// A new enabled RUB shop with the server's default commission and no URLs.
+    pub fn new(id: ShopId, merchant_id: MerchantId, name: String, now: Millis) -> Shop {
+        Shop {
+            id,
+            merchant_id,
+            name,
+            currency: Currency::Rub,
+            enabled: true,
+            commission: None,
+            result_url: None,
+            success_url: None,
+            fail_url: None,
+            created_at: now,
+        }
+    }
+
     /// A name, and http(s) URLs where URLs are set.
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.name.trim().is_empty() {

@@ -76,18 +76,12 @@ pub async fn create_merchant(
         subscription: Subscription::Active,
         created_at: now,
     };
-    let shop = Shop {
-        id: ShopId::random(&mut rng),
-        merchant_id: merchant.id.clone(),
-        name: name.to_string(),
-        currency: Currency::Rub,
-        enabled: true,
-        commission: None,
-        result_url: None,
-        success_url: None,
-        fail_url: None,
-        created_at: now,
-    };
+    let shop = Shop::new(
+        ShopId::random(&mut rng),
+        merchant.id.clone(),
+        name.to_string(),
+        now,
+    );
     let (merchant_id, shop_id) = (merchant.id.clone(), shop.id.clone());
     let api_token = with_fresh_token(store, &merchant_id, now, |token_write| Plan {
         writes: vec![
@@ -182,18 +176,12 @@ pub async fn create_shop(
     now: Millis,
 ) -> Result<Shop, OpError> {
     let m = merchant(store, merchant_id).await?;
-    let mut shop = Shop {
-        id: ShopId::random(&mut rand::thread_rng()),
-        merchant_id: m.id,
-        name: String::new(),
-        currency: Currency::Rub,
-        enabled: true,
-        commission: None,
-        result_url: None,
-        success_url: None,
-        fail_url: None,
-        created_at: now,
-    };
+    let mut shop = Shop::new(
+        ShopId::random(&mut rand::thread_rng()),
+        m.id,
+        String::new(),
+        now,
+    );
     changes.apply_to(&mut shop);
     shop.validate()?;
     store

@@ -38,16 +38,6 @@ pub async fn create(
     Ok(bill)
 }
 
-/// The merchant's bill `id`; a malformed, missing or foreign id is `BillNotFound`.
-pub async fn find(st: &AppState, merchant: &Merchant, id: &str) -> Result<Bill, OpError> {
-    let id = BillId::parse(id).ok_or(DomainError::BillNotFound)?;
-    Ok(st
-        .store
-        .merchant_bill(&merchant.id, &id)
-        .await?
-        .ok_or(DomainError::BillNotFound)?)
-}
-
 pub async fn toggle(st: &AppState, mut bill: Bill, active: bool) -> Result<Bill, OpError> {
     let now = st.now();
     let write = bill.toggle(active, now)?;

@@ -81,7 +81,7 @@ fn run(
     conn: &Connection,
     sql: &str,
     args: &[Value],
-    mut each: impl FnMut(&rusqlite::Row<'_>, usize),
+    mut each: impl FnMut(&rusqlite::Row<'_>),
 ) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     for (i, arg) in args.iter().enumerate() {
@@ -107,11 +107,10 @@ fn run(
     if stmt.column_count() == 0 {
         return Ok(stmt.raw_execute()?);
     }
-    let columns = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut n = 0;
     while let Some(row) = rows.next()? {
-        each(row, columns);
+        each(row);
         n += 1;
     }
     Ok(n)
@@ -180,7 +179,7 @@ impl Exec for SqliteConn {
     }
 
     async fn exec(&mut self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
-        let changed = run(&self.conn, sql, args, |_, _| {})?;
+        let changed = run(&self.conn, sql, args, |_| {})?;
         Ok(changed as u64)
     }
 
@@ -197,7 +196,7 @@ impl Exec for SqliteConn {
         let names = self.names_of(sql)?;
         let mut out = Vec::new();
         let mut failure = None;
-        run(&self.conn, sql, args, |row, _| {
+        run(&self.conn, sql, args, |row| {
             if failure.is_some() {
                 return;
             }

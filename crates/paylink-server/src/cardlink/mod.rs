@@ -73,16 +73,18 @@ pub fn router() -> Router<AppState> {
         .route("/sandbox/pay", post(sandbox_pay))
 }
 
-/// Fields that fail validation are reported only to a caller that may use the API: a bad
-/// token or a banned merchant answers first, as it would for valid fields.
-async fn finish(f: Fields<'_>, who: &Credentials, st: &AppState) -> Result<(), ApiError> {
-    match f.finish() {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            who.merchant(st).await?;
-            Err(e)
-        }
+/// `result`, but an error found before the credentials were checked is reported only to a
+/// caller that may use the API: a bad token or a banned merchant answers first, as it would
+/// for a valid request.
+async fn authorized<T>(
+    result: Result<T, ApiError>,
+    who: &Credentials,
+    st: &AppState,
+) -> Result<T, ApiError> {
+    if result.is_err() {
+        who.merchant(st).await?;
     }
+    result
 }
 
 async fn create_bill(
@@ -116,14 +118,8 @@ async fn create_bill(
         ]),
     };
     f.boolean("show_converted_amount");
-    finish(f, &who, &st).await?;
-    let amount = match params.amount("amount") {
-        Ok(amount) => amount,
-        Err(e) => {
-            who.merchant(&st).await?;
-            return Err(e);
-        }
-    };
+    authorized(f.finish(), &who, &st).await?;
+    let amount = authorized(params.amount("amount"), &who, &st).await?;
     let new = NewBill {
         amount: Some(amount),
         ..new
@@ -147,7 +143,7 @@ async fn toggle_activity(
     let mut f = params.fields();
     let id = f.required_text("id");
     let active = f.required_boolean("active");
-    finish(f, &who, &st).await?;
+    authorized(f.finish(), &who, &st).await?;
     // finish() has refused a missing field, so both are present here.
     let (Some(id), Some(active)) = (id, active) else {
         return Err(ApiError::Internal);
@@ -167,7 +163,7 @@ async fn bill_status(
 ) -> Answer<wire::Bill> {
     let mut f = params.fields();
     let id = f.required_text("id");
-    finish(f, &who, &st).await?;
+    authorized(f.finish(), &who, &st).await?;
     let (_, bill) = who.with_bill(&st, &id.unwrap_or_default()).await?;
     let bill = bill.ok_or(DomainError::BillNotFound)?;
     Ok(Wire(wire::Bill {
@@ -195,22 +191,16 @@ fn shop_filter(f: &mut Fields) -> Option<ShopId> {
 
 async fn bill_payments(
     State(st): State<AppState>,
-    Authed(merchant): Authed,
+    who: Credentials,
     params: Params,
 ) -> Answer<wire::CursorPage<wire::Payment>> {
     let mut f = params.fields();
     let id = f.required_text("id");
-    let page = views::page_request(&mut f, "too_many_payments")?;
-    f.finish()?;
+    let page = authorized(views::page_request(&mut f, "too_many_payments"), &who, &st).await?;
+    authorized(f.finish(), &who, &st).await?;
+    let (merchant, bill) = who.with_bill(&st, &id.unwrap_or_default()).await?;
     // The seed documents 403 for an unknown bill on this endpoint.
-    let bill = bills::find(&st, &merchant, &id.unwrap_or_default())
-        .await
-        .map_err(|e| match e {
-            bills::OpError::Domain(DomainError::BillNotFound) => {
-                ApiError::Key(StatusCode::FORBIDDEN, "bill_not_found")
-            }
-            other => other.into(),
-        })?;
+    let bill = bill.ok_or(ApiError::Key(StatusCode::FORBIDDEN, "bill_not_found"))?;
     let filter = PaymentFilter {
         bill_id: Some(bill.id),
         ..PaymentFilter::default()
@@ -267,7 +257,7 @@ async fn payment_status(
     let id = f.required_text("id");
     let with_refunds = f.boolean("refunds").unwrap_or(false);
     let with_chargeback = f.boolean("chargeback").unwrap_or(false);
-    finish(f, &who, &st).await?;
+    authorized(f.finish(), &who, &st).await?;
     let (_, payment) = who.with_payment(&st, &id.unwrap_or_default()).await?;
     let payment = payment.ok_or(DomainError::PaymentNotFound)?;
     Ok(Wire(wire::Payment {
@@ -324,7 +314,7 @@ async fn payment_search(
 /// `POST /sandbox/pay`: pays a bill through the sandbox acquirer, as the hosted page does.
 async fn sandbox_pay(
     State(st): State<AppState>,
-    Authed(merchant): Authed,
+    who: Credentials,
     params: Params,
 ) -> Answer<wire::Payment> {
     let mut f = params.fields();
@@ -351,20 +341,20 @@ async fn sandbox_pay(
         }
         _ => None,
     };
-    f.finish()?;
+    authorized(f.finish(), &who, &st).await?;
     let tender = match (method, card) {
         (Some(PaymentMethod::BankCard), Some(card)) => Tender::Card(card),
         (Some(PaymentMethod::Sbp), _) => Tender::Sbp {
             amount: match params.get("amount") {
-                Some(_) => Some(params.amount("amount")?),
+                Some(_) => Some(authorized(params.amount("amount"), &who, &st).await?),
                 None => None,
             },
         },
         // finish() has refused a missing method or card.
         _ => return Err(ApiError::Internal),
     };
-    let bill = bills::find(&st, &merchant, &bill_id.unwrap_or_default()).await?;
-    let payment = checkout::pay(&st, &bill, tender).await?;
+    let (_, bill) = who.with_bill(&st, &bill_id.unwrap_or_default()).await?;
+    let payment = checkout::pay(&st, &bill.ok_or(DomainError::BillNotFound)?, tender).await?;
     Ok(Wire(wire::Payment {
         success: Some(true),
         ..views::payment(payment)
