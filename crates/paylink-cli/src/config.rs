@@ -2,6 +2,8 @@
 //! clap), the TOML file (`--config`, else `./paylink.toml` when present), built-in defaults.
 
 use paylink_core::money::Rate;
+use paylink_core::notice::parse_duration;
+use paylink_server::config::PostbackSettings;
 use paylink_server::Settings;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -25,6 +27,23 @@ pub struct FileConfig {
     pub writers: Option<usize>,
     pub read_connections: Option<u32>,
     pub max_batch: Option<usize>,
+    #[serde(default)]
+    pub postbacks: PostbackFile,
+}
+
+/// The `[postbacks]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostbackFile {
+    /// Delays between attempts, e.g. ["10s", "1m", "5m"]; attempts = delays + 1.
+    pub retry_schedule: Option<Vec<String>>,
+    pub jitter_percent: Option<u32>,
+    pub timeout: Option<String>,
+    pub lease: Option<String>,
+    pub poll_interval: Option<String>,
+    pub batch: Option<usize>,
+    pub allow_private_receivers: Option<bool>,
+    pub dispatch: Option<bool>,
 }
 
 /// A percentage given as text or as a number, kept as text for `Rate::parse_percent`.
@@ -113,6 +132,84 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+fn duration(key: &str, text: &str) -> Result<Duration, String> {
+    parse_duration(text)
+        .filter(|ms| *ms > 0)
+        .map(|ms| Duration::from_millis(ms as u64))
+        .ok_or_else(|| {
+            format!("{key}: {text:?} is not a duration such as 250ms, 10s, 5m, 2h or 1d")
+        })
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn boolean(key: &str, text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("{key}: {text:?} is not true or false")),
+    }
+}
+
+/// Postback delivery settings: `PAYLINK_POSTBACKS_*` variables over the `[postbacks]` table.
+pub fn postbacks(file: &FileConfig) -> Result<PostbackSettings, String> {
+    let f = &file.postbacks;
+    let mut p = PostbackSettings::default();
+    let schedule = env("PAYLINK_POSTBACKS_RETRY_SCHEDULE")
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+        .or_else(|| f.retry_schedule.clone());
+    if let Some(delays) = schedule {
+        p.retry.delays = delays
+            .iter()
+            .map(|d| duration("postbacks.retry_schedule", d).map(|d| d.as_millis() as i64))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(j) = env("PAYLINK_POSTBACKS_JITTER_PERCENT")
+        .map(|v| {
+            v.parse::<u32>()
+                .map_err(|_| format!("postbacks.jitter_percent: {v:?} is not a whole number"))
+        })
+        .transpose()?
+        .or(f.jitter_percent)
+    {
+        if j > 100 {
+            return Err(format!("postbacks.jitter_percent: {j} is more than 100"));
+        }
+        p.retry.jitter_percent = j;
+    }
+    if let Some(t) = env("PAYLINK_POSTBACKS_TIMEOUT").or_else(|| f.timeout.clone()) {
+        p.timeout = duration("postbacks.timeout", &t)?;
+    }
+    if let Some(t) = env("PAYLINK_POSTBACKS_LEASE").or_else(|| f.lease.clone()) {
+        p.lease = duration("postbacks.lease", &t)?;
+    }
+    if let Some(t) = env("PAYLINK_POSTBACKS_POLL_INTERVAL").or_else(|| f.poll_interval.clone()) {
+        p.poll = duration("postbacks.poll_interval", &t)?;
+    }
+    if let Some(b) = f.batch {
+        p.batch = b.clamp(1, 4096);
+    }
+    if let Some(a) = env("PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS") {
+        p.allow_private = boolean("postbacks.allow_private_receivers", &a)?;
+    } else if let Some(a) = f.allow_private_receivers {
+        p.allow_private = a;
+    }
+    if let Some(d) = env("PAYLINK_POSTBACKS_DISPATCH") {
+        p.dispatch = boolean("postbacks.dispatch", &d)?;
+    } else if let Some(d) = f.dispatch {
+        p.dispatch = d;
+    }
+    if p.lease <= p.timeout {
+        return Err(format!(
+            "postbacks.lease ({:?}) must be longer than postbacks.timeout ({:?})",
+            p.lease, p.timeout
+        ));
+    }
+    Ok(p)
+}
+
 pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let listen_text = o
         .listen
@@ -122,6 +219,7 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
         .parse()
         .map_err(|_| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
     let mut s = Settings::new(database_url(o.database_url.as_ref(), &file)?, listen);
+    s.postbacks = postbacks(&file)?;
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(

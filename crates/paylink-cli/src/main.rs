@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 use config::{FileConfig, Overrides};
 use paylink_core::merchant::Subscription;
 use paylink_core::money::{Currency, Rate};
+use paylink_core::notice::NoticeState;
+use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
 use paylink_server::admin::{self, ShopChanges};
 use paylink_server::bills::OpError;
@@ -71,6 +73,32 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Inspect and replay postbacks.
+    #[command(subcommand)]
+    Postback(PostbackCommand),
+}
+
+#[derive(Subcommand)]
+enum PostbackCommand {
+    /// The postbacks about a bill, each with every delivery attempt.
+    List {
+        /// Bill id.
+        #[arg(long, value_name = "ID")]
+        bill: String,
+        /// Print one JSON object {postbacks: [...]} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a postback again now, starting a fresh round of the retry schedule (same id, same
+    /// fields; signed with the merchant's current token).
+    Redeliver {
+        /// Postback id (`msg_...`, as `postback list` prints it).
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -105,7 +133,7 @@ enum MerchantCommand {
         /// Mark the merchant verified (needed for payouts).
         #[arg(long)]
         verified: bool,
-        /// Print one JSON object {merchant_id, shop_id, api_token} instead of text.
+        /// Print one JSON object {merchant_id, shop_id, api_token, webhook_secret} instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -183,6 +211,15 @@ enum ShopCommand {
         #[arg(long)]
         enabled: Option<bool>,
     },
+    /// Replace the shop's Standard Webhooks key (`whsec_...`) and print the new one.
+    WebhookSecret {
+        /// Shop id.
+        #[arg(long, value_name = "ID")]
+        shop: String,
+        /// Print one JSON object {shop_id, webhook_secret} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -220,6 +257,7 @@ fn about(id: &str) -> impl Fn(OpError) -> Failure + '_ {
             Failure(format!("no merchant with id {id:?}"))
         }
         OpError::Domain(DomainError::ShopNotFound) => Failure(format!("no shop with id {id:?}")),
+        OpError::Domain(DomainError::BillNotFound) => Failure(format!("no bill with id {id:?}")),
         e => e.into(),
     }
 }
@@ -323,12 +361,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     if migrate {
         println!("database {} is up to date", config::redact(&url));
     }
-    let result = admin_command(&store, cli.command).await;
+    let allow_private = config::postbacks(&file).map_err(Failure)?.allow_private;
+    let result = admin_command(&store, cli.command, allow_private).await;
     store.close().await;
     result
 }
 
-async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
+async fn admin_command(
+    store: &Store,
+    command: Command,
+    allow_private: bool,
+) -> Result<(), Failure> {
     match command {
         // `run` starts the server before opening an admin store; `Store::open` migrates.
         Command::Serve(_) | Command::Migrate => {}
@@ -341,10 +384,10 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             let m = admin::create_merchant(store, &name, email, verified, now()).await?;
             report(
                 json,
-                json!({"merchant_id": m.merchant_id.to_string(), "shop_id": m.shop_id.to_string(), "api_token": m.api_token}),
+                json!({"merchant_id": m.merchant_id.to_string(), "shop_id": m.shop_id.to_string(), "api_token": m.api_token, "webhook_secret": m.webhook_secret}),
                 format!(
-                    "merchant {}\nshop     {}\ntoken    {}\n(the token is shown once; keep it)",
-                    m.merchant_id, m.shop_id, m.api_token
+                    "merchant {}\nshop     {}\ntoken    {}\nwebhook  {}\n(the token is shown once; keep it)",
+                    m.merchant_id, m.shop_id, m.api_token, m.webhook_secret
                 ),
             );
         }
@@ -386,13 +429,22 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             );
         }
         Command::Shop(ShopCommand::Create { merchant, options }) => {
-            let shop = admin::create_shop(store, &merchant, shop_changes(&options, None)?, now())
-                .await
-                .map_err(about(&merchant))?;
+            let created = admin::create_shop(
+                store,
+                &merchant,
+                shop_changes(&options, None)?,
+                allow_private,
+                now(),
+            )
+            .await
+            .map_err(about(&merchant))?;
             report(
                 options.json,
-                json!({"shop_id": shop.id.to_string()}),
-                format!("shop {}", shop.id),
+                json!({"shop_id": created.shop.id.to_string(), "webhook_secret": created.webhook_secret}),
+                format!(
+                    "shop    {}\nwebhook {}",
+                    created.shop.id, created.webhook_secret
+                ),
             );
         }
         Command::Shop(ShopCommand::Update {
@@ -400,9 +452,14 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
             options,
             enabled,
         }) => {
-            let shop = admin::update_shop(store, &shop, shop_changes(&options, enabled)?)
-                .await
-                .map_err(about(&shop))?;
+            let shop = admin::update_shop(
+                store,
+                &shop,
+                shop_changes(&options, enabled)?,
+                allow_private,
+            )
+            .await
+            .map_err(about(&shop))?;
             report(
                 options.json,
                 json!({"shop_id": shop.id.to_string(), "enabled": shop.enabled}),
@@ -419,8 +476,102 @@ async fn admin_command(store: &Store, command: Command) -> Result<(), Failure> {
                 format!("token {token}\n(the old token no longer works)"),
             );
         }
+        Command::Shop(ShopCommand::WebhookSecret { shop, json }) => {
+            let secret = admin::rotate_webhook_key(store, &shop)
+                .await
+                .map_err(about(&shop))?;
+            report(
+                json,
+                json!({"shop_id": shop, "webhook_secret": secret}),
+                format!("webhook {secret}\n(postbacks are signed with it from now on)"),
+            );
+        }
+        Command::Postback(PostbackCommand::List { bill, json }) => {
+            let list = admin::postbacks(store, &bill).await.map_err(about(&bill))?;
+            let human: Vec<String> = list.iter().map(postback_text).collect();
+            report(
+                json,
+                json!({"postbacks": list.iter().map(postback_json).collect::<Vec<_>>()}),
+                if human.is_empty() {
+                    format!("no postbacks for bill {bill}")
+                } else {
+                    human.join("\n")
+                },
+            );
+        }
+        Command::Postback(PostbackCommand::Redeliver { id, json }) => {
+            admin::redeliver(store, &id, now())
+                .await
+                .map_err(|e| match e {
+                    OpError::Store(paylink_store::StoreError::GuardFailed(_)) => {
+                        Failure(format!("no postback with id {id:?}"))
+                    }
+                    e => e.into(),
+                })?;
+            report(
+                json,
+                json!({"id": id, "state": "pending"}),
+                format!("postback {id} queued for delivery now"),
+            );
+        }
     }
     Ok(())
+}
+
+fn postback_json(p: &admin::PostbackHistory) -> serde_json::Value {
+    let r = &p.record;
+    json!({
+        "id": r.notice.id,
+        "kind": r.notice.kind.as_str(),
+        "subject_id": r.notice.subject_id,
+        "url": r.notice.url,
+        "state": r.state.as_str(),
+        "attempts": r.total_attempts,
+        "next_at": (r.state == NoticeState::Pending).then(|| format_datetime(r.next_at)),
+        "delivered_at": r.delivered_at.map(format_datetime),
+        "created_at": format_datetime(r.notice.created_at),
+        "fields": serde_json::Value::Object(
+            r.notice.fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
+        ),
+        "history": p.attempts.iter().map(|a| json!({
+            "number": a.number,
+            "at": format_datetime(a.at),
+            "http_status": a.http_status,
+            "latency_ms": a.latency_ms,
+            "error": a.error,
+            "response": a.excerpt,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn postback_text(p: &admin::PostbackHistory) -> String {
+    let r = &p.record;
+    let mut out = format!(
+        "{} {} {} -> {} ({} attempts)",
+        r.notice.id,
+        r.notice.kind.as_str(),
+        r.state.as_str(),
+        r.notice.url,
+        r.total_attempts
+    );
+    if r.state == NoticeState::Pending {
+        out.push_str(&format!(", next at {}", format_datetime(r.next_at)));
+    }
+    for a in &p.attempts {
+        let result = match (a.http_status, &a.error) {
+            (Some(s), _) => format!("HTTP {s}"),
+            (None, Some(e)) => e.clone(),
+            (None, None) => "no answer".into(),
+        };
+        out.push_str(&format!(
+            "\n  #{} {} {} in {} ms",
+            a.number,
+            format_datetime(a.at),
+            result,
+            a.latency_ms
+        ));
+    }
+    out
 }
 
 async fn serve(
@@ -452,6 +603,7 @@ async fn serve(
         let m = admin::create_merchant(&store, "Demo merchant", None, true, now()).await?;
         println!("demo merchant {} with shop {}", m.merchant_id, m.shop_id);
         println!("API token: {}", m.api_token);
+        println!("webhook secret: {}", m.webhook_secret);
         println!("try:\n  curl -s {public_url}/api/v1/bill/create -H 'Authorization: Bearer {}' -d amount=100 -d shop_id={}", m.api_token, m.shop_id);
     } else if store.merchant_count().await? == 0 {
         println!("no merchants yet: run `paylink merchant create --name \"My shop\"` with the same --database-url or --config as this server, or start with --demo");

@@ -30,6 +30,13 @@ const PAYLINK_VARS: &[&str] = &[
     "PAYLINK_PUBLIC_URL",
     "PAYLINK_DEFAULT_COMMISSION",
     "PAYLINK_WRITERS",
+    "PAYLINK_POSTBACKS_RETRY_SCHEDULE",
+    "PAYLINK_POSTBACKS_JITTER_PERCENT",
+    "PAYLINK_POSTBACKS_TIMEOUT",
+    "PAYLINK_POSTBACKS_LEASE",
+    "PAYLINK_POSTBACKS_POLL_INTERVAL",
+    "PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS",
+    "PAYLINK_POSTBACKS_DISPATCH",
     "RUST_LOG",
 ];
 
@@ -141,7 +148,11 @@ struct Merchant {
 
 impl Merchant {
     fn from_json(object: &Map<String, Value>) -> Merchant {
-        assert_eq!(keys(object), ["api_token", "merchant_id", "shop_id"]);
+        assert_eq!(
+            keys(object),
+            ["api_token", "merchant_id", "shop_id", "webhook_secret"]
+        );
+        assert!(text(object, "webhook_secret").starts_with("whsec_"));
         let m = Merchant {
             id: text(object, "merchant_id").to_string(),
             shop: text(object, "shop_id").to_string(),
@@ -192,6 +203,13 @@ impl Fixture {
     async fn serve(&self, args: &[&str]) -> Server {
         let mut cmd = self.cmd(&["serve", "--listen", "127.0.0.1:0"]);
         cmd.args(args);
+        Server::start(cmd).await
+    }
+
+    /// `paylink serve` with these `PAYLINK_*` variables set.
+    async fn serve_env(&self, vars: &[(&str, &str)]) -> Server {
+        let mut cmd = self.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.envs(vars.iter().copied());
         Server::start(cmd).await
     }
 
@@ -535,7 +553,8 @@ async fn shop_create_and_update_change_what_the_server_accepts_and_bad_input_cha
         ])
         .await
         .json();
-    assert_eq!(keys(&out), ["shop_id"]);
+    assert_eq!(keys(&out), ["shop_id", "webhook_secret"]);
+    assert!(text(&out, "webhook_secret").starts_with("whsec_"));
     let shop = text(&out, "shop_id").to_string();
     assert_id(&shop);
     assert_ne!(shop, m.shop);
@@ -1178,4 +1197,208 @@ async fn help_is_sensible_and_never_shows_the_database_url() {
     assert!(out.stderr.contains("Usage"), "{out:#?}");
     let out = run(paylink(dir.path(), &["--version"])).await;
     assert!(out.stdout.contains(env!("CARGO_PKG_VERSION")), "{out:#?}");
+}
+
+/// A merchant's postback endpoint on a raw socket: records each request's head and body, and
+/// answers 200, or holds the connection without answering while `hang` is set.
+struct Catcher {
+    url: String,
+    got: Arc<Mutex<Vec<String>>>,
+    hang: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Catcher {
+    fn start() -> Catcher {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/postback", listener.local_addr().unwrap());
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let hang = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (log, hold) = (got.clone(), hang.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let (log, hold) = (log.clone(), hold.clone());
+                std::thread::spawn(move || {
+                    let mut data = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    // Until the head is in and the body is as long as it says.
+                    loop {
+                        let Ok(n) = stream.read(&mut buf) else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        data.extend_from_slice(&buf[..n]);
+                        let text = String::from_utf8_lossy(&data).to_string();
+                        if let Some(end) = text.find("\r\n\r\n") {
+                            let len = text[..end]
+                                .lines()
+                                .find_map(|l| {
+                                    let (k, v) = l.split_once(':')?;
+                                    k.eq_ignore_ascii_case("content-length")
+                                        .then(|| v.trim().parse::<usize>().ok())?
+                                })
+                                .unwrap_or(0);
+                            if data.len() >= end + 4 + len {
+                                break;
+                            }
+                        }
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&data).to_string());
+                    if hold.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_secs(600));
+                        return;
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    );
+                });
+            }
+        });
+        Catcher { url, got, hang }
+    }
+
+    fn hang(&self, on: bool) {
+        self.hang.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The requests carrying `webhook-id: id` (waits up to PATIENCE for `n` of them).
+    fn wait_for(&self, id: &str, n: usize) -> Vec<String> {
+        let needle = format!("webhook-id: {id}\r\n");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let got: Vec<String> = self
+                .got
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| {
+                    r.to_ascii_lowercase()
+                        .contains(&needle.to_ascii_lowercase())
+                })
+                .cloned()
+                .collect();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{n} postbacks {id} expected, got {got:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The body of a raw request.
+fn body_of(request: &str) -> &str {
+    request.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+#[tokio::test]
+async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Crashing shop").await;
+    let catcher = Catcher::start();
+    let private = ("PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS", "1");
+    let mut update = fx.cmd(&[
+        "shop",
+        "update",
+        "--shop",
+        &m.shop,
+        "--result-url",
+        &catcher.url,
+    ]);
+    update.env(private.0, private.1);
+    let updated = run(update).await;
+    assert!(updated.status.success(), "{updated:#?}");
+
+    // 1. Killed after the payment committed, before any delivery (this server does not
+    //    dispatch at all, so nothing can have been sent).
+    let server = fx
+        .serve_env(&[private, ("PAYLINK_POSTBACKS_DISPATCH", "0")])
+        .await;
+    let bill_a = server.bill_ok(&m.token, &m.shop, "10").await;
+    let bill_a = bill_a["bill_id"].as_str().unwrap().to_string();
+    let paid_a = server.pay(&m.token, &bill_a).await;
+    let id_a = format!("msg_{}", paid_a["id"].as_str().unwrap());
+    drop(server); // SIGKILL
+
+    // 2. Killed while the receiver holds the delivery open.
+    catcher.hang(true);
+    let server = fx
+        .serve_env(&[
+            private,
+            ("PAYLINK_POSTBACKS_TIMEOUT", "5s"),
+            ("PAYLINK_POSTBACKS_LEASE", "6s"),
+        ])
+        .await;
+    // The first server's postback goes out at once and hangs too.
+    let hung_a = catcher.wait_for(&id_a, 1);
+    let bill_b = server.bill_ok(&m.token, &m.shop, "20").await;
+    let bill_b = bill_b["bill_id"].as_str().unwrap().to_string();
+    let paid_b = server.pay(&m.token, &bill_b).await;
+    let id_b = format!("msg_{}", paid_b["id"].as_str().unwrap());
+    let hung_b = catcher.wait_for(&id_b, 1);
+    drop(server); // SIGKILL mid-delivery
+
+    // 3. A new process delivers both once the dead one's lease runs out: same id, same body.
+    catcher.hang(false);
+    let server = fx.serve_env(&[private]).await;
+    let a = catcher.wait_for(&id_a, 2);
+    let b = catcher.wait_for(&id_b, 2);
+    assert_eq!(body_of(&a[1]), body_of(&hung_a[0]));
+    assert_eq!(body_of(&b[1]), body_of(&hung_b[0]));
+    assert!(body_of(&b[1]).contains("Status=SUCCESS"), "{}", b[1]);
+    assert!(
+        body_of(&a[1]).contains(&format!("InvId={bill_a}")),
+        "{}",
+        a[1]
+    );
+
+    // The operator sees it delivered, and can send it again.
+    let mut listed = Value::Null;
+    for _ in 0..200 {
+        let out = fx
+            .admin(&["postback", "list", "--bill", &bill_b, "--json"])
+            .await
+            .json();
+        listed = out["postbacks"][0].clone();
+        if listed["state"] == "delivered" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(listed["id"], id_b.as_str(), "{listed}");
+    assert_eq!(listed["state"], "delivered", "{listed}");
+    assert_eq!(listed["url"], catcher.url.as_str());
+    assert_eq!(listed["fields"]["Status"], "SUCCESS");
+    let history = listed["history"].as_array().unwrap();
+    assert_eq!(history.last().unwrap()["http_status"], 200, "{listed}");
+    let text = fx.admin(&["postback", "list", "--bill", &bill_b]).await;
+    assert!(text.status.success());
+    assert!(
+        text.stdout.contains(&id_b) && text.stdout.contains("HTTP 200"),
+        "{}",
+        text.stdout
+    );
+
+    let out = fx
+        .admin(&["postback", "redeliver", "--id", &id_b, "--json"])
+        .await
+        .json();
+    assert_eq!(out["state"], "pending");
+    let again = catcher.wait_for(&id_b, 3);
+    assert_eq!(body_of(&again[2]), body_of(&hung_b[0]));
+
+    fx.admin(&["postback", "redeliver", "--id", "msg_nothing"])
+        .await
+        .refused(&["no postback", "msg_nothing"]);
+    fx.admin(&["postback", "list", "--bill", "AAAAAAAAAA"])
+        .await
+        .refused(&["no bill", "AAAAAAAAAA"]);
+    drop(server);
 }

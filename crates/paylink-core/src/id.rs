@@ -13,6 +13,22 @@ pub fn random_base62(rng: &mut impl Rng, len: usize) -> String {
         .collect()
 }
 
+fn derive_base62(key: &[u8], parts: &[&str]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p.as_bytes());
+        mac.update(b"\0");
+    }
+    // 32 bytes of MAC for 10 characters; the modulo bias (256 mod 62) does not matter for ids.
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .take(ID_LEN)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
+}
+
 fn is_id(text: &str) -> bool {
     text.len() == ID_LEN && text.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -26,6 +42,12 @@ macro_rules! public_id {
         impl $name {
             pub fn random(rng: &mut impl Rng) -> Self {
                 $name(random_base62(rng, ID_LEN))
+            }
+            /// The id keyed by `key` over `parts`: the same inputs always name the same object
+            /// (a payment form submitted twice makes one payment), and nobody without the key
+            /// can predict it.
+            pub fn derive(key: &[u8], parts: &[&str]) -> Self {
+                $name(derive_base62(key, parts))
             }
             /// `None` unless `text` has the shape of an id; such text can never name an object.
             pub fn parse(text: &str) -> Option<Self> {

@@ -5,6 +5,7 @@ use crate::bill::Bill;
 use crate::error::DomainError;
 use crate::id::{BillId, MerchantId, PaymentId, ShopId};
 use crate::money::{Currency, Rate};
+use crate::notice::Notice;
 use crate::plan::{Plan, Write};
 use crate::time::Millis;
 use std::str::FromStr;
@@ -144,12 +145,14 @@ pub enum BillTransition {
     Fail { now: Millis },
 }
 
-/// Records `charge` against `bill` with the shop's fee `rate`.
+/// Records `charge` against `bill` with the shop's fee `rate`; with a `postback_url`, the
+/// merchant's postback goes to the outbox in the same plan.
 pub fn settle(
     bill: &Bill,
     rate: Rate,
     charge: Charge,
     id: PaymentId,
+    postback_url: Option<&str>,
     now: Millis,
 ) -> Result<(Payment, Plan), DomainError> {
     bill.check_payable(charge.method, now)?;
@@ -212,10 +215,15 @@ pub fn settle(
     } else {
         BillTransition::Fail { now }
     };
-    let plan = Plan::one(Write::RecordPayment {
+    let mut plan = Plan::one(Write::RecordPayment {
         payment: payment.clone(),
         transition,
     });
+    if let Some(url) = postback_url {
+        plan.writes.push(Write::EnqueueNotice(Notice::for_payment(
+            bill, &payment, url, now,
+        )));
+    }
     Ok((payment, plan))
 }
 
@@ -281,6 +289,7 @@ mod tests {
             rate,
             charge(PaymentMethod::BankCard, 10_000, true),
             pid(),
+            None,
             1,
         )
         .unwrap();
@@ -300,6 +309,7 @@ mod tests {
             rate,
             charge(PaymentMethod::BankCard, 10_350, true),
             pid(),
+            None,
             1,
         )
         .unwrap();
@@ -307,7 +317,15 @@ mod tests {
             (p.status, p.commission, p.amount_received),
             (PaymentStatus::Success, 350, 10_000)
         );
-        let (p, _) = settle(&b, rate, charge(PaymentMethod::Sbp, 5_175, true), pid(), 1).unwrap();
+        let (p, _) = settle(
+            &b,
+            rate,
+            charge(PaymentMethod::Sbp, 5_175, true),
+            pid(),
+            None,
+            1,
+        )
+        .unwrap();
         assert_eq!(
             (p.status, p.commission, p.amount_received),
             (PaymentStatus::Underpaid, 175, 5_000)
@@ -319,10 +337,17 @@ mod tests {
         let b = bill(BillType::Multi, false);
         let r = Rate::ZERO;
         let st = |paid| {
-            settle(&b, r, charge(PaymentMethod::Sbp, paid, true), pid(), 1)
-                .unwrap()
-                .0
-                .status
+            settle(
+                &b,
+                r,
+                charge(PaymentMethod::Sbp, paid, true),
+                pid(),
+                None,
+                1,
+            )
+            .unwrap()
+            .0
+            .status
         };
         assert_eq!(st(9_999), PaymentStatus::Underpaid);
         assert_eq!(st(10_000), PaymentStatus::Success);
@@ -337,6 +362,7 @@ mod tests {
             Rate::from_bps(350).unwrap(),
             charge(PaymentMethod::BankCard, 10_000, false),
             pid(),
+            None,
             1,
         )
         .unwrap();

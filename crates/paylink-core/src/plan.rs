@@ -2,8 +2,9 @@
 //! depend on concurrent state are part of each write's SQL.
 
 use crate::bill::Bill;
-use crate::id::{BillId, MerchantId};
+use crate::id::{BillId, MerchantId, ShopId};
 use crate::merchant::{Merchant, Shop, Subscription};
+use crate::notice::{AfterAttempt, Notice};
 use crate::payment::{BillTransition, Payment};
 use crate::time::Millis;
 
@@ -25,7 +26,14 @@ pub enum Write {
         merchant_id: MerchantId,
         token_id: i64,
         digest: String,
+        /// The token sealed (see [`crate::seal`]): postbacks are signed with it.
+        sealed: String,
         now: Millis,
+    },
+    /// Sets (or replaces) a shop's sealed Standard Webhooks key.
+    SetWebhookKey {
+        shop_id: ShopId,
+        sealed: String,
     },
     InsertBill(Bill),
     /// Guard: a finished NORMAL bill is not toggled.
@@ -39,6 +47,43 @@ pub enum Write {
         payment: Payment,
         transition: BillTransition,
     },
+    /// A notification to deliver, in the same transaction as the change it reports.
+    EnqueueNotice(Notice),
+    /// Leases up to `limit` due pending notices to `owner` until `until`: rows whose lease ran
+    /// out (a dispatcher that died) are due again.
+    ClaimNotices {
+        owner: String,
+        now: Millis,
+        until: Millis,
+        limit: i64,
+    },
+    /// Records an attempt and moves the notice on; the move only happens while `owner` still
+    /// holds the lease (the attempt is recorded either way: it happened).
+    FinishAttempt {
+        attempt: DeliveryAttempt,
+        owner: String,
+        next: AfterAttempt,
+    },
+    /// Makes a notice due now in a fresh round of the schedule. Guard: the notice exists.
+    Redeliver {
+        notice_id: String,
+        now: Millis,
+    },
+}
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAttempt {
+    pub notice_id: String,
+    /// 1 for the notice's first attempt ever; redeliveries continue the count.
+    pub number: i64,
+    pub at: Millis,
+    pub http_status: Option<i64>,
+    pub latency_ms: i64,
+    /// Why no status came (timeout, refused address, connection error).
+    pub error: Option<String>,
+    /// The first bytes of the response body.
+    pub excerpt: String,
 }
 
 #[derive(Debug, Clone, Default)]

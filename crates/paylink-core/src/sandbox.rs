@@ -5,11 +5,20 @@ use crate::payment::ChargeResult;
 
 pub const CARD_DECLINED: &str = "4000000000000002";
 pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
+pub const CARD_THREE_DS: &str = "4000000000003220";
 
-/// The outcome of charging `card` in the sandbox: the two test cards fail, every other
-/// Luhn-valid card succeeds.
-pub fn card_outcome(card: &CardNumber) -> ChargeResult {
-    match card.expose_pan() {
+/// What charging a sandbox card does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardOutcome {
+    Result(ChargeResult),
+    /// A 3-D Secure challenge first; the payer's answer decides.
+    Challenge,
+}
+
+/// The outcome of charging `card` in the sandbox: the test cards do what the table says,
+/// every other Luhn-valid card succeeds.
+pub fn card_outcome(card: &CardNumber) -> CardOutcome {
+    CardOutcome::Result(match card.expose_pan() {
         CARD_DECLINED => ChargeResult::Declined {
             code: 5,
             message: "The card was declined by the issuer.".into(),
@@ -18,7 +27,16 @@ pub fn card_outcome(card: &CardNumber) -> ChargeResult {
             code: 51,
             message: "Insufficient funds on the card.".into(),
         },
+        CARD_THREE_DS => return CardOutcome::Challenge,
         _ => ChargeResult::Approved,
+    })
+}
+
+/// A challenge the payer failed (or an answer that is not the issuer's).
+pub fn challenge_failed() -> ChargeResult {
+    ChargeResult::Declined {
+        code: 5,
+        message: "3-D Secure authentication failed.".into(),
     }
 }
 
@@ -29,11 +47,15 @@ mod tests {
     #[test]
     fn test_cards_have_their_documented_outcomes() {
         let outcome = |n: &str| card_outcome(&CardNumber::parse(n).unwrap());
-        assert_eq!(outcome("4242424242424242"), ChargeResult::Approved);
-        assert_eq!(outcome("5555555555554444"), ChargeResult::Approved);
-        assert!(matches!(outcome(CARD_DECLINED), ChargeResult::Declined { code, .. } if code == 5));
+        let ok = CardOutcome::Result(ChargeResult::Approved);
+        assert_eq!(outcome("4242424242424242"), ok);
+        assert_eq!(outcome("5555555555554444"), ok);
         assert!(
-            matches!(outcome(CARD_INSUFFICIENT_FUNDS), ChargeResult::Declined { code, .. } if code == 51)
+            matches!(outcome(CARD_DECLINED), CardOutcome::Result(ChargeResult::Declined { code, .. }) if code == 5)
         );
+        assert!(
+            matches!(outcome(CARD_INSUFFICIENT_FUNDS), CardOutcome::Result(ChargeResult::Declined { code, .. }) if code == 51)
+        );
+        assert_eq!(outcome(CARD_THREE_DS), CardOutcome::Challenge);
     }
 }

@@ -1,21 +1,33 @@
 //! Operator actions (the `paylink merchant|shop|token` commands): merchants, shops, tokens.
 
 use crate::bills::OpError;
-use paylink_core::id::{MerchantId, ShopId};
+use crate::egress;
+use crate::keys::{token_context, webhook_context, InstanceKeys};
+use paylink_core::id::{BillId, MerchantId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
-use paylink_core::plan::{Plan, Write};
+use paylink_core::notice::WebhookKey;
+use paylink_core::plan::{DeliveryAttempt, Plan, Write};
+use paylink_core::seal::SealKey;
 use paylink_core::time::Millis;
 use paylink_core::token::ApiToken;
 use paylink_core::DomainError;
-use paylink_store::{Store, StoreError};
+use paylink_store::{NoticeRecord, Store, StoreError};
 use rand::Rng;
 
 pub struct Onboarded {
     pub merchant_id: MerchantId,
     pub shop_id: ShopId,
-    /// The only time the full token exists outside the merchant's hands.
+    /// The only time the full token is shown (paylink keeps it sealed, to sign postbacks).
     pub api_token: String,
+    /// The first shop's Standard Webhooks key (`whsec_...`).
+    pub webhook_secret: String,
+}
+
+/// A new shop and its Standard Webhooks key.
+pub struct CreatedShop {
+    pub shop: Shop,
+    pub webhook_secret: String,
 }
 
 /// Shop settings; `None` keeps the current value on update.
@@ -83,10 +95,13 @@ pub async fn create_merchant(
         now,
     );
     let (merchant_id, shop_id) = (merchant.id.clone(), shop.id.clone());
-    let api_token = with_fresh_token(store, &merchant_id, now, |token_write| Plan {
+    let seal = InstanceKeys::seal_key(store).await?;
+    let (webhook_secret, key_write) = webhook_key(&seal, &shop.id);
+    let api_token = with_fresh_token(store, &seal, &merchant_id, now, |token_write| Plan {
         writes: vec![
             Write::InsertMerchant(merchant.clone()),
             Write::InsertShop(shop.clone()),
+            key_write.clone(),
             token_write,
         ],
     })
@@ -95,12 +110,14 @@ pub async fn create_merchant(
         merchant_id,
         shop_id,
         api_token,
+        webhook_secret,
     })
 }
 
 /// Applies the plan built around a new token; a token id already taken is drawn again.
 async fn with_fresh_token(
     store: &Store,
+    seal: &SealKey,
     merchant_id: &MerchantId,
     now: Millis,
     plan: impl Fn(Write) -> Plan,
@@ -115,6 +132,11 @@ async fn with_fresh_token(
             merchant_id: merchant_id.clone(),
             token_id: token.id,
             digest: token.digest(),
+            sealed: seal.seal(
+                &mut rand::thread_rng(),
+                &token.reveal(),
+                &token_context(token.id),
+            ),
             now,
         };
         match store.apply(plan(write)).await {
@@ -140,7 +162,45 @@ pub async fn refresh_token(
     now: Millis,
 ) -> Result<String, OpError> {
     let m = merchant(store, merchant_id).await?;
-    with_fresh_token(store, &m.id, now, Plan::one).await
+    let seal = InstanceKeys::seal_key(store).await?;
+    with_fresh_token(store, &seal, &m.id, now, Plan::one).await
+}
+
+/// A fresh Standard Webhooks key for `shop` and the write that stores it sealed.
+fn webhook_key(seal: &SealKey, shop: &ShopId) -> (String, Write) {
+    let text = WebhookKey::generate(&mut rand::thread_rng());
+    let sealed = seal.seal(
+        &mut rand::thread_rng(),
+        &text,
+        &webhook_context(shop.as_str()),
+    );
+    let write = Write::SetWebhookKey {
+        shop_id: shop.clone(),
+        sealed,
+    };
+    (text, write)
+}
+
+/// Replaces the shop's webhook key; the new one signs every postback sent from now on.
+pub async fn rotate_webhook_key(store: &Store, shop_id: &str) -> Result<String, OpError> {
+    let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
+    let shop = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
+    let (text, write) = webhook_key(&InstanceKeys::seal_key(store).await?, &shop.id);
+    store.apply(Plan::one(write)).await?;
+    Ok(text)
+}
+
+/// The shop's validation, and a result URL paylink may send postbacks to.
+async fn check_shop(shop: &Shop, allow_private: bool) -> Result<(), OpError> {
+    shop.validate()?;
+    if let Some(url) = &shop.result_url {
+        egress::check_configured_url(url, allow_private)
+            .await
+            .map_err(|r| {
+                DomainError::invalid("result_url", format!("The result url is refused: {r}."))
+            })?;
+    }
+    Ok(())
 }
 
 pub async fn set_banned(store: &Store, merchant_id: &str, banned: bool) -> Result<(), OpError> {
@@ -169,12 +229,14 @@ pub async fn set_subscription(
     Ok(())
 }
 
+/// `allow_private`: result URLs on loopback and private addresses are accepted.
 pub async fn create_shop(
     store: &Store,
     merchant_id: &str,
     changes: ShopChanges,
+    allow_private: bool,
     now: Millis,
-) -> Result<Shop, OpError> {
+) -> Result<CreatedShop, OpError> {
     let m = merchant(store, merchant_id).await?;
     let mut shop = Shop::new(
         ShopId::random(&mut rand::thread_rng()),
@@ -183,24 +245,60 @@ pub async fn create_shop(
         now,
     );
     changes.apply_to(&mut shop);
-    shop.validate()?;
+    check_shop(&shop, allow_private).await?;
+    let (webhook_secret, key_write) = webhook_key(&InstanceKeys::seal_key(store).await?, &shop.id);
     store
-        .apply(Plan::one(Write::InsertShop(shop.clone())))
+        .apply(Plan {
+            writes: vec![Write::InsertShop(shop.clone()), key_write],
+        })
         .await?;
-    Ok(shop)
+    Ok(CreatedShop {
+        shop,
+        webhook_secret,
+    })
 }
 
 pub async fn update_shop(
     store: &Store,
     shop_id: &str,
     changes: ShopChanges,
+    allow_private: bool,
 ) -> Result<Shop, OpError> {
     let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
     let mut shop = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
     changes.apply_to(&mut shop);
-    shop.validate()?;
+    check_shop(&shop, allow_private).await?;
     store
         .apply(Plan::one(Write::UpdateShop(shop.clone())))
         .await?;
     Ok(shop)
+}
+
+/// A postback with its delivery attempts.
+pub struct PostbackHistory {
+    pub record: NoticeRecord,
+    pub attempts: Vec<DeliveryAttempt>,
+}
+
+/// The postbacks about bill `bill_id`, oldest first.
+pub async fn postbacks(store: &Store, bill_id: &str) -> Result<Vec<PostbackHistory>, OpError> {
+    let id = BillId::parse(bill_id).ok_or(DomainError::BillNotFound)?;
+    store.bill(&id).await?.ok_or(DomainError::BillNotFound)?;
+    let mut out = Vec::new();
+    for record in store.notices_for_bill(&id).await? {
+        let attempts = store.notice_attempts(&record.notice.id).await?;
+        out.push(PostbackHistory { record, attempts });
+    }
+    Ok(out)
+}
+
+/// Makes postback `id` due now, in a fresh round of the retry schedule.
+pub async fn redeliver(store: &Store, id: &str, now: Millis) -> Result<(), OpError> {
+    store
+        .apply(Plan::one(Write::Redeliver {
+            notice_id: id.to_string(),
+            now,
+        }))
+        .await?;
+    Ok(())
 }

@@ -4,7 +4,9 @@
 use crate::acquirer::SandboxAcquirer;
 use crate::cardlink::{self, ApiError};
 use crate::config::Settings;
+use crate::keys::InstanceKeys;
 use crate::pages;
+use crate::postbacks;
 use crate::state::{AppState, Clock, Services};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -34,6 +36,7 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    state: AppState,
     store: Store,
     public_url: String,
 }
@@ -67,17 +70,22 @@ impl Application {
             settings.public_url = format!("http://{bound}");
         }
         let public_url = settings.public_url.clone();
-        let fingerprint_key = store.instance_secret("card_fingerprint_key").await?;
+        let keys = InstanceKeys::load(&store).await?;
+        let sandbox = Arc::new(SandboxAcquirer::new(&public_url, keys.sandbox.clone()));
         let state = AppState::new(Services {
             store: store.clone(),
+            postback_client: postbacks::client(&settings.postbacks),
             settings,
             clock,
-            acquirer: Arc::new(SandboxAcquirer),
-            fingerprint_key: fingerprint_key.into_bytes(),
+            acquirer: sandbox.clone(),
+            sandbox,
+            keys,
+            postbacks_due: tokio::sync::Notify::new(),
         });
         Ok(Application {
             listener,
-            router: router(state),
+            router: router(state.clone()),
+            state,
             store,
             public_url,
         })
@@ -101,9 +109,21 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let dispatcher = self
+            .state
+            .settings
+            .postbacks
+            .dispatch
+            .then(|| tokio::spawn(postbacks::run(self.state.clone(), stopped)));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
+        // Let the dispatcher record the attempts in flight before the writer stops.
+        let _ = stop.send(true);
+        if let Some(d) = dispatcher {
+            let _ = d.await;
+        }
         self.store.close().await;
         served
     }

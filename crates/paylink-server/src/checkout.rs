@@ -1,15 +1,22 @@
 //! Paying a bill: the one operation behind the sandbox API and the hosted payment page.
+//! A payment's id is chosen before the charge, so a form submitted twice (or a 3-D Secure
+//! answer replayed) finds the payment the first submit made instead of making another.
 
-use crate::acquirer::ChargeRequest;
+use crate::acquirer::{ChargeRequest, ChargeStep};
 use crate::bills::OpError;
 use crate::state::AppState;
 use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
 use paylink_core::id::PaymentId;
+use paylink_core::merchant::Shop;
 use paylink_core::money::Amount;
-use paylink_core::payment::{self, Charge, Payment, PaymentMethod};
+use paylink_core::payment::{self, Charge, ChargeResult, Payment, PaymentMethod};
+use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::StoreError;
+
+/// How long a payer has to answer a 3-D Secure challenge.
+const CHALLENGE_TTL_MS: Millis = 15 * 60 * 1000;
 
 /// How the payer pays.
 #[derive(Debug, Clone)]
@@ -30,14 +37,80 @@ impl Tender {
     }
 }
 
-pub async fn pay(st: &AppState, bill: &Bill, tender: Tender) -> Result<Payment, OpError> {
+/// Where a payment attempt stands.
+#[derive(Debug)]
+pub enum Step {
+    Paid(Payment),
+    /// The payer's browser must visit the issuer: POST `PaReq = request`, `MD = state` and a
+    /// `TermUrl` to `acs_url`. `state` is sealed: the payer carries it but cannot read or
+    /// change it, and it holds no card number.
+    Challenge {
+        acs_url: String,
+        request: String,
+        state: String,
+    },
+}
+
+/// A charge waiting on its 3-D Secure answer, as sealed into `MD`.
+struct Pending {
+    payment_id: PaymentId,
+    paid: i64,
+    from_card: String,
+    fingerprint: String,
+    request: String,
+    expires_at: Millis,
+}
+
+impl Pending {
+    fn context(bill: &Bill) -> String {
+        format!("3ds:{}", bill.id)
+    }
+
+    fn seal(&self, st: &AppState, bill: &Bill) -> String {
+        let text = form_urlencoded::Serializer::new(String::new())
+            .append_pair("id", self.payment_id.as_str())
+            .append_pair("paid", &self.paid.to_string())
+            .append_pair("card", &self.from_card)
+            .append_pair("fp", &self.fingerprint)
+            .append_pair("req", &self.request)
+            .append_pair("exp", &self.expires_at.to_string())
+            .finish();
+        st.keys
+            .seal
+            .seal(&mut rand::thread_rng(), &text, &Pending::context(bill))
+    }
+
+    fn open(st: &AppState, bill: &Bill, sealed: &str) -> Option<Pending> {
+        let text = st.keys.seal.open(sealed, &Pending::context(bill))?;
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.expose().as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        Some(Pending {
+            payment_id: PaymentId::parse(&get("id")?)?,
+            paid: get("paid")?.parse().ok()?,
+            from_card: get("card")?,
+            fingerprint: get("fp")?,
+            request: get("req")?,
+            expires_at: get("exp")?.parse().ok()?,
+        })
+    }
+}
+
+/// Charges `tender` for `bill` as payment `payment_id`; a payment already made under that id is
+/// returned as it is.
+pub async fn pay(
+    st: &AppState,
+    bill: &Bill,
+    shop: &Shop,
+    payment_id: PaymentId,
+    tender: Tender,
+) -> Result<Step, OpError> {
+    if let Some(done) = st.store.payment(&payment_id).await? {
+        return Ok(Step::Paid(done));
+    }
     let method = tender.method();
     bill.check_payable(method, st.now())?;
-    let shop = st
-        .store
-        .shop(&bill.shop_id)
-        .await?
-        .ok_or(DomainError::ShopNotFound)?;
     if !shop.enabled {
         return Err(DomainError::ShopNotEnabled.into());
     }
@@ -46,34 +119,109 @@ pub async fn pay(st: &AppState, bill: &Bill, tender: Tender) -> Result<Payment, 
         Tender::Card(card) => (bill.quote(rate), Some(card)),
         Tender::Sbp { amount } => (amount.map_or_else(|| bill.quote(rate), Amount::minor), None),
     };
-    let result = st
+    let step = st
         .acquirer
         .charge(ChargeRequest {
+            reference: payment_id.as_str(),
             method,
             amount: paid,
             currency: bill.currency,
             card,
         })
         .await;
+    let from_card = card.map(CardNumber::masked).unwrap_or_default();
+    let fingerprint = card.map(|c| c.fingerprint(&st.keys.fingerprint));
+    match step {
+        ChargeStep::Done(result) => {
+            let charge = Charge {
+                method,
+                paid,
+                from_card,
+                card_fingerprint: fingerprint,
+                result,
+            };
+            record(st, bill, shop, charge, payment_id)
+                .await
+                .map(Step::Paid)
+        }
+        ChargeStep::Challenge { acs_url, request } => {
+            let pending = Pending {
+                payment_id,
+                paid,
+                from_card,
+                fingerprint: fingerprint.unwrap_or_default(),
+                request: request.clone(),
+                expires_at: st.now() + CHALLENGE_TTL_MS,
+            };
+            Ok(Step::Challenge {
+                acs_url,
+                request,
+                state: pending.seal(st, bill),
+            })
+        }
+    }
+}
+
+/// Finishes a challenged card payment with the issuer's `answer` (`PaRes`) and the sealed
+/// `state` (`MD`). State that does not open, or has expired, is refused.
+pub async fn complete(
+    st: &AppState,
+    bill: &Bill,
+    shop: &Shop,
+    state: &str,
+    answer: &str,
+) -> Result<Payment, OpError> {
+    let pending = Pending::open(st, bill, state)
+        .ok_or_else(|| DomainError::invalid("MD", "The 3-D Secure session is not valid."))?;
+    if let Some(done) = st.store.payment(&pending.payment_id).await? {
+        return Ok(done);
+    }
+    if st.now() > pending.expires_at {
+        return Err(DomainError::invalid("MD", "The 3-D Secure session has expired.").into());
+    }
+    let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
     let charge = Charge {
-        method,
-        paid,
-        from_card: card.map(CardNumber::masked).unwrap_or_default(),
-        card_fingerprint: card.map(|c| c.fingerprint(&st.fingerprint_key)),
+        method: PaymentMethod::BankCard,
+        paid: pending.paid,
+        from_card: pending.from_card,
+        card_fingerprint: (!pending.fingerprint.is_empty()).then_some(pending.fingerprint),
         result,
     };
+    record(st, bill, shop, charge, pending.payment_id).await
+}
+
+/// Records an answered charge (and its postback) in one plan.
+async fn record(
+    st: &AppState,
+    bill: &Bill,
+    shop: &Shop,
+    charge: Charge,
+    payment_id: PaymentId,
+) -> Result<Payment, OpError> {
+    let rate = shop.commission.unwrap_or(st.settings.default_commission);
+    let method = charge.method;
     let now = st.now();
     let (payment, plan) = payment::settle(
         bill,
         rate,
         charge,
-        PaymentId::random(&mut rand::thread_rng()),
+        payment_id,
+        shop.result_url.as_deref(),
         now,
     )?;
     match st.store.apply(plan).await {
-        Ok(()) => Ok(payment),
-        Err(StoreError::GuardFailed(_)) => {
-            // Another payment, a toggle or the clock won the race: say which.
+        Ok(()) => {
+            if shop.result_url.is_some() {
+                st.postbacks_due.notify_one();
+            }
+            Ok(payment)
+        }
+        Err(StoreError::GuardFailed(_)) | Err(StoreError::Conflict(_)) => {
+            // A twin submit recorded this very payment, or another payment, a toggle or the
+            // clock won the race: say which.
+            if let Some(done) = st.store.payment(&payment.id).await? {
+                return Ok(done);
+            }
             let current = st
                 .store
                 .bill(&bill.id)

@@ -1,6 +1,7 @@
 //! Server settings. The CLI fills them from flags, `PAYLINK_*` variables and the TOML file.
 
 use paylink_core::money::Rate;
+use paylink_core::notice::RetrySchedule;
 use paylink_store::StoreOptions;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -17,6 +18,41 @@ pub struct Settings {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub store: StoreOptions,
+    pub postbacks: PostbackSettings,
+}
+
+/// How postbacks are delivered.
+#[derive(Debug, Clone)]
+pub struct PostbackSettings {
+    pub retry: RetrySchedule,
+    /// Longest wait for a receiver's answer.
+    pub timeout: Duration,
+    /// How long a dispatcher owns the notices it claimed; a dispatcher that dies mid-delivery
+    /// gives them up when the lease runs out. Longer than `timeout`.
+    pub lease: Duration,
+    /// How often due notices are looked for when nothing wakes the dispatcher (retries come
+    /// due on the clock; other processes write notices too).
+    pub poll: Duration,
+    /// Most notices claimed (and delivered concurrently) at once.
+    pub batch: usize,
+    /// Receivers on loopback and private addresses are allowed (tests, local development).
+    pub allow_private: bool,
+    /// Whether this process runs a dispatcher at all.
+    pub dispatch: bool,
+}
+
+impl Default for PostbackSettings {
+    fn default() -> Self {
+        PostbackSettings {
+            retry: RetrySchedule::default(),
+            timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(60),
+            poll: Duration::from_secs(1),
+            batch: 256,
+            allow_private: false,
+            dispatch: true,
+        }
+    }
 }
 
 impl Settings {
@@ -37,6 +73,7 @@ impl Settings {
             body_limit: Settings::DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(Settings::DEFAULT_TIMEOUT_SECS),
             store: StoreOptions::default(),
+            postbacks: PostbackSettings::default(),
         }
     }
 }

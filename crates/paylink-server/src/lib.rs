@@ -8,7 +8,10 @@ pub mod bills;
 mod cardlink;
 pub mod checkout;
 pub mod config;
+pub mod egress;
+pub mod keys;
 mod pages;
+pub mod postbacks;
 pub mod state;
 
 pub use app::{Application, StartError};

@@ -1,5 +1,6 @@
-use crate::acquirer::Acquirer;
+use crate::acquirer::{Acquirer, SandboxAcquirer};
 use crate::config::Settings;
+use crate::keys::InstanceKeys;
 use paylink_core::time::Millis;
 use paylink_store::Store;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -61,8 +62,12 @@ pub struct Services {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub acquirer: Arc<dyn Acquirer>,
-    /// Key of the card fingerprints (a per-instance secret).
-    pub fingerprint_key: Vec<u8>,
+    /// The sandbox issuer behind `/sandbox/acs`, whatever the acquirer.
+    pub sandbox: Arc<SandboxAcquirer>,
+    pub keys: InstanceKeys,
+    pub postback_client: reqwest::Client,
+    /// Wakes the dispatcher: a notice was just written.
+    pub postbacks_due: tokio::sync::Notify,
 }
 
 impl Services {

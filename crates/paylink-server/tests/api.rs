@@ -3,6 +3,8 @@
 
 #[path = "api/harness.rs"]
 mod harness;
+#[path = "api/receiver.rs"]
+mod receiver;
 
 #[path = "api/amounts.rs"]
 mod amounts;
@@ -10,6 +12,8 @@ mod amounts;
 mod auth;
 #[path = "api/bill_create.rs"]
 mod bill_create;
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/lists.rs"]
@@ -20,6 +24,8 @@ mod pages;
 mod payment_status;
 #[path = "api/payments.rs"]
 mod payments;
+#[path = "api/postbacks.rs"]
+mod postbacks;
 #[path = "api/toggle.rs"]
 mod toggle;
 #[path = "api/validation.rs"]

@@ -3,6 +3,7 @@
 //! group-commit [`writer`]; reads use a separate pool.
 
 mod migrate;
+mod outbox;
 mod postgres;
 mod reads;
 mod rows;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
+pub use outbox::{Checkout, Claimed, NoticeRecord, SealedToken};
 pub use reads::{BillFilter, Direction, Keyset, Page, PageRequest, PaymentFilter, TokenOwner};
 
 #[derive(Debug, Error)]

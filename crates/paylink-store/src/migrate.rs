@@ -5,7 +5,10 @@
 use crate::sql::{Exec, Value};
 use crate::StoreError;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_outbox.sql")),
+];
 
 pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreError> {
     // On PostgreSQL two concurrent `CREATE TABLE IF NOT EXISTS` can both pass the check; the

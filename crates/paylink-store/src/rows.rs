@@ -81,6 +81,15 @@ impl Columns for Prefixed<'_> {
     }
 }
 
+/// `decode` of columns selected as `<prefix><name>`.
+pub(crate) fn prefixed<T>(
+    row: &dyn Columns,
+    prefix: &'static str,
+    decode: fn(&dyn Columns) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    decode(&Prefixed { inner: row, prefix })
+}
+
 pub(crate) fn token_owner(row: &dyn Columns) -> Result<TokenOwner, StoreError> {
     Ok(TokenOwner {
         secret_sha256: row.text("secret_sha256")?,

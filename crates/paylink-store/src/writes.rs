@@ -4,6 +4,7 @@
 use crate::sql::{values_sql, Statement, Value};
 use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
+use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
 use paylink_core::plan::{Plan, Write};
 use std::sync::LazyLock;
@@ -32,7 +33,16 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::UpdateShop(s) => Some(("shops", s.id.to_string())),
             Write::SetBillActive { bill_id, .. } => Some(("bills", bill_id.to_string())),
             Write::RecordPayment { payment, .. } => Some(("bills", payment.bill_id.to_string())),
-            Write::InsertMerchant(_) | Write::InsertShop(_) | Write::InsertBill(_) => None,
+            Write::SetWebhookKey { shop_id, .. } => Some(("shops", shop_id.to_string())),
+            Write::FinishAttempt { attempt, .. } => Some(("outbox", attempt.notice_id.clone())),
+            Write::Redeliver { notice_id, .. } => Some(("outbox", notice_id.clone())),
+            // A claim locks the rows it leases, which no other plan touches while they are
+            // unleased but another claim (one dispatcher per process).
+            Write::ClaimNotices { .. } => None,
+            Write::InsertMerchant(_)
+            | Write::InsertShop(_)
+            | Write::InsertBill(_)
+            | Write::EnqueueNotice(_) => None,
         })
         .collect();
     locks.sort();
@@ -93,6 +103,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             merchant_id,
             token_id,
             digest,
+            sealed,
             now,
         } => {
             out.push(Statement::new(
@@ -100,10 +111,105 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 vec![merchant_id.as_str().into(), (*now).into()],
             ));
             out.push(Statement::new(
-                "INSERT INTO api_tokens (id, merchant_id, secret_sha256, created_at) VALUES ($1, $2, $3, $4)",
-                vec![(*token_id).into(), merchant_id.as_str().into(), digest.into(), (*now).into()],
+                "INSERT INTO api_tokens (id, merchant_id, secret_sha256, sealed, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                vec![
+                    (*token_id).into(),
+                    merchant_id.as_str().into(),
+                    digest.into(),
+                    sealed.into(),
+                    (*now).into(),
+                ],
             ));
         }
+        Write::SetWebhookKey { shop_id, sealed } => out.push(Statement::guarded(
+            "UPDATE shops SET webhook_key_sealed = $2 WHERE id = $1",
+            vec![shop_id.as_str().into(), sealed.into()],
+            "shop_not_found",
+        )),
+        Write::EnqueueNotice(n) => out.push(Statement::new(
+            "INSERT INTO outbox (id, kind, merchant_id, shop_id, bill_id, subject_id, url, fields,
+                 state, next_at, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)",
+            vec![
+                n.id.as_str().into(),
+                n.kind.as_str().into(),
+                n.merchant_id.as_str().into(),
+                n.shop_id.as_str().into(),
+                n.bill_id.as_ref().map(|b| b.as_str()).into(),
+                n.subject_id.as_str().into(),
+                n.url.as_str().into(),
+                encode_fields(&n.fields).into(),
+                n.created_at.into(),
+            ],
+        )),
+        Write::ClaimNotices {
+            owner,
+            now,
+            until,
+            limit,
+        } => out.push(Statement::new(
+            // The lease conditions are repeated outside the subquery: PostgreSQL re-checks them
+            // on a row another claimer just leased, so no row is ever leased twice.
+            "UPDATE outbox SET lease_owner = $1, leased_until = $3
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE state = 'pending' AND next_at <= $2
+                            AND (leased_until IS NULL OR leased_until <= $2)
+                          ORDER BY next_at LIMIT $4)
+               AND state = 'pending' AND (leased_until IS NULL OR leased_until <= $2)",
+            vec![
+                owner.as_str().into(),
+                (*now).into(),
+                (*until).into(),
+                (*limit).into(),
+            ],
+        )),
+        Write::FinishAttempt {
+            attempt: a,
+            owner,
+            next,
+        } => {
+            out.push(Statement::new(
+                "INSERT INTO outbox_attempts (outbox_id, number, attempted_at, http_status,
+                     latency_ms, error, response_excerpt)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                vec![
+                    a.notice_id.as_str().into(),
+                    a.number.into(),
+                    a.at.into(),
+                    a.http_status.into(),
+                    a.latency_ms.into(),
+                    (&a.error).into(),
+                    a.excerpt.as_str().into(),
+                ],
+            ));
+            let (state, next_at, delivered_at) = match next {
+                AfterAttempt::Delivered => (NoticeState::Delivered, a.at, Some(a.at)),
+                AfterAttempt::RetryAt(t) => (NoticeState::Pending, *t, None),
+                AfterAttempt::GiveUp => (NoticeState::Failed, a.at, None),
+            };
+            out.push(Statement::new(
+                "UPDATE outbox SET state = $3, next_at = $4, delivered_at = $5, last_status = $6,
+                     attempts = attempts + 1, total_attempts = total_attempts + 1,
+                     leased_until = NULL, lease_owner = NULL
+                 WHERE id = $1 AND lease_owner = $2",
+                vec![
+                    a.notice_id.as_str().into(),
+                    owner.as_str().into(),
+                    state.as_str().into(),
+                    next_at.into(),
+                    delivered_at.into(),
+                    a.http_status.into(),
+                ],
+            ));
+        }
+        Write::Redeliver { notice_id, now } => out.push(Statement::guarded(
+            "UPDATE outbox SET state = 'pending', next_at = $2, attempts = 0,
+                 leased_until = NULL, lease_owner = NULL
+             WHERE id = $1",
+            vec![notice_id.as_str().into(), (*now).into()],
+            "notice_not_found",
+        )),
         Write::InsertBill(b) => out.push(insert_bill(b)),
         Write::SetBillActive { bill_id, active, now } => out.push(Statement::guarded(
             // A finished NORMAL bill (one that has taken money) keeps its activity.
@@ -131,6 +237,13 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             out.push(insert_payment(payment));
         }
     }
+}
+
+/// Notice fields as stored: form-urlencoded, in order.
+pub(crate) fn encode_fields(fields: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
 }
 
 fn shop_args(s: &Shop) -> Vec<Value> {

@@ -9,7 +9,7 @@ mod views;
 pub use error::ApiError;
 
 use crate::bills;
-use crate::checkout::{self, Tender};
+use crate::checkout::{self, Step, Tender};
 use crate::state::AppState;
 use auth::{Authed, Credentials};
 use axum::extract::State;
@@ -21,7 +21,7 @@ use params::{Fields, Params};
 use paylink_api::cardlink as wire;
 use paylink_core::bill::{BillType, Locale, NewBill};
 use paylink_core::card::CardNumber;
-use paylink_core::id::{BillId, ShopId};
+use paylink_core::id::{BillId, PaymentId, ShopId};
 use paylink_core::money::Currency;
 use paylink_core::payment::PaymentMethod;
 use paylink_core::time::{parse_filter_date, DayEdge};
@@ -354,7 +354,26 @@ async fn sandbox_pay(
         _ => return Err(ApiError::Internal),
     };
     let (_, bill) = who.with_bill(&st, &bill_id.unwrap_or_default()).await?;
-    let payment = checkout::pay(&st, &bill.ok_or(DomainError::BillNotFound)?, tender).await?;
+    let bill = bill.ok_or(DomainError::BillNotFound)?;
+    let shop = st
+        .store
+        .shop(&bill.shop_id)
+        .await?
+        .ok_or(DomainError::ShopNotFound)?;
+    let id = PaymentId::random(&mut rand::thread_rng());
+    let payment = match checkout::pay(&st, &bill, &shop, id, tender).await? {
+        Step::Paid(payment) => payment,
+        // No browser here: the API answers the challenge as `three_ds` says (confirm unless
+        // `three_ds=fail`), through the same issuer answer a payer's click gives.
+        Step::Challenge { request, state, .. } => {
+            let confirm = !params
+                .get("three_ds")
+                .and_then(Value::as_str)
+                .is_some_and(|v| v.eq_ignore_ascii_case("fail"));
+            let answer = st.sandbox.answer(&request, confirm);
+            checkout::complete(&st, &bill, &shop, &state, &answer).await?
+        }
+    };
     Ok(Wire(wire::Payment {
         success: Some(true),
         ..views::payment(payment)

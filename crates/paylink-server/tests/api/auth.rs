@@ -176,7 +176,7 @@ async fn bills_only_in_an_own_known_enabled_shop() {
         enabled: Some(false),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), disable)
+    admin::update_shop(&app.store, app.shop(), disable, true)
         .await
         .unwrap();
     app.post("/api/v1/bill/create", create(app.shop()))
@@ -191,7 +191,7 @@ async fn bills_only_in_an_own_known_enabled_shop() {
         enabled: Some(true),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), enable)
+    admin::update_shop(&app.store, app.shop(), enable, true)
         .await
         .unwrap();
     assert_eq!(app.pay_card(&id, CARD_OK).await.status, 200);

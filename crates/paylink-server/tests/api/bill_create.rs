@@ -410,12 +410,13 @@ async fn absent_empty_and_null_fields_take_the_defaults() {
             currency: Some(Currency::Usd),
             ..ShopChanges::default()
         },
+        true,
         app.now(),
     )
     .await
     .expect("a shop");
     let id = app
-        .bill(json!({"amount": 42, "shop_id": usd_shop.id.as_str()}))
+        .bill(json!({"amount": 42, "shop_id": usd_shop.shop.id.as_str()}))
         .await;
     assert_eq!(app.bill_status(&id).await["currency_in"], json!("USD"));
 }

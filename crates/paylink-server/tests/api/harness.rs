@@ -37,6 +37,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::new().await;
     let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
+    settings.postbacks.allow_private = true;
+    settings.postbacks.poll = std::time::Duration::from_millis(50);
     let derived = settings.public_url.clone();
     configure(&mut settings);
     let custom_public_url = (settings.public_url != derived).then(|| settings.public_url.clone());
@@ -294,6 +297,17 @@ impl TestApp {
             fields["shop_id"] = json!(self.shop());
         }
         let a = self.create_bill_as(self.token(), fields).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        a.json["bill_id"].as_str().expect("a bill id").to_string()
+    }
+
+    /// Creates a bill as `token` (in the default shop unless `shop_id` is given).
+    pub async fn bill_as(&self, token: &str, fields: Value) -> String {
+        let mut fields = fields;
+        if fields.get("shop_id").is_none() {
+            fields["shop_id"] = json!(self.shop());
+        }
+        let a = self.create_bill_as(token, fields).await;
         assert_eq!(a.status, 200, "{}", a.text);
         a.json["bill_id"].as_str().expect("a bill id").to_string()
     }

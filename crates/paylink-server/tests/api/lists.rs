@@ -358,11 +358,12 @@ async fn search_filters_by_shop_order_and_bill() {
             name: Some("Second".into()),
             ..ShopChanges::default()
         },
+        true,
         app.now(),
     )
     .await
     .unwrap();
-    let second = second_shop.id.as_str();
+    let second = second_shop.shop.id.as_str();
     let a1 = app.bill(json!({"amount": 1, "order_id": "A-1"})).await;
     app.advance_ms(1_000);
     let a2 = app.bill(json!({"amount": 1, "order_id": "A-2"})).await;

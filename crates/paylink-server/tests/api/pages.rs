@@ -20,7 +20,7 @@ async fn bill_pages_show_the_bill() {
         );
         assert!(a.text.contains("1234.50"), "{}", a.text);
         assert!(a.text.contains("RUB"), "{}", a.text);
-        assert!(a.text.contains("Desk &lt;lamp&gt;"), "{}", a.text);
+        assert!(a.text.contains("Desk &#60;lamp&#62;"), "{}", a.text);
         assert!(!a.text.contains("<lamp>"), "{}", a.text);
     }
     // The links bill/create hands out are these pages.

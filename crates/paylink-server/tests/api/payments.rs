@@ -54,7 +54,7 @@ async fn a_shop_commission_replaces_the_default() {
         commission: Rate::parse_percent("1.25"),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), changes)
+    admin::update_shop(&app.store, app.shop(), changes, true)
         .await
         .unwrap();
     let id = app.bill(json!({"amount": "100.50"})).await;
@@ -67,7 +67,7 @@ async fn a_shop_commission_replaces_the_default() {
         commission: Some(Rate::ZERO),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), zero)
+    admin::update_shop(&app.store, app.shop(), zero, true)
         .await
         .unwrap();
     let id = app.bill(json!({"amount": "100.50"})).await;

@@ -83,6 +83,7 @@ async fn check(case: Case) -> Result<(), TestCaseError> {
             rate,
             charge(&snapshot, rate, outcome),
             payment_id(),
+            None,
             now,
         );
         let (p, plan) = match settled {

@@ -305,6 +305,7 @@ async fn only_a_taken_id_is_a_conflict() {
             merchant_id: support::merchant_id(),
             token_id: 77,
             digest: "0".repeat(64),
+            sealed: "sealed".into(),
             now: NOW,
         }))
         .await;
@@ -366,6 +367,7 @@ async fn payments_round_trip_through_every_read() {
         rate,
         support::charge(&bill, rate, Outcome::Declined),
         support::payment_id(),
+        None,
         NOW + 1_000,
     )
     .unwrap();
@@ -385,6 +387,7 @@ async fn payments_round_trip_through_every_read() {
         rate,
         support::charge(&after_fail, rate, Outcome::Overpaid),
         support::payment_id(),
+        None,
         NOW + 2_000,
     )
     .unwrap();

@@ -154,6 +154,7 @@ pub fn settle(bill: &Bill, outcome: Outcome, now: Millis) -> (Payment, Plan) {
         Rate::ZERO,
         charge(bill, Rate::ZERO, outcome),
         payment_id(),
+        None,
         now,
     )
     .expect("the bill is payable")

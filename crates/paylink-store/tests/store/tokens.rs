@@ -13,6 +13,7 @@ async fn replace(store: &Store, merchant: &MerchantId, token: &ApiToken, now: i6
             merchant_id: merchant.clone(),
             token_id: token.id,
             digest: token.digest(),
+            sealed: "sealed".into(),
             now,
         }))
         .await
@@ -94,6 +95,7 @@ async fn a_replacement_that_fails_keeps_the_old_token() {
             merchant_id: m.id.clone(),
             token_id: clash.id,
             digest: clash.digest(),
+            sealed: "sealed".into(),
             now: NOW + 1,
         }))
         .await;

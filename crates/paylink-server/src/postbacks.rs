@@ -1,0 +1,187 @@
+//! The postback dispatcher: claims due notices with a lease, delivers them concurrently with a
+//! timeout, records every attempt and reschedules failures by the configured retry schedule.
+//! Delivery is at-least-once: a dispatcher that dies mid-delivery leaves its lease to run
+//! out, and the notice goes again with the same id and signature inputs.
+
+use crate::config::PostbackSettings;
+use crate::egress::{self, GuardedResolver};
+use crate::keys::{token_context, webhook_context};
+use crate::state::AppState;
+use paylink_core::id::random_base62;
+use paylink_core::notice::WebhookKey;
+use paylink_core::plan::{DeliveryAttempt, Plan, Write};
+use paylink_store::{Claimed, StoreError};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Bytes of a receiver's answer kept with the attempt.
+const EXCERPT_BYTES: usize = 256;
+
+/// The HTTP client postbacks go out with: no redirects followed (a receiver cannot bounce a
+/// signed postback elsewhere), the configured timeout, and the guarded resolver.
+pub fn client(settings: &PostbackSettings) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(settings.timeout)
+        .connect_timeout(settings.timeout)
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: settings.allow_private,
+        }))
+        .user_agent(concat!("paylink/", env!("CARGO_PKG_VERSION"), " postbacks"))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("the postback client builds (no TLS files are read)")
+}
+
+/// Delivers due notices until `stop` turns true; wakes early when this process writes a notice.
+pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
+    let batch = st.settings.postbacks.batch;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        match dispatch_due(&st).await {
+            Ok(n) if n >= batch => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "postback dispatch failed"),
+        }
+        tokio::select! {
+            _ = st.postbacks_due.notified() => {}
+            _ = tokio::time::sleep(st.settings.postbacks.poll) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// One round: claims what is due and delivers it; the number claimed.
+pub async fn dispatch_due(st: &AppState) -> Result<usize, StoreError> {
+    let settings = &st.settings.postbacks;
+    let owner = random_base62(&mut rand::thread_rng(), 16);
+    let now = st.now();
+    st.store
+        .apply(Plan::one(Write::ClaimNotices {
+            owner: owner.clone(),
+            now,
+            until: now + settings.lease.as_millis() as i64,
+            limit: settings.batch as i64,
+        }))
+        .await?;
+    let claimed = st.store.claimed_notices(&owner).await?;
+    let count = claimed.len();
+    let mut deliveries = JoinSet::new();
+    for c in claimed {
+        deliveries.spawn(deliver(st.clone(), owner.clone(), c));
+    }
+    while let Some(done) = deliveries.join_next().await {
+        if let Ok(Err(e)) = done {
+            tracing::error!(error = %e, "recording a postback attempt failed");
+        }
+    }
+    Ok(count)
+}
+
+async fn deliver(st: AppState, owner: String, claimed: Claimed) -> Result<(), StoreError> {
+    let record = &claimed.record;
+    let notice = &record.notice;
+    let at = st.now();
+    let started = Instant::now();
+    let outcome = send(&st, &claimed, at).await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let ok = matches!(&outcome, Ok((status, _)) if (200..300).contains(status));
+    let roll = rand::thread_rng().gen_range(0..=2000);
+    let made = u32::try_from(record.attempts + 1).unwrap_or(u32::MAX);
+    let next = st.settings.postbacks.retry.after(made, ok, st.now(), roll);
+    let (http_status, error, excerpt) = match outcome {
+        Ok((status, excerpt)) => (Some(i64::from(status)), None, excerpt),
+        Err(why) => (None, Some(why), String::new()),
+    };
+    if let Some(why) = &error {
+        tracing::warn!(notice = %notice.id, url = %notice.url, error = %why, "postback attempt failed");
+    }
+    st.store
+        .apply(Plan::one(Write::FinishAttempt {
+            attempt: DeliveryAttempt {
+                notice_id: notice.id.clone(),
+                number: record.total_attempts + 1,
+                at,
+                http_status,
+                latency_ms,
+                error,
+                excerpt,
+            },
+            owner,
+            next,
+        }))
+        .await
+}
+
+/// Posts the notice; the receiver's status and the start of its answer, or why none came.
+async fn send(st: &AppState, claimed: &Claimed, at: i64) -> Result<(u16, String), String> {
+    let notice = &claimed.record.notice;
+    let settings = &st.settings.postbacks;
+    let url = egress::check_url(&notice.url, settings.allow_private)
+        .map_err(|r| format!("refused: {r}"))?;
+    let token = claimed
+        .token
+        .as_ref()
+        .and_then(|t| {
+            let sealed = t.sealed.as_deref()?;
+            st.keys.seal.open(sealed, &token_context(t.id))
+        })
+        .ok_or("the merchant has no signing token: run `paylink token refresh`")?;
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(notice.signed_fields(token.expose()))
+        .finish();
+    let timestamp = at.div_euclid(1000);
+    let mut request = st
+        .postback_client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("webhook-id", &notice.id)
+        .header("webhook-timestamp", timestamp.to_string());
+    let key = claimed.webhook_key_sealed.as_deref().and_then(|sealed| {
+        let text = st
+            .keys
+            .seal
+            .open(sealed, &webhook_context(notice.shop_id.as_str()))?;
+        WebhookKey::parse(text.expose())
+    });
+    match key {
+        Some(key) => {
+            request = request.header("webhook-signature", key.sign(&notice.id, timestamp, &body))
+        }
+        None => {
+            tracing::warn!(shop = %notice.shop_id, "shop has no webhook key: postback sent without webhook-signature")
+        }
+    }
+    let mut response = request.body(body).send().await.map_err(describe)?;
+    let status = response.status().as_u16();
+    let mut excerpt = Vec::new();
+    while excerpt.len() < EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    excerpt.truncate(EXCERPT_BYTES);
+    Ok((status, String::from_utf8_lossy(&excerpt).into_owned()))
+}
+
+/// A request error with its causes, which say what actually happened (a refused address, a
+/// reset connection).
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
