@@ -3,8 +3,10 @@
 #
 # For each backend in $BACKENDS: fresh database, create a merchant, start
 # `paylink serve` (release build), warm up, run wrk against /health,
-# /api/v1/bill/create and /api/v1/bill/status, record the server's peak RSS,
-# stop it, and print one Markdown table (also written to results/latest.md).
+# /api/v1/bill/create, /api/v1/bill/status and /sandbox/pay (the payment path,
+# with postbacks delivered to a local receiver and their delay measured from
+# paylink's own delivery records), record the server's peak RSS, stop it, and
+# print one Markdown table (also written to results/latest.md).
 #
 # Exits non-zero if the server does not start, dies, or any run sees errors
 # (non-2xx responses, failed creates, socket errors/timeouts).
@@ -18,13 +20,14 @@ WRK_DIR=$BENCH_DIR/wrk
 
 # ---- knobs ---------------------------------------------------------------
 BACKENDS=${BACKENDS:-sqlite postgres}
-ENDPOINTS=${ENDPOINTS:-health bill_create bill_status}
+ENDPOINTS=${ENDPOINTS:-health bill_create bill_status payment}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}                # "0" disables warm-up
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}      # wrk --timeout; slower responses count as errors
-N_BILLS=${N_BILLS:-1000}            # bills created (curl) for the bill/status run
+N_BILLS=${N_BILLS:-1000}            # bills created (curl) for the bill/status and payment runs
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-60}  # seconds to wait for postbacks to be delivered after the payment run
 BILL_AMOUNT=${BILL_AMOUNT:-100.50}
 PORT=${PORT:-}                      # empty: first free port from 18080 up
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}  # seconds to wait for /health
@@ -38,6 +41,7 @@ HOST=127.0.0.1                      # loopback only, on purpose
 
 # ---- state used by the cleanup trap -----------------------------------------
 SERVER_PID=
+SINK_PID=
 SERVER_LOG=
 PG_DB=
 ROWS=()
@@ -90,8 +94,16 @@ drop_pg_db() {
         log "warning: could not drop PostgreSQL database $db"
 }
 
+stop_sink() {
+    [[ -n $SINK_PID ]] || return 0
+    kill -TERM "$SINK_PID" 2>/dev/null || true
+    wait "$SINK_PID" 2>/dev/null || true
+    SINK_PID=
+}
+
 cleanup() {
     stop_server
+    stop_sink
     drop_pg_db
 }
 trap cleanup EXIT
@@ -120,9 +132,12 @@ need_tools() {
         [[ $b == sqlite || $b == postgres ]] || die "unknown backend '$b' (BACKENDS: sqlite postgres)"
     done
     for e in $ENDPOINTS; do
-        [[ $e == health || $e == bill_create || $e == bill_status ]] ||
-            die "unknown endpoint '$e' (ENDPOINTS: health bill_create bill_status)"
+        [[ $e == health || $e == bill_create || $e == bill_status || $e == payment ]] ||
+            die "unknown endpoint '$e' (ENDPOINTS: health bill_create bill_status payment)"
     done
+    if [[ " $ENDPOINTS " == *" payment "* ]]; then
+        command -v python3 >/dev/null 2>&1 || die "python3 is required for the payment run's postback figures"
+    fi
 }
 
 build_bin() {
@@ -135,10 +150,30 @@ build_bin() {
         PAYLINK_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/paylink
     fi
     [[ -x $PAYLINK_BIN ]] || die "paylink binary not executable: $PAYLINK_BIN"
+    if [[ " $ENDPOINTS " == *" payment "* ]]; then
+        SINK_BIN=${SINK_BIN:-$(dirname "$PAYLINK_BIN")/examples/postback_sink}
+        if [[ ! -x $SINK_BIN ]]; then
+            log "building: cargo build --release -p paylink-server --example postback_sink"
+            (cd "$REPO" && cargo build --release -p paylink-server --example postback_sink) ||
+                die "cargo build of the postback sink failed"
+        fi
+        [[ -x $SINK_BIN ]] || die "postback sink not executable: $SINK_BIN"
+    fi
 }
 
 # ---- helpers --------------------------------------------------------------------
 port_in_use() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
+
+pick_port_from() {
+    local p
+    for ((p = $1; p < $1 + 100; p++)); do
+        if ! port_in_use "$p"; then
+            echo "$p"
+            return
+        fi
+    done
+    die "no free port from $1 on $HOST"
+}
 
 pick_port() {
     if [[ -n $PORT ]]; then
@@ -207,15 +242,15 @@ peak_rss_kib() {
     echo "${v:-0}"
 }
 
-# create_bills PORT TOKEN SHOP_ID COUNT OUTFILE: one curl, keep-alive, N POSTs.
+# create_bills PORT TOKEN SHOP_ID COUNT OUTFILE [EXTRA_FORM]: one curl, keep-alive, N POSTs.
 create_bills() {
-    local port=$1 token=$2 shop=$3 n=$4 out=$5 tag i body ok got
+    local port=$1 token=$2 shop=$3 n=$4 out=$5 extra=${6:-} tag i body ok got
     tag="seed-$(date +%s)-$$"
     body=$(
         for ((i = 1; i <= n; i++)); do
             printf 'url = "http://%s:%s/api/v1/bill/create"\n' "$HOST" "$port"
             printf 'header = "Authorization: Bearer %s"\n' "$token"
-            printf 'data = "amount=%s&shop_id=%s&order_id=%s-%d"\n' "$BILL_AMOUNT" "$shop" "$tag" "$i"
+            printf 'data = "amount=%s&shop_id=%s&order_id=%s-%d%s"\n' "$BILL_AMOUNT" "$shop" "$tag" "$i" "$extra"
             printf 'write-out = "\\nHTTP_STATUS %%{http_code}\\n"\n'
             if ((i < n)); then printf 'next\n'; fi
         done
@@ -228,7 +263,7 @@ create_bills() {
     got=$(wc -l <"$out" | tr -d ' ')
     if [[ $ok != "$n" || $got != "$n" ]]; then
         printf '%s\n' "$resp" | grep -v '^HTTP_STATUS 200$' | head -n 5 | sed 's/^/    /' >&2
-        die "creating $n bills for bill/status: $ok answered 200, $got bill ids parsed"
+        die "creating $n bills: $ok answered 200, $got bill ids parsed"
     fi
 }
 
@@ -287,6 +322,29 @@ fmt_ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }'; }
 fmt_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 fmt_rps() { awk -v r="$1" 'BEGIN { printf "%.0f", r }'; }
 
+# postback_figures BACKEND DB_URL START_MS -> the PAYLINK_POSTBACKS line, once none is pending
+# (or DRAIN_TIMEOUT passed).
+postback_figures() {
+    local backend=$1 url=$2 start=$3 line deadline=$((SECONDS + DRAIN_TIMEOUT)) rows
+    rows=$RESULTS_DIR/raw/$backend-postbacks.txt
+    while :; do
+        if [[ $backend == sqlite ]]; then
+            local path=${url#sqlite://}
+            line=$(python3 "$BENCH_DIR/postback_delay.py" "$start" --sqlite "${path%%\?*}")
+        else
+            psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -qAtX -c "
+                SELECT o.created_at, MIN(a.attempted_at + a.latency_ms)
+                FROM outbox o LEFT JOIN outbox_attempts a
+                  ON a.outbox_id = o.id AND a.http_status BETWEEN 200 AND 299
+                WHERE o.created_at >= $start GROUP BY o.id, o.created_at" >"$rows"
+            line=$(python3 "$BENCH_DIR/postback_delay.py" "$start" --rows "$rows")
+        fi
+        [[ $line == *" pending=0 "* || $SECONDS -ge $deadline ]] && break
+        sleep 1
+    done
+    echo "$line"
+}
+
 # ---- one backend -------------------------------------------------------------------
 run_backend() {
     local backend=$1 url port json token shop ids_file ep res rps p50 p99 non sock req errs rss
@@ -320,9 +378,28 @@ run_backend() {
     [[ $token =~ ^[0-9]+\|.+ && -n $shop ]] ||
         die "unexpected output from paylink merchant create: ${json:-<empty>}"
 
+    if [[ " $ENDPOINTS " == *" payment "* && -z $SINK_PID ]]; then
+        local sink_port
+        sink_port=$(PORT= pick_port_from 18990)
+        "$SINK_BIN" "$HOST:$sink_port" >>"$RESULTS_DIR/sink.log" 2>&1 &
+        SINK_PID=$!
+        local i
+        for ((i = 0; i < 50; i++)); do
+            curl -fsS -o /dev/null "http://$HOST:$sink_port/count" 2>/dev/null && break
+            sleep 0.1
+        done
+        SINK_URL="http://$HOST:$sink_port/postback"
+        log "postback receiver on $SINK_URL (pid $SINK_PID)"
+    fi
+    if [[ " $ENDPOINTS " == *" payment "* ]]; then
+        PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 "$PAYLINK_BIN" shop update --database-url "$url" \
+            --shop "$shop" --result-url "$SINK_URL" >>"$SERVER_LOG" 2>&1 ||
+            die "setting the shop's result URL failed ($backend)"
+    fi
+
     port=$(pick_port)
     log "[$backend] starting paylink serve on $HOST:$port (log: $SERVER_LOG)"
-    RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" serve --database-url "$url" \
+    PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" serve --database-url "$url" \
         --listen "$HOST:$port" --public-url "http://$HOST:$port" >>"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     wait_ready "$port"
@@ -337,6 +414,11 @@ run_backend() {
             create_bills "$port" "$token" "$shop" "$N_BILLS" "$ids_file"
             export BILL_IDS_FILE=$ids_file
         fi
+        if [[ $ep == payment ]]; then
+            log "[$backend] creating $N_BILLS MULTI bills for payments"
+            create_bills "$port" "$token" "$shop" "$N_BILLS" "$ids_file.multi" "&type=MULTI"
+            export BILL_IDS_FILE=$ids_file.multi
+        fi
         if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
             log "[$backend] $ep: warm-up $WARMUP"
             res=$(run_wrk "$backend" "$ep" warmup "$port" "$RESULTS_DIR/raw/$backend-$ep-warmup.txt")
@@ -346,6 +428,8 @@ run_backend() {
                 FAILURES+=("$backend $ep warm-up: $non bad responses, $sock socket errors")
         fi
         log "[$backend] $ep: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+        local measure_start
+        measure_start=$(date +%s%3N)
         res=$(run_wrk "$backend" "$ep" measure "$port" "$RESULTS_DIR/raw/$backend-$ep.txt")
         read -r rps p50 p99 non sock req <<<"$res"
         check_alive "$ep"
@@ -355,6 +439,16 @@ run_backend() {
         ((errs == 0)) || FAILURES+=("$backend $ep: $non bad responses, $sock socket errors (see raw/$backend-$ep.txt)")
         log "[$backend] $ep: $(fmt_rps "$rps") req/s, p50 $(fmt_ms "$p50") ms, p99 $(fmt_ms "$p99") ms, errors $errs"
         ROWS+=("| $backend | $ep | $(fmt_rps "$rps") | $(fmt_ms "$p50") | $(fmt_ms "$p99") | $errs | $(fmt_mib "$rss") |")
+        if [[ $ep == payment ]]; then
+            local pb created delivered pending prate pp50 pp99
+            pb=$(postback_figures "$backend" "$url" "$measure_start")
+            log "[$backend] $pb"
+            read -r created delivered pending prate pp50 pp99 < <(awk '{
+                for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                print v["created"], v["delivered"], v["pending"], v["rate"], v["p50_ms"], v["p99_ms"] }' <<<"$pb")
+            ((pending == 0)) || FAILURES+=("$backend postbacks: $pending of $created not delivered within ${DRAIN_TIMEOUT}s")
+            ROWS+=("| $backend | postback delivery (delay after commit) | $prate | $pp50 | $pp99 | $pending | |")
+        fi
     done
 
     stop_server
@@ -395,6 +489,10 @@ main() {
         fi
         if [[ " $ENDPOINTS " == *" bill_status "* ]]; then
             echo "- bill/status: round-robin over $N_BILLS bills created with curl before the run"
+        fi
+        if [[ " $ENDPOINTS " == *" payment "* ]]; then
+            echo "- payment: POST /sandbox/pay (card 4242…) round-robin over $N_BILLS MULTI bills; each payment commits the payment, the bill's status and its postback"
+            echo "- postback delivery: to a local receiver (examples/postback_sink); req/s is postbacks delivered per second from the first payment to the last delivery, p50/p99 the delay from commit to the receiver's answer, errors the postbacks still undelivered ${DRAIN_TIMEOUT}s after the run"
         fi
         echo "- paylink: $PAYLINK_BIN, commit $commit, RUST_LOG=$SERVER_RUST_LOG"
         echo "- peak RSS: server VmHWM after that run (cumulative since the server started)"

@@ -57,18 +57,22 @@ pub enum Write {
         until: Millis,
         limit: i64,
     },
-    /// Records an attempt and moves the notice on; the move only happens while `owner` still
-    /// holds the lease (the attempt is recorded either way: it happened).
-    FinishAttempt {
-        attempt: DeliveryAttempt,
-        owner: String,
-        next: AfterAttempt,
-    },
+    /// Records attempts and moves their notices on; a notice only moves while the attempt's
+    /// `owner` still holds its lease (the attempt is recorded either way: it happened).
+    FinishAttempts(Vec<Finished>),
     /// Makes a notice due now in a fresh round of the schedule. Guard: the notice exists.
     Redeliver {
         notice_id: String,
         now: Millis,
     },
+}
+
+/// An attempt, who made it, and what follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub attempt: DeliveryAttempt,
+    pub owner: String,
+    pub next: AfterAttempt,
 }
 
 /// One delivery attempt as recorded.

@@ -97,8 +97,9 @@ impl Pending {
     }
 }
 
-/// Charges `tender` for `bill` as payment `payment_id`; a payment already made under that id is
-/// returned as it is.
+/// Charges `tender` for `bill` as payment `payment_id`. A caller whose id may already be taken
+/// (a one-time form token) looks for that payment first; should a twin win the race meanwhile,
+/// its payment is returned instead of a second one.
 pub async fn pay(
     st: &AppState,
     bill: &Bill,
@@ -106,9 +107,6 @@ pub async fn pay(
     payment_id: PaymentId,
     tender: Tender,
 ) -> Result<Step, OpError> {
-    if let Some(done) = st.store.payment(&payment_id).await? {
-        return Ok(Step::Paid(done));
-    }
     let method = tender.method();
     bill.check_payable(method, st.now())?;
     if !shop.enabled {

@@ -9,13 +9,12 @@ use crate::keys::{token_context, webhook_context};
 use crate::state::AppState;
 use paylink_core::id::random_base62;
 use paylink_core::notice::WebhookKey;
-use paylink_core::plan::{DeliveryAttempt, Plan, Write};
+use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
 use paylink_store::{Claimed, StoreError};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// Bytes of a receiver's answer kept with the attempt.
 const EXCERPT_BYTES: usize = 256;
@@ -36,17 +35,47 @@ pub fn client(settings: &PostbackSettings) -> reqwest::Client {
         .expect("the postback client builds (no TLS files are read)")
 }
 
-/// Delivers due notices until `stop` turns true; wakes early when this process writes a notice.
+/// Delivers due notices until `stop` turns true. Up to `batch` deliveries are in flight at
+/// once, each on its own task, so one slow receiver holds up only its own slot; a free slot
+/// is filled by the next claim. Results go to one recorder that writes them in batches. Wakes
+/// early when this process writes a notice.
 pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
     let batch = st.settings.postbacks.batch;
+    let slots = Arc::new(Semaphore::new(batch));
+    let (results, finished) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(st.clone(), finished));
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
-        match dispatch_due(&st).await {
-            Ok(n) if n >= batch => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "postback dispatch failed"),
+        let free = slots.available_permits();
+        let mut claimed_all = false;
+        if free > 0 {
+            match claim(&st, free).await {
+                Ok(claimed) => {
+                    claimed_all = claimed.len() == free;
+                    for (owner, c) in claimed {
+                        let Ok(permit) = slots.clone().acquire_owned().await else {
+                            break;
+                        };
+                        let (st, results) = (st.clone(), results.clone());
+                        tokio::spawn(async move {
+                            let done = deliver(&st, owner, c).await;
+                            let _ = results.send(done);
+                            drop(permit);
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "claiming postbacks failed"),
+            }
+        }
+        if free == 0 || claimed_all {
+            // Every slot busy, or more may be due: claim again as soon as a slot frees.
+            tokio::select! {
+                _ = slots.acquire() => {}
+                _ = stop.changed() => {}
+            }
+            continue;
         }
         tokio::select! {
             _ = st.postbacks_due.notified() => {}
@@ -54,41 +83,60 @@ pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => {}
         }
     }
+    // Let the deliveries in flight finish and be recorded.
+    let _ = slots.acquire_many(batch as u32).await;
+    drop(results);
+    let _ = recorder.await;
 }
 
-/// One round: claims what is due and delivers it; the number claimed.
-pub async fn dispatch_due(st: &AppState) -> Result<usize, StoreError> {
-    let settings = &st.settings.postbacks;
+/// Leases up to `limit` due notices to a fresh owner.
+async fn claim(st: &AppState, limit: usize) -> Result<Vec<(String, Claimed)>, StoreError> {
     let owner = random_base62(&mut rand::thread_rng(), 16);
     let now = st.now();
     st.store
         .apply(Plan::one(Write::ClaimNotices {
             owner: owner.clone(),
             now,
-            until: now + settings.lease.as_millis() as i64,
-            limit: settings.batch as i64,
+            until: now + st.settings.postbacks.lease.as_millis() as i64,
+            limit: limit as i64,
         }))
         .await?;
-    let claimed = st.store.claimed_notices(&owner).await?;
-    let count = claimed.len();
-    let mut deliveries = JoinSet::new();
-    for c in claimed {
-        deliveries.spawn(deliver(st.clone(), owner.clone(), c));
-    }
-    while let Some(done) = deliveries.join_next().await {
-        if let Ok(Err(e)) = done {
-            tracing::error!(error = %e, "recording a postback attempt failed");
-        }
-    }
-    Ok(count)
+    Ok(st
+        .store
+        .claimed_notices(&owner)
+        .await?
+        .into_iter()
+        .map(|c| (owner.clone(), c))
+        .collect())
 }
 
-async fn deliver(st: AppState, owner: String, claimed: Claimed) -> Result<(), StoreError> {
+/// Writes finished attempts, as many at once as have come in.
+async fn record(st: AppState, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    while let Some(first) = finished.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1024 {
+            match finished.try_recv() {
+                Ok(f) => batch.push(f),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = st
+            .store
+            .apply(Plan::one(Write::FinishAttempts(batch)))
+            .await
+        {
+            // The leases run out and the notices go again: at least once, never lost.
+            tracing::error!(error = %e, "recording postback attempts failed");
+        }
+    }
+}
+
+async fn deliver(st: &AppState, owner: String, claimed: Claimed) -> Finished {
     let record = &claimed.record;
     let notice = &record.notice;
     let at = st.now();
     let started = Instant::now();
-    let outcome = send(&st, &claimed, at).await;
+    let outcome = send(st, &claimed, at).await;
     let latency_ms = started.elapsed().as_millis() as i64;
     let ok = matches!(&outcome, Ok((status, _)) if (200..300).contains(status));
     let roll = rand::thread_rng().gen_range(0..=2000);
@@ -101,21 +149,19 @@ async fn deliver(st: AppState, owner: String, claimed: Claimed) -> Result<(), St
     if let Some(why) = &error {
         tracing::warn!(notice = %notice.id, url = %notice.url, error = %why, "postback attempt failed");
     }
-    st.store
-        .apply(Plan::one(Write::FinishAttempt {
-            attempt: DeliveryAttempt {
-                notice_id: notice.id.clone(),
-                number: record.total_attempts + 1,
-                at,
-                http_status,
-                latency_ms,
-                error,
-                excerpt,
-            },
-            owner,
-            next,
-        }))
-        .await
+    Finished {
+        attempt: DeliveryAttempt {
+            notice_id: notice.id.clone(),
+            number: record.total_attempts + 1,
+            at,
+            http_status,
+            latency_ms,
+            error,
+            excerpt,
+        },
+        owner,
+        next,
+    }
 }
 
 /// Posts the notice; the receiver's status and the start of its answer, or why none came.

@@ -14,6 +14,8 @@ mod auth;
 mod bill_create;
 #[path = "api/browser.rs"]
 mod browser;
+#[path = "api/checkout_pages.rs"]
+mod checkout_pages;
 #[path = "api/concurrency.rs"]
 mod concurrency;
 #[path = "api/lists.rs"]

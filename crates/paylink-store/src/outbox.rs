@@ -1,8 +1,9 @@
 //! Reads of the outbox: the notices a dispatcher has leased (with what it needs to sign them),
 //! and the delivery history that operators look at.
 
-use crate::rows::{self, BILL_COLUMNS, SHOP_COLUMNS};
-use crate::sql::Columns;
+use crate::reads::TokenOwner;
+use crate::rows::{self, BILL_COLUMNS, SHOP_COLUMNS, TOKEN_OWNER_COLUMNS};
+use crate::sql::{Columns, Value};
 use crate::{Store, StoreError};
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
@@ -186,6 +187,34 @@ impl Store {
                 merchant_name: r.text("m_name")?,
                 token: sealed_token(r)?,
             })
+        })
+        .await
+    }
+}
+
+impl Store {
+    /// A live token's owner and that merchant's bill `bill_id` with its shop, in one read:
+    /// what a payment through the API needs.
+    pub async fn token_owner_with_bill_and_shop(
+        &self,
+        token_id: i64,
+        bill_id: &BillId,
+    ) -> Result<Option<(TokenOwner, Option<(Bill, Shop)>)>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {TOKEN_OWNER_COLUMNS}, {BILL_COLUMNS}, {} FROM api_tokens t
+             JOIN merchants m ON m.id = t.merchant_id
+             LEFT JOIN bills b ON b.id = $2 AND b.merchant_id = t.merchant_id
+             LEFT JOIN shops s ON s.id = b.shop_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL",
+            shop_columns_prefixed()
+        );
+        self.fetch_one(sql, &[Value::Int(token_id), bill_id.as_str().into()], |r| {
+            let owner = rows::token_owner(r)?;
+            let found = match rows::joined(r, rows::bill)? {
+                Some(bill) => Some((bill, rows::prefixed(r, "s_", rows::shop)?)),
+                None => None,
+            };
+            Ok((owner, found))
         })
         .await
     }

@@ -103,6 +103,16 @@ impl Statement {
         }
     }
 
+    /// A statement whose text is built at run time (multi-row statements).
+    pub fn owned(sql: String, args: Vec<Value>) -> Statement {
+        Statement {
+            sql: Cow::Owned(sql),
+            args,
+            guard: None,
+            insert_head: None,
+        }
+    }
+
     /// A one-row insert into `head` (`INSERT INTO t (columns)`), given as `sql` built by
     /// [`values_sql`] for one row.
     pub fn insert(head: &'static str, sql: &'static str, args: Vec<Value>) -> Statement {

@@ -87,7 +87,14 @@ fn run(
     for (i, arg) in args.iter().enumerate() {
         // SQLite numbers `$n` parameters by first appearance, not by n: use position n when
         // it holds `$n` (our SQL introduces them in order), else look the name up.
-        let name = PARAMETER_NAMES.get(i).copied().unwrap_or("");
+        let spelled;
+        let name = match PARAMETER_NAMES.get(i) {
+            Some(name) => *name,
+            None => {
+                spelled = format!("${}", i + 1);
+                spelled.as_str()
+            }
+        };
         let index = if stmt.parameter_name(i + 1) == Some(name) {
             i + 1
         } else {

@@ -6,7 +6,7 @@ use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
 use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
-use paylink_core::plan::{Plan, Write};
+use paylink_core::plan::{Finished, Plan, Write};
 use std::sync::LazyLock;
 
 /// A row a plan updates (and so locks until its batch commits): table and key.
@@ -34,7 +34,9 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::SetBillActive { bill_id, .. } => Some(("bills", bill_id.to_string())),
             Write::RecordPayment { payment, .. } => Some(("bills", payment.bill_id.to_string())),
             Write::SetWebhookKey { shop_id, .. } => Some(("shops", shop_id.to_string())),
-            Write::FinishAttempt { attempt, .. } => Some(("outbox", attempt.notice_id.clone())),
+            // Leased rows: nothing but their owner's recorder touches them, so no order is
+            // needed against other plans.
+            Write::FinishAttempts(_) => None,
             Write::Redeliver { notice_id, .. } => Some(("outbox", notice_id.clone())),
             // A claim locks the rows it leases, which no other plan touches while they are
             // unleased but another claim (one dispatcher per process).
@@ -164,44 +166,17 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 (*limit).into(),
             ],
         )),
-        Write::FinishAttempt {
-            attempt: a,
-            owner,
-            next,
-        } => {
-            out.push(Statement::new(
-                "INSERT INTO outbox_attempts (outbox_id, number, attempted_at, http_status,
-                     latency_ms, error, response_excerpt)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                vec![
-                    a.notice_id.as_str().into(),
-                    a.number.into(),
-                    a.at.into(),
-                    a.http_status.into(),
-                    a.latency_ms.into(),
-                    (&a.error).into(),
-                    a.excerpt.as_str().into(),
-                ],
-            ));
-            let (state, next_at, delivered_at) = match next {
-                AfterAttempt::Delivered => (NoticeState::Delivered, a.at, Some(a.at)),
-                AfterAttempt::RetryAt(t) => (NoticeState::Pending, *t, None),
-                AfterAttempt::GiveUp => (NoticeState::Failed, a.at, None),
-            };
-            out.push(Statement::new(
-                "UPDATE outbox SET state = $3, next_at = $4, delivered_at = $5, last_status = $6,
-                     attempts = attempts + 1, total_attempts = total_attempts + 1,
-                     leased_until = NULL, lease_owner = NULL
-                 WHERE id = $1 AND lease_owner = $2",
-                vec![
-                    a.notice_id.as_str().into(),
-                    owner.as_str().into(),
-                    state.as_str().into(),
-                    next_at.into(),
-                    delivered_at.into(),
-                    a.http_status.into(),
-                ],
-            ));
+        Write::FinishAttempts(finished) => {
+            // Multi-row statements in power-of-two chunks: a few SQL texts to prepare, two
+            // round trips per chunk instead of two per attempt.
+            let mut rest = finished.as_slice();
+            while !rest.is_empty() {
+                let n = chunk_len(rest.len());
+                let (chunk, tail) = rest.split_at(n);
+                out.push(record_attempts(chunk));
+                out.push(move_notices(chunk));
+                rest = tail;
+            }
         }
         Write::Redeliver { notice_id, now } => out.push(Statement::guarded(
             "UPDATE outbox SET state = 'pending', next_at = $2, attempts = 0,
@@ -237,6 +212,73 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             out.push(insert_payment(payment));
         }
     }
+}
+
+const MAX_CHUNK: usize = 128;
+
+fn chunk_len(len: usize) -> usize {
+    let n = len.min(MAX_CHUNK);
+    1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
+fn record_attempts(chunk: &[Finished]) -> Statement {
+    let mut args = Vec::with_capacity(chunk.len() * 7);
+    for f in chunk {
+        let a = &f.attempt;
+        args.extend([
+            a.notice_id.as_str().into(),
+            a.number.into(),
+            a.at.into(),
+            a.http_status.into(),
+            a.latency_ms.into(),
+            (&a.error).into(),
+            a.excerpt.as_str().into(),
+        ]);
+    }
+    Statement::owned(
+        values_sql(
+            "INSERT INTO outbox_attempts (outbox_id, number, attempted_at, http_status, \
+             latency_ms, error, response_excerpt)",
+            7,
+            chunk.len(),
+        ),
+        args,
+    )
+}
+
+/// `UPDATE ... FROM (VALUES ...)`, which SQLite (3.33+) and PostgreSQL both take; the
+/// VALUES columns are `column1`, `column2`, ... on both.
+fn move_notices(chunk: &[Finished]) -> Statement {
+    let mut args = Vec::with_capacity(chunk.len() * 6);
+    for f in chunk {
+        let a = &f.attempt;
+        let (state, next_at, delivered_at) = match f.next {
+            AfterAttempt::Delivered => (NoticeState::Delivered, a.at, Some(a.at)),
+            AfterAttempt::RetryAt(t) => (NoticeState::Pending, t, None),
+            AfterAttempt::GiveUp => (NoticeState::Failed, a.at, None),
+        };
+        args.extend([
+            a.notice_id.as_str().into(),
+            f.owner.as_str().into(),
+            state.as_str().into(),
+            next_at.into(),
+            delivered_at.into(),
+            a.http_status.into(),
+        ]);
+    }
+    let values = values_sql("", 6, chunk.len());
+    Statement::owned(
+        format!(
+            "UPDATE outbox SET state = v.column3, next_at = CAST(v.column4 AS BIGINT),
+                 delivered_at = CAST(v.column5 AS BIGINT), last_status = CAST(v.column6 AS BIGINT),
+                 attempts = attempts + 1, total_attempts = total_attempts + 1,
+                 leased_until = NULL, lease_owner = NULL
+             FROM ({}) AS v
+             WHERE outbox.id = v.column1 AND outbox.lease_owner = v.column2",
+            values.trim_start()
+        ),
+        args,
+    )
 }
 
 /// Notice fields as stored: form-urlencoded, in order.

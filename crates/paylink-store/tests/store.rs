@@ -10,6 +10,8 @@ mod group_commit;
 mod guards;
 #[path = "store/migrations.rs"]
 mod migrations;
+#[path = "store/outbox.rs"]
+mod outbox;
 #[path = "store/pagination.rs"]
 mod pagination;
 #[path = "store/properties.rs"]

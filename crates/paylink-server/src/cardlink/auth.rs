@@ -78,6 +78,24 @@ impl Credentials {
         Ok((self.verify(owner)?, bill))
     }
 
+    /// The merchant and its bill `id` with the bill's shop, in one read.
+    pub async fn with_bill_and_shop(
+        &self,
+        st: &AppState,
+        id: &str,
+    ) -> Result<(Merchant, Option<(Bill, Shop)>), ApiError> {
+        let Some(id) = BillId::parse(id) else {
+            return Ok((self.merchant(st).await?, None));
+        };
+        let found = st
+            .store
+            .token_owner_with_bill_and_shop(self.0.id, &id)
+            .await
+            .map_err(OpError::from)?;
+        let (owner, found) = found.map_or((None, None), |(o, f)| (Some(o), f));
+        Ok((self.verify(owner)?, found))
+    }
+
     /// The merchant and its payment `id` (`None`: malformed, missing or another merchant's).
     pub async fn with_payment(
         &self,

@@ -353,13 +353,10 @@ async fn sandbox_pay(
         // finish() has refused a missing method or card.
         _ => return Err(ApiError::Internal),
     };
-    let (_, bill) = who.with_bill(&st, &bill_id.unwrap_or_default()).await?;
-    let bill = bill.ok_or(DomainError::BillNotFound)?;
-    let shop = st
-        .store
-        .shop(&bill.shop_id)
-        .await?
-        .ok_or(DomainError::ShopNotFound)?;
+    let (_, found) = who
+        .with_bill_and_shop(&st, &bill_id.unwrap_or_default())
+        .await?;
+    let (bill, shop) = found.ok_or(DomainError::BillNotFound)?;
     let id = PaymentId::random(&mut rand::thread_rng());
     let payment = match checkout::pay(&st, &bill, &shop, id, tender).await? {
         Step::Paid(payment) => payment,

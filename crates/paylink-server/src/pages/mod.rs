@@ -443,11 +443,13 @@ async fn transfer_page(
     if let Some(why) = unpayable(&c, st.now(), t) {
         return unpayable_page(&c, t, why);
     }
-    let method = query
-        .get("method")
-        .and_then(|m| m.parse::<PaymentMethod>().ok())
-        .unwrap_or(PaymentMethod::BankCard);
-    if method == PaymentMethod::Sbp && c.bill.payment_method != Some(PaymentMethod::BankCard) {
+    let method = c.bill.payment_method.unwrap_or_else(|| {
+        query
+            .get("method")
+            .and_then(|m| m.parse::<PaymentMethod>().ok())
+            .unwrap_or(PaymentMethod::BankCard)
+    });
+    if method == PaymentMethod::Sbp {
         // Each SBP code is one payment: give this one its own address, which the page
         // refreshes until the payment arrives.
         let qrc = random_base62(&mut rand::thread_rng(), FORM_TOKEN_LEN);
@@ -900,6 +902,11 @@ async fn sbp_bank_pay(
     let Some(pid) = payment_id(&st, &c.bill, qrc) else {
         return not_found(t);
     };
+    match st.store.payment(&pid).await {
+        Ok(Some(_)) => return see_other(&result_url(&st, &c.bill, &pid)),
+        Ok(None) => {}
+        Err(e) => return failure(t, e),
+    }
     let Some(amount) = Amount::parse(field(&f, "amount")) else {
         let typed = field(&f, "amount").to_string();
         return sbp_bank(&st, &c, t, qrc, typed, Some(t.amount_invalid));

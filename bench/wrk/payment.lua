@@ -1,0 +1,59 @@
+-- wrk script: POST /sandbox/pay, a sandbox card payment on a MULTI bill, round-robin over ids.
+-- Each request is the whole payment path: the charge, the payment row, the bill's new status
+-- and the postback in the outbox, committed durably in one transaction.
+--
+-- Environment:
+--   PAYLINK_TOKEN   API token "<digits>|<secret>"            (required)
+--   BILL_IDS_FILE   file with one MULTI bill id per line     (required)
+--
+-- A response that is not 200 with "status":"SUCCESS" is counted by done() (see common.lua).
+--
+-- Usage: wrk -t2 -c64 -d10s --latency -s payment.lua http://127.0.0.1:PORT
+
+local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local common = dofile(dir .. "common.lua")
+
+setup = common.setup
+done = common.done
+
+local token = common.require_env("PAYLINK_TOKEN")
+local ids_file = common.require_env("BILL_IDS_FILE")
+
+local headers = {
+   ["Authorization"] = "Bearer " .. token,
+   ["Content-Type"] = "application/x-www-form-urlencoded",
+   ["Accept"] = "application/json",
+}
+local reqs = {}
+local pos = 0
+
+function init(args)
+   non200 = 0
+   app_errors = 0
+   local f = assert(io.open(ids_file, "r"))
+   for line in f:lines() do
+      local id = line:gsub("%s+", "")
+      if id ~= "" then
+         table.insert(reqs, wrk.format("POST", "/sandbox/pay", headers,
+            "bill_id=" .. id .. "&method=BANK_CARD&card_number=4242424242424242"))
+      end
+   end
+   f:close()
+   pos = ((tid or 1) - 1) * 7919 % #reqs
+end
+
+function request()
+   pos = pos % #reqs + 1
+   return reqs[pos]
+end
+
+function response(status, hdrs, body)
+   if status ~= 200 then
+      common.note_bad(status, body)
+   elseif not (body and body:find('"status"%s*:%s*"SUCCESS"')) then
+      app_errors = app_errors + 1
+      if first_bad == nil then
+         first_bad = "200 " .. tostring(body or ""):gsub("%s+", " "):sub(1, 160)
+      end
+   end
+end
