@@ -49,13 +49,13 @@ pub enum Write {
     },
     /// A notification to deliver, in the same transaction as the change it reports.
     EnqueueNotice(Notice),
-    /// Leases up to `limit` due pending notices to `owner` until `until`: rows whose lease ran
-    /// out (a dispatcher that died) are due again.
+    /// Leases the notices `ids` (found due by a read) to `owner` until `until`, each only if it
+    /// is still pending and unleased (or its lease ran out: a dispatcher that died) at `now`.
     ClaimNotices {
         owner: String,
+        ids: Vec<String>,
         now: Millis,
         until: Millis,
-        limit: i64,
     },
     /// Records attempts and moves their notices on; a notice only moves while the attempt's
     /// `owner` still holds its lease (the attempt is recorded either way: it happened).

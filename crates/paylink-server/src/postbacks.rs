@@ -70,9 +70,11 @@ pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
             }
         }
         if free == 0 || claimed_all {
-            // Every slot busy, or more may be due: claim again as soon as a slot frees.
+            // Every slot busy, or more may be due: claim again once half the slots are free,
+            // so that a backlog is claimed in large batches, not one row per claim.
+            let half = (batch / 2).max(1) as u32;
             tokio::select! {
-                _ = slots.acquire() => {}
+                _ = slots.acquire_many(half) => {}
                 _ = stop.changed() => {}
             }
             continue;
@@ -89,16 +91,21 @@ pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
     let _ = recorder.await;
 }
 
-/// Leases up to `limit` due notices to a fresh owner.
+/// Leases up to `limit` due notices to a fresh owner: finds them with a read, then leases
+/// those still free.
 async fn claim(st: &AppState, limit: usize) -> Result<Vec<(String, Claimed)>, StoreError> {
-    let owner = random_base62(&mut rand::thread_rng(), 16);
     let now = st.now();
+    let ids = st.store.due_notices(now, limit as i64).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let owner = random_base62(&mut rand::thread_rng(), 16);
     st.store
         .apply(Plan::one(Write::ClaimNotices {
             owner: owner.clone(),
+            ids,
             now,
             until: now + st.settings.postbacks.lease.as_millis() as i64,
-            limit: limit as i64,
         }))
         .await?;
     Ok(st

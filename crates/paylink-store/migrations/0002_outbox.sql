@@ -25,7 +25,8 @@ CREATE TABLE outbox (
     delivered_at BIGINT,
     created_at BIGINT NOT NULL
 );
-CREATE INDEX outbox_due ON outbox (state, next_at);
+-- Only what is waiting: claims scan it in due order and stop at their limit.
+CREATE INDEX outbox_due ON outbox (next_at) WHERE state = 'pending';
 CREATE INDEX outbox_bill ON outbox (bill_id, created_at);
 CREATE INDEX outbox_lease ON outbox (lease_owner);
 

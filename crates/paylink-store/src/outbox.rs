@@ -122,6 +122,19 @@ impl Store {
         .await
     }
 
+    /// Up to `limit` notices due at `now` and not leased, the longest waiting first.
+    pub async fn due_notices(&self, now: Millis, limit: i64) -> Result<Vec<String>, StoreError> {
+        self.fetch(
+            "SELECT id FROM outbox
+             WHERE state = 'pending' AND next_at <= $1
+               AND (leased_until IS NULL OR leased_until <= $1)
+             ORDER BY next_at LIMIT $2",
+            &[Value::Int(now), Value::Int(limit)],
+            |r| r.text("id"),
+        )
+        .await
+    }
+
     /// The notices about bill `bill_id`, oldest first.
     pub async fn notices_for_bill(
         &self,

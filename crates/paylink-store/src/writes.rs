@@ -147,25 +147,33 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         )),
         Write::ClaimNotices {
             owner,
+            ids,
             now,
             until,
-            limit,
-        } => out.push(Statement::new(
-            // The lease conditions are repeated outside the subquery: PostgreSQL re-checks them
-            // on a row another claimer just leased, so no row is ever leased twice.
-            "UPDATE outbox SET lease_owner = $1, leased_until = $3
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE state = 'pending' AND next_at <= $2
-                            AND (leased_until IS NULL OR leased_until <= $2)
-                          ORDER BY next_at LIMIT $4)
-               AND state = 'pending' AND (leased_until IS NULL OR leased_until <= $2)",
-            vec![
-                owner.as_str().into(),
-                (*now).into(),
-                (*until).into(),
-                (*limit).into(),
-            ],
-        )),
+        } => {
+            // By id, with the lease conditions checked again on each row: a row another
+            // claimer leased first is skipped (PostgreSQL re-checks them on a row updated
+            // under it). No subquery, so that re-check stays cheap under load.
+            let mut rest = ids.as_slice();
+            while !rest.is_empty() {
+                let n = chunk_len(rest.len());
+                let (chunk, tail) = rest.split_at(n);
+                let mut args: Vec<Value> =
+                    vec![owner.as_str().into(), (*now).into(), (*until).into()];
+                args.extend(chunk.iter().map(|id| Value::from(id.as_str())));
+                let list: Vec<String> = (4..4 + n).map(|i| format!("${i}")).collect();
+                out.push(Statement::owned(
+                    format!(
+                        "UPDATE outbox SET lease_owner = $1, leased_until = $3
+                         WHERE id IN ({}) AND state = 'pending'
+                           AND (leased_until IS NULL OR leased_until <= $2)",
+                        list.join(", ")
+                    ),
+                    args,
+                ));
+                rest = tail;
+            }
+        }
         Write::FinishAttempts(finished) => {
             // Multi-row statements in power-of-two chunks: a few SQL texts to prepare, two
             // round trips per chunk instead of two per attempt.

@@ -33,15 +33,18 @@ async fn notices(store: &Store, n: usize) -> Vec<String> {
 }
 
 async fn claim(store: &Store, owner: &str, now: i64, limit: i64) -> Vec<String> {
-    store
-        .apply(Plan::one(Write::ClaimNotices {
-            owner: owner.into(),
-            now,
-            until: now + 60_000,
-            limit,
-        }))
-        .await
-        .expect("claim");
+    let ids = store.due_notices(now, limit).await.expect("due notices");
+    if !ids.is_empty() {
+        store
+            .apply(Plan::one(Write::ClaimNotices {
+                owner: owner.into(),
+                ids,
+                now,
+                until: now + 60_000,
+            }))
+            .await
+            .expect("claim");
+    }
     store
         .claimed_notices(owner)
         .await
