@@ -150,21 +150,35 @@ fn failure(t: &Texts, e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// The bill behind a page, with its shop and merchant; or the page that says why not.
-async fn load(st: &AppState, id: &str, t: &'static Texts) -> Result<Checkout, Response> {
+/// The bill behind a page, with its shop and merchant, and the payer's language for it; or the
+/// page that says why there is none.
+async fn load(
+    st: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<(Checkout, &'static Texts), Response> {
+    let t = texts::choose(None, language(headers));
     let Some(id) = BillId::parse(id) else {
         return Err(not_found(t));
     };
     match st.store.checkout(&id).await {
-        Ok(Some(c)) => Ok(c),
+        Ok(Some(c)) => {
+            let t = texts::choose(c.bill.locale, language(headers));
+            Ok((c, t))
+        }
         Ok(None) => Err(not_found(t)),
         Err(e) => Err(failure(t, e)),
     }
 }
 
-/// The payer's language for this bill.
-fn texts_for(bill: &Bill, headers: &HeaderMap) -> &'static Texts {
-    texts::choose(bill.locale, language(headers))
+/// The result page of payment `pid` when it exists already (a twin submit, a code paid
+/// twice); `None` when it is still to be made.
+async fn made_already(st: &AppState, c: &Checkout, t: &Texts, pid: &PaymentId) -> Option<Response> {
+    match st.store.payment(pid).await {
+        Ok(Some(_)) => Some(see_other(&result_url(st, &c.bill, pid))),
+        Ok(None) => None,
+        Err(e) => Some(failure(t, e)),
+    }
 }
 
 /// Why the bill cannot be paid now, in the payer's words; `None` when it can.
@@ -245,12 +259,10 @@ async fn link_page(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let pay_url = format!("{}/transfer/{}", st.settings.public_url, c.bill.id);
     let heading = bill_heading(&c.bill, t);
     html(
@@ -434,12 +446,10 @@ async fn transfer_page(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     if let Some(why) = unpayable(&c, st.now(), t) {
         return unpayable_page(&c, t, why);
     }
@@ -479,19 +489,15 @@ async fn sbp_page(
     Path((id, qrc)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let Some(pid) = payment_id(&st, &c.bill, &qrc) else {
         return not_found(t);
     };
-    match st.store.payment(&pid).await {
-        Ok(Some(_)) => return see_other(&result_url(&st, &c.bill, &pid)),
-        Ok(None) => {}
-        Err(e) => return failure(t, e),
+    if let Some(page) = made_already(&st, &c, t, &pid).await {
+        return page;
     }
     if let Some(why) = unpayable(&c, st.now(), t) {
         return unpayable_page(&c, t, why);
@@ -596,12 +602,10 @@ async fn pay_by_card(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let f = fields(&body);
     let Some(pid) = payment_id(&st, &c.bill, field(&f, "form")) else {
         return transfer(
@@ -614,10 +618,8 @@ async fn pay_by_card(
         );
     };
     // A twin of a submitted form shows the first one's result (the card fields may be gone).
-    match st.store.payment(&pid).await {
-        Ok(Some(_)) => return see_other(&result_url(&st, &c.bill, &pid)),
-        Ok(None) => {}
-        Err(e) => return failure(t, e),
+    if let Some(page) = made_already(&st, &c, t, &pid).await {
+        return page;
     }
     let error = match CardNumber::parse(field(&f, "card_number")) {
         None => Err(t.card_invalid),
@@ -641,12 +643,10 @@ async fn three_ds_return(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let f = fields(&body);
     match checkout::complete(&st, &c.bill, &c.shop, field(&f, "MD"), field(&f, "PaRes")).await {
         Ok(payment) => see_other(&result_url(&st, &c.bill, &payment.id)),
@@ -659,12 +659,10 @@ async fn result_page(
     Path((id, payment)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let found = match PaymentId::parse(&payment) {
         Some(pid) => st.store.payment(&pid).await,
         None => Ok(None),
@@ -867,12 +865,10 @@ async fn sbp_bank_page(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let qrc = query.get("qrc").map_or("", |q| q.as_str());
     if payment_id(&st, &c.bill, qrc).is_none() {
         return not_found(t);
@@ -891,21 +887,17 @@ async fn sbp_bank_pay(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
-    let c = match load(&st, &id, t).await {
-        Ok(c) => c,
+    let (c, t) = match load(&st, &id, &headers).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
-    let t = texts_for(&c.bill, &headers);
     let f = fields(&body);
     let qrc = field(&f, "qrc");
     let Some(pid) = payment_id(&st, &c.bill, qrc) else {
         return not_found(t);
     };
-    match st.store.payment(&pid).await {
-        Ok(Some(_)) => return see_other(&result_url(&st, &c.bill, &pid)),
-        Ok(None) => {}
-        Err(e) => return failure(t, e),
+    if let Some(page) = made_already(&st, &c, t, &pid).await {
+        return page;
     }
     let Some(amount) = Amount::parse(field(&f, "amount")) else {
         let typed = field(&f, "amount").to_string();
