@@ -2,12 +2,13 @@
 //! SQLite (in-process, through rusqlite) and PostgreSQL (through sqlx). Writes go through the
 //! group-commit [`writer`]; reads use a separate pool.
 
+#[macro_use]
+mod sql;
 mod migrate;
 mod outbox;
 mod postgres;
 mod reads;
 mod rows;
-mod sql;
 mod sqlite;
 mod writer;
 mod writes;
@@ -24,8 +25,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
-pub use outbox::{Checkout, Claimed, NoticeRecord, SealedToken};
-pub use reads::{BillFilter, Direction, Keyset, Page, PageRequest, PaymentFilter, TokenOwner};
+pub use outbox::{Claimed, NoticeRecord};
+pub use reads::{
+    BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, SealedToken,
+    TokenOwner,
+};
 
 #[derive(Debug, Error)]
 pub enum StoreError {

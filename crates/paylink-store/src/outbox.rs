@@ -1,25 +1,14 @@
 //! Reads of the outbox: the notices a dispatcher has leased (with what it needs to sign them),
 //! and the delivery history that operators look at.
 
-use crate::reads::TokenOwner;
-use crate::rows::{self, BILL_COLUMNS, SHOP_COLUMNS, TOKEN_OWNER_COLUMNS};
+use crate::reads::SealedToken;
+use crate::rows;
 use crate::sql::{Columns, Value};
 use crate::{Store, StoreError};
-use paylink_core::bill::Bill;
-use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
-use paylink_core::merchant::Shop;
+use paylink_core::id::{BillId, MerchantId, ShopId};
 use paylink_core::notice::{Notice, NoticeKind, NoticeState};
-use paylink_core::payment::Payment;
 use paylink_core::plan::DeliveryAttempt;
 use paylink_core::time::Millis;
-use std::sync::LazyLock;
-
-/// A merchant's live API token as sealed at rest (`None` for tokens issued before sealing).
-#[derive(Debug, Clone)]
-pub struct SealedToken {
-    pub id: i64,
-    pub sealed: Option<String>,
-}
 
 /// A notice with its delivery state.
 #[derive(Debug, Clone)]
@@ -40,15 +29,6 @@ pub struct Claimed {
     pub record: NoticeRecord,
     pub token: Option<SealedToken>,
     pub webhook_key_sealed: Option<String>,
-}
-
-/// What the payer's pages show and sign: the bill, its shop, the merchant's name and token.
-#[derive(Debug, Clone)]
-pub struct Checkout {
-    pub bill: Bill,
-    pub shop: Shop,
-    pub merchant_name: String,
-    pub token: Option<SealedToken>,
 }
 
 const NOTICE_COLUMNS: &str = "o.id, o.kind, o.merchant_id, o.shop_id, o.bill_id, o.subject_id, \
@@ -83,23 +63,6 @@ fn record(r: &dyn Columns) -> Result<NoticeRecord, StoreError> {
     })
 }
 
-fn sealed_token(r: &dyn Columns) -> Result<Option<SealedToken>, StoreError> {
-    Ok(match r.opt_i64("token_id")? {
-        Some(id) => Some(SealedToken {
-            id,
-            sealed: r.opt_text("token_sealed")?,
-        }),
-        None => None,
-    })
-}
-
-macro_rules! sql_once {
-    ($($arg:tt)*) => {{
-        static SQL: LazyLock<String> = LazyLock::new(|| format!($($arg)*));
-        SQL.as_str()
-    }};
-}
-
 impl Store {
     /// The notices leased to `owner` and still pending, with the merchant's live token and the
     /// shop's webhook key, in one read.
@@ -115,7 +78,7 @@ impl Store {
         self.fetch(sql, &[owner.into()], |r| {
             Ok(Claimed {
                 record: record(r)?,
-                token: sealed_token(r)?,
+                token: rows::sealed_token(r)?,
                 webhook_key_sealed: r.opt_text("webhook_key_sealed")?,
             })
         })
@@ -171,76 +134,4 @@ impl Store {
         )
         .await
     }
-
-    /// Any payment by id: for the payer's pages, which have no merchant.
-    pub async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
-        let sql = sql_once!(
-            "SELECT {} FROM payments p WHERE p.id = $1",
-            rows::PAYMENT_COLUMNS
-        );
-        self.fetch_one(sql, &[id.as_str().into()], rows::payment)
-            .await
-    }
-
-    /// Bill `id` with its shop, merchant name and live token, in one read.
-    pub async fn checkout(&self, id: &BillId) -> Result<Option<Checkout>, StoreError> {
-        let sql = sql_once!(
-            "SELECT {BILL_COLUMNS}, {}, m.name AS m_name, t.id AS token_id, t.sealed AS token_sealed
-             FROM bills b
-             JOIN shops s ON s.id = b.shop_id
-             JOIN merchants m ON m.id = b.merchant_id
-             LEFT JOIN api_tokens t ON t.merchant_id = b.merchant_id AND t.revoked_at IS NULL
-             WHERE b.id = $1",
-            shop_columns_prefixed()
-        );
-        self.fetch_one(sql, &[id.as_str().into()], |r| {
-            Ok(Checkout {
-                bill: rows::bill(r)?,
-                shop: rows::prefixed(r, "s_", rows::shop)?,
-                merchant_name: r.text("m_name")?,
-                token: sealed_token(r)?,
-            })
-        })
-        .await
-    }
-}
-
-impl Store {
-    /// A live token's owner and that merchant's bill `bill_id` with its shop, in one read:
-    /// what a payment through the API needs.
-    pub async fn token_owner_with_bill_and_shop(
-        &self,
-        token_id: i64,
-        bill_id: &BillId,
-    ) -> Result<Option<(TokenOwner, Option<(Bill, Shop)>)>, StoreError> {
-        let sql = sql_once!(
-            "SELECT {TOKEN_OWNER_COLUMNS}, {BILL_COLUMNS}, {} FROM api_tokens t
-             JOIN merchants m ON m.id = t.merchant_id
-             LEFT JOIN bills b ON b.id = $2 AND b.merchant_id = t.merchant_id
-             LEFT JOIN shops s ON s.id = b.shop_id
-             WHERE t.id = $1 AND t.revoked_at IS NULL",
-            shop_columns_prefixed()
-        );
-        self.fetch_one(sql, &[Value::Int(token_id), bill_id.as_str().into()], |r| {
-            let owner = rows::token_owner(r)?;
-            let found = match rows::joined(r, rows::bill)? {
-                Some(bill) => Some((bill, rows::prefixed(r, "s_", rows::shop)?)),
-                None => None,
-            };
-            Ok((owner, found))
-        })
-        .await
-    }
-}
-
-/// The shop columns of `SHOP_COLUMNS`, each selected as `s_<name>`.
-pub(crate) fn shop_columns_prefixed() -> String {
-    SHOP_COLUMNS
-        .split(',')
-        .map(|c| {
-            let c = c.trim();
-            format!("{c} AS s_{}", c.trim_start_matches("s."))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -11,13 +11,28 @@ use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::payment::Payment;
 use paylink_core::time::Millis;
-use std::sync::LazyLock;
 
 /// A live API token's stored digest and its merchant.
 #[derive(Debug, Clone)]
 pub struct TokenOwner {
     pub secret_sha256: String,
     pub merchant: Merchant,
+}
+
+/// A merchant's live API token as sealed at rest (`None` for tokens issued before sealing).
+#[derive(Debug, Clone)]
+pub struct SealedToken {
+    pub id: i64,
+    pub sealed: Option<String>,
+}
+
+/// What the payer's pages show and sign: the bill, its shop, the merchant's name and token.
+#[derive(Debug, Clone)]
+pub struct Checkout {
+    pub bill: Bill,
+    pub shop: Shop,
+    pub merchant_name: String,
+    pub token: Option<SealedToken>,
 }
 
 /// A position in a list ordered newest first: (created_at, id).
@@ -138,14 +153,6 @@ impl Select {
             has_more,
         })
     }
-}
-
-/// Point-read SQL, assembled once from the shared column lists.
-macro_rules! sql_once {
-    ($($arg:tt)*) => {{
-        static SQL: LazyLock<String> = LazyLock::new(|| format!($($arg)*));
-        SQL.as_str()
-    }};
 }
 
 impl Store {
@@ -333,5 +340,63 @@ impl Store {
             .fetch_one("SELECT COUNT(*) AS n FROM merchants", &[], |r| r.i64("n"))
             .await?;
         Ok(n.unwrap_or(0))
+    }
+
+    /// Any payment by id: for the payer's pages, which have no merchant.
+    pub async fn payment(&self, id: &PaymentId) -> Result<Option<Payment>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {} FROM payments p WHERE p.id = $1",
+            rows::PAYMENT_COLUMNS
+        );
+        self.fetch_one(sql, &[id.as_str().into()], rows::payment)
+            .await
+    }
+
+    /// Bill `id` with its shop, merchant name and live token, in one read.
+    pub async fn checkout(&self, id: &BillId) -> Result<Option<Checkout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {BILL_COLUMNS}, {}, m.name AS m_name, t.id AS token_id, t.sealed AS token_sealed
+             FROM bills b
+             JOIN shops s ON s.id = b.shop_id
+             JOIN merchants m ON m.id = b.merchant_id
+             LEFT JOIN api_tokens t ON t.merchant_id = b.merchant_id AND t.revoked_at IS NULL
+             WHERE b.id = $1",
+            rows::shop_columns_prefixed()
+        );
+        self.fetch_one(sql, &[id.as_str().into()], |r| {
+            Ok(Checkout {
+                bill: rows::bill(r)?,
+                shop: rows::prefixed(r, "s_", rows::shop)?,
+                merchant_name: r.text("m_name")?,
+                token: rows::sealed_token(r)?,
+            })
+        })
+        .await
+    }
+
+    /// A live token's owner and that merchant's bill `bill_id` with its shop, in one read:
+    /// what a payment through the API needs.
+    pub async fn token_owner_with_bill_and_shop(
+        &self,
+        token_id: i64,
+        bill_id: &BillId,
+    ) -> Result<Option<(TokenOwner, Option<(Bill, Shop)>)>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {TOKEN_OWNER_COLUMNS}, {BILL_COLUMNS}, {} FROM api_tokens t
+             JOIN merchants m ON m.id = t.merchant_id
+             LEFT JOIN bills b ON b.id = $2 AND b.merchant_id = t.merchant_id
+             LEFT JOIN shops s ON s.id = b.shop_id
+             WHERE t.id = $1 AND t.revoked_at IS NULL",
+            rows::shop_columns_prefixed()
+        );
+        self.fetch_one(sql, &[Value::Int(token_id), bill_id.as_str().into()], |r| {
+            let owner = rows::token_owner(r)?;
+            let found = match rows::joined(r, rows::bill)? {
+                Some(bill) => Some((bill, rows::prefixed(r, "s_", rows::shop)?)),
+                None => None,
+            };
+            Ok((owner, found))
+        })
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! Rows → domain values. A value that does not decode is `Corrupt`, never a panic.
 
-use crate::reads::TokenOwner;
+use crate::reads::{SealedToken, TokenOwner};
 use crate::sql::Columns;
 use crate::StoreError;
 use paylink_core::bill::Bill;
@@ -196,5 +196,28 @@ pub(crate) fn payment(row: &dyn Columns) -> Result<Payment, StoreError> {
         error_message: row.opt_text("error_message")?,
         created_at: row.i64("created_at")?,
         updated_at: row.i64("updated_at")?,
+    })
+}
+
+/// The shop columns of `SHOP_COLUMNS`, each selected as `s_<name>`.
+pub(crate) fn shop_columns_prefixed() -> String {
+    SHOP_COLUMNS
+        .split(',')
+        .map(|c| {
+            let c = c.trim();
+            format!("{c} AS s_{}", c.trim_start_matches("s."))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The live token joined as `token_id` and `token_sealed`; `None` when there is none.
+pub(crate) fn sealed_token(r: &dyn Columns) -> Result<Option<SealedToken>, StoreError> {
+    Ok(match r.opt_i64("token_id")? {
+        Some(id) => Some(SealedToken {
+            id,
+            sealed: r.opt_text("token_sealed")?,
+        }),
+        None => None,
     })
 }

@@ -2,6 +2,14 @@
 //! owned rows out. Everything above it (writes, reads, migrations, group commit) is written
 //! once for SQLite and PostgreSQL.
 
+/// SQL assembled once (from the shared column lists) and kept for the life of the process.
+macro_rules! sql_once {
+    ($($arg:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!($($arg)*));
+        SQL.as_str()
+    }};
+}
+
 use crate::StoreError;
 use std::borrow::Cow;
 use std::future::Future;
