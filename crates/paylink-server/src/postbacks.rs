@@ -103,14 +103,14 @@ async fn claim(st: &AppState, limit: usize) -> Result<Vec<(String, Claimed)>, St
     st.store
         .apply(Plan::one(Write::ClaimNotices {
             owner: owner.clone(),
-            ids,
+            ids: ids.clone(),
             now,
             until: now + st.settings.postbacks.lease.as_millis() as i64,
         }))
         .await?;
     Ok(st
         .store
-        .claimed_notices(&owner)
+        .claimed_notices(&owner, &ids)
         .await?
         .into_iter()
         .map(|c| (owner.clone(), c))

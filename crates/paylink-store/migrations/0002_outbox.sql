@@ -28,7 +28,6 @@ CREATE TABLE outbox (
 -- Only what is waiting: claims scan it in due order and stop at their limit.
 CREATE INDEX outbox_due ON outbox (next_at) WHERE state = 'pending';
 CREATE INDEX outbox_bill ON outbox (bill_id, created_at);
-CREATE INDEX outbox_lease ON outbox (lease_owner);
 
 CREATE TABLE outbox_attempts (
     outbox_id TEXT NOT NULL REFERENCES outbox (id),

@@ -64,25 +64,45 @@ fn record(r: &dyn Columns) -> Result<NoticeRecord, StoreError> {
 }
 
 impl Store {
-    /// The notices leased to `owner` and still pending, with the merchant's live token and the
-    /// shop's webhook key, in one read.
-    pub async fn claimed_notices(&self, owner: &str) -> Result<Vec<Claimed>, StoreError> {
-        let sql = sql_once!(
-            "SELECT {NOTICE_COLUMNS}, t.id AS token_id, t.sealed AS token_sealed,
-                    s.webhook_key_sealed
-             FROM outbox o
-             JOIN shops s ON s.id = o.shop_id
-             LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
-             WHERE o.lease_owner = $1 AND o.state = 'pending'"
-        );
-        self.fetch(sql, &[owner.into()], |r| {
-            Ok(Claimed {
-                record: record(r)?,
-                token: rows::sealed_token(r)?,
-                webhook_key_sealed: r.opt_text("webhook_key_sealed")?,
-            })
-        })
-        .await
+    /// Which of `ids` are leased to `owner` and still pending, with the merchant's live token
+    /// and the shop's webhook key. Looked up by id: the lease owner is not indexed, so taking
+    /// and giving back a lease touches no index.
+    pub async fn claimed_notices(
+        &self,
+        owner: &str,
+        ids: &[String],
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(128) {
+            // The list padded to a power of two with its last id (harmless in `IN`), so that
+            // a few SQL texts serve every size and stay prepared.
+            let padded = chunk.len().next_power_of_two();
+            let list: Vec<String> = (2..2 + padded).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {NOTICE_COLUMNS}, t.id AS token_id, t.sealed AS token_sealed,
+                        s.webhook_key_sealed
+                 FROM outbox o
+                 JOIN shops s ON s.id = o.shop_id
+                 LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
+                 WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.state = 'pending'",
+                list.join(", ")
+            );
+            let mut args = vec![Value::from(owner)];
+            args.extend(chunk.iter().map(|id| Value::from(id.as_str())));
+            let last = chunk.last().map_or("", |id| id.as_str());
+            args.resize(1 + padded, Value::from(last));
+            out.extend(
+                self.fetch(&sql, &args, |r| {
+                    Ok(Claimed {
+                        record: record(r)?,
+                        token: rows::sealed_token(r)?,
+                        webhook_key_sealed: r.opt_text("webhook_key_sealed")?,
+                    })
+                })
+                .await?,
+            );
+        }
+        Ok(out)
     }
 
     /// Up to `limit` notices due at `now` and not leased, the longest waiting first.

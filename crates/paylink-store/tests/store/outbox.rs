@@ -34,19 +34,20 @@ async fn notices(store: &Store, n: usize) -> Vec<String> {
 
 async fn claim(store: &Store, owner: &str, now: i64, limit: i64) -> Vec<String> {
     let ids = store.due_notices(now, limit).await.expect("due notices");
-    if !ids.is_empty() {
-        store
-            .apply(Plan::one(Write::ClaimNotices {
-                owner: owner.into(),
-                ids,
-                now,
-                until: now + 60_000,
-            }))
-            .await
-            .expect("claim");
+    if ids.is_empty() {
+        return Vec::new();
     }
     store
-        .claimed_notices(owner)
+        .apply(Plan::one(Write::ClaimNotices {
+            owner: owner.into(),
+            ids: ids.clone(),
+            now,
+            until: now + 60_000,
+        }))
+        .await
+        .expect("claim");
+    store
+        .claimed_notices(owner, &ids)
         .await
         .unwrap()
         .into_iter()
