@@ -448,3 +448,41 @@ async fn the_share_page_has_a_qr_code_of_the_payment_page_and_speaks_the_bills_l
         share.text
     );
 }
+
+#[tokio::test]
+async fn sixteen_simultaneous_submits_of_one_form_make_one_payment() {
+    let app = spawn_app().await;
+    // MULTI: nothing but the form token stops a second payment.
+    let bill = app.bill(json!({"amount": 12, "type": "MULTI"})).await;
+    let form = get(&app.url(&format!("/transfer/{bill}")), "en").await;
+    let token = input(&form.text, "form");
+    let url = app.url(&format!("/transfer/{bill}/card"));
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+    let submits: Vec<_> = (0..16)
+        .map(|_| {
+            let (url, token, barrier) = (url.clone(), token.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                post(
+                    &url,
+                    &[
+                        ("form", &token),
+                        ("card_number", "4242424242424242"),
+                        ("expiry", "12/30"),
+                        ("cvc", "123"),
+                    ],
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut locations = std::collections::HashSet::new();
+    for s in submits {
+        let page = s.await.unwrap();
+        assert_eq!(page.status, 303, "{}", page.text);
+        locations.insert(page.location);
+    }
+    assert_eq!(locations.len(), 1, "{locations:?}");
+    let payments = app.get("/api/v1/bill/payments", &[("id", &bill)]).await;
+    assert_eq!(payments.ok()["data"].as_array().unwrap().len(), 1);
+}
