@@ -3,7 +3,7 @@
 
 use crate::reads::SealedToken;
 use crate::rows;
-use crate::sql::{Columns, Value};
+use crate::sql::{padded_ids, placeholders, Columns, Value};
 use crate::{Store, StoreError};
 use paylink_core::id::{BillId, MerchantId, ShopId};
 use paylink_core::notice::{Notice, NoticeKind, NoticeState};
@@ -74,10 +74,8 @@ impl Store {
     ) -> Result<Vec<Claimed>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(128) {
-            // The list padded to a power of two with its last id (harmless in `IN`), so that
-            // a few SQL texts serve every size and stay prepared.
-            let padded = chunk.len().next_power_of_two();
-            let list: Vec<String> = (2..2 + padded).map(|i| format!("${i}")).collect();
+            let mut args = vec![Value::from(owner)];
+            let n = padded_ids(&mut args, chunk);
             let sql = format!(
                 "SELECT {NOTICE_COLUMNS}, t.id AS token_id, t.sealed AS token_sealed,
                         s.webhook_key_sealed
@@ -85,12 +83,8 @@ impl Store {
                  JOIN shops s ON s.id = o.shop_id
                  LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
                  WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.state = 'pending'",
-                list.join(", ")
+                placeholders(2, n)
             );
-            let mut args = vec![Value::from(owner)];
-            args.extend(chunk.iter().map(|id| Value::from(id.as_str())));
-            let last = chunk.last().map_or("", |id| id.as_str());
-            args.resize(1 + padded, Value::from(last));
             out.extend(
                 self.fetch(&sql, &args, |r| {
                     Ok(Claimed {

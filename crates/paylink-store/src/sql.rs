@@ -82,6 +82,24 @@ pub(crate) struct Statement {
     pub insert_head: Option<&'static str>,
 }
 
+/// `$first, $first+1, ...`: `count` placeholders for an `IN (...)` list.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `ids` as `IN` arguments after `before`, padded to a power of two with the last id (harmless
+/// in `IN`), so that a few SQL texts serve every length and stay prepared. The padded length.
+pub(crate) fn padded_ids(before: &mut Vec<Value>, ids: &[String]) -> usize {
+    let padded = ids.len().next_power_of_two();
+    before.extend(ids.iter().map(|id| Value::from(id.as_str())));
+    let last = ids.last().map_or("", |id| id.as_str());
+    before.resize(before.len() + padded - ids.len(), Value::from(last));
+    padded
+}
+
 /// `head VALUES ($1, ..), ($n+1, ..), ...`: `rows` tuples of `arity` parameters.
 pub(crate) fn values_sql(head: &str, arity: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(head.len() + rows * arity * 5 + 8);

@@ -1,7 +1,7 @@
 //! Each planned write as SQL. Guards that depend on concurrent state are WHERE clauses whose
 //! miss fails the plan, so they hold across writers, processes and hosts.
 
-use crate::sql::{values_sql, Statement, Value};
+use crate::sql::{padded_ids, placeholders, values_sql, Statement, Value};
 use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
 use paylink_core::notice::{AfterAttempt, NoticeState};
@@ -154,24 +154,19 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             // By id, with the lease conditions checked again on each row: a row another
             // claimer leased first is skipped (PostgreSQL re-checks them on a row updated
             // under it). No subquery, so that re-check stays cheap under load.
-            let mut rest = ids.as_slice();
-            while !rest.is_empty() {
-                let n = chunk_len(rest.len());
-                let (chunk, tail) = rest.split_at(n);
+            for chunk in ids.chunks(MAX_CHUNK) {
                 let mut args: Vec<Value> =
                     vec![owner.as_str().into(), (*now).into(), (*until).into()];
-                args.extend(chunk.iter().map(|id| Value::from(id.as_str())));
-                let list: Vec<String> = (4..4 + n).map(|i| format!("${i}")).collect();
+                let n = padded_ids(&mut args, chunk);
                 out.push(Statement::owned(
                     format!(
                         "UPDATE outbox SET lease_owner = $1, leased_until = $3
                          WHERE id IN ({}) AND state = 'pending'
                            AND (leased_until IS NULL OR leased_until <= $2)",
-                        list.join(", ")
+                        placeholders(4, n)
                     ),
                     args,
                 ));
-                rest = tail;
             }
         }
         Write::FinishAttempts(finished) => {

@@ -237,13 +237,9 @@ struct LinkPage<'a> {
 }
 
 fn bill_heading(bill: &Bill, t: &Texts) -> String {
-    bill.name.clone().unwrap_or_else(|| {
-        if t.lang == "ru" {
-            format!("Счёт {}", bill.id)
-        } else {
-            format!("Bill {}", bill.id)
-        }
-    })
+    bill.name
+        .clone()
+        .unwrap_or_else(|| format!("{} {}", t.bill, bill.id))
 }
 
 fn merchant_line(c: &Checkout) -> String {

@@ -5,6 +5,8 @@ use paylink_core::bill::Locale;
 
 pub struct Texts {
     pub lang: &'static str,
+    /// Heads a bill that has no name of its own: "Bill <id>".
+    pub bill: &'static str,
     pub footer: &'static str,
     pub awaiting: &'static str,
     pub qr_label: &'static str,
@@ -60,6 +62,7 @@ pub struct Texts {
 
 pub const EN: Texts = Texts {
     lang: "en",
+    bill: "Bill",
     footer: "Secure payment by paylink",
     awaiting: "Awaiting payment.",
     qr_label: "QR code of the payment page",
@@ -115,6 +118,7 @@ pub const EN: Texts = Texts {
 
 pub const RU: Texts = Texts {
     lang: "ru",
+    bill: "Счёт",
     footer: "Безопасная оплата · paylink",
     awaiting: "Ожидает оплаты.",
     qr_label: "QR-код страницы оплаты",
