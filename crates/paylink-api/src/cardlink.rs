@@ -165,3 +165,69 @@ pub struct SandboxPay {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
 }
+
+/// `merchant/balance`: `success` is the string `"true"`, balances are decimal strings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Balances {
+    pub success: serde_json::Value,
+    pub balances: Vec<Balance>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Balance {
+    pub currency: String,
+    pub balance_available: String,
+    pub balance_locked: String,
+    pub balance_hold: String,
+}
+
+/// `{"success": true, "data": [...]}`: payout creation and the SBP banks dictionary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DataList<T> {
+    pub success: bool,
+    pub data: Vec<T>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payout {
+    pub id: String,
+    pub status: String,
+    pub order_id: Option<String>,
+    pub account_identifier: String,
+    pub amount: Decimal,
+    pub account_amount: Decimal,
+    pub commission: Decimal,
+    pub account_commission: Decimal,
+    pub currency: String,
+    pub account_currency: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SbpBank {
+    pub member_id: i64,
+    pub name: String,
+    pub name_en: String,
+    pub bic: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub payment_id: String,
+    pub bill_id: String,
+    pub status: String,
+    pub amount: Decimal,
+    pub currency: String,
+    pub account_amount: Decimal,
+    pub account_currency: String,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success: Option<bool>,
+}

@@ -3,7 +3,7 @@
 
 use paylink_core::money::Rate;
 use paylink_core::notice::parse_duration;
-use paylink_server::config::PostbackSettings;
+use paylink_server::config::{MoneySettings, PostbackSettings};
 use paylink_server::Settings;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -29,6 +29,24 @@ pub struct FileConfig {
     pub max_batch: Option<usize>,
     #[serde(default)]
     pub postbacks: PostbackFile,
+    #[serde(default)]
+    pub money: MoneyFile,
+}
+
+/// The `[money]` table: settlement and payouts.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyFile {
+    pub settle_after: Option<String>,
+    pub poll_interval: Option<String>,
+    pub sandbox_payout_delay: Option<String>,
+    /// Whole currency units, as amounts are written everywhere else ("500000.00").
+    pub moderation_threshold: Option<String>,
+    pub daily_payout_limit: Option<String>,
+    pub monthly_payout_limit: Option<String>,
+    pub card_payouts: Option<bool>,
+    pub sbp_payouts: Option<bool>,
+    pub work: Option<bool>,
 }
 
 /// The `[postbacks]` table.
@@ -210,6 +228,81 @@ pub fn postbacks(file: &FileConfig) -> Result<PostbackSettings, String> {
     Ok(p)
 }
 
+/// Money settings: `PAYLINK_MONEY_*` variables over the `[money]` table.
+pub fn money(file: &FileConfig) -> Result<MoneySettings, String> {
+    let f = &file.money;
+    let mut m = MoneySettings::default();
+    let text = |name: &str, value: &Option<String>| env(name).or_else(|| value.clone());
+    if let Some(t) = text("PAYLINK_MONEY_SETTLE_AFTER", &f.settle_after) {
+        m.settle_after = if t.trim() == "0" {
+            Duration::ZERO
+        } else {
+            duration("money.settle_after", &t)?
+        };
+    }
+    if let Some(t) = text("PAYLINK_MONEY_POLL_INTERVAL", &f.poll_interval) {
+        m.poll = duration("money.poll_interval", &t)?;
+    }
+    if let Some(t) = text(
+        "PAYLINK_MONEY_SANDBOX_PAYOUT_DELAY",
+        &f.sandbox_payout_delay,
+    ) {
+        m.sandbox_payout_delay = if t.trim() == "0" {
+            Duration::ZERO
+        } else {
+            duration("money.sandbox_payout_delay", &t)?
+        };
+    }
+    let amount = |key: &str, t: &str| {
+        paylink_core::money::parse_minor(t, 2)
+            .filter(|v| *v > 0)
+            .ok_or_else(|| format!("{key}: {t:?} is not a positive amount"))
+    };
+    if let Some(t) = text(
+        "PAYLINK_MONEY_MODERATION_THRESHOLD",
+        &f.moderation_threshold,
+    ) {
+        m.payouts.moderation_threshold = amount("money.moderation_threshold", &t)?;
+    }
+    let limit = |key: &str, t: &str| match t.trim() {
+        "none" => Ok(None),
+        t => amount(key, t).map(Some),
+    };
+    if let Some(t) = text("PAYLINK_MONEY_DAILY_PAYOUT_LIMIT", &f.daily_payout_limit) {
+        m.payouts.daily_limit = limit("money.daily_payout_limit", &t)?;
+    }
+    if let Some(t) = text(
+        "PAYLINK_MONEY_MONTHLY_PAYOUT_LIMIT",
+        &f.monthly_payout_limit,
+    ) {
+        m.payouts.monthly_limit = limit("money.monthly_payout_limit", &t)?;
+    }
+    let flag = |name: &str, key: &str, value: Option<bool>| -> Result<Option<bool>, String> {
+        match env(name) {
+            Some(t) => boolean(key, &t).map(Some),
+            None => Ok(value),
+        }
+    };
+    if let Some(b) = flag(
+        "PAYLINK_MONEY_CARD_PAYOUTS",
+        "money.card_payouts",
+        f.card_payouts,
+    )? {
+        m.payouts.card.enabled = b;
+    }
+    if let Some(b) = flag(
+        "PAYLINK_MONEY_SBP_PAYOUTS",
+        "money.sbp_payouts",
+        f.sbp_payouts,
+    )? {
+        m.payouts.sbp.enabled = b;
+    }
+    if let Some(b) = flag("PAYLINK_MONEY_WORK", "money.work", f.work)? {
+        m.work = b;
+    }
+    Ok(m)
+}
+
 pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let listen_text = o
         .listen
@@ -220,6 +313,7 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
         .map_err(|_| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
     let mut s = Settings::new(database_url(o.database_url.as_ref(), &file)?, listen);
     s.postbacks = postbacks(&file)?;
+    s.money = money(&file)?;
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(

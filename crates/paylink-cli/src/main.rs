@@ -1,6 +1,7 @@
 //! The `paylink` binary: `serve`, `migrate` and the operator commands.
 
 mod config;
+mod money;
 
 /// A request allocates dozens of small objects; mimalloc serves them at a fraction of glibc's
 /// cost (measured: see docs/benchmarks.md).
@@ -76,6 +77,21 @@ enum Command {
     /// Inspect and replay postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
+    /// Verify the ledger.
+    #[command(subcommand)]
+    Ledger(money::LedgerCommand),
+    /// Exchange rates for payments in another currency than the shop's balance.
+    #[command(subcommand)]
+    Fx(money::FxCommand),
+    /// Accounts merchants registered for personal payouts.
+    #[command(subcommand)]
+    PayoutAccount(money::PayoutAccountCommand),
+    /// Moderate payouts.
+    #[command(subcommand)]
+    Payout(money::PayoutCommand),
+    /// The SBP banks dictionary.
+    #[command(subcommand)]
+    SbpBank(money::SbpBankCommand),
 }
 
 #[derive(Subcommand)]
@@ -141,6 +157,8 @@ enum MerchantCommand {
     Ban(MerchantRef),
     /// Restore the merchant's API access.
     Unban(MerchantRef),
+    /// Change the merchant's payout settings; options not given keep their value.
+    Update(money::MerchantUpdate),
     /// Set the merchant's subscription state; only `active` may use the API.
     Subscription {
         /// Merchant id (as printed by `merchant create`).
@@ -173,6 +191,10 @@ struct ShopOptions {
     /// Default currency of the shop's bills: RUB, USD, EUR or KZT (a new shop: RUB).
     #[arg(long)]
     currency: Option<String>,
+    /// Currency of the merchant balance the shop's payments are booked to (a new shop: its
+    /// currency); bills in another currency convert at the rate set by `paylink fx set`.
+    #[arg(long)]
+    balance_currency: Option<String>,
     /// http(s) URL where payment postbacks are sent ("" clears it).
     #[arg(long, value_name = "URL")]
     result_url: Option<String>,
@@ -236,7 +258,7 @@ enum TokenCommand {
 }
 
 /// A failure the operator can act on, printed without a backtrace.
-struct Failure(String);
+pub(crate) struct Failure(String);
 
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
@@ -251,7 +273,7 @@ impl From<OpError> for Failure {
 }
 
 /// `OpError` for a command about `id`: a missing merchant or shop names the id looked for.
-fn about(id: &str) -> impl Fn(OpError) -> Failure + '_ {
+pub(crate) fn about(id: &str) -> impl Fn(OpError) -> Failure + '_ {
     move |e| match e {
         OpError::Domain(DomainError::MerchantNotFound) => {
             Failure(format!("no merchant with id {id:?}"))
@@ -297,12 +319,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemClock.now()
 }
 
 /// `--json`: exactly one JSON object on stdout; otherwise readable lines.
-fn report(as_json: bool, value: serde_json::Value, human: String) {
+pub(crate) fn report(as_json: bool, value: serde_json::Value, human: String) {
     if as_json {
         println!("{value}");
     } else {
@@ -320,6 +342,17 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
                 c.parse::<Currency>().map_err(|_| {
                     Failure(format!(
                         "--currency: unknown currency {c:?}: use RUB, USD, EUR or KZT"
+                    ))
+                })
+            })
+            .transpose()?,
+        balance_currency: o
+            .balance_currency
+            .as_deref()
+            .map(|c| {
+                c.parse::<Currency>().map_err(|_| {
+                    Failure(format!(
+                        "--balance-currency: unknown currency {c:?}: use RUB, USD, EUR or KZT"
                     ))
                 })
             })
@@ -466,6 +499,14 @@ async fn admin_command(
                 format!("shop {} updated", shop.id),
             );
         }
+        Command::Merchant(MerchantCommand::Update(update)) => {
+            money::update_merchant(store, update).await?;
+        }
+        Command::Ledger(c) => money::ledger(store, c).await?,
+        Command::Fx(c) => money::fx(store, c).await?,
+        Command::PayoutAccount(c) => money::payout_account(store, c).await?,
+        Command::Payout(c) => money::payout(store, c).await?,
+        Command::SbpBank(c) => money::sbp_bank(store, c).await?,
         Command::Token(TokenCommand::Refresh { merchant, json }) => {
             let token = admin::refresh_token(store, &merchant, now())
                 .await

@@ -29,6 +29,34 @@ pub enum DomainError {
     BillExpired,
     #[error("invalid amount")]
     InvalidAmount,
+    #[error("merchant is not verified")]
+    MerchantNotVerified,
+    #[error("not enough balance")]
+    BalanceNotEnough,
+    #[error("daily payout limit exceeded")]
+    DailyPayoutLimitExceeded,
+    #[error("monthly payout limit exceeded")]
+    MonthlyPayoutLimitExceeded,
+    #[error("payout account not found")]
+    PayoutAccountNotFound,
+    #[error("payout account is banned")]
+    PayoutAccountBanned,
+    #[error("payouts in this direction are not available")]
+    DirectionNotAvailable,
+    #[error("no payouts in this currency")]
+    NoPayout,
+    #[error("payout not found")]
+    PayoutNotFound,
+    #[error("the payout can no longer move that way")]
+    PayoutNotCancelable,
+    #[error("no exchange rate for the conversion")]
+    RateNotFound,
+    #[error("refund not found")]
+    RefundNotFound,
+    #[error("the transaction cannot be refunded")]
+    TransactionRejected,
+    #[error("this action is unauthorized")]
+    Unauthorized,
     /// A field that parsed but breaks a rule; rendered as a validation error on `field`.
     #[error("{field}: {message}")]
     Invalid {

@@ -83,6 +83,9 @@ public_id!(MerchantId);
 public_id!(ShopId);
 public_id!(BillId);
 public_id!(PaymentId);
+public_id!(PayoutId);
+public_id!(PayoutAccountId);
+public_id!(RefundId);
 
 #[cfg(test)]
 mod tests {

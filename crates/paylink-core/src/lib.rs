@@ -6,14 +6,18 @@ pub mod bill;
 pub mod card;
 pub mod error;
 pub mod id;
+pub mod ledger;
 pub mod merchant;
 pub mod money;
 pub mod notice;
 pub mod payment;
+pub mod payout;
 pub mod plan;
+pub mod refund;
 pub mod sandbox;
 pub mod seal;
 pub mod secret;
+pub mod settlement;
 pub mod time;
 pub mod token;
 

@@ -65,7 +65,11 @@ pub struct Shop {
     pub id: ShopId,
     pub merchant_id: MerchantId,
     pub name: String,
+    /// The currency of bills that name none.
     pub currency: Currency,
+    /// The merchant balance its payments are booked to, bills in another currency converted
+    /// at the operator's rate; `None`: each bill's own currency, no conversion.
+    pub balance_currency: Option<Currency>,
     pub enabled: bool,
     /// `None`: the server's configured default commission applies.
     pub commission: Option<Rate>,
@@ -83,6 +87,7 @@ impl Shop {
             merchant_id,
             name,
             currency: Currency::Rub,
+            balance_currency: None,
             enabled: true,
             commission: None,
             result_url: None,

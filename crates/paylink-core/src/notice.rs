@@ -6,6 +6,8 @@ use crate::bill::Bill;
 use crate::id::{BillId, MerchantId, ShopId};
 use crate::money::format_fixed;
 use crate::payment::Payment;
+use crate::payout::Payout;
+use crate::refund::Refund;
 use crate::time::Millis;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -18,23 +20,33 @@ use sha2::Sha256;
 pub enum NoticeKind {
     /// A payment reached a final state (compat item 17).
     Payment,
+    /// A payout reached a final state (seed "Payout postback notifications", compat item 18).
+    Payout,
+    /// A refund was made (compat item 19).
+    Refund,
 }
 
 impl NoticeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             NoticeKind::Payment => "payment",
+            NoticeKind::Payout => "payout",
+            NoticeKind::Refund => "refund",
         }
     }
 
     pub fn parse(text: &str) -> Option<NoticeKind> {
-        (text == "payment").then_some(NoticeKind::Payment)
+        [NoticeKind::Payment, NoticeKind::Payout, NoticeKind::Refund]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 
     /// The fields whose values, joined by `:` and followed by the merchant's token, are signed.
     fn signed(self) -> &'static [&'static str] {
         match self {
             NoticeKind::Payment => &["OutSum", "InvId"],
+            NoticeKind::Payout => &["Amount", "TrsId"],
+            NoticeKind::Refund => &["Amount", "Currency", "BillId", "PaymentId", "Id"],
         }
     }
 }
@@ -75,7 +87,8 @@ pub struct Notice {
     pub id: String,
     pub kind: NoticeKind,
     pub merchant_id: MerchantId,
-    pub shop_id: ShopId,
+    /// `None` for payouts, which belong to the merchant, not a shop.
+    pub shop_id: Option<ShopId>,
     pub bill_id: Option<BillId>,
     /// The payment (or later refund, payout) it reports.
     pub subject_id: String,
@@ -96,9 +109,69 @@ impl Notice {
             id: format!("msg_{}", payment.id),
             kind: NoticeKind::Payment,
             merchant_id: payment.merchant_id.clone(),
-            shop_id: payment.shop_id.clone(),
+            shop_id: Some(payment.shop_id.clone()),
             bill_id: Some(payment.bill_id.clone()),
             subject_id: payment.id.to_string(),
+            url: url.to_string(),
+            fields,
+            created_at: now,
+        }
+    }
+
+    /// The webhook of a payout in a final state, to the merchant's payout webhook URL.
+    pub fn for_payout(payout: &Payout, url: &str, now: Millis) -> Notice {
+        let amount = format_fixed(payout.amount);
+        let commission = format_fixed(payout.commission);
+        let currency = payout.currency.code().to_string();
+        let fields = vec![
+            ("TrsId".into(), payout.id.to_string()),
+            ("Amount".into(), amount.clone()),
+            ("IsAuto".into(), "false".into()),
+            ("Status".into(), payout.status.as_str().into()),
+            ("Currency".into(), currency.clone()),
+            ("Commission".into(), commission.clone()),
+            (
+                "AccountType".into(),
+                payout.payee.account_type.wire().into(),
+            ),
+            ("AccountNumber".into(), payout.payee.identifier.clone()),
+            ("BalanceAmount".into(), amount),
+            ("BalanceCommission".into(), commission),
+            ("BalanceCurrency".into(), currency),
+            ("CommissionApplyType".into(), "sender".into()),
+        ];
+        Notice {
+            id: format!("msg_{}", payout.id),
+            kind: NoticeKind::Payout,
+            merchant_id: payout.merchant_id.clone(),
+            shop_id: None,
+            bill_id: None,
+            subject_id: payout.id.to_string(),
+            url: url.to_string(),
+            fields,
+            created_at: now,
+        }
+    }
+
+    /// The postback of a refund, to the shop's result URL.
+    pub fn for_refund(refund: &Refund, custom: Option<&str>, url: &str, now: Millis) -> Notice {
+        let fields = vec![
+            ("Id".into(), refund.id.to_string()),
+            ("PaymentId".into(), refund.payment_id.to_string()),
+            ("BillId".into(), refund.bill_id.to_string()),
+            ("Amount".into(), format_fixed(refund.amount)),
+            ("Currency".into(), refund.currency.code().into()),
+            ("Status".into(), refund.status.as_str().into()),
+            ("Type".into(), "REFUND".into()),
+            ("custom".into(), custom.unwrap_or_default().into()),
+        ];
+        Notice {
+            id: format!("msg_{}", refund.id),
+            kind: NoticeKind::Refund,
+            merchant_id: refund.merchant_id.clone(),
+            shop_id: Some(refund.shop_id.clone()),
+            bill_id: Some(refund.bill_id.clone()),
+            subject_id: refund.id.to_string(),
             url: url.to_string(),
             fields,
             created_at: now,
@@ -305,6 +378,7 @@ mod tests {
             charge,
             PaymentId::from_trusted("PPPPPPPPPP".into()),
             None,
+            crate::payment::Booking::immediate(bill.currency),
             5,
         )
         .unwrap();

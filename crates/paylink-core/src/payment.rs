@@ -4,9 +4,11 @@
 use crate::bill::Bill;
 use crate::error::DomainError;
 use crate::id::{BillId, MerchantId, PaymentId, ShopId};
+use crate::ledger::{credit_converted, Account, Entry, EntryKind, FxRate};
 use crate::money::{Currency, Rate};
 use crate::notice::Notice;
 use crate::plan::{Plan, Write};
+use crate::settlement::{self, Settlement};
 use crate::time::Millis;
 use std::str::FromStr;
 
@@ -104,6 +106,8 @@ pub struct Payment {
     pub account_currency: Currency,
     pub refunded_amount: i64,
     pub currency: Currency,
+    /// The rate `currency -> account_currency` the payment was converted at, if it was.
+    pub fx_rate: Option<FxRate>,
     /// `first6******last4` for cards, empty for SBP.
     pub from_card: String,
     pub card_fingerprint: Option<String>,
@@ -145,17 +149,51 @@ pub enum BillTransition {
     Fail { now: Millis },
 }
 
-/// Records `charge` against `bill` with the shop's fee `rate`; with a `postback_url`, the
-/// merchant's postback goes to the outbox in the same plan.
+/// Where a payment's money lands: the shop's balance currency, the operator's rate from the
+/// bill's currency to it (needed when they differ), and how long it stays in hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Booking {
+    pub balance_currency: Currency,
+    pub fx_rate: Option<FxRate>,
+    pub settle_after: Millis,
+}
+
+impl Booking {
+    /// No conversion, settled at once.
+    pub fn immediate(currency: Currency) -> Booking {
+        Booking {
+            balance_currency: currency,
+            fx_rate: None,
+            settle_after: 0,
+        }
+    }
+
+    /// Refuses a conversion without a rate before any money is taken.
+    pub fn check(&self, bill_currency: Currency) -> Result<(), DomainError> {
+        if bill_currency != self.balance_currency && self.fx_rate.is_none() {
+            return Err(DomainError::RateNotFound);
+        }
+        Ok(())
+    }
+}
+
+/// Records `charge` against `bill` with the shop's fee `rate`, and books the money received
+/// in the ledger as `booking` says; with a `postback_url`, the merchant's postback goes to the
+/// outbox in the same plan.
 pub fn settle(
     bill: &Bill,
     rate: Rate,
     charge: Charge,
     id: PaymentId,
     postback_url: Option<&str>,
+    booking: Booking,
     now: Millis,
 ) -> Result<(Payment, Plan), DomainError> {
     bill.check_payable(charge.method, now)?;
+    booking.check(bill.currency)?;
+    let fx_rate = booking
+        .fx_rate
+        .filter(|_| bill.currency != booking.balance_currency);
     let expected = bill.quote(rate);
     let (status, error) = match charge.result {
         ChargeResult::Declined { code, message } => (PaymentStatus::Fail, Some((code, message))),
@@ -186,7 +224,7 @@ pub fn settle(
         Some((c, m)) => (Some(c), Some(m)),
         None => (None, None),
     };
-    let payment = Payment {
+    let mut payment = Payment {
         id,
         bill_id: bill.id.clone(),
         merchant_id: bill.merchant_id.clone(),
@@ -197,9 +235,10 @@ pub fn settle(
         amount_received: received,
         commission,
         account_amount: received,
-        account_currency: bill.currency,
+        account_currency: booking.balance_currency,
         refunded_amount: 0,
         currency: bill.currency,
+        fx_rate,
         from_card: charge.from_card,
         card_fingerprint: charge.card_fingerprint,
         error_code,
@@ -215,10 +254,64 @@ pub fn settle(
     } else {
         BillTransition::Fail { now }
     };
+    let mut entries = Vec::new();
+    if status.brings_money() {
+        let m = &payment.merchant_id;
+        let entry = Entry::new(
+            EntryKind::Payment,
+            format!("pay_{}", payment.id),
+            payment.id.as_str(),
+            now,
+        )
+        .leg(
+            Account::AcquirerClearing,
+            None,
+            payment.currency,
+            -payment.amount,
+        )
+        .leg(
+            Account::FeeRevenue,
+            None,
+            payment.currency,
+            payment.commission,
+        );
+        let (entry, landed) = credit_converted(
+            entry,
+            m,
+            Account::Hold,
+            received,
+            payment.currency,
+            booking.balance_currency,
+            fx_rate,
+        )
+        .ok_or(DomainError::InvalidAmount)?;
+        payment.account_amount = landed;
+        entries.push(Write::Post(entry));
+        if landed > 0 {
+            let settlement = Settlement {
+                payment_id: payment.id.clone(),
+                merchant_id: m.clone(),
+                currency: booking.balance_currency,
+                amount: landed,
+                due_at: now + booking.settle_after.max(0),
+            };
+            let settled_at = if booking.settle_after <= 0 {
+                entries.push(Write::Post(settlement::transfer(&settlement, landed, now)));
+                Some(now)
+            } else {
+                None
+            };
+            entries.push(Write::InsertSettlement {
+                settlement,
+                settled_at,
+            });
+        }
+    }
     let mut plan = Plan::one(Write::RecordPayment {
         payment: payment.clone(),
         transition,
     });
+    plan.writes.extend(entries);
     if let Some(url) = postback_url {
         plan.writes.push(Write::EnqueueNotice(Notice::for_payment(
             bill, &payment, url, now,
@@ -241,6 +334,7 @@ mod tests {
             merchant_id: m.clone(),
             name: "s".into(),
             currency: Currency::Rub,
+            balance_currency: None,
             enabled: true,
             commission: None,
             result_url: None,
@@ -290,6 +384,7 @@ mod tests {
             charge(PaymentMethod::BankCard, 10_000, true),
             pid(),
             None,
+            Booking::immediate(Currency::Rub),
             1,
         )
         .unwrap();
@@ -310,6 +405,7 @@ mod tests {
             charge(PaymentMethod::BankCard, 10_350, true),
             pid(),
             None,
+            Booking::immediate(Currency::Rub),
             1,
         )
         .unwrap();
@@ -323,6 +419,7 @@ mod tests {
             charge(PaymentMethod::Sbp, 5_175, true),
             pid(),
             None,
+            Booking::immediate(Currency::Rub),
             1,
         )
         .unwrap();
@@ -343,6 +440,7 @@ mod tests {
                 charge(PaymentMethod::Sbp, paid, true),
                 pid(),
                 None,
+                Booking::immediate(Currency::Rub),
                 1,
             )
             .unwrap()
@@ -363,6 +461,7 @@ mod tests {
             charge(PaymentMethod::BankCard, 10_000, false),
             pid(),
             None,
+            Booking::immediate(Currency::Rub),
             1,
         )
         .unwrap();
@@ -378,6 +477,67 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_converted_payment_books_balanced_legs_in_both_currencies() {
+        let mut b = bill(BillType::Normal, false);
+        b.currency = Currency::Usd;
+        let booking = Booking {
+            balance_currency: Currency::Rub,
+            fx_rate: FxRate::parse("92.5"),
+            settle_after: 86_400_000,
+        };
+        let rate = Rate::from_bps(350).unwrap();
+        let (p, plan) = settle(
+            &b,
+            rate,
+            charge(PaymentMethod::BankCard, 1_000, true),
+            pid(),
+            None,
+            booking,
+            1,
+        )
+        .unwrap();
+        // 10.00 USD - 0.35 fee = 9.65 USD = 892.625 RUB, rounded half up
+        assert_eq!(
+            (p.amount_received, p.account_amount, p.account_currency),
+            (965, 89_263, Currency::Rub)
+        );
+        let entries: Vec<_> = plan
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Post(e) => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(entries.len(), 1, "settles later: only the payment entry");
+        assert!(entries[0].is_balanced());
+        assert!(plan.writes.iter().any(|w| matches!(
+            w,
+            Write::InsertSettlement {
+                settled_at: None,
+                ..
+            }
+        )));
+        let no_rate = Booking {
+            fx_rate: None,
+            ..booking
+        };
+        assert_eq!(
+            settle(
+                &b,
+                rate,
+                charge(PaymentMethod::BankCard, 1_000, true),
+                pid(),
+                None,
+                no_rate,
+                1
+            )
+            .map(|_| ()),
+            Err(DomainError::RateNotFound)
+        );
     }
 
     #[test]

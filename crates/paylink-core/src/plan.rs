@@ -2,10 +2,15 @@
 //! depend on concurrent state are part of each write's SQL.
 
 use crate::bill::Bill;
-use crate::id::{BillId, MerchantId, ShopId};
+use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, ShopId};
+use crate::ledger::{Entry, FxRate};
 use crate::merchant::{Merchant, Shop, Subscription};
+use crate::money::Currency;
 use crate::notice::{AfterAttempt, Notice};
 use crate::payment::{BillTransition, Payment};
+use crate::payout::{Payout, PayoutAccount, PayoutProfile, PayoutStatus};
+use crate::refund::Refund;
+use crate::settlement::Settlement;
 use crate::time::Millis;
 
 #[derive(Debug, Clone)]
@@ -64,6 +69,90 @@ pub enum Write {
     Redeliver {
         notice_id: String,
         now: Millis,
+    },
+    /// A balanced ledger transaction and its effect on the merchants' cached balances. Guard:
+    /// no balance goes below zero (`balance_not_enough`).
+    Post(Entry),
+    /// Received money of a payment waiting in hold (`settled_at` set: settled at once).
+    InsertSettlement {
+        settlement: Settlement,
+        settled_at: Option<Millis>,
+    },
+    /// Guard: not settled yet.
+    MarkSettled {
+        payment_id: PaymentId,
+        now: Millis,
+    },
+    InsertPayout(Payout),
+    /// Counts `amount` towards the merchant's usage in `period`. Guard: usage stays within
+    /// `limit`; fails with `guard`.
+    UsePayoutLimit {
+        merchant_id: MerchantId,
+        period: String,
+        currency: Currency,
+        amount: i64,
+        limit: i64,
+        guard: &'static str,
+    },
+    /// Gives back the usage of a payout that did not go out.
+    ReleasePayoutLimit {
+        merchant_id: MerchantId,
+        periods: [String; 2],
+        currency: Currency,
+        amount: i64,
+    },
+    /// Guard: the payout is still in one of `from` (`payout_moved` otherwise).
+    MovePayout {
+        id: PayoutId,
+        from: &'static [PayoutStatus],
+        to: PayoutStatus,
+        error_message: Option<String>,
+        /// When a PROCESS payout is next looked at (its lease with the provider).
+        process_at: Option<Millis>,
+        now: Millis,
+    },
+    /// Leases a PROCESS payout to the processor until `until`. Guard: still PROCESS and due.
+    ClaimPayout {
+        id: PayoutId,
+        now: Millis,
+        until: Millis,
+    },
+    InsertRefund(Refund),
+    /// Guard: the payment's refunds stay within its amount (`refund_exceeds_payment`).
+    AddRefunded {
+        payment_id: PaymentId,
+        amount: i64,
+        now: Millis,
+    },
+    SetFxRate {
+        base: Currency,
+        quote: Currency,
+        rate: FxRate,
+        now: Millis,
+    },
+    UpsertSbpBank {
+        member_id: i64,
+        name: String,
+        name_en: String,
+        bic: i64,
+        now: Millis,
+    },
+    /// Guard: the bank is in the dictionary.
+    SetSbpBankEnabled {
+        member_id: i64,
+        enabled: bool,
+        now: Millis,
+    },
+    InsertPayoutAccount(PayoutAccount),
+    /// Guard: the account exists.
+    SetPayoutAccountBanned {
+        id: PayoutAccountId,
+        banned: bool,
+    },
+    /// Guard: the merchant exists.
+    SetPayoutProfile {
+        merchant_id: MerchantId,
+        profile: PayoutProfile,
     },
 }
 

@@ -35,6 +35,7 @@ pub struct CreatedShop {
 pub struct ShopChanges {
     pub name: Option<String>,
     pub currency: Option<Currency>,
+    pub balance_currency: Option<Currency>,
     pub result_url: Option<String>,
     pub success_url: Option<String>,
     pub fail_url: Option<String>,
@@ -54,6 +55,9 @@ impl ShopChanges {
         }
         if let Some(c) = self.currency {
             shop.currency = c;
+        }
+        if let Some(c) = self.balance_currency {
+            shop.balance_currency = Some(c);
         }
         set(&mut shop.result_url, self.result_url);
         set(&mut shop.success_url, self.success_url);

@@ -6,8 +6,8 @@ use crate::cardlink::{self, ApiError};
 use crate::config::Settings;
 use crate::keys::InstanceKeys;
 use crate::pages;
-use crate::postbacks;
 use crate::state::{AppState, Clock, Services};
+use crate::{payouts, postbacks};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -81,6 +81,7 @@ impl Application {
             sandbox,
             keys,
             postbacks_due: tokio::sync::Notify::new(),
+            payouts_due: tokio::sync::Notify::new(),
         });
         Ok(Application {
             listener,
@@ -115,7 +116,13 @@ impl Application {
             .settings
             .postbacks
             .dispatch
-            .then(|| tokio::spawn(postbacks::run(self.state.clone(), stopped)));
+            .then(|| tokio::spawn(postbacks::run(self.state.clone(), stopped.clone())));
+        let worker = self
+            .state
+            .settings
+            .money
+            .work
+            .then(|| tokio::spawn(payouts::run(self.state.clone(), stopped)));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -123,6 +130,9 @@ impl Application {
         let _ = stop.send(true);
         if let Some(d) = dispatcher {
             let _ = d.await;
+        }
+        if let Some(w) = worker {
+            let _ = w.await;
         }
         self.store.close().await;
         served

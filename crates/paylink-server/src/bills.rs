@@ -32,6 +32,11 @@ pub async fn create(
         BillId::random(&mut rand::thread_rng()),
         st.now(),
     )?;
+    if let Some(balance) = shop.balance_currency.filter(|c| *c != bill.currency) {
+        if st.store.fx_rate(bill.currency, balance).await?.is_none() {
+            return Err(DomainError::RateNotFound.into());
+        }
+    }
     st.store
         .apply(Plan::one(Write::InsertBill(bill.clone())))
         .await?;

@@ -10,7 +10,7 @@ use paylink_core::card::CardNumber;
 use paylink_core::id::PaymentId;
 use paylink_core::merchant::Shop;
 use paylink_core::money::Amount;
-use paylink_core::payment::{self, Charge, ChargeResult, Payment, PaymentMethod};
+use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::StoreError;
@@ -112,6 +112,8 @@ pub async fn pay(
     if !shop.enabled {
         return Err(DomainError::ShopNotEnabled.into());
     }
+    // A conversion without a rate is refused before any money is taken.
+    booking(st, bill, shop).await?;
     let rate = shop.commission.unwrap_or(st.settings.default_commission);
     let (paid, card) = match &tender {
         Tender::Card(card) => (bill.quote(rate), Some(card)),
@@ -188,6 +190,23 @@ pub async fn complete(
     record(st, bill, shop, charge, pending.payment_id).await
 }
 
+/// Where a payment of `bill` is booked: the shop's balance currency at the operator's rate.
+pub async fn booking(st: &AppState, bill: &Bill, shop: &Shop) -> Result<Booking, OpError> {
+    let balance_currency = shop.balance_currency.unwrap_or(bill.currency);
+    let fx_rate = if bill.currency == balance_currency {
+        None
+    } else {
+        st.store.fx_rate(bill.currency, balance_currency).await?
+    };
+    let booking = Booking {
+        balance_currency,
+        fx_rate,
+        settle_after: st.settings.money.settle_after.as_millis() as i64,
+    };
+    booking.check(bill.currency)?;
+    Ok(booking)
+}
+
 /// Records an answered charge (and its postback) in one plan.
 async fn record(
     st: &AppState,
@@ -199,12 +218,14 @@ async fn record(
     let rate = shop.commission.unwrap_or(st.settings.default_commission);
     let method = charge.method;
     let now = st.now();
+    let booking = booking(st, bill, shop).await?;
     let (payment, plan) = payment::settle(
         bill,
         rate,
         charge,
         payment_id,
         shop.result_url.as_deref(),
+        booking,
         now,
     )?;
     match st.store.apply(plan).await {

@@ -1,7 +1,8 @@
 //! Server settings. The CLI fills them from flags, `PAYLINK_*` variables and the TOML file.
 
-use paylink_core::money::Rate;
+use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::RetrySchedule;
+use paylink_core::payout::{DirectionRules, PayoutRules};
 use paylink_store::StoreOptions;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,6 +20,48 @@ pub struct Settings {
     pub request_timeout: Duration,
     pub store: StoreOptions,
     pub postbacks: PostbackSettings,
+    pub money: MoneySettings,
+}
+
+/// Settlement and payouts.
+#[derive(Debug, Clone)]
+pub struct MoneySettings {
+    /// How long received money stays in hold before it becomes available (0: at once).
+    pub settle_after: Duration,
+    pub payouts: PayoutRules,
+    /// How long the sandbox payout provider takes to answer a payout in PROCESS.
+    pub sandbox_payout_delay: Duration,
+    /// How often settlements and payouts are looked for when nothing wakes the workers.
+    pub poll: Duration,
+    /// Whether this process runs the settlement and payout workers.
+    pub work: bool,
+}
+
+impl Default for MoneySettings {
+    fn default() -> Self {
+        let direction = |min, max, bps, fixed| DirectionRules {
+            enabled: true,
+            currencies: vec![Currency::Rub],
+            min,
+            max,
+            fee_rate: Rate::from_bps(bps).expect("a valid fee"),
+            fee_fixed: fixed,
+        };
+        MoneySettings {
+            settle_after: Duration::from_secs(24 * 3600),
+            payouts: PayoutRules {
+                // Cards: 100 to 150 000 RUB a payout, 2% + 50 RUB. SBP: 10 to 1 000 000 RUB, 1%.
+                card: direction(10_000, 15_000_000, 200, 5_000),
+                sbp: direction(1_000, 100_000_000, 100, 0),
+                moderation_threshold: 50_000_000,
+                daily_limit: Some(300_000_000),
+                monthly_limit: Some(3_000_000_000),
+            },
+            sandbox_payout_delay: Duration::ZERO,
+            poll: Duration::from_secs(1),
+            work: true,
+        }
+    }
 }
 
 /// How postbacks are delivered.
@@ -74,6 +117,7 @@ impl Settings {
             request_timeout: Duration::from_secs(Settings::DEFAULT_TIMEOUT_SECS),
             store: StoreOptions::default(),
             postbacks: PostbackSettings::default(),
+            money: MoneySettings::default(),
         }
     }
 }

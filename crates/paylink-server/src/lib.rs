@@ -11,7 +11,9 @@ pub mod config;
 pub mod egress;
 pub mod keys;
 mod pages;
+pub mod payouts;
 pub mod postbacks;
+pub mod refunds;
 pub mod state;
 
 pub use app::{Application, StartError};

@@ -68,6 +68,8 @@ pub struct Services {
     pub postback_client: reqwest::Client,
     /// Wakes the dispatcher: a notice was just written.
     pub postbacks_due: tokio::sync::Notify,
+    /// Wakes the money worker: a payout was created or approved.
+    pub payouts_due: tokio::sync::Notify,
 }
 
 impl Services {

@@ -4,7 +4,9 @@
 
 #[macro_use]
 mod sql;
+mod ledger;
 mod migrate;
+mod money;
 mod outbox;
 mod postgres;
 mod reads;
@@ -25,6 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
+pub use ledger::LedgerReport;
+pub use money::{MoneyFilter, SbpBank};
 pub use outbox::{Claimed, NoticeRecord};
 pub use reads::{
     BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, SealedToken,
@@ -188,6 +192,14 @@ impl Store {
 
     /// Applies `plan` atomically through the group-commit writer; returns once it is durable.
     pub async fn apply(&self, plan: Plan) -> Result<(), StoreError> {
+        // The last line of the double entry: an entry that does not balance never reaches SQL.
+        if plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, paylink_core::plan::Write::Post(e) if !e.is_balanced()))
+        {
+            return Err(StoreError::GuardFailed("unbalanced_entry"));
+        }
         self.writer
             .apply(writes::locks(&plan), writes::statements(&plan))
             .await

@@ -3,11 +3,42 @@
 //! in the same transaction as the migration, so a second claimant waits, then skips it.
 
 use crate::sql::{Exec, Value};
-use crate::StoreError;
+use crate::{Backend, StoreError};
 
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_init.sql")),
-    (2, include_str!("../migrations/0002_outbox.sql")),
+/// A migration: its version, the portable SQL, and what one backend needs beyond it (triggers,
+/// what SQLite's `ALTER TABLE` cannot do).
+struct Migration {
+    version: i64,
+    sql: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: include_str!("../migrations/0001_init.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 2,
+        sql: include_str!("../migrations/0002_outbox.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("../migrations/0003_money.sql"),
+        sqlite: include_str!("../migrations/0003_money.sqlite.sql"),
+        postgres: include_str!("../migrations/0003_money.postgres.sql"),
+    },
+    Migration {
+        version: 4,
+        sql: include_str!("../migrations/0004_sbp_banks.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreError> {
@@ -25,7 +56,12 @@ pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreErro
             Err(e) => return Err(e),
         }
     }
-    for (version, sql) in MIGRATIONS {
+    for m in MIGRATIONS {
+        let version = &m.version;
+        let own = match conn.backend() {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
         let done = conn
             .query(
                 "SELECT version FROM schema_migrations WHERE version = $1",
@@ -55,7 +91,11 @@ pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreErro
                 return Err(e);
             }
         }
-        if let Err(e) = conn.batch(sql).await {
+        let mut applied = conn.batch(m.sql).await;
+        if applied.is_ok() && !own.is_empty() {
+            applied = conn.batch(own).await;
+        }
+        if let Err(e) = applied {
             let _ = conn.batch("ROLLBACK").await;
             return Err(StoreError::Migrate(format!("migration {version}: {e}")));
         }

@@ -45,7 +45,7 @@ fn record(r: &dyn Columns) -> Result<NoticeRecord, StoreError> {
             id: r.text("id")?,
             kind: NoticeKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
             merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
-            shop_id: ShopId::from_trusted(r.text("shop_id")?),
+            shop_id: r.opt_text("shop_id")?.map(ShopId::from_trusted),
             bill_id: r.opt_text("bill_id")?.map(BillId::from_trusted),
             subject_id: r.text("subject_id")?,
             url: r.text("url")?,
@@ -80,7 +80,7 @@ impl Store {
                 "SELECT {NOTICE_COLUMNS}, t.id AS token_id, t.sealed AS token_sealed,
                         s.webhook_key_sealed
                  FROM outbox o
-                 JOIN shops s ON s.id = o.shop_id
+                 LEFT JOIN shops s ON s.id = o.shop_id
                  LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
                  WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.state = 'pending'",
                 placeholders(2, n)

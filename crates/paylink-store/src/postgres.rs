@@ -76,6 +76,10 @@ fn owned(rows: Vec<PgRow>) -> Result<Vec<Row>, StoreError> {
 }
 
 impl Exec for PgConnection {
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::Postgres
+    }
+
     fn begin_sql(&self) -> &'static str {
         "BEGIN"
     }

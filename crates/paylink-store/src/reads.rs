@@ -82,14 +82,14 @@ pub struct PaymentFilter {
 }
 
 /// A SELECT assembled from optional filters, with `$n` placeholders numbered as they are added.
-struct Select {
+pub(crate) struct Select {
     sql: String,
     conditions: Vec<String>,
     args: Vec<Value>,
 }
 
 impl Select {
-    fn new(sql: String) -> Self {
+    pub(crate) fn new(sql: String) -> Self {
         Select {
             sql,
             conditions: Vec::new(),
@@ -102,14 +102,14 @@ impl Select {
         format!("${}", self.args.len())
     }
 
-    fn filter(&mut self, column: &str, op: &str, arg: Option<Value>) {
+    pub(crate) fn filter(&mut self, column: &str, op: &str, arg: Option<Value>) {
         if let Some(arg) = arg {
             let p = self.arg(arg);
             self.conditions.push(format!("{column} {op} {p}"));
         }
     }
 
-    async fn page<T: Send>(
+    pub(crate) async fn page<T: Send>(
         mut self,
         store: &Store,
         alias: &str,

@@ -5,6 +5,7 @@ use crate::sql::Columns;
 use crate::StoreError;
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
+use paylink_core::ledger::FxRate;
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::money::{Amount, Currency, Rate};
 use paylink_core::payment::Payment;
@@ -13,7 +14,7 @@ use std::str::FromStr;
 pub(crate) const MERCHANT_COLUMNS: &str =
     "m.id, m.name, m.email, m.verified, m.banned, m.subscription, m.created_at";
 pub(crate) const SHOP_COLUMNS: &str = "s.id, s.merchant_id, s.name, s.currency, s.enabled, \
-     s.commission_bps, s.result_url, s.success_url, s.fail_url, s.created_at";
+     s.commission_bps, s.result_url, s.success_url, s.fail_url, s.created_at, s.balance_currency";
 /// A token's digest and its merchant, the merchant's columns prefixed `m_` so that they can
 /// share a row with the object a request names.
 pub(crate) const TOKEN_OWNER_COLUMNS: &str = "t.secret_sha256, m.id AS m_id, m.name AS m_name, \
@@ -26,9 +27,9 @@ pub(crate) const BILL_COLUMNS: &str = "b.id, b.merchant_id, b.shop_id, b.order_i
 pub(crate) const PAYMENT_COLUMNS: &str = "p.id, p.bill_id, p.merchant_id, p.shop_id, p.method, \
      p.status, p.amount, p.amount_received, p.commission, p.account_amount, p.account_currency, \
      p.refunded_amount, p.currency, p.from_card, p.card_fingerprint, p.error_code, \
-     p.error_message, p.created_at, p.updated_at";
+     p.error_message, p.created_at, p.updated_at, p.fx_rate_e8";
 
-fn parsed<T: FromStr>(row: &dyn Columns, column: &str) -> Result<T, StoreError> {
+pub(crate) fn parsed<T: FromStr>(row: &dyn Columns, column: &str) -> Result<T, StoreError> {
     let text = row.text(column)?;
     text.parse()
         .map_err(|_| StoreError::Corrupt(format!("{column} = {text:?}")))
@@ -43,11 +44,11 @@ fn parsed_opt<T: FromStr>(row: &dyn Columns, column: &str) -> Result<Option<T>, 
     .transpose()
 }
 
-fn flag(row: &dyn Columns, column: &str) -> Result<bool, StoreError> {
+pub(crate) fn flag(row: &dyn Columns, column: &str) -> Result<bool, StoreError> {
     Ok(row.i64(column)? != 0)
 }
 
-fn currency(row: &dyn Columns, column: &str) -> Result<Currency, StoreError> {
+pub(crate) fn currency(row: &dyn Columns, column: &str) -> Result<Currency, StoreError> {
     parsed::<Currency>(row, column)
 }
 
@@ -130,6 +131,10 @@ pub(crate) fn shop(row: &dyn Columns) -> Result<Shop, StoreError> {
         merchant_id: MerchantId::from_trusted(row.text("merchant_id")?),
         name: row.text("name")?,
         currency: currency(row, "currency")?,
+        balance_currency: match row.opt_text("balance_currency")? {
+            Some(_) => Some(currency(row, "balance_currency")?),
+            None => None,
+        },
         enabled: flag(row, "enabled")?,
         commission: bps
             .map(|b| {
@@ -190,6 +195,12 @@ pub(crate) fn payment(row: &dyn Columns) -> Result<Payment, StoreError> {
         account_currency: currency(row, "account_currency")?,
         refunded_amount: row.i64("refunded_amount")?,
         currency: currency(row, "currency")?,
+        fx_rate: row
+            .opt_i64("fx_rate_e8")?
+            .map(|r| {
+                FxRate::from_e8(r).ok_or_else(|| StoreError::Corrupt(format!("fx_rate_e8 = {r}")))
+            })
+            .transpose()?,
         from_card: row.text("from_card")?,
         card_fingerprint: row.opt_text("card_fingerprint")?,
         error_code: row.opt_i64("error_code")?,

@@ -213,6 +213,7 @@ impl Columns for Row {
 
 /// A connection of either backend.
 pub(crate) trait Exec: Send {
+    fn backend(&self) -> crate::Backend;
     /// How a writing transaction starts on this backend.
     fn begin_sql(&self) -> &'static str;
     /// Whether alike one-row inserts are worth sending as one statement: yes where every

@@ -183,6 +183,10 @@ impl SqliteConn {
 }
 
 impl Exec for SqliteConn {
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::Sqlite
+    }
+
     fn begin_sql(&self) -> &'static str {
         // IMMEDIATE takes the write lock up front instead of failing on upgrade.
         "BEGIN IMMEDIATE"

@@ -124,7 +124,19 @@ where
         // One global order of row locks across writers: no deadlocks between batches. Plans
         // queued together were submitted concurrently, so any order among them is valid; the
         // sort is stable and puts plans that lock nothing first.
-        plans.sort_by(|a, b| a.0.cmp(&b.0));
+        //
+        // A plan that moves money also locks its merchant's balance row, shared by many plans:
+        // those rows are locked first, all of the batch's at once in their sorted order, and
+        // the plans are ordered by their other (single-row) locks. Every writer then waits
+        // only up the one order, balances before everything else.
+        let hot: std::collections::BTreeSet<Lock> = plans
+            .iter()
+            .flat_map(|p| p.0.iter().filter(|l| l.0 == HOT).cloned())
+            .collect();
+        plans.sort_by(|a, b| {
+            let cold = |l: &&Lock| l.0 != HOT;
+            a.0.iter().filter(cold).cmp(b.0.iter().filter(cold))
+        });
         let mut statements = Vec::with_capacity(plans.len());
         let mut replies = Vec::with_capacity(plans.len());
         for (_, s, reply) in plans {
@@ -132,7 +144,7 @@ where
             replies.push(reply);
         }
         if !statements.is_empty() {
-            match commit(&mut conn, &statements).await {
+            match commit(&mut conn, &hot, &statements).await {
                 Ok(results) => {
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(result);
@@ -219,12 +231,41 @@ async fn apply_inserts<C: Exec>(conn: &mut C, plans: &[Vec<Statement>]) -> Resul
 
 /// Applies and commits `plans`: per-plan results, or an error for the whole batch (nothing of
 /// it was written).
+/// The table whose rows many plans share; see `run`.
+const HOT: &str = "balances";
+
+/// Locks the batch's balance rows in order (PostgreSQL; SQLite's one writer needs no order).
+async fn lock_hot<C: Exec>(
+    conn: &mut C,
+    hot: &std::collections::BTreeSet<Lock>,
+) -> Result<(), StoreError> {
+    if conn.backend() == crate::Backend::Sqlite {
+        return Ok(());
+    }
+    for (_, key) in hot {
+        if let Some((merchant, currency)) = key.split_once(':') {
+            conn.exec(
+                // Creates a missing row too: two writers creating one row would otherwise wait
+                // on each other's insert outside the order.
+                "INSERT INTO balances (merchant_id, currency, available, locked, hold, updated_at)
+                 VALUES ($1, $2, 0, 0, 0, 0)
+                 ON CONFLICT (merchant_id, currency) DO UPDATE SET updated_at = balances.updated_at",
+                &[merchant.into(), currency.into()],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn commit<C: Exec>(
     conn: &mut C,
+    hot: &std::collections::BTreeSet<Lock>,
     plans: &[Vec<Statement>],
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let begin = conn.begin_sql();
     conn.batch(begin).await?;
+    lock_hot(conn, hot).await?;
     let mut first_failure = None;
     let mut i = 0;
     while i < plans.len() {
@@ -254,6 +295,7 @@ async fn commit<C: Exec>(
     }
     // Replay with a savepoint per plan so that the failing ones fail alone.
     conn.batch(begin).await?;
+    lock_hot(conn, hot).await?;
     let mut results = Vec::with_capacity(plans.len());
     for plan in plans {
         conn.batch("SAVEPOINT plan").await?;

@@ -44,9 +44,65 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::InsertMerchant(_)
             | Write::InsertShop(_)
             | Write::InsertBill(_)
-            | Write::EnqueueNotice(_) => None,
+            | Write::EnqueueNotice(_)
+            | Write::InsertSettlement { .. }
+            | Write::InsertPayout(_)
+            | Write::InsertRefund(_)
+            | Write::InsertPayoutAccount(_) => None,
+            // Several rows: see below.
+            Write::Post(_) | Write::UsePayoutLimit { .. } | Write::ReleasePayoutLimit { .. } => {
+                None
+            }
+            Write::MarkSettled { payment_id, .. } => Some(("settlements", payment_id.to_string())),
+            Write::MovePayout { id, .. } | Write::ClaimPayout { id, .. } => {
+                Some(("payouts", id.to_string()))
+            }
+            Write::AddRefunded { payment_id, .. } => Some(("payments", payment_id.to_string())),
+            Write::SetFxRate { base, quote, .. } => {
+                Some(("fx_rates", format!("{}:{}", base.code(), quote.code())))
+            }
+            Write::UpsertSbpBank { member_id, .. } | Write::SetSbpBankEnabled { member_id, .. } => {
+                Some(("sbp_banks", member_id.to_string()))
+            }
+            Write::SetPayoutAccountBanned { id, .. } => Some(("payout_accounts", id.to_string())),
+            Write::SetPayoutProfile { merchant_id, .. } => {
+                Some(("merchants", merchant_id.to_string()))
+            }
         })
         .collect();
+    // Balance rows are the hot ones; "balances" sorts before every other table, so a plan
+    // takes its merchant's balance first, as every other plan touching that merchant does.
+    for w in &plan.writes {
+        match w {
+            Write::Post(entry) => locks.extend(
+                entry
+                    .deltas()
+                    .into_keys()
+                    .map(|(m, c)| ("balances", format!("{m}:{}", c.code()))),
+            ),
+            Write::UsePayoutLimit {
+                merchant_id,
+                period,
+                currency,
+                ..
+            } => locks.push((
+                "payout_usage",
+                format!("{merchant_id}:{period}:{}", currency.code()),
+            )),
+            Write::ReleasePayoutLimit {
+                merchant_id,
+                periods,
+                currency,
+                ..
+            } => locks.extend(periods.iter().map(|period| {
+                (
+                    "payout_usage",
+                    format!("{merchant_id}:{period}:{}", currency.code()),
+                )
+            })),
+            _ => {}
+        }
+    }
     locks.sort();
     locks.dedup();
     locks
@@ -90,13 +146,14 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         )),
         Write::InsertShop(s) => out.push(Statement::new(
             "INSERT INTO shops (id, merchant_id, name, currency, enabled, commission_bps,
-                 result_url, success_url, fail_url, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 result_url, success_url, fail_url, created_at, balance_currency)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             shop_args(s),
         )),
         Write::UpdateShop(s) => out.push(Statement::guarded(
             "UPDATE shops SET merchant_id = $2, name = $3, currency = $4, enabled = $5,
-                 commission_bps = $6, result_url = $7, success_url = $8, fail_url = $9, created_at = $10
+                 commission_bps = $6, result_url = $7, success_url = $8, fail_url = $9, created_at = $10,
+                 balance_currency = $11
              WHERE id = $1",
             shop_args(s),
             "shop_not_found",
@@ -137,7 +194,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 n.id.as_str().into(),
                 n.kind.as_str().into(),
                 n.merchant_id.as_str().into(),
-                n.shop_id.as_str().into(),
+                n.shop_id.as_ref().map(|s| s.as_str()).into(),
                 n.bill_id.as_ref().map(|b| b.as_str()).into(),
                 n.subject_id.as_str().into(),
                 n.url.as_str().into(),
@@ -214,6 +271,180 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             }
             out.push(insert_payment(payment));
         }
+        Write::Post(entry) => crate::ledger::post(out, entry),
+        Write::InsertSettlement {
+            settlement: st,
+            settled_at,
+        } => out.push(Statement::new(
+            "INSERT INTO settlements (payment_id, merchant_id, currency, amount, due_at, settled_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                st.payment_id.as_str().into(),
+                st.merchant_id.as_str().into(),
+                st.currency.code().into(),
+                st.amount.into(),
+                st.due_at.into(),
+                (*settled_at).into(),
+            ],
+        )),
+        Write::MarkSettled { payment_id, now } => out.push(Statement::guarded(
+            "UPDATE settlements SET settled_at = $2 WHERE payment_id = $1 AND settled_at IS NULL",
+            vec![payment_id.as_str().into(), (*now).into()],
+            "already_settled",
+        )),
+        Write::InsertPayout(p) => out.push(crate::money::insert_payout(p)),
+        Write::UsePayoutLimit {
+            merchant_id,
+            period,
+            currency,
+            amount,
+            limit,
+            guard,
+        } => out.push(Statement::guarded(
+            "INSERT INTO payout_usage (merchant_id, period, currency, used) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (merchant_id, period, currency) DO UPDATE
+             SET used = payout_usage.used + excluded.used
+             WHERE payout_usage.used + excluded.used <= $5",
+            vec![
+                merchant_id.as_str().into(),
+                period.into(),
+                currency.code().into(),
+                (*amount).into(),
+                (*limit).into(),
+            ],
+            guard,
+        )),
+        Write::ReleasePayoutLimit {
+            merchant_id,
+            periods,
+            currency,
+            amount,
+        } => out.push(Statement::new(
+            "UPDATE payout_usage SET used = used - $4
+             WHERE merchant_id = $1 AND currency = $2 AND period IN ($3, $5) AND used >= $4",
+            vec![
+                merchant_id.as_str().into(),
+                currency.code().into(),
+                periods[0].as_str().into(),
+                (*amount).into(),
+                periods[1].as_str().into(),
+            ],
+        )),
+        Write::MovePayout {
+            id,
+            from,
+            to,
+            error_message,
+            process_at,
+            now,
+        } => {
+            let mut args: Vec<Value> = vec![
+                id.as_str().into(),
+                to.as_str().into(),
+                error_message.as_deref().into(),
+                (*process_at).into(),
+                (*now).into(),
+            ];
+            args.extend(from.iter().map(|s| Value::from(s.as_str())));
+            out.push(Statement {
+                guard: Some("payout_moved"),
+                ..Statement::owned(
+                    format!(
+                        "UPDATE payouts SET status = $2, error_message = $3, process_at = $4,
+                             updated_at = $5
+                         WHERE id = $1 AND status IN ({})",
+                        placeholders(6, from.len().max(1))
+                    ),
+                    args,
+                )
+            });
+        }
+        Write::ClaimPayout { id, now, until } => out.push(Statement::guarded(
+            "UPDATE payouts SET process_at = $3
+             WHERE id = $1 AND status = 'PROCESS' AND process_at <= $2",
+            vec![id.as_str().into(), (*now).into(), (*until).into()],
+            "payout_claimed",
+        )),
+        Write::InsertRefund(r) => out.push(crate::money::insert_refund(r)),
+        Write::AddRefunded {
+            payment_id,
+            amount,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE payments SET refunded_amount = refunded_amount + $2, updated_at = $3
+             WHERE id = $1 AND refunded_amount + $2 <= amount
+               AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')",
+            vec![payment_id.as_str().into(), (*amount).into(), (*now).into()],
+            "refund_exceeds_payment",
+        )),
+        Write::SetFxRate {
+            base,
+            quote,
+            rate,
+            now,
+        } => out.push(Statement::new(
+            "INSERT INTO fx_rates (base, quote, rate_e8, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (base, quote) DO UPDATE SET rate_e8 = excluded.rate_e8,
+                 updated_at = excluded.updated_at",
+            vec![
+                base.code().into(),
+                quote.code().into(),
+                rate.e8().into(),
+                (*now).into(),
+            ],
+        )),
+        Write::UpsertSbpBank {
+            member_id,
+            name,
+            name_en,
+            bic,
+            now,
+        } => out.push(Statement::new(
+            "INSERT INTO sbp_banks (member_id, name, name_en, bic, enabled, updated_at)
+             VALUES ($1, $2, $3, $4, 1, $5)
+             ON CONFLICT (member_id) DO UPDATE SET name = excluded.name,
+                 name_en = excluded.name_en, bic = excluded.bic, enabled = 1,
+                 updated_at = excluded.updated_at",
+            vec![
+                (*member_id).into(),
+                name.into(),
+                name_en.into(),
+                (*bic).into(),
+                (*now).into(),
+            ],
+        )),
+        Write::SetSbpBankEnabled {
+            member_id,
+            enabled,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE sbp_banks SET enabled = $2, updated_at = $3 WHERE member_id = $1",
+            vec![(*member_id).into(), (*enabled).into(), (*now).into()],
+            "sbp_bank_not_found",
+        )),
+        Write::InsertPayoutAccount(a) => out.push(crate::money::insert_payout_account(a)),
+        Write::SetPayoutAccountBanned { id, banned } => out.push(Statement::guarded(
+            "UPDATE payout_accounts SET banned = $2 WHERE id = $1",
+            vec![id.as_str().into(), (*banned).into()],
+            "payout_account_not_found",
+        )),
+        Write::SetPayoutProfile {
+            merchant_id,
+            profile,
+        } => out.push(Statement::guarded(
+            "UPDATE merchants SET payout_webhook_url = $2, payout_moderation = $3,
+                 regular_payouts = $4, daily_payout_limit = $5, monthly_payout_limit = $6
+             WHERE id = $1",
+            vec![
+                merchant_id.as_str().into(),
+                (&profile.webhook_url).into(),
+                profile.moderation.into(),
+                profile.regular_payouts.into(),
+                profile.daily_limit.into(),
+                profile.monthly_limit.into(),
+            ],
+            "merchant_not_found",
+        )),
     }
 }
 
@@ -303,6 +534,7 @@ fn shop_args(s: &Shop) -> Vec<Value> {
         (&s.success_url).into(),
         (&s.fail_url).into(),
         s.created_at.into(),
+        s.balance_currency.map(|c| c.code()).into(),
     ]
 }
 
@@ -350,8 +582,10 @@ fn insert_payment(p: &Payment) -> Statement {
     Statement::new(
         "INSERT INTO payments (id, bill_id, merchant_id, shop_id, method, status, amount,
              amount_received, commission, account_amount, account_currency, refunded_amount,
-             currency, from_card, card_fingerprint, error_code, error_message, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             currency, from_card, card_fingerprint, error_code, error_message, created_at, updated_at,
+             fx_rate_e8)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+             $20)",
         vec![
             p.id.as_str().into(),
             p.bill_id.as_str().into(),
@@ -372,6 +606,7 @@ fn insert_payment(p: &Payment) -> Statement {
             (&p.error_message).into(),
             p.created_at.into(),
             p.updated_at.into(),
+            p.fx_rate.map(|r| r.e8()).into(),
         ],
     )
 }

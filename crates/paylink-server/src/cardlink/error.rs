@@ -33,6 +33,7 @@ impl From<DomainError> for ApiError {
         use DomainError as D;
         let forbidden = |key| ApiError::Key(StatusCode::FORBIDDEN, key);
         let unprocessable = |key| ApiError::Key(StatusCode::UNPROCESSABLE_ENTITY, key);
+        let bad = |key| ApiError::Key(StatusCode::BAD_REQUEST, key);
         match e {
             D::MerchantNotFound => forbidden("merchant_not_found"),
             D::MerchantBanned => forbidden("merchant_banned"),
@@ -47,6 +48,21 @@ impl From<DomainError> for ApiError {
             D::InvalidAmount => forbidden("invalid_amount"),
             D::BillNotFound => unprocessable("bill_not_found"),
             D::PaymentNotFound => unprocessable("payment_not_found"),
+            D::PayoutNotFound => unprocessable("payout_not_found"),
+            D::RefundNotFound => unprocessable("refund_not_found"),
+            D::MerchantNotVerified => bad("merchant_not_verified"),
+            D::BalanceNotEnough => bad("balance_not_enough"),
+            D::DailyPayoutLimitExceeded => bad("daily_payout_limit_exceeded"),
+            D::MonthlyPayoutLimitExceeded => bad("monthly_payout_limit_exceeded"),
+            D::PayoutAccountNotFound => bad("payout_account_not_found"),
+            D::PayoutAccountBanned => bad("payout_account_banned"),
+            D::DirectionNotAvailable => bad("direction_not_available"),
+            D::PayoutNotCancelable | D::TransactionRejected => bad("transaction_rejected"),
+            D::NoPayout => forbidden("no_payout"),
+            D::RateNotFound => forbidden("rate-not-found"),
+            D::Unauthorized => {
+                ApiError::Http(StatusCode::FORBIDDEN, "This action is unauthorized.")
+            }
             D::Invalid { field, message } => ApiError::field(field, message),
         }
     }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod error;
+mod money;
 mod params;
 mod views;
 
@@ -29,11 +30,11 @@ use paylink_core::DomainError;
 use paylink_store::{BillFilter, PaymentFilter};
 use serde_json::Value;
 
-type Answer<T> = Result<Wire<T>, ApiError>;
+pub(crate) type Answer<T> = Result<Wire<T>, ApiError>;
 
 /// A JSON answer, serialized into one buffer sized for a typical object (axum's `Json` starts
 /// at 128 bytes and regrows).
-struct Wire<T>(T);
+pub(crate) struct Wire<T>(T);
 
 impl<T: serde::Serialize> IntoResponse for Wire<T> {
     fn into_response(self) -> Response {
@@ -71,12 +72,13 @@ pub fn router() -> Router<AppState> {
             get(payment_search).post(payment_search),
         )
         .route("/sandbox/pay", post(sandbox_pay))
+        .merge(money::router())
 }
 
 /// `result`, but an error found before the credentials were checked is reported only to a
 /// caller that may use the API: a bad token or a banned merchant answers first, as it would
 /// for a valid request.
-async fn authorized<T>(
+pub(crate) async fn authorized<T>(
     result: Result<T, ApiError>,
     who: &Credentials,
     st: &AppState,
@@ -172,7 +174,7 @@ async fn bill_status(
     }))
 }
 
-fn date_range(f: &mut Fields) -> (Option<i64>, Option<i64>) {
+pub(crate) fn date_range(f: &mut Fields) -> (Option<i64>, Option<i64>) {
     let message = "The :attribute is not a valid date.";
     let from = f.parsed("start_date", message, |t| {
         parse_filter_date(t, DayEdge::Start)

@@ -9,6 +9,8 @@ use paylink_api::Decimal;
 use paylink_core::bill::Bill;
 use paylink_core::money::format_short;
 use paylink_core::payment::Payment;
+use paylink_core::payout::Payout;
+use paylink_core::refund::Refund;
 use paylink_core::time::format_datetime;
 use paylink_store::{Direction, Keyset, Page, PageRequest};
 use serde::{Deserialize, Serialize};
@@ -196,4 +198,46 @@ pub fn render_page<T, W>(
             prev_cursor,
         },
     }
+}
+
+pub fn payout(p: Payout) -> wire::Payout {
+    wire::Payout {
+        id: p.id.into_string(),
+        status: p.status.as_str().into(),
+        order_id: p.order_id,
+        account_identifier: p.payee.identifier,
+        amount: decimal(p.amount),
+        account_amount: decimal(p.amount),
+        commission: decimal(p.commission),
+        account_commission: decimal(p.commission),
+        currency: p.currency.code().into(),
+        account_currency: p.currency.code().into(),
+        created_at: format_datetime(p.created_at),
+        currency_in: None,
+        error_message: p.error_message,
+        success: None,
+    }
+}
+
+pub fn payout_key(p: &Payout) -> (i64, String) {
+    (p.created_at, p.id.to_string())
+}
+
+pub fn refund(r: Refund) -> wire::Refund {
+    wire::Refund {
+        id: r.id.into_string(),
+        payment_id: r.payment_id.into_string(),
+        bill_id: r.bill_id.into_string(),
+        status: r.status.as_str().into(),
+        amount: decimal(r.amount),
+        currency: r.currency.code().into(),
+        account_amount: decimal(r.account_amount),
+        account_currency: r.account_currency.code().into(),
+        created_at: format_datetime(r.created_at),
+        success: None,
+    }
+}
+
+pub fn refund_key(r: &Refund) -> (i64, String) {
+    (r.created_at, r.id.to_string())
 }

@@ -40,6 +40,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
     settings.postbacks.allow_private = true;
     settings.postbacks.poll = std::time::Duration::from_millis(50);
+    settings.money.poll = std::time::Duration::from_millis(50);
+    settings.money.settle_after = std::time::Duration::ZERO;
     let derived = settings.public_url.clone();
     configure(&mut settings);
     let custom_public_url = (settings.public_url != derived).then(|| settings.public_url.clone());

@@ -23,6 +23,7 @@ async fn notices(store: &Store, n: usize) -> Vec<String> {
             charge(&bill, paylink_core::money::Rate::ZERO, Outcome::Success),
             payment_id(),
             Some("https://merchant.example/cb"),
+            paylink_core::payment::Booking::immediate(bill.currency),
             NOW,
         )
         .unwrap();

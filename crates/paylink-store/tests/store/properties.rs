@@ -84,6 +84,7 @@ async fn check(case: Case) -> Result<(), TestCaseError> {
             charge(&snapshot, rate, outcome),
             payment_id(),
             None,
+            paylink_core::payment::Booking::immediate(snapshot.currency),
             now,
         );
         let (p, plan) = match settled {

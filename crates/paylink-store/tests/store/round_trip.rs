@@ -132,6 +132,7 @@ async fn shops_round_trip_and_update_every_field() {
     let full = paylink_core::merchant::Shop {
         name: "Магазин \"full\"".into(),
         currency: Currency::Kzt,
+        balance_currency: None,
         enabled: false,
         commission: Rate::from_bps(275),
         result_url: Some("https://example.com/result".into()),
@@ -164,6 +165,7 @@ async fn shops_round_trip_and_update_every_field() {
         merchant_id: other.id.clone(),
         name: "renamed".into(),
         currency: Currency::Eur,
+        balance_currency: None,
         enabled: true,
         commission: None,
         result_url: None,
@@ -368,6 +370,7 @@ async fn payments_round_trip_through_every_read() {
         support::charge(&bill, rate, Outcome::Declined),
         support::payment_id(),
         None,
+        paylink_core::payment::Booking::immediate(bill.currency),
         NOW + 1_000,
     )
     .unwrap();
@@ -388,6 +391,7 @@ async fn payments_round_trip_through_every_read() {
         support::charge(&after_fail, rate, Outcome::Overpaid),
         support::payment_id(),
         None,
+        paylink_core::payment::Booking::immediate(bill.currency),
         NOW + 2_000,
     )
     .unwrap();

@@ -65,6 +65,7 @@ pub fn shop(merchant: &Merchant, name: &str) -> Shop {
         merchant_id: merchant.id.clone(),
         name: name.to_string(),
         currency: Currency::Rub,
+        balance_currency: None,
         enabled: true,
         commission: None,
         result_url: None,
@@ -155,6 +156,7 @@ pub fn settle(bill: &Bill, outcome: Outcome, now: Millis) -> (Payment, Plan) {
         charge(bill, Rate::ZERO, outcome),
         payment_id(),
         None,
+        paylink_core::payment::Booking::immediate(bill.currency),
         now,
     )
     .expect("the bill is payable")

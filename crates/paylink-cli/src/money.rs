@@ -1,0 +1,524 @@
+//! Operator commands for merchant money: the ledger check, FX rates, payout accounts, payout
+//! moderation, the SBP banks dictionary and merchants' payout settings.
+
+use crate::{now, report, Failure};
+use clap::{Args, Subcommand};
+use paylink_core::card::CardNumber;
+use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
+use paylink_core::ledger::FxRate;
+use paylink_core::money::{format_fixed, parse_minor, Currency};
+use paylink_core::payout::{AccountType, Outcome, Phone};
+use paylink_core::plan::{Plan, Write};
+use paylink_server::keys::InstanceKeys;
+use paylink_server::payouts::{self, Destination};
+use paylink_store::{Store, StoreError};
+use serde_json::json;
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Re-derive every balance from the postings and check every invariant; exits non-zero
+    /// on any mismatch.
+    Check {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FxCommand {
+    /// Set (or replace) the rate from one currency to another.
+    Set {
+        #[arg(long, value_name = "CURRENCY")]
+        from: String,
+        #[arg(long, value_name = "CURRENCY")]
+        to: String,
+        /// Units of `--to` per unit of `--from`, up to 8 decimals, e.g. 92.5.
+        #[arg(long)]
+        rate: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the rates.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PayoutAccountCommand {
+    /// Register an account the merchant may pay out to with `payout/personal/create`.
+    Add {
+        #[arg(long, value_name = "ID")]
+        merchant: String,
+        #[arg(long = "type", value_parser = ["card", "sbp"])]
+        account_type: String,
+        /// The card number, or the phone number for SBP.
+        #[arg(long)]
+        identifier: String,
+        /// SBP member id of the recipient's bank (SBP only).
+        #[arg(long, value_name = "MEMBER_ID")]
+        bank: Option<i64>,
+        /// Cardholder name (cards only).
+        #[arg(long, value_name = "NAME")]
+        holder: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refuse payouts to this account (and to its card or phone from any merchant).
+    Ban(AccountRef),
+    /// Allow payouts to the account again.
+    Unban(AccountRef),
+    /// List a merchant's payout accounts.
+    List {
+        #[arg(long, value_name = "ID")]
+        merchant: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct AccountRef {
+    #[arg(long, value_name = "ID")]
+    id: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum PayoutCommand {
+    /// Let a payout waiting in MODERATING go to the provider.
+    Approve(PayoutRef),
+    /// Refuse a payout waiting in NEW or MODERATING; its money returns to available.
+    Decline {
+        #[command(flatten)]
+        payout: PayoutRef,
+        /// Told to the merchant in `error_message` and the webhook.
+        #[arg(long, default_value = "Declined by the operator")]
+        reason: String,
+    },
+}
+
+#[derive(Args)]
+pub struct PayoutRef {
+    #[arg(long, value_name = "ID")]
+    id: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum SbpBankCommand {
+    /// Add a bank to the dictionary (or update and enable it).
+    Add {
+        #[arg(long, value_name = "MEMBER_ID")]
+        member_id: i64,
+        /// Russian name.
+        #[arg(long)]
+        name: String,
+        /// English name.
+        #[arg(long)]
+        name_en: String,
+        #[arg(long)]
+        bic: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hide a bank from the dictionary and refuse SBP payouts to it.
+    Disable(BankRef),
+    /// Offer a disabled bank again.
+    Enable(BankRef),
+    /// List the dictionary, disabled banks included.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct BankRef {
+    #[arg(long, value_name = "MEMBER_ID")]
+    member_id: i64,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct MerchantUpdate {
+    #[arg(long, value_name = "ID")]
+    merchant: String,
+    /// http(s) URL for payout webhooks ("" clears it).
+    #[arg(long, value_name = "URL")]
+    payout_webhook_url: Option<String>,
+    /// Hold every payout of the merchant in MODERATING for an operator.
+    #[arg(long)]
+    payout_moderation: Option<bool>,
+    /// Allow `payout/regular/create` (payouts to any card or phone).
+    #[arg(long)]
+    regular_payouts: Option<bool>,
+    /// Most paid out per UTC day, e.g. 100000.00 ("none": the server's default).
+    #[arg(long, value_name = "AMOUNT")]
+    daily_payout_limit: Option<String>,
+    /// Most paid out per UTC month ("none": the server's default).
+    #[arg(long, value_name = "AMOUNT")]
+    monthly_payout_limit: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+fn currency(flag: &str, text: &str) -> Result<Currency, Failure> {
+    text.parse().map_err(|_| {
+        Failure(format!(
+            "{flag}: unknown currency {text:?}: use RUB, USD, EUR or KZT"
+        ))
+    })
+}
+
+fn limit(flag: &str, text: Option<String>, old: Option<i64>) -> Result<Option<i64>, Failure> {
+    match text.as_deref() {
+        None => Ok(old),
+        Some("none") | Some("") => Ok(None),
+        Some(t) => parse_minor(t, 2)
+            .filter(|v| *v >= 0)
+            .map(Some)
+            .ok_or_else(|| Failure(format!("{flag}: {t:?} is not an amount"))),
+    }
+}
+
+fn guard(what: String) -> impl Fn(StoreError) -> Failure {
+    move |e| match e {
+        StoreError::GuardFailed(_) => Failure(what.clone()),
+        other => Failure(other.to_string()),
+    }
+}
+
+pub async fn update_merchant(store: &Store, u: MerchantUpdate) -> Result<(), Failure> {
+    let id = MerchantId::parse(&u.merchant)
+        .ok_or_else(|| Failure(format!("no merchant with id {:?}", u.merchant)))?;
+    let mut profile = store
+        .payout_profile(&id)
+        .await?
+        .ok_or_else(|| Failure(format!("no merchant with id {:?}", u.merchant)))?;
+    if let Some(url) = u.payout_webhook_url {
+        if !url.is_empty() {
+            paylink_core::bill::check_url("payout_webhook_url", &Some(url.clone())).map_err(
+                |_| {
+                    Failure(format!(
+                        "--payout-webhook-url: {url:?} is not an http(s) URL"
+                    ))
+                },
+            )?;
+        }
+        profile.webhook_url = (!url.is_empty()).then_some(url);
+    }
+    if let Some(m) = u.payout_moderation {
+        profile.moderation = m;
+    }
+    if let Some(r) = u.regular_payouts {
+        profile.regular_payouts = r;
+    }
+    profile.daily_limit = limit(
+        "--daily-payout-limit",
+        u.daily_payout_limit,
+        profile.daily_limit,
+    )?;
+    profile.monthly_limit = limit(
+        "--monthly-payout-limit",
+        u.monthly_payout_limit,
+        profile.monthly_limit,
+    )?;
+    store
+        .apply(Plan::one(Write::SetPayoutProfile {
+            merchant_id: id.clone(),
+            profile: profile.clone(),
+        }))
+        .await
+        .map_err(guard(format!("no merchant with id {id}")))?;
+    let fmt = |l: Option<i64>| l.map(format_fixed);
+    report(
+        u.json,
+        json!({"merchant_id": id.to_string(), "payout_webhook_url": profile.webhook_url,
+               "payout_moderation": profile.moderation, "regular_payouts": profile.regular_payouts,
+               "daily_payout_limit": fmt(profile.daily_limit), "monthly_payout_limit": fmt(profile.monthly_limit)}),
+        format!("merchant {id} updated"),
+    );
+    Ok(())
+}
+
+pub async fn ledger(store: &Store, c: LedgerCommand) -> Result<(), Failure> {
+    let LedgerCommand::Check { json } = c;
+    let r = store.ledger_check().await?;
+    report(
+        json,
+        json!({"ok": r.problems.is_empty(), "transactions": r.transactions, "postings": r.postings,
+               "balances": r.balances, "problems": r.problems}),
+        if r.problems.is_empty() {
+            format!(
+                "ledger ok: {} transactions, {} postings, {} balances",
+                r.transactions, r.postings, r.balances
+            )
+        } else {
+            format!("ledger BROKEN:\n  {}", r.problems.join("\n  "))
+        },
+    );
+    if r.problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure(format!("{} ledger problems", r.problems.len())))
+    }
+}
+
+pub async fn fx(store: &Store, c: FxCommand) -> Result<(), Failure> {
+    match c {
+        FxCommand::Set {
+            from,
+            to,
+            rate,
+            json,
+        } => {
+            let (base, quote) = (currency("--from", &from)?, currency("--to", &to)?);
+            if base == quote {
+                return Err(Failure("--from and --to are the same currency".into()));
+            }
+            let parsed = FxRate::parse(&rate).ok_or_else(|| {
+                Failure(format!(
+                    "--rate: {rate:?} is not a positive decimal with at most 8 places"
+                ))
+            })?;
+            store
+                .apply(Plan::one(Write::SetFxRate {
+                    base,
+                    quote,
+                    rate: parsed,
+                    now: now(),
+                }))
+                .await?;
+            report(
+                json,
+                json!({"from": base.code(), "to": quote.code(), "rate": parsed.to_string()}),
+                format!("1 {base} = {parsed} {quote}"),
+            );
+        }
+        FxCommand::List { json } => {
+            let rates = store.fx_rates().await?;
+            let list: Vec<_> = rates
+                .iter()
+                .map(|(b, q, r)| json!({"from": b.code(), "to": q.code(), "rate": r.to_string()}))
+                .collect();
+            let human: Vec<String> = rates
+                .iter()
+                .map(|(b, q, r)| format!("1 {b} = {r} {q}"))
+                .collect();
+            report(json, json!({"rates": list}), human.join("\n"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn payout_account(store: &Store, c: PayoutAccountCommand) -> Result<(), Failure> {
+    match c {
+        PayoutAccountCommand::Add {
+            merchant,
+            account_type,
+            identifier,
+            bank,
+            holder,
+            json,
+        } => {
+            let id = MerchantId::parse(&merchant)
+                .ok_or_else(|| Failure(format!("no merchant with id {merchant:?}")))?;
+            let destination = match account_type.parse::<AccountType>() {
+                Ok(AccountType::Card) => Destination::Card {
+                    number: CardNumber::parse(&identifier)
+                        .ok_or_else(|| Failure("--identifier: not a valid card number".into()))?,
+                    holder: holder
+                        .ok_or_else(|| Failure("--holder is required for a card".into()))?
+                        .trim()
+                        .to_uppercase(),
+                },
+                _ => Destination::Sbp {
+                    phone: Phone::parse(&identifier).ok_or_else(|| {
+                        Failure("--identifier: not a Russian mobile phone number".into())
+                    })?,
+                    bank: bank.ok_or_else(|| Failure("--bank is required for SBP".into()))?,
+                },
+            };
+            let keys = InstanceKeys::load(store).await?;
+            let account =
+                payouts::add_account(store, &id, payouts::payee(&keys, destination), now())
+                    .await
+                    .map_err(crate::about(&merchant))?;
+            report(
+                json,
+                json!({"payout_account_id": account.id.to_string(), "merchant_id": merchant,
+                       "type": account.payee.account_type.as_str(), "identifier": account.payee.identifier}),
+                format!(
+                    "payout account {} ({} {})",
+                    account.id,
+                    account.payee.account_type.as_str(),
+                    account.payee.identifier
+                ),
+            );
+        }
+        PayoutAccountCommand::Ban(a) => ban(store, a, true).await?,
+        PayoutAccountCommand::Unban(a) => ban(store, a, false).await?,
+        PayoutAccountCommand::List { merchant, json } => {
+            let id = MerchantId::parse(&merchant)
+                .ok_or_else(|| Failure(format!("no merchant with id {merchant:?}")))?;
+            let accounts = store.payout_accounts(&id).await?;
+            let list: Vec<_> = accounts
+                .iter()
+                .map(|a| json!({"payout_account_id": a.id.to_string(), "type": a.payee.account_type.as_str(),
+                                "identifier": a.payee.identifier, "bank": a.payee.bank_member_id, "banned": a.banned}))
+                .collect();
+            let human: Vec<String> = accounts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} {}{}",
+                        a.id,
+                        a.payee.account_type.as_str(),
+                        a.payee.identifier,
+                        if a.banned { " (banned)" } else { "" }
+                    )
+                })
+                .collect();
+            report(json, json!({"accounts": list}), human.join("\n"));
+        }
+    }
+    Ok(())
+}
+
+async fn ban(store: &Store, a: AccountRef, banned: bool) -> Result<(), Failure> {
+    let id = PayoutAccountId::parse(&a.id)
+        .ok_or_else(|| Failure(format!("no payout account with id {:?}", a.id)))?;
+    store
+        .apply(Plan::one(Write::SetPayoutAccountBanned {
+            id: id.clone(),
+            banned,
+        }))
+        .await
+        .map_err(guard(format!("no payout account with id {id}")))?;
+    report(
+        a.json,
+        json!({"payout_account_id": id.to_string(), "banned": banned}),
+        format!(
+            "payout account {id} {}",
+            if banned { "banned" } else { "unbanned" }
+        ),
+    );
+    Ok(())
+}
+
+pub async fn payout(store: &Store, c: PayoutCommand) -> Result<(), Failure> {
+    let (r, outcome) = match c {
+        PayoutCommand::Approve(r) => (r, None),
+        PayoutCommand::Decline { payout, reason } => (payout, Some(Outcome::Declined(reason))),
+    };
+    let found = match PayoutId::parse(&r.id) {
+        Some(id) => store.payout(&id).await?,
+        None => None,
+    }
+    .ok_or_else(|| Failure(format!("no payout with id {:?}", r.id)))?;
+    let refused = |e| match e {
+        paylink_server::bills::OpError::Domain(_) => Failure(format!(
+            "payout {} is {}: it cannot be moved that way",
+            found.id,
+            found.status.as_str()
+        )),
+        paylink_server::bills::OpError::Store(e) => Failure(e.to_string()),
+    };
+    let done = match outcome {
+        None => payouts::approve(store, &found, now())
+            .await
+            .map_err(refused)?,
+        Some(o) => payouts::finish(store, &found, o, now())
+            .await
+            .map_err(refused)?,
+    };
+    report(
+        r.json,
+        json!({"payout_id": done.id.to_string(), "status": done.status.as_str()}),
+        format!("payout {} {}", done.id, done.status.as_str()),
+    );
+    Ok(())
+}
+
+pub async fn sbp_bank(store: &Store, c: SbpBankCommand) -> Result<(), Failure> {
+    match c {
+        SbpBankCommand::Add {
+            member_id,
+            name,
+            name_en,
+            bic,
+            json,
+        } => {
+            if member_id <= 0 || bic <= 0 || name.trim().is_empty() || name_en.trim().is_empty() {
+                return Err(Failure(
+                    "--member-id and --bic must be positive, --name and --name-en not empty".into(),
+                ));
+            }
+            store
+                .apply(Plan::one(Write::UpsertSbpBank {
+                    member_id,
+                    name: name.trim().to_string(),
+                    name_en: name_en.trim().to_string(),
+                    bic,
+                    now: now(),
+                }))
+                .await?;
+            report(
+                json,
+                json!({"member_id": member_id, "enabled": true}),
+                format!("SBP bank {member_id} added"),
+            );
+        }
+        SbpBankCommand::Disable(b) => enable(store, b, false).await?,
+        SbpBankCommand::Enable(b) => enable(store, b, true).await?,
+        SbpBankCommand::List { json } => {
+            let banks = store.sbp_banks(true).await?;
+            let list: Vec<_> = banks
+                .iter()
+                .map(|b| json!({"member_id": b.member_id, "name": b.name, "name_en": b.name_en, "bic": b.bic, "enabled": b.enabled}))
+                .collect();
+            let human: Vec<String> = banks
+                .iter()
+                .map(|b| {
+                    format!(
+                        "{} {:>9} {} / {}{}",
+                        b.member_id,
+                        b.bic,
+                        b.name,
+                        b.name_en,
+                        if b.enabled { "" } else { " (disabled)" }
+                    )
+                })
+                .collect();
+            report(json, json!({"banks": list}), human.join("\n"));
+        }
+    }
+    Ok(())
+}
+
+async fn enable(store: &Store, b: BankRef, enabled: bool) -> Result<(), Failure> {
+    store
+        .apply(Plan::one(Write::SetSbpBankEnabled {
+            member_id: b.member_id,
+            enabled,
+            now: now(),
+        }))
+        .await
+        .map_err(guard(format!("no SBP bank with member id {}", b.member_id)))?;
+    report(
+        b.json,
+        json!({"member_id": b.member_id, "enabled": enabled}),
+        format!(
+            "SBP bank {} {}",
+            b.member_id,
+            if enabled { "enabled" } else { "disabled" }
+        ),
+    );
+    Ok(())
+}

@@ -1,0 +1,750 @@
+//! Payouts: money leaving a merchant's available balance for a card or an SBP account. A
+//! payout locks its amount plus commission when created; success debits the lock, any other
+//! end returns it. Limits and the balance are guarded again in SQL by the plan's writes.
+
+use crate::error::DomainError;
+use crate::id::{MerchantId, PayoutAccountId, PayoutId};
+use crate::ledger::{Account, Balance, Entry, EntryKind};
+use crate::merchant::Merchant;
+use crate::money::{Currency, Rate};
+use crate::notice::Notice;
+use crate::plan::{Plan, Write};
+use crate::time::{format_datetime, Millis};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PayoutStatus {
+    New,
+    Moderating,
+    Process,
+    Success,
+    Fail,
+    Error,
+    Declined,
+}
+
+impl PayoutStatus {
+    pub const ALL: [PayoutStatus; 7] = [
+        PayoutStatus::New,
+        PayoutStatus::Moderating,
+        PayoutStatus::Process,
+        PayoutStatus::Success,
+        PayoutStatus::Fail,
+        PayoutStatus::Error,
+        PayoutStatus::Declined,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutStatus::New => "NEW",
+            PayoutStatus::Moderating => "MODERATING",
+            PayoutStatus::Process => "PROCESS",
+            PayoutStatus::Success => "SUCCESS",
+            PayoutStatus::Fail => "FAIL",
+            PayoutStatus::Error => "ERROR",
+            PayoutStatus::Declined => "DECLINED",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            PayoutStatus::Success
+                | PayoutStatus::Fail
+                | PayoutStatus::Error
+                | PayoutStatus::Declined
+        )
+    }
+}
+
+impl FromStr for PayoutStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        PayoutStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or(())
+    }
+}
+
+/// Where a payout goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountType {
+    Card,
+    Sbp,
+}
+
+impl AccountType {
+    /// As stored and as `paylink payout-account add --type` takes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountType::Card => "card",
+            AccountType::Sbp => "sbp",
+        }
+    }
+
+    /// The payout webhook's `AccountType`.
+    pub fn wire(self) -> &'static str {
+        match self {
+            AccountType::Card => "BANK_CARD",
+            AccountType::Sbp => "SBP",
+        }
+    }
+}
+
+impl FromStr for AccountType {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "card" | "credit_card" | "bank_card" => Ok(AccountType::Card),
+            "sbp" => Ok(AccountType::Sbp),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayoutKind {
+    /// To an account the merchant registered (`payout/personal/create`).
+    Personal,
+    /// To any card or SBP account given in the request (`payout/regular/create`).
+    Regular,
+}
+
+impl PayoutKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutKind::Personal => "personal",
+            PayoutKind::Regular => "regular",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PayoutKind> {
+        match s {
+            "personal" => Some(PayoutKind::Personal),
+            "regular" => Some(PayoutKind::Regular),
+            _ => None,
+        }
+    }
+}
+
+/// A Russian mobile number as SBP takes it, normalized to `+7XXXXXXXXXX`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    /// `+7 999 123-45-67`, `79991234567`, `8 (999) 123 45 67`, `9991234567`.
+    pub fn parse(text: &str) -> Option<Phone> {
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        if text
+            .chars()
+            .any(|c| !(c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')')))
+        {
+            return None;
+        }
+        let national = match digits.len() {
+            10 => digits.as_str(),
+            11 if digits.starts_with('7') || digits.starts_with('8') => &digits[1..],
+            _ => return None,
+        };
+        national
+            .starts_with('9')
+            .then(|| Phone(format!("+7{national}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A keyed HMAC-SHA256 of the number, as cards have.
+    pub fn fingerprint(&self, key: &[u8]) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(b"sbp:");
+        mac.update(self.0.as_bytes());
+        crate::token::hex(&mac.finalize().into_bytes())
+    }
+}
+
+/// The recipient of a payout as stored: what may be shown, how it is recognized, and (for
+/// cards) the number sealed for the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payee {
+    pub account_type: AccountType,
+    /// `first6******last4` for a card, `+7XXXXXXXXXX` for SBP.
+    pub identifier: String,
+    /// Keyed fingerprint of the full identifier: bans and lookups without the number.
+    pub fingerprint: String,
+    /// The card number sealed (AES-256-GCM) for the payout provider; `None` for SBP.
+    pub sealed: Option<String>,
+    pub bank_member_id: Option<i64>,
+    pub holder: Option<String>,
+}
+
+/// An account registered for personal payouts (`paylink payout-account add`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutAccount {
+    pub id: PayoutAccountId,
+    pub merchant_id: MerchantId,
+    pub payee: Payee,
+    pub banned: bool,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payout {
+    pub id: PayoutId,
+    pub merchant_id: MerchantId,
+    pub order_id: Option<String>,
+    /// The first part's id: parts of one split request share it.
+    pub group_id: String,
+    /// 1-based position among the parts of a split request.
+    pub part: i64,
+    pub kind: PayoutKind,
+    pub payout_account_id: Option<PayoutAccountId>,
+    pub payee: Payee,
+    pub status: PayoutStatus,
+    /// What the recipient gets.
+    pub amount: i64,
+    /// Charged on top of `amount` to the merchant's balance.
+    pub commission: i64,
+    pub currency: Currency,
+    /// The limit periods (UTC day and month) the amount counts towards.
+    pub day_key: String,
+    pub month_key: String,
+    pub error_message: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Payout {
+    /// What the payout takes from the balance.
+    pub fn total(&self) -> i64 {
+        self.amount + self.commission
+    }
+}
+
+/// The rules of one direction (cards or SBP), from configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectionRules {
+    pub enabled: bool,
+    pub currencies: Vec<Currency>,
+    /// Smallest and largest single payout; a larger request is split into parts.
+    pub min: i64,
+    pub max: i64,
+    pub fee_rate: Rate,
+    pub fee_fixed: i64,
+}
+
+impl DirectionRules {
+    pub fn commission(&self, amount: i64) -> i64 {
+        self.fee_rate.fee_on(amount) + self.fee_fixed
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRules {
+    pub card: DirectionRules,
+    pub sbp: DirectionRules,
+    /// A part of at least this amount waits in MODERATING for an operator.
+    pub moderation_threshold: i64,
+    /// Defaults for merchants without their own limits (`None`: unlimited).
+    pub daily_limit: Option<i64>,
+    pub monthly_limit: Option<i64>,
+}
+
+impl PayoutRules {
+    pub fn direction(&self, t: AccountType) -> &DirectionRules {
+        match t {
+            AccountType::Card => &self.card,
+            AccountType::Sbp => &self.sbp,
+        }
+    }
+}
+
+/// A merchant's payout settings, kept on the merchant (`paylink merchant update`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PayoutProfile {
+    pub webhook_url: Option<String>,
+    /// Every payout of the merchant waits for an operator.
+    pub moderation: bool,
+    /// May use `payout/regular/create`.
+    pub regular_payouts: bool,
+    pub daily_limit: Option<i64>,
+    pub monthly_limit: Option<i64>,
+}
+
+/// What a merchant has paid out in the current day and month (payout currency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub day: i64,
+    pub month: i64,
+}
+
+/// A payout request as parsed at the edge.
+#[derive(Debug, Clone)]
+pub struct PayoutOrder {
+    pub kind: PayoutKind,
+    pub amount: i64,
+    pub currency: Currency,
+    pub payee: Payee,
+    pub payout_account_id: Option<PayoutAccountId>,
+    pub order_id: Option<String>,
+}
+
+/// Everything `create` decides on.
+pub struct PayoutContext<'a> {
+    pub merchant: &'a Merchant,
+    pub profile: &'a PayoutProfile,
+    pub rules: &'a PayoutRules,
+    pub balance: Balance,
+    pub usage: Usage,
+    /// Whether the payee is banned (a banned registered account, or one with its fingerprint).
+    pub payee_banned: bool,
+    /// For SBP: whether the bank is in the dictionary and enabled.
+    pub bank_enabled: bool,
+}
+
+/// `amount` in `n` near-equal parts, the larger ones first.
+fn split(amount: i64, max: i64) -> Vec<i64> {
+    let n = (amount + max - 1) / max;
+    let (base, extra) = (amount / n, amount % n);
+    (0..n).map(|i| base + i64::from(i < extra)).collect()
+}
+
+/// UTC `YYYY-MM-DD` and `YYYY-MM` of `now`: the limit periods.
+pub fn periods(now: Millis) -> (String, String) {
+    let text = format_datetime(now);
+    (text[..10].to_string(), text[..7].to_string())
+}
+
+/// Decides a payout request: the parts it becomes and the plan that locks their money.
+/// `new_id` gives each part its id.
+pub fn create(
+    cx: &PayoutContext,
+    order: PayoutOrder,
+    mut new_id: impl FnMut() -> PayoutId,
+    now: Millis,
+) -> Result<(Vec<Payout>, Plan), DomainError> {
+    cx.merchant.check_access()?;
+    if !cx.merchant.verified {
+        return Err(DomainError::MerchantNotVerified);
+    }
+    if order.kind == PayoutKind::Regular && !cx.profile.regular_payouts {
+        return Err(DomainError::Unauthorized);
+    }
+    let rules = cx.rules.direction(order.payee.account_type);
+    if !rules.currencies.contains(&order.currency) {
+        return Err(DomainError::NoPayout);
+    }
+    if !rules.enabled || (order.payee.account_type == AccountType::Sbp && !cx.bank_enabled) {
+        return Err(DomainError::DirectionNotAvailable);
+    }
+    if cx.payee_banned {
+        return Err(DomainError::PayoutAccountBanned);
+    }
+    if order.amount < rules.min.max(1) {
+        return Err(DomainError::InvalidAmount);
+    }
+    let parts = split(order.amount, rules.max.max(rules.min).max(1));
+    let commission: i64 = parts.iter().map(|a| rules.commission(*a)).sum();
+    let total = order
+        .amount
+        .checked_add(commission)
+        .ok_or(DomainError::InvalidAmount)?;
+    let daily = cx.profile.daily_limit.or(cx.rules.daily_limit);
+    let monthly = cx.profile.monthly_limit.or(cx.rules.monthly_limit);
+    if daily.is_some_and(|l| cx.usage.day + order.amount > l) {
+        return Err(DomainError::DailyPayoutLimitExceeded);
+    }
+    if monthly.is_some_and(|l| cx.usage.month + order.amount > l) {
+        return Err(DomainError::MonthlyPayoutLimitExceeded);
+    }
+    if cx.balance.available < total {
+        return Err(DomainError::BalanceNotEnough);
+    }
+    let (day_key, month_key) = periods(now);
+    let mut plan = Plan::default();
+    let mut payouts = Vec::with_capacity(parts.len());
+    let mut group_id = None;
+    for (i, amount) in parts.into_iter().enumerate() {
+        let id = new_id();
+        let group = group_id.get_or_insert_with(|| id.to_string()).clone();
+        let status = if cx.profile.moderation || amount >= cx.rules.moderation_threshold {
+            PayoutStatus::Moderating
+        } else {
+            PayoutStatus::New
+        };
+        let payout = Payout {
+            id,
+            merchant_id: cx.merchant.id.clone(),
+            order_id: order.order_id.clone(),
+            group_id: group,
+            part: i as i64 + 1,
+            kind: order.kind,
+            payout_account_id: order.payout_account_id.clone(),
+            payee: order.payee.clone(),
+            status,
+            amount,
+            commission: rules.commission(amount),
+            currency: order.currency,
+            day_key: day_key.clone(),
+            month_key: month_key.clone(),
+            error_message: None,
+            created_at: now,
+            updated_at: now,
+        };
+        plan.writes.push(Write::InsertPayout(payout.clone()));
+        plan.writes.push(Write::Post(
+            Entry::new(
+                EntryKind::PayoutLock,
+                format!("lock_{}", payout.id),
+                payout.id.as_str(),
+                now,
+            )
+            .transfer(
+                Account::Available,
+                Account::Locked,
+                &payout.merchant_id,
+                payout.currency,
+                payout.total(),
+            ),
+        ));
+        payouts.push(payout);
+    }
+    for (period, limit, guard) in [
+        (day_key, daily, "daily_payout_limit_exceeded"),
+        (month_key, monthly, "monthly_payout_limit_exceeded"),
+    ] {
+        plan.writes.push(Write::UsePayoutLimit {
+            merchant_id: cx.merchant.id.clone(),
+            period,
+            currency: order.currency,
+            amount: order.amount,
+            limit: limit.unwrap_or(i64::MAX),
+            guard,
+        });
+    }
+    Ok((payouts, plan))
+}
+
+/// How a payout ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Fail(String),
+    Error(String),
+    /// By an operator (`paylink payout decline`) or the merchant (`payout/cancel`).
+    Declined(String),
+}
+
+impl Outcome {
+    pub fn status(&self) -> PayoutStatus {
+        match self {
+            Outcome::Success => PayoutStatus::Success,
+            Outcome::Fail(_) => PayoutStatus::Fail,
+            Outcome::Error(_) => PayoutStatus::Error,
+            Outcome::Declined(_) => PayoutStatus::Declined,
+        }
+    }
+}
+
+/// The statuses from which each move is allowed; the store checks them in SQL.
+pub fn allowed_from(to: PayoutStatus) -> &'static [PayoutStatus] {
+    use PayoutStatus as S;
+    match to {
+        S::New => &[S::Moderating],
+        S::Process => &[S::New],
+        S::Success | S::Fail | S::Error => &[S::Process],
+        S::Declined => &[S::New, S::Moderating],
+        S::Moderating => &[],
+    }
+}
+
+/// Ends `payout` with `outcome`: the status move (guarded on the current status), the ledger
+/// entry, the limits given back unless it succeeded, and the webhook to `webhook_url`.
+pub fn finish(
+    payout: &Payout,
+    outcome: Outcome,
+    webhook_url: Option<&str>,
+    now: Millis,
+) -> Result<(Payout, Plan), DomainError> {
+    let status = outcome.status();
+    if !allowed_from(status).contains(&payout.status) {
+        return Err(DomainError::PayoutNotCancelable);
+    }
+    let mut done = payout.clone();
+    done.status = status;
+    done.updated_at = now;
+    done.error_message = match outcome {
+        Outcome::Success => None,
+        Outcome::Fail(m) | Outcome::Error(m) | Outcome::Declined(m) => Some(m),
+    };
+    let m = &payout.merchant_id;
+    let entry = match status {
+        PayoutStatus::Success => Entry::new(
+            EntryKind::PayoutSent,
+            format!("sent_{}", payout.id),
+            payout.id.as_str(),
+            now,
+        )
+        .leg(Account::Locked, Some(m), payout.currency, -payout.total())
+        .leg(
+            Account::PayoutClearing,
+            None,
+            payout.currency,
+            payout.amount,
+        )
+        .leg(
+            Account::FeeRevenue,
+            None,
+            payout.currency,
+            payout.commission,
+        ),
+        _ => Entry::new(
+            EntryKind::PayoutReleased,
+            format!("release_{}", payout.id),
+            payout.id.as_str(),
+            now,
+        )
+        .transfer(
+            Account::Locked,
+            Account::Available,
+            m,
+            payout.currency,
+            payout.total(),
+        ),
+    };
+    let mut plan = Plan::one(Write::MovePayout {
+        id: payout.id.clone(),
+        from: allowed_from(status),
+        to: status,
+        error_message: done.error_message.clone(),
+        process_at: None,
+        now,
+    });
+    plan.writes.push(Write::Post(entry));
+    if status != PayoutStatus::Success {
+        plan.writes.push(Write::ReleasePayoutLimit {
+            merchant_id: m.clone(),
+            periods: [payout.day_key.clone(), payout.month_key.clone()],
+            currency: payout.currency,
+            amount: payout.amount,
+        });
+    }
+    if let Some(url) = webhook_url {
+        plan.writes
+            .push(Write::EnqueueNotice(Notice::for_payout(&done, url, now)));
+    }
+    Ok((done, plan))
+}
+
+/// A move that takes no money: MODERATING → NEW (approved), NEW → PROCESS (sent to the
+/// provider, who answers by `process_at`).
+pub fn advance(
+    payout: &Payout,
+    to: PayoutStatus,
+    process_at: Option<Millis>,
+    now: Millis,
+) -> Result<(Payout, Plan), DomainError> {
+    if to.is_final() || !allowed_from(to).contains(&payout.status) {
+        return Err(DomainError::PayoutNotCancelable);
+    }
+    let mut moved = payout.clone();
+    moved.status = to;
+    moved.updated_at = now;
+    Ok((
+        moved,
+        Plan::one(Write::MovePayout {
+            id: payout.id.clone(),
+            from: allowed_from(to),
+            to,
+            error_message: None,
+            process_at,
+            now,
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::merchant::Subscription;
+
+    fn rules() -> PayoutRules {
+        let d = DirectionRules {
+            enabled: true,
+            currencies: vec![Currency::Rub],
+            min: 10_000,
+            max: 1_000_000,
+            fee_rate: Rate::from_bps(100).unwrap(),
+            fee_fixed: 5_000,
+        };
+        PayoutRules {
+            card: d.clone(),
+            sbp: d,
+            moderation_threshold: 5_000_000,
+            daily_limit: Some(3_000_000),
+            monthly_limit: None,
+        }
+    }
+
+    fn merchant(verified: bool) -> Merchant {
+        Merchant {
+            id: MerchantId::from_trusted("MMMMMMMMMM".into()),
+            name: "m".into(),
+            email: None,
+            verified,
+            banned: false,
+            subscription: Subscription::Active,
+            created_at: 0,
+        }
+    }
+
+    fn order(amount: i64) -> PayoutOrder {
+        PayoutOrder {
+            kind: PayoutKind::Regular,
+            amount,
+            currency: Currency::Rub,
+            payee: Payee {
+                account_type: AccountType::Card,
+                identifier: "400000******0010".into(),
+                fingerprint: "f".into(),
+                sealed: None,
+                bank_member_id: None,
+                holder: Some("JOHN DOE".into()),
+            },
+            payout_account_id: None,
+            order_id: Some("o1".into()),
+        }
+    }
+
+    fn run(
+        m: &Merchant,
+        available: i64,
+        usage: Usage,
+        amount: i64,
+    ) -> Result<Vec<Payout>, DomainError> {
+        let profile = PayoutProfile {
+            regular_payouts: true,
+            ..PayoutProfile::default()
+        };
+        let r = rules();
+        let cx = PayoutContext {
+            merchant: m,
+            profile: &profile,
+            rules: &r,
+            balance: Balance {
+                available,
+                ..Balance::zero(Currency::Rub)
+            },
+            usage,
+            payee_banned: false,
+            bank_enabled: true,
+        };
+        let mut n = 0;
+        create(
+            &cx,
+            order(amount),
+            || {
+                n += 1;
+                PayoutId::from_trusted(format!("PAYOUT{n:04}"))
+            },
+            1_700_000_000_000,
+        )
+        .map(|(p, plan)| {
+            for w in &plan.writes {
+                if let Write::Post(e) = w {
+                    assert!(e.is_balanced());
+                }
+            }
+            p
+        })
+    }
+
+    #[test]
+    fn a_large_payout_is_split_into_parts_each_with_its_commission() {
+        let parts = run(&merchant(true), 10_000_000, Usage::default(), 2_500_001).unwrap();
+        let amounts: Vec<i64> = parts.iter().map(|p| p.amount).collect();
+        assert_eq!(amounts, vec![833_334, 833_334, 833_333]);
+        assert!(parts.iter().all(|p| p.group_id == "PAYOUT0001"));
+        assert_eq!(parts[0].commission, 8_333 + 5_000);
+        assert_eq!(
+            parts.iter().map(|p| p.part).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn every_refusal_has_its_error() {
+        let m = merchant(true);
+        assert_eq!(
+            run(&merchant(false), 1_000_000, Usage::default(), 50_000),
+            Err(DomainError::MerchantNotVerified)
+        );
+        assert_eq!(
+            run(&m, 1_000_000, Usage::default(), 9_999),
+            Err(DomainError::InvalidAmount)
+        );
+        // 50 000 + 500 + 5 000 commission
+        assert_eq!(
+            run(&m, 55_499, Usage::default(), 50_000),
+            Err(DomainError::BalanceNotEnough)
+        );
+        assert!(run(&m, 55_500, Usage::default(), 50_000).is_ok());
+        assert_eq!(
+            run(
+                &m,
+                10_000_000,
+                Usage {
+                    day: 2_960_000,
+                    month: 0
+                },
+                50_000
+            ),
+            Err(DomainError::DailyPayoutLimitExceeded)
+        );
+    }
+
+    #[test]
+    fn phones_normalize_and_odd_text_is_refused() {
+        for ok in [
+            "+7 999 123-45-67",
+            "79991234567",
+            "8 (999) 123 45 67",
+            "9991234567",
+        ] {
+            assert_eq!(Phone::parse(ok).unwrap().as_str(), "+79991234567", "{ok}");
+        }
+        for bad in [
+            "",
+            "+1 999 123 45 67",
+            "7999123456",
+            "+7 499 123 45 67",
+            "79991234567x",
+        ] {
+            assert_eq!(Phone::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn finished_payouts_do_not_move_again() {
+        let p = run(&merchant(true), 1_000_000, Usage::default(), 50_000)
+            .unwrap()
+            .remove(0);
+        let (sent, _) = advance(&p, PayoutStatus::Process, Some(5), 1).unwrap();
+        let (done, plan) = finish(&sent, Outcome::Success, Some("http://x"), 2).unwrap();
+        assert!(plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::EnqueueNotice(_))));
+        assert_eq!(
+            finish(&done, Outcome::Declined("no".into()), None, 3).map(|_| ()),
+            Err(DomainError::PayoutNotCancelable)
+        );
+        assert_eq!(
+            finish(&sent, Outcome::Declined("no".into()), None, 3).map(|_| ()),
+            Err(DomainError::PayoutNotCancelable)
+        );
+    }
+}

@@ -1,0 +1,447 @@
+//! Merchant money over the Cardlink API: balance, payouts, the SBP banks dictionary, refunds.
+
+use super::auth::{Authed, Credentials};
+use super::params::{Fields, Params};
+use super::{authorized, date_range, views, Answer, ApiError, Wire};
+use crate::payouts::{self, Destination};
+use crate::refunds;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use paylink_api::cardlink as wire;
+use paylink_core::card::CardNumber;
+use paylink_core::id::PayoutAccountId;
+use paylink_core::money::{format_fixed, Currency};
+use paylink_core::payout::{AccountType, Payout, PayoutKind, PayoutOrder, Phone};
+use paylink_core::DomainError;
+use paylink_store::MoneyFilter;
+use serde_json::Value;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/merchant/balance", get(balance).post(balance))
+        .route(
+            "/api/v1/payout/personal/create",
+            post(personal_payout).get(personal_payout),
+        )
+        .route(
+            "/api/v1/payout/regular/create",
+            post(regular_payout).get(regular_payout),
+        )
+        .route(
+            "/api/v1/payout/status",
+            get(payout_status).post(payout_status),
+        )
+        .route(
+            "/api/v1/payout/search",
+            get(payout_search).post(payout_search),
+        )
+        .route(
+            "/api/v1/payout/cancel",
+            post(payout_cancel).get(payout_cancel),
+        )
+        .route(
+            "/api/v1/payout/dictionaries/sbp_banks",
+            get(sbp_banks).post(sbp_banks),
+        )
+        .route(
+            "/api/v1/refund/full/create",
+            post(full_refund).get(full_refund),
+        )
+        .route(
+            "/api/v1/refund/partial/create",
+            post(partial_refund).get(partial_refund),
+        )
+        .route(
+            "/api/v1/refund/status",
+            get(refund_status).post(refund_status),
+        )
+        .route(
+            "/api/v1/refund/search",
+            get(refund_search).post(refund_search),
+        )
+}
+
+async fn balance(State(st): State<AppState>, Authed(merchant): Authed) -> Answer<wire::Balances> {
+    let balances = st.store.balances(&merchant.id).await?;
+    Ok(Wire(wire::Balances {
+        success: Value::String("true".into()),
+        balances: balances
+            .into_iter()
+            .map(|b| wire::Balance {
+                currency: b.currency.code().into(),
+                balance_available: format_fixed(b.available),
+                balance_locked: format_fixed(b.locked),
+                balance_hold: format_fixed(b.hold),
+            })
+            .collect(),
+    }))
+}
+
+/// The payout endpoints answer the merchant's refusals with 400 (the seed's table for them).
+fn as_payout_error(e: ApiError) -> ApiError {
+    match e {
+        ApiError::Key(StatusCode::FORBIDDEN, key) if key != "no_payout" => {
+            ApiError::Key(StatusCode::BAD_REQUEST, key)
+        }
+        other => other,
+    }
+}
+
+/// The payout amount: a positive decimal with at most two places, else `invalid_amount`.
+fn payout_amount(params: &Params) -> Result<i64, ApiError> {
+    params
+        .amount("amount")
+        .map(|a| a.minor())
+        .map_err(as_payout_error)
+}
+
+fn created(payouts: Vec<Payout>) -> wire::DataList<wire::Payout> {
+    wire::DataList {
+        success: true,
+        data: payouts.into_iter().map(views::payout).collect(),
+    }
+}
+
+async fn personal_payout(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::DataList<wire::Payout>> {
+    let mut f = params.fields();
+    let account_id = f.required_text("payout_account_id");
+    let order_id = f.text("order_id");
+    let currency = f.choice::<Currency>("currency");
+    let result = f.finish().and_then(|()| payout_amount(&params));
+    let amount = authorized(result, &who, &st)
+        .await
+        .map_err(as_payout_error)?;
+    let merchant = who.merchant(&st).await.map_err(as_payout_error)?;
+    let account = match PayoutAccountId::parse(&account_id.unwrap_or_default()) {
+        Some(id) => st.store.payout_account(&id).await?,
+        None => None,
+    }
+    .filter(|a| a.merchant_id == merchant.id)
+    .ok_or(ApiError::Key(
+        StatusCode::BAD_REQUEST,
+        "payout_account_not_found",
+    ))?;
+    if account.banned {
+        return Err(ApiError::Key(
+            StatusCode::BAD_REQUEST,
+            "payout_account_banned",
+        ));
+    }
+    let order = PayoutOrder {
+        kind: PayoutKind::Personal,
+        amount,
+        currency: currency.unwrap_or(Currency::Rub),
+        payee: account.payee,
+        payout_account_id: Some(account.id),
+        order_id,
+    };
+    let payouts = payouts::create(&st, &merchant, order)
+        .await
+        .map_err(|e| as_payout_error(e.into()))?;
+    Ok(Wire(created(payouts)))
+}
+
+fn destination(f: &mut Fields, account_type: Option<AccountType>) -> Option<Destination> {
+    match account_type? {
+        AccountType::Card => {
+            let number = f.parsed(
+                "account_identifier",
+                "The :attribute must be a valid card number.",
+                CardNumber::parse,
+            );
+            let holder = f.required_text("card_holder");
+            if let Some(h) = &holder {
+                if h.chars().count() > 64 || h.chars().any(char::is_control) {
+                    f.fail("card_holder", "The card holder is invalid.".into());
+                }
+            }
+            Some(Destination::Card {
+                number: number?,
+                holder: holder?.trim().to_uppercase(),
+            })
+        }
+        AccountType::Sbp => {
+            let phone = f.parsed(
+                "account_identifier",
+                "The :attribute must be a Russian mobile phone number.",
+                Phone::parse,
+            );
+            let bank = f.integer("account_bank");
+            Some(Destination::Sbp {
+                phone: phone?,
+                bank: bank?,
+            })
+        }
+    }
+}
+
+async fn regular_payout(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::DataList<wire::Payout>> {
+    let mut f = params.fields();
+    let currency = match params.get("currency") {
+        None => {
+            f.fail("currency", "The currency field is required.".into());
+            None
+        }
+        Some(_) => f.choice::<Currency>("currency"),
+    };
+    let account_type = match params.get("account_type") {
+        None => {
+            f.fail("account_type", "The account type field is required.".into());
+            None
+        }
+        Some(_) => f.choice::<AccountType>("account_type"),
+    };
+    if params.get("account_identifier").is_none() {
+        f.fail(
+            "account_identifier",
+            "The account identifier field is required.".into(),
+        );
+    }
+    if account_type == Some(AccountType::Sbp) && params.get("account_bank").is_none() {
+        f.fail("account_bank", "The account bank field is required.".into());
+    }
+    let to = destination(&mut f, account_type);
+    let order_id = f.text("order_id");
+    let result = f.finish().and_then(|()| payout_amount(&params));
+    let amount = authorized(result, &who, &st)
+        .await
+        .map_err(as_payout_error)?;
+    let merchant = who.merchant(&st).await.map_err(as_payout_error)?;
+    let (Some(to), Some(currency)) = (to, currency) else {
+        return Err(ApiError::Internal);
+    };
+    if let Destination::Sbp { bank, .. } = &to {
+        if st.store.sbp_bank(*bank).await?.is_none() {
+            return Err(ApiError::field(
+                "account_bank",
+                "The selected account bank is invalid.",
+            ));
+        }
+    }
+    let payee = payouts::payee(&st.keys, to);
+    let order = PayoutOrder {
+        kind: PayoutKind::Regular,
+        amount,
+        currency,
+        payee,
+        payout_account_id: None,
+        order_id,
+    };
+    let payouts = payouts::create(&st, &merchant, order)
+        .await
+        .map_err(|e| as_payout_error(e.into()))?;
+    Ok(Wire(created(payouts)))
+}
+
+/// The payout named by `id` or `order_id`, the caller's only.
+async fn named_payout(
+    st: &AppState,
+    who: &Credentials,
+    params: &Params,
+) -> Result<Payout, ApiError> {
+    let mut f = params.fields();
+    let id = f.text("id");
+    let order_id = f.text("order_id");
+    if id.is_none() && order_id.is_none() {
+        f.fail(
+            "id",
+            "The id field is required when order id is not present.".into(),
+        );
+    }
+    authorized(f.finish(), who, st).await?;
+    let merchant = who.merchant(st).await?;
+    let found = match (id, order_id) {
+        (Some(id), _) => st.store.merchant_payout(&merchant.id, &id).await?,
+        (None, Some(order)) => st.store.payout_by_order(&merchant.id, &order).await?,
+        (None, None) => None,
+    };
+    Ok(found.ok_or(DomainError::PayoutNotFound)?)
+}
+
+async fn payout_status(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::Payout> {
+    let payout = named_payout(&st, &who, &params).await?;
+    let currency = payout.currency.code().to_string();
+    Ok(Wire(wire::Payout {
+        success: Some(true),
+        currency_in: Some(currency),
+        ..views::payout(payout)
+    }))
+}
+
+async fn payout_cancel(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::Payout> {
+    let payout = named_payout(&st, &who, &params).await?;
+    let done = payouts::decline(&st, &payout, "Canceled by the merchant").await?;
+    Ok(Wire(wire::Payout {
+        success: Some(true),
+        ..views::payout(done)
+    }))
+}
+
+fn money_filter(f: &mut Fields) -> MoneyFilter {
+    let (from, to) = date_range(f);
+    MoneyFilter {
+        order_id: f.text("order_id"),
+        payment_id: f.text("payment_id"),
+        status: f.text("status").map(|s| s.to_uppercase()),
+        from,
+        to,
+    }
+}
+
+async fn payout_search(
+    State(st): State<AppState>,
+    Authed(merchant): Authed,
+    params: Params,
+) -> Answer<wire::CursorPage<wire::Payout>> {
+    let mut f = params.fields();
+    let filter = money_filter(&mut f);
+    let page = views::page_request(&mut f, "too_many_payouts")?;
+    f.finish()?;
+    let found = st
+        .store
+        .search_payouts(&merchant.id, &filter, &page)
+        .await?;
+    let path = format!("{}/api/v1/payout/search", st.settings.public_url);
+    Ok(Wire(views::render_page(
+        found,
+        &page,
+        path,
+        &params.pairs_of(&["start_date", "finish_date", "order_id", "status"]),
+        views::payout_key,
+        views::payout,
+    )))
+}
+
+async fn sbp_banks(
+    State(st): State<AppState>,
+    Authed(_): Authed,
+) -> Answer<wire::DataList<wire::SbpBank>> {
+    let banks = st.store.sbp_banks(false).await?;
+    Ok(Wire(wire::DataList {
+        success: true,
+        data: banks
+            .into_iter()
+            .map(|b| wire::SbpBank {
+                member_id: b.member_id,
+                name: b.name,
+                name_en: b.name_en,
+                bic: b.bic,
+            })
+            .collect(),
+    }))
+}
+
+async fn refund(
+    st: &AppState,
+    who: &Credentials,
+    params: &Params,
+    partial: bool,
+) -> Answer<wire::Refund> {
+    let mut f = params.fields();
+    let payment_id = f.required_text("payment_id");
+    let mut result = f.finish();
+    let amount = if partial {
+        if result.is_ok() && params.get("amount").is_none() {
+            result = Err(ApiError::field("amount", "The amount field is required."));
+        }
+        match result {
+            Ok(()) => Some(params.amount("amount").map(|a| a.minor())),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    authorized(result, who, st).await?;
+    let amount = match amount {
+        Some(a) => Some(authorized(a, who, st).await?),
+        None => None,
+    };
+    let (_, payment) = who
+        .with_payment(st, &payment_id.unwrap_or_default())
+        .await?;
+    let payment = payment.ok_or(DomainError::PaymentNotFound)?;
+    let refund = refunds::create(st, &payment, amount).await?;
+    Ok(Wire(wire::Refund {
+        success: Some(true),
+        ..views::refund(refund)
+    }))
+}
+
+async fn full_refund(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::Refund> {
+    refund(&st, &who, &params, false).await
+}
+
+async fn partial_refund(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::Refund> {
+    refund(&st, &who, &params, true).await
+}
+
+async fn refund_status(
+    State(st): State<AppState>,
+    who: Credentials,
+    params: Params,
+) -> Answer<wire::Refund> {
+    let mut f = params.fields();
+    let id = f.required_text("id");
+    authorized(f.finish(), &who, &st).await?;
+    let merchant = who.merchant(&st).await?;
+    let refund = st
+        .store
+        .merchant_refund(&merchant.id, &id.unwrap_or_default())
+        .await?
+        .ok_or(DomainError::RefundNotFound)?;
+    Ok(Wire(wire::Refund {
+        success: Some(true),
+        ..views::refund(refund)
+    }))
+}
+
+async fn refund_search(
+    State(st): State<AppState>,
+    Authed(merchant): Authed,
+    params: Params,
+) -> Answer<wire::CursorPage<wire::Refund>> {
+    let mut f = params.fields();
+    let filter = money_filter(&mut f);
+    let page = views::page_request(&mut f, "too_many_refunds")?;
+    f.finish()?;
+    let found = st
+        .store
+        .search_refunds(&merchant.id, &filter, &page)
+        .await?;
+    let path = format!("{}/api/v1/refund/search", st.settings.public_url);
+    Ok(Wire(views::render_page(
+        found,
+        &page,
+        path,
+        &params.pairs_of(&["start_date", "finish_date", "payment_id", "status"]),
+        views::refund_key,
+        views::refund,
+    )))
+}

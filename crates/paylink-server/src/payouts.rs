@@ -1,0 +1,305 @@
+//! Payout operations shared by the dialect and the CLI (create, cancel, approve, decline),
+//! and the worker that sends payouts to the provider and settles received money.
+
+use crate::bills::OpError;
+use crate::keys::InstanceKeys;
+use crate::state::AppState;
+use paylink_core::card::CardNumber;
+use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
+use paylink_core::merchant::Merchant;
+use paylink_core::payout::{
+    self, AccountType, Outcome, Payee, Payout, PayoutAccount, PayoutContext, PayoutOrder,
+    PayoutStatus, Phone,
+};
+use paylink_core::plan::{Plan, Write};
+use paylink_core::settlement;
+use paylink_core::time::Millis;
+use paylink_core::DomainError;
+use paylink_store::Store;
+use paylink_store::StoreError;
+
+/// Where a regular payout goes, as parsed at the edge.
+pub enum Destination {
+    Card { number: CardNumber, holder: String },
+    Sbp { phone: Phone, bank: i64 },
+}
+
+/// The stored form of a destination: masked, fingerprinted, the card number sealed.
+pub fn payee(keys: &InstanceKeys, destination: Destination) -> Payee {
+    match destination {
+        Destination::Card { number, holder } => {
+            let fingerprint = number.fingerprint(&keys.fingerprint);
+            Payee {
+                account_type: AccountType::Card,
+                identifier: number.masked(),
+                sealed: Some(keys.seal.seal(
+                    &mut rand::thread_rng(),
+                    number.expose_pan(),
+                    &payee_context(&fingerprint),
+                )),
+                fingerprint,
+                bank_member_id: None,
+                holder: Some(holder),
+            }
+        }
+        Destination::Sbp { phone, bank } => Payee {
+            account_type: AccountType::Sbp,
+            identifier: phone.as_str().to_string(),
+            fingerprint: phone.fingerprint(&keys.fingerprint),
+            sealed: None,
+            bank_member_id: Some(bank),
+            holder: None,
+        },
+    }
+}
+
+/// What a sealed card number is bound to.
+pub fn payee_context(fingerprint: &str) -> String {
+    format!("payee:{fingerprint}")
+}
+
+/// Creates a payout for `merchant`: reads what the decision needs, decides, applies. A guard
+/// that fails under a concurrent request is reported as the refusal it stands for.
+pub async fn create(
+    st: &AppState,
+    merchant: &Merchant,
+    order: PayoutOrder,
+) -> Result<Vec<Payout>, OpError> {
+    let (currency, payee) = (order.currency, &order.payee);
+    let now = st.now();
+    let profile = st
+        .store
+        .payout_profile(&merchant.id)
+        .await?
+        .ok_or(DomainError::MerchantNotFound)?;
+    let (day, month) = payout::periods(now);
+    let balance = st.store.balance(&merchant.id, currency).await?;
+    let usage = st
+        .store
+        .payout_usage(&merchant.id, currency, &day, &month)
+        .await?;
+    let payee_banned = st.store.payee_banned(&payee.fingerprint).await?;
+    let bank_enabled = match payee.bank_member_id {
+        Some(id) => st.store.sbp_bank(id).await?.is_some_and(|b| b.enabled),
+        None => true,
+    };
+    if let Some(order_id) = &order.order_id {
+        if st
+            .store
+            .payout_by_order(&merchant.id, order_id)
+            .await?
+            .is_some()
+        {
+            return Err(order_taken());
+        }
+    }
+    let cx = PayoutContext {
+        merchant,
+        profile: &profile,
+        rules: &st.settings.money.payouts,
+        balance,
+        usage,
+        payee_banned,
+        bank_enabled,
+    };
+    let (payouts, plan) = payout::create(
+        &cx,
+        order,
+        || PayoutId::random(&mut rand::thread_rng()),
+        now,
+    )?;
+    match st.store.apply(plan).await {
+        Ok(()) => {
+            st.payouts_due.notify_one();
+            Ok(payouts)
+        }
+        Err(StoreError::GuardFailed(guard)) => Err(guard_error(guard).into()),
+        Err(StoreError::Conflict(_)) => Err(order_taken()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn order_taken() -> OpError {
+    DomainError::invalid("order_id", "The order id has already been taken.").into()
+}
+
+/// The refusal a failed guard stands for.
+pub fn guard_error(guard: &str) -> DomainError {
+    match guard {
+        "balance_not_enough" => DomainError::BalanceNotEnough,
+        "daily_payout_limit_exceeded" => DomainError::DailyPayoutLimitExceeded,
+        "monthly_payout_limit_exceeded" => DomainError::MonthlyPayoutLimitExceeded,
+        "refund_exceeds_payment" => DomainError::InvalidAmount,
+        _ => DomainError::PayoutNotCancelable,
+    }
+}
+
+/// Ends a payout that has not gone to the provider (NEW or MODERATING) as DECLINED.
+pub async fn decline(st: &AppState, payout: &Payout, reason: &str) -> Result<Payout, OpError> {
+    let done = finish(
+        &st.store,
+        payout,
+        Outcome::Declined(reason.to_string()),
+        st.now(),
+    )
+    .await?;
+    st.postbacks_due.notify_one();
+    Ok(done)
+}
+
+/// Lets a payout waiting in MODERATING go (the worker sends it on its next pass).
+pub async fn approve(store: &Store, payout: &Payout, now: Millis) -> Result<Payout, OpError> {
+    let (moved, plan) = payout::advance(payout, PayoutStatus::New, None, now)?;
+    apply_move(store, plan).await?;
+    Ok(moved)
+}
+
+/// Ends `payout` with `outcome`, its webhook to the merchant's payout webhook URL if set.
+pub async fn finish(
+    store: &Store,
+    payout: &Payout,
+    outcome: Outcome,
+    now: Millis,
+) -> Result<Payout, OpError> {
+    let profile = store.payout_profile(&payout.merchant_id).await?;
+    let url = profile.and_then(|p| p.webhook_url);
+    let (done, plan) = payout::finish(payout, outcome, url.as_deref(), now)?;
+    apply_move(store, plan).await?;
+    Ok(done)
+}
+
+async fn apply_move(store: &Store, plan: Plan) -> Result<(), OpError> {
+    match store.apply(plan).await {
+        Ok(()) => Ok(()),
+        // Moved by someone else meanwhile.
+        Err(StoreError::GuardFailed(_)) => Err(DomainError::PayoutNotCancelable.into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Registers a payout account for `merchant`.
+pub async fn add_account(
+    store: &Store,
+    merchant: &MerchantId,
+    payee: Payee,
+    now: Millis,
+) -> Result<PayoutAccount, OpError> {
+    if store.merchant(merchant).await?.is_none() {
+        return Err(DomainError::MerchantNotFound.into());
+    }
+    if let Some(id) = payee.bank_member_id {
+        if store.sbp_bank(id).await?.is_none() {
+            return Err(DomainError::invalid("bank", "No such SBP bank in the dictionary.").into());
+        }
+    }
+    let account = PayoutAccount {
+        id: PayoutAccountId::random(&mut rand::thread_rng()),
+        merchant_id: merchant.clone(),
+        payee,
+        banned: false,
+        created_at: now,
+    };
+    store
+        .apply(Plan::one(Write::InsertPayoutAccount(account.clone())))
+        .await?;
+    Ok(account)
+}
+
+/// The outcome the sandbox payout provider gives: card numbers ending 0002 and phones ending
+/// 0002 fail, ending 0119 end in a provider error; everything else succeeds.
+pub fn sandbox_outcome(payout: &Payout) -> Outcome {
+    let id = &payout.payee.identifier;
+    if id.ends_with("0002") {
+        Outcome::Fail("Recipient declined the transfer".into())
+    } else if id.ends_with("0119") {
+        Outcome::Error("Payout provider error".into())
+    } else {
+        Outcome::Success
+    }
+}
+
+/// One pass of the worker: settles due money, sends NEW payouts, answers due PROCESS ones.
+/// Returns how many things it moved (callers loop while there is work).
+pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
+    let now = st.now();
+    let mut moved = 0;
+    for s in st.store.due_settlements(now, 256).await? {
+        let hold = st.store.balance(&s.merchant_id, s.currency).await?.hold;
+        match st.store.apply(settlement::settle(&s, hold, now)).await {
+            Ok(()) => moved += 1,
+            // Settled by another worker, or a refund took from the hold meanwhile: next pass.
+            Err(StoreError::GuardFailed(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let delay = st.settings.money.sandbox_payout_delay.as_millis() as i64;
+    for p in st.store.due_payouts(now, 256).await? {
+        let result = match p.status {
+            PayoutStatus::New => {
+                let Ok((_, plan)) =
+                    payout::advance(&p, PayoutStatus::Process, Some(now + delay), now)
+                else {
+                    continue;
+                };
+                st.store.apply(plan).await
+            }
+            PayoutStatus::Process => send(st, &p, now).await,
+            _ => continue,
+        };
+        match result {
+            Ok(()) => moved += 1,
+            Err(StoreError::GuardFailed(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(moved)
+}
+
+/// Leases a due PROCESS payout, asks the provider, and records its answer. A worker that dies
+/// in between leaves the lease to run out; the provider is asked again with the same payout
+/// id (its idempotency key).
+async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
+    let lease = now + 60_000;
+    st.store
+        .apply(Plan::one(Write::ClaimPayout {
+            id: p.id.clone(),
+            now,
+            until: lease,
+        }))
+        .await?;
+    if let Some(sealed) = &p.payee.sealed {
+        // The provider would be given the card number; the sandbox only proves it opens.
+        if st
+            .keys
+            .seal
+            .open(sealed, &payee_context(&p.payee.fingerprint))
+            .is_none()
+        {
+            tracing::error!(payout = %p.id, "cannot open the payee's sealed card number");
+        }
+    }
+    match finish(&st.store, p, sandbox_outcome(p), st.now()).await {
+        Ok(_) => {
+            st.postbacks_due.notify_one();
+            Ok(())
+        }
+        Err(OpError::Store(e)) => Err(e),
+        Err(OpError::Domain(_)) => Err(StoreError::GuardFailed("payout_moved")),
+    }
+}
+
+/// The worker loop: a pass whenever woken (a payout was created) or every poll interval.
+pub async fn run(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match work_once(&st).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "money worker pass failed"),
+        }
+        tokio::select! {
+            _ = st.payouts_due.notified() => {}
+            _ = tokio::time::sleep(st.settings.money.poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}

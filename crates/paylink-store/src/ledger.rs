@@ -1,0 +1,288 @@
+//! The ledger in SQL: posting an entry (its transaction, its legs, and the guarded update of
+//! the merchants' cached balances), and `ledger check`, which re-derives everything.
+
+use crate::sql::{values_sql, Statement, Value};
+use crate::{Store, StoreError};
+use paylink_core::ledger::Entry;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+const POSTINGS_HEAD: &str =
+    "INSERT INTO ledger_postings (tx_id, seq, account, merchant_id, currency, amount)";
+/// The postings insert for 1..=8 legs: few texts, each prepared once.
+static POSTINGS_SQL: LazyLock<Vec<String>> =
+    LazyLock::new(|| (1..=8).map(|n| values_sql(POSTINGS_HEAD, 6, n)).collect());
+
+pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
+    out.push(Statement::new(
+        "INSERT INTO ledger_transactions (id, kind, subject_id, created_at) VALUES ($1, $2, $3, $4)",
+        vec![
+            entry.id.as_str().into(),
+            entry.kind.as_str().into(),
+            entry.subject_id.as_str().into(),
+            entry.created_at.into(),
+        ],
+    ));
+    let mut args = Vec::with_capacity(entry.postings.len() * 6);
+    for (seq, p) in entry.postings.iter().enumerate() {
+        args.extend([
+            Value::from(entry.id.as_str()),
+            Value::Int(seq as i64 + 1),
+            p.account.as_str().into(),
+            p.merchant_id.as_ref().map(|m| m.as_str()).into(),
+            p.currency.code().into(),
+            p.amount.into(),
+        ]);
+    }
+    let n = entry.postings.len();
+    let sql = match POSTINGS_SQL.get(n.wrapping_sub(1)) {
+        Some(sql) => Cow::Borrowed(sql.as_str()),
+        None => Cow::Owned(values_sql(POSTINGS_HEAD, 6, n)),
+    };
+    if n > 0 {
+        out.push(Statement {
+            sql,
+            ..Statement::owned(String::new(), args)
+        });
+    }
+    for ((merchant, currency), d) in entry.deltas() {
+        let args = vec![
+            merchant.as_str().into(),
+            currency.code().into(),
+            d.available.into(),
+            d.locked.into(),
+            d.hold.into(),
+            entry.created_at.into(),
+        ];
+        // A debit needs the row (a balance never read as positive is not spent); a credit
+        // creates it on first use.
+        out.push(if d.available < 0 || d.locked < 0 || d.hold < 0 {
+            Statement::guarded(
+                "UPDATE balances SET available = available + $3, locked = locked + $4,
+                     hold = hold + $5, updated_at = $6
+                 WHERE merchant_id = $1 AND currency = $2
+                   AND available + $3 >= 0 AND locked + $4 >= 0 AND hold + $5 >= 0",
+                args,
+                "balance_not_enough",
+            )
+        } else {
+            Statement::new(
+                "INSERT INTO balances (merchant_id, currency, available, locked, hold, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (merchant_id, currency) DO UPDATE
+                 SET available = balances.available + excluded.available,
+                     locked = balances.locked + excluded.locked,
+                     hold = balances.hold + excluded.hold,
+                     updated_at = excluded.updated_at",
+                args,
+            )
+        });
+    }
+}
+
+/// What `paylink ledger check` found: counts, and every broken invariant in words.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerReport {
+    pub transactions: i64,
+    pub postings: i64,
+    pub balances: i64,
+    pub problems: Vec<String>,
+}
+
+impl Store {
+    /// Re-derives every balance from the postings and checks every invariant of the ledger.
+    pub async fn ledger_check(&self) -> Result<LedgerReport, StoreError> {
+        let mut report = LedgerReport::default();
+        let count = |sql: &'static str| async move {
+            self.fetch_one(sql, &[], |r| r.i64("n"))
+                .await
+                .map(Option::unwrap_or_default)
+        };
+        report.transactions = count("SELECT COUNT(*) AS n FROM ledger_transactions").await?;
+        report.postings = count("SELECT COUNT(*) AS n FROM ledger_postings").await?;
+        report.balances = count("SELECT COUNT(*) AS n FROM balances").await?;
+        let p = &mut report.problems;
+        for (tx, currency, sum) in self
+            .fetch(
+                "SELECT tx_id, currency, SUM(amount) AS s FROM ledger_postings
+                 GROUP BY tx_id, currency HAVING SUM(amount) <> 0",
+                &[],
+                |r| Ok((r.text("tx_id")?, r.text("currency")?, r.i64("s")?)),
+            )
+            .await?
+        {
+            p.push(format!(
+                "transaction {tx} does not balance in {currency}: {sum}"
+            ));
+        }
+        for tx in self
+            .fetch(
+                "SELECT t.id FROM ledger_transactions t
+                 LEFT JOIN ledger_postings l ON l.tx_id = t.id
+                 GROUP BY t.id HAVING COUNT(l.tx_id) < 2",
+                &[],
+                |r| r.text("id"),
+            )
+            .await?
+        {
+            p.push(format!("transaction {tx} has fewer than two postings"));
+        }
+        let bad_accounts = count(
+            "SELECT COUNT(*) AS n FROM ledger_postings
+             WHERE (account IN ('hold', 'available', 'locked')) <> (merchant_id IS NOT NULL)",
+        )
+        .await?;
+        if bad_accounts > 0 {
+            p.push(format!(
+                "{bad_accounts} postings name a merchant on a platform account or none on a merchant account"
+            ));
+        }
+        // Cached rows against the fold of the postings, both ways round.
+        type Row = (String, String, i64, i64, i64);
+        let derived: Vec<Row> = self
+            .fetch(
+                "SELECT merchant_id, currency,
+                     SUM(CASE WHEN account = 'available' THEN amount ELSE 0 END) AS available,
+                     SUM(CASE WHEN account = 'locked' THEN amount ELSE 0 END) AS locked,
+                     SUM(CASE WHEN account = 'hold' THEN amount ELSE 0 END) AS hold
+                 FROM ledger_postings WHERE merchant_id IS NOT NULL
+                 GROUP BY merchant_id, currency ORDER BY merchant_id, currency",
+                &[],
+                |r| {
+                    Ok((
+                        r.text("merchant_id")?,
+                        r.text("currency")?,
+                        r.i64("available")?,
+                        r.i64("locked")?,
+                        r.i64("hold")?,
+                    ))
+                },
+            )
+            .await?;
+        let cached: Vec<Row> = self
+            .fetch(
+                "SELECT merchant_id, currency, available, locked, hold FROM balances
+                 ORDER BY merchant_id, currency",
+                &[],
+                |r| {
+                    Ok((
+                        r.text("merchant_id")?,
+                        r.text("currency")?,
+                        r.i64("available")?,
+                        r.i64("locked")?,
+                        r.i64("hold")?,
+                    ))
+                },
+            )
+            .await?;
+        let key = |r: &Row| (r.0.clone(), r.1.clone());
+        let cached_map: std::collections::BTreeMap<_, _> =
+            cached.iter().map(|r| (key(r), r)).collect();
+        let derived_map: std::collections::BTreeMap<_, _> =
+            derived.iter().map(|r| (key(r), r)).collect();
+        for (k, d) in &derived_map {
+            let (m, c) = k;
+            if d.2 < 0 || d.3 < 0 || d.4 < 0 {
+                p.push(format!(
+                    "merchant {m} {c}: a balance is negative (available {}, locked {}, hold {})",
+                    d.2, d.3, d.4
+                ));
+            }
+            match cached_map.get(k) {
+                Some(c_row) if (c_row.2, c_row.3, c_row.4) == (d.2, d.3, d.4) => {}
+                Some(c_row) => p.push(format!(
+                    "merchant {m} {c}: cached balance (available {}, locked {}, hold {}) differs from its postings (available {}, locked {}, hold {})",
+                    c_row.2, c_row.3, c_row.4, d.2, d.3, d.4
+                )),
+                None => p.push(format!("merchant {m} {c}: postings but no balance row")),
+            }
+        }
+        for (k, c_row) in &cached_map {
+            if !derived_map.contains_key(k) && (c_row.2, c_row.3, c_row.4) != (0, 0, 0) {
+                p.push(format!(
+                    "merchant {} {}: a balance row without postings",
+                    k.0, k.1
+                ));
+            }
+        }
+        // Locked money is exactly what payouts in flight hold.
+        for (m, c, locked, in_flight) in self
+            .fetch(
+                "SELECT b.merchant_id, b.currency, b.locked, COALESCE(f.total, 0) AS in_flight
+                 FROM balances b LEFT JOIN (
+                     SELECT merchant_id, currency, SUM(amount + commission) AS total FROM payouts
+                     WHERE status IN ('NEW', 'MODERATING', 'PROCESS')
+                     GROUP BY merchant_id, currency) f
+                   ON f.merchant_id = b.merchant_id AND f.currency = b.currency
+                 WHERE b.locked <> COALESCE(f.total, 0)",
+                &[],
+                |r| {
+                    Ok((
+                        r.text("merchant_id")?,
+                        r.text("currency")?,
+                        r.i64("locked")?,
+                        r.i64("in_flight")?,
+                    ))
+                },
+            )
+            .await?
+        {
+            p.push(format!(
+                "merchant {m} {c}: locked {locked} but payouts in flight hold {in_flight}"
+            ));
+        }
+        // Hold never exceeds what waits to settle (refunds may have taken some of it).
+        for (m, c, hold, pending) in self
+            .fetch(
+                "SELECT b.merchant_id, b.currency, b.hold, COALESCE(s.total, 0) AS pending
+                 FROM balances b LEFT JOIN (
+                     SELECT merchant_id, currency, SUM(amount) AS total FROM settlements
+                     WHERE settled_at IS NULL GROUP BY merchant_id, currency) s
+                   ON s.merchant_id = b.merchant_id AND s.currency = b.currency
+                 WHERE b.hold > COALESCE(s.total, 0)",
+                &[],
+                |r| {
+                    Ok((
+                        r.text("merchant_id")?,
+                        r.text("currency")?,
+                        r.i64("hold")?,
+                        r.i64("pending")?,
+                    ))
+                },
+            )
+            .await?
+        {
+            p.push(format!(
+                "merchant {m} {c}: hold {hold} exceeds the {pending} waiting to settle"
+            ));
+        }
+        // Every payment that brought money is booked once; refunds add up to refunded_amount.
+        for id in self
+            .fetch(
+                "SELECT p.id FROM payments p LEFT JOIN ledger_transactions t ON t.id = 'pay_' || p.id
+                 WHERE p.status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID') AND t.id IS NULL",
+                &[],
+                |r| r.text("id"),
+            )
+            .await?
+        {
+            p.push(format!("payment {id} received money but has no ledger entry"));
+        }
+        for (id, refunded, sum) in self
+            .fetch(
+                "SELECT p.id, p.refunded_amount, COALESCE(r.total, 0) AS total FROM payments p
+                 LEFT JOIN (SELECT payment_id, SUM(amount) AS total FROM refunds
+                            GROUP BY payment_id) r ON r.payment_id = p.id
+                 WHERE p.refunded_amount <> COALESCE(r.total, 0) OR p.refunded_amount > p.amount",
+                &[],
+                |r| Ok((r.text("id")?, r.i64("refunded_amount")?, r.i64("total")?)),
+            )
+            .await?
+        {
+            p.push(format!(
+                "payment {id}: refunded_amount {refunded} but its refunds total {sum}"
+            ));
+        }
+        Ok(report)
+    }
+}

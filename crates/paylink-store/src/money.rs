@@ -1,0 +1,502 @@
+//! Merchant money in SQL: balances, rates, payouts and their accounts, refunds, settlements
+//! and the SBP banks dictionary — their inserts and their reads.
+
+use crate::reads::{Page, PageRequest, Select};
+use crate::rows::{currency, flag, parsed};
+use crate::sql::{values_sql, Columns, Statement, Value};
+use crate::{Store, StoreError};
+use paylink_core::id::{
+    BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId,
+};
+use paylink_core::ledger::{Balance, FxRate};
+use paylink_core::money::Currency;
+use paylink_core::payout::{
+    AccountType, Payee, Payout, PayoutAccount, PayoutKind, PayoutProfile, PayoutStatus, Usage,
+};
+use paylink_core::refund::{Refund, RefundStatus};
+use paylink_core::settlement::Settlement;
+use paylink_core::time::Millis;
+use std::sync::LazyLock;
+
+/// One SBP participant of the dictionary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbpBank {
+    pub member_id: i64,
+    pub name: String,
+    pub name_en: String,
+    pub bic: i64,
+    pub enabled: bool,
+}
+
+/// Filters of `payout/search` and `refund/search`.
+#[derive(Debug, Clone, Default)]
+pub struct MoneyFilter {
+    pub order_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub status: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
+}
+
+const PAYOUT_COLUMNS: &str = "o.id, o.merchant_id, o.order_id, o.group_id, o.part, o.kind, \
+     o.payout_account_id, o.account_type, o.account_identifier, o.fingerprint, o.sealed, \
+     o.bank_member_id, o.holder, o.status, o.amount, o.commission, o.currency, o.day_key, \
+     o.month_key, o.error_message, o.created_at, o.updated_at";
+const PAYOUT_INSERT: &str = "INSERT INTO payouts (id, merchant_id, order_id, group_id, part, \
+     kind, payout_account_id, account_type, account_identifier, fingerprint, sealed, \
+     bank_member_id, holder, status, amount, commission, currency, day_key, month_key, \
+     error_message, created_at, updated_at)";
+static PAYOUT_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(PAYOUT_INSERT, 22, 1));
+
+const REFUND_COLUMNS: &str = "r.id, r.payment_id, r.bill_id, r.merchant_id, r.shop_id, \
+     r.status, r.amount, r.currency, r.account_amount, r.account_currency, r.full_refund, \
+     r.created_at, r.updated_at";
+const ACCOUNT_COLUMNS: &str = "a.id, a.merchant_id, a.account_type, a.identifier, \
+     a.fingerprint, a.sealed, a.bank_member_id, a.holder, a.banned, a.created_at";
+
+pub(crate) fn insert_payout(p: &Payout) -> Statement {
+    Statement::insert(
+        PAYOUT_INSERT,
+        PAYOUT_INSERT_ROW.as_str(),
+        vec![
+            p.id.as_str().into(),
+            p.merchant_id.as_str().into(),
+            (&p.order_id).into(),
+            p.group_id.as_str().into(),
+            p.part.into(),
+            p.kind.as_str().into(),
+            p.payout_account_id.as_ref().map(|a| a.as_str()).into(),
+            p.payee.account_type.as_str().into(),
+            p.payee.identifier.as_str().into(),
+            p.payee.fingerprint.as_str().into(),
+            (&p.payee.sealed).into(),
+            p.payee.bank_member_id.into(),
+            (&p.payee.holder).into(),
+            p.status.as_str().into(),
+            p.amount.into(),
+            p.commission.into(),
+            p.currency.code().into(),
+            p.day_key.as_str().into(),
+            p.month_key.as_str().into(),
+            (&p.error_message).into(),
+            p.created_at.into(),
+            p.updated_at.into(),
+        ],
+    )
+}
+
+pub(crate) fn insert_refund(r: &Refund) -> Statement {
+    Statement::new(
+        "INSERT INTO refunds (id, payment_id, bill_id, merchant_id, shop_id, status, amount,
+             currency, account_amount, account_currency, full_refund, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        vec![
+            r.id.as_str().into(),
+            r.payment_id.as_str().into(),
+            r.bill_id.as_str().into(),
+            r.merchant_id.as_str().into(),
+            r.shop_id.as_str().into(),
+            r.status.as_str().into(),
+            r.amount.into(),
+            r.currency.code().into(),
+            r.account_amount.into(),
+            r.account_currency.code().into(),
+            r.full.into(),
+            r.created_at.into(),
+            r.updated_at.into(),
+        ],
+    )
+}
+
+pub(crate) fn insert_payout_account(a: &PayoutAccount) -> Statement {
+    Statement::new(
+        "INSERT INTO payout_accounts (id, merchant_id, account_type, identifier, fingerprint,
+             sealed, bank_member_id, holder, banned, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        vec![
+            a.id.as_str().into(),
+            a.merchant_id.as_str().into(),
+            a.payee.account_type.as_str().into(),
+            a.payee.identifier.as_str().into(),
+            a.payee.fingerprint.as_str().into(),
+            (&a.payee.sealed).into(),
+            a.payee.bank_member_id.into(),
+            (&a.payee.holder).into(),
+            a.banned.into(),
+            a.created_at.into(),
+        ],
+    )
+}
+
+fn payee(r: &dyn Columns, type_column: &str, identifier_column: &str) -> Result<Payee, StoreError> {
+    Ok(Payee {
+        account_type: parsed::<AccountType>(r, type_column)?,
+        identifier: r.text(identifier_column)?,
+        fingerprint: r.text("fingerprint")?,
+        sealed: r.opt_text("sealed")?,
+        bank_member_id: r.opt_i64("bank_member_id")?,
+        holder: r.opt_text("holder")?,
+    })
+}
+
+fn payout(r: &dyn Columns) -> Result<Payout, StoreError> {
+    let kind = r.text("kind")?;
+    Ok(Payout {
+        id: PayoutId::from_trusted(r.text("id")?),
+        merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
+        order_id: r.opt_text("order_id")?,
+        group_id: r.text("group_id")?,
+        part: r.i64("part")?,
+        kind: PayoutKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("payout kind {kind:?}")))?,
+        payout_account_id: r
+            .opt_text("payout_account_id")?
+            .map(PayoutAccountId::from_trusted),
+        payee: payee(r, "account_type", "account_identifier")?,
+        status: parsed::<PayoutStatus>(r, "status")?,
+        amount: r.i64("amount")?,
+        commission: r.i64("commission")?,
+        currency: currency(r, "currency")?,
+        day_key: r.text("day_key")?,
+        month_key: r.text("month_key")?,
+        error_message: r.opt_text("error_message")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+fn refund(r: &dyn Columns) -> Result<Refund, StoreError> {
+    let status = r.text("status")?;
+    Ok(Refund {
+        id: RefundId::from_trusted(r.text("id")?),
+        payment_id: PaymentId::from_trusted(r.text("payment_id")?),
+        bill_id: BillId::from_trusted(r.text("bill_id")?),
+        merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
+        shop_id: ShopId::from_trusted(r.text("shop_id")?),
+        status: RefundStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("refund status {status:?}")))?,
+        amount: r.i64("amount")?,
+        currency: currency(r, "currency")?,
+        account_amount: r.i64("account_amount")?,
+        account_currency: currency(r, "account_currency")?,
+        full: flag(r, "full_refund")?,
+        created_at: r.i64("created_at")?,
+        updated_at: r.i64("updated_at")?,
+    })
+}
+
+fn account(r: &dyn Columns) -> Result<PayoutAccount, StoreError> {
+    Ok(PayoutAccount {
+        id: PayoutAccountId::from_trusted(r.text("id")?),
+        merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
+        payee: payee(r, "account_type", "identifier")?,
+        banned: flag(r, "banned")?,
+        created_at: r.i64("created_at")?,
+    })
+}
+
+fn balance(r: &dyn Columns) -> Result<Balance, StoreError> {
+    Ok(Balance {
+        currency: currency(r, "currency")?,
+        available: r.i64("available")?,
+        locked: r.i64("locked")?,
+        hold: r.i64("hold")?,
+    })
+}
+
+fn sbp_bank(r: &dyn Columns) -> Result<SbpBank, StoreError> {
+    Ok(SbpBank {
+        member_id: r.i64("member_id")?,
+        name: r.text("name")?,
+        name_en: r.text("name_en")?,
+        bic: r.i64("bic")?,
+        enabled: flag(r, "enabled")?,
+    })
+}
+
+impl Store {
+    /// The merchant's balances, one per currency it has ever held.
+    pub async fn balances(&self, merchant: &MerchantId) -> Result<Vec<Balance>, StoreError> {
+        self.fetch(
+            "SELECT currency, available, locked, hold FROM balances WHERE merchant_id = $1
+             ORDER BY currency",
+            &[merchant.as_str().into()],
+            balance,
+        )
+        .await
+    }
+
+    /// The merchant's balance in `currency` (zero when it has none).
+    pub async fn balance(
+        &self,
+        merchant: &MerchantId,
+        currency: Currency,
+    ) -> Result<Balance, StoreError> {
+        Ok(self
+            .fetch_one(
+                "SELECT currency, available, locked, hold FROM balances
+                 WHERE merchant_id = $1 AND currency = $2",
+                &[merchant.as_str().into(), currency.code().into()],
+                balance,
+            )
+            .await?
+            .unwrap_or(Balance::zero(currency)))
+    }
+
+    pub async fn fx_rate(
+        &self,
+        base: Currency,
+        quote: Currency,
+    ) -> Result<Option<FxRate>, StoreError> {
+        let e8 = self
+            .fetch_one(
+                "SELECT rate_e8 FROM fx_rates WHERE base = $1 AND quote = $2",
+                &[base.code().into(), quote.code().into()],
+                |r| r.i64("rate_e8"),
+            )
+            .await?;
+        Ok(e8.and_then(FxRate::from_e8))
+    }
+
+    pub async fn fx_rates(&self) -> Result<Vec<(Currency, Currency, FxRate)>, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT base, quote, rate_e8 FROM fx_rates ORDER BY base, quote",
+                &[],
+                |r| {
+                    Ok((
+                        currency(r, "base")?,
+                        currency(r, "quote")?,
+                        r.i64("rate_e8")?,
+                    ))
+                },
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(b, q, e8)| FxRate::from_e8(e8).map(|r| (b, q, r)))
+            .collect())
+    }
+
+    pub async fn payout_profile(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Option<PayoutProfile>, StoreError> {
+        self.fetch_one(
+            "SELECT payout_webhook_url, payout_moderation, regular_payouts, daily_payout_limit,
+                 monthly_payout_limit FROM merchants WHERE id = $1",
+            &[merchant.as_str().into()],
+            |r| {
+                Ok(PayoutProfile {
+                    webhook_url: r.opt_text("payout_webhook_url")?,
+                    moderation: flag(r, "payout_moderation")?,
+                    regular_payouts: flag(r, "regular_payouts")?,
+                    daily_limit: r.opt_i64("daily_payout_limit")?,
+                    monthly_limit: r.opt_i64("monthly_payout_limit")?,
+                })
+            },
+        )
+        .await
+    }
+
+    pub async fn payout_usage(
+        &self,
+        merchant: &MerchantId,
+        currency: Currency,
+        day: &str,
+        month: &str,
+    ) -> Result<Usage, StoreError> {
+        let rows = self
+            .fetch(
+                "SELECT period, used FROM payout_usage
+                 WHERE merchant_id = $1 AND currency = $2 AND period IN ($3, $4)",
+                &[
+                    merchant.as_str().into(),
+                    currency.code().into(),
+                    day.into(),
+                    month.into(),
+                ],
+                |r| Ok((r.text("period")?, r.i64("used")?)),
+            )
+            .await?;
+        let mut usage = Usage::default();
+        for (period, used) in rows {
+            if period == day {
+                usage.day = used;
+            } else {
+                usage.month = used;
+            }
+        }
+        Ok(usage)
+    }
+
+    pub async fn payout_account(
+        &self,
+        id: &PayoutAccountId,
+    ) -> Result<Option<PayoutAccount>, StoreError> {
+        let sql = sql_once!("SELECT {ACCOUNT_COLUMNS} FROM payout_accounts a WHERE a.id = $1");
+        self.fetch_one(sql, &[id.as_str().into()], account).await
+    }
+
+    pub async fn payout_accounts(
+        &self,
+        merchant: &MerchantId,
+    ) -> Result<Vec<PayoutAccount>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {ACCOUNT_COLUMNS} FROM payout_accounts a WHERE a.merchant_id = $1
+             ORDER BY a.created_at, a.id"
+        );
+        self.fetch(sql, &[merchant.as_str().into()], account).await
+    }
+
+    /// Whether an operator banned any payout account with this fingerprint.
+    pub async fn payee_banned(&self, fingerprint: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .fetch_one(
+                "SELECT id FROM payout_accounts WHERE fingerprint = $1 AND banned = 1",
+                &[fingerprint.into()],
+                |r| r.text("id"),
+            )
+            .await?
+            .is_some())
+    }
+
+    pub async fn sbp_bank(&self, member_id: i64) -> Result<Option<SbpBank>, StoreError> {
+        self.fetch_one(
+            "SELECT member_id, name, name_en, bic, enabled FROM sbp_banks WHERE member_id = $1",
+            &[member_id.into()],
+            sbp_bank,
+        )
+        .await
+    }
+
+    /// The dictionary, by member id; only enabled banks unless `all`.
+    pub async fn sbp_banks(&self, all: bool) -> Result<Vec<SbpBank>, StoreError> {
+        self.fetch(
+            "SELECT member_id, name, name_en, bic, enabled FROM sbp_banks
+             WHERE enabled = 1 OR $1 = 1 ORDER BY member_id",
+            &[Value::Int(i64::from(all))],
+            sbp_bank,
+        )
+        .await
+    }
+
+    /// A payout by id, whoever's (operators; merchants go through [`Store::merchant_payout`]).
+    pub async fn payout(&self, id: &PayoutId) -> Result<Option<Payout>, StoreError> {
+        let sql = sql_once!("SELECT {PAYOUT_COLUMNS} FROM payouts o WHERE o.id = $1");
+        self.fetch_one(sql, &[id.as_str().into()], payout).await
+    }
+
+    pub async fn merchant_payout(
+        &self,
+        merchant: &MerchantId,
+        id: &str,
+    ) -> Result<Option<Payout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts o WHERE o.id = $1 AND o.merchant_id = $2"
+        );
+        self.fetch_one(sql, &[id.into(), merchant.as_str().into()], payout)
+            .await
+    }
+
+    /// The payout with the merchant's `order_id` (the first part of a split one).
+    pub async fn payout_by_order(
+        &self,
+        merchant: &MerchantId,
+        order_id: &str,
+    ) -> Result<Option<Payout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts o WHERE o.merchant_id = $1 AND o.order_id = $2
+             ORDER BY o.part LIMIT 1"
+        );
+        self.fetch_one(sql, &[merchant.as_str().into(), order_id.into()], payout)
+            .await
+    }
+
+    pub async fn search_payouts(
+        &self,
+        merchant: &MerchantId,
+        filter: &MoneyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Payout>, StoreError> {
+        let mut s = Select::new(format!("SELECT {PAYOUT_COLUMNS} FROM payouts o"));
+        s.filter("o.merchant_id", "=", Some(merchant.as_str().into()));
+        s.filter("o.order_id", "=", filter.order_id.clone().map(Value::Text));
+        s.filter("o.status", "=", filter.status.clone().map(Value::Text));
+        s.filter("o.created_at", ">=", filter.from.map(Value::Int));
+        s.filter("o.created_at", "<=", filter.to.map(Value::Int));
+        s.page(self, "o", page, payout).await
+    }
+
+    /// Payouts for the processor: NEW ones, and PROCESS ones whose provider answer is due.
+    pub async fn due_payouts(&self, now: Millis, limit: i64) -> Result<Vec<Payout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts o
+             WHERE o.status = 'NEW' OR (o.status = 'PROCESS' AND o.process_at <= $1)
+             ORDER BY o.created_at LIMIT $2"
+        );
+        self.fetch(sql, &[now.into(), limit.into()], payout).await
+    }
+
+    pub async fn merchant_refund(
+        &self,
+        merchant: &MerchantId,
+        id: &str,
+    ) -> Result<Option<Refund>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {REFUND_COLUMNS} FROM refunds r WHERE r.id = $1 AND r.merchant_id = $2"
+        );
+        self.fetch_one(sql, &[id.into(), merchant.as_str().into()], refund)
+            .await
+    }
+
+    pub async fn refunds_of(&self, payment: &PaymentId) -> Result<Vec<Refund>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {REFUND_COLUMNS} FROM refunds r WHERE r.payment_id = $1
+             ORDER BY r.created_at, r.id"
+        );
+        self.fetch(sql, &[payment.as_str().into()], refund).await
+    }
+
+    pub async fn search_refunds(
+        &self,
+        merchant: &MerchantId,
+        filter: &MoneyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Refund>, StoreError> {
+        let mut s = Select::new(format!("SELECT {REFUND_COLUMNS} FROM refunds r"));
+        s.filter("r.merchant_id", "=", Some(merchant.as_str().into()));
+        s.filter(
+            "r.payment_id",
+            "=",
+            filter.payment_id.clone().map(Value::Text),
+        );
+        s.filter("r.status", "=", filter.status.clone().map(Value::Text));
+        s.filter("r.created_at", ">=", filter.from.map(Value::Int));
+        s.filter("r.created_at", "<=", filter.to.map(Value::Int));
+        s.page(self, "r", page, refund).await
+    }
+
+    /// Settlements due at `now`, oldest first.
+    pub async fn due_settlements(
+        &self,
+        now: Millis,
+        limit: i64,
+    ) -> Result<Vec<Settlement>, StoreError> {
+        self.fetch(
+            "SELECT payment_id, merchant_id, currency, amount, due_at FROM settlements
+             WHERE settled_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
+            &[now.into(), limit.into()],
+            |r| {
+                Ok(Settlement {
+                    payment_id: PaymentId::from_trusted(r.text("payment_id")?),
+                    merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
+                    currency: currency(r, "currency")?,
+                    amount: r.i64("amount")?,
+                    due_at: r.i64("due_at")?,
+                })
+            },
+        )
+        .await
+    }
+}
