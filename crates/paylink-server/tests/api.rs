@@ -20,6 +20,8 @@ mod checkout_pages;
 mod concurrency;
 #[path = "api/lists.rs"]
 mod lists;
+#[path = "api/money.rs"]
+mod money;
 #[path = "api/pages.rs"]
 mod pages;
 #[path = "api/payment_status.rs"]

@@ -104,7 +104,7 @@ impl Store {
         let p = &mut report.problems;
         for (tx, currency, sum) in self
             .fetch(
-                "SELECT tx_id, currency, SUM(amount) AS s FROM ledger_postings
+                "SELECT tx_id, currency, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_postings
                  GROUP BY tx_id, currency HAVING SUM(amount) <> 0",
                 &[],
                 |r| Ok((r.text("tx_id")?, r.text("currency")?, r.i64("s")?)),
@@ -142,9 +142,9 @@ impl Store {
         let derived: Vec<Row> = self
             .fetch(
                 "SELECT merchant_id, currency,
-                     SUM(CASE WHEN account = 'available' THEN amount ELSE 0 END) AS available,
-                     SUM(CASE WHEN account = 'locked' THEN amount ELSE 0 END) AS locked,
-                     SUM(CASE WHEN account = 'hold' THEN amount ELSE 0 END) AS hold
+                     CAST(SUM(CASE WHEN account = 'available' THEN amount ELSE 0 END) AS BIGINT) AS available,
+                     CAST(SUM(CASE WHEN account = 'locked' THEN amount ELSE 0 END) AS BIGINT) AS locked,
+                     CAST(SUM(CASE WHEN account = 'hold' THEN amount ELSE 0 END) AS BIGINT) AS hold
                  FROM ledger_postings WHERE merchant_id IS NOT NULL
                  GROUP BY merchant_id, currency ORDER BY merchant_id, currency",
                 &[],
@@ -210,7 +210,7 @@ impl Store {
             .fetch(
                 "SELECT b.merchant_id, b.currency, b.locked, COALESCE(f.total, 0) AS in_flight
                  FROM balances b LEFT JOIN (
-                     SELECT merchant_id, currency, SUM(amount + commission) AS total FROM payouts
+                     SELECT merchant_id, currency, CAST(SUM(amount + commission) AS BIGINT) AS total FROM payouts
                      WHERE status IN ('NEW', 'MODERATING', 'PROCESS')
                      GROUP BY merchant_id, currency) f
                    ON f.merchant_id = b.merchant_id AND f.currency = b.currency
@@ -236,7 +236,7 @@ impl Store {
             .fetch(
                 "SELECT b.merchant_id, b.currency, b.hold, COALESCE(s.total, 0) AS pending
                  FROM balances b LEFT JOIN (
-                     SELECT merchant_id, currency, SUM(amount) AS total FROM settlements
+                     SELECT merchant_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM settlements
                      WHERE settled_at IS NULL GROUP BY merchant_id, currency) s
                    ON s.merchant_id = b.merchant_id AND s.currency = b.currency
                  WHERE b.hold > COALESCE(s.total, 0)",
@@ -271,7 +271,7 @@ impl Store {
         for (id, refunded, sum) in self
             .fetch(
                 "SELECT p.id, p.refunded_amount, COALESCE(r.total, 0) AS total FROM payments p
-                 LEFT JOIN (SELECT payment_id, SUM(amount) AS total FROM refunds
+                 LEFT JOIN (SELECT payment_id, CAST(SUM(amount) AS BIGINT) AS total FROM refunds
                             GROUP BY payment_id) r ON r.payment_id = p.id
                  WHERE p.refunded_amount <> COALESCE(r.total, 0) OR p.refunded_amount > p.amount",
                 &[],

@@ -262,9 +262,20 @@ async fn payment_status(
     authorized(f.finish(), &who, &st).await?;
     let (_, payment) = who.with_payment(&st, &id.unwrap_or_default()).await?;
     let payment = payment.ok_or(DomainError::PaymentNotFound)?;
+    let refunds = if with_refunds {
+        let refunds = st.store.refunds_of(&payment.id).await?;
+        Some(
+            refunds
+                .into_iter()
+                .map(|r| serde_json::to_value(views::refund(r)).map_err(|_| ApiError::Internal))
+                .collect::<Result<Vec<_>, _>>()?,
+        )
+    } else {
+        None
+    };
     Ok(Wire(wire::Payment {
         success: Some(true),
-        refunds: with_refunds.then(Vec::new),
+        refunds,
         chargeback: with_chargeback.then(Vec::new),
         ..views::payment(payment)
     }))
