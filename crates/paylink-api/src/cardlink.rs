@@ -228,6 +228,9 @@ pub struct Refund {
     pub account_amount: Decimal,
     pub account_currency: String,
     pub created_at: String,
+    /// Why the acquirer refused it (status FAIL only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
 }

@@ -80,6 +80,7 @@ pub enum EntryKind {
     PayoutSent,
     PayoutReleased,
     Refund,
+    RefundFailed,
 }
 
 impl EntryKind {
@@ -91,6 +92,7 @@ impl EntryKind {
             EntryKind::PayoutSent => "payout_sent",
             EntryKind::PayoutReleased => "payout_released",
             EntryKind::Refund => "refund",
+            EntryKind::RefundFailed => "refund_failed",
         }
     }
 }

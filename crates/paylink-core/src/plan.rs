@@ -2,14 +2,14 @@
 //! depend on concurrent state are part of each write's SQL.
 
 use crate::bill::Bill;
-use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, ShopId};
+use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId};
 use crate::ledger::{Entry, FxRate};
 use crate::merchant::{Merchant, Shop, Subscription};
 use crate::money::Currency;
 use crate::notice::{AfterAttempt, Notice};
 use crate::payment::{BillTransition, Payment};
 use crate::payout::{Payout, PayoutAccount, PayoutProfile, PayoutStatus};
-use crate::refund::Refund;
+use crate::refund::{Refund, RefundStatus};
 use crate::settlement::Settlement;
 use crate::time::Millis;
 
@@ -117,8 +117,26 @@ pub enum Write {
         now: Millis,
         until: Millis,
     },
-    InsertRefund(Refund),
-    /// Guard: the payment's refunds stay within its amount (`refund_exceeds_payment`).
+    /// A refund in PROCESS, leased to its creator until `process_at`.
+    InsertRefund {
+        refund: Refund,
+        process_at: Millis,
+    },
+    /// Guard: the refund is still in PROCESS (`refund_moved`).
+    FinishRefund {
+        id: RefundId,
+        status: RefundStatus,
+        error_message: Option<String>,
+        now: Millis,
+    },
+    /// Leases a refund in PROCESS whose lease ran out. Guard: still so.
+    ClaimRefund {
+        id: RefundId,
+        now: Millis,
+        until: Millis,
+    },
+    /// Adds `amount` (negative: a failed refund gives it back) to the payment's refunded
+    /// amount. Guard: it stays within the payment's amount (`refund_exceeds_payment`).
     AddRefunded {
         payment_id: PaymentId,
         amount: i64,

@@ -1,5 +1,7 @@
 //! Refunds of received payments: never more than what remains refundable, taken from the
 //! merchant's balance (available first, then hold), converted back at the payment's own rate.
+//! The money is taken first (PROCESS); then the acquirer is asked, and its answer either
+//! completes the refund (SUCCESS) or gives the money back to available (FAIL).
 
 use crate::error::DomainError;
 use crate::id::{BillId, MerchantId, PaymentId, RefundId, ShopId};
@@ -12,18 +14,28 @@ use crate::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundStatus {
+    Process,
     Success,
+    Fail,
 }
 
 impl RefundStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            RefundStatus::Process => "PROCESS",
             RefundStatus::Success => "SUCCESS",
+            RefundStatus::Fail => "FAIL",
         }
     }
 
     pub fn parse(s: &str) -> Option<RefundStatus> {
-        (s == "SUCCESS").then_some(RefundStatus::Success)
+        [
+            RefundStatus::Process,
+            RefundStatus::Success,
+            RefundStatus::Fail,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
     }
 }
 
@@ -42,20 +54,21 @@ pub struct Refund {
     pub account_amount: i64,
     pub account_currency: Currency,
     pub full: bool,
+    /// Why the acquirer refused it (FAIL only).
+    pub error_message: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 /// Decides a refund of `amount` (`None`: all that remains) of `payment`, whose merchant has
-/// `balance` in the payment's account currency. With a `postback_url`, the refund postback
-/// (compat item 19) goes to the outbox in the same plan.
+/// `balance` in the payment's account currency: the refund in PROCESS with its money taken.
+/// The acquirer is asked until `lease_until`; then whoever finds it still in PROCESS asks.
 pub fn create(
     payment: &Payment,
     amount: Option<i64>,
     balance: Balance,
     id: RefundId,
-    postback_url: Option<&str>,
-    custom: Option<&str>,
+    lease_until: Millis,
     now: Millis,
 ) -> Result<(Refund, Plan), DomainError> {
     if !payment.status.brings_money() {
@@ -82,12 +95,13 @@ pub fn create(
         bill_id: payment.bill_id.clone(),
         merchant_id: payment.merchant_id.clone(),
         shop_id: payment.shop_id.clone(),
-        status: RefundStatus::Success,
+        status: RefundStatus::Process,
         amount,
         currency: payment.currency,
         account_amount,
         account_currency: payment.account_currency,
         full: amount == payment.amount,
+        error_message: None,
         created_at: now,
         updated_at: now,
     };
@@ -111,17 +125,212 @@ pub fn create(
             .leg(Account::Fx, None, refund.currency, -amount);
     }
     entry = entry.leg(Account::AcquirerClearing, None, refund.currency, amount);
-    let mut plan = Plan::one(Write::InsertRefund(refund.clone()));
+    let mut plan = Plan::one(Write::InsertRefund {
+        refund: refund.clone(),
+        process_at: lease_until,
+    });
     plan.writes.push(Write::AddRefunded {
         payment_id: payment.id.clone(),
         amount,
         now,
     });
     plan.writes.push(Write::Post(entry));
+    Ok((refund, plan))
+}
+
+/// Records the acquirer's answer to a refund in PROCESS (guarded on that status): SUCCESS, or
+/// FAIL with its money back in available and the payment refundable again. Either way the
+/// refund postback goes to `postback_url` (compat item 19) in the same plan.
+pub fn complete(
+    refund: &Refund,
+    answer: Result<(), String>,
+    postback_url: Option<&str>,
+    custom: Option<&str>,
+    now: Millis,
+) -> (Refund, Plan) {
+    let mut done = refund.clone();
+    done.updated_at = now;
+    let mut plan = Plan::default();
+    match answer {
+        Ok(()) => done.status = RefundStatus::Success,
+        Err(reason) => {
+            done.status = RefundStatus::Fail;
+            done.error_message = Some(reason);
+            let m = &refund.merchant_id;
+            let mut entry = Entry::new(
+                EntryKind::RefundFailed,
+                format!("refund_failed_{}", refund.id),
+                refund.id.as_str(),
+                now,
+            )
+            .leg(
+                Account::AcquirerClearing,
+                None,
+                refund.currency,
+                -refund.amount,
+            );
+            if refund.currency != refund.account_currency {
+                entry = entry
+                    .leg(Account::Fx, None, refund.currency, refund.amount)
+                    .leg(
+                        Account::Fx,
+                        None,
+                        refund.account_currency,
+                        -refund.account_amount,
+                    );
+            }
+            entry = entry.leg(
+                Account::Available,
+                Some(m),
+                refund.account_currency,
+                refund.account_amount,
+            );
+            plan.writes.push(Write::AddRefunded {
+                payment_id: refund.payment_id.clone(),
+                amount: -refund.amount,
+                now,
+            });
+            plan.writes.push(Write::Post(entry));
+        }
+    }
+    plan.writes.insert(
+        0,
+        Write::FinishRefund {
+            id: refund.id.clone(),
+            status: done.status,
+            error_message: done.error_message.clone(),
+            now,
+        },
+    );
     if let Some(url) = postback_url {
         plan.writes.push(Write::EnqueueNotice(Notice::for_refund(
-            &refund, custom, url, now,
+            &done, custom, url, now,
         )));
     }
-    Ok((refund, plan))
+    (done, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::FxRate;
+    use crate::payment::{PaymentMethod, PaymentStatus};
+
+    fn payment(fx: Option<FxRate>) -> Payment {
+        Payment {
+            id: PaymentId::from_trusted("PPPPPPPPPP".into()),
+            bill_id: BillId::from_trusted("BBBBBBBBBB".into()),
+            merchant_id: MerchantId::from_trusted("MMMMMMMMMM".into()),
+            shop_id: ShopId::from_trusted("SSSSSSSSSS".into()),
+            method: PaymentMethod::BankCard,
+            status: PaymentStatus::Success,
+            amount: 1_000,
+            amount_received: 965,
+            commission: 35,
+            account_amount: 89_263,
+            account_currency: if fx.is_some() {
+                Currency::Rub
+            } else {
+                Currency::Usd
+            },
+            refunded_amount: 0,
+            currency: Currency::Usd,
+            fx_rate: fx,
+            from_card: "400000******0259".into(),
+            card_fingerprint: None,
+            error_code: None,
+            error_message: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn balance(currency: Currency, available: i64, hold: i64) -> Balance {
+        Balance {
+            available,
+            hold,
+            ..Balance::zero(currency)
+        }
+    }
+
+    fn entries(plan: &Plan) -> Vec<&Entry> {
+        plan.writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Post(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_converted_refund_takes_available_then_hold_and_a_refusal_gives_it_back() {
+        let p = payment(FxRate::parse("92.5"));
+        let id = RefundId::from_trusted("RRRRRRRRRR".into());
+        // 5.00 USD back at the payment's rate: 462.50 RUB, 400.00 from available, 62.50 held.
+        let (r, plan) = create(
+            &p,
+            Some(500),
+            balance(Currency::Rub, 40_000, 10_000),
+            id,
+            9,
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.account_amount, r.status),
+            (46_250, RefundStatus::Process)
+        );
+        let e = entries(&plan);
+        assert!(e[0].is_balanced());
+        let d = e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
+        assert_eq!((d.available, d.hold), (-40_000, -6_250));
+        // The acquirer refuses: everything returns to available, balanced in both currencies.
+        let (done, plan) = complete(&r, Err("no".into()), Some("http://x"), None, 2);
+        assert_eq!(done.status, RefundStatus::Fail);
+        let e = entries(&plan);
+        assert!(e[0].is_balanced());
+        assert_eq!(
+            e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)].available,
+            46_250
+        );
+        assert!(plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::AddRefunded { amount: -500, .. })));
+        assert!(plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::EnqueueNotice(_))));
+        // Success moves no money.
+        let (_, plan) = complete(&r, Ok(()), None, None, 2);
+        assert!(entries(&plan).is_empty());
+    }
+
+    #[test]
+    fn never_more_than_remains_nor_than_the_balance_holds() {
+        let p = payment(None);
+        let id = || RefundId::from_trusted("RRRRRRRRRR".into());
+        let rich = balance(Currency::Usd, 100_000, 0);
+        assert_eq!(
+            create(&p, Some(1_001), rich, id(), 9, 1).map(|_| ()),
+            Err(DomainError::InvalidAmount)
+        );
+        assert_eq!(
+            create(&p, Some(0), rich, id(), 9, 1).map(|_| ()),
+            Err(DomainError::InvalidAmount)
+        );
+        assert_eq!(
+            create(&p, None, balance(Currency::Usd, 500, 499), id(), 9, 1).map(|_| ()),
+            Err(DomainError::BalanceNotEnough)
+        );
+        let (r, _) = create(&p, None, balance(Currency::Usd, 500, 500), id(), 9, 1).unwrap();
+        assert!(r.full);
+        let mut failed = p.clone();
+        failed.status = crate::payment::PaymentStatus::Fail;
+        assert_eq!(
+            create(&failed, None, rich, id(), 9, 1).map(|_| ()),
+            Err(DomainError::TransactionRejected)
+        );
+    }
 }

@@ -40,6 +40,16 @@ pub fn challenge_failed() -> ChargeResult {
     }
 }
 
+/// The sandbox acquirer refuses refunds of payments made with a card ending 0259 (the card
+/// itself pays normally); every other refund succeeds.
+pub fn refund_outcome(from_card: &str) -> Result<(), String> {
+    if from_card.ends_with("0259") {
+        Err("Refund refused by the issuer".into())
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

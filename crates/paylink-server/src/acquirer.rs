@@ -35,10 +35,24 @@ pub enum ChargeStep {
     },
 }
 
+/// A refund of (part of) a captured payment.
+pub struct RefundRequest<'a> {
+    /// paylink's refund id: the acquirer's idempotency key (a refund may be asked twice).
+    pub reference: &'a str,
+    /// The payment's id, as given to `charge`.
+    pub payment: &'a str,
+    /// The payment's masked card (empty for SBP).
+    pub from_card: &'a str,
+    pub amount: i64,
+    pub currency: Currency,
+}
+
 pub trait Acquirer: Send + Sync {
     fn charge<'a>(&'a self, request: ChargeRequest<'a>) -> BoxFuture<'a, ChargeStep>;
     /// The result of a challenge from the issuer's answer (`PaRes`) to `request` (`PaReq`).
     fn complete<'a>(&'a self, request: &'a str, answer: &'a str) -> BoxFuture<'a, ChargeResult>;
+    /// Returns money to the payer: `Ok`, or the acquirer's reason for refusing.
+    fn refund<'a>(&'a self, request: RefundRequest<'a>) -> BoxFuture<'a, Result<(), String>>;
 }
 
 /// Settles instantly by the test-card table in `paylink_core::sandbox` (SBP always succeeds);
@@ -97,6 +111,12 @@ impl Acquirer for SandboxAcquirer {
             _ => sandbox::challenge_failed(),
         };
         Box::pin(std::future::ready(result))
+    }
+
+    fn refund<'a>(&'a self, request: RefundRequest<'a>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(std::future::ready(sandbox::refund_outcome(
+            request.from_card,
+        )))
     }
 }
 

@@ -218,7 +218,8 @@ pub fn sandbox_outcome(payout: &Payout) -> Outcome {
     }
 }
 
-/// One pass of the worker: settles due money, sends NEW payouts, answers due PROCESS ones.
+/// One pass of the worker: settles due money, asks again for refunds left in PROCESS, sends
+/// NEW payouts, answers due PROCESS ones.
 /// Returns how many things it moved (callers loop while there is work).
 pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
     let now = st.now();
@@ -232,6 +233,7 @@ pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
             Err(e) => return Err(e),
         }
     }
+    moved += crate::refunds::retry_stuck(st).await?;
     let delay = st.settings.money.sandbox_payout_delay.as_millis() as i64;
     for p in st.store.due_payouts(now, 256).await? {
         let result = match p.status {

@@ -1,5 +1,7 @@
-//! Refunds, shared by every dialect: read the payment and the balance, decide, apply.
+//! Refunds, shared by every dialect: take the money (PROCESS), ask the acquirer, record its
+//! answer. A refund whose asker died is asked again by the money worker once its lease ends.
 
+use crate::acquirer::RefundRequest;
 use crate::bills::OpError;
 use crate::payouts::guard_error;
 use crate::state::AppState;
@@ -9,6 +11,9 @@ use paylink_core::refund::{self, Refund};
 use paylink_core::DomainError;
 use paylink_store::StoreError;
 
+/// How long the creator of a refund has to record the acquirer's answer.
+const LEASE_MS: i64 = 60_000;
+
 /// Refunds `amount` of `payment` (`None`: all that remains). A balance that a concurrent
 /// request spent between the read and the write is read again, a few times, before the
 /// refund is refused.
@@ -17,18 +22,8 @@ pub async fn create(
     payment: &Payment,
     amount: Option<i64>,
 ) -> Result<Refund, OpError> {
-    let bill = st
-        .store
-        .bill(&payment.bill_id)
-        .await?
-        .ok_or(DomainError::PaymentNotFound)?;
-    let shop = st
-        .store
-        .shop(&payment.shop_id)
-        .await?
-        .ok_or(DomainError::PaymentNotFound)?;
     let mut attempts = 0;
-    loop {
+    let refund = loop {
         attempts += 1;
         let current = st
             .store
@@ -39,27 +34,81 @@ pub async fn create(
             .store
             .balance(&current.merchant_id, current.account_currency)
             .await?;
+        let now = st.now();
         let (refund, plan) = refund::create(
             &current,
             amount,
             balance,
             RefundId::random(&mut rand::thread_rng()),
-            shop.result_url.as_deref(),
-            bill.custom.as_deref(),
-            st.now(),
+            now + LEASE_MS,
+            now,
         )?;
         match st.store.apply(plan).await {
-            Ok(()) => {
-                if shop.result_url.is_some() {
-                    st.postbacks_due.notify_one();
-                }
-                return Ok(refund);
-            }
+            Ok(()) => break refund,
             Err(StoreError::GuardFailed(guard)) if attempts < 5 => {
                 tracing::debug!(guard, "refund raced; reading again");
             }
             Err(StoreError::GuardFailed(guard)) => return Err(guard_error(guard).into()),
             Err(e) => return Err(e.into()),
         }
+    };
+    Ok(ask(st, &refund, payment).await?)
+}
+
+/// Asks the acquirer for `refund` of `payment` and records the answer with its postback.
+async fn ask(st: &AppState, refund: &Refund, payment: &Payment) -> Result<Refund, StoreError> {
+    let answer = st
+        .acquirer
+        .refund(RefundRequest {
+            reference: refund.id.as_str(),
+            payment: payment.id.as_str(),
+            from_card: &payment.from_card,
+            amount: refund.amount,
+            currency: refund.currency,
+        })
+        .await;
+    let bill = st.store.bill(&refund.bill_id).await?;
+    let shop = st.store.shop(&refund.shop_id).await?;
+    let url = shop.and_then(|s| s.result_url);
+    let custom = bill.and_then(|b| b.custom);
+    let (done, plan) =
+        refund::complete(refund, answer, url.as_deref(), custom.as_deref(), st.now());
+    match st.store.apply(plan).await {
+        Ok(()) => {
+            if url.is_some() {
+                st.postbacks_due.notify_one();
+            }
+            Ok(done)
+        }
+        // Someone else recorded the answer meanwhile (a worker that took over the lease).
+        Err(StoreError::GuardFailed(_)) => Ok(st
+            .store
+            .merchant_refund(&refund.merchant_id, refund.id.as_str())
+            .await?
+            .unwrap_or(done)),
+        Err(e) => Err(e),
     }
+}
+
+/// Takes over refunds left in PROCESS past their lease and asks the acquirer again.
+pub async fn retry_stuck(st: &AppState) -> Result<usize, StoreError> {
+    let now = st.now();
+    let mut done = 0;
+    for r in st.store.stuck_refunds(now, 64).await? {
+        let claim = paylink_core::plan::Plan::one(paylink_core::plan::Write::ClaimRefund {
+            id: r.id.clone(),
+            now,
+            until: now + LEASE_MS,
+        });
+        match st.store.apply(claim).await {
+            Ok(()) => {}
+            Err(StoreError::GuardFailed(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        if let Some(payment) = st.store.payment(&r.payment_id).await? {
+            ask(st, &r, &payment).await?;
+            done += 1;
+        }
+    }
+    Ok(done)
 }

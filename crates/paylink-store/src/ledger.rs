@@ -272,7 +272,7 @@ impl Store {
             .fetch(
                 "SELECT p.id, p.refunded_amount, COALESCE(r.total, 0) AS total FROM payments p
                  LEFT JOIN (SELECT payment_id, CAST(SUM(amount) AS BIGINT) AS total FROM refunds
-                            GROUP BY payment_id) r ON r.payment_id = p.id
+                            WHERE status <> 'FAIL' GROUP BY payment_id) r ON r.payment_id = p.id
                  WHERE p.refunded_amount <> COALESCE(r.total, 0) OR p.refunded_amount > p.amount",
                 &[],
                 |r| Ok((r.text("id")?, r.i64("refunded_amount")?, r.i64("total")?)),

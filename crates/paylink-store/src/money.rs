@@ -50,7 +50,7 @@ static PAYOUT_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(PAYOUT_
 
 const REFUND_COLUMNS: &str = "r.id, r.payment_id, r.bill_id, r.merchant_id, r.shop_id, \
      r.status, r.amount, r.currency, r.account_amount, r.account_currency, r.full_refund, \
-     r.created_at, r.updated_at";
+     r.error_message, r.created_at, r.updated_at";
 const ACCOUNT_COLUMNS: &str = "a.id, a.merchant_id, a.account_type, a.identifier, \
      a.fingerprint, a.sealed, a.bank_member_id, a.holder, a.banned, a.created_at";
 
@@ -85,11 +85,12 @@ pub(crate) fn insert_payout(p: &Payout) -> Statement {
     )
 }
 
-pub(crate) fn insert_refund(r: &Refund) -> Statement {
+pub(crate) fn insert_refund(r: &Refund, process_at: Millis) -> Statement {
     Statement::new(
         "INSERT INTO refunds (id, payment_id, bill_id, merchant_id, shop_id, status, amount,
-             currency, account_amount, account_currency, full_refund, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             currency, account_amount, account_currency, full_refund, created_at, updated_at,
+             error_message, process_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         vec![
             r.id.as_str().into(),
             r.payment_id.as_str().into(),
@@ -104,6 +105,8 @@ pub(crate) fn insert_refund(r: &Refund) -> Statement {
             r.full.into(),
             r.created_at.into(),
             r.updated_at.into(),
+            (&r.error_message).into(),
+            process_at.into(),
         ],
     )
 }
@@ -180,6 +183,7 @@ fn refund(r: &dyn Columns) -> Result<Refund, StoreError> {
         account_amount: r.i64("account_amount")?,
         account_currency: currency(r, "account_currency")?,
         full: flag(r, "full_refund")?,
+        error_message: r.opt_text("error_message")?,
         created_at: r.i64("created_at")?,
         updated_at: r.i64("updated_at")?,
     })
@@ -413,6 +417,20 @@ impl Store {
             .await
     }
 
+    /// Every part of the merchant's payout `order_id`, in order.
+    pub async fn payout_parts(
+        &self,
+        merchant: &MerchantId,
+        order_id: &str,
+    ) -> Result<Vec<Payout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts o WHERE o.merchant_id = $1 AND o.order_id = $2
+             ORDER BY o.part"
+        );
+        self.fetch(sql, &[merchant.as_str().into(), order_id.into()], payout)
+            .await
+    }
+
     pub async fn search_payouts(
         &self,
         merchant: &MerchantId,
@@ -475,6 +493,15 @@ impl Store {
         s.filter("r.created_at", ">=", filter.from.map(Value::Int));
         s.filter("r.created_at", "<=", filter.to.map(Value::Int));
         s.page(self, "r", page, refund).await
+    }
+
+    /// Refunds still in PROCESS whose asker's lease ran out at `now`.
+    pub async fn stuck_refunds(&self, now: Millis, limit: i64) -> Result<Vec<Refund>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {REFUND_COLUMNS} FROM refunds r
+             WHERE r.status = 'PROCESS' AND r.process_at <= $1 ORDER BY r.created_at LIMIT $2"
+        );
+        self.fetch(sql, &[now.into(), limit.into()], refund).await
     }
 
     /// Settlements due at `now`, oldest first.

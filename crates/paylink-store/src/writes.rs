@@ -47,7 +47,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::EnqueueNotice(_)
             | Write::InsertSettlement { .. }
             | Write::InsertPayout(_)
-            | Write::InsertRefund(_)
+            | Write::InsertRefund { .. }
             | Write::InsertPayoutAccount(_) => None,
             // Several rows: see below.
             Write::Post(_) | Write::UsePayoutLimit { .. } | Write::ReleasePayoutLimit { .. } => {
@@ -58,6 +58,9 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
                 Some(("payouts", id.to_string()))
             }
             Write::AddRefunded { payment_id, .. } => Some(("payments", payment_id.to_string())),
+            Write::FinishRefund { id, .. } | Write::ClaimRefund { id, .. } => {
+                Some(("refunds", id.to_string()))
+            }
             Write::SetFxRate { base, quote, .. } => {
                 Some(("fx_rates", format!("{}:{}", base.code(), quote.code())))
             }
@@ -365,7 +368,31 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![id.as_str().into(), (*now).into(), (*until).into()],
             "payout_claimed",
         )),
-        Write::InsertRefund(r) => out.push(crate::money::insert_refund(r)),
+        Write::InsertRefund { refund, process_at } => {
+            out.push(crate::money::insert_refund(refund, *process_at))
+        }
+        Write::FinishRefund {
+            id,
+            status,
+            error_message,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE refunds SET status = $2, error_message = $3, updated_at = $4, process_at = NULL
+             WHERE id = $1 AND status = 'PROCESS'",
+            vec![
+                id.as_str().into(),
+                status.as_str().into(),
+                error_message.as_deref().into(),
+                (*now).into(),
+            ],
+            "refund_moved",
+        )),
+        Write::ClaimRefund { id, now, until } => out.push(Statement::guarded(
+            "UPDATE refunds SET process_at = $3
+             WHERE id = $1 AND status = 'PROCESS' AND process_at <= $2",
+            vec![id.as_str().into(), (*now).into(), (*until).into()],
+            "refund_claimed",
+        )),
         Write::AddRefunded {
             payment_id,
             amount,

@@ -283,13 +283,35 @@ async fn payout_status(
     }))
 }
 
+/// Cancels a payout by `id`, or every part of a split one by `order_id` (answering the first).
 async fn payout_cancel(
     State(st): State<AppState>,
     who: Credentials,
     params: Params,
 ) -> Answer<wire::Payout> {
     let payout = named_payout(&st, &who, &params).await?;
-    let done = payouts::decline(&st, &payout, "Canceled by the merchant").await?;
+    let reason = "Canceled by the merchant";
+    let by_order = params.get("id").is_none();
+    let done = match (&payout.order_id, by_order) {
+        (Some(order), true) => {
+            let mut first = None;
+            let mut refused = None;
+            for part in st.store.payout_parts(&payout.merchant_id, order).await? {
+                match payouts::decline(&st, &part, reason).await {
+                    Ok(d) => {
+                        first.get_or_insert(d);
+                    }
+                    Err(e) => refused = Some(e),
+                }
+            }
+            match (first, refused) {
+                (Some(d), _) => d,
+                (None, Some(e)) => return Err(e.into()),
+                (None, None) => return Err(DomainError::PayoutNotFound.into()),
+            }
+        }
+        _ => payouts::decline(&st, &payout, reason).await?,
+    };
     Ok(Wire(wire::Payout {
         success: Some(true),
         ..views::payout(done)

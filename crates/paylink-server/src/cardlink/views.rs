@@ -234,6 +234,7 @@ pub fn refund(r: Refund) -> wire::Refund {
         account_amount: decimal(r.account_amount),
         account_currency: r.account_currency.code().into(),
         created_at: format_datetime(r.created_at),
+        error_message: r.error_message,
         success: None,
     }
 }

@@ -858,6 +858,57 @@ async fn canceling_a_moderating_payout_declines_it_and_returns_the_money() {
     assert_ledger_ok(&app).await;
 }
 
+/// `payout/cancel` by `order_id` cancels every part of a split payout; by `id`, one part.
+#[tokio::test]
+async fn canceling_a_split_payout_by_order_id_cancels_every_part() {
+    let app = spawn_app().await;
+    set_profile(
+        &app,
+        &app.merchant.merchant_id,
+        PayoutProfile {
+            moderation: true,
+            ..open_profile()
+        },
+    )
+    .await;
+    fund(&app, "400000").await;
+    let funded = balance(&app).await.available;
+    let a = regular(&app, with_order(card("300000", CARD_OK), "split-c")).await;
+    let parts = created(&a);
+    assert_eq!(parts.len(), 2, "{}", a.text);
+    // One part by id first: the other stays.
+    let one = app
+        .post("/api/v1/payout/cancel", json!({"id": id_of(&parts[1])}))
+        .await;
+    assert_eq!(one.ok()["status"], json!("DECLINED"));
+    let first = app
+        .get("/api/v1/payout/status", &[("id", &id_of(&parts[0]))])
+        .await;
+    assert_eq!(first.ok()["status"], json!("MODERATING"));
+    // The rest by order id.
+    let all = app
+        .post("/api/v1/payout/cancel", json!({"order_id": "split-c"}))
+        .await;
+    assert_eq!(all.ok()["id"], json!(id_of(&parts[0])));
+    for p in &parts {
+        let s = app.get("/api/v1/payout/status", &[("id", &id_of(p))]).await;
+        assert_eq!(s.ok()["status"], json!("DECLINED"));
+    }
+    assert_eq!(
+        balance(&app).await,
+        Bal {
+            available: funded,
+            locked: 0,
+            hold: 0
+        }
+    );
+    // Nothing left to cancel.
+    app.post("/api/v1/payout/cancel", json!({"order_id": "split-c"}))
+        .await
+        .error(400, "api:error.transaction_rejected");
+    assert_ledger_ok(&app).await;
+}
+
 #[tokio::test]
 async fn payouts_from_the_moderation_threshold_up_wait_for_an_operator() {
     let app = spawn_app_with(|s| s.money.payouts.moderation_threshold = 500_00).await;
@@ -1286,6 +1337,121 @@ async fn a_paid_bill_is_refunded_in_part_then_in_full_and_each_refund_is_posted(
     };
     assert_eq!(amount_of(&first_id).as_deref(), Some("300.00"));
     assert_eq!(amount_of(&second_id).as_deref(), Some("700.00"));
+    assert_ledger_ok(&app).await;
+}
+
+/// The sandbox acquirer refuses refunds of payments by a card ending 0259: the refund ends
+/// FAIL with the acquirer's reason, its money back in available, the payment refundable again,
+/// and the merchant told by a postback.
+#[tokio::test]
+async fn a_refund_the_acquirer_refuses_gives_the_money_back() {
+    let app = spawn_app().await;
+    let r = Receiver::start().await;
+    admin::update_shop(
+        &app.store,
+        app.shop(),
+        ShopChanges {
+            result_url: Some(r.url("/postback")),
+            ..ShopChanges::default()
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    let paid = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
+    let payment = id_of(&paid);
+    let before = balance(&app).await;
+    assert_eq!(before.available, 965_00);
+
+    let a = refund_partial_as(&app, app.token(), &payment, "400").await;
+    let refused = a.ok().clone();
+    assert_eq!(refused["status"], json!("FAIL"), "{}", a.text);
+    assert_eq!(
+        refused["error_message"],
+        json!("Refund refused by the issuer")
+    );
+    assert_eq!(
+        balance(&app).await,
+        before,
+        "the money is back in available"
+    );
+    assert_eq!(
+        number(&payment_status(&app, &payment).await["refunded_amount"]),
+        0
+    );
+    let id = id_of(&refused);
+    let s = app.get("/api/v1/refund/status", &[("id", &id)]).await;
+    assert_eq!(s.ok()["status"], json!("FAIL"));
+
+    // The same amount may be asked for again (and is refused again).
+    let again = refund_partial_as(&app, app.token(), &payment, "400").await;
+    assert_eq!(again.ok()["status"], json!("FAIL"));
+    assert_eq!(balance(&app).await, before);
+
+    let got = r.wait_for("/postback", 3).await;
+    let refunds: Vec<&Received> = got
+        .iter()
+        .filter(|p| !p.field("PaymentId").is_empty())
+        .collect();
+    assert_eq!(refunds.len(), 2, "{got:?}");
+    assert!(refunds.iter().all(|p| p.field("Status") == "FAIL"));
+    assert_ledger_ok(&app).await;
+}
+
+/// A refund whose money was taken but whose creator died before the acquirer answered stays
+/// in PROCESS until its lease runs out; then the worker asks the acquirer and completes it.
+#[tokio::test]
+async fn a_refund_left_in_process_is_completed_by_the_worker() {
+    let app = spawn_app().await;
+    let paid = pay_as(&app, &app.merchant, "1000", CARD_OK).await;
+    let payment = app
+        .store
+        .payment(&paylink_core::id::PaymentId::parse(&id_of(&paid)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let bal = app
+        .store
+        .balance(&payment.merchant_id, Currency::Rub)
+        .await
+        .unwrap();
+    let now = app.now();
+    let (refund, plan) = paylink_core::refund::create(
+        &payment,
+        Some(100_00),
+        bal,
+        paylink_core::id::RefundId::parse("Crashed001").unwrap(),
+        now + 60_000,
+        now,
+    )
+    .unwrap();
+    app.store.apply(plan).await.unwrap();
+    let status = || async {
+        app.get("/api/v1/refund/status", &[("id", refund.id.as_str())])
+            .await
+            .ok()["status"]
+            .clone()
+    };
+    assert_eq!(status().await, json!("PROCESS"));
+    assert_eq!(
+        balance(&app).await.available,
+        865_00,
+        "taken while in PROCESS"
+    );
+    // Within its lease nobody else asks.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(status().await, json!("PROCESS"));
+    app.advance_ms(60_001);
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = status().await;
+        if last != json!("PROCESS") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(last, json!("SUCCESS"));
+    assert_eq!(balance(&app).await.available, 865_00);
     assert_ledger_ok(&app).await;
 }
 
