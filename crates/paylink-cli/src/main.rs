@@ -96,11 +96,16 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PostbackCommand {
-    /// The postbacks about a bill, each with every delivery attempt.
+    /// The postbacks about a bill (its payments' and refunds'), or the webhook of a payout,
+    /// each with every delivery attempt.
+    #[command(group(clap::ArgGroup::new("about").required(true).args(["bill", "payout"])))]
     List {
         /// Bill id.
         #[arg(long, value_name = "ID")]
-        bill: String,
+        bill: Option<String>,
+        /// Payout id.
+        #[arg(long, value_name = "ID")]
+        payout: Option<String>,
         /// Print one JSON object {postbacks: [...]} instead of text.
         #[arg(long)]
         json: bool,
@@ -157,6 +162,10 @@ enum MerchantCommand {
     Ban(MerchantRef),
     /// Restore the merchant's API access.
     Unban(MerchantRef),
+    /// Allow the merchant to pay out (payouts need a verified merchant).
+    Verify(MerchantRef),
+    /// Stop the merchant's new payouts.
+    Unverify(MerchantRef),
     /// Change the merchant's payout settings; options not given keep their value.
     Update(money::MerchantUpdate),
     /// Set the merchant's subscription state; only `active` may use the API.
@@ -191,8 +200,8 @@ struct ShopOptions {
     /// Default currency of the shop's bills: RUB, USD, EUR or KZT (a new shop: RUB).
     #[arg(long)]
     currency: Option<String>,
-    /// Currency of the merchant balance the shop's payments are booked to (a new shop: its
-    /// currency); bills in another currency convert at the rate set by `paylink fx set`.
+    /// Currency of the merchant balance the shop's payments are booked to; bills in another
+    /// currency convert at the rate set by `paylink fx set` (unset: each bill's own currency).
     #[arg(long)]
     balance_currency: Option<String>,
     /// http(s) URL where payment postbacks are sent ("" clears it).
@@ -499,6 +508,12 @@ async fn admin_command(
                 format!("shop {} updated", shop.id),
             );
         }
+        Command::Merchant(MerchantCommand::Verify(r)) => {
+            money::set_verified(store, &r.merchant, true, r.json).await?;
+        }
+        Command::Merchant(MerchantCommand::Unverify(r)) => {
+            money::set_verified(store, &r.merchant, false, r.json).await?;
+        }
         Command::Merchant(MerchantCommand::Update(update)) => {
             money::update_merchant(store, update).await?;
         }
@@ -527,14 +542,24 @@ async fn admin_command(
                 format!("webhook {secret}\n(postbacks are signed with it from now on)"),
             );
         }
-        Command::Postback(PostbackCommand::List { bill, json }) => {
-            let list = admin::postbacks(store, &bill).await.map_err(about(&bill))?;
+        Command::Postback(PostbackCommand::List { bill, payout, json }) => {
+            let (list, bill) = match (bill, payout) {
+                (Some(bill), _) => (
+                    admin::postbacks(store, &bill).await.map_err(about(&bill))?,
+                    format!("bill {bill}"),
+                ),
+                (None, Some(payout)) => (
+                    admin::payout_postbacks(store, &payout).await?,
+                    format!("payout {payout}"),
+                ),
+                (None, None) => return Err(Failure("--bill or --payout is required".into())),
+            };
             let human: Vec<String> = list.iter().map(postback_text).collect();
             report(
                 json,
                 json!({"postbacks": list.iter().map(postback_json).collect::<Vec<_>>()}),
                 if human.is_empty() {
-                    format!("no postbacks for bill {bill}")
+                    format!("no postbacks for {bill}")
                 } else {
                     human.join("\n")
                 },

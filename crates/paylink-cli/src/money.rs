@@ -7,8 +7,9 @@ use paylink_core::card::CardNumber;
 use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::{format_fixed, parse_minor, Currency};
-use paylink_core::payout::{AccountType, Outcome, Phone};
+use paylink_core::payout::{AccountType, Outcome, PayoutStatus, Phone};
 use paylink_core::plan::{Plan, Write};
+use paylink_core::time::format_datetime;
 use paylink_server::keys::InstanceKeys;
 use paylink_server::payouts::{self, Destination};
 use paylink_store::{Store, StoreError};
@@ -89,6 +90,17 @@ pub struct AccountRef {
 
 #[derive(Subcommand)]
 pub enum PayoutCommand {
+    /// List payouts, newest first (e.g. `--status MODERATING`: those waiting for an operator).
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, value_name = "ID")]
+        merchant: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Let a payout waiting in MODERATING go to the provider.
     Approve(PayoutRef),
     /// Refuse a payout waiting in NEW or MODERATING; its money returns to available.
@@ -412,8 +424,89 @@ async fn ban(store: &Store, a: AccountRef, banned: bool) -> Result<(), Failure> 
     Ok(())
 }
 
+pub async fn set_verified(
+    store: &Store,
+    merchant: &str,
+    verified: bool,
+    json: bool,
+) -> Result<(), Failure> {
+    let id = MerchantId::parse(merchant)
+        .ok_or_else(|| Failure(format!("no merchant with id {merchant:?}")))?;
+    store
+        .apply(Plan::one(Write::SetMerchantVerified {
+            merchant_id: id.clone(),
+            verified,
+        }))
+        .await
+        .map_err(guard(format!("no merchant with id {id}")))?;
+    report(
+        json,
+        json!({"merchant_id": id.to_string(), "verified": verified}),
+        format!(
+            "merchant {id} {}",
+            if verified { "verified" } else { "unverified" }
+        ),
+    );
+    Ok(())
+}
+
+async fn list_payouts(
+    store: &Store,
+    status: Option<String>,
+    merchant: Option<String>,
+    limit: i64,
+    json: bool,
+) -> Result<(), Failure> {
+    let status = status
+        .map(|s| {
+            s.parse::<PayoutStatus>()
+                .map_err(|_| Failure(format!("--status: unknown payout status {s:?}")))
+        })
+        .transpose()?;
+    let merchant = merchant
+        .map(|m| MerchantId::parse(&m).ok_or_else(|| Failure(format!("no merchant with id {m:?}"))))
+        .transpose()?;
+    let payouts = store
+        .operator_payouts(status, merchant.as_ref(), limit.clamp(1, 1000))
+        .await?;
+    let list: Vec<_> = payouts
+        .iter()
+        .map(|p| {
+            json!({"payout_id": p.id.to_string(), "merchant_id": p.merchant_id.to_string(),
+                   "status": p.status.as_str(), "amount": format_fixed(p.amount),
+                   "commission": format_fixed(p.commission), "currency": p.currency.code(),
+                   "account_type": p.payee.account_type.as_str(), "account": p.payee.identifier,
+                   "order_id": p.order_id, "created_at": format_datetime(p.created_at),
+                   "error_message": p.error_message})
+        })
+        .collect();
+    let human: Vec<String> = payouts
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {:<10} {:>12} {} {} {}",
+                format_datetime(p.created_at),
+                p.id,
+                p.status.as_str(),
+                format_fixed(p.amount),
+                p.currency,
+                p.payee.identifier,
+                p.merchant_id
+            )
+        })
+        .collect();
+    report(json, json!({"payouts": list}), human.join("\n"));
+    Ok(())
+}
+
 pub async fn payout(store: &Store, c: PayoutCommand) -> Result<(), Failure> {
     let (r, outcome) = match c {
+        PayoutCommand::List {
+            status,
+            merchant,
+            limit,
+            json,
+        } => return list_payouts(store, status, merchant, limit, json).await,
         PayoutCommand::Approve(r) => (r, None),
         PayoutCommand::Decline { payout, reason } => (payout, Some(Outcome::Declined(reason))),
     };

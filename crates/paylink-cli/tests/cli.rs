@@ -37,6 +37,15 @@ const PAYLINK_VARS: &[&str] = &[
     "PAYLINK_POSTBACKS_POLL_INTERVAL",
     "PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS",
     "PAYLINK_POSTBACKS_DISPATCH",
+    "PAYLINK_MONEY_SETTLE_AFTER",
+    "PAYLINK_MONEY_POLL_INTERVAL",
+    "PAYLINK_MONEY_SANDBOX_PAYOUT_DELAY",
+    "PAYLINK_MONEY_MODERATION_THRESHOLD",
+    "PAYLINK_MONEY_DAILY_PAYOUT_LIMIT",
+    "PAYLINK_MONEY_MONTHLY_PAYOUT_LIMIT",
+    "PAYLINK_MONEY_CARD_PAYOUTS",
+    "PAYLINK_MONEY_SBP_PAYOUTS",
+    "PAYLINK_MONEY_WORK",
     "RUST_LOG",
 ];
 
@@ -72,6 +81,11 @@ impl Run {
             Ok(Value::Object(object)) => object,
             other => panic!("not a JSON object ({other:?}): {self:#?}"),
         }
+    }
+
+    /// Exit 0, whatever the output form.
+    fn json_or_text(&self) {
+        assert!(self.status.success(), "paylink failed: {self:#?}");
     }
 
     /// A refusal: non-zero exit, nothing on stdout, and a message naming each of `words`.
@@ -1488,4 +1502,276 @@ async fn a_card_paid_on_the_hosted_page_is_never_logged_or_stored_in_full() {
             }
         }
     }
+}
+
+/// The money commands as an operator uses them against a running server: rates, the SBP
+/// dictionary, payout accounts, verification, moderation, payout listing and the ledger check,
+/// which fails (non-zero) once the books are broken.
+#[tokio::test]
+async fn money_commands_drive_payouts_on_the_running_server_and_ledger_check_guards_the_books() {
+    let fx = Fixture::new().await;
+    let m = Merchant::from_json(
+        &fx.admin(&["merchant", "create", "--name", "Payer", "--json"])
+            .await
+            .json(),
+    );
+    let checked = fx.admin(&["ledger", "check", "--json"]).await.json();
+    assert_eq!(checked["ok"], true, "{checked:?}");
+
+    // Rates.
+    fx.admin(&[
+        "fx",
+        "set",
+        "--from",
+        "USD",
+        "--to",
+        "RUB",
+        "--rate",
+        "92.123456789",
+    ])
+    .await
+    .refused(&["--rate"]);
+    fx.admin(&["fx", "set", "--from", "USD", "--to", "XXX", "--rate", "1"])
+        .await
+        .refused(&["--to", "XXX"]);
+    let set = fx
+        .admin(&[
+            "fx", "set", "--from", "USD", "--to", "RUB", "--rate", "92.5", "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(set["rate"], "92.5");
+    let listed = fx.admin(&["fx", "list", "--json"]).await.json();
+    assert_eq!(listed["rates"][0]["from"], "USD", "{listed:?}");
+
+    // The SBP dictionary: shipped, and managed.
+    let banks = fx.admin(&["sbp-bank", "list", "--json"]).await.json();
+    let all = banks["banks"].as_array().expect("banks");
+    assert!(all.len() >= 60, "{} banks", all.len());
+    assert!(all
+        .iter()
+        .any(|b| b["member_id"] == 100000000111i64 && b["bic"] == 44525225));
+    fx.admin(&[
+        "sbp-bank",
+        "disable",
+        "--member-id",
+        "100000000111",
+        "--json",
+    ])
+    .await
+    .json();
+    fx.admin(&["sbp-bank", "disable", "--member-id", "1"])
+        .await
+        .refused(&["no SBP bank", "1"]);
+    let added = fx
+        .admin(&[
+            "sbp-bank",
+            "add",
+            "--member-id",
+            "100000009999",
+            "--name",
+            "Тестбанк",
+            "--name-en",
+            "Testbank",
+            "--bic",
+            "44525999",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(added["enabled"], true);
+
+    // Payout accounts: the card is masked in every output, never printed whole.
+    let account = fx
+        .admin(&[
+            "payout-account",
+            "add",
+            "--merchant",
+            &m.id,
+            "--type",
+            "card",
+            "--identifier",
+            "4242 4242 4242 4242",
+            "--holder",
+            "ivan petrov",
+            "--json",
+        ])
+        .await;
+    assert!(
+        !account.stdout.contains("4242424242424242")
+            && !account.stderr.contains("4242424242424242")
+    );
+    let account = account.json();
+    assert_eq!(account["identifier"], "424242******4242");
+    let account_id = text(&account, "payout_account_id").to_string();
+    fx.admin(&[
+        "payout-account",
+        "add",
+        "--merchant",
+        &m.id,
+        "--type",
+        "card",
+        "--identifier",
+        "4242424242424241",
+        "--holder",
+        "X",
+    ])
+    .await
+    .refused(&["--identifier"]);
+    fx.admin(&[
+        "payout-account",
+        "add",
+        "--merchant",
+        &m.id,
+        "--type",
+        "sbp",
+        "--identifier",
+        "+79991234567",
+        "--bank",
+        "100000000111",
+    ])
+    .await
+    .json_or_text();
+    fx.admin(&[
+        "merchant",
+        "update",
+        "--merchant",
+        &m.id,
+        "--payout-webhook-url",
+        "ftp://x",
+    ])
+    .await
+    .refused(&["--payout-webhook-url"]);
+    let updated = fx
+        .admin(&[
+            "merchant",
+            "update",
+            "--merchant",
+            &m.id,
+            "--payout-moderation",
+            "true",
+            "--daily-payout-limit",
+            "50000",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(updated["payout_moderation"], true);
+    assert_eq!(updated["daily_payout_limit"], "50000.00");
+
+    let server = fx
+        .serve_env(&[
+            ("PAYLINK_MONEY_SETTLE_AFTER", "0"),
+            ("PAYLINK_MONEY_POLL_INTERVAL", "50ms"),
+        ])
+        .await;
+    let bill = server.bill_ok(&m.token, &m.shop, "1000").await;
+    server
+        .pay(&m.token, text(bill.as_object().unwrap(), "bill_id"))
+        .await;
+    let personal = |token: String, account: String| {
+        let server = &server;
+        async move {
+            server
+                .post(
+                    "/api/v1/payout/personal/create",
+                    &token,
+                    &[("amount", "200"), ("payout_account_id", &account)],
+                )
+                .await
+        }
+    };
+    // Unverified: refused until the operator verifies the merchant.
+    let (status, body) = personal(m.token.clone(), account_id.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["message"], "api:error.merchant_not_verified");
+    fx.admin(&["merchant", "verify", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    let (status, body) = personal(m.token.clone(), account_id.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let payout = body["data"][0].clone();
+    assert_eq!(payout["status"], "MODERATING", "{body}");
+    let payout_id = payout["id"].as_str().unwrap().to_string();
+
+    let waiting = fx
+        .admin(&["payout", "list", "--status", "MODERATING", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        waiting["payouts"][0]["payout_id"],
+        payout_id.as_str(),
+        "{waiting:?}"
+    );
+    fx.admin(&["payout", "approve", "--id", &payout_id, "--json"])
+        .await
+        .json();
+    let mut status = String::new();
+    for _ in 0..400 {
+        let (_, p) = server
+            .get("/api/v1/payout/status", &m.token, &[("id", &payout_id)])
+            .await;
+        status = p["status"].as_str().unwrap_or_default().to_string();
+        if status == "SUCCESS" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, "SUCCESS");
+    // Paid out: too late to decline.
+    fx.admin(&["payout", "decline", "--id", &payout_id])
+        .await
+        .refused(&[&payout_id, "SUCCESS"]);
+
+    // A second payout declined by the operator gives its money back.
+    let (_, body) = personal(m.token.clone(), account_id.clone()).await;
+    let second = body["data"][0]["id"].as_str().unwrap().to_string();
+    let declined = fx
+        .admin(&[
+            "payout",
+            "decline",
+            "--id",
+            &second,
+            "--reason",
+            "Docs missing",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(declined["status"], "DECLINED");
+    // A banned account takes no more payouts.
+    fx.admin(&["payout-account", "ban", "--id", &account_id, "--json"])
+        .await
+        .json();
+    let (status, body) = personal(m.token.clone(), account_id.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["message"], "api:error.payout_account_banned");
+
+    let checked = fx.admin(&["ledger", "check", "--json"]).await.json();
+    assert_eq!(checked["ok"], true, "{checked:?}");
+    assert!(
+        checked["transactions"].as_i64().unwrap() >= 4,
+        "{checked:?}"
+    );
+
+    // Money moved without its postings: the check names it and exits non-zero.
+    let store = fx.store().await;
+    let mut broken = store
+        .payout(&paylink_core::id::PayoutId::parse(&payout_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    broken.id = paylink_core::id::PayoutId::parse("Unlocked01").unwrap();
+    broken.order_id = None;
+    broken.status = paylink_core::payout::PayoutStatus::New;
+    store
+        .apply(paylink_core::plan::Plan::one(
+            paylink_core::plan::Write::InsertPayout(broken),
+        ))
+        .await
+        .unwrap();
+    store.close().await;
+    let failed = fx.admin(&["ledger", "check"]).await;
+    assert!(!failed.status.success(), "{failed:#?}");
+    assert!(failed.stdout.contains("locked"), "{failed:#?}");
 }

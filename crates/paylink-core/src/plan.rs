@@ -20,6 +20,11 @@ pub enum Write {
         merchant_id: MerchantId,
         banned: bool,
     },
+    /// Guard: the merchant exists. Only verified merchants may pay out.
+    SetMerchantVerified {
+        merchant_id: MerchantId,
+        verified: bool,
+    },
     SetSubscription {
         merchant_id: MerchantId,
         subscription: Subscription,

@@ -3,7 +3,7 @@
 use crate::bills::OpError;
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys};
-use paylink_core::id::{BillId, MerchantId, ShopId};
+use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::WebhookKey;
@@ -285,6 +285,24 @@ pub struct PostbackHistory {
 }
 
 /// The postbacks about bill `bill_id`, oldest first.
+/// The webhook of a payout (sent once it is final) with its attempts; empty before.
+pub async fn payout_postbacks(
+    store: &Store,
+    payout_id: &str,
+) -> Result<Vec<PostbackHistory>, OpError> {
+    let id = PayoutId::parse(payout_id).ok_or(DomainError::PayoutNotFound)?;
+    store
+        .payout(&id)
+        .await?
+        .ok_or(DomainError::PayoutNotFound)?;
+    let mut out = Vec::new();
+    if let Some(record) = store.notice(&format!("msg_{id}")).await? {
+        let attempts = store.notice_attempts(&record.notice.id).await?;
+        out.push(PostbackHistory { record, attempts });
+    }
+    Ok(out)
+}
+
 pub async fn postbacks(store: &Store, bill_id: &str) -> Result<Vec<PostbackHistory>, OpError> {
     let id = BillId::parse(bill_id).ok_or(DomainError::BillNotFound)?;
     store.bill(&id).await?.ok_or(DomainError::BillNotFound)?;

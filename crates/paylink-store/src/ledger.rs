@@ -1,8 +1,8 @@
 //! The ledger in SQL: posting an entry (its transaction, its legs, and the guarded update of
 //! the merchants' cached balances), and `ledger check`, which re-derives everything.
 
-use crate::sql::{values_sql, Statement, Value};
-use crate::{Store, StoreError};
+use crate::sql::{values_sql, Exec, Statement, Value};
+use crate::{Reads, Store, StoreError};
 use paylink_core::ledger::Entry;
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -90,57 +90,86 @@ pub struct LedgerReport {
 }
 
 impl Store {
-    /// Re-derives every balance from the postings and checks every invariant of the ledger.
+    /// Re-derives every balance from the postings and checks every invariant of the ledger,
+    /// all in one read transaction: a consistent snapshot, even of a busy database.
     pub async fn ledger_check(&self) -> Result<LedgerReport, StoreError> {
-        let mut report = LedgerReport::default();
-        let count = |sql: &'static str| async move {
-            self.fetch_one(sql, &[], |r| r.i64("n"))
-                .await
-                .map(Option::unwrap_or_default)
-        };
-        report.transactions = count("SELECT COUNT(*) AS n FROM ledger_transactions").await?;
-        report.postings = count("SELECT COUNT(*) AS n FROM ledger_postings").await?;
-        report.balances = count("SELECT COUNT(*) AS n FROM balances").await?;
-        let p = &mut report.problems;
-        for (tx, currency, sum) in self
-            .fetch(
-                "SELECT tx_id, currency, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_postings
-                 GROUP BY tx_id, currency HAVING SUM(amount) <> 0",
-                &[],
-                |r| Ok((r.text("tx_id")?, r.text("currency")?, r.i64("s")?)),
-            )
-            .await?
-        {
-            p.push(format!(
-                "transaction {tx} does not balance in {currency}: {sum}"
-            ));
+        match &self.reads {
+            Reads::Sqlite(pool) => {
+                let mut conn = pool.take()?;
+                conn.batch("BEGIN").await?;
+                let report = check(&mut *conn).await;
+                conn.batch("ROLLBACK").await?;
+                report
+            }
+            Reads::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                conn.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                let report = check(&mut *conn).await;
+                conn.batch("ROLLBACK").await?;
+                report
+            }
         }
-        for tx in self
-            .fetch(
-                "SELECT t.id FROM ledger_transactions t
+    }
+}
+
+async fn count<C: Exec>(conn: &mut C, sql: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .query(sql, &[], |r| r.i64("n"))
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default())
+}
+
+async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
+    let mut report = LedgerReport {
+        transactions: count(conn, "SELECT COUNT(*) AS n FROM ledger_transactions").await?,
+        postings: count(conn, "SELECT COUNT(*) AS n FROM ledger_postings").await?,
+        balances: count(conn, "SELECT COUNT(*) AS n FROM balances").await?,
+        problems: Vec::new(),
+    };
+    let p = &mut report.problems;
+    for (tx, currency, sum) in conn
+        .query(
+            "SELECT tx_id, currency, CAST(SUM(amount) AS BIGINT) AS s FROM ledger_postings
+                 GROUP BY tx_id, currency HAVING SUM(amount) <> 0",
+            &[],
+            |r| Ok((r.text("tx_id")?, r.text("currency")?, r.i64("s")?)),
+        )
+        .await?
+    {
+        p.push(format!(
+            "transaction {tx} does not balance in {currency}: {sum}"
+        ));
+    }
+    for tx in conn
+        .query(
+            "SELECT t.id FROM ledger_transactions t
                  LEFT JOIN ledger_postings l ON l.tx_id = t.id
                  GROUP BY t.id HAVING COUNT(l.tx_id) < 2",
-                &[],
-                |r| r.text("id"),
-            )
-            .await?
-        {
-            p.push(format!("transaction {tx} has fewer than two postings"));
-        }
-        let bad_accounts = count(
-            "SELECT COUNT(*) AS n FROM ledger_postings
-             WHERE (account IN ('hold', 'available', 'locked')) <> (merchant_id IS NOT NULL)",
+            &[],
+            |r| r.text("id"),
         )
-        .await?;
-        if bad_accounts > 0 {
-            p.push(format!(
+        .await?
+    {
+        p.push(format!("transaction {tx} has fewer than two postings"));
+    }
+    let bad_accounts = count(
+        conn,
+        "SELECT COUNT(*) AS n FROM ledger_postings
+             WHERE (account IN ('hold', 'available', 'locked')) <> (merchant_id IS NOT NULL)",
+    )
+    .await?;
+    if bad_accounts > 0 {
+        p.push(format!(
                 "{bad_accounts} postings name a merchant on a platform account or none on a merchant account"
             ));
-        }
-        // Cached rows against the fold of the postings, both ways round.
-        type Row = (String, String, i64, i64, i64);
-        let derived: Vec<Row> = self
-            .fetch(
+    }
+    // Cached rows against the fold of the postings, both ways round.
+    type Row = (String, String, i64, i64, i64);
+    let derived: Vec<Row> = conn
+            .query(
                 "SELECT merchant_id, currency,
                      CAST(SUM(CASE WHEN account = 'available' THEN amount ELSE 0 END) AS BIGINT) AS available,
                      CAST(SUM(CASE WHEN account = 'locked' THEN amount ELSE 0 END) AS BIGINT) AS locked,
@@ -159,36 +188,35 @@ impl Store {
                 },
             )
             .await?;
-        let cached: Vec<Row> = self
-            .fetch(
-                "SELECT merchant_id, currency, available, locked, hold FROM balances
+    let cached: Vec<Row> = conn
+        .query(
+            "SELECT merchant_id, currency, available, locked, hold FROM balances
                  ORDER BY merchant_id, currency",
-                &[],
-                |r| {
-                    Ok((
-                        r.text("merchant_id")?,
-                        r.text("currency")?,
-                        r.i64("available")?,
-                        r.i64("locked")?,
-                        r.i64("hold")?,
-                    ))
-                },
-            )
-            .await?;
-        let key = |r: &Row| (r.0.clone(), r.1.clone());
-        let cached_map: std::collections::BTreeMap<_, _> =
-            cached.iter().map(|r| (key(r), r)).collect();
-        let derived_map: std::collections::BTreeMap<_, _> =
-            derived.iter().map(|r| (key(r), r)).collect();
-        for (k, d) in &derived_map {
-            let (m, c) = k;
-            if d.2 < 0 || d.3 < 0 || d.4 < 0 {
-                p.push(format!(
-                    "merchant {m} {c}: a balance is negative (available {}, locked {}, hold {})",
-                    d.2, d.3, d.4
-                ));
-            }
-            match cached_map.get(k) {
+            &[],
+            |r| {
+                Ok((
+                    r.text("merchant_id")?,
+                    r.text("currency")?,
+                    r.i64("available")?,
+                    r.i64("locked")?,
+                    r.i64("hold")?,
+                ))
+            },
+        )
+        .await?;
+    let key = |r: &Row| (r.0.clone(), r.1.clone());
+    let cached_map: std::collections::BTreeMap<_, _> = cached.iter().map(|r| (key(r), r)).collect();
+    let derived_map: std::collections::BTreeMap<_, _> =
+        derived.iter().map(|r| (key(r), r)).collect();
+    for (k, d) in &derived_map {
+        let (m, c) = k;
+        if d.2 < 0 || d.3 < 0 || d.4 < 0 {
+            p.push(format!(
+                "merchant {m} {c}: a balance is negative (available {}, locked {}, hold {})",
+                d.2, d.3, d.4
+            ));
+        }
+        match cached_map.get(k) {
                 Some(c_row) if (c_row.2, c_row.3, c_row.4) == (d.2, d.3, d.4) => {}
                 Some(c_row) => p.push(format!(
                     "merchant {m} {c}: cached balance (available {}, locked {}, hold {}) differs from its postings (available {}, locked {}, hold {})",
@@ -196,18 +224,18 @@ impl Store {
                 )),
                 None => p.push(format!("merchant {m} {c}: postings but no balance row")),
             }
+    }
+    for (k, c_row) in &cached_map {
+        if !derived_map.contains_key(k) && (c_row.2, c_row.3, c_row.4) != (0, 0, 0) {
+            p.push(format!(
+                "merchant {} {}: a balance row without postings",
+                k.0, k.1
+            ));
         }
-        for (k, c_row) in &cached_map {
-            if !derived_map.contains_key(k) && (c_row.2, c_row.3, c_row.4) != (0, 0, 0) {
-                p.push(format!(
-                    "merchant {} {}: a balance row without postings",
-                    k.0, k.1
-                ));
-            }
-        }
-        // Locked money is exactly what payouts in flight hold.
-        for (m, c, locked, in_flight) in self
-            .fetch(
+    }
+    // Locked money is exactly what payouts in flight hold.
+    for (m, c, locked, in_flight) in conn
+            .query(
                 "SELECT b.merchant_id, b.currency, b.locked, COALESCE(f.total, 0) AS in_flight
                  FROM balances b LEFT JOIN (
                      SELECT merchant_id, currency, CAST(SUM(amount + commission) AS BIGINT) AS total FROM payouts
@@ -231,9 +259,9 @@ impl Store {
                 "merchant {m} {c}: locked {locked} but payouts in flight hold {in_flight}"
             ));
         }
-        // Hold never exceeds what waits to settle (refunds may have taken some of it).
-        for (m, c, hold, pending) in self
-            .fetch(
+    // Hold never exceeds what waits to settle (refunds may have taken some of it).
+    for (m, c, hold, pending) in conn
+            .query(
                 "SELECT b.merchant_id, b.currency, b.hold, COALESCE(s.total, 0) AS pending
                  FROM balances b LEFT JOIN (
                      SELECT merchant_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM settlements
@@ -256,33 +284,34 @@ impl Store {
                 "merchant {m} {c}: hold {hold} exceeds the {pending} waiting to settle"
             ));
         }
-        // Every payment that brought money is booked once; refunds add up to refunded_amount.
-        for id in self
-            .fetch(
-                "SELECT p.id FROM payments p LEFT JOIN ledger_transactions t ON t.id = 'pay_' || p.id
+    // Every payment that brought money is booked once; refunds add up to refunded_amount.
+    for id in conn
+        .query(
+            "SELECT p.id FROM payments p LEFT JOIN ledger_transactions t ON t.id = 'pay_' || p.id
                  WHERE p.status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID') AND t.id IS NULL",
-                &[],
-                |r| r.text("id"),
-            )
-            .await?
-        {
-            p.push(format!("payment {id} received money but has no ledger entry"));
-        }
-        for (id, refunded, sum) in self
-            .fetch(
-                "SELECT p.id, p.refunded_amount, COALESCE(r.total, 0) AS total FROM payments p
+            &[],
+            |r| r.text("id"),
+        )
+        .await?
+    {
+        p.push(format!(
+            "payment {id} received money but has no ledger entry"
+        ));
+    }
+    for (id, refunded, sum) in conn
+        .query(
+            "SELECT p.id, p.refunded_amount, COALESCE(r.total, 0) AS total FROM payments p
                  LEFT JOIN (SELECT payment_id, CAST(SUM(amount) AS BIGINT) AS total FROM refunds
                             WHERE status <> 'FAIL' GROUP BY payment_id) r ON r.payment_id = p.id
                  WHERE p.refunded_amount <> COALESCE(r.total, 0) OR p.refunded_amount > p.amount",
-                &[],
-                |r| Ok((r.text("id")?, r.i64("refunded_amount")?, r.i64("total")?)),
-            )
-            .await?
-        {
-            p.push(format!(
-                "payment {id}: refunded_amount {refunded} but its refunds total {sum}"
-            ));
-        }
-        Ok(report)
+            &[],
+            |r| Ok((r.text("id")?, r.i64("refunded_amount")?, r.i64("total")?)),
+        )
+        .await?
+    {
+        p.push(format!(
+            "payment {id}: refunded_amount {refunded} but its refunds total {sum}"
+        ));
     }
+    Ok(report)
 }

@@ -446,6 +446,26 @@ impl Store {
         s.page(self, "o", page, payout).await
     }
 
+    /// Payouts for operators, newest first: by status and merchant where given.
+    pub async fn operator_payouts(
+        &self,
+        status: Option<PayoutStatus>,
+        merchant: Option<&MerchantId>,
+        limit: i64,
+    ) -> Result<Vec<Payout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts o
+             WHERE (o.status = $1 OR $1 = '') AND (o.merchant_id = $2 OR $2 = '')
+             ORDER BY o.created_at DESC, o.id DESC LIMIT $3"
+        );
+        let args = [
+            Value::from(status.map_or("", |s| s.as_str())),
+            Value::from(merchant.map_or("", |m| m.as_str())),
+            Value::Int(limit),
+        ];
+        self.fetch(sql, &args, payout).await
+    }
+
     /// Payouts for the processor: NEW ones, and PROCESS ones whose provider answer is due.
     pub async fn due_payouts(&self, now: Millis, limit: i64) -> Result<Vec<Payout>, StoreError> {
         let sql = sql_once!(

@@ -24,7 +24,8 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
         .iter()
         .filter_map(|w| match w {
             Write::SetMerchantBanned { merchant_id, .. }
-            | Write::SetSubscription { merchant_id, .. } => {
+            | Write::SetSubscription { merchant_id, .. }
+            | Write::SetMerchantVerified { merchant_id, .. } => {
                 Some(("merchants", merchant_id.to_string()))
             }
             Write::ReplaceToken { merchant_id, .. } => {
@@ -137,6 +138,14 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::SetMerchantBanned { merchant_id, banned } => out.push(Statement::guarded(
             "UPDATE merchants SET banned = $2 WHERE id = $1",
             vec![merchant_id.as_str().into(), (*banned).into()],
+            "merchant_not_found",
+        )),
+        Write::SetMerchantVerified {
+            merchant_id,
+            verified,
+        } => out.push(Statement::guarded(
+            "UPDATE merchants SET verified = $2 WHERE id = $1",
+            vec![merchant_id.as_str().into(), (*verified).into()],
             "merchant_not_found",
         )),
         Write::SetSubscription {
