@@ -2,6 +2,7 @@
 # Run the cardlinky conformance test against a live paylink server (started by the test).
 # Env: PAYLINK_BIN (default <repo>/target/debug/paylink), PAYLINK_TEST_DATABASE_URL (optional
 # PostgreSQL admin URL; default is a temp SQLite file), COMPAT_TIMEOUT (seconds, default 900).
+# Sets PAYLINK_MONEY_SETTLE_AFTER and PAYLINK_MONEY_SANDBOX_PAYOUT_DELAY for that server.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,6 +16,12 @@ fi
 if ! "$py" -c 'import sys, pydantic, requests, pytest; sys.exit(int(pydantic.VERSION.split(".")[0]) < 2)' 2>/dev/null; then
     "$py" -m pip install --quiet --disable-pip-version-check 'pydantic>=2' requests pytest
 fi
+
+# The server the test starts inherits these (see SERVER_MONEY_ENV in test_cardlinky.py): paid
+# money is available at once instead of after the 24 h hold, and the sandbox payout provider
+# answers 3 s after taking a payout, so payouts are seen in PROCESS before they end.
+export PAYLINK_MONEY_SETTLE_AFTER=0
+export PAYLINK_MONEY_SANDBOX_PAYOUT_DELAY=3s
 
 # cardlinky sets no HTTP timeout: bound the whole run so a hung server cannot hang CI.
 exec timeout --kill-after=30 "${COMPAT_TIMEOUT:-900}" "$py" -m pytest -q tests/compat "$@"
