@@ -245,6 +245,13 @@ impl FxRate {
         };
         i64::try_from(rounded).ok()
     }
+
+    /// `minor` (positive) converted, rounded up: what a merchant pays back is never less than
+    /// what it took, however small the amount.
+    pub fn convert_up(self, minor: i64) -> Option<i64> {
+        let scaled = i128::from(minor) * i128::from(self.0);
+        i64::try_from((scaled + FX_SCALE - 1).div_euclid(FX_SCALE)).ok()
+    }
 }
 
 impl std::fmt::Display for FxRate {
@@ -298,6 +305,15 @@ mod tests {
         assert_eq!(r.e8(), 9_250_000_000);
         assert_eq!(r.to_string(), "92.5");
         assert_eq!(r.convert(965), Some(89_263)); // 9.65 USD -> 892.625 -> 892.63 RUB
+        let back = FxRate::parse("0.01081081").unwrap();
+        assert_eq!(back.convert(46), Some(0));
+        assert_eq!(
+            back.convert_up(46),
+            Some(1),
+            "a refund never converts to nothing"
+        );
+        assert_eq!(back.convert_up(9_250), Some(100)); // 92.50 RUB -> 0.99999...99 -> 1.00 USD
+        assert_eq!(r.convert_up(100), Some(9_250));
         assert_eq!(
             FxRate::parse("0.01081081").unwrap().to_string(),
             "0.01081081"

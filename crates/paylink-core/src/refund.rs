@@ -81,7 +81,8 @@ pub fn create(
     }
     let fx_rate = payment.fx_rate;
     let account_amount = match fx_rate {
-        Some(rate) => rate.convert(amount).ok_or(DomainError::InvalidAmount)?,
+        // Rounded up: a merchant never pays back less than the payment brought it.
+        Some(rate) => rate.convert_up(amount).ok_or(DomainError::InvalidAmount)?,
         None => amount,
     };
     let from_available = balance.available.min(account_amount);

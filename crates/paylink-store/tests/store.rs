@@ -10,6 +10,8 @@ mod group_commit;
 mod guards;
 #[path = "store/migrations.rs"]
 mod migrations;
+#[path = "store/money_properties.rs"]
+mod money_properties;
 #[path = "store/outbox.rs"]
 mod outbox;
 #[path = "store/pagination.rs"]
