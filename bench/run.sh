@@ -3,9 +3,10 @@
 #
 # For each backend in $BACKENDS: fresh database, create a merchant, start
 # `paylink serve` (release build), warm up, run wrk against /health,
-# /api/v1/bill/create, /api/v1/bill/status and /sandbox/pay (the payment path,
+# /api/v1/bill/create, /api/v1/bill/status, /sandbox/pay (the payment path,
 # with postbacks delivered to a local receiver and their delay measured from
-# paylink's own delivery records), record the server's peak RSS, stop it, and
+# paylink's own delivery records) and /api/v1/payout/regular/create (against one
+# merchant's balance, then spread over many), record the server's peak RSS, stop it, and
 # print one Markdown table (also written to results/latest.md).
 #
 # Exits non-zero if the server does not start, dies, or any run sees errors
@@ -20,7 +21,7 @@ WRK_DIR=$BENCH_DIR/wrk
 
 # ---- knobs ---------------------------------------------------------------
 BACKENDS=${BACKENDS:-sqlite postgres}
-ENDPOINTS=${ENDPOINTS:-health bill_create bill_status payment}
+ENDPOINTS=${ENDPOINTS:-health bill_create bill_status payment payout_hot payout_many}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10s}
@@ -29,6 +30,10 @@ WRK_TIMEOUT=${WRK_TIMEOUT:-5s}      # wrk --timeout; slower responses count as e
 N_BILLS=${N_BILLS:-1000}            # bills created (curl) for the bill/status and payment runs
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-60}  # seconds to wait for postbacks to be delivered after the payment run
 BILL_AMOUNT=${BILL_AMOUNT:-100.50}
+PAYOUT_AMOUNT=${PAYOUT_AMOUNT:-10}      # RUB per SBP payout (commission 1% on top)
+MANY_MERCHANTS=${MANY_MERCHANTS:-64}    # merchants the payout_many run spreads over
+FUND_HOT=${FUND_HOT:-2000000}           # RUB paid in for the hot merchant before payout_hot
+FUND_EACH=${FUND_EACH:-100000}          # RUB paid in for each of the many merchants
 PORT=${PORT:-}                      # empty: first free port from 18080 up
 STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}  # seconds to wait for /health
 RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
@@ -132,8 +137,9 @@ need_tools() {
         [[ $b == sqlite || $b == postgres ]] || die "unknown backend '$b' (BACKENDS: sqlite postgres)"
     done
     for e in $ENDPOINTS; do
-        [[ $e == health || $e == bill_create || $e == bill_status || $e == payment ]] ||
-            die "unknown endpoint '$e' (ENDPOINTS: health bill_create bill_status payment)"
+        [[ $e == health || $e == bill_create || $e == bill_status || $e == payment ||
+            $e == payout_hot || $e == payout_many ]] ||
+            die "unknown endpoint '$e' (ENDPOINTS: health bill_create bill_status payment payout_hot payout_many)"
     done
     if [[ " $ENDPOINTS " == *" payment "* ]]; then
         command -v python3 >/dev/null 2>&1 || die "python3 is required for the payment run's postback figures"
@@ -267,6 +273,30 @@ create_bills() {
     fi
 }
 
+# fund PORT TOKEN SHOP_ID AMOUNT: one bill of AMOUNT paid by the sandbox card; settled at once
+# (the server runs with PAYLINK_MONEY_SETTLE_AFTER=0), so the money is available for payouts.
+fund() {
+    local port=$1 token=$2 shop=$3 amount=$4 resp bill
+    resp=$(curl -sS --max-time 30 -H "Authorization: Bearer $token" \
+        --data "amount=$amount&shop_id=$shop" "http://$HOST:$port/api/v1/bill/create") ||
+        die "curl failed while funding"
+    bill=$(json_str bill_id "$resp")
+    [[ -n $bill ]] || die "funding: bill/create answered $resp"
+    resp=$(curl -sS --max-time 30 -H "Authorization: Bearer $token" \
+        --data "bill_id=$bill&method=BANK_CARD&card_number=4242424242424242" \
+        "http://$HOST:$port/sandbox/pay") || die "curl failed while funding"
+    [[ $(json_str status "$resp") == SUCCESS ]] || die "funding: sandbox/pay answered $resp"
+}
+
+# new_merchant DB_URL NAME -> "TOKEN SHOP_ID"
+new_merchant() {
+    local json
+    json=$(RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" merchant create --database-url "$1" \
+        --name "$2" --verified --json 2>>"$SERVER_LOG") || die "paylink merchant create failed"
+    json=$(grep -m 1 '^[[:space:]]*{' <<<"$json" || true)
+    echo "$(json_str api_token "$json") $(json_str shop_id "$json")"
+}
+
 # to_us VALUE_WITH_UNIT (wrk text: 812.00us, 1.52ms, 2.01s, 1.00m)
 to_us() {
     awk -v v="$1" 'BEGIN {
@@ -307,13 +337,15 @@ parse_wrk() {
 run_wrk() {
     local backend=$1 ep=$2 phase=$3 port=$4 out=$5 dur url rc=0
     if [[ $phase == warmup ]]; then dur=$WARMUP; else dur=$DURATION; fi
+    local script=$ep
+    [[ $ep != payout_* ]] || script=payout   # one script; TOKENS_FILE says hot or many
     case $ep in
         health) url="http://$HOST:$port/health" ;;
         *) url="http://$HOST:$port" ;;
     esac
     ORDER_PREFIX="bench-$backend-$phase-$(date +%s)-$$" \
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"$dur" --timeout "$WRK_TIMEOUT" --latency \
-        -s "$WRK_DIR/$ep.lua" "$url" >"$out" 2>&1 || rc=$?
+        -s "$WRK_DIR/$script.lua" "$url" >"$out" 2>&1 || rc=$?
     ((rc == 0)) || { sed 's/^/    /' "$out" >&2; die "wrk exited with status $rc ($backend $ep $phase)"; }
     parse_wrk "$out" || { sed 's/^/    /' "$out" >&2; die "could not parse wrk output: $out"; }
 }
@@ -399,7 +431,11 @@ run_backend() {
 
     port=$(pick_port)
     log "[$backend] starting paylink serve on $HOST:$port (log: $SERVER_LOG)"
-    PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" serve --database-url "$url" \
+    # Payments settle at once (so the payout runs have money to pay out) and the payout limits
+    # are off (the runs pay out far more than a day's default limit).
+    PAYLINK_MONEY_SETTLE_AFTER=0 PAYLINK_MONEY_DAILY_PAYOUT_LIMIT=none \
+        PAYLINK_MONEY_MONTHLY_PAYOUT_LIMIT=none \
+        PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" serve --database-url "$url" \
         --listen "$HOST:$port" --public-url "http://$HOST:$port" >>"$SERVER_LOG" 2>&1 &
     SERVER_PID=$!
     wait_ready "$port"
@@ -419,6 +455,23 @@ run_backend() {
             create_bills "$port" "$token" "$shop" "$N_BILLS" "$ids_file.multi" "&type=MULTI"
             export BILL_IDS_FILE=$ids_file.multi
         fi
+        if [[ $ep == payout_hot ]]; then
+            log "[$backend] funding the hot merchant with $FUND_HOT RUB"
+            fund "$port" "$token" "$shop" "$FUND_HOT"
+            echo "$token" >"$RESULTS_DIR/tokens-hot.txt"
+            export TOKENS_FILE=$RESULTS_DIR/tokens-hot.txt PAYOUT_AMOUNT
+        fi
+        if [[ $ep == payout_many ]]; then
+            log "[$backend] creating and funding $MANY_MERCHANTS merchants with $FUND_EACH RUB each"
+            local i m
+            : >"$RESULTS_DIR/tokens-many.txt"
+            for ((i = 1; i <= MANY_MERCHANTS; i++)); do
+                read -r m_token m_shop <<<"$(new_merchant "$url" "bench-$backend-$i")"
+                fund "$port" "$m_token" "$m_shop" "$FUND_EACH"
+                echo "$m_token" >>"$RESULTS_DIR/tokens-many.txt"
+            done
+            export TOKENS_FILE=$RESULTS_DIR/tokens-many.txt PAYOUT_AMOUNT
+        fi
         if [[ $WARMUP != 0 && $WARMUP != 0s ]]; then
             log "[$backend] $ep: warm-up $WARMUP"
             res=$(run_wrk "$backend" "$ep" warmup "$port" "$RESULTS_DIR/raw/$backend-$ep-warmup.txt")
@@ -431,6 +484,11 @@ run_backend() {
         local measure_start
         measure_start=$(date +%s%3N)
         res=$(run_wrk "$backend" "$ep" measure "$port" "$RESULTS_DIR/raw/$backend-$ep.txt")
+        if [[ $ep == payout_* ]]; then
+            # The ledger must still hold after the load: every payout's money is accounted for.
+            "$PAYLINK_BIN" ledger check --database-url "$url" >>"$SERVER_LOG" 2>&1 ||
+                FAILURES+=("$backend $ep: paylink ledger check failed (see $SERVER_LOG)")
+        fi
         read -r rps p50 p99 non sock req <<<"$res"
         check_alive "$ep"
         rss=$(peak_rss_kib)
@@ -493,6 +551,10 @@ main() {
         if [[ " $ENDPOINTS " == *" payment "* ]]; then
             echo "- payment: POST /sandbox/pay (card 4242…) round-robin over $N_BILLS MULTI bills; each payment commits the payment, the bill's status and its postback"
             echo "- postback delivery: to a local receiver (examples/postback_sink); req/s is postbacks delivered per second from the first payment to the last delivery, p50/p99 the delay from commit to the receiver's answer, errors the postbacks still undelivered ${DRAIN_TIMEOUT}s after the run"
+        fi
+        if [[ " $ENDPOINTS " == *" payout_"* ]]; then
+            echo "- payout_hot / payout_many: POST /api/v1/payout/regular/create, SBP $PAYOUT_AMOUNT RUB, all from one merchant's balance / round-robin over $MANY_MERCHANTS merchants; the money worker sends and settles the payouts during the run; paylink ledger check passes after each"
+            echo "- the server runs with PAYLINK_MONEY_SETTLE_AFTER=0: each payment also posts its settlement"
         fi
         echo "- paylink: $PAYLINK_BIN, commit $commit, RUST_LOG=$SERVER_RUST_LOG"
         echo "- peak RSS: server VmHWM after that run (cumulative since the server started)"

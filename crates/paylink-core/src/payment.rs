@@ -8,7 +8,7 @@ use crate::ledger::{credit_converted, Account, Entry, EntryKind, FxRate};
 use crate::money::{Currency, Rate};
 use crate::notice::Notice;
 use crate::plan::{Plan, Write};
-use crate::settlement::{self, Settlement};
+use crate::settlement::Settlement;
 use crate::time::Millis;
 use std::str::FromStr;
 
@@ -275,10 +275,16 @@ pub fn settle(
             payment.currency,
             payment.commission,
         );
+        // Settled at once (no delay): straight to available, with nothing left to settle.
+        let immediate = booking.settle_after <= 0;
         let (entry, landed) = credit_converted(
             entry,
             m,
-            Account::Hold,
+            if immediate {
+                Account::Available
+            } else {
+                Account::Hold
+            },
             received,
             payment.currency,
             booking.balance_currency,
@@ -287,23 +293,16 @@ pub fn settle(
         .ok_or(DomainError::InvalidAmount)?;
         payment.account_amount = landed;
         entries.push(Write::Post(entry));
-        if landed > 0 {
-            let settlement = Settlement {
-                payment_id: payment.id.clone(),
-                merchant_id: m.clone(),
-                currency: booking.balance_currency,
-                amount: landed,
-                due_at: now + booking.settle_after.max(0),
-            };
-            let settled_at = if booking.settle_after <= 0 {
-                entries.push(Write::Post(settlement::transfer(&settlement, landed, now)));
-                Some(now)
-            } else {
-                None
-            };
+        if landed > 0 && !immediate {
             entries.push(Write::InsertSettlement {
-                settlement,
-                settled_at,
+                settlement: Settlement {
+                    payment_id: payment.id.clone(),
+                    merchant_id: m.clone(),
+                    currency: booking.balance_currency,
+                    amount: landed,
+                    due_at: now + booking.settle_after,
+                },
+                settled_at: None,
             });
         }
     }

@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::keys::InstanceKeys;
 use crate::pages;
 use crate::state::{AppState, Clock, Services};
-use crate::{payouts, postbacks};
+use crate::{postbacks, worker};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -122,7 +122,7 @@ impl Application {
             .settings
             .money
             .work
-            .then(|| tokio::spawn(payouts::run(self.state.clone(), stopped)));
+            .then(|| tokio::spawn(worker::run(self.state.clone(), stopped)));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;

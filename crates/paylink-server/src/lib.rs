@@ -15,6 +15,7 @@ pub mod payouts;
 pub mod postbacks;
 pub mod refunds;
 pub mod state;
+pub mod worker;
 
 pub use app::{Application, StartError};
 pub use config::Settings;

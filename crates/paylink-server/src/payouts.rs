@@ -12,7 +12,6 @@ use paylink_core::payout::{
     PayoutStatus, Phone,
 };
 use paylink_core::plan::{Plan, Write};
-use paylink_core::settlement;
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::Store;
@@ -218,48 +217,25 @@ pub fn sandbox_outcome(payout: &Payout) -> Outcome {
     }
 }
 
-/// One pass of the worker: settles due money, asks again for refunds left in PROCESS, sends
-/// NEW payouts, answers due PROCESS ones.
-/// Returns how many things it moved (callers loop while there is work).
-pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
-    let now = st.now();
-    let mut moved = 0;
-    for s in st.store.due_settlements(now, 256).await? {
-        let hold = st.store.balance(&s.merchant_id, s.currency).await?.hold;
-        match st.store.apply(settlement::settle(&s, hold, now)).await {
-            Ok(()) => moved += 1,
-            // Settled by another worker, or a refund took from the hold meanwhile: next pass.
-            Err(StoreError::GuardFailed(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    moved += crate::refunds::retry_stuck(st).await?;
-    let delay = st.settings.money.sandbox_payout_delay.as_millis() as i64;
-    for p in st.store.due_payouts(now, 256).await? {
-        let result = match p.status {
-            PayoutStatus::New => {
-                let Ok((_, plan)) =
-                    payout::advance(&p, PayoutStatus::Process, Some(now + delay), now)
-                else {
-                    continue;
-                };
-                st.store.apply(plan).await
-            }
-            PayoutStatus::Process => send(st, &p, now).await,
-            _ => continue,
-        };
-        match result {
-            Ok(()) => moved += 1,
-            Err(StoreError::GuardFailed(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(moved)
-}
-
 /// Leases a due PROCESS payout, asks the provider, and records its answer. A worker that dies
 /// in between leaves the lease to run out; the provider is asked again with the same payout
 /// id (its idempotency key).
+/// Moves a payout the worker found due one step: NEW to PROCESS (the provider answers by
+/// `now + delay`), PROCESS to its final status.
+pub(crate) async fn step(st: &AppState, p: &Payout, now: Millis) -> Result<(), StoreError> {
+    match p.status {
+        PayoutStatus::New => {
+            let delay = st.settings.money.sandbox_payout_delay.as_millis() as i64;
+            match payout::advance(p, PayoutStatus::Process, Some(now + delay), now) {
+                Ok((_, plan)) => st.store.apply(plan).await,
+                Err(_) => Ok(()),
+            }
+        }
+        PayoutStatus::Process => send(st, p, now).await,
+        _ => Ok(()),
+    }
+}
+
 async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
     let lease = now + 60_000;
     st.store
@@ -287,21 +263,5 @@ async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
         }
         Err(OpError::Store(e)) => Err(e),
         Err(OpError::Domain(_)) => Err(StoreError::GuardFailed("payout_moved")),
-    }
-}
-
-/// The worker loop: a pass whenever woken (a payout was created) or every poll interval.
-pub async fn run(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        match work_once(&st).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "money worker pass failed"),
-        }
-        tokio::select! {
-            _ = st.payouts_due.notified() => {}
-            _ = tokio::time::sleep(st.settings.money.poll) => {}
-            _ = stop.changed() => return,
-        }
     }
 }

@@ -45,6 +45,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../migrations/0006_sbp_banks_more.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreError> {

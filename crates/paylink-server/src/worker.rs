@@ -1,0 +1,61 @@
+//! The money worker: settles due money, asks the acquirer again about refunds left in
+//! PROCESS, and moves payouts through the provider. Each pass handles what is due at once,
+//! concurrently, so that it keeps up with the rate payouts are created at.
+
+use crate::payouts;
+use crate::refunds;
+use crate::state::AppState;
+use paylink_core::settlement;
+use paylink_store::StoreError;
+use tokio::task::JoinSet;
+
+/// Most of each kind of work taken in one pass.
+const PASS: i64 = 256;
+
+/// One pass; how many things it moved (the loop goes again at once while there are some).
+pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
+    let now = st.now();
+    let mut tasks = JoinSet::new();
+    for s in st.store.due_settlements(now, PASS).await? {
+        let st = st.clone();
+        tasks.spawn(async move {
+            let hold = st.store.balance(&s.merchant_id, s.currency).await?.hold;
+            st.store.apply(settlement::settle(&s, hold, now)).await
+        });
+    }
+    for p in st.store.due_payouts(now, PASS).await? {
+        let st = st.clone();
+        tasks.spawn(async move { payouts::step(&st, &p, now).await });
+    }
+    let mut moved = refunds::retry_stuck(st).await?;
+    let mut failure = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(())) => moved += 1,
+            // Moved by another worker, or a refund took from the hold meanwhile: next pass.
+            Ok(Err(StoreError::GuardFailed(_))) => {}
+            Ok(Err(e)) => failure = Some(e),
+            Err(e) => tracing::error!(error = %e, "a money worker task failed"),
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(moved),
+    }
+}
+
+/// The worker loop: a pass whenever woken (a payout was created) or every poll interval.
+pub async fn run(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match work_once(&st).await {
+            Ok(n) if n > 0 => continue,
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "money worker pass failed"),
+        }
+        tokio::select! {
+            _ = st.payouts_due.notified() => {}
+            _ = tokio::time::sleep(st.settings.money.poll) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
