@@ -66,20 +66,21 @@ pub async fn create(
 ) -> Result<Vec<Payout>, OpError> {
     let (currency, payee) = (order.currency, &order.payee);
     let now = st.now();
-    let profile = st
+    let (day, month) = payout::periods(now);
+    let state = st
         .store
-        .payout_profile(&merchant.id)
+        .payout_state(
+            &merchant.id,
+            currency,
+            &day,
+            &month,
+            &payee.fingerprint,
+            payee.bank_member_id,
+        )
         .await?
         .ok_or(DomainError::MerchantNotFound)?;
-    let (day, month) = payout::periods(now);
-    let balance = st.store.balance(&merchant.id, currency).await?;
-    let usage = st
-        .store
-        .payout_usage(&merchant.id, currency, &day, &month)
-        .await?;
-    let payee_banned = st.store.payee_banned(&payee.fingerprint).await?;
     let bank_enabled = match payee.bank_member_id {
-        Some(id) => st.store.sbp_bank(id).await?.is_some_and(|b| b.enabled),
+        Some(_) => state.bank_enabled == Some(true),
         None => true,
     };
     if let Some(order_id) = &order.order_id {
@@ -94,11 +95,11 @@ pub async fn create(
     }
     let cx = PayoutContext {
         merchant,
-        profile: &profile,
+        profile: &state.profile,
         rules: &st.settings.money.payouts,
-        balance,
-        usage,
-        payee_banned,
+        balance: state.balance,
+        usage: state.usage,
+        payee_banned: state.payee_banned,
         bank_enabled,
     };
     let (payouts, plan) = payout::create(

@@ -7,6 +7,8 @@ use paylink_core::ledger::Entry;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+const TX_HEAD: &str = "INSERT INTO ledger_transactions (id, kind, subject_id, created_at)";
+static TX_ROW: LazyLock<String> = LazyLock::new(|| values_sql(TX_HEAD, 4, 1));
 const POSTINGS_HEAD: &str =
     "INSERT INTO ledger_postings (tx_id, seq, account, merchant_id, currency, amount)";
 /// The postings insert for 1..=8 legs: few texts, each prepared once.
@@ -14,8 +16,9 @@ static POSTINGS_SQL: LazyLock<Vec<String>> =
     LazyLock::new(|| (1..=8).map(|n| values_sql(POSTINGS_HEAD, 6, n)).collect());
 
 pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
-    out.push(Statement::new(
-        "INSERT INTO ledger_transactions (id, kind, subject_id, created_at) VALUES ($1, $2, $3, $4)",
+    out.push(Statement::insert(
+        TX_HEAD,
+        TX_ROW.as_str(),
         vec![
             entry.id.as_str().into(),
             entry.kind.as_str().into(),
@@ -40,10 +43,7 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
         None => Cow::Owned(values_sql(POSTINGS_HEAD, 6, n)),
     };
     if n > 0 {
-        out.push(Statement {
-            sql,
-            ..Statement::owned(String::new(), args)
-        });
+        out.push(Statement::insert_rows(POSTINGS_HEAD, sql, args, 6));
     }
     for ((merchant, currency), d) in entry.deltas() {
         let args = vec![

@@ -28,7 +28,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use ledger::LedgerReport;
-pub use money::{MoneyFilter, SbpBank};
+pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{Claimed, NoticeRecord};
 pub use reads::{
     BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, SealedToken,

@@ -28,6 +28,19 @@ pub struct SbpBank {
     pub enabled: bool,
 }
 
+/// Everything a payout decision reads, in one query: the merchant's payout profile, its
+/// balance and limit usage in the payout currency, whether the payee is banned, and whether
+/// the SBP bank (if any) is in the dictionary and enabled.
+#[derive(Debug, Clone)]
+pub struct PayoutState {
+    pub profile: PayoutProfile,
+    pub balance: Balance,
+    pub usage: Usage,
+    pub payee_banned: bool,
+    /// `None`: no such bank (or no bank asked about).
+    pub bank_enabled: Option<bool>,
+}
+
 /// Filters of `payout/search` and `refund/search`.
 #[derive(Debug, Clone, Default)]
 pub struct MoneyFilter {
@@ -85,12 +98,15 @@ pub(crate) fn insert_payout(p: &Payout) -> Statement {
     )
 }
 
+const REFUND_INSERT: &str = "INSERT INTO refunds (id, payment_id, bill_id, merchant_id, \
+     shop_id, status, amount, currency, account_amount, account_currency, full_refund, \
+     created_at, updated_at, error_message, process_at)";
+static REFUND_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(REFUND_INSERT, 15, 1));
+
 pub(crate) fn insert_refund(r: &Refund, process_at: Millis) -> Statement {
-    Statement::new(
-        "INSERT INTO refunds (id, payment_id, bill_id, merchant_id, shop_id, status, amount,
-             currency, account_amount, account_currency, full_refund, created_at, updated_at,
-             error_message, process_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+    Statement::insert(
+        REFUND_INSERT,
+        REFUND_INSERT_ROW.as_str(),
         vec![
             r.id.as_str().into(),
             r.payment_id.as_str().into(),
@@ -303,6 +319,74 @@ impl Store {
         .await
     }
 
+    /// The [`PayoutState`] of `merchant` for a payout in `currency` to `fingerprint` (at SBP
+    /// bank `bank`) in the limit periods `day` and `month`; `None` for an unknown merchant.
+    pub async fn payout_state(
+        &self,
+        merchant: &MerchantId,
+        currency: Currency,
+        day: &str,
+        month: &str,
+        fingerprint: &str,
+        bank: Option<i64>,
+    ) -> Result<Option<PayoutState>, StoreError> {
+        let args = [
+            Value::from(merchant.as_str()),
+            Value::from(currency.code()),
+            Value::from(day),
+            Value::from(month),
+            Value::from(fingerprint),
+            Value::from(bank),
+        ];
+        self.fetch_one(
+            "SELECT m.payout_webhook_url, m.payout_moderation, m.regular_payouts,
+                 m.daily_payout_limit, m.monthly_payout_limit,
+                 COALESCE(b.available, 0) AS available, COALESCE(b.locked, 0) AS locked,
+                 COALESCE(b.hold, 0) AS hold,
+                 COALESCE((SELECT u.used FROM payout_usage u WHERE u.merchant_id = m.id
+                     AND u.currency = $2 AND u.period = $3), 0) AS day_used,
+                 COALESCE((SELECT u.used FROM payout_usage u WHERE u.merchant_id = m.id
+                     AND u.currency = $2 AND u.period = $4), 0) AS month_used,
+                 (SELECT COUNT(*) FROM payout_accounts a WHERE a.fingerprint = $5
+                     AND a.banned = 1) AS banned,
+                 (SELECT s.enabled FROM sbp_banks s WHERE s.member_id = $6) AS bank_enabled
+             FROM merchants m
+             LEFT JOIN balances b ON b.merchant_id = m.id AND b.currency = $2
+             WHERE m.id = $1",
+            &args,
+            |r| {
+                Ok(PayoutState {
+                    profile: PayoutProfile {
+                        webhook_url: r.opt_text("payout_webhook_url")?,
+                        moderation: flag(r, "payout_moderation")?,
+                        regular_payouts: flag(r, "regular_payouts")?,
+                        daily_limit: r.opt_i64("daily_payout_limit")?,
+                        monthly_limit: r.opt_i64("monthly_payout_limit")?,
+                    },
+                    balance: Balance {
+                        currency: Currency::Rub,
+                        available: r.i64("available")?,
+                        locked: r.i64("locked")?,
+                        hold: r.i64("hold")?,
+                    },
+                    usage: Usage {
+                        day: r.i64("day_used")?,
+                        month: r.i64("month_used")?,
+                    },
+                    payee_banned: r.i64("banned")? > 0,
+                    bank_enabled: r.opt_i64("bank_enabled")?.map(|e| e != 0),
+                })
+            },
+        )
+        .await
+        .map(|found| {
+            found.map(|mut s| {
+                s.balance.currency = currency;
+                s
+            })
+        })
+    }
+
     pub async fn payout_usage(
         &self,
         merchant: &MerchantId,
@@ -351,18 +435,6 @@ impl Store {
              ORDER BY a.created_at, a.id"
         );
         self.fetch(sql, &[merchant.as_str().into()], account).await
-    }
-
-    /// Whether an operator banned any payout account with this fingerprint.
-    pub async fn payee_banned(&self, fingerprint: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .fetch_one(
-                "SELECT id FROM payout_accounts WHERE fingerprint = $1 AND banned = 1",
-                &[fingerprint.into()],
-                |r| r.text("id"),
-            )
-            .await?
-            .is_some())
     }
 
     pub async fn sbp_bank(&self, member_id: i64) -> Result<Option<SbpBank>, StoreError> {

@@ -77,9 +77,11 @@ pub(crate) struct Statement {
     pub sql: Cow<'static, str>,
     pub args: Vec<Value>,
     pub guard: Option<&'static str>,
-    /// For a one-row `INSERT ... VALUES (...)`: its head (`INSERT INTO t (columns)`), so that
-    /// the writer may send several alike as one multi-row statement.
+    /// For a plain `INSERT ... VALUES (...), ...`: its head (`INSERT INTO t (columns)`), so
+    /// that the writer may send the rows of several alike as one multi-row statement.
     pub insert_head: Option<&'static str>,
+    /// Values per row of such an insert.
+    pub arity: usize,
 }
 
 /// `$first, $first+1, ...`: `count` placeholders for an `IN (...)` list.
@@ -126,6 +128,7 @@ impl Statement {
             args,
             guard: None,
             insert_head: None,
+            arity: 0,
         }
     }
 
@@ -136,6 +139,7 @@ impl Statement {
             args,
             guard: None,
             insert_head: None,
+            arity: 0,
         }
     }
 
@@ -144,7 +148,24 @@ impl Statement {
     pub fn insert(head: &'static str, sql: &'static str, args: Vec<Value>) -> Statement {
         Statement {
             insert_head: Some(head),
+            arity: args.len(),
             ..Statement::new(sql, args)
+        }
+    }
+
+    /// An insert into `head` of `args.len() / arity` rows, as `sql` (built by [`values_sql`]).
+    pub fn insert_rows(
+        head: &'static str,
+        sql: std::borrow::Cow<'static, str>,
+        args: Vec<Value>,
+        arity: usize,
+    ) -> Statement {
+        Statement {
+            sql,
+            args,
+            guard: None,
+            insert_head: Some(head),
+            arity,
         }
     }
 

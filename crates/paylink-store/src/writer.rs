@@ -6,7 +6,7 @@
 //! kept apart by guarded SQL, each applying a batch's plans in one global order of the rows
 //! they lock (so that writers never deadlock).
 
-use crate::sql::{Exec, Statement};
+use crate::sql::{Exec, Statement, Value};
 use crate::writes::Lock;
 use crate::StoreError;
 use std::future::Future;
@@ -196,41 +196,66 @@ async fn apply_plan<C: Exec>(conn: &mut C, plan: &[Statement]) -> Result<(), Sto
 /// Most rows in one multi-row insert (PostgreSQL takes at most 65,535 parameters).
 const MAX_INSERT_ROWS: usize = 256;
 
-/// How many plans from the first are alike one-row inserts into one table, in chunks of a
-/// power of two so that few distinct statements are ever prepared.
-fn insert_run(plans: &[Vec<Statement>]) -> usize {
-    let head = match plans.first().map(Vec::as_slice) {
-        Some([s]) if s.guard.is_none() => s.insert_head,
-        _ => None,
-    };
-    let Some(head) = head else { return 1 };
-    let alike = plans
-        .iter()
-        .take(MAX_INSERT_ROWS)
-        .take_while(
-            |p| matches!(p.as_slice(), [s] if s.guard.is_none() && s.insert_head == Some(head)),
-        )
-        .count();
-    // The largest power of two not above `alike` (alike >= 1 here).
-    1 << alike.ilog2()
+/// The plain inserts of a batch, put off to its end and sent table by table as multi-row
+/// statements: where every statement is a network round trip, a plan then costs the round
+/// trips of its updates only.
+#[derive(Default)]
+struct Deferred {
+    /// Per insert head, in order of first appearance (parents before children): arity, rows.
+    tables: Vec<(&'static str, usize, Vec<Value>)>,
 }
 
-/// The one-row inserts of `plans` (see [`insert_run`]) as one statement.
-async fn apply_inserts<C: Exec>(conn: &mut C, plans: &[Vec<Statement>]) -> Result<(), StoreError> {
-    let first = &plans[0][0];
-    let head = first.insert_head.unwrap_or_default();
-    let arity = first.args.len();
-    let sql = crate::sql::values_sql(head, arity, plans.len());
-    let args: Vec<_> = plans
-        .iter()
-        .flat_map(|p| p[0].args.iter().cloned())
-        .collect();
-    conn.exec(&sql, &args).await?;
+impl Deferred {
+    fn take(&mut self, s: &Statement) -> bool {
+        let (Some(head), None) = (s.insert_head, s.guard) else {
+            return false;
+        };
+        if s.arity == 0 || !s.args.len().is_multiple_of(s.arity) {
+            return false;
+        }
+        match self.tables.iter_mut().find(|t| t.0 == head) {
+            Some(t) if t.1 == s.arity => t.2.extend(s.args.iter().cloned()),
+            Some(_) => return false,
+            None => self.tables.push((head, s.arity, s.args.clone())),
+        }
+        true
+    }
+
+    /// Sends the rows in chunks of a power of two, so that few distinct texts are prepared.
+    async fn flush<C: Exec>(self, conn: &mut C) -> Result<(), StoreError> {
+        for (head, arity, args) in self.tables {
+            let mut rest = args.as_slice();
+            while !rest.is_empty() {
+                let rows = (rest.len() / arity).min(MAX_INSERT_ROWS);
+                let rows = 1 << rows.ilog2();
+                let (chunk, tail) = rest.split_at(rows * arity);
+                conn.exec(&crate::sql::values_sql(head, arity, rows), chunk)
+                    .await?;
+                rest = tail;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Applies `plan`, its plain inserts put off into `deferred` where given.
+async fn apply_deferring<C: Exec>(
+    conn: &mut C,
+    plan: &[Statement],
+    deferred: &mut Deferred,
+) -> Result<(), StoreError> {
+    for s in plan {
+        if deferred.take(s) {
+            continue;
+        }
+        let changed = conn.exec(&s.sql, &s.args).await?;
+        if let (Some(guard), 0) = (s.guard, changed) {
+            return Err(StoreError::GuardFailed(guard));
+        }
+    }
     Ok(())
 }
 
-/// Applies and commits `plans`: per-plan results, or an error for the whole batch (nothing of
-/// it was written).
 /// The table whose rows many plans share; see `run`.
 const HOT: &str = "balances";
 
@@ -266,31 +291,36 @@ async fn commit<C: Exec>(
     let begin = conn.begin_sql();
     conn.batch(begin).await?;
     lock_hot(conn, hot).await?;
+    // First, optimistically: every plan's updates in turn, the inserts put off to the end
+    // (PostgreSQL; SQLite's statements cost no round trip). Any failure (a guard, a unique
+    // key, an insert whose parent was not there yet) sends the batch to the replay below.
     let mut first_failure = None;
-    let mut i = 0;
-    while i < plans.len() {
-        let run = if conn.coalesces_inserts() {
-            insert_run(&plans[i..])
+    let mut deferred = Deferred::default();
+    let defer = conn.coalesces_inserts();
+    for plan in plans {
+        let applied = if defer {
+            apply_deferring(conn, plan, &mut deferred).await
         } else {
-            1
-        };
-        let applied = if run > 1 {
-            apply_inserts(conn, &plans[i..i + run]).await
-        } else {
-            apply_plan(conn, &plans[i]).await
+            apply_plan(conn, plan).await
         };
         if let Err(e) = applied {
             first_failure = Some(e);
             break;
         }
-        i += run;
+    }
+    if first_failure.is_none() {
+        if let Err(e) = deferred.flush(conn).await {
+            first_failure = Some(e);
+        }
     }
     let Some(error) = first_failure else {
         conn.batch("COMMIT").await?;
         return Ok(plans.iter().map(|_| Ok(())).collect());
     };
     conn.batch("ROLLBACK").await?;
-    if plans.len() == 1 {
+    // A lone plan failed for itself, unless its inserts were put off (a plan may update a row
+    // it inserts): then it is replayed as it is written.
+    if plans.len() == 1 && !defer {
         return Ok(vec![Err(error)]);
     }
     // Replay with a savepoint per plan so that the failing ones fail alone.

@@ -198,10 +198,9 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![shop_id.as_str().into(), sealed.into()],
             "shop_not_found",
         )),
-        Write::EnqueueNotice(n) => out.push(Statement::new(
-            "INSERT INTO outbox (id, kind, merchant_id, shop_id, bill_id, subject_id, url, fields,
-                 state, next_at, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)",
+        Write::EnqueueNotice(n) => out.push(Statement::insert(
+            OUTBOX_INSERT,
+            OUTBOX_INSERT_ROW.as_str(),
             vec![
                 n.id.as_str().into(),
                 n.kind.as_str().into(),
@@ -211,6 +210,8 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 n.subject_id.as_str().into(),
                 n.url.as_str().into(),
                 encode_fields(&n.fields).into(),
+                NoticeState::Pending.as_str().into(),
+                n.created_at.into(),
                 n.created_at.into(),
             ],
         )),
@@ -287,9 +288,9 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::InsertSettlement {
             settlement: st,
             settled_at,
-        } => out.push(Statement::new(
-            "INSERT INTO settlements (payment_id, merchant_id, currency, amount, due_at, settled_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+        } => out.push(Statement::insert(
+            SETTLEMENT_INSERT,
+            SETTLEMENT_INSERT_ROW.as_str(),
             vec![
                 st.payment_id.as_str().into(),
                 st.merchant_id.as_str().into(),
@@ -574,6 +575,19 @@ fn shop_args(s: &Shop) -> Vec<Value> {
     ]
 }
 
+const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, merchant_id, shop_id, bill_id, \
+     subject_id, url, fields, state, next_at, created_at)";
+static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 11, 1));
+const SETTLEMENT_INSERT: &str = "INSERT INTO settlements (payment_id, merchant_id, currency, \
+     amount, due_at, settled_at)";
+static SETTLEMENT_INSERT_ROW: LazyLock<String> =
+    LazyLock::new(|| values_sql(SETTLEMENT_INSERT, 6, 1));
+const PAYMENT_INSERT: &str = "INSERT INTO payments (id, bill_id, merchant_id, shop_id, method, \
+     status, amount, amount_received, commission, account_amount, account_currency, \
+     refunded_amount, currency, from_card, card_fingerprint, error_code, error_message, \
+     created_at, updated_at, fx_rate_e8)";
+static PAYMENT_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(PAYMENT_INSERT, 20, 1));
+
 const BILL_INSERT: &str =
     "INSERT INTO bills (id, merchant_id, shop_id, order_id, description, name, \
      custom, bill_type, currency, amount, active, status, payment_method, payer_pays_commission, \
@@ -615,13 +629,9 @@ fn insert_bill(b: &Bill) -> Statement {
 }
 
 fn insert_payment(p: &Payment) -> Statement {
-    Statement::new(
-        "INSERT INTO payments (id, bill_id, merchant_id, shop_id, method, status, amount,
-             amount_received, commission, account_amount, account_currency, refunded_amount,
-             currency, from_card, card_fingerprint, error_code, error_message, created_at, updated_at,
-             fx_rate_e8)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-             $20)",
+    Statement::insert(
+        PAYMENT_INSERT,
+        PAYMENT_INSERT_ROW.as_str(),
         vec![
             p.id.as_str().into(),
             p.bill_id.as_str().into(),
