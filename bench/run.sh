@@ -554,7 +554,7 @@ main() {
         fi
         if [[ " $ENDPOINTS " == *" payout_"* ]]; then
             echo "- payout_hot / payout_many: POST /api/v1/payout/regular/create, SBP $PAYOUT_AMOUNT RUB, all from one merchant's balance / round-robin over $MANY_MERCHANTS merchants; the money worker sends and settles the payouts during the run; paylink ledger check passes after each"
-            echo "- the server runs with PAYLINK_MONEY_SETTLE_AFTER=0: each payment also posts its settlement"
+            echo "- the server runs with PAYLINK_MONEY_SETTLE_AFTER=0: payments are settled at once (booked straight to available), and payout limits are off"
         fi
         echo "- paylink: $PAYLINK_BIN, commit $commit, RUST_LOG=$SERVER_RUST_LOG"
         echo "- peak RSS: server VmHWM after that run (cumulative since the server started)"
