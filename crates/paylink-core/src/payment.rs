@@ -294,16 +294,13 @@ pub fn settle(
         payment.account_amount = landed;
         entries.push(Write::Post(entry));
         if landed > 0 && !immediate {
-            entries.push(Write::InsertSettlement {
-                settlement: Settlement {
-                    payment_id: payment.id.clone(),
-                    merchant_id: m.clone(),
-                    currency: booking.balance_currency,
-                    amount: landed,
-                    due_at: now + booking.settle_after,
-                },
-                settled_at: None,
-            });
+            entries.push(Write::InsertSettlement(Settlement {
+                payment_id: payment.id.clone(),
+                merchant_id: m.clone(),
+                currency: booking.balance_currency,
+                amount: landed,
+                due_at: now + booking.settle_after,
+            }));
         }
     }
     let mut plan = Plan::one(Write::RecordPayment {
@@ -513,13 +510,10 @@ mod tests {
             .collect();
         assert_eq!(entries.len(), 1, "settles later: only the payment entry");
         assert!(entries[0].is_balanced());
-        assert!(plan.writes.iter().any(|w| matches!(
-            w,
-            Write::InsertSettlement {
-                settled_at: None,
-                ..
-            }
-        )));
+        assert!(plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::InsertSettlement(s) if s.amount == 89_263)));
         let no_rate = Booking {
             fx_rate: None,
             ..booking

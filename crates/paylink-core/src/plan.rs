@@ -78,11 +78,8 @@ pub enum Write {
     /// A balanced ledger transaction and its effect on the merchants' cached balances. Guard:
     /// no balance goes below zero (`balance_not_enough`).
     Post(Entry),
-    /// Received money of a payment waiting in hold (`settled_at` set: settled at once).
-    InsertSettlement {
-        settlement: Settlement,
-        settled_at: Option<Millis>,
-    },
+    /// Received money of a payment waiting in hold.
+    InsertSettlement(Settlement),
     /// Guard: not settled yet.
     MarkSettled {
         payment_id: PaymentId,

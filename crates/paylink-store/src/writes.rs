@@ -46,7 +46,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::InsertShop(_)
             | Write::InsertBill(_)
             | Write::EnqueueNotice(_)
-            | Write::InsertSettlement { .. }
+            | Write::InsertSettlement(_)
             | Write::InsertPayout(_)
             | Write::InsertRefund { .. }
             | Write::InsertPayoutAccount(_) => None,
@@ -285,10 +285,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             out.push(insert_payment(payment));
         }
         Write::Post(entry) => crate::ledger::post(out, entry),
-        Write::InsertSettlement {
-            settlement: st,
-            settled_at,
-        } => out.push(Statement::insert(
+        Write::InsertSettlement(st) => out.push(Statement::insert(
             SETTLEMENT_INSERT,
             SETTLEMENT_INSERT_ROW.as_str(),
             vec![
@@ -297,7 +294,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 st.currency.code().into(),
                 st.amount.into(),
                 st.due_at.into(),
-                (*settled_at).into(),
+                Value::NullInt,
             ],
         )),
         Write::MarkSettled { payment_id, now } => out.push(Statement::guarded(
