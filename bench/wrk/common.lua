@@ -95,4 +95,19 @@ function M.note_bad(status, body)
    end
 end
 
+-- A response() hook: a 200 whose body matches `pattern` is good; another status is a bad
+-- response (note_bad), a 200 without the pattern an application error (app_errors).
+function M.expect_body(pattern)
+   return function(status, hdrs, body)
+      if status ~= 200 then
+         M.note_bad(status, body)
+      elseif not (body and body:find(pattern)) then
+         app_errors = (app_errors or 0) + 1
+         if first_bad == nil then
+            first_bad = "200 " .. tostring(body or ""):gsub("%s+", " "):sub(1, 160)
+         end
+      end
+   end
+end
+
 return M

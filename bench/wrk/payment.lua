@@ -47,13 +47,4 @@ function request()
    return reqs[pos]
 end
 
-function response(status, hdrs, body)
-   if status ~= 200 then
-      common.note_bad(status, body)
-   elseif not (body and body:find('"status"%s*:%s*"SUCCESS"')) then
-      app_errors = app_errors + 1
-      if first_bad == nil then
-         first_bad = "200 " .. tostring(body or ""):gsub("%s+", " "):sub(1, 160)
-      end
-   end
-end
+response = common.expect_body('"status"%s*:%s*"SUCCESS"')

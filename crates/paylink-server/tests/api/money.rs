@@ -256,6 +256,21 @@ fn created(a: &Answer) -> Vec<Value> {
 }
 
 #[track_caller]
+/// Points the test shop's postbacks (payments' and refunds') at `r`.
+async fn post_to(app: &TestApp, r: &Receiver) {
+    admin::update_shop(
+        &app.store,
+        app.shop(),
+        ShopChanges {
+            result_url: Some(r.url("/postback")),
+            ..ShopChanges::default()
+        },
+        true,
+    )
+    .await
+    .unwrap();
+}
+
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
@@ -1201,17 +1216,7 @@ async fn final_payouts_are_posted_to_the_payout_webhook_signed() {
 async fn a_paid_bill_is_refunded_in_part_then_in_full_and_each_refund_is_posted() {
     let app = spawn_app().await;
     let r = Receiver::start().await;
-    admin::update_shop(
-        &app.store,
-        app.shop(),
-        ShopChanges {
-            result_url: Some(r.url("/postback")),
-            ..ShopChanges::default()
-        },
-        true,
-    )
-    .await
-    .unwrap();
+    post_to(&app, &r).await;
     let bill = app
         .bill(json!({"amount": "1000", "custom": "order 77"}))
         .await;
@@ -1347,17 +1352,7 @@ async fn a_paid_bill_is_refunded_in_part_then_in_full_and_each_refund_is_posted(
 async fn a_refund_the_acquirer_refuses_gives_the_money_back() {
     let app = spawn_app().await;
     let r = Receiver::start().await;
-    admin::update_shop(
-        &app.store,
-        app.shop(),
-        ShopChanges {
-            result_url: Some(r.url("/postback")),
-            ..ShopChanges::default()
-        },
-        true,
-    )
-    .await
-    .unwrap();
+    post_to(&app, &r).await;
     let paid = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
     let payment = id_of(&paid);
     let before = balance(&app).await;
