@@ -255,7 +255,6 @@ fn created(a: &Answer) -> Vec<Value> {
     data
 }
 
-#[track_caller]
 /// Points the test shop's postbacks (payments' and refunds') at `r`.
 async fn post_to(app: &TestApp, r: &Receiver) {
     admin::update_shop(
@@ -271,6 +270,7 @@ async fn post_to(app: &TestApp, r: &Receiver) {
     .unwrap();
 }
 
+#[track_caller]
 fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
