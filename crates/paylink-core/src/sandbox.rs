@@ -40,6 +40,19 @@ pub fn challenge_failed() -> ChargeResult {
     }
 }
 
+/// The sandbox payout provider's answer for a payee (masked card or phone): identifiers ending
+/// 0002 fail, ending 0119 end in a provider error; everything else is paid.
+pub fn payout_outcome(identifier: &str) -> crate::payout::Outcome {
+    use crate::payout::Outcome;
+    if identifier.ends_with("0002") {
+        Outcome::Fail("Recipient declined the transfer".into())
+    } else if identifier.ends_with("0119") {
+        Outcome::Error("Payout provider error".into())
+    } else {
+        Outcome::Success
+    }
+}
+
 /// The sandbox acquirer refuses refunds of payments made with a card ending 0259 (the card
 /// itself pays normally); every other refund succeeds.
 pub fn refund_outcome(from_card: &str) -> Result<(), String> {

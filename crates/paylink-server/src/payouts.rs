@@ -8,8 +8,8 @@ use paylink_core::card::CardNumber;
 use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
 use paylink_core::merchant::Merchant;
 use paylink_core::payout::{
-    self, AccountType, Outcome, Payee, Payout, PayoutAccount, PayoutContext, PayoutOrder,
-    PayoutStatus, Phone,
+    self, AccountType, Outcome, Payee, Payout, PayoutAccount, PayoutContext, PayoutKind,
+    PayoutOrder, PayoutStatus, Phone,
 };
 use paylink_core::plan::{Plan, Write};
 use paylink_core::time::Millis;
@@ -119,6 +119,36 @@ pub async fn create(
     }
 }
 
+/// A personal payout: to an account `merchant` registered and an operator has not banned.
+pub async fn create_personal(
+    st: &AppState,
+    merchant: &Merchant,
+    account_id: &str,
+    amount: i64,
+    currency: paylink_core::money::Currency,
+    order_id: Option<String>,
+) -> Result<Vec<Payout>, OpError> {
+    let account = match PayoutAccountId::parse(account_id) {
+        Some(id) => st.store.payout_account(&id).await?,
+        None => None,
+    }
+    // Another merchant's account answers as a missing one.
+    .filter(|a| a.merchant_id == merchant.id)
+    .ok_or(DomainError::PayoutAccountNotFound)?;
+    if account.banned {
+        return Err(DomainError::PayoutAccountBanned.into());
+    }
+    let order = PayoutOrder {
+        kind: PayoutKind::Personal,
+        amount,
+        currency,
+        payee: account.payee,
+        payout_account_id: Some(account.id),
+        order_id,
+    };
+    create(st, merchant, order).await
+}
+
 fn order_taken() -> OpError {
     DomainError::invalid("order_id", "The order id has already been taken.").into()
 }
@@ -205,19 +235,6 @@ pub async fn add_account(
     Ok(account)
 }
 
-/// The outcome the sandbox payout provider gives: card numbers ending 0002 and phones ending
-/// 0002 fail, ending 0119 end in a provider error; everything else succeeds.
-pub fn sandbox_outcome(payout: &Payout) -> Outcome {
-    let id = &payout.payee.identifier;
-    if id.ends_with("0002") {
-        Outcome::Fail("Recipient declined the transfer".into())
-    } else if id.ends_with("0119") {
-        Outcome::Error("Payout provider error".into())
-    } else {
-        Outcome::Success
-    }
-}
-
 /// Leases a due PROCESS payout, asks the provider, and records its answer. A worker that dies
 /// in between leaves the lease to run out; the provider is asked again with the same payout
 /// id (its idempotency key).
@@ -257,7 +274,8 @@ async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
             tracing::error!(payout = %p.id, "cannot open the payee's sealed card number");
         }
     }
-    match finish(&st.store, p, sandbox_outcome(p), st.now()).await {
+    let outcome = paylink_core::sandbox::payout_outcome(&p.payee.identifier);
+    match finish(&st.store, p, outcome, st.now()).await {
         Ok(_) => {
             st.postbacks_due.notify_one();
             Ok(())

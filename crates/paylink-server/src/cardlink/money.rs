@@ -12,7 +12,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use paylink_api::cardlink as wire;
 use paylink_core::card::CardNumber;
-use paylink_core::id::PayoutAccountId;
 use paylink_core::money::{format_fixed, Currency};
 use paylink_core::payout::{AccountType, Payout, PayoutKind, PayoutOrder, Phone};
 use paylink_core::DomainError;
@@ -119,32 +118,16 @@ async fn personal_payout(
         .await
         .map_err(as_payout_error)?;
     let merchant = who.merchant(&st).await.map_err(as_payout_error)?;
-    let account = match PayoutAccountId::parse(&account_id.unwrap_or_default()) {
-        Some(id) => st.store.payout_account(&id).await?,
-        None => None,
-    }
-    .filter(|a| a.merchant_id == merchant.id)
-    .ok_or(ApiError::Key(
-        StatusCode::BAD_REQUEST,
-        "payout_account_not_found",
-    ))?;
-    if account.banned {
-        return Err(ApiError::Key(
-            StatusCode::BAD_REQUEST,
-            "payout_account_banned",
-        ));
-    }
-    let order = PayoutOrder {
-        kind: PayoutKind::Personal,
+    let payouts = payouts::create_personal(
+        &st,
+        &merchant,
+        &account_id.unwrap_or_default(),
         amount,
-        currency: currency.unwrap_or(Currency::Rub),
-        payee: account.payee,
-        payout_account_id: Some(account.id),
+        currency.unwrap_or(Currency::Rub),
         order_id,
-    };
-    let payouts = payouts::create(&st, &merchant, order)
-        .await
-        .map_err(|e| as_payout_error(e.into()))?;
+    )
+    .await
+    .map_err(|e| as_payout_error(e.into()))?;
     Ok(Wire(created(payouts)))
 }
 
