@@ -55,6 +55,39 @@ pub trait Acquirer: Send + Sync {
     fn refund<'a>(&'a self, request: RefundRequest<'a>) -> BoxFuture<'a, Result<(), String>>;
 }
 
+/// A payout to send: paylink's id (the provider's idempotency key: a payout whose answer was
+/// not recorded is sent again) and the recipient.
+pub struct PayoutRequest<'a> {
+    pub reference: &'a str,
+    pub account_type: paylink_core::payout::AccountType,
+    /// The full card number (opened from its seal for this call only), or the phone.
+    pub account: &'a str,
+    pub bank_member_id: Option<i64>,
+    pub holder: Option<&'a str>,
+    pub amount: i64,
+    pub currency: Currency,
+}
+
+/// Whoever actually sends payouts; the money worker talks to this trait only.
+pub trait PayoutProvider: Send + Sync {
+    fn send<'a>(
+        &'a self,
+        request: PayoutRequest<'a>,
+    ) -> BoxFuture<'a, paylink_core::payout::Outcome>;
+}
+
+/// Answers at once by the test-identifier table in `paylink_core::sandbox`.
+pub struct SandboxPayouts;
+
+impl PayoutProvider for SandboxPayouts {
+    fn send<'a>(
+        &'a self,
+        request: PayoutRequest<'a>,
+    ) -> BoxFuture<'a, paylink_core::payout::Outcome> {
+        Box::pin(std::future::ready(sandbox::payout_outcome(request.account)))
+    }
+}
+
 /// Settles instantly by the test-card table in `paylink_core::sandbox` (SBP always succeeds);
 /// its 3-D Secure page is paylink's own `/sandbox/acs`, whose answers it signs with `key`.
 pub struct SandboxAcquirer {

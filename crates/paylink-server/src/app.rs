@@ -78,6 +78,7 @@ impl Application {
             settings,
             clock,
             acquirer: sandbox.clone(),
+            payout_provider: Arc::new(crate::acquirer::SandboxPayouts),
             sandbox,
             keys,
             postbacks_due: tokio::sync::Notify::new(),

@@ -1,6 +1,7 @@
 //! Payout operations shared by the dialect and the CLI (create, cancel, approve, decline),
 //! and the worker that sends payouts to the provider and settles received money.
 
+use crate::acquirer::PayoutRequest;
 use crate::bills::OpError;
 use crate::keys::InstanceKeys;
 use crate::state::AppState;
@@ -263,18 +264,42 @@ async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
             until: lease,
         }))
         .await?;
-    if let Some(sealed) = &p.payee.sealed {
-        // The provider would be given the card number; the sandbox only proves it opens.
-        if st
+    let opened = match &p.payee.sealed {
+        Some(sealed) => match st
             .keys
             .seal
             .open(sealed, &payee_context(&p.payee.fingerprint))
-            .is_none()
         {
-            tracing::error!(payout = %p.id, "cannot open the payee's sealed card number");
-        }
-    }
-    let outcome = paylink_core::sandbox::payout_outcome(&p.payee.identifier);
+            Some(pan) => Some(pan),
+            None => {
+                // Not sent: a payout whose card cannot be read fails, and its money returns.
+                tracing::error!(payout = %p.id, "cannot open the payee's sealed card number");
+                let outcome = Outcome::Error("The card number cannot be read".into());
+                return record(st, p, outcome).await;
+            }
+        },
+        None => None,
+    };
+    let account = opened
+        .as_ref()
+        .map_or(p.payee.identifier.as_str(), |pan| pan.expose().as_str());
+    let outcome = st
+        .payout_provider
+        .send(PayoutRequest {
+            reference: p.id.as_str(),
+            account_type: p.payee.account_type,
+            account,
+            bank_member_id: p.payee.bank_member_id,
+            holder: p.payee.holder.as_deref(),
+            amount: p.amount,
+            currency: p.currency,
+        })
+        .await;
+    record(st, p, outcome).await
+}
+
+/// Records the provider's answer to `p` with its webhook.
+async fn record(st: &AppState, p: &Payout, outcome: Outcome) -> Result<(), StoreError> {
     match finish(&st.store, p, outcome, st.now()).await {
         Ok(_) => {
             st.postbacks_due.notify_one();

@@ -1,4 +1,4 @@
-use crate::acquirer::{Acquirer, SandboxAcquirer};
+use crate::acquirer::{Acquirer, PayoutProvider, SandboxAcquirer};
 use crate::config::Settings;
 use crate::keys::InstanceKeys;
 use paylink_core::time::Millis;
@@ -62,6 +62,7 @@ pub struct Services {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
     pub acquirer: Arc<dyn Acquirer>,
+    pub payout_provider: Arc<dyn PayoutProvider>,
     /// The sandbox issuer behind `/sandbox/acs`, whatever the acquirer.
     pub sandbox: Arc<SandboxAcquirer>,
     pub keys: InstanceKeys,
