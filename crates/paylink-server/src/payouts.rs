@@ -80,9 +80,16 @@ pub async fn create(
         )
         .await?
         .ok_or(DomainError::MerchantNotFound)?;
-    let bank_enabled = match payee.bank_member_id {
-        Some(_) => state.bank_enabled == Some(true),
-        None => true,
+    let bank_enabled = match (payee.bank_member_id, state.bank_enabled) {
+        (None, _) => true,
+        (Some(_), Some(enabled)) => enabled,
+        (Some(_), None) => {
+            return Err(DomainError::invalid(
+                "account_bank",
+                "The selected account bank is invalid.",
+            )
+            .into())
+        }
     };
     if let Some(order_id) = &order.order_id {
         if st

@@ -1,7 +1,7 @@
 //! The ledger in SQL: posting an entry (its transaction, its legs, and the guarded update of
 //! the merchants' cached balances), and `ledger check`, which re-derives everything.
 
-use crate::sql::{values_sql, Exec, Statement, Value};
+use crate::sql::{values_sql, Columns, Exec, Statement, Value};
 use crate::{Reads, Store, StoreError};
 use paylink_core::ledger::Entry;
 use std::borrow::Cow;
@@ -113,6 +113,29 @@ impl Store {
     }
 }
 
+/// A merchant's balance row: merchant, currency, available, locked, hold.
+type Row = (String, String, i64, i64, i64);
+
+fn balance_row(r: &dyn Columns) -> Result<Row, StoreError> {
+    Ok((
+        r.text("merchant_id")?,
+        r.text("currency")?,
+        r.i64("available")?,
+        r.i64("locked")?,
+        r.i64("hold")?,
+    ))
+}
+
+/// A balance column (`own`) against what the books say it must match (`total`).
+fn against(r: &dyn Columns) -> Result<(String, String, i64, i64), StoreError> {
+    Ok((
+        r.text("merchant_id")?,
+        r.text("currency")?,
+        r.i64("own")?,
+        r.i64("total")?,
+    ))
+}
+
 async fn count<C: Exec>(conn: &mut C, sql: &str) -> Result<i64, StoreError> {
     Ok(conn
         .query(sql, &[], |r| r.i64("n"))
@@ -167,7 +190,6 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
             ));
     }
     // Cached rows against the fold of the postings, both ways round.
-    type Row = (String, String, i64, i64, i64);
     let derived: Vec<Row> = conn
             .query(
                 "SELECT merchant_id, currency,
@@ -177,15 +199,7 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
                  FROM ledger_postings WHERE merchant_id IS NOT NULL
                  GROUP BY merchant_id, currency ORDER BY merchant_id, currency",
                 &[],
-                |r| {
-                    Ok((
-                        r.text("merchant_id")?,
-                        r.text("currency")?,
-                        r.i64("available")?,
-                        r.i64("locked")?,
-                        r.i64("hold")?,
-                    ))
-                },
+                balance_row,
             )
             .await?;
     let cached: Vec<Row> = conn
@@ -193,15 +207,7 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
             "SELECT merchant_id, currency, available, locked, hold FROM balances
                  ORDER BY merchant_id, currency",
             &[],
-            |r| {
-                Ok((
-                    r.text("merchant_id")?,
-                    r.text("currency")?,
-                    r.i64("available")?,
-                    r.i64("locked")?,
-                    r.i64("hold")?,
-                ))
-            },
+            balance_row,
         )
         .await?;
     let key = |r: &Row| (r.0.clone(), r.1.clone());
@@ -236,7 +242,7 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
     // Locked money is exactly what payouts in flight hold.
     for (m, c, locked, in_flight) in conn
             .query(
-                "SELECT b.merchant_id, b.currency, b.locked, COALESCE(f.total, 0) AS in_flight
+                "SELECT b.merchant_id, b.currency, b.locked AS own, COALESCE(f.total, 0) AS total
                  FROM balances b LEFT JOIN (
                      SELECT merchant_id, currency, CAST(SUM(amount + commission) AS BIGINT) AS total FROM payouts
                      WHERE status IN ('NEW', 'MODERATING', 'PROCESS')
@@ -244,14 +250,7 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
                    ON f.merchant_id = b.merchant_id AND f.currency = b.currency
                  WHERE b.locked <> COALESCE(f.total, 0)",
                 &[],
-                |r| {
-                    Ok((
-                        r.text("merchant_id")?,
-                        r.text("currency")?,
-                        r.i64("locked")?,
-                        r.i64("in_flight")?,
-                    ))
-                },
+                against,
             )
             .await?
         {
@@ -262,21 +261,14 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
     // Hold never exceeds what waits to settle (refunds may have taken some of it).
     for (m, c, hold, pending) in conn
             .query(
-                "SELECT b.merchant_id, b.currency, b.hold, COALESCE(s.total, 0) AS pending
+                "SELECT b.merchant_id, b.currency, b.hold AS own, COALESCE(s.total, 0) AS total
                  FROM balances b LEFT JOIN (
                      SELECT merchant_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM settlements
                      WHERE settled_at IS NULL GROUP BY merchant_id, currency) s
                    ON s.merchant_id = b.merchant_id AND s.currency = b.currency
                  WHERE b.hold > COALESCE(s.total, 0)",
                 &[],
-                |r| {
-                    Ok((
-                        r.text("merchant_id")?,
-                        r.text("currency")?,
-                        r.i64("hold")?,
-                        r.i64("pending")?,
-                    ))
-                },
+                against,
             )
             .await?
         {

@@ -215,6 +215,17 @@ fn account(r: &dyn Columns) -> Result<PayoutAccount, StoreError> {
     })
 }
 
+/// The payout columns of a merchant row.
+fn profile(r: &dyn Columns) -> Result<PayoutProfile, StoreError> {
+    Ok(PayoutProfile {
+        webhook_url: r.opt_text("payout_webhook_url")?,
+        moderation: flag(r, "payout_moderation")?,
+        regular_payouts: flag(r, "regular_payouts")?,
+        daily_limit: r.opt_i64("daily_payout_limit")?,
+        monthly_limit: r.opt_i64("monthly_payout_limit")?,
+    })
+}
+
 fn balance(r: &dyn Columns) -> Result<Balance, StoreError> {
     Ok(Balance {
         currency: currency(r, "currency")?,
@@ -306,15 +317,7 @@ impl Store {
             "SELECT payout_webhook_url, payout_moderation, regular_payouts, daily_payout_limit,
                  monthly_payout_limit FROM merchants WHERE id = $1",
             &[merchant.as_str().into()],
-            |r| {
-                Ok(PayoutProfile {
-                    webhook_url: r.opt_text("payout_webhook_url")?,
-                    moderation: flag(r, "payout_moderation")?,
-                    regular_payouts: flag(r, "regular_payouts")?,
-                    daily_limit: r.opt_i64("daily_payout_limit")?,
-                    monthly_limit: r.opt_i64("monthly_payout_limit")?,
-                })
-            },
+            profile,
         )
         .await
     }
@@ -356,13 +359,7 @@ impl Store {
             &args,
             |r| {
                 Ok(PayoutState {
-                    profile: PayoutProfile {
-                        webhook_url: r.opt_text("payout_webhook_url")?,
-                        moderation: flag(r, "payout_moderation")?,
-                        regular_payouts: flag(r, "regular_payouts")?,
-                        daily_limit: r.opt_i64("daily_payout_limit")?,
-                        monthly_limit: r.opt_i64("monthly_payout_limit")?,
-                    },
+                    profile: profile(r)?,
                     balance: Balance {
                         currency: Currency::Rub,
                         available: r.i64("available")?,

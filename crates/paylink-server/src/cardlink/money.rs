@@ -204,14 +204,6 @@ async fn regular_payout(
     let (Some(to), Some(currency)) = (to, currency) else {
         return Err(ApiError::Internal);
     };
-    if let Destination::Sbp { bank, .. } = &to {
-        if st.store.sbp_bank(*bank).await?.is_none() {
-            return Err(ApiError::field(
-                "account_bank",
-                "The selected account bank is invalid.",
-            ));
-        }
-    }
     let payee = payouts::payee(&st.keys, to);
     let order = PayoutOrder {
         kind: PayoutKind::Regular,
