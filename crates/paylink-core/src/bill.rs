@@ -127,12 +127,27 @@ pub struct NewBill {
     pub extra: Option<String>,
 }
 
+/// Whether `text` holds a control character other than tab and line breaks: a NUL cannot be
+/// stored in PostgreSQL text, and none of them belongs in a name, a URL or an id.
+pub fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// A text field's rules: at most `max` characters and no control characters.
 pub fn check_len(
     field: &'static str,
     value: &Option<String>,
     max: usize,
 ) -> Result<(), DomainError> {
     match value {
+        Some(v) if has_control(v) => Err(DomainError::invalid(
+            field,
+            format!(
+                "The {} may not contain control characters.",
+                field.replace('_', " ")
+            ),
+        )),
         Some(v) if v.chars().count() > max => Err(DomainError::invalid(
             field,
             format!(

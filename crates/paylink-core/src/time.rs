@@ -79,6 +79,10 @@ pub enum DayEdge {
 /// `±HH[:MM]` offset. Without an offset the time is UTC. A bare date maps to `edge` of that day.
 pub fn parse_filter_date(text: &str, edge: DayEdge) -> Option<Millis> {
     let t = text.trim();
+    // Every form is ASCII; refusing the rest first makes each byte offset below a char boundary.
+    if !t.is_ascii() {
+        return None;
+    }
     let b = t.as_bytes();
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
@@ -201,12 +205,28 @@ mod tests {
             "2020-11-11X10:00",
             "2020/11/11",
             "2020-11-11 10:00:00+99",
+            "2024-01-0\u{e9}",
+            "2024-01-01T10:00+1\u{e9}2",
+            "\u{e9}\u{e9}-01-01",
         ] {
             assert_eq!(parse_filter_date(text, DayEdge::Start), None, "{text}");
         }
     }
 
     proptest! {
+        /// Whatever a client sends as a date filter, the parser answers and never panics.
+        #[test]
+        fn any_text_is_parsed_or_refused(text in "\\PC{0,40}", start in any::<bool>()) {
+            let edge = if start { DayEdge::Start } else { DayEdge::End };
+            let _ = parse_filter_date(&text, edge);
+        }
+
+        /// Date-shaped text with multi-byte characters where offsets are taken.
+        #[test]
+        fn date_shaped_text_never_panics(text in "[0-9]{4}-[0-9é]{2}-[0-9é]{2}[T Z+:.0-9é\u{3000}-]{0,20}") {
+            let _ = parse_filter_date(&text, DayEdge::Start);
+        }
+
         #[test]
         fn format_then_parse_round_trips(secs in 0i64..4_102_444_800) {
             let ms = secs * 1000;

@@ -1,18 +1,34 @@
 //! Cardlink parameters arrive in the query, a JSON body, a form body or a multipart body, on
 //! GET and POST alike (compat 1–5). They are merged into one JSON object (body over query) and
 //! read through a [`Fields`] reader that collects Laravel-style validation errors.
+//!
+//! The parser is bounded: nesting depth, the number of parameters and key length are capped,
+//! and no key or value may carry a control character (a NUL cannot even be stored in
+//! PostgreSQL text), so whatever a client sends ends in a 422, never in a crash.
 
 use super::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, StatusCode};
+use paylink_core::bill::has_control;
 use paylink_core::money::Amount;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
+/// How deep `a[b][c]` keys and JSON bodies may nest.
+pub const MAX_DEPTH: usize = 8;
+/// How many parameters (query, form and multipart pairs, JSON values) one request may carry.
+pub const MAX_PARAMS: usize = 1000;
+/// The longest parameter name, in bytes, brackets included.
+pub const MAX_KEY_LEN: usize = 256;
+
 #[derive(Debug, Default)]
-pub struct Params(Map<String, Value>);
+pub struct Params {
+    map: Map<String, Value>,
+    /// Pairs inserted so far, against [`MAX_PARAMS`].
+    count: usize,
+}
 
 impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
@@ -21,7 +37,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let mut params = Params::default();
         if let Some(query) = req.uri().query() {
             for (k, v) in form_urlencoded::parse(query.as_bytes()) {
-                params.insert_pair(&k, Value::String(v.into_owned()));
+                params.insert_pair(&k, Value::String(v.into_owned()))?;
             }
         }
         let content_type = req
@@ -45,7 +61,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                     continue;
                 };
                 let text = field.text().await.map_err(|e| body_error(e.status()))?;
-                params.insert_pair(&name, Value::String(text));
+                params.insert_pair(&name, Value::String(text))?;
             }
             return Ok(params);
         }
@@ -61,7 +77,15 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         let is_form = kind.starts_with("application/x-www-form-urlencoded");
         if is_json || (kind.is_empty() && (first == b'{' || first == b'[')) {
             match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => params.0.extend(map),
+                Ok(Value::Object(map)) => {
+                    for (key, value) in &map {
+                        params.count += check_json(key, value, 1)?;
+                    }
+                    if params.count > MAX_PARAMS {
+                        return Err(too_many());
+                    }
+                    params.map.extend(map)
+                }
                 Ok(Value::Null) => {}
                 Ok(_) => {
                     return Err(ApiError::field(
@@ -78,7 +102,7 @@ impl<S: Send + Sync> FromRequest<S> for Params {
             }
         } else if is_form || kind.is_empty() || kind.starts_with("text/plain") {
             for (k, v) in form_urlencoded::parse(&body) {
-                params.insert_pair(&k, Value::String(v.into_owned()));
+                params.insert_pair(&k, Value::String(v.into_owned()))?;
             }
         } else {
             return Err(ApiError::Http(
@@ -104,9 +128,95 @@ fn body_error(status: StatusCode) -> ApiError {
     }
 }
 
+fn too_many() -> ApiError {
+    ApiError::field(
+        "params",
+        format!("A request may carry at most {MAX_PARAMS} parameters."),
+    )
+}
+
+fn too_deep(field: &str) -> ApiError {
+    ApiError::field(
+        field,
+        format!("The {field} may nest at most {MAX_DEPTH} levels deep."),
+    )
+}
+
+fn control_character(field: &str) -> ApiError {
+    ApiError::field(
+        field,
+        format!("The {} may not contain control characters.", label(field)),
+    )
+}
+
+/// The field an error about `key` is reported on: its top-level name when that is sane.
+fn field_of(key: &str) -> &str {
+    let head = key.split('[').next().unwrap_or(key);
+    if head.is_empty() || head.len() > 64 || has_control(head) {
+        "params"
+    } else {
+        head
+    }
+}
+
+/// Checks one top-level JSON parameter against the bounds; answers how many values it holds.
+fn check_json(key: &str, value: &Value, depth: usize) -> Result<usize, ApiError> {
+    if key.len() > MAX_KEY_LEN {
+        return Err(ApiError::field(
+            "params",
+            format!("A parameter name may be at most {MAX_KEY_LEN} bytes long."),
+        ));
+    }
+    if has_control(key) {
+        return Err(control_character("params"));
+    }
+    // serde_json stops at 128 levels; ours is far lower, and the walk stops at it.
+    let mut count = 1;
+    let mut stack = vec![(value, depth)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::String(s) if has_control(s) => return Err(control_character(field_of(key))),
+            Value::Array(_) | Value::Object(_) if d >= MAX_DEPTH => {
+                return Err(too_deep(field_of(key)))
+            }
+            Value::Array(items) => stack.extend(items.iter().map(|i| (i, d + 1))),
+            Value::Object(map) => {
+                for (k, i) in map {
+                    if k.len() > MAX_KEY_LEN || has_control(k) {
+                        return Err(control_character(field_of(key)));
+                    }
+                    stack.push((i, d + 1));
+                }
+            }
+            _ => {}
+        }
+        count += 1;
+        if count > MAX_PARAMS {
+            return Err(too_many());
+        }
+    }
+    Ok(count)
+}
+
 impl Params {
     /// `items[0][name]=x` → `{"items": {"0": {"name": "x"}}}`; `a[]=x` appends to an array.
-    fn insert_pair(&mut self, key: &str, value: Value) {
+    /// Refuses, before building anything, a key too long or too deep, one pair too many, and
+    /// control characters.
+    fn insert_pair(&mut self, key: &str, value: Value) -> Result<(), ApiError> {
+        self.count += 1;
+        if self.count > MAX_PARAMS {
+            return Err(too_many());
+        }
+        if key.len() > MAX_KEY_LEN {
+            return Err(ApiError::field(
+                field_of(key),
+                format!("A parameter name may be at most {MAX_KEY_LEN} bytes long."),
+            ));
+        }
+        if has_control(key) || matches!(&value, Value::String(s) if has_control(s)) {
+            return Err(control_character(field_of(key)));
+        }
+        // `find` and `ends_with` give char boundaries, so the slices below are safe.
         let (head, rest) = match key.find('[') {
             Some(i) if key.ends_with(']') => (&key[..i], &key[i + 1..key.len() - 1]),
             _ => (key, ""),
@@ -116,7 +226,10 @@ impl Params {
         } else {
             rest.split("][").collect()
         };
-        let mut slot = self.0.entry(head.to_string()).or_insert(Value::Null);
+        if path.len() >= MAX_DEPTH {
+            return Err(too_deep(field_of(key)));
+        }
+        let mut slot = self.map.entry(head.to_string()).or_insert(Value::Null);
         for segment in path {
             if segment.is_empty() {
                 if !slot.is_array() {
@@ -137,11 +250,12 @@ impl Params {
             }
         }
         *slot = value;
+        Ok(())
     }
 
     /// A present value: missing, `null` and `""` all mean absent (compat 3).
     pub fn get(&self, key: &str) -> Option<&Value> {
-        match self.0.get(key) {
+        match self.map.get(key) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => None,
             Some(v) => Some(v),
@@ -344,7 +458,7 @@ mod tests {
     fn params(pairs: &[(&str, &str)]) -> Params {
         let mut p = Params::default();
         for (k, v) in pairs {
-            p.insert_pair(k, Value::String(v.to_string()));
+            p.insert_pair(k, Value::String(v.to_string())).unwrap();
         }
         p
     }
@@ -366,6 +480,116 @@ mod tests {
         assert_eq!(json["items"][1]["name"], "Cake");
         assert_eq!(json["items"][0]["price"], "10");
         assert_eq!(json["tags"], serde_json::json!(["a", "b"]));
+    }
+
+    fn parse(content_type: &str, body: Vec<u8>, query: &str) -> Result<Params, ApiError> {
+        let request = Request::builder()
+            .method("POST")
+            .uri(format!("/api/v1/bill/status{query}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(axum::body::Body::from(body))
+            .expect("a request");
+        futures_lite(Params::from_request(request, &()))
+    }
+
+    /// Runs a future that never waits (the body is in memory) to completion.
+    fn futures_lite<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    }
+
+    fn refused_on(result: Result<Params, ApiError>) -> Vec<String> {
+        match result {
+            Err(ApiError::Validation(errors)) => errors.into_keys().collect(),
+            Err(other) => panic!("expected a 422, got {other:?}"),
+            Ok(_) => panic!("expected a 422, got parameters"),
+        }
+    }
+
+    #[test]
+    fn deep_keys_are_refused_before_anything_is_built() {
+        let form = "application/x-www-form-urlencoded";
+        // The request that used to overflow the stack and kill the server.
+        let key = format!("x{}=1", "[]".repeat(32_000));
+        assert_eq!(refused_on(parse(form, key.into_bytes(), "")), ["x"]);
+        let key = format!("x{}=1", "[a]".repeat(20_000));
+        assert_eq!(refused_on(parse(form, key.into_bytes(), "")), ["x"]);
+        let query = format!("?a{}=1", "[b]".repeat(MAX_DEPTH));
+        assert_eq!(refused_on(parse(form, Vec::new(), &query)), ["a"]);
+        let fine = format!("a{}=1", "[b]".repeat(MAX_DEPTH - 1));
+        assert!(parse(form, fine.into_bytes(), "").is_ok());
+        let json = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(
+            refused_on(parse("application/json", json.into_bytes(), "")),
+            ["a"]
+        );
+    }
+
+    #[test]
+    fn too_many_parameters_and_too_long_names_are_refused() {
+        let form = "application/x-www-form-urlencoded";
+        let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("k{i}=1")).collect();
+        assert_eq!(
+            refused_on(parse(form, many.join("&").into_bytes(), "")),
+            ["params"]
+        );
+        let json: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("{i}")).collect();
+        let body = format!("{{\"a\":[{}]}}", json.join(","));
+        assert_eq!(
+            refused_on(parse("application/json", body.into_bytes(), "")),
+            ["params"]
+        );
+        let long = format!("{}=1", "k".repeat(MAX_KEY_LEN + 1));
+        assert_eq!(refused_on(parse(form, long.into_bytes(), "")), ["params"]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_on_their_field() {
+        let form = "application/x-www-form-urlencoded";
+        let body = b"description=a%00b&amount=10".to_vec();
+        assert_eq!(refused_on(parse(form, body, "")), ["description"]);
+        let json = br#"{"name": "tea\u0007", "amount": 10}"#.to_vec();
+        assert_eq!(refused_on(parse("application/json", json, "")), ["name"]);
+        let json = br#"{"items": [{"name": "x\u0000"}]}"#.to_vec();
+        assert_eq!(refused_on(parse("application/json", json, "")), ["items"]);
+        // Line breaks and tabs are text.
+        let body = b"description=line%0D%0Anext%09tab".to_vec();
+        let p = parse(form, body, "").expect("line breaks are allowed");
+        assert_eq!(
+            p.get("description"),
+            Some(&Value::String("line\r\nnext\ttab".into()))
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1_000))]
+
+        /// Any body under any content type ends in parameters or a refusal, never a panic.
+        #[test]
+        fn arbitrary_bodies_never_panic(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256),
+            kind in 0usize..4,
+        ) {
+            let types = [
+                "application/x-www-form-urlencoded",
+                "application/json",
+                "",
+                "multipart/form-data; boundary=X",
+            ];
+            let _ = parse(types[kind], body, "");
+        }
+
+        /// Bracketed keys of every shape.
+        #[test]
+        fn arbitrary_keys_never_panic(keys in proptest::collection::vec("[a-z\\[\\]0-9é]{0,40}", 0..20)) {
+            let mut p = Params::default();
+            for k in keys {
+                let _ = p.insert_pair(&k, Value::String("v".into()));
+            }
+            let _ = p.json_of(&["a", "b", "items"]);
+        }
     }
 
     #[test]

@@ -242,3 +242,31 @@ pub fn refund(r: Refund) -> wire::Refund {
 pub fn refund_key(r: &Refund) -> (i64, String) {
     (r.created_at, r.id.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_cursor_reads_back() {
+        let (keyset, dir) = decode_cursor(&encode_cursor(42, "abc", true)).expect("decodes");
+        assert_eq!((keyset.created_at, keyset.id.as_str()), (42, "abc"));
+        assert!(matches!(dir, Direction::Next));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+        /// A cursor is client text: any text, and any bytes behind valid base64, is refused
+        /// or read, never a panic.
+        #[test]
+        fn arbitrary_cursors_never_panic(
+            text in "\\PC{0,64}",
+            bytes in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let _ = decode_cursor(&text);
+            let _ = decode_cursor(&URL_SAFE_NO_PAD.encode(bytes));
+        }
+    }
+}

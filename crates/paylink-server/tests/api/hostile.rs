@@ -1,0 +1,114 @@
+//! Requests built to break the server (issue 9's repros and their relatives): each gets a clear
+//! answer in the Cardlink shape, and the server keeps serving everyone else.
+
+use crate::harness::*;
+use reqwest::Method;
+use serde_json::json;
+
+async fn still_serving(app: &TestApp) {
+    let health = app.http.get(app.url("/health")).send().await;
+    assert_eq!(
+        health.expect("the server is still up").status(),
+        200,
+        "the server answers after the hostile request"
+    );
+    app.get("/api/v1/bill/search", &[]).await.ok();
+}
+
+#[tokio::test]
+async fn deeply_nested_keys_get_a_422_not_a_dead_server() {
+    let app = spawn_app().await;
+    for key in [
+        format!("x{}", "[]".repeat(32_000)),
+        format!("x{}", "[a]".repeat(20_000)),
+        format!("x{}", "[a]".repeat(9)),
+    ] {
+        let body = format!("{key}=1");
+        for token in ["1|x", app.token()] {
+            let a = app
+                .send(
+                    Method::POST,
+                    "/api/v1/bill/status",
+                    Some(token),
+                    Body::Raw("application/x-www-form-urlencoded", body.clone()),
+                )
+                .await;
+            assert!(
+                a.status == 422 || a.status == 401,
+                "{}: {}",
+                a.status,
+                a.text
+            );
+            if token == app.token() {
+                a.invalid("x");
+            }
+            still_serving(&app).await;
+        }
+    }
+    let nested = format!("{{\"id\":{}1{}}}", "[".repeat(120), "]".repeat(120));
+    let a = app
+        .send(
+            Method::POST,
+            "/api/v1/bill/status",
+            Some(app.token()),
+            Body::Raw("application/json", nested),
+        )
+        .await;
+    a.invalid("id");
+    still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn multibyte_dates_are_a_validation_error() {
+    let app = spawn_app().await;
+    for date in ["2024-01-0\u{e9}", "2024-01-01T10:00+1\u{e9}2"] {
+        let a = app
+            .get("/api/v1/bill/search", &[("start_date", date)])
+            .await;
+        a.invalid("start_date");
+        let a = app
+            .get("/api/v1/bill/search", &[("finish_date", date)])
+            .await;
+        a.invalid("finish_date");
+    }
+    still_serving(&app).await;
+}
+
+#[tokio::test]
+async fn control_characters_are_refused_alike_on_every_backend() {
+    let app = spawn_app().await;
+    for (field, text) in [
+        ("description", "tea\u{0}cake"),
+        ("name", "bell\u{7}"),
+        ("order_id", "A\u{1b}[31m"),
+        ("custom", "x\u{85}y"),
+    ] {
+        let a = app
+            .post(
+                "/api/v1/bill/create",
+                json!({"amount": "100", "shop_id": app.shop(), field: text}),
+            )
+            .await;
+        a.invalid(field);
+        // The same through a form body.
+        let a = app
+            .send(
+                Method::POST,
+                "/api/v1/bill/create",
+                Some(app.token()),
+                Body::form(&[("amount", "100"), ("shop_id", app.shop()), (field, text)]),
+            )
+            .await;
+        a.invalid(field);
+    }
+    assert_eq!(app.bill_count().await, 0, "nothing was half-written");
+    // Line breaks and tabs are text, and come back as sent.
+    let description = "line one\r\nline two\twith a tab";
+    let id = app
+        .bill(json!({"amount": "100", "shop_id": app.shop(), "description": description}))
+        .await;
+    assert_eq!(
+        app.bill_status(&id).await["description"],
+        json!(description)
+    );
+}
