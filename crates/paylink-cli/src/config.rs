@@ -24,6 +24,8 @@ pub struct FileConfig {
     pub default_commission: Option<String>,
     pub body_limit_bytes: Option<usize>,
     pub request_timeout_secs: Option<u64>,
+    pub header_timeout_secs: Option<u64>,
+    pub max_connections: Option<usize>,
     pub writers: Option<usize>,
     pub read_connections: Option<u32>,
     pub max_batch: Option<usize>,
@@ -333,6 +335,12 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     if let Some(t) = file.request_timeout_secs {
         s.request_timeout = Duration::from_secs(t.max(1));
     }
+    if let Some(t) = file.header_timeout_secs {
+        s.header_timeout = Duration::from_secs(t.max(1));
+    }
+    if let Some(c) = file.max_connections {
+        s.max_connections = c.max(1);
+    }
     if let Some(w) = o.writers.or(file.writers) {
         s.store.writers = w.max(1);
     }
@@ -356,6 +364,7 @@ mod tests {
         assert!(file.database_url.is_some() && file.listen.is_some() && file.public_url.is_some());
         assert!(file.default_commission.is_some() && file.body_limit_bytes.is_some());
         assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
+        assert!(file.header_timeout_secs.is_some() && file.max_connections.is_some());
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
     }
 

@@ -124,9 +124,16 @@ impl Application {
             .money
             .work
             .then(|| tokio::spawn(worker::run(self.state.clone(), stopped)));
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = serve(
+            self.listener,
+            self.router,
+            ConnectionLimits {
+                header_timeout: self.state.settings.header_timeout,
+                max_connections: self.state.settings.max_connections,
+            },
+            shutdown,
+        )
+        .await;
         // Let the dispatcher record the attempts in flight before the writer stops.
         let _ = stop.send(true);
         if let Some(d) = dispatcher {
@@ -138,6 +145,70 @@ impl Application {
         self.store.close().await;
         served
     }
+}
+
+struct ConnectionLimits {
+    header_timeout: std::time::Duration,
+    max_connections: usize,
+}
+
+/// HTTP/1.1 on hyper with what `axum::serve` lacks: a timer for the header read timeout (which
+/// also ends idle keep-alive connections) and a cap on connections. Each request carries its
+/// peer address as `ConnectInfo`. On `shutdown` it stops accepting and lets in-flight requests
+/// finish.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::extract::ConnectInfo;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use std::net::SocketAddr;
+    use tower::ServiceExt;
+
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 fn router(state: AppState) -> Router {

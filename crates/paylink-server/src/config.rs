@@ -18,6 +18,12 @@ pub struct Settings {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
     pub request_timeout: Duration,
+    /// Longest wait for a request's headers, counted from when the server starts waiting for
+    /// them: a new connection, or the previous answer sent. It cuts off clients that trickle
+    /// headers, and closes keep-alive connections left idle that long.
+    pub header_timeout: Duration,
+    /// Most client connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     pub store: StoreOptions,
     pub postbacks: PostbackSettings,
     pub money: MoneySettings,
@@ -104,6 +110,8 @@ impl Settings {
     pub const DEFAULT_COMMISSION: &'static str = "3.5";
     pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
     pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+    pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 15;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
     /// Defaults everywhere but the database; `public_url` follows the listen address.
     pub fn new(database_url: impl Into<String>, listen: SocketAddr) -> Settings {
@@ -115,6 +123,8 @@ impl Settings {
                 .expect("the default commission parses"),
             body_limit: Settings::DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(Settings::DEFAULT_TIMEOUT_SECS),
+            header_timeout: Duration::from_secs(Settings::DEFAULT_HEADER_TIMEOUT_SECS),
+            max_connections: Settings::DEFAULT_MAX_CONNECTIONS,
             store: StoreOptions::default(),
             postbacks: PostbackSettings::default(),
             money: MoneySettings::default(),

@@ -18,6 +18,8 @@ mod browser;
 mod checkout_pages;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/connections.rs"]
+mod connections;
 #[path = "api/hostile.rs"]
 mod hostile;
 #[path = "api/lists.rs"]
