@@ -476,9 +476,18 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Kills the server, and fails the test if it logged a panic: every panic is a bug, even
+    /// one the server caught and answered with a 500.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(reader) = self.stderr_reader.take() {
+            let _ = reader.join();
+        }
+        let log = self.stderr.lock().map(|l| l.clone()).unwrap_or_default();
+        if !std::thread::panicking() && log.contains("panicked") {
+            panic!("paylink serve logged a panic:\n{log}");
+        }
     }
 }
 

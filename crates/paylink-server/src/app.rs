@@ -33,8 +33,34 @@ pub enum StartError {
     },
 }
 
+/// How many panics the server caught: a request's (answered 500) or a background worker's
+/// (restarted). Every one is a bug; the test harness fails a test that saw one.
+#[derive(Clone, Default)]
+pub struct Panics(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Panics {
+    pub fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn record(&self, what: &str, message: &str) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tracing::error!(panic = message, "{what} panicked: this is a bug");
+    }
+}
+
+/// The text of a caught panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)")
+}
+
 pub struct Application {
     listener: TcpListener,
+    panics: Panics,
     router: Router,
     state: AppState,
     store: Store,
@@ -84,9 +110,11 @@ impl Application {
             postbacks_due: tokio::sync::Notify::new(),
             payouts_due: tokio::sync::Notify::new(),
         });
+        let panics = Panics::default();
         Ok(Application {
             listener,
-            router: router(state.clone()),
+            router: router(state.clone(), panics.clone()),
+            panics,
             state,
             store,
             public_url,
@@ -106,24 +134,32 @@ impl Application {
         &self.store
     }
 
+    /// The count of panics caught while serving, to watch from outside.
+    pub fn panics(&self) -> Panics {
+        self.panics.clone()
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let dispatcher = self
-            .state
-            .settings
-            .postbacks
-            .dispatch
-            .then(|| tokio::spawn(postbacks::run(self.state.clone(), stopped.clone())));
-        let worker = self
-            .state
-            .settings
-            .money
-            .work
-            .then(|| tokio::spawn(worker::run(self.state.clone(), stopped)));
+        let (st, panics) = (&self.state, &self.panics);
+        let dispatcher = st.settings.postbacks.dispatch.then(|| {
+            let (st, stopped) = (st.clone(), stopped.clone());
+            tokio::spawn(supervise(
+                "the postback dispatcher",
+                panics.clone(),
+                move || postbacks::run(st.clone(), stopped.clone()),
+            ))
+        });
+        let worker = st.settings.money.work.then(|| {
+            let st = st.clone();
+            tokio::spawn(supervise("the money worker", panics.clone(), move || {
+                worker::run(st.clone(), stopped.clone())
+            }))
+        });
         let served = serve(
             self.listener,
             self.router,
@@ -144,6 +180,24 @@ impl Application {
         }
         self.store.close().await;
         served
+    }
+}
+
+/// Runs a background worker, and runs it again after a panic: one bug must not stop every
+/// postback or payout until the next restart.
+async fn supervise<F, Fut>(what: &'static str, panics: Panics, start: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match tokio::spawn(start()).await {
+            Err(e) if e.is_panic() => {
+                panics.record(what, panic_message(&e.into_panic()));
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            _ => return,
+        }
     }
 }
 
@@ -211,7 +265,7 @@ async fn serve(
     Ok(())
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, panics: Panics) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .route("/health", get(health))
@@ -221,9 +275,12 @@ fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal.into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            move |payload: Box<dyn std::any::Any + Send>| {
+                panics.record("a request", panic_message(payload.as_ref()));
+                ApiError::Internal.into_response()
+            },
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

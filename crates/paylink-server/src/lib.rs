@@ -17,6 +17,6 @@ pub mod refunds;
 pub mod state;
 pub mod worker;
 
-pub use app::{Application, StartError};
+pub use app::{Application, Panics, StartError};
 pub use config::Settings;
 pub use state::{Clock, ManualClock, SystemClock};

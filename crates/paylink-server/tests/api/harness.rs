@@ -4,7 +4,7 @@
 
 use paylink_sdk::CardlinkClient;
 use paylink_server::admin::{self, Onboarded};
-use paylink_server::{Application, ManualClock, Settings};
+use paylink_server::{Application, ManualClock, Panics, Settings};
 use paylink_store::testing::TestDatabase;
 use paylink_store::Store;
 use serde_json::{json, Value};
@@ -26,7 +26,18 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The merchant every test starts with: one enabled RUB shop.
     pub merchant: Onboarded,
+    /// Panics the server caught; a test that saw one fails when its app is dropped.
+    panics: Panics,
     _db: TestDatabase,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let caught = self.panics.count();
+        if caught > 0 && !std::thread::panicking() {
+            panic!("the server caught {caught} panic(s) during this test (see its log): a panic is a bug");
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -60,6 +71,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         );
     }
     let store = app.store().clone();
+    let panics = app.panics();
     tokio::spawn(app.run_until(std::future::pending()));
     let merchant = admin::create_merchant(&store, "Test merchant", None, true, START)
         .await
@@ -70,6 +82,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         store,
         http: reqwest::Client::new(),
         merchant,
+        panics,
         _db: db,
     }
 }
