@@ -53,6 +53,12 @@ const PAYLINK_VARS: &[&str] = &[
 /// not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(120);
 
+/// The rounds of a polling loop: as many as fit in [`PATIENCE`], whatever each one takes.
+fn patience() -> impl Iterator<Item = ()> {
+    let deadline = Instant::now() + PATIENCE;
+    std::iter::from_fn(move || (Instant::now() < deadline).then_some(()))
+}
+
 /// `paylink ARGS` run in `dir`, with a clean `PAYLINK_*` environment.
 fn paylink(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(PAYLINK);
@@ -1398,7 +1404,7 @@ async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
 
     // The operator sees it delivered, and can send it again.
     let mut listed = Value::Null;
-    for _ in 0..200 {
+    for _ in patience() {
         let out = fx
             .admin(&["postback", "list", "--bill", &bill_b, "--json"])
             .await
@@ -1716,7 +1722,7 @@ async fn money_commands_drive_payouts_on_the_running_server_and_ledger_check_gua
         .await
         .json();
     let mut status = String::new();
-    for _ in 0..400 {
+    for _ in patience() {
         let (_, p) = server
             .get("/api/v1/payout/status", &m.token, &[("id", &payout_id)])
             .await;

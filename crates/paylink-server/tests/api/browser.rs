@@ -27,7 +27,7 @@ const ARTIFACTS: &str = concat!(
     "/../../target/browser-artifacts"
 );
 /// How long to wait for a page, an element or a postback before failing.
-const PATIENCE: Duration = Duration::from_secs(15);
+const PATIENCE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(100);
 /// The W3C key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

@@ -10,6 +10,17 @@ use paylink_store::Store;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// How long a test waits for something the server does on its own time (a worker, a
+/// dispatcher): generous, since CI machines are small and loaded. A test that gets there
+/// sooner moves on at once.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// The rounds of a polling loop: as many as fit in [`PATIENCE`], whatever each one sleeps.
+pub fn patience() -> impl Iterator<Item = ()> {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    std::iter::from_fn(move || (std::time::Instant::now() < deadline).then_some(()))
+}
+
 /// 2024-05-14 10:00:00 UTC.
 pub const START: i64 = 1_715_680_800_000;
 pub const DAY_MS: i64 = 86_400_000;

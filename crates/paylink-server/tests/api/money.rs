@@ -124,7 +124,7 @@ async fn balance(app: &TestApp) -> Bal {
 /// Polls the balance (bounded) until `ok` holds; the worker moves money on its own time.
 async fn wait_balance(app: &TestApp, token: &str, ok: impl Fn(Bal) -> bool) -> Bal {
     let mut last = Bal::default();
-    for _ in 0..400 {
+    for _ in patience() {
         last = balance_of(app, token).await;
         if ok(last) {
             return last;
@@ -278,7 +278,7 @@ fn id_of(v: &Value) -> String {
 /// Polls `payout/status` (bounded) until the payout is final; returns it.
 async fn wait_payout(app: &TestApp, token: &str, id: &str) -> Value {
     let mut last = Value::Null;
-    for _ in 0..400 {
+    for _ in patience() {
         let a = app
             .get_as(token, "/api/v1/payout/status", &[("id", id)])
             .await;
@@ -1438,7 +1438,7 @@ async fn a_refund_left_in_process_is_completed_by_the_worker() {
     assert_eq!(status().await, json!("PROCESS"));
     app.advance_ms(60_001);
     let mut last = Value::Null;
-    for _ in 0..400 {
+    for _ in patience() {
         last = status().await;
         if last != json!("PROCESS") {
             break;

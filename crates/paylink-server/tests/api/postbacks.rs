@@ -162,7 +162,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
     };
     // Recorded, and due again exactly one delay later (no jitter).
     let mut h = state(&app).await;
-    for _ in 0..100 {
+    for _ in patience() {
         if h.record.total_attempts == 1 {
             break;
         }
@@ -181,7 +181,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
     app.advance_ms(60_000);
     let third = r.wait_for("/postback", 3).await[2].clone();
     // The schedule is spent: failed, with every attempt on record.
-    for _ in 0..100 {
+    for _ in patience() {
         h = state(&app).await;
         if h.record.state == NoticeState::Failed {
             break;
@@ -211,7 +211,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
         assert_eq!(p.body, first.body);
         assert_signed(&app, p);
     }
-    for _ in 0..100 {
+    for _ in patience() {
         h = state(&app).await;
         if h.record.state == NoticeState::Delivered {
             break;
@@ -238,7 +238,7 @@ async fn a_receiver_that_is_down_is_an_attempt_with_an_error_and_a_retry() {
     let bill = app.bill(json!({"amount": 3})).await;
     app.pay_card(&bill, CARD_OK).await.ok();
     let mut h = Vec::new();
-    for _ in 0..200 {
+    for _ in patience() {
         h = admin::postbacks(&app.store, &bill).await.unwrap();
         if h.first().is_some_and(|p| !p.attempts.is_empty()) {
             break;
@@ -324,7 +324,7 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
     let bill = app.bill(json!({"amount": 3})).await;
     app.pay_card(&bill, CARD_OK).await.ok();
     let mut h = Vec::new();
-    for _ in 0..200 {
+    for _ in patience() {
         h = admin::postbacks(&app.store, &bill).await.unwrap();
         if h.first().is_some_and(|p| !p.attempts.is_empty()) {
             break;

@@ -2,6 +2,7 @@
 //! the payer's browser arriving at `/success` and `/fail`) and answers postbacks with a status
 //! the test chooses.
 
+use crate::harness::patience;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -120,9 +121,9 @@ impl Receiver {
             .collect()
     }
 
-    /// Waits (polling, up to 20 s) until `path` has had `n` requests; returns them all.
+    /// Waits (polling, up to `PATIENCE`) until `path` has had `n` requests; returns them all.
     pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Received> {
-        for _ in 0..400 {
+        for _ in patience() {
             let got = self.at(path);
             if got.len() >= n {
                 return got;
