@@ -210,7 +210,7 @@ def server(database_url, tmp_path_factory) -> Server:
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # generous: CI machines are small and loaded
         while True:
             if proc.poll() is not None:
                 pytest.fail(f"`paylink serve` exited with {proc.returncode}:\n{_log_tail(log_path)}", pytrace=False)
@@ -220,7 +220,7 @@ def server(database_url, tmp_path_factory) -> Server:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"`paylink serve` not healthy within 30 s:\n{_log_tail(log_path)}", pytrace=False)
+                pytest.fail(f"`paylink serve` not healthy within 90 s:\n{_log_tail(log_path)}", pytrace=False)
             time.sleep(0.2)
         yield Server(base, base + "/api/v1/", log_path, main, other, binary, database_url)
     finally:
@@ -231,6 +231,10 @@ def server(database_url, tmp_path_factory) -> Server:
             proc.kill()
             proc.wait(timeout=10)
         log.close()
+    # Every panic is a bug, even one the server caught and answered with a 500.
+    logged = log_path.read_text(errors="replace")
+    if "panicked" in logged:
+        pytest.fail(f"`paylink serve` logged a panic:\n{_log_tail(log_path)}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
