@@ -269,6 +269,8 @@ fn router(state: AppState, panics: Panics) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(health))
+        .route("/health/ready", get(ready))
         .merge(cardlink::router())
         .merge(pages::router())
         .fallback(not_found)
@@ -288,6 +290,26 @@ fn router(state: AppState, panics: Panics) -> Router {
 async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }
+
+/// Ready to serve: the database answers, its schema is current and a writer commits; else 503
+/// with the reason, for load balancers and service managers.
+async fn ready(State(st): State<AppState>) -> Response {
+    let checked = tokio::time::timeout(READY_WITHIN, st.store.check_ready()).await;
+    let why = match checked {
+        Ok(Ok(())) => return health().await.into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("the database did not answer within {READY_WITHIN:?}"),
+    };
+    tracing::warn!(reason = %why, "not ready");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(serde_json::json!({"status": "unavailable", "reason": why})),
+    )
+        .into_response()
+}
+
+/// How long a readiness check may take before the answer is "not ready".
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn not_found() -> ApiError {
     ApiError::Http(StatusCode::NOT_FOUND, "Not Found")

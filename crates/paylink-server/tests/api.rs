@@ -20,6 +20,8 @@ mod checkout_pages;
 mod concurrency;
 #[path = "api/connections.rs"]
 mod connections;
+#[path = "api/health.rs"]
+mod health;
 #[path = "api/hostile.rs"]
 mod hostile;
 #[path = "api/lists.rs"]

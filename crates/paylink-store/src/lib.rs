@@ -246,6 +246,23 @@ impl Store {
         .ok_or_else(|| StoreError::Corrupt(format!("instance secret {name} missing")))
     }
 
+    /// Whether this store can serve: the database answers a read, every migration this binary
+    /// knows is applied, and a writer takes and commits a batch (an empty one, which writes
+    /// nothing to disk).
+    pub async fn check_ready(&self) -> Result<(), StoreError> {
+        let applied = self
+            .fetch("SELECT version FROM schema_migrations", &[], |r| {
+                r.i64("version")
+            })
+            .await?;
+        if let Some(version) = migrate::first_missing(&applied) {
+            return Err(StoreError::Migrate(format!(
+                "migration {version} is not applied"
+            )));
+        }
+        self.apply(Plan::default()).await
+    }
+
     /// Lets queued writes commit, stops the writers and closes the connections.
     pub async fn close(&self) {
         self.writer.close().await;

@@ -53,6 +53,14 @@ const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The first migration this binary knows that is not among `applied`, if any.
+pub(crate) fn first_missing(applied: &[i64]) -> Option<i64> {
+    MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .find(|v| !applied.contains(v))
+}
+
 pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreError> {
     // On PostgreSQL two concurrent `CREATE TABLE IF NOT EXISTS` can both pass the check; the
     // loser fails ("duplicate key ... pg_type_typname_nsp_index" or "type ... already exists")
