@@ -1,5 +1,6 @@
 //! The `paylink` binary: `serve`, `migrate` and the operator commands.
 
+mod backup;
 mod config;
 mod money;
 
@@ -92,6 +93,10 @@ enum Command {
     /// The SBP banks dictionary.
     #[command(subcommand)]
     SbpBank(money::SbpBankCommand),
+    /// Copy the SQLite database to a new file while the server runs.
+    Backup(backup::BackupArgs),
+    /// Replace the SQLite database with a backup (stop the server first).
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Subcommand)]
@@ -390,6 +395,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         return serve(cli.database_url, args, file).await;
     }
     let url = config::database_url(cli.database_url.as_ref(), &file).map_err(Failure)?;
+    match cli.command {
+        Command::Backup(args) => return backup::backup(&url, args).await,
+        Command::Restore(args) => return backup::restore(&url, args).await,
+        _ => {}
+    }
     let migrate = matches!(cli.command, Command::Migrate);
     let store = Store::open(
         &url,
@@ -416,7 +426,7 @@ async fn admin_command(
 ) -> Result<(), Failure> {
     match command {
         // `run` starts the server before opening an admin store; `Store::open` migrates.
-        Command::Serve(_) | Command::Migrate => {}
+        Command::Serve(_) | Command::Migrate | Command::Backup(_) | Command::Restore(_) => {}
         Command::Merchant(MerchantCommand::Create {
             name,
             email,

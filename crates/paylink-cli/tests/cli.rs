@@ -1790,3 +1790,129 @@ async fn money_commands_drive_payouts_on_the_running_server_and_ledger_check_gua
     assert!(!failed.status.success(), "{failed:#?}");
     assert!(failed.stdout.contains("locked"), "{failed:#?}");
 }
+
+/// One paid bill through the HTTP API, for load that writes the ledger.
+async fn bill_and_pay(http: &reqwest::Client, base: &str, m: &Merchant) {
+    let post = |path: &str, form: Vec<(&str, String)>| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&m.token)
+            .form(&form)
+            .send()
+    };
+    let bill: Value = post(
+        "/api/v1/bill/create",
+        vec![("amount", "10".into()), ("shop_id", m.shop.clone())],
+    )
+    .await
+    .expect("bill/create answers")
+    .json()
+    .await
+    .expect("JSON");
+    let id = bill["bill_id"].as_str().expect("a bill id").to_string();
+    let paid = post(
+        "/sandbox/pay",
+        vec![
+            ("bill_id", id),
+            ("method", "BANK_CARD".into()),
+            ("card_number", "4242424242424242".into()),
+        ],
+    )
+    .await
+    .expect("sandbox/pay answers");
+    assert!(paid.status().is_success());
+}
+
+#[tokio::test]
+async fn backup_under_write_load_restores_into_books_that_balance() {
+    let fx = Fixture::new().await;
+    let copy = fx.dir.path().join("copy.db");
+    let copy_arg = copy.to_str().expect("a UTF-8 path");
+    if !fx.db.url.starts_with("sqlite:") {
+        // PostgreSQL has its own tools; the command says which.
+        fx.admin(&["backup", "--to", copy_arg])
+            .await
+            .refused(&["pg_dump"]);
+        return;
+    }
+    let m = fx.merchant("Backed up").await;
+    let server = fx.serve(&[]).await;
+    for _ in 0..20 {
+        bill_and_pay(&server.http, &server.base, &m).await;
+    }
+    // Four clients keep paying bills until the backup is done.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (http, base, stopped) = (server.http.clone(), server.base.clone(), stopped.clone());
+            let m = Merchant {
+                id: m.id.clone(),
+                shop: m.shop.clone(),
+                token: m.token.clone(),
+            };
+            tokio::spawn(async move {
+                let mut paid = 0;
+                while !*stopped.borrow() {
+                    bill_and_pay(&http, &base, &m).await;
+                    paid += 1;
+                }
+                paid
+            })
+        })
+        .collect();
+    let backed = fx
+        .admin(&["backup", "--to", copy_arg, "--json"])
+        .await
+        .json();
+    stop.send(true).expect("the load listens");
+    let mut paid_during = 0;
+    for task in load {
+        paid_during += task.await.expect("the load ran");
+    }
+    assert!(paid_during > 0, "the backup ran under write load");
+    assert_eq!(backed["integrity"], "ok", "{backed:?}");
+    assert!(
+        backed["pages"].as_u64().is_some_and(|p| p > 0),
+        "{backed:?}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&copy)
+            .expect("the copy")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the copy holds sealed secrets");
+    }
+    // A second backup never overwrites the first.
+    fx.admin(&["backup", "--to", copy_arg])
+        .await
+        .refused(&["exists"]);
+
+    // Restored into a new database, the books balance and the merchant's token works.
+    let restored = format!("sqlite://{}", fx.dir.path().join("restored.db").display());
+    let restore = |extra: &[&str]| {
+        let mut cmd = paylink(fx.dir.path(), &["restore", "--from", copy_arg, "--json"]);
+        cmd.args(["--database-url", &restored]).args(extra);
+        cmd
+    };
+    run(restore(&[])).await.json();
+    run(restore(&[])).await.refused(&["--force"]);
+    run(restore(&["--force"])).await.json();
+    let mut check = paylink(fx.dir.path(), &["ledger", "check", "--json"]);
+    check.args(["--database-url", &restored]);
+    let checked = run(check).await.json();
+    assert_eq!(checked["ok"], true, "{checked:?}");
+    let mut serve = paylink(
+        fx.dir.path(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &restored,
+        ],
+    );
+    serve.env("PAYLINK_MONEY_WORK", "false");
+    let copy_server = Server::start(serve).await;
+    copy_server.bill_ok(&m.token, &m.shop, "10").await;
+}

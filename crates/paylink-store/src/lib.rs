@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod sql;
+pub mod backup;
 mod ledger;
 mod migrate;
 mod money;
