@@ -19,6 +19,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    pub log_format: Option<LogFormat>,
     /// Text ("3.5") or a TOML number (3.5): both are what an operator means.
     #[serde(default, deserialize_with = "percent")]
     pub default_commission: Option<String>,
@@ -105,6 +106,15 @@ impl FileConfig {
             Err(e) => Err(format!("{}: {e}", path.display())),
         }
     }
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// Values given on the command line or in the environment.
@@ -365,6 +375,7 @@ mod tests {
         assert!(file.default_commission.is_some() && file.body_limit_bytes.is_some());
         assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
         assert!(file.header_timeout_secs.is_some() && file.max_connections.is_some());
+        assert_eq!(file.log_format, Some(LogFormat::Text));
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
     }
 

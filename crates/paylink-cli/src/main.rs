@@ -56,6 +56,16 @@ struct Cli {
         help_heading = "Global options"
     )]
     config: Option<PathBuf>,
+    /// Log lines as `text` (for people) or `json` (one object a line, for collectors)
+    /// [default: the file's log_format, else text].
+    #[arg(
+        long,
+        global = true,
+        env = "PAYLINK_LOG_FORMAT",
+        value_name = "FORMAT",
+        help_heading = "Global options"
+    )]
+    log_format: Option<config::LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -306,14 +316,24 @@ impl From<paylink_store::StoreError> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let file = match FileConfig::load(cli.config.as_ref()) {
+        Ok(file) => file,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(std::io::stderr);
+    match cli.log_format.or(file.log_format).unwrap_or_default() {
         // Colour codes only for a person at a terminal, not in log files or journald.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        config::LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Each line one JSON object, with the fields of every span it is in (the request id).
+        config::LogFormat::Json => logs.json().with_current_span(false).init(),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -324,7 +344,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, file)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message)) => {
             eprintln!("error: {message}");
@@ -389,8 +409,7 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
     })
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
-    let file = FileConfig::load(cli.config.as_ref()).map_err(Failure)?;
+async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
     if let Command::Serve(args) = cli.command {
         return serve(cli.database_url, args, file).await;
     }

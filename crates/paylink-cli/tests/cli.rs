@@ -1916,3 +1916,71 @@ async fn backup_under_write_load_restores_into_books_that_balance() {
     let copy_server = Server::start(serve).await;
     copy_server.bill_ok(&m.token, &m.shop, "10").await;
 }
+
+/// `--log-format json`: every stderr line is one JSON object; every line a request logs names
+/// that request's id, which its answer carries too; no secret reaches the log at any level.
+#[tokio::test]
+async fn json_logs_name_the_request_and_hold_no_secret() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Logged shop").await;
+    let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]);
+    cmd.env("RUST_LOG", "trace");
+    let mut server = Server::start(cmd).await;
+    let pan = "4111111111111111";
+    let answer = server
+        .http
+        .post(server.url("/api/v1/bill/create"))
+        .bearer_auth(&m.token)
+        .header("x-request-id", "proxy-given-7")
+        .form(&[("amount", "10"), ("shop_id", m.shop.as_str())])
+        .send()
+        .await
+        .expect("bill/create answers");
+    assert_eq!(answer.headers()["x-request-id"], "proxy-given-7");
+    let bill: Value = answer.json().await.expect("JSON");
+    let bill = bill["bill_id"].as_str().expect("a bill id").to_string();
+    let paid = server
+        .http
+        .post(server.url(&format!("/sandbox/pay?card_number={pan}")))
+        .bearer_auth(&m.token)
+        .form(&[("bill_id", bill.as_str()), ("method", "BANK_CARD")])
+        .send()
+        .await
+        .expect("sandbox/pay answers");
+    let own_id = paid.headers()["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_string();
+    assert!(own_id.len() >= 16, "a fresh id: {own_id}");
+    assert!(paid.status().is_success());
+    assert!(server.terminate().success());
+    let logs = server.stderr.lock().unwrap().clone();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let of_request = |id: &str| {
+        lines
+            .iter()
+            .filter(|l| {
+                l["spans"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["request_id"] == id))
+            })
+            .count()
+    };
+    assert!(of_request("proxy-given-7") > 0, "{logs}");
+    assert!(of_request(&own_id) > 0, "{logs}");
+    // A line logged inside a request's span never lacks its id.
+    for l in &lines {
+        if let Some(spans) = l["spans"].as_array() {
+            if spans.iter().any(|s| s["name"] == "request") {
+                assert!(spans.iter().any(|s| s["request_id"].is_string()), "{l}");
+            }
+        }
+    }
+    let secret = m.token.split('|').nth(1).expect("a token secret");
+    for needle in [pan, secret] {
+        assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
+    }
+}

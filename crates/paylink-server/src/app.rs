@@ -283,7 +283,10 @@ fn router(state: AppState, panics: Panics) -> Router {
                 ApiError::Internal.into_response()
             },
         ))
-        .layer(TraceLayer::new_for_http())
+        // Its events (request, response, latency) go in `request_id`'s span; its own span would
+        // log the URI, whose query may carry what must not be logged.
+        .layer(TraceLayer::new_for_http().make_span_with(|_: &Request| tracing::Span::none()))
+        .layer(middleware::from_fn(request_id))
         .with_state(state)
 }
 
@@ -318,6 +321,41 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError::Http(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
 }
+
+/// Names every request: the caller's `x-request-id` when it is a sane token (a proxy's), else a
+/// fresh one. Every log line of the request carries it (the span's `request_id`), and so does
+/// the answer's `x-request-id`, so a client reporting an error can point at its log lines.
+async fn request_id(req: Request, next: Next) -> Response {
+    use axum::http::HeaderValue;
+    use tracing::Instrument;
+    let given = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
+        .map(str::to_string);
+    let id = given.unwrap_or_else(|| {
+        paylink_core::id::random_base62(&mut rand::thread_rng(), REQUEST_ID_LEN)
+    });
+    // The path only: a query may carry what must not be logged.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let mut response = next.run(req).instrument(span).await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+const REQUEST_ID_LEN: usize = 20;
 
 /// Every request has a deadline; past it the client gets a JSON 503 (the work is dropped, and
 /// a write already queued either commits whole or not at all).
