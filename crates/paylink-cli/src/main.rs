@@ -107,6 +107,13 @@ enum Command {
     Backup(backup::BackupArgs),
     /// Replace the SQLite database with a backup (stop the server first).
     Restore(backup::RestoreArgs),
+    /// Print a shell completion script to stdout.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    Man,
 }
 
 #[derive(Subcommand)]
@@ -415,6 +422,17 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
     }
     let url = config::database_url(cli.database_url.as_ref(), &file).map_err(Failure)?;
     match cli.command {
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "paylink", &mut std::io::stdout());
+            return Ok(());
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            return page
+                .render(&mut std::io::stdout())
+                .map_err(|e| Failure(format!("cannot write the man page: {e}")));
+        }
         Command::Backup(args) => return backup::backup(&url, args).await,
         Command::Restore(args) => return backup::restore(&url, args).await,
         _ => {}
@@ -445,7 +463,12 @@ async fn admin_command(
 ) -> Result<(), Failure> {
     match command {
         // `run` starts the server before opening an admin store; `Store::open` migrates.
-        Command::Serve(_) | Command::Migrate | Command::Backup(_) | Command::Restore(_) => {}
+        Command::Serve(_)
+        | Command::Migrate
+        | Command::Backup(_)
+        | Command::Restore(_)
+        | Command::Completions { .. }
+        | Command::Man => {}
         Command::Merchant(MerchantCommand::Create {
             name,
             email,
