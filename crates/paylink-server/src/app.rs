@@ -124,7 +124,11 @@ impl Application {
             .money
             .work
             .then(|| tokio::spawn(worker::run(self.state.clone(), stopped)));
-        let served = axum::serve(self.listener, self.router)
+        // The peer address feeds the card-testing limits (checkout::ClientAddr).
+        let app = self
+            .router
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         // Let the dispatcher record the attempts in flight before the writer stops.

@@ -968,6 +968,34 @@ async fn payouts_from_the_moderation_threshold_up_wait_for_an_operator() {
     assert_ledger_ok(&app).await;
 }
 
+/// The threshold weighs the whole request: a split order whose parts are each below it, but
+/// whose total is not, waits for an operator in every part.
+#[tokio::test]
+async fn a_split_order_above_the_moderation_threshold_is_moderated_in_every_part() {
+    let app = spawn_app_with(|s| s.money.payouts.moderation_threshold = 200_000_00).await;
+    set_profile(&app, &app.merchant.merchant_id, open_profile()).await;
+    fund(&app, "300000").await;
+    let parts = created(&regular(&app, with_order(card("250000", CARD_OK), "big")).await);
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert!(number(&p["amount"]) < 200_000_00, "{p}");
+        assert_eq!(p["status"], json!("MODERATING"), "{p}");
+    }
+    // Below the threshold in total, the same split goes out at once.
+    let parts = created(&regular(&app, with_order(card("160000", CARD_OK), "small")).await);
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert_eq!(
+            wait_payout(&app, app.token(), &id_of(p)).await["status"],
+            json!("SUCCESS")
+        );
+    }
+    // The worker has been by, and left the moderated order alone.
+    let s = app.get("/api/v1/payout/status", &[("order_id", "big")]).await;
+    assert_eq!(s.ok()["status"], json!("MODERATING"));
+    assert_ledger_ok(&app).await;
+}
+
 #[tokio::test]
 async fn the_daily_and_monthly_limits_hold_and_a_failed_payout_gives_its_share_back() {
     let app = spawn_app().await;
@@ -1945,7 +1973,7 @@ async fn the_ledger_check_finds_money_moved_without_its_postings() {
         .unwrap();
     app.store
         .apply(Plan::one(Write::MarkSettled {
-            payment_id: PaymentId::from_trusted(id_of(&paid)),
+            id: id_of(&paid),
             now: app.now(),
         }))
         .await

@@ -239,8 +239,11 @@ struct Expected {
 #[derive(Default)]
 struct Model {
     balances: BTreeMap<(usize, Currency), Expected>,
-    /// Unsettled payments: (merchant, currency, amount, due_at).
-    pending: BTreeMap<PaymentId, (usize, Currency, i64, Millis)>,
+    /// Unsettled money by settlement id (a payment's id, or `returned_<refund>` for what a
+    /// refused refund put back in hold): (merchant, currency, amount, due_at).
+    pending: BTreeMap<String, (usize, Currency, i64, Millis)>,
+    /// When each delayed payment's own money settles (or settled).
+    due_of: BTreeMap<PaymentId, Millis>,
     /// Every payout part created, with its status.
     payouts: Vec<(Payout, PayoutStatus)>,
     refunds: Vec<(Refund, RefundStatus)>,
@@ -500,9 +503,12 @@ impl World {
         if delayed {
             self.model.at(m, balance_currency).hold += landed;
             self.model.pending.insert(
-                p.id.clone(),
+                p.id.to_string(),
                 (m, balance_currency, landed, self.now + SETTLE_AFTER),
             );
+            self.model
+                .due_of
+                .insert(p.id.clone(), self.now + SETTLE_AFTER);
         } else {
             self.model.at(m, balance_currency).available += landed;
         }
@@ -516,8 +522,8 @@ impl World {
             .due_settlements(self.now, 1_000)
             .await
             .expect("read due settlements");
-        let found: BTreeSet<&PaymentId> = due.iter().map(|s| &s.payment_id).collect();
-        let expected: BTreeSet<&PaymentId> = self
+        let found: BTreeSet<&String> = due.iter().map(|s| &s.id).collect();
+        let expected: BTreeSet<&String> = self
             .model
             .pending
             .iter()
@@ -530,7 +536,7 @@ impl World {
             let hold = self.balance(m, s.currency).await.hold;
             let plan = settlement::settle(&s, hold, self.now);
             committed(self.store.apply(plan).await, true, "a settlement")?;
-            let (_, c, amount, _) = self.model.pending.remove(&s.payment_id).unwrap();
+            let (_, c, amount, _) = self.model.pending.remove(&s.id).unwrap();
             prop_assert_eq!((s.amount, s.currency), (amount, c));
             // Refunds may have taken part of the hold: only what is left moves.
             let e = self.model.at(m, c);
@@ -614,6 +620,11 @@ impl World {
             return Ok(());
         }
         prop_assert_eq!(parts.iter().map(|p| p.amount).sum::<i64>(), amount);
+        // The moderation threshold weighs the whole request, every part alike.
+        let moderated = profile.moderation || amount >= self.rules.moderation_threshold;
+        for p in &parts {
+            prop_assert_eq!(p.status == PayoutStatus::Moderating, moderated);
+        }
         for p in parts {
             prop_assert!(p.amount <= self.rules.card.max);
             let e = self.model.at(m, currency);
@@ -746,6 +757,7 @@ impl World {
         prop_assert_eq!(r.account_amount, taken);
         prop_assert_eq!(r.account_currency, payment.account_currency);
         let from_available = balance.available.min(taken);
+        prop_assert_eq!(r.from_hold, taken - from_available, "the refund's hold part");
         let e = self.model.at(m, r.account_currency);
         e.available -= from_available;
         e.hold -= taken - from_available;
@@ -764,7 +776,14 @@ impl World {
         } else {
             Err("Refund refused by the issuer".to_string())
         };
-        let (done, plan) = refund::complete(&r, answer, None, None, self.now);
+        // What a refusal returns to hold settles when the payment's own money does (did).
+        let hold_due_at = self
+            .model
+            .due_of
+            .get(&r.payment_id)
+            .copied()
+            .unwrap_or(self.now);
+        let (done, plan) = refund::complete(&r, answer, None, None, hold_due_at, self.now);
         let fresh = status == RefundStatus::Process;
         if !committed(self.store.apply(plan).await, fresh, "a refund answer")? {
             return Ok(());
@@ -772,8 +791,18 @@ impl World {
         prop_assert!(fresh, "a finished refund was answered again");
         self.model.refunds[i].1 = done.status;
         if done.status == RefundStatus::Fail {
+            // Each part goes back where the refund took it from; the held part waits to
+            // settle again.
             let m = self.index(&r.merchant_id);
-            self.model.at(m, r.account_currency).available += r.account_amount;
+            let e = self.model.at(m, r.account_currency);
+            e.available += r.account_amount - r.from_hold;
+            e.hold += r.from_hold;
+            if r.from_hold > 0 {
+                self.model.pending.insert(
+                    settlement::returned_id(&r.id),
+                    (m, r.account_currency, r.from_hold, hold_due_at),
+                );
+            }
         }
         Ok(())
     }
@@ -875,7 +904,10 @@ impl World {
                 .merchant_refund(&r.merchant_id, r.id.as_str())
                 .await
                 .expect("read a refund");
-            prop_assert_eq!(stored.map(|s| s.status), Some(*status));
+            prop_assert_eq!(
+                stored.map(|s| (s.status, s.from_hold)),
+                Some((*status, r.from_hold))
+            );
         }
         Ok(())
     }
