@@ -360,9 +360,8 @@ pub fn checkout(file: &FileConfig) -> Result<CheckoutSettings, String> {
             .iter()
             .filter(|p| !p.is_empty())
             .map(|p| {
-                p.parse::<IpAddr>().map_err(|_| {
-                    format!("checkout.trusted_proxies: {p:?} is not an IP address")
-                })
+                p.parse::<IpAddr>()
+                    .map_err(|_| format!("checkout.trusted_proxies: {p:?} is not an IP address"))
             })
             .collect::<Result<_, _>>()?;
     }

@@ -290,7 +290,11 @@ pub async fn complete(
 /// Refuses a card attempt once the bill, or the client's address, has had as many declined
 /// card payments within the window as the limits allow. Attempts racing each other may each
 /// pass the count before any is declined: the limit bounds card testing, it is not a ledger.
-async fn card_attempts_left(st: &AppState, bill: &Bill, client: &ClientAddr) -> Result<(), OpError> {
+async fn card_attempts_left(
+    st: &AppState,
+    bill: &Bill,
+    client: &ClientAddr,
+) -> Result<(), OpError> {
     let limits = st.settings.checkout.card_attempts;
     if limits.is_off() {
         return Ok(());
@@ -364,5 +368,52 @@ async fn record(
             Err(DomainError::BillIsFinished.into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxy = ip("10.0.0.1");
+        let h = forwarded("198.51.100.1, 203.0.113.7");
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(client_ip(ip("192.0.2.9"), &h, &[proxy]), ip("192.0.2.9"));
+        // Through the trusted proxy: the nearest hop it did not add itself.
+        assert_eq!(client_ip(proxy, &h, &[proxy]), ip("203.0.113.7"));
+        // Through two trusted proxies.
+        let inner = ip("10.0.0.2");
+        let h = forwarded("203.0.113.7, 10.0.0.2");
+        assert_eq!(client_ip(proxy, &h, &[proxy, inner]), ip("203.0.113.7"));
+        // Garbage stops the walk at the last hop that could be read.
+        let h = forwarded("203.0.113.7, nonsense");
+        assert_eq!(client_ip(proxy, &h, &[proxy]), proxy);
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(address_key(ip("203.0.113.7")), "203.0.113.7");
+        assert_eq!(address_key(ip("::ffff:203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key(ip("2001:db8:1:2::1")),
+            address_key(ip("2001:db8:1:2:ffff::9"))
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
-use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
+use paylink_core::id::{MerchantId, PaymentId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::Currency;
 use paylink_core::notice::md5_signature;
@@ -974,7 +974,7 @@ async fn payouts_from_the_moderation_threshold_up_wait_for_an_operator() {
 async fn a_split_order_above_the_moderation_threshold_is_moderated_in_every_part() {
     let app = spawn_app_with(|s| s.money.payouts.moderation_threshold = 200_000_00).await;
     set_profile(&app, &app.merchant.merchant_id, open_profile()).await;
-    fund(&app, "300000").await;
+    fund(&app, "500000").await;
     let parts = created(&regular(&app, with_order(card("250000", CARD_OK), "big")).await);
     assert_eq!(parts.len(), 2);
     for p in &parts {
@@ -991,7 +991,9 @@ async fn a_split_order_above_the_moderation_threshold_is_moderated_in_every_part
         );
     }
     // The worker has been by, and left the moderated order alone.
-    let s = app.get("/api/v1/payout/status", &[("order_id", "big")]).await;
+    let s = app
+        .get("/api/v1/payout/status", &[("order_id", "big")])
+        .await;
     assert_eq!(s.ok()["status"], json!("MODERATING"));
     assert_ledger_ok(&app).await;
 }
@@ -1418,6 +1420,111 @@ async fn a_refund_the_acquirer_refuses_gives_the_money_back() {
         .collect();
     assert_eq!(refunds.len(), 2, "{got:?}");
     assert!(refunds.iter().all(|p| p.field("Status") == "FAIL"));
+    assert_ledger_ok(&app).await;
+}
+
+/// A refund takes available first, then hold; when the acquirer refuses it, each part goes
+/// back where it came from, and the held part settles when its payment's money does.
+#[tokio::test]
+async fn a_refused_refund_puts_back_in_hold_what_it_took_from_hold() {
+    let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
+    // 965.00 settled, then 965.00 more waiting in hold.
+    let refused = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
+    app.advance_ms(HOUR_MS);
+    wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 965_00).await;
+    pay_as(&app, &app.merchant, "1000", CARD_OK).await;
+    let before = Bal {
+        available: 965_00,
+        locked: 0,
+        hold: 965_00,
+    };
+    assert_eq!(balance(&app).await, before);
+
+    // The full 1 000.00: 965.00 from available and 35.00 from hold. Refused: both return.
+    let a = refund_full_as(&app, app.token(), &id_of(&refused)).await;
+    assert_eq!(a.ok()["status"], json!("FAIL"), "{}", a.text);
+    assert_eq!(balance(&app).await, before, "each part back in its bucket");
+    assert_ledger_ok(&app).await;
+
+    // What waits in hold settles on time, all of it.
+    app.advance_ms(HOUR_MS);
+    let settled = wait_balance(&app, app.token(), |b| b.hold == 0).await;
+    assert_eq!(
+        settled,
+        Bal {
+            available: 1930_00,
+            locked: 0,
+            hold: 0
+        }
+    );
+    assert_ledger_ok(&app).await;
+}
+
+/// The payment settles while its refund waits for the acquirer; the acquirer then refuses.
+/// The held part goes back to hold with its payment's settlement already past, so the worker
+/// settles it on its next pass: hold never holds more than waits to settle.
+#[tokio::test]
+async fn a_refusal_after_the_settlement_ran_returns_the_held_part_and_settles_it() {
+    let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
+    let paid = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
+    let payment = app
+        .store
+        .payment(&PaymentId::parse(&id_of(&paid)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let bal = app
+        .store
+        .balance(&payment.merchant_id, Currency::Rub)
+        .await
+        .unwrap();
+    // A refund whose asker died: 400.00 taken from hold, the acquirer not asked yet.
+    let now = app.now();
+    let (refund, plan) = paylink_core::refund::create(
+        &payment,
+        Some(400_00),
+        bal,
+        paylink_core::id::RefundId::parse("Crashed002").unwrap(),
+        now + 2 * HOUR_MS,
+        now,
+    )
+    .unwrap();
+    app.store.apply(plan).await.unwrap();
+    assert_eq!(
+        balance(&app).await,
+        Bal {
+            available: 0,
+            locked: 0,
+            hold: 565_00
+        }
+    );
+    // The settlement moves what is left in hold.
+    app.advance_ms(HOUR_MS);
+    wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 565_00).await;
+    assert_ledger_ok(&app).await;
+
+    // The lease runs out; the worker asks, the acquirer refuses: 400.00 back to hold, and on
+    // to available by the next settlement pass.
+    app.advance_ms(HOUR_MS + 1);
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = app
+            .get("/api/v1/refund/status", &[("id", refund.id.as_str())])
+            .await
+            .ok()["status"]
+            .clone();
+        if last != json!("PROCESS") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(last, json!("FAIL"));
+    let settled = wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 965_00).await;
+    assert_eq!(settled.locked, 0);
+    assert_eq!(
+        number(&payment_status(&app, &id_of(&paid)).await["refunded_amount"]),
+        0
+    );
     assert_ledger_ok(&app).await;
 }
 
@@ -1930,7 +2037,6 @@ async fn a_payout_canceled_many_times_at_once_gives_its_money_back_once() {
 /// The check the other tests rely on does find money that moved without its postings.
 #[tokio::test]
 async fn the_ledger_check_finds_money_moved_without_its_postings() {
-    use paylink_core::id::PaymentId;
     use paylink_core::payout::PayoutStatus;
     let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
     set_profile(

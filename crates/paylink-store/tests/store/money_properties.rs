@@ -757,7 +757,11 @@ impl World {
         prop_assert_eq!(r.account_amount, taken);
         prop_assert_eq!(r.account_currency, payment.account_currency);
         let from_available = balance.available.min(taken);
-        prop_assert_eq!(r.from_hold, taken - from_available, "the refund's hold part");
+        prop_assert_eq!(
+            r.from_hold,
+            taken - from_available,
+            "the refund's hold part"
+        );
         let e = self.model.at(m, r.account_currency);
         e.available -= from_available;
         e.hold -= taken - from_available;
