@@ -131,7 +131,7 @@ impl Tender {
 /// Where a payment attempt stands.
 #[derive(Debug)]
 pub enum Step {
-    Paid(Payment),
+    Paid(Box<Payment>),
     /// The payer's browser must visit the issuer: POST `PaReq = request`, `MD = state` and a
     /// `TermUrl` to `acs_url`. `state` is sealed: the payer carries it but cannot read or
     /// change it, and it holds no card number.
@@ -235,7 +235,7 @@ pub async fn pay(
             };
             record(st, bill, shop, charge, payment_id)
                 .await
-                .map(Step::Paid)
+                .map(|p| Step::Paid(Box::new(p)))
         }
         ChargeStep::Challenge { acs_url, request } => {
             let pending = Pending {

@@ -378,7 +378,7 @@ async fn sandbox_pay(
     };
     let id = PaymentId::random(&mut rand::thread_rng());
     let payment = match checkout::pay(&st, sale, id, tender, &client).await? {
-        Step::Paid(payment) => payment,
+        Step::Paid(payment) => *payment,
         // No browser here: the API answers the challenge as `three_ds` says (confirm unless
         // `three_ds=fail`), through the same issuer answer a payer's click gives.
         Step::Challenge { request, state, .. } => {
