@@ -314,6 +314,54 @@ async fn refund_full_as(app: &TestApp, token: &str, payment: &str) -> Answer {
     .await
 }
 
+/// A refund of `amount` of the payment `paid` whose money is taken but whose asker died
+/// before the acquirer answered: in PROCESS, leased for `lease_ms`.
+async fn crashed_refund(
+    app: &TestApp,
+    paid: &Value,
+    amount: i64,
+    id: &str,
+    lease_ms: i64,
+) -> paylink_core::refund::Refund {
+    let payment = app
+        .store
+        .payment(&PaymentId::parse(&id_of(paid)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let bal = app
+        .store
+        .balance(&payment.merchant_id, Currency::Rub)
+        .await
+        .unwrap();
+    let now = app.now();
+    let (refund, plan) = paylink_core::refund::create(
+        &payment,
+        Some(amount),
+        bal,
+        paylink_core::id::RefundId::parse(id).unwrap(),
+        now + lease_ms,
+        now,
+    )
+    .unwrap();
+    app.store.apply(plan).await.unwrap();
+    refund
+}
+
+/// The status of refund `id` once it has left PROCESS (polled, bounded: the worker answers
+/// on its own time).
+async fn answered(app: &TestApp, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = app.get("/api/v1/refund/status", &[("id", id)]).await.ok()["status"].clone();
+        if last != json!("PROCESS") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    last
+}
+
 async fn payment_status(app: &TestApp, id: &str) -> Value {
     app.get("/api/v1/payment/status", &[("id", id), ("refunds", "1")])
         .await
@@ -1467,29 +1515,8 @@ async fn a_refused_refund_puts_back_in_hold_what_it_took_from_hold() {
 async fn a_refusal_after_the_settlement_ran_returns_the_held_part_and_settles_it() {
     let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
     let paid = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
-    let payment = app
-        .store
-        .payment(&PaymentId::parse(&id_of(&paid)).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let bal = app
-        .store
-        .balance(&payment.merchant_id, Currency::Rub)
-        .await
-        .unwrap();
     // A refund whose asker died: 400.00 taken from hold, the acquirer not asked yet.
-    let now = app.now();
-    let (refund, plan) = paylink_core::refund::create(
-        &payment,
-        Some(400_00),
-        bal,
-        paylink_core::id::RefundId::parse("Crashed002").unwrap(),
-        now + 2 * HOUR_MS,
-        now,
-    )
-    .unwrap();
-    app.store.apply(plan).await.unwrap();
+    let refund = crashed_refund(&app, &paid, 400_00, "Crashed002", 2 * HOUR_MS).await;
     assert_eq!(
         balance(&app).await,
         Bal {
@@ -1506,19 +1533,7 @@ async fn a_refusal_after_the_settlement_ran_returns_the_held_part_and_settles_it
     // The lease runs out; the worker asks, the acquirer refuses: 400.00 back to hold, and on
     // to available by the next settlement pass.
     app.advance_ms(HOUR_MS + 1);
-    let mut last = Value::Null;
-    for _ in 0..400 {
-        last = app
-            .get("/api/v1/refund/status", &[("id", refund.id.as_str())])
-            .await
-            .ok()["status"]
-            .clone();
-        if last != json!("PROCESS") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(last, json!("FAIL"));
+    assert_eq!(answered(&app, refund.id.as_str()).await, json!("FAIL"));
     let settled = wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 965_00).await;
     assert_eq!(settled.locked, 0);
     assert_eq!(
@@ -1534,28 +1549,7 @@ async fn a_refusal_after_the_settlement_ran_returns_the_held_part_and_settles_it
 async fn a_refund_left_in_process_is_completed_by_the_worker() {
     let app = spawn_app().await;
     let paid = pay_as(&app, &app.merchant, "1000", CARD_OK).await;
-    let payment = app
-        .store
-        .payment(&paylink_core::id::PaymentId::parse(&id_of(&paid)).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let bal = app
-        .store
-        .balance(&payment.merchant_id, Currency::Rub)
-        .await
-        .unwrap();
-    let now = app.now();
-    let (refund, plan) = paylink_core::refund::create(
-        &payment,
-        Some(100_00),
-        bal,
-        paylink_core::id::RefundId::parse("Crashed001").unwrap(),
-        now + 60_000,
-        now,
-    )
-    .unwrap();
-    app.store.apply(plan).await.unwrap();
+    let refund = crashed_refund(&app, &paid, 100_00, "Crashed001", 60_000).await;
     let status = || async {
         app.get("/api/v1/refund/status", &[("id", refund.id.as_str())])
             .await
@@ -1572,15 +1566,7 @@ async fn a_refund_left_in_process_is_completed_by_the_worker() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(status().await, json!("PROCESS"));
     app.advance_ms(60_001);
-    let mut last = Value::Null;
-    for _ in 0..400 {
-        last = status().await;
-        if last != json!("PROCESS") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(last, json!("SUCCESS"));
+    assert_eq!(answered(&app, refund.id.as_str()).await, json!("SUCCESS"));
     assert_eq!(balance(&app).await.available, 865_00);
     assert_ledger_ok(&app).await;
 }
