@@ -24,7 +24,9 @@ CREATE INDEX settlements_due ON settlements (due_at) WHERE settled_at IS NULL;
 CREATE INDEX settlements_payment ON settlements (payment_id);
 
 -- Card testing: the address a payment attempt came from, so that declined card payments can
--- be counted per client address (and per bill) within a window.
+-- be counted per client address and per bill within a window. Partial indexes: the counts
+-- touch only failed payments, however many a busy bill has taken.
 ALTER TABLE payments ADD COLUMN client_addr TEXT;
 CREATE INDEX payments_failed_by_client ON payments (client_addr, created_at)
     WHERE status = 'FAIL' AND client_addr IS NOT NULL;
+CREATE INDEX payments_failed_by_bill ON payments (bill_id, created_at) WHERE status = 'FAIL';
