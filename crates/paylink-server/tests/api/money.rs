@@ -11,7 +11,7 @@ use crate::receiver::{Received, Receiver};
 use paylink_core::id::{MerchantId, PaymentId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::Currency;
-use paylink_core::notice::md5_signature;
+use paylink_core::notice::{md5_signature, NoticeState};
 use paylink_core::payout::{AccountType, Payee, PayoutProfile};
 use paylink_core::plan::{Plan, Write};
 use paylink_server::admin::{self, Onboarded, ShopChanges};
@@ -1332,6 +1332,16 @@ async fn a_paid_bill_is_refunded_in_part_then_in_full_and_each_refund_is_posted(
     assert_eq!(number(&p["refunded_amount"]), 300_00);
     assert_eq!(balance(&app).await.available, 1630_00);
 
+    // The clock is about to jump a whole postback lease: let the dispatcher finish recording
+    // the first refund's delivery, or it would lease and send it again.
+    let notice = format!("msg_{first_id}");
+    for _ in 0..400 {
+        let record = app.store.notice(&notice).await.unwrap();
+        if record.is_some_and(|n| n.state == NoticeState::Delivered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     // The full refund, a minute later, takes what remains.
     app.advance_ms(60_000);
     let a = refund_full_as(&app, app.token(), &payment).await;
