@@ -1046,3 +1046,100 @@ async fn payouts_decided_from_a_stale_balance_overdraw_nothing() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     store.close().await;
 }
+
+/// Refunds the acquirer refuses put their held part back in hold (with a settlement of its
+/// own) while the settlements of the very payments they took it from run, all decided from one
+/// stale read: whatever commits, the hold never exceeds what waits to settle, and once every
+/// settlement has run the money is all available again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
+    const PAYMENTS: usize = 24;
+    let (_db, store) = open().await;
+    let (m, shop) = seed(&store, "returns").await;
+    let booking = Booking {
+        balance_currency: Currency::Rub,
+        fx_rate: None,
+        settle_after: SETTLE_AFTER,
+    };
+    let mut refunds = Vec::new();
+    for i in 0..PAYMENTS {
+        let bill = crate::support::open_bill(&shop, BillType::Normal, 10_000, NOW);
+        insert_bill(&store, &bill).await;
+        let (p, plan) = payment::settle(
+            &bill,
+            Rate::ZERO,
+            charge(&bill, Rate::ZERO, Outcome::Success),
+            payment_id(),
+            None,
+            booking,
+            NOW + 1,
+        )
+        .unwrap();
+        store.apply(plan).await.unwrap();
+        // Half of each payment refunded, all of it from hold (nothing is available yet).
+        let balance = store.balance(&m.id, Currency::Rub).await.unwrap();
+        let (r, plan) = refund::create(
+            &p,
+            Some(5_000),
+            balance,
+            RefundId::random(&mut rand::thread_rng()),
+            NOW + 60_000,
+            NOW + 2 + i as Millis,
+        )
+        .unwrap();
+        assert_eq!(r.from_hold, 5_000);
+        store.apply(plan).await.unwrap();
+        refunds.push(r);
+    }
+    let total = PAYMENTS as i64 * 10_000;
+    let stale = store.balance(&m.id, Currency::Rub).await.unwrap();
+    assert_eq!((stale.available, stale.hold), (0, total / 2));
+
+    // Every settlement is due; the acquirer refuses every refund; all race.
+    let now = NOW + 1 + SETTLE_AFTER;
+    let mut plans: Vec<Plan> = store
+        .due_settlements(now, 1_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| settlement::settle(s, stale.hold, now))
+        .collect();
+    assert_eq!(plans.len(), PAYMENTS);
+    for r in &refunds {
+        let due = store.settlement_due(&r.payment_id).await.unwrap().unwrap();
+        let (_, plan) = refund::complete(r, Err("refused".into()), None, None, due, now);
+        plans.push(plan);
+    }
+    for result in race(&store, plans).await {
+        assert!(
+            matches!(
+                result,
+                Ok(()) | Err(StoreError::GuardFailed("balance_not_enough"))
+            ),
+            "{result:?}"
+        );
+    }
+    let report = store.ledger_check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // The worker's later passes (fresh reads) settle what is left.
+    for _ in 0..3 * PAYMENTS {
+        let due = store.due_settlements(now, 1_000).await.unwrap();
+        if due.is_empty() {
+            break;
+        }
+        for s in due {
+            let hold = store.balance(&m.id, Currency::Rub).await.unwrap().hold;
+            store
+                .apply(settlement::settle(&s, hold, now))
+                .await
+                .unwrap();
+        }
+    }
+    assert!(store.due_settlements(now, 1).await.unwrap().is_empty());
+    let after = store.balance(&m.id, Currency::Rub).await.unwrap();
+    assert_eq!((after.available, after.locked, after.hold), (total, 0, 0));
+    let report = store.ledger_check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    store.close().await;
+}
