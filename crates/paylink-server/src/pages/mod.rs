@@ -871,6 +871,9 @@ async fn sbp_bank_page(
     if payment_id(&st, &c.bill, qrc).is_none() {
         return not_found(t);
     }
+    if let Some(why) = unpayable(&c, st.now(), t) {
+        return unpayable_page(&c, t, why);
+    }
     let sum = query
         .get("sum")
         .and_then(|s| s.parse::<i64>().ok())

@@ -85,8 +85,13 @@ async fn every_path_refuses(app: &TestApp, bill: &str, s: &Started, message: &st
     )
     .await;
     assert!(sbp.text.contains(message), "{}", sbp.text);
-    let page = get(&app.url(&format!("/transfer/{bill}/sbp/{}", s.qrc)), "en").await;
-    assert!(page.text.contains(message), "{}", page.text);
+    for path in [
+        format!("/transfer/{bill}/sbp/{}", s.qrc),
+        format!("/sandbox/sbp/{bill}?qrc={}", s.qrc),
+    ] {
+        let page = get(&app.url(&path), "en").await;
+        assert!(page.text.contains(message), "{path}: {}", page.text);
+    }
 }
 
 async fn nothing_paid(app: &TestApp, bill: &str) {
