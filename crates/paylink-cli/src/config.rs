@@ -3,12 +3,12 @@
 
 use paylink_core::money::Rate;
 use paylink_core::notice::parse_duration;
-use paylink_server::config::{MoneySettings, PostbackSettings};
+use paylink_server::config::{CheckoutSettings, MoneySettings, PostbackSettings};
 use paylink_server::Settings;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -34,6 +34,19 @@ pub struct FileConfig {
     pub postbacks: PostbackFile,
     #[serde(default)]
     pub money: MoneyFile,
+    #[serde(default)]
+    pub checkout: CheckoutFile,
+}
+
+/// The `[checkout]` table: limits against card testing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutFile {
+    pub max_failed_per_bill: Option<i64>,
+    pub max_failed_per_ip: Option<i64>,
+    pub window: Option<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// The `[money]` table: settlement and payouts.
@@ -315,6 +328,58 @@ pub fn money(file: &FileConfig) -> Result<MoneySettings, String> {
     Ok(m)
 }
 
+/// Checkout settings: `PAYLINK_CHECKOUT_*` variables over the `[checkout]` table.
+pub fn checkout(file: &FileConfig) -> Result<CheckoutSettings, String> {
+    let f = &file.checkout;
+    let mut c = CheckoutSettings::default();
+    let count = |name: &str, key: &str, value: Option<i64>| -> Result<Option<i64>, String> {
+        match env(name) {
+            Some(t) => t
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .map(Some)
+                .ok_or_else(|| format!("{key}: {t:?} is not a whole number (0: no limit)")),
+            None => match value {
+                Some(n) if n < 0 => Err(format!("{key}: {n} is negative (0: no limit)")),
+                v => Ok(v),
+            },
+        }
+    };
+    if let Some(n) = count(
+        "PAYLINK_CHECKOUT_MAX_FAILED_PER_BILL",
+        "checkout.max_failed_per_bill",
+        f.max_failed_per_bill,
+    )? {
+        c.card_attempts.per_bill = n;
+    }
+    if let Some(n) = count(
+        "PAYLINK_CHECKOUT_MAX_FAILED_PER_IP",
+        "checkout.max_failed_per_ip",
+        f.max_failed_per_ip,
+    )? {
+        c.card_attempts.per_client = n;
+    }
+    if let Some(t) = env("PAYLINK_CHECKOUT_WINDOW").or_else(|| f.window.clone()) {
+        c.card_attempts.window = duration("checkout.window", &t)?.as_millis() as i64;
+    }
+    let proxies = env("PAYLINK_CHECKOUT_TRUSTED_PROXIES")
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect())
+        .or_else(|| f.trusted_proxies.clone());
+    if let Some(list) = proxies {
+        c.trusted_proxies = list
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpAddr>()
+                    .map_err(|_| format!("checkout.trusted_proxies: {p:?} is not an IP address"))
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(c)
+}
+
 pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let listen_text = o
         .listen
@@ -326,6 +391,7 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let mut s = Settings::new(database_url(o.database_url.as_ref(), &file)?, listen);
     s.postbacks = postbacks(&file)?;
     s.money = money(&file)?;
+    s.checkout = checkout(&file)?;
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
@@ -457,5 +523,39 @@ mod tests {
             "{err}"
         );
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+
+    #[test]
+    fn the_checkout_table_sets_the_card_testing_limits() {
+        let file: FileConfig = toml::from_str(
+            "[checkout]\nmax_failed_per_bill = 3\nmax_failed_per_ip = 0\nwindow = \"30m\"\n\
+             trusted_proxies = [\"127.0.0.1\", \"::1\"]",
+        )
+        .unwrap();
+        let c = checkout(&file).unwrap();
+        assert_eq!(
+            (
+                c.card_attempts.per_bill,
+                c.card_attempts.per_client,
+                c.card_attempts.window
+            ),
+            (3, 0, 30 * 60_000)
+        );
+        assert_eq!(c.trusted_proxies.len(), 2);
+        let d = checkout(&FileConfig::default()).unwrap();
+        assert_eq!(
+            (d.card_attempts.per_bill, d.card_attempts.per_client),
+            (5, 20)
+        );
+        assert!(d.trusted_proxies.is_empty());
+        for bad in [
+            "[checkout]\nmax_failed_per_bill = -1",
+            "[checkout]\nwindow = \"soon\"",
+            "[checkout]\ntrusted_proxies = [\"proxy.local\"]",
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            let err = checkout(&file).unwrap_err();
+            assert!(err.starts_with("checkout."), "{err}");
+        }
     }
 }

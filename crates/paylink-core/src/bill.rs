@@ -252,8 +252,15 @@ impl Bill {
         self.expires_at.is_some_and(|at| now >= at)
     }
 
-    /// Whether a payer may pay this bill now with `method`.
+    /// Whether a payer may pay this bill now with `method`, as far as the bill itself says
+    /// (its shop and merchant: [`crate::payment::check_payable`]).
     pub fn check_payable(&self, method: PaymentMethod, now: Millis) -> Result<(), DomainError> {
+        self.check_open(now)?;
+        self.check_method(method)
+    }
+
+    /// Not finished, active and not expired.
+    pub fn check_open(&self, now: Millis) -> Result<(), DomainError> {
         if self.is_finished() {
             return Err(DomainError::BillIsFinished);
         }
@@ -263,6 +270,11 @@ impl Bill {
         if self.is_expired(now) {
             return Err(DomainError::BillExpired);
         }
+        Ok(())
+    }
+
+    /// The bill takes `method` (it names none, or this one).
+    pub fn check_method(&self, method: PaymentMethod) -> Result<(), DomainError> {
         match self.payment_method {
             Some(only) if only != method => Err(DomainError::invalid(
                 "method",

@@ -57,6 +57,10 @@ pub enum DomainError {
     TransactionRejected,
     #[error("this action is unauthorized")]
     Unauthorized,
+    /// Card testing: too many declined card payments on the bill or from the client address
+    /// lately.
+    #[error("too many declined card payments; try again later")]
+    TooManyFailedAttempts,
     /// A field that parsed but breaks a rule; rendered as a validation error on `field`.
     #[error("{field}: {message}")]
     Invalid {

@@ -371,6 +371,7 @@ mod tests {
             from_card: "424242******4242".into(),
             card_fingerprint: None,
             result: ChargeResult::Approved,
+            client_addr: None,
         };
         let (p, _) = settle(
             &bill,

@@ -5,6 +5,7 @@ use crate::bill::Bill;
 use crate::error::DomainError;
 use crate::id::{BillId, MerchantId, PaymentId, ShopId};
 use crate::ledger::{credit_converted, Account, Entry, EntryKind, FxRate};
+use crate::merchant::Shop;
 use crate::money::{Currency, Rate};
 use crate::notice::Notice;
 use crate::plan::{Plan, Write};
@@ -115,6 +116,9 @@ pub struct Payment {
     pub error_message: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The address the attempt came from (its peer, or as a trusted proxy said), when known:
+    /// declined card payments are counted by it against card testing.
+    pub client_addr: Option<String>,
 }
 
 /// The acquirer's answer to a charge.
@@ -138,6 +142,8 @@ pub struct Charge {
     pub from_card: String,
     pub card_fingerprint: Option<String>,
     pub result: ChargeResult,
+    /// See [`Payment::client_addr`].
+    pub client_addr: Option<String>,
 }
 
 /// How a recorded payment moves its bill; the store enforces the guard in SQL.
@@ -172,6 +178,63 @@ impl Booking {
     pub fn check(&self, bill_currency: Currency) -> Result<(), DomainError> {
         if bill_currency != self.balance_currency && self.fx_rate.is_none() {
             return Err(DomainError::RateNotFound);
+        }
+        Ok(())
+    }
+}
+
+/// Whether a payer may pay `bill` of `shop` now: the one rule behind the payment pages, their
+/// checkout and the sandbox API. The bill is open (not finished, active, not expired), its
+/// merchant is not banned, its shop is enabled, and it takes `method` (`None`: a page that
+/// shows the bill before the payer picks a method).
+pub fn check_payable(
+    bill: &Bill,
+    shop: &Shop,
+    merchant_banned: bool,
+    method: Option<PaymentMethod>,
+    now: Millis,
+) -> Result<(), DomainError> {
+    bill.check_open(now)?;
+    if merchant_banned {
+        return Err(DomainError::MerchantBanned);
+    }
+    if !shop.enabled {
+        return Err(DomainError::ShopNotEnabled);
+    }
+    method.map_or(Ok(()), |m| bill.check_method(m))
+}
+
+/// Limits on declined card payments, against card testing (someone trying stolen card numbers
+/// on a bill until one goes through): within `window`, at most `per_bill` declined card
+/// payments of one bill and `per_client` from one client address. 0 turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardAttemptLimits {
+    pub per_bill: i64,
+    pub per_client: i64,
+    pub window: Millis,
+}
+
+impl Default for CardAttemptLimits {
+    fn default() -> Self {
+        CardAttemptLimits {
+            per_bill: 5,
+            per_client: 20,
+            window: 3_600_000,
+        }
+    }
+}
+
+impl CardAttemptLimits {
+    pub fn is_off(&self) -> bool {
+        self.per_bill <= 0 && self.per_client <= 0
+    }
+
+    /// Whether another card payment may be tried, with `by_bill` declined card payments of
+    /// the bill and `by_client` from the client's address within the window.
+    pub fn check(&self, by_bill: i64, by_client: i64) -> Result<(), DomainError> {
+        let over = |limit: i64, seen: i64| limit > 0 && seen >= limit;
+        if over(self.per_bill, by_bill) || over(self.per_client, by_client) {
+            return Err(DomainError::TooManyFailedAttempts);
         }
         Ok(())
     }
@@ -245,6 +308,7 @@ pub fn settle(
         error_message,
         created_at: now,
         updated_at: now,
+        client_addr: charge.client_addr,
     };
     let transition = if status.brings_money() {
         BillTransition::Receive {
@@ -295,6 +359,7 @@ pub fn settle(
         entries.push(Write::Post(entry));
         if landed > 0 && !immediate {
             entries.push(Write::InsertSettlement(Settlement {
+                id: payment.id.to_string(),
                 payment_id: payment.id.clone(),
                 merchant_id: m.clone(),
                 currency: booking.balance_currency,
@@ -320,14 +385,12 @@ pub fn settle(
 mod tests {
     use super::*;
     use crate::bill::{BillType, NewBill};
-    use crate::merchant::Shop;
     use crate::money::Amount;
 
-    fn bill(kind: BillType, payer_pays: bool) -> Bill {
-        let m = MerchantId::from_trusted("MMMMMMMMMM".into());
-        let shop = Shop {
+    fn shop() -> Shop {
+        Shop {
             id: ShopId::from_trusted("SSSSSSSSSS".into()),
-            merchant_id: m.clone(),
+            merchant_id: MerchantId::from_trusted("MMMMMMMMMM".into()),
             name: "s".into(),
             currency: Currency::Rub,
             balance_currency: None,
@@ -337,7 +400,12 @@ mod tests {
             success_url: None,
             fail_url: None,
             created_at: 0,
-        };
+        }
+    }
+
+    fn bill(kind: BillType, payer_pays: bool) -> Bill {
+        let m = MerchantId::from_trusted("MMMMMMMMMM".into());
+        let shop = shop();
         NewBill {
             amount: Amount::from_minor(10_000),
             bill_type: Some(kind),
@@ -355,6 +423,7 @@ mod tests {
             paid,
             from_card: String::new(),
             card_fingerprint: None,
+            client_addr: None,
             result: if ok {
                 ChargeResult::Approved
             } else {
@@ -582,5 +651,48 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_banned_merchants_or_a_disabled_shops_bill_is_not_payable() {
+        let b = bill(BillType::Normal, false);
+        let mut s = shop();
+        let card = Some(PaymentMethod::BankCard);
+        assert_eq!(check_payable(&b, &s, false, card, 1), Ok(()));
+        assert_eq!(
+            check_payable(&b, &s, true, None, 1),
+            Err(DomainError::MerchantBanned)
+        );
+        s.enabled = false;
+        assert_eq!(
+            check_payable(&b, &s, false, card, 1),
+            Err(DomainError::ShopNotEnabled)
+        );
+        // The bill's own state comes first: a paid bill says so.
+        let mut paid = b.clone();
+        paid.status = PaymentStatus::Success;
+        assert_eq!(
+            check_payable(&paid, &s, true, card, 1),
+            Err(DomainError::BillIsFinished)
+        );
+    }
+
+    #[test]
+    fn card_attempts_stop_at_either_limit_and_zero_means_none() {
+        let l = CardAttemptLimits {
+            per_bill: 5,
+            per_client: 20,
+            window: 1,
+        };
+        assert_eq!(l.check(4, 19), Ok(()));
+        assert_eq!(l.check(5, 0), Err(DomainError::TooManyFailedAttempts));
+        assert_eq!(l.check(0, 20), Err(DomainError::TooManyFailedAttempts));
+        let off = CardAttemptLimits {
+            per_bill: 0,
+            per_client: 0,
+            window: 1,
+        };
+        assert!(off.is_off());
+        assert_eq!(off.check(1_000, 1_000), Ok(()));
     }
 }

@@ -246,7 +246,8 @@ impl DirectionRules {
 pub struct PayoutRules {
     pub card: DirectionRules,
     pub sbp: DirectionRules,
-    /// A part of at least this amount waits in MODERATING for an operator.
+    /// A request of at least this amount (all its parts together) waits in MODERATING for an
+    /// operator.
     pub moderation_threshold: i64,
     /// Defaults for merchants without their own limits (`None`: unlimited).
     pub daily_limit: Option<i64>,
@@ -367,14 +368,16 @@ pub fn create(
     let mut plan = Plan::default();
     let mut payouts = Vec::with_capacity(parts.len());
     let mut group_id = None;
+    // The threshold weighs the whole request: splitting it must not slip a large order past
+    // the operator part by part. Every part shares the order's fate.
+    let status = if cx.profile.moderation || order.amount >= cx.rules.moderation_threshold {
+        PayoutStatus::Moderating
+    } else {
+        PayoutStatus::New
+    };
     for (i, amount) in parts.into_iter().enumerate() {
         let id = new_id();
         let group = group_id.get_or_insert_with(|| id.to_string()).clone();
-        let status = if cx.profile.moderation || amount >= cx.rules.moderation_threshold {
-            PayoutStatus::Moderating
-        } else {
-            PayoutStatus::New
-        };
         let payout = Payout {
             id,
             merchant_id: cx.merchant.id.clone(),
@@ -673,6 +676,43 @@ mod tests {
             parts.iter().map(|p| p.part).collect::<Vec<_>>(),
             vec![1, 2, 3]
         );
+    }
+
+    #[test]
+    fn the_moderation_threshold_weighs_the_whole_order_not_each_part() {
+        let m = merchant(true);
+        let profile = PayoutProfile {
+            regular_payouts: true,
+            ..PayoutProfile::default()
+        };
+        // Parts of at most 1 000 000, each below the 2 500 000 threshold.
+        let r = PayoutRules {
+            moderation_threshold: 2_500_000,
+            ..rules()
+        };
+        let cx = PayoutContext {
+            merchant: &m,
+            profile: &profile,
+            rules: &r,
+            balance: Balance {
+                available: 100_000_000,
+                ..Balance::zero(Currency::Rub)
+            },
+            usage: Usage::default(),
+            payee_banned: false,
+            bank_enabled: true,
+        };
+        let mut n = 0;
+        let mut id = || {
+            n += 1;
+            PayoutId::from_trusted(format!("PAYOUT{n:04}"))
+        };
+        let (parts, _) = create(&cx, order(2_500_000), &mut id, 1).unwrap();
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.amount < 2_500_000));
+        assert!(parts.iter().all(|p| p.status == PayoutStatus::Moderating));
+        let (parts, _) = create(&cx, order(2_499_999), &mut id, 1).unwrap();
+        assert!(parts.iter().all(|p| p.status == PayoutStatus::New));
     }
 
     #[test]

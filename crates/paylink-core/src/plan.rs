@@ -78,11 +78,12 @@ pub enum Write {
     /// A balanced ledger transaction and its effect on the merchants' cached balances. Guard:
     /// no balance goes below zero (`balance_not_enough`).
     Post(Entry),
-    /// Received money of a payment waiting in hold.
+    /// Money waiting in hold until it is due.
     InsertSettlement(Settlement),
     /// Guard: not settled yet.
     MarkSettled {
-        payment_id: PaymentId,
+        /// [`Settlement::id`].
+        id: String,
         now: Millis,
     },
     InsertPayout(Payout),

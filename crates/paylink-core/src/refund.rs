@@ -1,7 +1,9 @@
 //! Refunds of received payments: never more than what remains refundable, taken from the
 //! merchant's balance (available first, then hold), converted back at the payment's own rate.
 //! The money is taken first (PROCESS); then the acquirer is asked, and its answer either
-//! completes the refund (SUCCESS) or gives the money back to available (FAIL).
+//! completes the refund (SUCCESS) or gives the money back where it came from (FAIL): what it
+//! took from available to available, what it took from hold to hold, to settle as held money
+//! does.
 
 use crate::error::DomainError;
 use crate::id::{BillId, MerchantId, PaymentId, RefundId, ShopId};
@@ -10,6 +12,7 @@ use crate::money::Currency;
 use crate::notice::Notice;
 use crate::payment::Payment;
 use crate::plan::{Plan, Write};
+use crate::settlement::{self, Settlement};
 use crate::time::Millis;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +56,8 @@ pub struct Refund {
     /// What left the merchant's balance, in its currency.
     pub account_amount: i64,
     pub account_currency: Currency,
+    /// The part of `account_amount` taken from hold (the rest came from available).
+    pub from_hold: i64,
     pub full: bool,
     /// Why the acquirer refused it (FAIL only).
     pub error_message: Option<String>,
@@ -101,6 +106,7 @@ pub fn create(
         currency: payment.currency,
         account_amount,
         account_currency: payment.account_currency,
+        from_hold,
         full: amount == payment.amount,
         error_message: None,
         created_at: now,
@@ -140,13 +146,17 @@ pub fn create(
 }
 
 /// Records the acquirer's answer to a refund in PROCESS (guarded on that status): SUCCESS, or
-/// FAIL with its money back in available and the payment refundable again. Either way the
-/// refund postback goes to `postback_url` (compat item 19) in the same plan.
+/// FAIL with its money back where it came from and the payment refundable again. What came
+/// from hold goes back to hold with a settlement of its own due at `hold_due_at` (when the
+/// payment's own money settles, or settled: then on the next settlement pass), so the hold
+/// never holds more than waits to settle. Either way the refund postback goes to
+/// `postback_url` (compat item 19) in the same plan.
 pub fn complete(
     refund: &Refund,
     answer: Result<(), String>,
     postback_url: Option<&str>,
     custom: Option<&str>,
+    hold_due_at: Millis,
     now: Millis,
 ) -> (Refund, Plan) {
     let mut done = refund.clone();
@@ -180,12 +190,27 @@ pub fn complete(
                         -refund.account_amount,
                     );
             }
-            entry = entry.leg(
-                Account::Available,
-                Some(m),
-                refund.account_currency,
-                refund.account_amount,
-            );
+            // A row read back from before refunds recorded their split has none: all of it
+            // goes to available, as it did then.
+            let to_hold = refund.from_hold.clamp(0, refund.account_amount);
+            entry = entry
+                .leg(
+                    Account::Available,
+                    Some(m),
+                    refund.account_currency,
+                    refund.account_amount - to_hold,
+                )
+                .leg(Account::Hold, Some(m), refund.account_currency, to_hold);
+            if to_hold > 0 {
+                plan.writes.push(Write::InsertSettlement(Settlement {
+                    id: settlement::returned_id(&refund.id),
+                    payment_id: refund.payment_id.clone(),
+                    merchant_id: m.clone(),
+                    currency: refund.account_currency,
+                    amount: to_hold,
+                    due_at: hold_due_at,
+                }));
+            }
             plan.writes.push(Write::AddRefunded {
                 payment_id: refund.payment_id.clone(),
                 amount: -refund.amount,
@@ -243,6 +268,7 @@ mod tests {
             error_message: None,
             created_at: 0,
             updated_at: 0,
+            client_addr: None,
         }
     }
 
@@ -286,15 +312,29 @@ mod tests {
         assert!(e[0].is_balanced());
         let d = e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
         assert_eq!((d.available, d.hold), (-40_000, -6_250));
-        // The acquirer refuses: everything returns to available, balanced in both currencies.
-        let (done, plan) = complete(&r, Err("no".into()), Some("http://x"), None, 2);
+        assert_eq!(r.from_hold, 6_250);
+        // The acquirer refuses: each part returns where it came from, balanced in both
+        // currencies, and the held part settles again on its own.
+        let (done, plan) = complete(&r, Err("no".into()), Some("http://x"), None, 7, 2);
         assert_eq!(done.status, RefundStatus::Fail);
         let e = entries(&plan);
         assert!(e[0].is_balanced());
+        let d = e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
+        assert_eq!((d.available, d.hold), (40_000, 6_250));
+        let returned: Vec<&Settlement> = plan
+            .writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::InsertSettlement(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(returned.len(), 1);
         assert_eq!(
-            e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)].available,
-            46_250
+            (returned[0].amount, returned[0].due_at, returned[0].currency),
+            (6_250, 7, Currency::Rub)
         );
+        assert_eq!(returned[0].id, "returned_RRRRRRRRRR");
         assert!(plan
             .writes
             .iter()
@@ -304,8 +344,25 @@ mod tests {
             .iter()
             .any(|w| matches!(w, Write::EnqueueNotice(_))));
         // Success moves no money.
-        let (_, plan) = complete(&r, Ok(()), None, None, 2);
+        let (_, plan) = complete(&r, Ok(()), None, None, 7, 2);
         assert!(entries(&plan).is_empty());
+        // All from available: all back there, nothing to settle.
+        let (r, _) = create(
+            &p,
+            Some(500),
+            balance(Currency::Rub, 50_000, 0),
+            RefundId::from_trusted("RRRRRRRRRR".into()),
+            9,
+            1,
+        )
+        .unwrap();
+        let (_, plan) = complete(&r, Err("no".into()), None, None, 7, 2);
+        let d = entries(&plan)[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
+        assert_eq!((d.available, d.hold), (46_250, 0));
+        assert!(!plan
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::InsertSettlement(_))));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! Settlement: received money waits in hold for the configured delay, then becomes available.
+//! A payment's money settles under the payment's id; what a refused refund returned to hold
+//! settles under its own id ([`returned_id`]), as the payment's money would have.
 
-use crate::id::{MerchantId, PaymentId};
+use crate::id::{MerchantId, PaymentId, RefundId};
 use crate::ledger::{Account, Entry, EntryKind};
 use crate::money::Currency;
 use crate::plan::{Plan, Write};
 use crate::time::Millis;
 
-/// A payment's money waiting in hold.
+/// Money waiting in hold: a payment's, or what a refused refund of it returned to hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settlement {
+    /// The payment's id, or [`returned_id`] of the refund.
+    pub id: String,
     pub payment_id: PaymentId,
     pub merchant_id: MerchantId,
     pub currency: Currency,
@@ -21,7 +25,7 @@ pub struct Settlement {
 pub fn settle(s: &Settlement, hold: i64, now: Millis) -> Plan {
     let amount = s.amount.min(hold).max(0);
     let mut plan = Plan::one(Write::MarkSettled {
-        payment_id: s.payment_id.clone(),
+        id: s.id.clone(),
         now,
     });
     if amount > 0 {
@@ -34,7 +38,7 @@ pub fn settle(s: &Settlement, hold: i64, now: Millis) -> Plan {
 pub fn transfer(s: &Settlement, amount: i64, now: Millis) -> Entry {
     Entry::new(
         EntryKind::Settlement,
-        format!("settle_{}", s.payment_id),
+        format!("settle_{}", s.id),
         s.payment_id.as_str(),
         now,
     )
@@ -45,4 +49,10 @@ pub fn transfer(s: &Settlement, amount: i64, now: Millis) -> Entry {
         s.currency,
         amount,
     )
+}
+
+/// The settlement id of what refund `refund` returned to hold when the acquirer refused it.
+/// Longer than any object id, so it never names a payment's settlement.
+pub fn returned_id(refund: &RefundId) -> String {
+    format!("returned_{refund}")
 }

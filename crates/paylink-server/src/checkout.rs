@@ -1,10 +1,16 @@
 //! Paying a bill: the one operation behind the sandbox API and the hosted payment page.
 //! A payment's id is chosen before the charge, so a form submitted twice (or a 3-D Secure
 //! answer replayed) finds the payment the first submit made instead of making another.
+//! Card attempts are limited against card testing: declined card payments are counted per bill
+//! and per client address in the database, so the limit holds across processes and costs no
+//! memory.
 
 use crate::acquirer::{ChargeRequest, ChargeStep};
 use crate::bills::OpError;
 use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
 use paylink_core::id::PaymentId;
@@ -13,7 +19,92 @@ use paylink_core::money::Amount;
 use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
-use paylink_store::StoreError;
+use paylink_store::{Checkout, StoreError};
+use std::net::{IpAddr, SocketAddr};
+
+/// A bill to pay, with its shop and whether its merchant is banned: what the payability rule
+/// ([`payment::check_payable`]) reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Sale<'a> {
+    pub bill: &'a Bill,
+    pub shop: &'a Shop,
+    pub merchant_banned: bool,
+}
+
+impl<'a> Sale<'a> {
+    pub fn of(c: &'a Checkout) -> Sale<'a> {
+        Sale {
+            bill: &c.bill,
+            shop: &c.shop,
+            merchant_banned: c.merchant_banned,
+        }
+    }
+
+    /// Whether a payer may pay it now (by `method`, once chosen).
+    pub fn check(&self, method: Option<PaymentMethod>, now: Millis) -> Result<(), DomainError> {
+        payment::check_payable(self.bill, self.shop, self.merchant_banned, method, now)
+    }
+}
+
+/// The address a payment attempt comes from: the connection's peer, or, from a trusted proxy,
+/// the nearest untrusted address of `X-Forwarded-For`. IPv6 addresses count by their /64
+/// (one host usually has a whole /64). `None` when the server does not know its peers.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddr(pub Option<String>);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let ip = peer.map(|p| client_ip(p, &parts.headers, &st.settings.checkout.trusted_proxies));
+        Ok(ClientAddr(ip.map(address_key)))
+    }
+}
+
+/// Walks `X-Forwarded-For` from the nearest hop while the hop it came through is trusted.
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let mut client = peer;
+    if !trusted.contains(&peer) {
+        return client;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            // Garbage: the last hop we could read is as far as anyone vouches for.
+            Err(_) => break,
+        }
+    }
+    client
+}
+
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
+        },
+    }
+}
 
 /// How long a payer has to answer a 3-D Secure challenge.
 const CHALLENGE_TTL_MS: Millis = 15 * 60 * 1000;
@@ -40,7 +131,7 @@ impl Tender {
 /// Where a payment attempt stands.
 #[derive(Debug)]
 pub enum Step {
-    Paid(Payment),
+    Paid(Box<Payment>),
     /// The payer's browser must visit the issuer: POST `PaReq = request`, `MD = state` and a
     /// `TermUrl` to `acs_url`. `state` is sealed: the payer carries it but cannot read or
     /// change it, and it holds no card number.
@@ -97,20 +188,21 @@ impl Pending {
     }
 }
 
-/// Charges `tender` for `bill` as payment `payment_id`. A caller whose id may already be taken
-/// (a one-time form token) looks for that payment first; should a twin win the race meanwhile,
-/// its payment is returned instead of a second one.
+/// Charges `tender` for the sale's bill as payment `payment_id`, from `client`. A caller whose
+/// id may already be taken (a one-time form token) looks for that payment first; should a twin
+/// win the race meanwhile, its payment is returned instead of a second one.
 pub async fn pay(
     st: &AppState,
-    bill: &Bill,
-    shop: &Shop,
+    sale: Sale<'_>,
     payment_id: PaymentId,
     tender: Tender,
+    client: &ClientAddr,
 ) -> Result<Step, OpError> {
+    let Sale { bill, shop, .. } = sale;
     let method = tender.method();
-    bill.check_payable(method, st.now())?;
-    if !shop.enabled {
-        return Err(DomainError::ShopNotEnabled.into());
+    sale.check(Some(method), st.now())?;
+    if method == PaymentMethod::BankCard {
+        card_attempts_left(st, bill, client).await?;
     }
     // A conversion without a rate is refused before any money is taken.
     booking(st, bill, shop).await?;
@@ -139,10 +231,11 @@ pub async fn pay(
                 from_card,
                 card_fingerprint: fingerprint,
                 result,
+                client_addr: client.0.clone(),
             };
             record(st, bill, shop, charge, payment_id)
                 .await
-                .map(Step::Paid)
+                .map(|p| Step::Paid(Box::new(p)))
         }
         ChargeStep::Challenge { acs_url, request } => {
             let pending = Pending {
@@ -163,14 +256,16 @@ pub async fn pay(
 }
 
 /// Finishes a challenged card payment with the issuer's `answer` (`PaRes`) and the sealed
-/// `state` (`MD`). State that does not open, or has expired, is refused.
+/// `state` (`MD`). State that does not open, or has expired, is refused; so is a bill that
+/// can no longer be paid (the attempt was counted against card testing when it began).
 pub async fn complete(
     st: &AppState,
-    bill: &Bill,
-    shop: &Shop,
+    sale: Sale<'_>,
     state: &str,
     answer: &str,
+    client: &ClientAddr,
 ) -> Result<Payment, OpError> {
+    let Sale { bill, shop, .. } = sale;
     let pending = Pending::open(st, bill, state)
         .ok_or_else(|| DomainError::invalid("MD", "The 3-D Secure session is not valid."))?;
     if let Some(done) = st.store.payment(&pending.payment_id).await? {
@@ -179,6 +274,7 @@ pub async fn complete(
     if st.now() > pending.expires_at {
         return Err(DomainError::invalid("MD", "The 3-D Secure session has expired.").into());
     }
+    sale.check(Some(PaymentMethod::BankCard), st.now())?;
     let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
     let charge = Charge {
         method: PaymentMethod::BankCard,
@@ -186,8 +282,30 @@ pub async fn complete(
         from_card: pending.from_card,
         card_fingerprint: (!pending.fingerprint.is_empty()).then_some(pending.fingerprint),
         result,
+        client_addr: client.0.clone(),
     };
     record(st, bill, shop, charge, pending.payment_id).await
+}
+
+/// Refuses a card attempt once the bill, or the client's address, has had as many declined
+/// card payments within the window as the limits allow. Attempts racing each other may each
+/// pass the count before any is declined: the limit bounds card testing, it is not a ledger.
+async fn card_attempts_left(
+    st: &AppState,
+    bill: &Bill,
+    client: &ClientAddr,
+) -> Result<(), OpError> {
+    let limits = st.settings.checkout.card_attempts;
+    if limits.is_off() {
+        return Ok(());
+    }
+    let since = st.now().saturating_sub(limits.window);
+    let cap = limits.per_bill.max(limits.per_client);
+    let (by_bill, by_client) = st
+        .store
+        .failed_card_payments(&bill.id, client.0.as_deref(), since, cap)
+        .await?;
+    Ok(limits.check(by_bill, by_client)?)
 }
 
 /// Where a payment of `bill` is booked: the shop's balance currency at the operator's rate.
@@ -250,5 +368,52 @@ async fn record(
             Err(DomainError::BillIsFinished.into())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let proxy = ip("10.0.0.1");
+        let h = forwarded("198.51.100.1, 203.0.113.7");
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(client_ip(ip("192.0.2.9"), &h, &[proxy]), ip("192.0.2.9"));
+        // Through the trusted proxy: the nearest hop it did not add itself.
+        assert_eq!(client_ip(proxy, &h, &[proxy]), ip("203.0.113.7"));
+        // Through two trusted proxies.
+        let inner = ip("10.0.0.2");
+        let h = forwarded("203.0.113.7, 10.0.0.2");
+        assert_eq!(client_ip(proxy, &h, &[proxy, inner]), ip("203.0.113.7"));
+        // Garbage stops the walk at the last hop that could be read.
+        let h = forwarded("203.0.113.7, nonsense");
+        assert_eq!(client_ip(proxy, &h, &[proxy]), proxy);
+        assert_eq!(client_ip(proxy, &HeaderMap::new(), &[proxy]), proxy);
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64() {
+        assert_eq!(address_key(ip("203.0.113.7")), "203.0.113.7");
+        assert_eq!(address_key(ip("::ffff:203.0.113.7")), "203.0.113.7");
+        assert_eq!(
+            address_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            address_key(ip("2001:db8:1:2::1")),
+            address_key(ip("2001:db8:1:2:ffff::9"))
+        );
     }
 }

@@ -2,9 +2,10 @@
 
 use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::RetrySchedule;
+use paylink_core::payment::CardAttemptLimits;
 use paylink_core::payout::{DirectionRules, PayoutRules};
 use paylink_store::StoreOptions;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -27,6 +28,16 @@ pub struct Settings {
     pub store: StoreOptions,
     pub postbacks: PostbackSettings,
     pub money: MoneySettings,
+    pub checkout: CheckoutSettings,
+}
+
+/// Paying bills: the limits against card testing, and who the payer is.
+#[derive(Debug, Clone, Default)]
+pub struct CheckoutSettings {
+    pub card_attempts: CardAttemptLimits,
+    /// Proxies whose `X-Forwarded-For` names the client. From any other peer the header is
+    /// ignored: the peer is the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Settlement and payouts.
@@ -128,6 +139,7 @@ impl Settings {
             store: StoreOptions::default(),
             postbacks: PostbackSettings::default(),
             money: MoneySettings::default(),
+            checkout: CheckoutSettings::default(),
         }
     }
 }

@@ -71,8 +71,18 @@ async fn ask(st: &AppState, refund: &Refund, payment: &Payment) -> Result<Refund
     let shop = st.store.shop(&refund.shop_id).await?;
     let url = shop.and_then(|s| s.result_url);
     let custom = bill.and_then(|b| b.custom);
-    let (done, plan) =
-        refund::complete(refund, answer, url.as_deref(), custom.as_deref(), st.now());
+    let now = st.now();
+    // What a refusal returns to hold settles when the payment's own money does (or did: then
+    // on the worker's next pass).
+    let hold_due_at = st.store.settlement_due(&payment.id).await?.unwrap_or(now);
+    let (done, plan) = refund::complete(
+        refund,
+        answer,
+        url.as_deref(),
+        custom.as_deref(),
+        hold_due_at,
+        now,
+    );
     match st.store.apply(plan).await {
         Ok(()) => {
             if url.is_some() {

@@ -14,6 +14,8 @@ mod auth;
 mod bill_create;
 #[path = "api/browser.rs"]
 mod browser;
+#[path = "api/card_testing.rs"]
+mod card_testing;
 #[path = "api/checkout_pages.rs"]
 mod checkout_pages;
 #[path = "api/concurrency.rs"]
@@ -30,6 +32,8 @@ mod lists;
 mod money;
 #[path = "api/pages.rs"]
 mod pages;
+#[path = "api/payability.rs"]
+mod payability;
 #[path = "api/payment_status.rs"]
 mod payment_status;
 #[path = "api/payments.rs"]

@@ -63,7 +63,7 @@ static PAYOUT_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(PAYOUT_
 
 const REFUND_COLUMNS: &str = "r.id, r.payment_id, r.bill_id, r.merchant_id, r.shop_id, \
      r.status, r.amount, r.currency, r.account_amount, r.account_currency, r.full_refund, \
-     r.error_message, r.created_at, r.updated_at";
+     r.error_message, r.created_at, r.updated_at, r.from_hold";
 const ACCOUNT_COLUMNS: &str = "a.id, a.merchant_id, a.account_type, a.identifier, \
      a.fingerprint, a.sealed, a.bank_member_id, a.holder, a.banned, a.created_at";
 
@@ -100,8 +100,8 @@ pub(crate) fn insert_payout(p: &Payout) -> Statement {
 
 const REFUND_INSERT: &str = "INSERT INTO refunds (id, payment_id, bill_id, merchant_id, \
      shop_id, status, amount, currency, account_amount, account_currency, full_refund, \
-     created_at, updated_at, error_message, process_at)";
-static REFUND_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(REFUND_INSERT, 15, 1));
+     created_at, updated_at, error_message, process_at, from_hold)";
+static REFUND_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(REFUND_INSERT, 16, 1));
 
 pub(crate) fn insert_refund(r: &Refund, process_at: Millis) -> Statement {
     Statement::insert(
@@ -123,6 +123,7 @@ pub(crate) fn insert_refund(r: &Refund, process_at: Millis) -> Statement {
             r.updated_at.into(),
             (&r.error_message).into(),
             process_at.into(),
+            r.from_hold.into(),
         ],
     )
 }
@@ -198,6 +199,7 @@ fn refund(r: &dyn Columns) -> Result<Refund, StoreError> {
         currency: currency(r, "currency")?,
         account_amount: r.i64("account_amount")?,
         account_currency: currency(r, "account_currency")?,
+        from_hold: r.i64("from_hold")?,
         full: flag(r, "full_refund")?,
         error_message: r.opt_text("error_message")?,
         created_at: r.i64("created_at")?,
@@ -600,11 +602,12 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<Settlement>, StoreError> {
         self.fetch(
-            "SELECT payment_id, merchant_id, currency, amount, due_at FROM settlements
-             WHERE settled_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2",
+            "SELECT id, payment_id, merchant_id, currency, amount, due_at FROM settlements
+             WHERE settled_at IS NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2",
             &[now.into(), limit.into()],
             |r| {
                 Ok(Settlement {
+                    id: r.text("id")?,
                     payment_id: PaymentId::from_trusted(r.text("payment_id")?),
                     merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
                     currency: currency(r, "currency")?,
@@ -614,5 +617,48 @@ impl Store {
             },
         )
         .await
+    }
+
+    /// When payment `payment`'s own money settles (or settled); `None` when it never waited in
+    /// hold (settled at once, or brought nothing).
+    pub async fn settlement_due(&self, payment: &PaymentId) -> Result<Option<Millis>, StoreError> {
+        self.fetch_one(
+            "SELECT due_at FROM settlements WHERE id = $1",
+            &[payment.as_str().into()],
+            |r| r.i64("due_at"),
+        )
+        .await
+    }
+
+    /// Declined card payments since `since`: of bill `bill`, and (when known) from client
+    /// address `client`; each count stops at `cap` (all a limit needs to know), so a flood
+    /// costs no more to count than the limit allows.
+    pub async fn failed_card_payments(
+        &self,
+        bill: &BillId,
+        client: Option<&str>,
+        since: Millis,
+        cap: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let args = [
+            Value::from(bill.as_str()),
+            Value::from(client),
+            Value::Int(since),
+            Value::Int(cap),
+        ];
+        let found = self
+            .fetch_one(
+                "SELECT
+                     (SELECT COUNT(*) FROM (SELECT 1 FROM payments
+                         WHERE bill_id = $1 AND status = 'FAIL' AND method = 'BANK_CARD'
+                           AND created_at >= $3 LIMIT $4) b) AS by_bill,
+                     (SELECT COUNT(*) FROM (SELECT 1 FROM payments
+                         WHERE client_addr = $2 AND status = 'FAIL' AND method = 'BANK_CARD'
+                           AND created_at >= $3 LIMIT $4) c) AS by_client",
+                &args,
+                |r| Ok((r.i64("by_bill")?, r.i64("by_client")?)),
+            )
+            .await?;
+        Ok(found.unwrap_or((0, 0)))
     }
 }

@@ -32,6 +32,8 @@ pub struct Checkout {
     pub bill: Bill,
     pub shop: Shop,
     pub merchant_name: String,
+    /// Nobody may pay a banned merchant's bills.
+    pub merchant_banned: bool,
     pub token: Option<SealedToken>,
 }
 
@@ -355,7 +357,8 @@ impl Store {
     /// Bill `id` with its shop, merchant name and live token, in one read.
     pub async fn checkout(&self, id: &BillId) -> Result<Option<Checkout>, StoreError> {
         let sql = sql_once!(
-            "SELECT {BILL_COLUMNS}, {}, m.name AS m_name, t.id AS token_id, t.sealed AS token_sealed
+            "SELECT {BILL_COLUMNS}, {}, m.name AS m_name, m.banned AS m_banned, t.id AS token_id,
+                 t.sealed AS token_sealed
              FROM bills b
              JOIN shops s ON s.id = b.shop_id
              JOIN merchants m ON m.id = b.merchant_id
@@ -368,6 +371,7 @@ impl Store {
                 bill: rows::bill(r)?,
                 shop: rows::prefixed(r, "s_", rows::shop)?,
                 merchant_name: r.text("m_name")?,
+                merchant_banned: rows::flag(r, "m_banned")?,
                 token: rows::sealed_token(r)?,
             })
         })

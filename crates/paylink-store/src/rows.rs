@@ -27,7 +27,7 @@ pub(crate) const BILL_COLUMNS: &str = "b.id, b.merchant_id, b.shop_id, b.order_i
 pub(crate) const PAYMENT_COLUMNS: &str = "p.id, p.bill_id, p.merchant_id, p.shop_id, p.method, \
      p.status, p.amount, p.amount_received, p.commission, p.account_amount, p.account_currency, \
      p.refunded_amount, p.currency, p.from_card, p.card_fingerprint, p.error_code, \
-     p.error_message, p.created_at, p.updated_at, p.fx_rate_e8";
+     p.error_message, p.created_at, p.updated_at, p.fx_rate_e8, p.client_addr";
 
 pub(crate) fn parsed<T: FromStr>(row: &dyn Columns, column: &str) -> Result<T, StoreError> {
     let text = row.text(column)?;
@@ -207,6 +207,7 @@ pub(crate) fn payment(row: &dyn Columns) -> Result<Payment, StoreError> {
         error_message: row.opt_text("error_message")?,
         created_at: row.i64("created_at")?,
         updated_at: row.i64("updated_at")?,
+        client_addr: row.opt_text("client_addr")?,
     })
 }
 

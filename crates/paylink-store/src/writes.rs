@@ -54,7 +54,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::Post(_) | Write::UsePayoutLimit { .. } | Write::ReleasePayoutLimit { .. } => {
                 None
             }
-            Write::MarkSettled { payment_id, .. } => Some(("settlements", payment_id.to_string())),
+            Write::MarkSettled { id, .. } => Some(("settlements", id.clone())),
             Write::MovePayout { id, .. } | Write::ClaimPayout { id, .. } => {
                 Some(("payouts", id.to_string()))
             }
@@ -289,6 +289,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             SETTLEMENT_INSERT,
             SETTLEMENT_INSERT_ROW.as_str(),
             vec![
+                st.id.as_str().into(),
                 st.payment_id.as_str().into(),
                 st.merchant_id.as_str().into(),
                 st.currency.code().into(),
@@ -297,9 +298,9 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 Value::NullInt,
             ],
         )),
-        Write::MarkSettled { payment_id, now } => out.push(Statement::guarded(
-            "UPDATE settlements SET settled_at = $2 WHERE payment_id = $1 AND settled_at IS NULL",
-            vec![payment_id.as_str().into(), (*now).into()],
+        Write::MarkSettled { id, now } => out.push(Statement::guarded(
+            "UPDATE settlements SET settled_at = $2 WHERE id = $1 AND settled_at IS NULL",
+            vec![id.as_str().into(), (*now).into()],
             "already_settled",
         )),
         Write::InsertPayout(p) => out.push(crate::money::insert_payout(p)),
@@ -575,15 +576,15 @@ fn shop_args(s: &Shop) -> Vec<Value> {
 const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, merchant_id, shop_id, bill_id, \
      subject_id, url, fields, state, next_at, created_at)";
 static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 11, 1));
-const SETTLEMENT_INSERT: &str = "INSERT INTO settlements (payment_id, merchant_id, currency, \
-     amount, due_at, settled_at)";
+const SETTLEMENT_INSERT: &str = "INSERT INTO settlements (id, payment_id, merchant_id, \
+     currency, amount, due_at, settled_at)";
 static SETTLEMENT_INSERT_ROW: LazyLock<String> =
-    LazyLock::new(|| values_sql(SETTLEMENT_INSERT, 6, 1));
+    LazyLock::new(|| values_sql(SETTLEMENT_INSERT, 7, 1));
 const PAYMENT_INSERT: &str = "INSERT INTO payments (id, bill_id, merchant_id, shop_id, method, \
      status, amount, amount_received, commission, account_amount, account_currency, \
      refunded_amount, currency, from_card, card_fingerprint, error_code, error_message, \
-     created_at, updated_at, fx_rate_e8)";
-static PAYMENT_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(PAYMENT_INSERT, 20, 1));
+     created_at, updated_at, fx_rate_e8, client_addr)";
+static PAYMENT_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(PAYMENT_INSERT, 21, 1));
 
 const BILL_INSERT: &str =
     "INSERT INTO bills (id, merchant_id, shop_id, order_id, description, name, \
@@ -650,6 +651,7 @@ fn insert_payment(p: &Payment) -> Statement {
             p.created_at.into(),
             p.updated_at.into(),
             p.fx_rate.map(|r| r.e8()).into(),
+            (&p.client_addr).into(),
         ],
     )
 }

@@ -60,6 +60,9 @@ impl From<DomainError> for ApiError {
             D::PayoutNotCancelable | D::TransactionRejected => bad("transaction_rejected"),
             D::NoPayout => forbidden("no_payout"),
             D::RateNotFound => forbidden("rate-not-found"),
+            D::TooManyFailedAttempts => {
+                ApiError::Key(StatusCode::TOO_MANY_REQUESTS, "too_many_failed_attempts")
+            }
             D::Unauthorized => {
                 ApiError::Http(StatusCode::FORBIDDEN, "This action is unauthorized.")
             }

@@ -10,7 +10,7 @@ mod views;
 pub use error::ApiError;
 
 use crate::bills;
-use crate::checkout::{self, Step, Tender};
+use crate::checkout::{self, ClientAddr, Sale, Step, Tender};
 use crate::state::AppState;
 use auth::{Authed, Credentials};
 use axum::extract::State;
@@ -328,6 +328,7 @@ async fn payment_search(
 async fn sandbox_pay(
     State(st): State<AppState>,
     who: Credentials,
+    client: ClientAddr,
     params: Params,
 ) -> Answer<wire::Payment> {
     let mut f = params.fields();
@@ -366,13 +367,18 @@ async fn sandbox_pay(
         // finish() has refused a missing method or card.
         _ => return Err(ApiError::Internal),
     };
-    let (_, found) = who
+    let (merchant, found) = who
         .with_bill_and_shop(&st, &bill_id.unwrap_or_default())
         .await?;
     let (bill, shop) = found.ok_or(DomainError::BillNotFound)?;
+    let sale = Sale {
+        bill: &bill,
+        shop: &shop,
+        merchant_banned: merchant.banned,
+    };
     let id = PaymentId::random(&mut rand::thread_rng());
-    let payment = match checkout::pay(&st, &bill, &shop, id, tender).await? {
-        Step::Paid(payment) => payment,
+    let payment = match checkout::pay(&st, sale, id, tender, &client).await? {
+        Step::Paid(payment) => *payment,
         // No browser here: the API answers the challenge as `three_ds` says (confirm unless
         // `three_ds=fail`), through the same issuer answer a payer's click gives.
         Step::Challenge { request, state, .. } => {
@@ -381,7 +387,7 @@ async fn sandbox_pay(
                 .and_then(Value::as_str)
                 .is_some_and(|v| v.eq_ignore_ascii_case("fail"));
             let answer = st.sandbox.answer(&request, confirm);
-            checkout::complete(&st, &bill, &shop, &state, &answer).await?
+            checkout::complete(&st, sale, &state, &answer, &client).await?
         }
     };
     Ok(Wire(wire::Payment {

@@ -6,7 +6,7 @@
 mod texts;
 
 use crate::bills::OpError;
-use crate::checkout::{self, Step, Tender};
+use crate::checkout::{self, ClientAddr, Sale, Step, Tender};
 use crate::keys::token_context;
 use crate::state::AppState;
 use askama::Template;
@@ -183,17 +183,20 @@ async fn made_already(st: &AppState, c: &Checkout, t: &Texts, pid: &PaymentId) -
 
 /// Why the bill cannot be paid now, in the payer's words; `None` when it can.
 fn unpayable(c: &Checkout, now: Millis, t: &Texts) -> Option<&'static str> {
-    let bill = &c.bill;
-    if bill.is_finished() {
-        Some(t.bill_paid)
-    } else if !bill.active {
-        Some(t.bill_inactive)
-    } else if bill.is_expired(now) {
-        Some(t.bill_expired)
-    } else if !c.shop.enabled {
-        Some(t.shop_disabled)
-    } else {
-        None
+    Sale::of(c).check(None, now).err().map(|e| why(t, &e))
+}
+
+/// A refusal of the domain in the payer's words.
+fn why(t: &Texts, e: &DomainError) -> &'static str {
+    match e {
+        DomainError::BillIsFinished => t.bill_paid,
+        DomainError::BillInactive => t.bill_inactive,
+        DomainError::BillExpired => t.bill_expired,
+        DomainError::ShopNotEnabled => t.shop_disabled,
+        DomainError::MerchantBanned => t.merchant_banned,
+        DomainError::TooManyFailedAttempts => t.too_many_attempts,
+        DomainError::Invalid { field: "MD", .. } => t.session_invalid,
+        _ => t.failed_text,
     }
 }
 
@@ -526,15 +529,11 @@ fn cvc_ok(text: &str) -> bool {
 fn refused(c: &Checkout, t: &Texts, e: OpError) -> Response {
     match e {
         OpError::Domain(d) => {
-            let why = match d {
-                DomainError::BillIsFinished => t.bill_paid,
-                DomainError::BillInactive => t.bill_inactive,
-                DomainError::BillExpired => t.bill_expired,
-                DomainError::ShopNotEnabled => t.shop_disabled,
-                DomainError::Invalid { field: "MD", .. } => t.session_invalid,
-                _ => t.failed_text,
-            };
-            unpayable_page(c, t, why)
+            let mut page = unpayable_page(c, t, why(t, &d));
+            if d == DomainError::TooManyFailedAttempts {
+                *page.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            }
+            page
         }
         OpError::Store(e) => failure(t, e),
     }
@@ -595,6 +594,7 @@ fn after_step(st: &AppState, c: &Checkout, t: &Texts, step: Step) -> Response {
 async fn pay_by_card(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -627,7 +627,7 @@ async fn pay_by_card(
         Ok(card) => card,
         Err(why) => return transfer(&st, &c, t, PaymentMethod::BankCard, None, Some(why)),
     };
-    match checkout::pay(&st, &c.bill, &c.shop, pid, Tender::Card(card)).await {
+    match checkout::pay(&st, Sale::of(&c), pid, Tender::Card(card), &client).await {
         Ok(step) => after_step(&st, &c, t, step),
         Err(e) => refused(&c, t, e),
     }
@@ -636,6 +636,7 @@ async fn pay_by_card(
 async fn three_ds_return(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -644,7 +645,8 @@ async fn three_ds_return(
         Err(page) => return page,
     };
     let f = fields(&body);
-    match checkout::complete(&st, &c.bill, &c.shop, field(&f, "MD"), field(&f, "PaRes")).await {
+    let (md, pares) = (field(&f, "MD"), field(&f, "PaRes"));
+    match checkout::complete(&st, Sale::of(&c), md, pares, &client).await {
         Ok(payment) => see_other(&result_url(&st, &c.bill, &payment.id)),
         Err(e) => refused(&c, t, e),
     }
@@ -869,6 +871,9 @@ async fn sbp_bank_page(
     if payment_id(&st, &c.bill, qrc).is_none() {
         return not_found(t);
     }
+    if let Some(why) = unpayable(&c, st.now(), t) {
+        return unpayable_page(&c, t, why);
+    }
     let sum = query
         .get("sum")
         .and_then(|s| s.parse::<i64>().ok())
@@ -880,6 +885,7 @@ async fn sbp_bank_page(
 async fn sbp_bank_pay(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    client: ClientAddr,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -902,7 +908,7 @@ async fn sbp_bank_pay(
     let tender = Tender::Sbp {
         amount: Some(amount),
     };
-    match checkout::pay(&st, &c.bill, &c.shop, pid, tender).await {
+    match checkout::pay(&st, Sale::of(&c), pid, tender, &client).await {
         Ok(step) => after_step(&st, &c, t, step),
         Err(e) => refused(&c, t, e),
     }

@@ -8,20 +8,20 @@ use paylink_server::admin::{self, ShopChanges};
 use serde_json::json;
 
 /// A browser that does not follow redirects, so each step can be checked.
-fn browser() -> reqwest::Client {
+pub(crate) fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    text: String,
+pub(crate) struct Page {
+    pub status: u16,
+    pub location: String,
+    pub text: String,
 }
 
-async fn get(url: &str, lang: &str) -> Page {
+pub(crate) async fn get(url: &str, lang: &str) -> Page {
     let r = browser()
         .get(url)
         .header("accept-language", lang)
@@ -31,7 +31,7 @@ async fn get(url: &str, lang: &str) -> Page {
     page(r).await
 }
 
-async fn post(url: &str, fields: &[(&str, &str)]) -> Page {
+pub(crate) async fn post(url: &str, fields: &[(&str, &str)]) -> Page {
     let pairs: Vec<(String, String)> = fields
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -46,7 +46,7 @@ async fn post(url: &str, fields: &[(&str, &str)]) -> Page {
     page(r).await
 }
 
-async fn page(r: reqwest::Response) -> Page {
+pub(crate) async fn page(r: reqwest::Response) -> Page {
     let status = r.status().as_u16();
     let location = r
         .headers()
@@ -66,7 +66,7 @@ async fn page(r: reqwest::Response) -> Page {
 }
 
 /// The value of `<input ... name="NAME" value="...">` in `html`.
-fn input(html: &str, name: &str) -> String {
+pub(crate) fn input(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\""))
         .unwrap_or_else(|| panic!("no input {name} in {html}"));
@@ -108,7 +108,7 @@ async fn shop_urls(app: &TestApp, r: &Receiver) {
     .unwrap();
 }
 
-async fn card_form(
+pub(crate) async fn card_form(
     app: &TestApp,
     bill: &str,
     card: &str,

@@ -8,10 +8,10 @@
 
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
-use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
+use paylink_core::id::{MerchantId, PaymentId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::Currency;
-use paylink_core::notice::md5_signature;
+use paylink_core::notice::{md5_signature, NoticeState};
 use paylink_core::payout::{AccountType, Payee, PayoutProfile};
 use paylink_core::plan::{Plan, Write};
 use paylink_server::admin::{self, Onboarded, ShopChanges};
@@ -312,6 +312,54 @@ async fn refund_full_as(app: &TestApp, token: &str, payment: &str) -> Answer {
         Body::Json(json!({"payment_id": payment})),
     )
     .await
+}
+
+/// A refund of `amount` of the payment `paid` whose money is taken but whose asker died
+/// before the acquirer answered: in PROCESS, leased for `lease_ms`.
+async fn crashed_refund(
+    app: &TestApp,
+    paid: &Value,
+    amount: i64,
+    id: &str,
+    lease_ms: i64,
+) -> paylink_core::refund::Refund {
+    let payment = app
+        .store
+        .payment(&PaymentId::parse(&id_of(paid)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let bal = app
+        .store
+        .balance(&payment.merchant_id, Currency::Rub)
+        .await
+        .unwrap();
+    let now = app.now();
+    let (refund, plan) = paylink_core::refund::create(
+        &payment,
+        Some(amount),
+        bal,
+        paylink_core::id::RefundId::parse(id).unwrap(),
+        now + lease_ms,
+        now,
+    )
+    .unwrap();
+    app.store.apply(plan).await.unwrap();
+    refund
+}
+
+/// The status of refund `id` once it has left PROCESS (polled, bounded: the worker answers
+/// on its own time).
+async fn answered(app: &TestApp, id: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in patience() {
+        last = app.get("/api/v1/refund/status", &[("id", id)]).await.ok()["status"].clone();
+        if last != json!("PROCESS") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    last
 }
 
 async fn payment_status(app: &TestApp, id: &str) -> Value {
@@ -968,6 +1016,36 @@ async fn payouts_from_the_moderation_threshold_up_wait_for_an_operator() {
     assert_ledger_ok(&app).await;
 }
 
+/// The threshold weighs the whole request: a split order whose parts are each below it, but
+/// whose total is not, waits for an operator in every part.
+#[tokio::test]
+async fn a_split_order_above_the_moderation_threshold_is_moderated_in_every_part() {
+    let app = spawn_app_with(|s| s.money.payouts.moderation_threshold = 200_000_00).await;
+    set_profile(&app, &app.merchant.merchant_id, open_profile()).await;
+    fund(&app, "500000").await;
+    let parts = created(&regular(&app, with_order(card("250000", CARD_OK), "big")).await);
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert!(number(&p["amount"]) < 200_000_00, "{p}");
+        assert_eq!(p["status"], json!("MODERATING"), "{p}");
+    }
+    // Below the threshold in total, the same split goes out at once.
+    let parts = created(&regular(&app, with_order(card("160000", CARD_OK), "small")).await);
+    assert_eq!(parts.len(), 2);
+    for p in &parts {
+        assert_eq!(
+            wait_payout(&app, app.token(), &id_of(p)).await["status"],
+            json!("SUCCESS")
+        );
+    }
+    // The worker has been by, and left the moderated order alone.
+    let s = app
+        .get("/api/v1/payout/status", &[("order_id", "big")])
+        .await;
+    assert_eq!(s.ok()["status"], json!("MODERATING"));
+    assert_ledger_ok(&app).await;
+}
+
 #[tokio::test]
 async fn the_daily_and_monthly_limits_hold_and_a_failed_payout_gives_its_share_back() {
     let app = spawn_app().await;
@@ -1254,6 +1332,16 @@ async fn a_paid_bill_is_refunded_in_part_then_in_full_and_each_refund_is_posted(
     assert_eq!(number(&p["refunded_amount"]), 300_00);
     assert_eq!(balance(&app).await.available, 1630_00);
 
+    // The clock is about to jump a whole postback lease: let the dispatcher finish recording
+    // the first refund's delivery, or it would lease and send it again.
+    let notice = format!("msg_{first_id}");
+    for _ in patience() {
+        let record = app.store.notice(&notice).await.unwrap();
+        if record.is_some_and(|n| n.state == NoticeState::Delivered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     // The full refund, a minute later, takes what remains.
     app.advance_ms(60_000);
     let a = refund_full_as(&app, app.token(), &payment).await;
@@ -1393,34 +1481,85 @@ async fn a_refund_the_acquirer_refuses_gives_the_money_back() {
     assert_ledger_ok(&app).await;
 }
 
+/// A refund takes available first, then hold; when the acquirer refuses it, each part goes
+/// back where it came from, and the held part settles when its payment's money does.
+#[tokio::test]
+async fn a_refused_refund_puts_back_in_hold_what_it_took_from_hold() {
+    let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
+    // 965.00 settled, then 965.00 more waiting in hold.
+    let refused = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
+    app.advance_ms(HOUR_MS);
+    wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 965_00).await;
+    pay_as(&app, &app.merchant, "1000", CARD_OK).await;
+    let before = Bal {
+        available: 965_00,
+        locked: 0,
+        hold: 965_00,
+    };
+    assert_eq!(balance(&app).await, before);
+
+    // The full 1 000.00: 965.00 from available and 35.00 from hold. Refused: both return.
+    let a = refund_full_as(&app, app.token(), &id_of(&refused)).await;
+    assert_eq!(a.ok()["status"], json!("FAIL"), "{}", a.text);
+    assert_eq!(balance(&app).await, before, "each part back in its bucket");
+    assert_ledger_ok(&app).await;
+
+    // What waits in hold settles on time, all of it.
+    app.advance_ms(HOUR_MS);
+    let settled = wait_balance(&app, app.token(), |b| b.hold == 0).await;
+    assert_eq!(
+        settled,
+        Bal {
+            available: 1930_00,
+            locked: 0,
+            hold: 0
+        }
+    );
+    assert_ledger_ok(&app).await;
+}
+
+/// The payment settles while its refund waits for the acquirer; the acquirer then refuses.
+/// The held part goes back to hold with its payment's settlement already past, so the worker
+/// settles it on its next pass: hold never holds more than waits to settle.
+#[tokio::test]
+async fn a_refusal_after_the_settlement_ran_returns_the_held_part_and_settles_it() {
+    let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
+    let paid = pay_as(&app, &app.merchant, "1000", "4000000000000259").await;
+    // A refund whose asker died: 400.00 taken from hold, the acquirer not asked yet.
+    let refund = crashed_refund(&app, &paid, 400_00, "Crashed002", 2 * HOUR_MS).await;
+    assert_eq!(
+        balance(&app).await,
+        Bal {
+            available: 0,
+            locked: 0,
+            hold: 565_00
+        }
+    );
+    // The settlement moves what is left in hold.
+    app.advance_ms(HOUR_MS);
+    wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 565_00).await;
+    assert_ledger_ok(&app).await;
+
+    // The lease runs out; the worker asks, the acquirer refuses: 400.00 back to hold, and on
+    // to available by the next settlement pass.
+    app.advance_ms(HOUR_MS + 1);
+    assert_eq!(answered(&app, refund.id.as_str()).await, json!("FAIL"));
+    let settled = wait_balance(&app, app.token(), |b| b.hold == 0 && b.available == 965_00).await;
+    assert_eq!(settled.locked, 0);
+    assert_eq!(
+        number(&payment_status(&app, &id_of(&paid)).await["refunded_amount"]),
+        0
+    );
+    assert_ledger_ok(&app).await;
+}
+
 /// A refund whose money was taken but whose creator died before the acquirer answered stays
 /// in PROCESS until its lease runs out; then the worker asks the acquirer and completes it.
 #[tokio::test]
 async fn a_refund_left_in_process_is_completed_by_the_worker() {
     let app = spawn_app().await;
     let paid = pay_as(&app, &app.merchant, "1000", CARD_OK).await;
-    let payment = app
-        .store
-        .payment(&paylink_core::id::PaymentId::parse(&id_of(&paid)).unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let bal = app
-        .store
-        .balance(&payment.merchant_id, Currency::Rub)
-        .await
-        .unwrap();
-    let now = app.now();
-    let (refund, plan) = paylink_core::refund::create(
-        &payment,
-        Some(100_00),
-        bal,
-        paylink_core::id::RefundId::parse("Crashed001").unwrap(),
-        now + 60_000,
-        now,
-    )
-    .unwrap();
-    app.store.apply(plan).await.unwrap();
+    let refund = crashed_refund(&app, &paid, 100_00, "Crashed001", 60_000).await;
     let status = || async {
         app.get("/api/v1/refund/status", &[("id", refund.id.as_str())])
             .await
@@ -1437,15 +1576,7 @@ async fn a_refund_left_in_process_is_completed_by_the_worker() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(status().await, json!("PROCESS"));
     app.advance_ms(60_001);
-    let mut last = Value::Null;
-    for _ in patience() {
-        last = status().await;
-        if last != json!("PROCESS") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(last, json!("SUCCESS"));
+    assert_eq!(answered(&app, refund.id.as_str()).await, json!("SUCCESS"));
     assert_eq!(balance(&app).await.available, 865_00);
     assert_ledger_ok(&app).await;
 }
@@ -1902,7 +2033,6 @@ async fn a_payout_canceled_many_times_at_once_gives_its_money_back_once() {
 /// The check the other tests rely on does find money that moved without its postings.
 #[tokio::test]
 async fn the_ledger_check_finds_money_moved_without_its_postings() {
-    use paylink_core::id::PaymentId;
     use paylink_core::payout::PayoutStatus;
     let app = spawn_app_with(|s| s.money.settle_after = Duration::from_secs(3600)).await;
     set_profile(
@@ -1945,7 +2075,7 @@ async fn the_ledger_check_finds_money_moved_without_its_postings() {
         .unwrap();
     app.store
         .apply(Plan::one(Write::MarkSettled {
-            payment_id: PaymentId::from_trusted(id_of(&paid)),
+            id: id_of(&paid),
             now: app.now(),
         }))
         .await

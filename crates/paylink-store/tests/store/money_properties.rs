@@ -239,8 +239,11 @@ struct Expected {
 #[derive(Default)]
 struct Model {
     balances: BTreeMap<(usize, Currency), Expected>,
-    /// Unsettled payments: (merchant, currency, amount, due_at).
-    pending: BTreeMap<PaymentId, (usize, Currency, i64, Millis)>,
+    /// Unsettled money by settlement id (a payment's id, or `returned_<refund>` for what a
+    /// refused refund put back in hold): (merchant, currency, amount, due_at).
+    pending: BTreeMap<String, (usize, Currency, i64, Millis)>,
+    /// When each delayed payment's own money settles (or settled).
+    due_of: BTreeMap<PaymentId, Millis>,
     /// Every payout part created, with its status.
     payouts: Vec<(Payout, PayoutStatus)>,
     refunds: Vec<(Refund, RefundStatus)>,
@@ -500,9 +503,12 @@ impl World {
         if delayed {
             self.model.at(m, balance_currency).hold += landed;
             self.model.pending.insert(
-                p.id.clone(),
+                p.id.to_string(),
                 (m, balance_currency, landed, self.now + SETTLE_AFTER),
             );
+            self.model
+                .due_of
+                .insert(p.id.clone(), self.now + SETTLE_AFTER);
         } else {
             self.model.at(m, balance_currency).available += landed;
         }
@@ -516,8 +522,8 @@ impl World {
             .due_settlements(self.now, 1_000)
             .await
             .expect("read due settlements");
-        let found: BTreeSet<&PaymentId> = due.iter().map(|s| &s.payment_id).collect();
-        let expected: BTreeSet<&PaymentId> = self
+        let found: BTreeSet<&String> = due.iter().map(|s| &s.id).collect();
+        let expected: BTreeSet<&String> = self
             .model
             .pending
             .iter()
@@ -530,7 +536,7 @@ impl World {
             let hold = self.balance(m, s.currency).await.hold;
             let plan = settlement::settle(&s, hold, self.now);
             committed(self.store.apply(plan).await, true, "a settlement")?;
-            let (_, c, amount, _) = self.model.pending.remove(&s.payment_id).unwrap();
+            let (_, c, amount, _) = self.model.pending.remove(&s.id).unwrap();
             prop_assert_eq!((s.amount, s.currency), (amount, c));
             // Refunds may have taken part of the hold: only what is left moves.
             let e = self.model.at(m, c);
@@ -614,6 +620,11 @@ impl World {
             return Ok(());
         }
         prop_assert_eq!(parts.iter().map(|p| p.amount).sum::<i64>(), amount);
+        // The moderation threshold weighs the whole request, every part alike.
+        let moderated = profile.moderation || amount >= self.rules.moderation_threshold;
+        for p in &parts {
+            prop_assert_eq!(p.status == PayoutStatus::Moderating, moderated);
+        }
         for p in parts {
             prop_assert!(p.amount <= self.rules.card.max);
             let e = self.model.at(m, currency);
@@ -746,6 +757,11 @@ impl World {
         prop_assert_eq!(r.account_amount, taken);
         prop_assert_eq!(r.account_currency, payment.account_currency);
         let from_available = balance.available.min(taken);
+        prop_assert_eq!(
+            r.from_hold,
+            taken - from_available,
+            "the refund's hold part"
+        );
         let e = self.model.at(m, r.account_currency);
         e.available -= from_available;
         e.hold -= taken - from_available;
@@ -764,7 +780,14 @@ impl World {
         } else {
             Err("Refund refused by the issuer".to_string())
         };
-        let (done, plan) = refund::complete(&r, answer, None, None, self.now);
+        // What a refusal returns to hold settles when the payment's own money does (did).
+        let hold_due_at = self
+            .model
+            .due_of
+            .get(&r.payment_id)
+            .copied()
+            .unwrap_or(self.now);
+        let (done, plan) = refund::complete(&r, answer, None, None, hold_due_at, self.now);
         let fresh = status == RefundStatus::Process;
         if !committed(self.store.apply(plan).await, fresh, "a refund answer")? {
             return Ok(());
@@ -772,8 +795,18 @@ impl World {
         prop_assert!(fresh, "a finished refund was answered again");
         self.model.refunds[i].1 = done.status;
         if done.status == RefundStatus::Fail {
+            // Each part goes back where the refund took it from; the held part waits to
+            // settle again.
             let m = self.index(&r.merchant_id);
-            self.model.at(m, r.account_currency).available += r.account_amount;
+            let e = self.model.at(m, r.account_currency);
+            e.available += r.account_amount - r.from_hold;
+            e.hold += r.from_hold;
+            if r.from_hold > 0 {
+                self.model.pending.insert(
+                    settlement::returned_id(&r.id),
+                    (m, r.account_currency, r.from_hold, hold_due_at),
+                );
+            }
         }
         Ok(())
     }
@@ -875,7 +908,10 @@ impl World {
                 .merchant_refund(&r.merchant_id, r.id.as_str())
                 .await
                 .expect("read a refund");
-            prop_assert_eq!(stored.map(|s| s.status), Some(*status));
+            prop_assert_eq!(
+                stored.map(|s| (s.status, s.from_hold)),
+                Some((*status, r.from_hold))
+            );
         }
         Ok(())
     }
@@ -1006,6 +1042,103 @@ async fn payouts_decided_from_a_stale_balance_overdraw_nothing() {
         (after.available, after.locked, after.hold),
         (available - spent, spent, 0)
     );
+    let report = store.ledger_check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    store.close().await;
+}
+
+/// Refunds the acquirer refuses put their held part back in hold (with a settlement of its
+/// own) while the settlements of the very payments they took it from run, all decided from one
+/// stale read: whatever commits, the hold never exceeds what waits to settle, and once every
+/// settlement has run the money is all available again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
+    const PAYMENTS: usize = 24;
+    let (_db, store) = open().await;
+    let (m, shop) = seed(&store, "returns").await;
+    let booking = Booking {
+        balance_currency: Currency::Rub,
+        fx_rate: None,
+        settle_after: SETTLE_AFTER,
+    };
+    let mut refunds = Vec::new();
+    for i in 0..PAYMENTS {
+        let bill = crate::support::open_bill(&shop, BillType::Normal, 10_000, NOW);
+        insert_bill(&store, &bill).await;
+        let (p, plan) = payment::settle(
+            &bill,
+            Rate::ZERO,
+            charge(&bill, Rate::ZERO, Outcome::Success),
+            payment_id(),
+            None,
+            booking,
+            NOW + 1,
+        )
+        .unwrap();
+        store.apply(plan).await.unwrap();
+        // Half of each payment refunded, all of it from hold (nothing is available yet).
+        let balance = store.balance(&m.id, Currency::Rub).await.unwrap();
+        let (r, plan) = refund::create(
+            &p,
+            Some(5_000),
+            balance,
+            RefundId::random(&mut rand::thread_rng()),
+            NOW + 60_000,
+            NOW + 2 + i as Millis,
+        )
+        .unwrap();
+        assert_eq!(r.from_hold, 5_000);
+        store.apply(plan).await.unwrap();
+        refunds.push(r);
+    }
+    let total = PAYMENTS as i64 * 10_000;
+    let stale = store.balance(&m.id, Currency::Rub).await.unwrap();
+    assert_eq!((stale.available, stale.hold), (0, total / 2));
+
+    // Every settlement is due; the acquirer refuses every refund; all race.
+    let now = NOW + 1 + SETTLE_AFTER;
+    let mut plans: Vec<Plan> = store
+        .due_settlements(now, 1_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| settlement::settle(s, stale.hold, now))
+        .collect();
+    assert_eq!(plans.len(), PAYMENTS);
+    for r in &refunds {
+        let due = store.settlement_due(&r.payment_id).await.unwrap().unwrap();
+        let (_, plan) = refund::complete(r, Err("refused".into()), None, None, due, now);
+        plans.push(plan);
+    }
+    for result in race(&store, plans).await {
+        assert!(
+            matches!(
+                result,
+                Ok(()) | Err(StoreError::GuardFailed("balance_not_enough"))
+            ),
+            "{result:?}"
+        );
+    }
+    let report = store.ledger_check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // The worker's later passes (fresh reads) settle what is left.
+    for _ in 0..3 * PAYMENTS {
+        let due = store.due_settlements(now, 1_000).await.unwrap();
+        if due.is_empty() {
+            break;
+        }
+        for s in due {
+            let hold = store.balance(&m.id, Currency::Rub).await.unwrap().hold;
+            store
+                .apply(settlement::settle(&s, hold, now))
+                .await
+                .unwrap();
+        }
+    }
+    assert!(store.due_settlements(now, 1).await.unwrap().is_empty());
+    let after = store.balance(&m.id, Currency::Rub).await.unwrap();
+    assert_eq!((after.available, after.locked, after.hold), (total, 0, 0));
     let report = store.ledger_check().await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     store.close().await;

@@ -137,6 +137,7 @@ pub fn charge(bill: &Bill, rate: Rate, outcome: Outcome) -> Charge {
             String::new()
         },
         card_fingerprint: card.then(|| "f".repeat(64)),
+        client_addr: card.then(|| "192.0.2.1".into()),
         result: if outcome == Outcome::Declined {
             ChargeResult::Declined {
                 code: 51,
