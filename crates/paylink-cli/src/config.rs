@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub log_format: Option<LogFormat>,
+    pub metrics_listen: Option<String>,
     /// Text ("3.5") or a TOML number (3.5): both are what an operator means.
     #[serde(default, deserialize_with = "percent")]
     pub default_commission: Option<String>,
@@ -138,6 +139,7 @@ pub struct Overrides {
     pub public_url: Option<String>,
     pub default_commission: Option<String>,
     pub writers: Option<usize>,
+    pub metrics_listen: Option<String>,
 }
 
 /// The database URL to use, refused early (and without echoing a password) when it is not
@@ -392,6 +394,16 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     s.postbacks = postbacks(&file)?;
     s.money = money(&file)?;
     s.checkout = checkout(&file)?;
+    let metrics = o
+        .metrics_listen
+        .or(file.metrics_listen.clone())
+        .unwrap_or_else(|| Settings::DEFAULT_METRICS_LISTEN.to_string());
+    s.metrics_listen = match metrics.as_str() {
+        "off" => None,
+        text => Some(text.parse().map_err(|_| {
+            format!("metrics_listen: {text:?} is not an address like 127.0.0.1:9464, or off")
+        })?),
+    };
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
@@ -442,6 +454,7 @@ mod tests {
         assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
         assert!(file.header_timeout_secs.is_some() && file.max_connections.is_some());
         assert_eq!(file.log_format, Some(LogFormat::Text));
+        assert!(file.metrics_listen.is_some());
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
     }
 

@@ -158,6 +158,9 @@ struct ServeArgs {
     /// Group-commit writers on PostgreSQL [default: 4].
     #[arg(long, env = "PAYLINK_WRITERS", value_name = "N")]
     writers: Option<usize>,
+    /// Where Prometheus scrapes /metrics, IP:PORT, or `off` [default: 127.0.0.1:9464].
+    #[arg(long, env = "PAYLINK_METRICS_LISTEN", value_name = "ADDR")]
+    metrics_listen: Option<String>,
     /// Create a demo merchant and print its token, shop id and a curl command to try.
     #[arg(long)]
     demo: bool,
@@ -444,6 +447,7 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
             read_connections: 2,
             writers: 1,
             max_batch: 16,
+            observer: None,
         },
     )
     .await?;
@@ -704,6 +708,7 @@ async fn serve(
             public_url: args.public_url,
             default_commission: args.default_commission,
             writers: args.writers,
+            metrics_listen: args.metrics_listen,
         },
         file,
     )
@@ -727,6 +732,9 @@ async fn serve(
         println!("no merchants yet: run `paylink merchant create --name \"My shop\"` with the same --database-url or --config as this server, or start with --demo");
     }
     println!("paylink listening on http://{bound} (public URL {public_url}, database {database})");
+    if let Some(metrics) = app.metrics_address() {
+        println!("metrics on http://{metrics}/metrics");
+    }
     app.run_until(shutdown_signal())
         .await
         .map_err(|e| Failure(format!("server: {e}")))

@@ -30,6 +30,8 @@ const PAYLINK_VARS: &[&str] = &[
     "PAYLINK_PUBLIC_URL",
     "PAYLINK_DEFAULT_COMMISSION",
     "PAYLINK_WRITERS",
+    "PAYLINK_METRICS_LISTEN",
+    "PAYLINK_LOG_FORMAT",
     "PAYLINK_POSTBACKS_RETRY_SCHEDULE",
     "PAYLINK_POSTBACKS_JITTER_PERCENT",
     "PAYLINK_POSTBACKS_TIMEOUT",
@@ -66,6 +68,8 @@ fn paylink(dir: &Path, args: &[&str]) -> Command {
     for var in PAYLINK_VARS {
         cmd.env_remove(var);
     }
+    // Servers run side by side: each one's metrics on a port of its own.
+    cmd.env("PAYLINK_METRICS_LISTEN", "127.0.0.1:0");
     cmd
 }
 
@@ -247,6 +251,7 @@ impl Fixture {
                 read_connections: 1,
                 writers: 1,
                 max_batch: 1,
+                observer: None,
             },
         )
         .await

@@ -5,6 +5,7 @@ use crate::acquirer::SandboxAcquirer;
 use crate::cardlink::{self, ApiError};
 use crate::config::Settings;
 use crate::keys::InstanceKeys;
+use crate::metrics::Metrics;
 use crate::pages;
 use crate::state::{AppState, Clock, Services};
 use crate::{postbacks, worker};
@@ -60,6 +61,9 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
 
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, when `metrics_listen` is set.
+    metrics_listener: Option<TcpListener>,
+    metrics: Arc<Metrics>,
     panics: Panics,
     router: Router,
     state: AppState,
@@ -69,18 +73,38 @@ pub struct Application {
 
 impl Application {
     pub async fn build(
-        settings: Settings,
+        mut settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartError> {
+        let metrics = Arc::new(Metrics::new());
+        settings.store.observer = Some(paylink_store::Observer(metrics.clone()));
         let store = Store::open(&settings.database_url, settings.store.clone()).await?;
-        Application::with_store(settings, clock, store).await
+        Application::assemble(settings, clock, store, metrics).await
     }
 
+    /// On a store opened elsewhere; its writers report nothing to `/metrics`.
     pub async fn with_store(
-        mut settings: Settings,
+        settings: Settings,
         clock: Arc<dyn Clock>,
         store: Store,
     ) -> Result<Application, StartError> {
+        Application::assemble(settings, clock, store, Arc::new(Metrics::new())).await
+    }
+
+    async fn assemble(
+        mut settings: Settings,
+        clock: Arc<dyn Clock>,
+        store: Store,
+        metrics: Arc<Metrics>,
+    ) -> Result<Application, StartError> {
+        let metrics_listener = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let listen = settings.listen;
         let bind_error = |source| StartError::Bind {
             addr: listen,
@@ -113,7 +137,9 @@ impl Application {
         let panics = Panics::default();
         Ok(Application {
             listener,
-            router: router(state.clone(), panics.clone()),
+            metrics_listener,
+            router: router(state.clone(), panics.clone(), metrics.clone()),
+            metrics,
             panics,
             state,
             store,
@@ -132,6 +158,13 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Where `/metrics` is served (the port actually bound), if anywhere.
+    pub fn metrics_address(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The count of panics caught while serving, to watch from outside.
@@ -160,6 +193,24 @@ impl Application {
                 worker::run(st.clone(), stopped.clone())
             }))
         });
+        let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let router = Router::new()
+                .route("/metrics", get(scrape))
+                .with_state((self.metrics.clone(), self.state.clone()));
+            let mut stopped = metrics_stopped;
+            tokio::spawn(serve(
+                listener,
+                router,
+                ConnectionLimits {
+                    header_timeout: self.state.settings.header_timeout,
+                    max_connections: 64,
+                },
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            ))
+        });
         let served = serve(
             self.listener,
             self.router,
@@ -170,6 +221,10 @@ impl Application {
             shutdown,
         )
         .await;
+        let _ = metrics_stop.send(true);
+        if let Some(m) = metrics_server {
+            let _ = m.await;
+        }
         // Let the dispatcher record the attempts in flight before the writer stops.
         let _ = stop.send(true);
         if let Some(d) = dispatcher {
@@ -265,7 +320,44 @@ async fn serve(
     Ok(())
 }
 
-fn router(state: AppState, panics: Panics) -> Router {
+/// `GET /metrics` on the metrics listener: the Prometheus text format.
+async fn scrape(State((metrics, st)): State<(Arc<Metrics>, AppState)>) -> Response {
+    match metrics.render(&st.store, st.now()).await {
+        Ok(text) => (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "metrics could not be read");
+            (StatusCode::SERVICE_UNAVAILABLE, e).into_response()
+        }
+    }
+}
+
+/// Counts each request and times it, by its route's template.
+async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    metrics.request(
+        &route,
+        method.as_str(),
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .route("/health", get(health))
@@ -275,6 +367,7 @@ fn router(state: AppState, panics: Panics) -> Router {
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(metrics, track))
         .layer(middleware::from_fn_with_state(state.clone(), deadline))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(

@@ -25,6 +25,9 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// Most client connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Where `/metrics` (Prometheus) is served: its own listener, off the public one. `None`:
+    /// not served.
+    pub metrics_listen: Option<SocketAddr>,
     pub store: StoreOptions,
     pub postbacks: PostbackSettings,
     pub money: MoneySettings,
@@ -123,6 +126,8 @@ impl Settings {
     pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
     pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 15;
     pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+    /// The CLI's default for `metrics_listen` (a registered Prometheus exporter port).
+    pub const DEFAULT_METRICS_LISTEN: &'static str = "127.0.0.1:9464";
 
     /// Defaults everywhere but the database; `public_url` follows the listen address.
     pub fn new(database_url: impl Into<String>, listen: SocketAddr) -> Settings {
@@ -136,6 +141,7 @@ impl Settings {
             request_timeout: Duration::from_secs(Settings::DEFAULT_TIMEOUT_SECS),
             header_timeout: Duration::from_secs(Settings::DEFAULT_HEADER_TIMEOUT_SECS),
             max_connections: Settings::DEFAULT_MAX_CONNECTIONS,
+            metrics_listen: None,
             store: StoreOptions::default(),
             postbacks: PostbackSettings::default(),
             money: MoneySettings::default(),

@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod config;
 pub mod egress;
 pub mod keys;
+pub mod metrics;
 mod pages;
 pub mod payouts;
 pub mod postbacks;

@@ -28,6 +28,8 @@ mod health;
 mod hostile;
 #[path = "api/lists.rs"]
 mod lists;
+#[path = "api/metrics.rs"]
+mod metrics;
 #[path = "api/money.rs"]
 mod money;
 #[path = "api/pages.rs"]

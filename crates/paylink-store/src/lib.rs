@@ -69,6 +69,8 @@ pub struct StoreOptions {
     pub writers: usize,
     /// Most plans committed in one transaction.
     pub max_batch: usize,
+    /// Told of every batch the writers commit (metrics).
+    pub observer: Option<Observer>,
 }
 
 impl Default for StoreOptions {
@@ -77,8 +79,50 @@ impl Default for StoreOptions {
             read_connections: 8,
             writers: 4,
             max_batch: 512,
+            observer: None,
         }
     }
+}
+
+/// What a writer reports after each batch.
+pub trait BatchObserver: Send + Sync {
+    /// `plans` were in the batch, `failed` of them were refused (a guard, a conflict) or lost
+    /// with a failed commit; the transaction took `took` from its first statement to commit.
+    fn committed(&self, plans: usize, failed: usize, took: Duration);
+
+    /// `plan` is durable: told once per plan, after its batch committed.
+    fn applied(&self, _plan: &Plan) {}
+
+    /// A plan was refused by `guard` (a race lost, a double spend stopped).
+    fn refused(&self, _guard: &'static str) {}
+}
+
+#[derive(Clone)]
+pub struct Observer(pub Arc<dyn BatchObserver>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// The store's state for monitoring, read at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Telemetry {
+    /// Plans queued for the writers, not yet taken into a batch.
+    pub writer_queue: usize,
+    /// Messages due for delivery now (pending, next attempt not in the future).
+    pub outbox_due: i64,
+    /// Messages a dispatcher holds a live lease on: being delivered.
+    pub outbox_in_flight: i64,
+    /// When the longest-waiting due message came due.
+    pub outbox_oldest_due_at: Option<i64>,
+    /// Received money waiting in hold, and the part of it whose settlement time has passed.
+    pub settlements_waiting: i64,
+    pub settlements_due: i64,
+    /// Read connections open, and of them idle.
+    pub reads_open: u32,
+    pub reads_idle: u32,
 }
 
 #[derive(Clone)]
@@ -91,6 +135,7 @@ enum Reads {
 pub struct Store {
     reads: Reads,
     writer: writer::Writer,
+    observer: Option<Observer>,
 }
 
 fn now_ms() -> i64 {
@@ -109,10 +154,12 @@ impl Store {
             let mut conn = sqlite::SqliteConn::open(&path, true)?;
             migrate::run(&mut conn, now_ms()).await?;
             let writer_path = path.clone();
+            let observer = options.observer.clone();
             let mut conn = Some(conn);
             let writer = writer::Writer::start(1, max_batch, |queue, done| {
                 let conn = conn.take().ok_or(StoreError::WriterGone)?;
                 let path = writer_path.clone();
+                let observer = observer.clone();
                 // SQLite's single writer gets a thread of its own: its batches block on fsync.
                 std::thread::Builder::new()
                     .name("paylink-sqlite-writer".into())
@@ -126,6 +173,7 @@ impl Store {
                                 || async { sqlite::SqliteConn::open(&path, true) },
                                 queue,
                                 max_batch,
+                                observer,
                             ));
                         }
                         let _ = done.send(());
@@ -137,7 +185,11 @@ impl Store {
                 path,
                 options.read_connections.max(1) as usize,
             ));
-            Ok(Store { reads, writer })
+            Ok(Store {
+                reads,
+                writer,
+                observer: options.observer,
+            })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
             let mut conn = postgres::connect_writer(&connect).await?;
@@ -154,12 +206,14 @@ impl Store {
             let writer = writer::Writer::start(writers, max_batch, |queue, done| {
                 let conn = conns.pop().ok_or(StoreError::WriterGone)?;
                 let connect = connect.clone();
+                let observer = options.observer.clone();
                 tokio::spawn(async move {
                     writer::run(
                         conn,
                         || postgres::connect_writer(&connect),
                         queue,
                         max_batch,
+                        observer,
                     )
                     .await;
                     let _ = done.send(());
@@ -174,6 +228,7 @@ impl Store {
             Ok(Store {
                 reads: Reads::Postgres(pool),
                 writer,
+                observer: options.observer,
             })
         } else {
             // The URL is not echoed: it may carry a password.
@@ -201,9 +256,18 @@ impl Store {
         {
             return Err(StoreError::GuardFailed("unbalanced_entry"));
         }
-        self.writer
+        let applied = self
+            .writer
             .apply(writes::locks(&plan), writes::statements(&plan))
-            .await
+            .await;
+        if let Some(o) = &self.observer {
+            match &applied {
+                Ok(()) => o.0.applied(&plan),
+                Err(StoreError::GuardFailed(guard)) => o.0.refused(guard),
+                Err(_) => {}
+            }
+        }
+        applied
     }
 
     pub(crate) async fn fetch<T: Send>(
@@ -262,6 +326,57 @@ impl Store {
             )));
         }
         self.apply(Plan::default()).await
+    }
+
+    /// Monitoring figures; every count comes from a partial index of what is waiting, so the
+    /// cost does not grow with history.
+    pub async fn telemetry(&self, now: i64) -> Result<Telemetry, StoreError> {
+        let at = [Value::Int(now)];
+        let (due, oldest) = self
+            .fetch_one(
+                "SELECT COUNT(*) AS n, MIN(next_at) AS oldest FROM outbox \
+                 WHERE state = 'pending' AND next_at <= $1",
+                &at,
+                |r| Ok((r.i64("n")?, r.opt_i64("oldest")?)),
+            )
+            .await?
+            .unwrap_or_default();
+        let in_flight = self.count(
+            "SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending' AND leased_until > $1",
+            &at,
+        );
+        let waiting = self.count(
+            "SELECT COUNT(*) AS n FROM settlements WHERE settled_at IS NULL",
+            &[],
+        );
+        let settle_due = self.count(
+            "SELECT COUNT(*) AS n FROM settlements WHERE settled_at IS NULL AND due_at <= $1",
+            &at,
+        );
+        let (reads_open, reads_idle) = match &self.reads {
+            Reads::Sqlite(pool) => {
+                let idle = pool.idle_count() as u32;
+                (idle, idle)
+            }
+            Reads::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
+        };
+        Ok(Telemetry {
+            writer_queue: self.writer.queued(),
+            outbox_due: due,
+            outbox_in_flight: in_flight.await?,
+            outbox_oldest_due_at: oldest,
+            settlements_waiting: waiting.await?,
+            settlements_due: settle_due.await?,
+            reads_open,
+            reads_idle,
+        })
+    }
+
+    async fn count(&self, sql: &str, args: &[Value]) -> Result<i64, StoreError> {
+        Ok(self
+            .fetch_one(sql, args, |r| r.i64("n"))
+            .await?
+            .unwrap_or_default())
     }
 
     /// Lets queued writes commit, stops the writers and closes the connections.

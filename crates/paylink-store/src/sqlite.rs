@@ -290,6 +290,10 @@ pub(crate) struct ReadPool {
 }
 
 impl ReadPool {
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+    }
+
     pub fn new(path: PathBuf, keep: usize) -> Arc<ReadPool> {
         Arc::new(ReadPool {
             path,

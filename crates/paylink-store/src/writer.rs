@@ -72,6 +72,11 @@ impl Writer {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Plans waiting in the queue.
+    pub(crate) fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Lets the writers finish what is queued before the stop, then waits for them.
     pub(crate) async fn close(&self) {
         for _ in 0..self.writers {
@@ -86,8 +91,13 @@ impl Writer {
 
 /// One writer: batches from the queue until told to stop. `connect` makes a fresh connection
 /// after a failed commit.
-pub(crate) async fn run<C, F, Fut>(mut conn: C, connect: F, queue: Queue, max_batch: usize)
-where
+pub(crate) async fn run<C, F, Fut>(
+    mut conn: C,
+    connect: F,
+    queue: Queue,
+    max_batch: usize,
+    observer: Option<crate::Observer>,
+) where
     C: Exec,
     F: Fn() -> Fut,
     Fut: Future<Output = Result<C, StoreError>>,
@@ -144,11 +154,15 @@ where
             replies.push(reply);
         }
         if !statements.is_empty() {
-            match commit(&mut conn, &hot, &statements).await {
+            let started = std::time::Instant::now();
+            let plans = replies.len();
+            let failed = match commit(&mut conn, &hot, &statements).await {
                 Ok(results) => {
+                    let failed = results.iter().filter(|r| r.is_err()).count();
                     for (reply, result) in replies.into_iter().zip(results) {
                         let _ = reply.send(result);
                     }
+                    failed
                 }
                 Err(e) => {
                     tracing::error!(error = %e, size = replies.len(), "batch commit failed");
@@ -156,7 +170,11 @@ where
                         let _ = reply.send(Err(StoreError::Database(e.to_string())));
                     }
                     conn = reconnect(&connect).await;
+                    plans
                 }
+            };
+            if let Some(o) = &observer {
+                o.0.committed(plans, failed, started.elapsed());
             }
         }
         if stop {

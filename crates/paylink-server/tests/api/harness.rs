@@ -32,6 +32,8 @@ pub const CARD_NO_FUNDS: &str = "4000000000009995";
 pub struct TestApp {
     /// `http://127.0.0.1:<port>`: the server root and its public URL.
     pub address: String,
+    /// `http://127.0.0.1:<port>/metrics` when the test asked for a metrics listener.
+    pub metrics_url: Option<String>,
     pub clock: Arc<ManualClock>,
     pub store: Store,
     pub http: reqwest::Client,
@@ -83,12 +85,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
     let store = app.store().clone();
     let panics = app.panics();
+    let metrics_url = app.metrics_address().map(|a| format!("http://{a}/metrics"));
     tokio::spawn(app.run_until(std::future::pending()));
     let merchant = admin::create_merchant(&store, "Test merchant", None, true, START)
         .await
         .expect("a merchant is created");
     TestApp {
         address,
+        metrics_url,
         clock,
         store,
         http: reqwest::Client::new(),
