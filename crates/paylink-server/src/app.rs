@@ -3,8 +3,8 @@
 
 use crate::acquirer::SandboxAcquirer;
 use crate::cardlink::{self, ApiError};
-use crate::config::Settings;
-use crate::keys::InstanceKeys;
+use crate::config::{Mode, Settings};
+use crate::keys::{InstanceKeys, KeyError};
 use crate::pages;
 use crate::state::{AppState, Clock, Services};
 use crate::{postbacks, worker};
@@ -26,6 +26,24 @@ use tower_http::trace::TraceLayer;
 pub enum StartError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error("keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error(
+        "this database was made in {recorded} mode and paylink is set to {configured} mode: test \
+         and live money never share a database. Use another database for {configured} mode, or \
+         set mode = \"{recorded}\" (PAYLINK_MODE={recorded})"
+    )]
+    ModeMismatch {
+        recorded: String,
+        configured: &'static str,
+    },
+    #[error(
+        "mode = \"live\" needs a live acquirer and a live payout provider, and none ships with \
+         this version of paylink: a live connector implements the `Acquirer` and \
+         `PayoutProvider` traits (crates/paylink-server/src/acquirer.rs; see \"Live mode\" in \
+         docs/operations.md). Until one is configured, run in mode = \"sandbox\""
+    )]
+    NoLiveProviders,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -70,7 +88,10 @@ impl Application {
             settings.public_url = format!("http://{bound}");
         }
         let public_url = settings.public_url.clone();
-        let keys = InstanceKeys::load(&store).await?;
+        check_mode(&store, settings.mode).await?;
+        let keys =
+            Arc::new(InstanceKeys::open(&settings.keys, &settings.database_url, &store).await?);
+        // Only the sandbox ships; `check_mode` refused live mode before this point.
         let sandbox = Arc::new(SandboxAcquirer::new(&public_url, keys.sandbox.clone()));
         let state = AppState::new(Services {
             store: store.clone(),
@@ -106,6 +127,11 @@ impl Application {
         &self.store
     }
 
+    /// The instance keys (admin operations seal with them).
+    pub fn keys(&self) -> Arc<InstanceKeys> {
+        self.state.keys.clone()
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until(
         self,
@@ -123,7 +149,8 @@ impl Application {
             .settings
             .money
             .work
-            .then(|| tokio::spawn(worker::run(self.state.clone(), stopped)));
+            .then(|| tokio::spawn(worker::run(self.state.clone(), stopped.clone())));
+        let key_watch = tokio::spawn(crate::keys::watch(self.state.keys.clone(), stopped));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -135,17 +162,46 @@ impl Application {
         if let Some(w) = worker {
             let _ = w.await;
         }
+        let _ = key_watch.await;
         self.store.close().await;
         served
     }
 }
 
+/// Refuses a database made in the other mode, and live mode while no live acquirer exists;
+/// records the mode at a database's first start.
+async fn check_mode(store: &Store, mode: Mode) -> Result<(), StartError> {
+    let mismatch = |recorded: String| StartError::ModeMismatch {
+        recorded,
+        configured: mode.as_str(),
+    };
+    if let Some(recorded) = store.instance_setting("mode").await? {
+        if recorded != mode.as_str() {
+            return Err(mismatch(recorded));
+        }
+    }
+    if mode == Mode::Live {
+        return Err(StartError::NoLiveProviders);
+    }
+    let recorded = store.record_instance_setting("mode", mode.as_str()).await?;
+    if recorded != mode.as_str() {
+        return Err(mismatch(recorded));
+    }
+    Ok(())
+}
+
 fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
-    Router::new()
+    let mut routes = Router::new()
         .route("/health", get(health))
         .merge(cardlink::router())
-        .merge(pages::router())
+        .merge(pages::router());
+    if state.settings.mode == Mode::Sandbox {
+        routes = routes
+            .merge(cardlink::sandbox_router())
+            .merge(pages::sandbox_router());
+    }
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), deadline))

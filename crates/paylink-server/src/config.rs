@@ -1,5 +1,6 @@
 //! Server settings. The CLI fills them from flags, `PAYLINK_*` variables and the TOML file.
 
+use crate::keys::KeySource;
 use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::RetrySchedule;
 use paylink_core::payout::{DirectionRules, PayoutRules};
@@ -21,6 +22,38 @@ pub struct Settings {
     pub store: StoreOptions,
     pub postbacks: PostbackSettings,
     pub money: MoneySettings,
+    /// Where the instance keys come from (see [`crate::keys`]).
+    pub keys: KeySource,
+    pub mode: Mode,
+}
+
+/// Whether money is real. Recorded in the database at its first start: a database made in one
+/// mode refuses to start in the other, so test and live money never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The sandbox acquirer, payout provider, bank pages and `/sandbox` routes; payer pages
+    /// say "Test mode".
+    #[default]
+    Sandbox,
+    /// Real acquirers only; nothing of the sandbox is mounted.
+    Live,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sandbox => "sandbox",
+            Mode::Live => "live",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text.trim() {
+            "sandbox" => Some(Mode::Sandbox),
+            "live" => Some(Mode::Live),
+            _ => None,
+        }
+    }
 }
 
 /// Settlement and payouts.
@@ -118,6 +151,8 @@ impl Settings {
             store: StoreOptions::default(),
             postbacks: PostbackSettings::default(),
             money: MoneySettings::default(),
+            keys: KeySource::Default,
+            mode: Mode::Sandbox,
         }
     }
 }

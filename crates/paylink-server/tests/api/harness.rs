@@ -4,6 +4,7 @@
 
 use paylink_sdk::CardlinkClient;
 use paylink_server::admin::{self, Onboarded};
+use paylink_server::keys::{InstanceKeys, KeyFile, KeySource};
 use paylink_server::{Application, ManualClock, Settings};
 use paylink_store::testing::TestDatabase;
 use paylink_store::Store;
@@ -26,7 +27,23 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The merchant every test starts with: one enabled RUB shop.
     pub merchant: Onboarded,
-    _db: TestDatabase,
+    /// The instance keys, as the server loaded them (admin operations seal with them).
+    pub keys: Arc<InstanceKeys>,
+    /// The key file the server reads (in a directory of its own, apart from the database).
+    pub key_file: std::path::PathBuf,
+    pub db: TestDatabase,
+    _key_dir: tempfile::TempDir,
+}
+
+/// A fresh key file in a directory of its own, as an operator makes one with
+/// `paylink keys generate --out FILE`.
+pub fn key_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("paylink.key");
+    KeyFile::generate()
+        .write_new(&path)
+        .expect("write a key file");
+    (dir, path)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -36,7 +53,9 @@ pub async fn spawn_app() -> TestApp {
 /// As [`spawn_app`], with `configure` applied to the settings before the build.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let db = TestDatabase::new().await;
+    let (key_dir, key_path) = key_file();
     let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    settings.keys = KeySource::File(key_path.clone());
     // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
     settings.postbacks.allow_private = true;
     settings.postbacks.poll = std::time::Duration::from_millis(50);
@@ -60,8 +79,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         );
     }
     let store = app.store().clone();
+    let keys = app.keys();
     tokio::spawn(app.run_until(std::future::pending()));
-    let merchant = admin::create_merchant(&store, "Test merchant", None, true, START)
+    let merchant = admin::create_merchant(&store, &keys, "Test merchant", None, true, START)
         .await
         .expect("a merchant is created");
     TestApp {
@@ -70,7 +90,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         store,
         http: reqwest::Client::new(),
         merchant,
-        _db: db,
+        keys,
+        key_file: key_path,
+        db,
+        _key_dir: key_dir,
     }
 }
 
@@ -204,7 +227,7 @@ impl TestApp {
 
     /// Another merchant, with its own shop and token.
     pub async fn new_merchant(&self, name: &str) -> Onboarded {
-        admin::create_merchant(&self.store, name, None, true, self.now())
+        admin::create_merchant(&self.store, &self.keys, name, None, true, self.now())
             .await
             .expect("a merchant is created")
     }
