@@ -18,8 +18,12 @@ mod browser;
 mod checkout_pages;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/keys.rs"]
+mod keys;
 #[path = "api/lists.rs"]
 mod lists;
+#[path = "api/mode.rs"]
+mod mode;
 #[path = "api/money.rs"]
 mod money;
 #[path = "api/pages.rs"]

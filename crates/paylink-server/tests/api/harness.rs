@@ -52,8 +52,17 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with `configure` applied to the settings before the build.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDatabase::new().await;
     let (key_dir, key_path) = key_file();
+    spawn_app_on(TestDatabase::new().await, key_dir, key_path, configure).await
+}
+
+/// As [`spawn_app_with`], on the database `db` with the key file at `key_path` (in `key_dir`).
+pub async fn spawn_app_on(
+    db: TestDatabase,
+    key_dir: tempfile::TempDir,
+    key_path: std::path::PathBuf,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
     settings.keys = KeySource::File(key_path.clone());
     // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
