@@ -387,6 +387,7 @@ mod tests {
         assert!(file.default_commission.is_some() && file.body_limit_bytes.is_some());
         assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
+        assert!(file.key_file.is_some() && file.mode.is_some());
     }
 
     #[test]

@@ -45,7 +45,7 @@ pub enum KeySource {
     /// `PAYLINK_KEYS`: the text of a key file.
     Text(Secret<String>),
     /// Nothing configured: `paylink.key` beside a SQLite database (created on its first start);
-    /// PostgreSQL refuses to start.
+    /// PostgreSQL refuses to start. (A named file is created for a new SQLite database too.)
     Default,
 }
 
@@ -187,13 +187,8 @@ impl KeyFile {
             ("sandbox", &file.sandbox),
         ]
         .into_iter()
-        .chain(
-            file.seal
-                .keys
-                .iter()
-                .map(|(_, v)| ("a seal key", v))
-                .take(64),
-        ) {
+        .chain(file.seal.keys.values().map(|v| ("a seal key", v)))
+        {
             if value.len() < MIN_KEY_LEN {
                 return Err(format!(
                     "{name} is shorter than {MIN_KEY_LEN} characters: not a key paylink made"
@@ -459,7 +454,10 @@ impl InstanceKeys {
                 "PAYLINK_KEYS".to_string(),
             ),
             KeySource::File(path) => {
-                let file = load_or_export(path, &legacy, false, recorded.is_some())?;
+                // A named file that does not exist yet is made for a new SQLite database (zero
+                // setup with a copied example config); PostgreSQL setups make theirs.
+                let sqlite = Store::sqlite_path(database_url).is_some();
+                let file = load_or_export(path, &legacy, sqlite, recorded.is_some())?;
                 (file, Some(path.clone()), path.display().to_string())
             }
             KeySource::Default => {
