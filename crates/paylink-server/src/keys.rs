@@ -96,7 +96,7 @@ pub enum KeyError {
 }
 
 /// The text form of a key file (TOML).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyFile {
     fingerprint: String,
@@ -105,11 +105,23 @@ pub struct KeyFile {
     seal: SealTable,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SealTable {
     active: String,
     keys: BTreeMap<String, String>,
+}
+
+/// Never the keys themselves, should a key file reach a log.
+impl std::fmt::Debug for KeyFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "KeyFile(seal keys {:?}, active {}, ***)",
+            self.seal.keys.keys().collect::<Vec<_>>(),
+            self.seal.active
+        )
+    }
 }
 
 /// The names older versions kept their keys under in `instance_secrets`.

@@ -241,6 +241,18 @@ impl TestApp {
             .expect("a merchant is created")
     }
 
+    /// A new API token for the default merchant (the old one stops working).
+    pub async fn refresh_token(&self) -> String {
+        admin::refresh_token(
+            &self.store,
+            &self.keys,
+            self.merchant.merchant_id.as_str(),
+            self.now(),
+        )
+        .await
+        .expect("the token is refreshed")
+    }
+
     pub fn now(&self) -> i64 {
         use paylink_server::Clock;
         self.clock.now()

@@ -31,6 +31,22 @@ async fn sealed_values(store: &Store) -> Vec<SealedValue> {
     all
 }
 
+/// A payout account of the default merchant: a card number sealed.
+async fn add_card_account(app: &TestApp) {
+    let card = Destination::Card {
+        number: CardNumber::parse(CARD_OK).unwrap(),
+        holder: "IVAN PETROV".into(),
+    };
+    payouts::add_account(
+        &app.store,
+        &app.merchant.merchant_id,
+        payouts::payee(&app.keys, card),
+        app.now(),
+    )
+    .await
+    .expect("a payout account");
+}
+
 /// The key texts of a key file (every quoted value long enough to be a key).
 fn key_texts(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -74,18 +90,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 #[tokio::test]
 async fn a_database_dump_alone_opens_no_sealed_value() {
     let app = spawn_app().await;
-    let card = Destination::Card {
-        number: CardNumber::parse(CARD_OK).unwrap(),
-        holder: "IVAN PETROV".into(),
-    };
-    payouts::add_account(
-        &app.store,
-        &app.merchant.merchant_id,
-        payouts::payee(&app.keys, card),
-        app.now(),
-    )
-    .await
-    .unwrap();
+    add_card_account(&app).await;
     let values = sealed_values(&app.store).await;
     let columns: Vec<_> = values.iter().map(|v| v.column).collect();
     for column in [
@@ -171,18 +176,7 @@ async fn rotation_while_serving_keeps_every_request_and_postback_working() {
     let app = Arc::new(spawn_app().await);
     let r = Receiver::start().await;
     result_url(&app, &r.url("/postback")).await;
-    let card = Destination::Card {
-        number: CardNumber::parse(CARD_OK).unwrap(),
-        holder: "IVAN PETROV".into(),
-    };
-    payouts::add_account(
-        &app.store,
-        &app.merchant.merchant_id,
-        payouts::payee(&app.keys, card),
-        app.now(),
-    )
-    .await
-    .unwrap();
+    add_card_account(&app).await;
     for i in 0..5 {
         app.new_merchant(&format!("Other {i}")).await;
     }
@@ -255,14 +249,7 @@ async fn rotation_while_serving_keeps_every_request_and_postback_working() {
         .unwrap()
         .is_empty());
     assert!(other.api_token.contains('|'));
-    let token = admin::refresh_token(
-        &app.store,
-        &app.keys,
-        app.merchant.merchant_id.as_str(),
-        app.now(),
-    )
-    .await
-    .unwrap();
+    let token = app.refresh_token().await;
     let bill = app.bill_as(&token, json!({"amount": 13})).await;
     app.send(
         reqwest::Method::POST,
@@ -424,5 +411,72 @@ async fn an_old_database_moves_its_keys_out_and_its_tokens_keep_working() {
     assert!(
         matches!(again, StartError::Keys(KeyError::Lost(_))),
         "{again}"
+    );
+}
+
+#[tokio::test]
+async fn the_default_key_file_sits_beside_sqlite_and_postgresql_needs_one_named() {
+    let db = TestDatabase::new().await;
+    let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    settings.keys = KeySource::Default;
+    let built = Application::build(settings, Arc::new(ManualClock::new(START))).await;
+    match Store::sqlite_path(&db.url) {
+        Some(path) => {
+            let app = built.unwrap_or_else(|e| panic!("SQLite starts without a key: {e}"));
+            let key_file = path.with_file_name("paylink.key");
+            assert_eq!(key_texts(&key_file).len(), 4);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                for file in [&key_file, &path] {
+                    let mode = std::fs::metadata(file).unwrap().permissions().mode();
+                    assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+                }
+            }
+            app.store().close().await;
+        }
+        None => {
+            let Err(e) = built else {
+                panic!("PostgreSQL started without a key");
+            };
+            assert!(
+                matches!(e, StartError::Keys(KeyError::Missing { .. })),
+                "{e}"
+            );
+            let text = e.to_string();
+            for word in [
+                "paylink keys generate --out",
+                "key_file",
+                "PAYLINK_KEY_FILE",
+            ] {
+                assert!(text.contains(word), "{word:?} not in {text}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_key_file_missing_a_key_that_values_need_is_refused_naming_it() {
+    let app = spawn_app().await;
+    // The operator adds a key and deletes the one everything is sealed under.
+    let mut file = KeyFile::read(&app.key_file).unwrap();
+    file.add_seal_key();
+    let text: String = file
+        .to_text()
+        .lines()
+        .filter(|l| !l.starts_with("s1 = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (_dir, edited) = key_file();
+    std::fs::write(&edited, text).unwrap();
+    let e = refused(&app.db.url, KeySource::File(edited)).await;
+    assert!(
+        matches!(e, StartError::Keys(KeyError::KeysMissing { .. })),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("s1") && text.contains("Put the key(s) back"),
+        "{text}"
     );
 }

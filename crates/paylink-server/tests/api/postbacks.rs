@@ -341,14 +341,7 @@ async fn a_token_refresh_signs_later_postbacks_with_the_new_token() {
     let app = spawn_app().await;
     let r = Receiver::start().await;
     result_url(&app, &r.url("/postback")).await;
-    let token = admin::refresh_token(
-        &app.store,
-        &app.keys,
-        app.merchant.merchant_id.as_str(),
-        app.now(),
-    )
-    .await
-    .unwrap();
+    let token = app.refresh_token().await;
     let bill = app.bill_as(&token, json!({"amount": 11})).await;
     let paid = app
         .send(
