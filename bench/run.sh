@@ -519,6 +519,15 @@ main() {
     need_tools
     mkdir -p "$RESULTS_DIR/raw"
     build_bin
+    # The instance keys live outside the database: one key file for every backend's server
+    # and operator commands in this run (PostgreSQL refuses to start without one).
+    if [[ -z ${PAYLINK_KEY_FILE:-} && -z ${PAYLINK_KEYS:-} ]]; then
+        mkdir -p "$RESULTS_DIR"
+        rm -f "$RESULTS_DIR/paylink.key"
+        "$PAYLINK_BIN" keys generate --out "$RESULTS_DIR/paylink.key" >/dev/null ||
+            die "paylink keys generate failed"
+        export PAYLINK_KEY_FILE=$RESULTS_DIR/paylink.key
+    fi
 
     local started b
     started=$(date -u +%Y-%m-%dT%H:%M:%SZ)

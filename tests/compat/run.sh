@@ -23,5 +23,12 @@ fi
 export PAYLINK_MONEY_SETTLE_AFTER=0
 export PAYLINK_MONEY_SANDBOX_PAYOUT_DELAY=3s
 
+# The instance keys live outside the database (PostgreSQL refuses to start without them): the
+# server and the operator commands the test runs read this key file, made as an operator would.
+keys_dir=$(mktemp -d)
+trap 'rm -rf "$keys_dir"' EXIT
+"${PAYLINK_BIN:-target/debug/paylink}" keys generate --out "$keys_dir/paylink.key" >/dev/null
+export PAYLINK_KEY_FILE="$keys_dir/paylink.key"
+
 # cardlinky sets no HTTP timeout: bound the whole run so a hung server cannot hang CI.
-exec timeout --kill-after=30 "${COMPAT_TIMEOUT:-900}" "$py" -m pytest -q tests/compat "$@"
+timeout --kill-after=30 "${COMPAT_TIMEOUT:-900}" "$py" -m pytest -q tests/compat "$@"

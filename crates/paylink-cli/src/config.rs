@@ -3,7 +3,9 @@
 
 use paylink_core::money::Rate;
 use paylink_core::notice::parse_duration;
-use paylink_server::config::{CheckoutSettings, MoneySettings, PostbackSettings};
+use paylink_core::secret::Secret;
+use paylink_server::config::{CheckoutSettings, Mode, MoneySettings, PostbackSettings};
+use paylink_server::keys::KeySource;
 use paylink_server::Settings;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -31,6 +33,10 @@ pub struct FileConfig {
     pub writers: Option<usize>,
     pub read_connections: Option<u32>,
     pub max_batch: Option<usize>,
+    /// The key file (see docs/operations.md, Keys).
+    pub key_file: Option<PathBuf>,
+    /// `sandbox` or `live`.
+    pub mode: Option<String>,
     #[serde(default)]
     pub postbacks: PostbackFile,
     #[serde(default)]
@@ -140,6 +146,25 @@ pub struct Overrides {
     pub default_commission: Option<String>,
     pub writers: Option<usize>,
     pub metrics_listen: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub mode: Option<String>,
+}
+
+/// The keys' source: `PAYLINK_KEYS` (the key file's text), else the key file named by the flag
+/// or `PAYLINK_KEY_FILE` (`flag`), else by `key_file` in the file; else the default (see
+/// [`KeySource::Default`]). A key file and `PAYLINK_KEYS` together are refused: which one
+/// seals would be a guess.
+pub fn key_source(flag: Option<PathBuf>, file: &FileConfig) -> Result<KeySource, String> {
+    let path = flag.or_else(|| file.key_file.clone());
+    match (env("PAYLINK_KEYS"), path) {
+        (Some(_), Some(path)) => Err(format!(
+            "both PAYLINK_KEYS and a key file ({}) are set: keep one",
+            path.display()
+        )),
+        (Some(text), None) => Ok(KeySource::Text(Secret::new(text))),
+        (None, Some(path)) => Ok(KeySource::File(path)),
+        (None, None) => Ok(KeySource::Default),
+    }
 }
 
 /// The database URL to use, refused early (and without echoing a password) when it is not
@@ -391,6 +416,11 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
         .parse()
         .map_err(|_| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8080"))?;
     let mut s = Settings::new(database_url(o.database_url.as_ref(), &file)?, listen);
+    s.keys = key_source(o.key_file, &file)?;
+    if let Some(m) = o.mode.or_else(|| file.mode.clone()) {
+        s.mode = Mode::parse(&m)
+            .ok_or_else(|| format!("mode: {m:?} is neither \"sandbox\" nor \"live\""))?;
+    }
     s.postbacks = postbacks(&file)?;
     s.money = money(&file)?;
     s.checkout = checkout(&file)?;
@@ -456,6 +486,7 @@ mod tests {
         assert_eq!(file.log_format, Some(LogFormat::Text));
         assert!(file.metrics_listen.is_some());
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
+        assert!(file.key_file.is_some() && file.mode.is_some());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
 use paylink_server::admin::{self, ShopChanges};
 use paylink_server::bills::OpError;
+use paylink_server::keys::{self, InstanceKeys, KeyFile, KeySource};
 use paylink_server::{Application, Clock, SystemClock};
 use paylink_store::{Store, StoreOptions};
 use serde_json::json;
@@ -66,6 +67,16 @@ struct Cli {
         help_heading = "Global options"
     )]
     log_format: Option<config::LogFormat>,
+    /// Key file holding the instance keys [default: paylink.key beside a SQLite database;
+    /// required with PostgreSQL unless PAYLINK_KEYS holds the keys].
+    #[arg(
+        long,
+        global = true,
+        env = "PAYLINK_KEY_FILE",
+        value_name = "FILE",
+        help_heading = "Global options"
+    )]
+    key_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -114,6 +125,56 @@ enum Command {
     },
     /// Print the man page (roff) to stdout.
     Man,
+    /// The instance keys: create, move out of an old database, rotate, retire.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Write a new key file (mode 0600) with fresh keys; refuses to overwrite a file.
+    Generate {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Move the keys a database made before key files kept in its `instance_secrets` table into
+    /// a new key file, then delete them from the database.
+    Migrate {
+        /// The new key file.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Add a new active seal key to the key file and re-seal every sealed value under it, row
+    /// by row (servers keep running and pick the new key up). The fingerprint key is not
+    /// rotated: ban lists and payout limits match on fingerprints.
+    Rotate {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-seal every value not under the active seal key (e.g. after editing PAYLINK_KEYS).
+    Reseal {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an old seal key from the key file; refused while it is active or any value
+    /// still needs it.
+    Retire {
+        /// The seal key's id (as `paylink keys status` prints it).
+        #[arg(long, value_name = "ID")]
+        id: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The seal keys, the active one, and how many sealed values each one seals.
+    Status {
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,6 +222,9 @@ struct ServeArgs {
     /// Where Prometheus scrapes /metrics, IP:PORT, or `off` [default: 127.0.0.1:9464].
     #[arg(long, env = "PAYLINK_METRICS_LISTEN", value_name = "ADDR")]
     metrics_listen: Option<String>,
+    /// `sandbox` (test money, the /sandbox routes) or `live` [default: sandbox].
+    #[arg(long, env = "PAYLINK_MODE", value_name = "MODE")]
+    mode: Option<String>,
     /// Create a demo merchant and print its token, shop id and a curl command to try.
     #[arg(long)]
     demo: bool,
@@ -420,8 +484,19 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
 }
 
 async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
+    if let Command::Keys(KeysCommand::Generate { out }) = &cli.command {
+        KeyFile::generate()
+            .write_new(out)
+            .map_err(|e| Failure(format!("{}: {e}", out.display())))?;
+        println!(
+            "key file {} written (mode 0600). Name it with key_file in the config file or \
+             PAYLINK_KEY_FILE, and back it up apart from the database.",
+            out.display()
+        );
+        return Ok(());
+    }
     if let Command::Serve(args) = cli.command {
-        return serve(cli.database_url, args, file).await;
+        return serve(cli.database_url, cli.key_file, args, file).await;
     }
     let url = config::database_url(cli.database_url.as_ref(), &file).map_err(Failure)?;
     match cli.command {
@@ -440,6 +515,10 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
         Command::Restore(args) => return backup::restore(&url, args).await,
         _ => {}
     }
+    let keys = Keys {
+        source: config::key_source(cli.key_file, &file).map_err(Failure)?,
+        url: url.clone(),
+    };
     let migrate = matches!(cli.command, Command::Migrate);
     let store = Store::open(
         &url,
@@ -455,17 +534,149 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
         println!("database {} is up to date", config::redact(&url));
     }
     let allow_private = config::postbacks(&file).map_err(Failure)?.allow_private;
-    let result = admin_command(&store, cli.command, allow_private).await;
+    let result = admin_command(&store, &keys, cli.command, allow_private).await;
     store.close().await;
     result
 }
 
+/// Where the instance keys come from, opened only by the commands that seal.
+pub(crate) struct Keys {
+    source: KeySource,
+    url: String,
+}
+
+impl Keys {
+    pub(crate) async fn open(&self, store: &Store) -> Result<InstanceKeys, Failure> {
+        InstanceKeys::open(&self.source, &self.url, store)
+            .await
+            .map_err(|e| Failure(e.to_string()))
+    }
+
+    /// The key file itself, for the commands that rewrite it.
+    fn file(&self) -> Result<PathBuf, Failure> {
+        match &self.source {
+            KeySource::File(path) => Ok(path.clone()),
+            KeySource::Default => Store::sqlite_path(&self.url)
+                .map(|db| db.with_file_name(keys::DEFAULT_KEY_FILE))
+                .ok_or_else(|| {
+                    Failure(
+                        "name the key file with --key-file, key_file or PAYLINK_KEY_FILE".into(),
+                    )
+                }),
+            KeySource::Text(_) => Err(Failure(
+                "the keys come from PAYLINK_KEYS, which paylink cannot rewrite: add a key to \
+                 [seal.keys] and make it seal.active by hand (see docs/operations.md, Keys), \
+                 restart the servers, then run `paylink keys reseal`"
+                    .into(),
+            )),
+        }
+    }
+}
+
+fn key_failure(e: keys::KeyError) -> Failure {
+    Failure(e.to_string())
+}
+
+async fn keys_command(store: &Store, k: &Keys, command: KeysCommand) -> Result<(), Failure> {
+    match command {
+        KeysCommand::Generate { .. } => {}
+        KeysCommand::Migrate { out } => {
+            if store.legacy_secrets().await?.is_empty() {
+                return Err(Failure(
+                    "this database holds no keys of its own: nothing to migrate (name its key \
+                     file with key_file / PAYLINK_KEY_FILE)"
+                        .into(),
+                ));
+            }
+            InstanceKeys::open(&KeySource::File(out.clone()), &k.url, store)
+                .await
+                .map_err(key_failure)?;
+            println!(
+                "the database's keys are now in {} and no longer in the database. Name it with \
+                 key_file or PAYLINK_KEY_FILE, and back it up apart from the database.",
+                out.display()
+            );
+        }
+        KeysCommand::Rotate { json } => {
+            let path = k.file()?;
+            // Refuses a key file that is not this database's before changing anything.
+            k.open(store).await?;
+            let (id, done) = keys::rotate(store, &k.url, &path)
+                .await
+                .map_err(key_failure)?;
+            report(
+                json,
+                json!({"active": id, "resealed": done.resealed, "changed": done.changed, "unopenable": done.unopenable}),
+                format!(
+                    "seal key {id} is active; {} sealed value(s) re-sealed under it. Retire the \
+                     old key(s) with `paylink keys retire --id ID` once `paylink keys status` \
+                     shows 0 for them (wait for payers' open 3-D Secure pages, an hour, first).",
+                    done.resealed + done.changed
+                ),
+            );
+            if done.unopenable > 0 {
+                return Err(Failure(format!(
+                    "{} sealed value(s) open with no key of the file: see the log",
+                    done.unopenable
+                )));
+            }
+        }
+        KeysCommand::Reseal { json } => {
+            let keys = k.open(store).await?;
+            let done = keys::reseal(store, &keys).await?;
+            report(
+                json,
+                json!({"active": keys.seal.active_id(), "resealed": done.resealed, "changed": done.changed, "unopenable": done.unopenable}),
+                format!(
+                    "{} sealed value(s) re-sealed under {}",
+                    done.resealed,
+                    keys.seal.active_id()
+                ),
+            );
+        }
+        KeysCommand::Retire { id, json } => {
+            let path = k.file()?;
+            k.open(store).await?;
+            keys::retire(store, &path, &id).await.map_err(key_failure)?;
+            report(
+                json,
+                json!({"retired": id}),
+                format!("seal key {id} removed from {}", path.display()),
+            );
+        }
+        KeysCommand::Status { json } => {
+            let keys = k.open(store).await?;
+            let usage = keys::usage(store, &keys).await?;
+            report(
+                json,
+                json!({
+                    "active": usage.active,
+                    "keys": usage.by_key.iter().map(|(id, n)| json!({"id": id, "sealed": n})).collect::<Vec<_>>(),
+                    "missing": usage.missing,
+                }),
+                usage
+                    .by_key
+                    .iter()
+                    .map(|(id, n)| {
+                        let active = if *id == usage.active { " (active)" } else { "" };
+                        format!("seal key {id}{active}: {n} sealed value(s)")
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn admin_command(
     store: &Store,
+    keys: &Keys,
     command: Command,
     allow_private: bool,
 ) -> Result<(), Failure> {
     match command {
+        Command::Keys(c) => keys_command(store, keys, c).await?,
         // `run` starts the server before opening an admin store; `Store::open` migrates.
         Command::Serve(_)
         | Command::Migrate
@@ -479,7 +690,8 @@ async fn admin_command(
             verified,
             json,
         }) => {
-            let m = admin::create_merchant(store, &name, email, verified, now()).await?;
+            let keys = keys.open(store).await?;
+            let m = admin::create_merchant(store, &keys, &name, email, verified, now()).await?;
             report(
                 json,
                 json!({"merchant_id": m.merchant_id.to_string(), "shop_id": m.shop_id.to_string(), "api_token": m.api_token, "webhook_secret": m.webhook_secret}),
@@ -527,8 +739,10 @@ async fn admin_command(
             );
         }
         Command::Shop(ShopCommand::Create { merchant, options }) => {
+            let keys = keys.open(store).await?;
             let created = admin::create_shop(
                 store,
+                &keys,
                 &merchant,
                 shop_changes(&options, None)?,
                 allow_private,
@@ -575,11 +789,12 @@ async fn admin_command(
         }
         Command::Ledger(c) => money::ledger(store, c).await?,
         Command::Fx(c) => money::fx(store, c).await?,
-        Command::PayoutAccount(c) => money::payout_account(store, c).await?,
+        Command::PayoutAccount(c) => money::payout_account(store, keys, c).await?,
         Command::Payout(c) => money::payout(store, c).await?,
         Command::SbpBank(c) => money::sbp_bank(store, c).await?,
         Command::Token(TokenCommand::Refresh { merchant, json }) => {
-            let token = admin::refresh_token(store, &merchant, now())
+            let keys = keys.open(store).await?;
+            let token = admin::refresh_token(store, &keys, &merchant, now())
                 .await
                 .map_err(about(&merchant))?;
             report(
@@ -589,7 +804,8 @@ async fn admin_command(
             );
         }
         Command::Shop(ShopCommand::WebhookSecret { shop, json }) => {
-            let secret = admin::rotate_webhook_key(store, &shop)
+            let keys = keys.open(store).await?;
+            let secret = admin::rotate_webhook_key(store, &keys, &shop)
                 .await
                 .map_err(about(&shop))?;
             report(
@@ -698,6 +914,7 @@ fn postback_text(p: &admin::PostbackHistory) -> String {
 
 async fn serve(
     database_url: Option<String>,
+    key_file: Option<PathBuf>,
     args: ServeArgs,
     file: FileConfig,
 ) -> Result<(), Failure> {
@@ -709,6 +926,8 @@ async fn serve(
             default_commission: args.default_commission,
             writers: args.writers,
             metrics_listen: args.metrics_listen,
+            key_file,
+            mode: args.mode,
         },
         file,
     )
@@ -720,10 +939,11 @@ async fn serve(
         .await
         .map_err(|e| Failure(e.to_string()))?;
     let store = app.store().clone();
+    let keys = app.keys();
     let bound = SocketAddr::new(listen.ip(), app.port());
     let public_url = app.public_url().to_string();
     if args.demo {
-        let m = admin::create_merchant(&store, "Demo merchant", None, true, now()).await?;
+        let m = admin::create_merchant(&store, &keys, "Demo merchant", None, true, now()).await?;
         println!("demo merchant {} with shop {}", m.merchant_id, m.shop_id);
         println!("API token: {}", m.api_token);
         println!("webhook secret: {}", m.webhook_secret);

@@ -10,7 +10,6 @@ use paylink_core::money::{format_fixed, parse_minor, Currency};
 use paylink_core::payout::{AccountType, Outcome, PayoutStatus, Phone};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::time::format_datetime;
-use paylink_server::keys::InstanceKeys;
 use paylink_server::payouts::{self, Destination};
 use paylink_store::{Store, StoreError};
 use serde_json::json;
@@ -329,7 +328,11 @@ pub async fn fx(store: &Store, c: FxCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn payout_account(store: &Store, c: PayoutAccountCommand) -> Result<(), Failure> {
+pub async fn payout_account(
+    store: &Store,
+    keys: &crate::Keys,
+    c: PayoutAccountCommand,
+) -> Result<(), Failure> {
     match c {
         PayoutAccountCommand::Add {
             merchant,
@@ -357,7 +360,7 @@ pub async fn payout_account(store: &Store, c: PayoutAccountCommand) -> Result<()
                     bank: bank.ok_or_else(|| Failure("--bank is required for SBP".into()))?,
                 },
             };
-            let keys = InstanceKeys::load(store).await?;
+            let keys = keys.open(store).await?;
             let account =
                 payouts::add_account(store, &id, payouts::payee(&keys, destination), now())
                     .await

@@ -48,8 +48,14 @@ const PAYLINK_VARS: &[&str] = &[
     "PAYLINK_MONEY_CARD_PAYOUTS",
     "PAYLINK_MONEY_SBP_PAYOUTS",
     "PAYLINK_MONEY_WORK",
+    "PAYLINK_KEY_FILE",
+    "PAYLINK_KEYS",
+    "PAYLINK_MODE",
     "RUST_LOG",
 ];
+
+/// Where a fixture keeps the key file it made, inside its scratch directory.
+const FIXTURE_KEY_FILE: &str = "keys/paylink.key";
 
 /// How long a child may go without answering before the test gives up: a bound on hangs,
 /// not a timing assertion.
@@ -61,7 +67,8 @@ fn patience() -> impl Iterator<Item = ()> {
     std::iter::from_fn(move || (Instant::now() < deadline).then_some(()))
 }
 
-/// `paylink ARGS` run in `dir`, with a clean `PAYLINK_*` environment.
+/// `paylink ARGS` run in `dir`, with a clean `PAYLINK_*` environment; in a fixture's directory,
+/// with `PAYLINK_KEY_FILE` naming the fixture's key file, as an operator sets it.
 fn paylink(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(PAYLINK);
     cmd.args(args).current_dir(dir).stdin(Stdio::null());
@@ -70,6 +77,10 @@ fn paylink(dir: &Path, args: &[&str]) -> Command {
     }
     // Servers run side by side: each one's metrics on a port of its own.
     cmd.env("PAYLINK_METRICS_LISTEN", "127.0.0.1:0");
+    let key_file = dir.join(FIXTURE_KEY_FILE);
+    if key_file.exists() {
+        cmd.env("PAYLINK_KEY_FILE", key_file);
+    }
     cmd
 }
 
@@ -197,10 +208,24 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        Fixture {
+        let fx = Fixture {
             db: TestDatabase::new().await,
             dir: tempfile::tempdir().expect("temp dir"),
-        }
+        };
+        // The keys live outside the database: made the way the docs tell an operator to.
+        std::fs::create_dir(fx.dir.path().join("keys")).expect("a key directory");
+        let made = paylink(
+            fx.dir.path(),
+            &["keys", "generate", "--out", FIXTURE_KEY_FILE],
+        )
+        .output()
+        .expect("run paylink keys generate");
+        assert!(made.status.success(), "{made:?}");
+        fx
+    }
+
+    fn key_file(&self) -> PathBuf {
+        self.dir.path().join(FIXTURE_KEY_FILE)
     }
 
     /// `paylink ARGS --database-url <the test database>`.
@@ -1988,4 +2013,217 @@ async fn json_logs_name_the_request_and_hold_no_secret() {
     for needle in [pan, secret] {
         assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
     }
+}
+
+#[cfg(unix)]
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn a_new_sqlite_database_gets_its_key_file_and_postgresql_requires_one() {
+    // Zero setup: SQLite in the working directory, nothing configured.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path();
+    let serve = || paylink(dir, &["serve", "--listen", "127.0.0.1:0"]);
+    let mut server = Server::start(serve()).await;
+    let key_file = dir.join("paylink.key");
+    assert!(key_file.exists(), "no paylink.key beside paylink.db");
+    #[cfg(unix)]
+    {
+        assert_eq!(mode_of(&key_file), 0o600);
+        assert_eq!(mode_of(&dir.join("paylink.db")), 0o600);
+        assert_eq!(mode_of(&dir.join("paylink.db-wal")), 0o600);
+    }
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(
+        log.contains("created the key file") && log.contains("paylink.key"),
+        "the log does not say so: {log}"
+    );
+    let keys = std::fs::read_to_string(&key_file).unwrap();
+    server.terminate();
+    // A restart uses the same keys; a lost key file is not silently replaced.
+    let server = Server::start(serve()).await;
+    drop(server);
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), keys);
+    std::fs::rename(&key_file, dir.join("elsewhere.key")).unwrap();
+    run(serve())
+        .await
+        .refused(&["paylink.key is missing", "Restore it from your backup"]);
+    assert!(!key_file.exists());
+
+    // PostgreSQL: no key, no start, and the message says how to make one.
+    let fx = Fixture::new().await;
+    if fx.db.is_postgres() {
+        let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+        cmd.env_remove("PAYLINK_KEY_FILE");
+        run(cmd).await.refused(&[
+            "paylink keys generate --out",
+            "key_file",
+            "PAYLINK_KEY_FILE",
+        ]);
+        let mut cmd = fx.cmd(&["merchant", "create", "--name", "No key"]);
+        cmd.env_remove("PAYLINK_KEY_FILE");
+        run(cmd).await.refused(&["paylink keys generate --out"]);
+    }
+    // With the key file the docs tell the operator to make, it starts.
+    fx.serve(&[]).await;
+    // And its text may come from the environment instead (containers).
+    let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env_remove("PAYLINK_KEY_FILE").env(
+        "PAYLINK_KEYS",
+        std::fs::read_to_string(fx.key_file()).unwrap(),
+    );
+    Server::start(cmd).await;
+    // Both at once is a guess paylink does not make.
+    let mut cmd = fx.cmd(&["merchant", "create", "--name", "Both"]);
+    cmd.env(
+        "PAYLINK_KEYS",
+        std::fs::read_to_string(fx.key_file()).unwrap(),
+    );
+    run(cmd).await.refused(&["PAYLINK_KEYS", "keep one"]);
+}
+
+#[tokio::test]
+async fn keys_rotate_while_the_server_runs_then_the_old_key_retires() {
+    let fx = Fixture::new().await;
+    let server = fx.serve(&[]).await;
+    let m = fx.merchant("Rotated").await;
+    server.bill_ok(&m.token, &m.shop, "10").await;
+    let status = fx.admin(&["keys", "status", "--json"]).await.json();
+    assert_eq!(text(&status, "active"), "s1");
+    assert_eq!(status["keys"][0]["sealed"], 2, "{status:?}");
+    fx.admin(&["keys", "retire", "--id", "s1"])
+        .await
+        .refused(&["active", "paylink keys rotate"]);
+
+    // Requests go on while the rotation runs.
+    let rotate = tokio::spawn(run(fx.cmd(&["keys", "rotate", "--json"])));
+    let mut served = 0;
+    while !rotate.is_finished() || served < 3 {
+        server.bill_ok(&m.token, &m.shop, "11").await;
+        served += 1;
+    }
+    let rotated = rotate.await.unwrap().json();
+    assert_eq!(text(&rotated, "active"), "s2");
+    assert_eq!(
+        rotated["resealed"].as_u64().unwrap() + rotated["changed"].as_u64().unwrap(),
+        2
+    );
+    let status = fx.admin(&["keys", "status", "--json"]).await.json();
+    assert_eq!(text(&status, "active"), "s2");
+    assert_eq!(
+        status["keys"],
+        serde_json::json!([{"id": "s1", "sealed": 0}, {"id": "s2", "sealed": 2}])
+    );
+    let retired = fx
+        .admin(&["keys", "retire", "--id", "s1", "--json"])
+        .await
+        .json();
+    assert_eq!(text(&retired, "retired"), "s1");
+    let file = std::fs::read_to_string(fx.key_file()).unwrap();
+    assert!(!file.contains("s1 =") && file.contains("s2 ="), "{file}");
+    #[cfg(unix)]
+    assert_eq!(mode_of(&fx.key_file()), 0o600);
+
+    // The running server seals under the new key and opens what it sealed.
+    let refreshed = fx
+        .admin(&["token", "refresh", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    server
+        .bill_ok(text(&refreshed, "api_token"), &m.shop, "12")
+        .await;
+    let log = server.stderr.lock().unwrap().clone();
+    assert!(log.contains("key file reloaded"), "{log}");
+    let status = fx.admin(&["keys", "status", "--json"]).await.json();
+    assert_eq!(
+        status["keys"],
+        serde_json::json!([{"id": "s2", "sealed": 3}])
+    );
+}
+
+#[tokio::test]
+async fn live_mode_refuses_to_start_and_a_sandbox_database_stays_a_sandbox() {
+    let fx = Fixture::new().await;
+    run(fx.cmd(&["serve", "--listen", "127.0.0.1:0", "--mode", "live"]))
+        .await
+        .refused(&[
+            "none ships",
+            "`Acquirer`",
+            "`PayoutProvider`",
+            "docs/operations.md",
+        ]);
+    let mut server = fx.serve(&[]).await;
+    server.terminate();
+    let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("PAYLINK_MODE", "live");
+    run(cmd)
+        .await
+        .refused(&["made in sandbox mode", "set to live mode"]);
+    let config = fx.file("live.toml", "mode = \"live\"\n");
+    run(fx.cmd(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        config.to_str().unwrap(),
+    ]))
+    .await
+    .refused(&["made in sandbox mode"]);
+    run(fx.cmd(&["serve", "--listen", "127.0.0.1:0", "--mode", "test"]))
+        .await
+        .refused(&["mode", "sandbox", "live"]);
+}
+
+#[tokio::test]
+async fn keys_migrate_moves_an_old_databases_keys_out_of_it() {
+    let fx = Fixture::new().await;
+    let store = fx.store().await;
+    let legacy: Vec<(&str, String)> = [
+        "seal_key",
+        "card_fingerprint_key",
+        "form_key",
+        "sandbox_acs_key",
+    ]
+    .into_iter()
+    .map(|n| (n, format!("{n}-{}", "x".repeat(40))))
+    .collect();
+    for (name, value) in &legacy {
+        store.insert_legacy_secret(name, value).await.unwrap();
+    }
+    store.close().await;
+    // A key file that is not this database's export is refused, saying what to do.
+    run(fx.cmd(&["serve", "--listen", "127.0.0.1:0"]))
+        .await
+        .refused(&["paylink keys migrate --out"]);
+    let out = fx.dir.path().join("keys/migrated.key");
+    let done = fx
+        .admin(&["keys", "migrate", "--out", out.to_str().unwrap()])
+        .await;
+    assert!(done.status.success(), "{done:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    for (name, value) in &legacy {
+        assert!(text.contains(value.as_str()), "{name} not exported");
+    }
+    #[cfg(unix)]
+    assert_eq!(mode_of(&out), 0o600);
+    let store = fx.store().await;
+    assert!(store.legacy_secrets().await.unwrap().is_empty());
+    store.close().await;
+    fx.admin(&["keys", "migrate", "--out", "again.key"])
+        .await
+        .refused(&["nothing to migrate"]);
+    let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("PAYLINK_KEY_FILE", &out);
+    let server = Server::start(cmd).await;
+    let mut cmd = fx.cmd(&["merchant", "create", "--name", "After", "--json"]);
+    cmd.env("PAYLINK_KEY_FILE", &out);
+    let m = Merchant::from_json(&run(cmd).await.json());
+    server.bill_ok(&m.token, &m.shop, "10").await;
 }

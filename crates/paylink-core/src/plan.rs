@@ -13,6 +13,37 @@ use crate::refund::{Refund, RefundStatus};
 use crate::settlement::Settlement;
 use crate::time::Millis;
 
+/// Every column that holds a sealed value (see [`crate::seal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    /// `api_tokens.sealed`, bound to the token id.
+    ApiToken,
+    /// `shops.webhook_key_sealed`, bound to the shop id.
+    WebhookKey,
+    /// `payout_accounts.sealed`, bound to the payee's fingerprint.
+    PayoutAccount,
+    /// `payouts.sealed`, bound to the payee's fingerprint.
+    Payout,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 4] = [
+        SealedColumn::ApiToken,
+        SealedColumn::WebhookKey,
+        SealedColumn::PayoutAccount,
+        SealedColumn::Payout,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealedColumn::ApiToken => "api_tokens.sealed",
+            SealedColumn::WebhookKey => "shops.webhook_key_sealed",
+            SealedColumn::PayoutAccount => "payout_accounts.sealed",
+            SealedColumn::Payout => "payouts.sealed",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Write {
     InsertMerchant(Merchant),
@@ -44,6 +75,17 @@ pub enum Write {
     SetWebhookKey {
         shop_id: ShopId,
         sealed: String,
+    },
+    /// Replaces one sealed value by the same secret sealed under another key. Guard: the value
+    /// is still `old` (a concurrent change, such as a token refresh, wins).
+    Reseal {
+        column: SealedColumn,
+        /// The row's key (a token id as text, a shop, payout account or payout id).
+        id: String,
+        /// What orders this write among others on the same rows (the token's merchant; else `id`).
+        lock: String,
+        old: String,
+        new: String,
     },
     InsertBill(Bill),
     /// Guard: a finished NORMAL bill is not toggled.

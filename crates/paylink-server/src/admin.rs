@@ -2,13 +2,12 @@
 
 use crate::bills::OpError;
 use crate::egress;
-use crate::keys::{token_context, webhook_context, InstanceKeys};
+use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
 use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::WebhookKey;
 use paylink_core::plan::{DeliveryAttempt, Plan, Write};
-use paylink_core::seal::SealKey;
 use paylink_core::time::Millis;
 use paylink_core::token::ApiToken;
 use paylink_core::DomainError;
@@ -74,6 +73,7 @@ impl ShopChanges {
 /// A merchant with an active subscription, one enabled RUB shop and one API token.
 pub async fn create_merchant(
     store: &Store,
+    keys: &InstanceKeys,
     name: &str,
     email: Option<String>,
     verified: bool,
@@ -99,9 +99,8 @@ pub async fn create_merchant(
         now,
     );
     let (merchant_id, shop_id) = (merchant.id.clone(), shop.id.clone());
-    let seal = InstanceKeys::seal_key(store).await?;
-    let (webhook_secret, key_write) = webhook_key(&seal, &shop.id);
-    let api_token = with_fresh_token(store, &seal, &merchant_id, now, |token_write| Plan {
+    let (webhook_secret, key_write) = webhook_key(&keys.seal, &shop.id);
+    let api_token = with_fresh_token(store, &keys.seal, &merchant_id, now, |token_write| Plan {
         writes: vec![
             Write::InsertMerchant(merchant.clone()),
             Write::InsertShop(shop.clone()),
@@ -121,7 +120,7 @@ pub async fn create_merchant(
 /// Applies the plan built around a new token; a token id already taken is drawn again.
 async fn with_fresh_token(
     store: &Store,
-    seal: &SealKey,
+    seal: &Sealing,
     merchant_id: &MerchantId,
     now: Millis,
     plan: impl Fn(Write) -> Plan,
@@ -162,16 +161,16 @@ async fn merchant(store: &Store, id: &str) -> Result<Merchant, OpError> {
 /// Revokes every token of the merchant and issues a new one.
 pub async fn refresh_token(
     store: &Store,
+    keys: &InstanceKeys,
     merchant_id: &str,
     now: Millis,
 ) -> Result<String, OpError> {
     let m = merchant(store, merchant_id).await?;
-    let seal = InstanceKeys::seal_key(store).await?;
-    with_fresh_token(store, &seal, &m.id, now, Plan::one).await
+    with_fresh_token(store, &keys.seal, &m.id, now, Plan::one).await
 }
 
 /// A fresh Standard Webhooks key for `shop` and the write that stores it sealed.
-fn webhook_key(seal: &SealKey, shop: &ShopId) -> (String, Write) {
+fn webhook_key(seal: &Sealing, shop: &ShopId) -> (String, Write) {
     let text = WebhookKey::generate(&mut rand::thread_rng());
     let sealed = seal.seal(
         &mut rand::thread_rng(),
@@ -186,10 +185,14 @@ fn webhook_key(seal: &SealKey, shop: &ShopId) -> (String, Write) {
 }
 
 /// Replaces the shop's webhook key; the new one signs every postback sent from now on.
-pub async fn rotate_webhook_key(store: &Store, shop_id: &str) -> Result<String, OpError> {
+pub async fn rotate_webhook_key(
+    store: &Store,
+    keys: &InstanceKeys,
+    shop_id: &str,
+) -> Result<String, OpError> {
     let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
     let shop = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
-    let (text, write) = webhook_key(&InstanceKeys::seal_key(store).await?, &shop.id);
+    let (text, write) = webhook_key(&keys.seal, &shop.id);
     store.apply(Plan::one(write)).await?;
     Ok(text)
 }
@@ -236,6 +239,7 @@ pub async fn set_subscription(
 /// `allow_private`: result URLs on loopback and private addresses are accepted.
 pub async fn create_shop(
     store: &Store,
+    keys: &InstanceKeys,
     merchant_id: &str,
     changes: ShopChanges,
     allow_private: bool,
@@ -250,7 +254,7 @@ pub async fn create_shop(
     );
     changes.apply_to(&mut shop);
     check_shop(&shop, allow_private).await?;
-    let (webhook_secret, key_write) = webhook_key(&InstanceKeys::seal_key(store).await?, &shop.id);
+    let (webhook_secret, key_write) = webhook_key(&keys.seal, &shop.id);
     store
         .apply(Plan {
             writes: vec![Write::InsertShop(shop.clone()), key_write],

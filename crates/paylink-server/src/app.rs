@@ -3,8 +3,8 @@
 
 use crate::acquirer::SandboxAcquirer;
 use crate::cardlink::{self, ApiError};
-use crate::config::Settings;
-use crate::keys::InstanceKeys;
+use crate::config::{Mode, Settings};
+use crate::keys::{InstanceKeys, KeyError};
 use crate::metrics::Metrics;
 use crate::pages;
 use crate::state::{AppState, Clock, Services};
@@ -27,6 +27,24 @@ use tower_http::trace::TraceLayer;
 pub enum StartError {
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error("keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error(
+        "this database was made in {recorded} mode and paylink is set to {configured} mode: test \
+         and live money never share a database. Use another database for {configured} mode, or \
+         set mode = \"{recorded}\" (PAYLINK_MODE={recorded})"
+    )]
+    ModeMismatch {
+        recorded: String,
+        configured: &'static str,
+    },
+    #[error(
+        "mode = \"live\" needs a live acquirer and a live payout provider, and none ships with \
+         this version of paylink: a live connector implements the `Acquirer` and \
+         `PayoutProvider` traits (crates/paylink-server/src/acquirer.rs; see \"Live mode\" in \
+         docs/operations.md). Until one is configured, run in mode = \"sandbox\""
+    )]
+    NoLiveProviders,
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -120,7 +138,10 @@ impl Application {
             settings.public_url = format!("http://{bound}");
         }
         let public_url = settings.public_url.clone();
-        let keys = InstanceKeys::load(&store).await?;
+        check_mode(&store, settings.mode).await?;
+        let keys =
+            Arc::new(InstanceKeys::open(&settings.keys, &settings.database_url, &store).await?);
+        // Only the sandbox ships; `check_mode` refused live mode before this point.
         let sandbox = Arc::new(SandboxAcquirer::new(&public_url, keys.sandbox.clone()));
         let state = AppState::new(Services {
             store: store.clone(),
@@ -172,6 +193,11 @@ impl Application {
         self.panics.clone()
     }
 
+    /// The instance keys (admin operations seal with them).
+    pub fn keys(&self) -> Arc<InstanceKeys> {
+        self.state.keys.clone()
+    }
+
     /// Serves until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn run_until(
         self,
@@ -188,11 +214,12 @@ impl Application {
             ))
         });
         let worker = st.settings.money.work.then(|| {
-            let st = st.clone();
+            let (st, stopped) = (st.clone(), stopped.clone());
             tokio::spawn(supervise("the money worker", panics.clone(), move || {
                 worker::run(st.clone(), stopped.clone())
             }))
         });
+        let key_watch = tokio::spawn(crate::keys::watch(self.state.keys.clone(), stopped.clone()));
         let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
         let metrics_server = self.metrics_listener.map(|listener| {
             let router = Router::new()
@@ -233,6 +260,7 @@ impl Application {
         if let Some(w) = worker {
             let _ = w.await;
         }
+        let _ = key_watch.await;
         self.store.close().await;
         served
     }
@@ -357,14 +385,42 @@ async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) ->
     response
 }
 
+/// Refuses a database made in the other mode, and live mode while no live acquirer exists;
+/// records the mode at a database's first start.
+async fn check_mode(store: &Store, mode: Mode) -> Result<(), StartError> {
+    let mismatch = |recorded: String| StartError::ModeMismatch {
+        recorded,
+        configured: mode.as_str(),
+    };
+    if let Some(recorded) = store.instance_setting("mode").await? {
+        if recorded != mode.as_str() {
+            return Err(mismatch(recorded));
+        }
+    }
+    if mode == Mode::Live {
+        return Err(StartError::NoLiveProviders);
+    }
+    let recorded = store.record_instance_setting("mode", mode.as_str()).await?;
+    if recorded != mode.as_str() {
+        return Err(mismatch(recorded));
+    }
+    Ok(())
+}
+
 fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
     let body_limit = state.settings.body_limit;
-    Router::new()
+    let mut routes = Router::new()
         .route("/health", get(health))
         .route("/health/live", get(health))
         .route("/health/ready", get(ready))
         .merge(cardlink::router())
-        .merge(pages::router())
+        .merge(pages::router());
+    if state.settings.mode == Mode::Sandbox {
+        routes = routes
+            .merge(cardlink::sandbox_router())
+            .merge(pages::sandbox_router());
+    }
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(metrics, track))

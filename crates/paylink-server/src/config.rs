@@ -1,5 +1,6 @@
 //! Server settings. The CLI fills them from flags, `PAYLINK_*` variables and the TOML file.
 
+use crate::keys::KeySource;
 use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::RetrySchedule;
 use paylink_core::payment::CardAttemptLimits;
@@ -32,6 +33,38 @@ pub struct Settings {
     pub postbacks: PostbackSettings,
     pub money: MoneySettings,
     pub checkout: CheckoutSettings,
+    /// Where the instance keys come from (see [`crate::keys`]).
+    pub keys: KeySource,
+    pub mode: Mode,
+}
+
+/// Whether money is real. Recorded in the database at its first start: a database made in one
+/// mode refuses to start in the other, so test and live money never mix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// The sandbox acquirer, payout provider, bank pages and `/sandbox` routes; payer pages
+    /// say "Test mode".
+    #[default]
+    Sandbox,
+    /// Real acquirers only; nothing of the sandbox is mounted.
+    Live,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sandbox => "sandbox",
+            Mode::Live => "live",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text.trim() {
+            "sandbox" => Some(Mode::Sandbox),
+            "live" => Some(Mode::Live),
+            _ => None,
+        }
+    }
 }
 
 /// Paying bills: the limits against card testing, and who the payer is.
@@ -146,6 +179,8 @@ impl Settings {
             postbacks: PostbackSettings::default(),
             money: MoneySettings::default(),
             checkout: CheckoutSettings::default(),
+            keys: KeySource::Default,
+            mode: Mode::Sandbox,
         }
     }
 }

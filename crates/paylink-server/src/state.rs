@@ -65,7 +65,7 @@ pub struct Services {
     pub payout_provider: Arc<dyn PayoutProvider>,
     /// The sandbox issuer behind `/sandbox/acs`, whatever the acquirer.
     pub sandbox: Arc<SandboxAcquirer>,
-    pub keys: InstanceKeys,
+    pub keys: Arc<InstanceKeys>,
     pub postback_client: reqwest::Client,
     /// Wakes the dispatcher: a notice was just written.
     pub postbacks_due: tokio::sync::Notify,

@@ -26,10 +26,14 @@ mod connections;
 mod health;
 #[path = "api/hostile.rs"]
 mod hostile;
+#[path = "api/keys.rs"]
+mod keys;
 #[path = "api/lists.rs"]
 mod lists;
 #[path = "api/metrics.rs"]
 mod metrics;
+#[path = "api/mode.rs"]
+mod mode;
 #[path = "api/money.rs"]
 mod money;
 #[path = "api/pages.rs"]

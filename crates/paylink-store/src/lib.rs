@@ -5,6 +5,7 @@
 #[macro_use]
 mod sql;
 pub mod backup;
+mod instance;
 mod ledger;
 mod migrate;
 mod money;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
+pub use instance::SealedValue;
 pub use ledger::LedgerReport;
 pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{Claimed, NoticeRecord};
@@ -239,6 +241,13 @@ impl Store {
         }
     }
 
+    /// The database file of a `sqlite:` URL (`None` for PostgreSQL).
+    pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+        url.starts_with("sqlite:")
+            .then(|| sqlite::path_of(url).ok())
+            .flatten()
+    }
+
     pub fn backend(&self) -> Backend {
         match self.reads {
             Reads::Sqlite(_) => Backend::Sqlite,
@@ -294,23 +303,6 @@ impl Store {
 
     /// A per-instance random secret (created on first use), e.g. the card fingerprint key.
     /// Written outside the writer: it is idempotent setup, not domain state.
-    pub async fn instance_secret(&self, name: &str) -> Result<String, StoreError> {
-        let fresh = paylink_core::id::random_base62(&mut rand::thread_rng(), 48);
-        let insert = "INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
-        let args = [Value::from(name), Value::from(fresh)];
-        match &self.reads {
-            Reads::Sqlite(pool) => pool.take()?.exec(insert, &args).await?,
-            Reads::Postgres(pool) => pool.acquire().await?.exec(insert, &args).await?,
-        };
-        self.fetch_one(
-            "SELECT value FROM instance_secrets WHERE name = $1",
-            &[Value::from(name)],
-            |r| r.text("value"),
-        )
-        .await?
-        .ok_or_else(|| StoreError::Corrupt(format!("instance secret {name} missing")))
-    }
-
     /// Whether this store can serve: the database answers a read, every migration this binary
     /// knows is applied, and a writer takes and commits a batch (an empty one, which writes
     /// nothing to disk).

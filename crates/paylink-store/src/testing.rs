@@ -50,6 +50,27 @@ impl TestDatabase {
     }
 }
 
+impl crate::Store {
+    /// Writes a key as versions before key files kept it (`instance_secrets`): for upgrade tests.
+    pub async fn insert_legacy_secret(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<(), crate::StoreError> {
+        use crate::sql::Exec;
+        let sql = "INSERT INTO instance_secrets (name, value) VALUES ($1, $2)";
+        let args = [
+            crate::sql::Value::from(name),
+            crate::sql::Value::from(value),
+        ];
+        match &self.reads {
+            crate::Reads::Sqlite(pool) => pool.take()?.exec(sql, &args).await?,
+            crate::Reads::Postgres(pool) => pool.acquire().await?.exec(sql, &args).await?,
+        };
+        Ok(())
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((admin, name)) = self.postgres.take() else {

@@ -6,7 +6,7 @@ use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
 use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
-use paylink_core::plan::{Finished, Plan, Write};
+use paylink_core::plan::{Finished, Plan, SealedColumn, Write};
 use std::sync::LazyLock;
 
 /// A row a plan updates (and so locks until its batch commits): table and key.
@@ -35,6 +35,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::SetBillActive { bill_id, .. } => Some(("bills", bill_id.to_string())),
             Write::RecordPayment { payment, .. } => Some(("bills", payment.bill_id.to_string())),
             Write::SetWebhookKey { shop_id, .. } => Some(("shops", shop_id.to_string())),
+            Write::Reseal { column, lock, .. } => Some((sealed_table(*column).0, lock.clone())),
             // Leased rows: nothing but their owner's recorder touches them, so no order is
             // needed against other plans.
             Write::FinishAttempts(_) => None,
@@ -110,6 +111,16 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
     locks.sort();
     locks.dedup();
     locks
+}
+
+/// The table and column of a sealed value.
+pub(crate) fn sealed_table(column: SealedColumn) -> (&'static str, &'static str) {
+    match column {
+        SealedColumn::ApiToken => ("api_tokens", "sealed"),
+        SealedColumn::WebhookKey => ("shops", "webhook_key_sealed"),
+        SealedColumn::PayoutAccount => ("payout_accounts", "sealed"),
+        SealedColumn::Payout => ("payouts", "sealed"),
+    }
 }
 
 pub(crate) fn statements(plan: &Plan) -> Vec<Statement> {
@@ -198,6 +209,36 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![shop_id.as_str().into(), sealed.into()],
             "shop_not_found",
         )),
+        Write::Reseal {
+            column,
+            id,
+            old,
+            new,
+            ..
+        } => {
+            let sql = match column {
+                SealedColumn::ApiToken => {
+                    "UPDATE api_tokens SET sealed = $2 WHERE id = $1 AND sealed = $3"
+                }
+                SealedColumn::WebhookKey => {
+                    "UPDATE shops SET webhook_key_sealed = $2 WHERE id = $1 AND webhook_key_sealed = $3"
+                }
+                SealedColumn::PayoutAccount => {
+                    "UPDATE payout_accounts SET sealed = $2 WHERE id = $1 AND sealed = $3"
+                }
+                SealedColumn::Payout => "UPDATE payouts SET sealed = $2 WHERE id = $1 AND sealed = $3",
+            };
+            let key = match column {
+                // Token ids are numbers; a text that is none matches no row.
+                SealedColumn::ApiToken => Value::Int(id.parse().unwrap_or(-1)),
+                _ => id.as_str().into(),
+            };
+            out.push(Statement::guarded(
+                sql,
+                vec![key, new.into(), old.into()],
+                "sealed_value_changed",
+            ))
+        }
         Write::EnqueueNotice(n) => out.push(Statement::insert(
             OUTBOX_INSERT,
             OUTBOX_INSERT_ROW.as_str(),

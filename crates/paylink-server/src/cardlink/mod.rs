@@ -49,6 +49,11 @@ impl<T: serde::Serialize> IntoResponse for Wire<T> {
     }
 }
 
+/// The sandbox's payment helper, mounted in sandbox mode only.
+pub fn sandbox_router() -> Router<AppState> {
+    Router::new().route("/sandbox/pay", post(sandbox_pay))
+}
+
 /// Every route of the dialect. Parameters may come by GET or POST alike (compat 1).
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -71,7 +76,6 @@ pub fn router() -> Router<AppState> {
             "/api/v1/payment/search",
             get(payment_search).post(payment_search),
         )
-        .route("/sandbox/pay", post(sandbox_pay))
         .merge(money::router())
 }
 

@@ -36,6 +36,11 @@ pub fn router() -> Router<AppState> {
         .route("/transfer/{id}/sbp/{qrc}", get(sbp_page))
         .route("/transfer/{id}/3ds", post(three_ds_return))
         .route("/transfer/{id}/payments/{payment}", get(result_page))
+}
+
+/// The sandbox issuer's 3-D Secure page and bank app, mounted in sandbox mode only.
+pub fn sandbox_router() -> Router<AppState> {
+    Router::new()
         .route("/sandbox/acs", get(acs_page).post(acs_page))
         .route("/sandbox/acs/answer", post(acs_answer))
         .route("/sandbox/sbp/{id}", get(sbp_bank_page).post(sbp_bank_pay))
@@ -157,13 +162,13 @@ async fn load(
     id: &str,
     headers: &HeaderMap,
 ) -> Result<(Checkout, &'static Texts), Response> {
-    let t = texts::choose(None, language(headers));
+    let t = texts::choose(st.settings.mode, None, language(headers));
     let Some(id) = BillId::parse(id) else {
         return Err(not_found(t));
     };
     match st.store.checkout(&id).await {
         Ok(Some(c)) => {
-            let t = texts::choose(c.bill.locale, language(headers));
+            let t = texts::choose(st.settings.mode, c.bill.locale, language(headers));
             Ok((c, t))
         }
         Ok(None) => Err(not_found(t)),
@@ -770,7 +775,7 @@ async fn acs_page(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let t = texts::choose(None, language(&headers));
+    let t = texts::choose(st.settings.mode, None, language(&headers));
     let mut f = fields(&body);
     for (k, v) in query {
         f.entry(k).or_insert(v);
@@ -793,7 +798,7 @@ async fn acs_page(
 }
 
 async fn acs_answer(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let t = texts::choose(None, language(&headers));
+    let t = texts::choose(st.settings.mode, None, language(&headers));
     let f = fields(&body);
     let term_url = field(&f, "TermUrl").to_string();
     if !term_url_ok(&st, &term_url) {

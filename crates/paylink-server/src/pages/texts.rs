@@ -1,6 +1,7 @@
 //! What the payer reads, in Russian and English. The bill's `locale` chooses; without one the
 //! browser's `Accept-Language` does; English otherwise.
 
+use crate::config::Mode;
 use paylink_core::bill::Locale;
 
 pub struct Texts {
@@ -8,6 +9,8 @@ pub struct Texts {
     /// Heads a bill that has no name of its own: "Bill <id>".
     pub bill: &'static str,
     pub footer: &'static str,
+    /// The ribbon on every page in sandbox mode; `None` in live mode.
+    pub test_mode: Option<&'static str>,
     pub awaiting: &'static str,
     pub qr_label: &'static str,
     pub pay: &'static str,
@@ -66,6 +69,7 @@ pub const EN: Texts = Texts {
     lang: "en",
     bill: "Bill",
     footer: "Secure payment by paylink",
+    test_mode: Some("Test mode: no real money moves. Pay with the sandbox's test cards."),
     awaiting: "Awaiting payment.",
     qr_label: "QR code of the payment page",
     pay: "Pay",
@@ -124,6 +128,7 @@ pub const RU: Texts = Texts {
     lang: "ru",
     bill: "Счёт",
     footer: "Безопасная оплата · paylink",
+    test_mode: Some("Тестовый режим: настоящие деньги не списываются. Платите тестовыми картами."),
     awaiting: "Ожидает оплаты.",
     qr_label: "QR-код страницы оплаты",
     pay: "Оплатить",
@@ -179,8 +184,28 @@ pub const RU: Texts = Texts {
     session_invalid: "Сессия оплаты больше недействительна. Начните заново.",
 };
 
-/// The bill's locale, else the browser's preference between Russian and English.
-pub fn choose(locale: Option<Locale>, accept_language: Option<&str>) -> &'static Texts {
+/// The texts of live mode: no ribbon.
+const EN_LIVE: Texts = Texts {
+    test_mode: None,
+    ..EN
+};
+const RU_LIVE: Texts = Texts {
+    test_mode: None,
+    ..RU
+};
+
+/// The bill's locale, else the browser's preference between Russian and English; in `mode`
+/// (the sandbox's texts carry the "Test mode" ribbon).
+pub fn choose(mode: Mode, locale: Option<Locale>, accept_language: Option<&str>) -> &'static Texts {
+    let language = language(locale, accept_language);
+    match (mode, language.lang) {
+        (Mode::Sandbox, _) => language,
+        (Mode::Live, "ru") => &RU_LIVE,
+        (Mode::Live, _) => &EN_LIVE,
+    }
+}
+
+fn language(locale: Option<Locale>, accept_language: Option<&str>) -> &'static Texts {
     match locale {
         Some(Locale::Ru) => return &RU,
         Some(Locale::En) => return &EN,
@@ -212,6 +237,10 @@ pub fn choose(locale: Option<Locale>, accept_language: Option<&str>) -> &'static
 mod tests {
     use super::*;
 
+    fn choose(locale: Option<Locale>, accept_language: Option<&str>) -> &'static Texts {
+        language(locale, accept_language)
+    }
+
     #[test]
     fn the_bill_locale_wins_then_the_preferred_language() {
         assert_eq!(choose(Some(Locale::Ru), Some("en")).lang, "ru");
@@ -221,5 +250,16 @@ mod tests {
         assert_eq!(choose(None, Some("en-GB,ru;q=0.2")).lang, "en");
         assert_eq!(choose(None, Some("de")).lang, "en");
         assert_eq!(choose(None, None).lang, "en");
+    }
+
+    #[test]
+    fn only_the_sandbox_says_test_mode() {
+        for locale in [Some(Locale::Ru), Some(Locale::En), None] {
+            assert!(super::choose(Mode::Sandbox, locale, None)
+                .test_mode
+                .is_some());
+            assert!(super::choose(Mode::Live, locale, None).test_mode.is_none());
+        }
+        assert_eq!(super::choose(Mode::Live, Some(Locale::Ru), None).lang, "ru");
     }
 }

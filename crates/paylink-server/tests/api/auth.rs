@@ -84,9 +84,7 @@ async fn requests_without_a_valid_token_are_401() {
 async fn a_refreshed_token_replaces_the_old_one() {
     let app = spawn_app().await;
     let old = app.token().to_string();
-    let new = admin::refresh_token(&app.store, app.merchant.merchant_id.as_str(), app.now())
-        .await
-        .unwrap();
+    let new = app.refresh_token().await;
     assert_ne!(old, new);
     unauthenticated(&app.get_as(&old, "/api/v1/bill/search", &[]).await);
     app.get_as(&new, "/api/v1/bill/search", &[]).await.ok();

@@ -404,6 +404,7 @@ async fn absent_empty_and_null_fields_take_the_defaults() {
     // Without currency_in the bill takes its shop's currency.
     let usd_shop = admin::create_shop(
         &app.store,
+        &app.keys,
         app.merchant.merchant_id.as_str(),
         ShopChanges {
             name: Some("Dollar shop".into()),

@@ -4,6 +4,7 @@
 
 use paylink_sdk::CardlinkClient;
 use paylink_server::admin::{self, Onboarded};
+use paylink_server::keys::{InstanceKeys, KeyFile, KeySource};
 use paylink_server::{Application, ManualClock, Panics, Settings};
 use paylink_store::testing::TestDatabase;
 use paylink_store::Store;
@@ -41,7 +42,23 @@ pub struct TestApp {
     pub merchant: Onboarded,
     /// Panics the server caught; a test that saw one fails when its app is dropped.
     panics: Panics,
-    _db: TestDatabase,
+    /// The instance keys, as the server loaded them (admin operations seal with them).
+    pub keys: Arc<InstanceKeys>,
+    /// The key file the server reads (in a directory of its own, apart from the database).
+    pub key_file: std::path::PathBuf,
+    pub db: TestDatabase,
+    _key_dir: tempfile::TempDir,
+}
+
+/// A fresh key file in a directory of its own, as an operator makes one with
+/// `paylink keys generate --out FILE`.
+pub fn key_file() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("paylink.key");
+    KeyFile::generate()
+        .write_new(&path)
+        .expect("write a key file");
+    (dir, path)
 }
 
 impl Drop for TestApp {
@@ -59,8 +76,19 @@ pub async fn spawn_app() -> TestApp {
 
 /// As [`spawn_app`], with `configure` applied to the settings before the build.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let db = TestDatabase::new().await;
+    let (key_dir, key_path) = key_file();
+    spawn_app_on(TestDatabase::new().await, key_dir, key_path, configure).await
+}
+
+/// As [`spawn_app_with`], on the database `db` with the key file at `key_path` (in `key_dir`).
+pub async fn spawn_app_on(
+    db: TestDatabase,
+    key_dir: tempfile::TempDir,
+    key_path: std::path::PathBuf,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    settings.keys = KeySource::File(key_path.clone());
     // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
     settings.postbacks.allow_private = true;
     settings.postbacks.poll = std::time::Duration::from_millis(50);
@@ -86,8 +114,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let store = app.store().clone();
     let panics = app.panics();
     let metrics_url = app.metrics_address().map(|a| format!("http://{a}/metrics"));
+    let keys = app.keys();
     tokio::spawn(app.run_until(std::future::pending()));
-    let merchant = admin::create_merchant(&store, "Test merchant", None, true, START)
+    let merchant = admin::create_merchant(&store, &keys, "Test merchant", None, true, START)
         .await
         .expect("a merchant is created");
     TestApp {
@@ -98,7 +127,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         http: reqwest::Client::new(),
         merchant,
         panics,
-        _db: db,
+        keys,
+        key_file: key_path,
+        db,
+        _key_dir: key_dir,
     }
 }
 
@@ -232,9 +264,21 @@ impl TestApp {
 
     /// Another merchant, with its own shop and token.
     pub async fn new_merchant(&self, name: &str) -> Onboarded {
-        admin::create_merchant(&self.store, name, None, true, self.now())
+        admin::create_merchant(&self.store, &self.keys, name, None, true, self.now())
             .await
             .expect("a merchant is created")
+    }
+
+    /// A new API token for the default merchant (the old one stops working).
+    pub async fn refresh_token(&self) -> String {
+        admin::refresh_token(
+            &self.store,
+            &self.keys,
+            self.merchant.merchant_id.as_str(),
+            self.now(),
+        )
+        .await
+        .expect("the token is refreshed")
     }
 
     pub fn now(&self) -> i64 {

@@ -353,6 +353,7 @@ async fn search_filters_by_shop_order_and_bill() {
     let app = spawn_app().await;
     let second_shop = admin::create_shop(
         &app.store,
+        &app.keys,
         app.merchant.merchant_id.as_str(),
         ShopChanges {
             name: Some("Second".into()),

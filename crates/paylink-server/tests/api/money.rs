@@ -1098,9 +1098,10 @@ async fn the_daily_and_monthly_limits_hold_and_a_failed_payout_gives_its_share_b
 #[tokio::test]
 async fn an_unverified_merchant_may_not_pay_out() {
     let app = spawn_app().await;
-    let unverified = admin::create_merchant(&app.store, "Unverified", None, false, app.now())
-        .await
-        .unwrap();
+    let unverified =
+        admin::create_merchant(&app.store, &app.keys, "Unverified", None, false, app.now())
+            .await
+            .unwrap();
     set_profile(&app, &unverified.merchant_id, open_profile()).await;
     regular_as(&app, &unverified.api_token, card("100", CARD_OK))
         .await

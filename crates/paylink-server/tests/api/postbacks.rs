@@ -11,7 +11,7 @@ use paylink_server::bills::OpError;
 use serde_json::json;
 
 /// Points the default shop's result URL at `url`.
-async fn result_url(app: &TestApp, url: &str) {
+pub async fn result_url(app: &TestApp, url: &str) {
     admin::update_shop(
         &app.store,
         app.shop(),
@@ -27,7 +27,7 @@ async fn result_url(app: &TestApp, url: &str) {
 
 /// The Cardlink signature and the Standard Webhooks signature of a postback both verify.
 #[track_caller]
-fn assert_signed(app: &TestApp, p: &Received) {
+pub fn assert_signed(app: &TestApp, p: &Received) {
     assert_eq!(
         p.field("SignatureValue"),
         md5_signature(&[p.field("OutSum"), p.field("InvId")], app.token()),
@@ -341,9 +341,7 @@ async fn a_token_refresh_signs_later_postbacks_with_the_new_token() {
     let app = spawn_app().await;
     let r = Receiver::start().await;
     result_url(&app, &r.url("/postback")).await;
-    let token = admin::refresh_token(&app.store, app.merchant.merchant_id.as_str(), app.now())
-        .await
-        .unwrap();
+    let token = app.refresh_token().await;
     let bill = app.bill_as(&token, json!({"amount": 11})).await;
     let paid = app
         .send(
