@@ -3,7 +3,7 @@
 
 use paylink_core::money::Rate;
 use paylink_core::notice::parse_duration;
-use paylink_server::config::{MoneySettings, PostbackSettings};
+use paylink_server::config::{IdempotencySettings, MoneySettings, PostbackSettings};
 use paylink_server::Settings;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
@@ -31,6 +31,16 @@ pub struct FileConfig {
     pub postbacks: PostbackFile,
     #[serde(default)]
     pub money: MoneyFile,
+    #[serde(default)]
+    pub idempotency: IdempotencyFile,
+}
+
+/// The `[idempotency]` table: `Idempotency-Key` on the API's writes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyFile {
+    /// How long keys and their answers are kept ("24h"; at least "1h").
+    pub keep: Option<String>,
 }
 
 /// The `[money]` table: settlement and payouts.
@@ -303,6 +313,21 @@ pub fn money(file: &FileConfig) -> Result<MoneySettings, String> {
     Ok(m)
 }
 
+/// Idempotency settings: `PAYLINK_IDEMPOTENCY_KEEP` over the `[idempotency]` table.
+pub fn idempotency(file: &FileConfig) -> Result<IdempotencySettings, String> {
+    let mut i = IdempotencySettings::default();
+    if let Some(t) = env("PAYLINK_IDEMPOTENCY_KEEP").or_else(|| file.idempotency.keep.clone()) {
+        i.keep = duration("idempotency.keep", &t)?;
+        if i.keep < IdempotencySettings::MIN_KEEP {
+            return Err(format!(
+                "idempotency.keep: {t:?} is shorter than an hour: a client's retries must find \
+                 their key"
+            ));
+        }
+    }
+    Ok(i)
+}
+
 pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let listen_text = o
         .listen
@@ -314,6 +339,7 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let mut s = Settings::new(database_url(o.database_url.as_ref(), &file)?, listen);
     s.postbacks = postbacks(&file)?;
     s.money = money(&file)?;
+    s.idempotency = idempotency(&file)?;
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
@@ -357,6 +383,24 @@ mod tests {
         assert!(file.default_commission.is_some() && file.body_limit_bytes.is_some());
         assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
+        assert!(file.idempotency.keep.is_some());
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_a_day_unless_configured_and_at_least_an_hour() {
+        let keep = |text: &str| {
+            let file: FileConfig = toml::from_str(text).expect(text);
+            settings(Overrides::default(), file).map(|s| s.idempotency.keep)
+        };
+        assert_eq!(keep(""), Ok(Duration::from_secs(86_400)));
+        assert_eq!(
+            keep("[idempotency]\nkeep = \"48h\""),
+            Ok(Duration::from_secs(2 * 86_400))
+        );
+        let err = keep("[idempotency]\nkeep = \"10m\"").unwrap_err();
+        assert!(err.contains("idempotency.keep"), "{err}");
+        let err = keep("[idempotency]\nkeep = \"soon\"").unwrap_err();
+        assert!(err.contains("idempotency.keep"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,26 @@ pub struct Settings {
     pub store: StoreOptions,
     pub postbacks: PostbackSettings,
     pub money: MoneySettings,
+    pub idempotency: IdempotencySettings,
+}
+
+/// `Idempotency-Key` on the writes of the merchant APIs.
+#[derive(Debug, Clone)]
+pub struct IdempotencySettings {
+    /// How long a key and its answer are kept (at least an hour; then forgotten and purged).
+    pub keep: Duration,
+}
+
+impl IdempotencySettings {
+    pub const MIN_KEEP: Duration = Duration::from_secs(3600);
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        IdempotencySettings {
+            keep: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// Settlement and payouts.
@@ -118,6 +138,7 @@ impl Settings {
             store: StoreOptions::default(),
             postbacks: PostbackSettings::default(),
             money: MoneySettings::default(),
+            idempotency: IdempotencySettings::default(),
         }
     }
 }

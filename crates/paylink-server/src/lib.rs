@@ -9,6 +9,7 @@ mod cardlink;
 pub mod checkout;
 pub mod config;
 pub mod egress;
+pub mod idempotency;
 pub mod keys;
 mod pages;
 pub mod payouts;
