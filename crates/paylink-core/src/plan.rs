@@ -205,9 +205,15 @@ pub enum Write {
     },
     /// Gives up the claim of `token` on a request that failed without an answer worth keeping
     /// (a 5xx): forgotten if it made no effect, else left for the next claimer to answer.
-    ReleaseRequest { key: RequestKey, token: String },
+    ReleaseRequest {
+        key: RequestKey,
+        token: String,
+    },
     /// Forgets at most `limit` idempotency keys remembered since before `before`.
-    PurgeRequests { before: Millis, limit: i64 },
+    PurgeRequests {
+        before: Millis,
+        limit: i64,
+    },
 }
 
 /// A merchant's `Idempotency-Key`.

@@ -58,7 +58,7 @@ pub fn payout_outcome(identifier: &str) -> crate::payout::Outcome {
 /// request deadline. Every other refund is answered at once.
 pub fn refund_delay_ms(from_card: &str) -> u64 {
     if from_card.ends_with("0267") {
-        2_000
+        5_000
     } else {
         0
     }

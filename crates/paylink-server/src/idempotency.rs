@@ -55,11 +55,7 @@ pub enum Start {
 
 /// Claims `key` for the request `fingerprint`, or finds its answer, waiting while another
 /// request with the key runs.
-pub async fn start(
-    st: &AppState,
-    key: RequestKey,
-    fingerprint: &str,
-) -> Result<Start, StoreError> {
+pub async fn start(st: &AppState, key: RequestKey, fingerprint: &str) -> Result<Start, StoreError> {
     let mut pause = Duration::from_millis(2);
     loop {
         let now = st.now();

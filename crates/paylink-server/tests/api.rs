@@ -18,6 +18,8 @@ mod browser;
 mod checkout_pages;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/idempotency.rs"]
+mod idempotency;
 #[path = "api/lists.rs"]
 mod lists;
 #[path = "api/money.rs"]

@@ -12,15 +12,15 @@ pub use error::ApiError;
 
 use crate::bills;
 use crate::checkout::{self, Step, Tender};
-use crate::state::AppState;
 use crate::idempotency::Seal;
+use crate::state::AppState;
 use auth::{Authed, Credentials};
-use once::{once, IdempotencyKey};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use once::{once, IdempotencyKey};
 use params::{Fields, Params};
 use paylink_api::cardlink as wire;
 use paylink_core::bill::{Bill, BillType, Locale, NewBill};
@@ -106,9 +106,14 @@ async fn create_bill(
         link_page_url: views::link_page_url(bill, &public),
         bill_id: bill.id.to_string(),
     };
-    once(st, who, key, params, render, |st, who, params, seal, _| async move {
-        bill_create(&st, &who, &params, seal).await
-    })
+    once(
+        st,
+        who,
+        key,
+        params,
+        render,
+        |st, who, params, seal, _| async move { bill_create(&st, &who, &params, seal).await },
+    )
     .await
 }
 
@@ -165,9 +170,14 @@ async fn toggle_activity(
         success: Some(true),
         ..views::bill(bill.clone(), &public)
     };
-    once(st, who, key, params, render, |st, who, params, seal, _| async move {
-        toggle(&st, &who, &params, seal).await
-    })
+    once(
+        st,
+        who,
+        key,
+        params,
+        render,
+        |st, who, params, seal, _| async move { toggle(&st, &who, &params, seal).await },
+    )
     .await
 }
 

@@ -115,9 +115,14 @@ async fn personal_payout(
     key: IdempotencyKey,
     params: Params,
 ) -> Response {
-    once(st, who, key, params, created, |st, who, params, seal, _| async move {
-        personal(&st, &who, &params, seal).await
-    })
+    once(
+        st,
+        who,
+        key,
+        params,
+        created,
+        |st, who, params, seal, _| async move { personal(&st, &who, &params, seal).await },
+    )
     .await
 }
 
@@ -132,9 +137,7 @@ async fn personal(
     let order_id = f.text("order_id");
     let currency = f.choice::<Currency>("currency");
     let result = f.finish().and_then(|()| payout_amount(params));
-    let amount = authorized(result, who, st)
-        .await
-        .map_err(as_payout_error)?;
+    let amount = authorized(result, who, st).await.map_err(as_payout_error)?;
     let merchant = who.merchant(st).await.map_err(as_payout_error)?;
     payouts::create_personal(
         st,
@@ -189,9 +192,14 @@ async fn regular_payout(
     key: IdempotencyKey,
     params: Params,
 ) -> Response {
-    once(st, who, key, params, created, |st, who, params, seal, _| async move {
-        regular(&st, &who, &params, seal).await
-    })
+    once(
+        st,
+        who,
+        key,
+        params,
+        created,
+        |st, who, params, seal, _| async move { regular(&st, &who, &params, seal).await },
+    )
     .await
 }
 
@@ -228,9 +236,7 @@ async fn regular(
     let to = destination(&mut f, account_type);
     let order_id = f.text("order_id");
     let result = f.finish().and_then(|()| payout_amount(params));
-    let amount = authorized(result, who, st)
-        .await
-        .map_err(as_payout_error)?;
+    let amount = authorized(result, who, st).await.map_err(as_payout_error)?;
     let merchant = who.merchant(st).await.map_err(as_payout_error)?;
     let (Some(to), Some(currency)) = (to, currency) else {
         return Err(ApiError::Internal);
@@ -299,9 +305,14 @@ async fn payout_cancel(
         success: Some(true),
         ..views::payout(p.clone())
     };
-    once(st, who, key, params, render, |st, who, params, seal, _| async move {
-        cancel(&st, &who, &params, seal).await
-    })
+    once(
+        st,
+        who,
+        key,
+        params,
+        render,
+        |st, who, params, seal, _| async move { cancel(&st, &who, &params, seal).await },
+    )
     .await
 }
 

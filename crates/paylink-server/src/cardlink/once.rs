@@ -89,8 +89,7 @@ fn error_answer(e: ApiError) -> StoredAnswer {
 }
 
 fn respond(answer: StoredAnswer, replayed: bool) -> Response {
-    let status =
-        StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -163,7 +162,10 @@ where
                 return (error_answer(ApiError::Internal), false);
             }
         };
-        (run_claimed(st, who, params, claim, reference, render, run).await, false)
+        (
+            run_claimed(st, who, params, claim, reference, render, run).await,
+            false,
+        )
     });
     match task.await {
         Ok((answer, replayed)) => respond(answer, replayed),

@@ -224,8 +224,11 @@ impl Params {
                     out.push(']');
                 }
                 Value::Object(map) => {
-                    let mut keys: Vec<&String> =
-                        map.iter().filter(|(_, v)| !absent(v)).map(|(k, _)| k).collect();
+                    let mut keys: Vec<&String> = map
+                        .iter()
+                        .filter(|(_, v)| !absent(v))
+                        .map(|(k, _)| k)
+                        .collect();
                     keys.sort();
                     out.push('{');
                     for (i, k) in keys.into_iter().enumerate() {

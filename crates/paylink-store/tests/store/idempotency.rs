@@ -66,7 +66,11 @@ async fn one_claim_of_a_key_wins_a_race_and_keys_are_per_merchant() {
         .map(|i| claim(&k, "fp", &format!("token{i}"), NOW))
         .collect();
     let results = race(&store, plans).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert_eq!(
         results.iter().filter(|r| is_guard(r)).count(),
         RACERS - 1,
@@ -119,10 +123,17 @@ async fn an_effect_commits_with_its_answer_only_under_its_own_claim() {
         .await
         .expect("the effect and its answer commit");
     stored_bill(&store, &bill.id).await;
-    assert_eq!(stored(&store, &k).await.answer, Some(answer("{\"bill\":1}")));
+    assert_eq!(
+        stored(&store, &k).await.answer,
+        Some(answer("{\"bill\":1}"))
+    );
 
     // Done: nobody claims it again within the retention, whatever the request.
-    for (fp, at) in [("fp", NOW + 1), ("fp", NOW + LEASE + 1), ("other", NOW + KEEP)] {
+    for (fp, at) in [
+        ("fp", NOW + 1),
+        ("fp", NOW + LEASE + 1),
+        ("other", NOW + KEEP),
+    ] {
         let result = store.apply(claim(&k, fp, "again", at)).await;
         assert!(is_guard(&result), "{fp} at {at}: {result:?}");
     }
@@ -131,7 +142,10 @@ async fn an_effect_commits_with_its_answer_only_under_its_own_claim() {
         .apply(Plan::one(settle(&k, "mine", "{\"bill\":2}", true)))
         .await;
     assert!(is_guard(&result), "{result:?}");
-    assert_eq!(stored(&store, &k).await.answer, Some(answer("{\"bill\":1}")));
+    assert_eq!(
+        stored(&store, &k).await.answer,
+        Some(answer("{\"bill\":1}"))
+    );
 
     // Past the retention the key is claimed afresh, for any request.
     store
@@ -150,7 +164,9 @@ async fn a_dead_claimer_is_taken_over_after_its_lease_by_the_same_request_only()
     let k = key(&m.id, "k");
     store.apply(claim(&k, "fp", "first", NOW)).await.unwrap();
 
-    let early = store.apply(claim(&k, "fp", "second", NOW + LEASE - 1)).await;
+    let early = store
+        .apply(claim(&k, "fp", "second", NOW + LEASE - 1))
+        .await;
     assert!(is_guard(&early), "{early:?}");
     let other = store.apply(claim(&k, "fp2", "second", NOW + LEASE)).await;
     assert!(is_guard(&other), "{other:?}");
@@ -159,7 +175,11 @@ async fn a_dead_claimer_is_taken_over_after_its_lease_by_the_same_request_only()
         .map(|i| claim(&k, "fp", &format!("retry{i}"), NOW + LEASE))
         .collect();
     let results = race(&store, plans).await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
 
     // The first claimer, still alive, cannot make its effect any more.
     let bill = open_bill(&s, BillType::Normal, 100_00, NOW);
@@ -201,7 +221,10 @@ async fn a_bound_effect_survives_its_claimer_and_a_release_without_one_forgets_t
         }))
         .await
         .unwrap();
-    store.apply(claim(&k, "fp", "second", NOW + 1)).await.unwrap();
+    store
+        .apply(claim(&k, "fp", "second", NOW + 1))
+        .await
+        .unwrap();
     let row = stored(&store, &k).await;
     assert_eq!(row.reference.as_deref(), Some(bill.id.as_str()));
     // Its answer, stored later and not under the claim's guard, is kept once.
