@@ -20,25 +20,29 @@ const HEADER: &str = "idempotency-key";
 /// Set on an answer replayed from an earlier request with the same key.
 const REPLAYED: &str = "idempotent-replayed";
 
-/// The request's `Idempotency-Key`, if it sent one, with its method and path.
+/// The request's `Idempotency-Key`, if it sent one (`Err`: not an acceptable one), with its
+/// method and path.
 pub struct IdempotencyKey {
-    key: Option<String>,
+    key: Result<Option<String>, ()>,
     method: Method,
     path: String,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> Result<Self, std::convert::Infallible> {
         let mut values = parts.headers.get_all(HEADER).iter();
         let key = match (values.next(), values.next()) {
-            (None, _) => None,
+            (None, _) => Ok(None),
             (Some(v), None) => match v.to_str() {
-                Ok(k) if idempotency::valid_key(k) => Some(k.to_string()),
-                _ => return Err(invalid()),
+                Ok(k) if idempotency::valid_key(k) => Ok(Some(k.to_string())),
+                _ => Err(()),
             },
-            (Some(_), Some(_)) => return Err(invalid()),
+            (Some(_), Some(_)) => Err(()),
         };
         Ok(IdempotencyKey {
             key,
@@ -126,7 +130,12 @@ where
         + 'static,
     Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
 {
-    let Some(k) = key.key.clone() else {
+    let key_or_refusal = key.key.clone().map_err(|()| invalid());
+    let k = match super::authorized(key_or_refusal, &who, &st).await {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let Some(k) = k else {
         let seal: Arc<dyn Seal<T>> = Arc::new(idempotency::NoSeal);
         return match run(st, who, params, seal, None).await {
             Ok(t) => super::Wire(render(&t)).into_response(),

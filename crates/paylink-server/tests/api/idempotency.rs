@@ -383,7 +383,7 @@ async fn a_key_is_one_header_of_1_to_255_printable_ascii_characters() {
     let longest = "k".repeat(255);
     let made = keyed(&app, app.token(), path, &longest, body()).await;
     assert_eq!(made.answer.status, 200, "{}", made.answer.text);
-    // Without a token: 401 whatever the key.
+    // Without a token, or with a wrong one: 401 whatever the key.
     let anonymous = app
         .http
         .post(app.url(path))
@@ -393,5 +393,7 @@ async fn a_key_is_one_header_of_1_to_255_printable_ascii_characters() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), 401);
+    let stranger = keyed(&app, "1|not-a-token", path, "", body()).await;
+    assert_eq!(stranger.answer.status, 401, "{}", stranger.answer.text);
     assert_eq!(app.bill_count().await, 1);
 }
