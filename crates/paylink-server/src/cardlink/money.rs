@@ -102,7 +102,7 @@ fn payout_amount(params: &Params) -> Result<i64, ApiError> {
         .map_err(as_payout_error)
 }
 
-fn created(payouts: &Vec<Payout>) -> wire::DataList<wire::Payout> {
+fn created(payouts: &[Payout]) -> wire::DataList<wire::Payout> {
     wire::DataList {
         success: true,
         data: payouts.iter().cloned().map(views::payout).collect(),
@@ -120,7 +120,7 @@ async fn personal_payout(
         who,
         key,
         params,
-        created,
+        |p: &Vec<Payout>| created(p),
         |st, who, params, seal, _| async move { personal(&st, &who, &params, seal).await },
     )
     .await
@@ -197,7 +197,7 @@ async fn regular_payout(
         who,
         key,
         params,
-        created,
+        |p: &Vec<Payout>| created(p),
         |st, who, params, seal, _| async move { regular(&st, &who, &params, seal).await },
     )
     .await

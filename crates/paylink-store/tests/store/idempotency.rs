@@ -98,7 +98,7 @@ async fn an_effect_commits_with_its_answer_only_under_its_own_claim() {
     store.apply(claim(&k, "fp", "mine", NOW)).await.unwrap();
 
     // A plan made under a claim that is not (or no longer) the holder's fails whole: no bill.
-    let lost = open_bill(&s, BillType::Normal, 100_00, NOW);
+    let lost = open_bill(&s, BillType::Normal, 10_000, NOW);
     let result = store
         .apply(Plan {
             writes: vec![
@@ -112,7 +112,7 @@ async fn an_effect_commits_with_its_answer_only_under_its_own_claim() {
     assert_eq!(stored(&store, &k).await.answer, None);
 
     // Under the claim: the bill and its answer together.
-    let bill = open_bill(&s, BillType::Normal, 100_00, NOW);
+    let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
     store
         .apply(Plan {
             writes: vec![
@@ -182,7 +182,7 @@ async fn a_dead_claimer_is_taken_over_after_its_lease_by_the_same_request_only()
     );
 
     // The first claimer, still alive, cannot make its effect any more.
-    let bill = open_bill(&s, BillType::Normal, 100_00, NOW);
+    let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
     let late = store
         .apply(Plan {
             writes: vec![
@@ -199,7 +199,7 @@ async fn a_dead_claimer_is_taken_over_after_its_lease_by_the_same_request_only()
 async fn a_bound_effect_survives_its_claimer_and_a_release_without_one_forgets_the_key() {
     let (_db, store) = open().await;
     let (m, s) = seed(&store, "idem").await;
-    let bill = open_bill(&s, BillType::Normal, 100_00, NOW);
+    let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
     insert_bill(&store, &bill).await;
 
     // Effect bound, then the claimer gives up (a 5xx): the next claimer finds the reference
