@@ -6,7 +6,7 @@ use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
 use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
-use paylink_core::plan::{Finished, Plan, Write};
+use paylink_core::plan::{Finished, Plan, RequestKey, Write};
 use std::sync::LazyLock;
 
 /// A row a plan updates (and so locks until its batch commits): table and key.
@@ -533,12 +533,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             "UPDATE requests SET reference = $4
              WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
                AND state = 'running'",
-            vec![
-                key.merchant_id.as_str().into(),
-                key.key.as_str().into(),
-                token.as_str().into(),
-                reference.as_str().into(),
-            ],
+            claimed(key, token, [reference.as_str().into()]),
             "request_key_lost",
         )),
         Write::SettleRequest {
@@ -551,13 +546,14 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 "UPDATE requests SET state = 'done', status = $4, body = $5, claim_token = NULL
                  WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
                    AND state = 'running'",
-                vec![
-                    key.merchant_id.as_str().into(),
-                    key.key.as_str().into(),
-                    token.as_str().into(),
-                    i64::from(answer.status).into(),
-                    answer.body.as_str().into(),
-                ],
+                claimed(
+                    key,
+                    token,
+                    [
+                        i64::from(answer.status).into(),
+                        answer.body.as_str().into(),
+                    ],
+                ),
             );
             out.push(Statement {
                 guard: must_hold.then_some("request_key_lost"),
@@ -565,13 +561,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             });
         }
         Write::ReleaseRequest { key, token } => {
-            let args = || -> Vec<Value> {
-                vec![
-                    key.merchant_id.as_str().into(),
-                    key.key.as_str().into(),
-                    token.as_str().into(),
-                ]
-            };
+            let args = || claimed(key, token, []);
             out.push(Statement::new(
                 "DELETE FROM requests
                  WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
@@ -593,6 +583,17 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![(*before).into(), (*limit).into()],
         )),
     }
+}
+
+/// The arguments naming a request's key and its claimer (`$1` to `$3`), then `more`.
+fn claimed<const N: usize>(key: &RequestKey, token: &str, more: [Value; N]) -> Vec<Value> {
+    let mut args = vec![
+        key.merchant_id.as_str().into(),
+        key.key.as_str().into(),
+        token.into(),
+    ];
+    args.extend(more);
+    args
 }
 
 const MAX_CHUNK: usize = 128;

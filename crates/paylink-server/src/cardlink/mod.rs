@@ -12,7 +12,6 @@ pub use error::ApiError;
 
 use crate::bills;
 use crate::checkout::{self, Step, Tender};
-use crate::idempotency::Seal;
 use crate::state::AppState;
 use auth::{Authed, Credentials};
 use axum::extract::State;
@@ -20,7 +19,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use once::{once, IdempotencyKey};
+use once::{once, IdempotencyKey, Run};
 use params::{Fields, Params};
 use paylink_api::cardlink as wire;
 use paylink_core::bill::{Bill, BillType, Locale, NewBill};
@@ -32,7 +31,6 @@ use paylink_core::time::{parse_filter_date, DayEdge};
 use paylink_core::DomainError;
 use paylink_store::{BillFilter, PaymentFilter};
 use serde_json::Value;
-use std::sync::Arc;
 
 pub(crate) type Answer<T> = Result<Wire<T>, ApiError>;
 
@@ -106,23 +104,11 @@ async fn create_bill(
         link_page_url: views::link_page_url(bill, &public),
         bill_id: bill.id.to_string(),
     };
-    once(
-        st,
-        who,
-        key,
-        params,
-        render,
-        |st, who, params, seal, _| async move { bill_create(&st, &who, &params, seal).await },
-    )
-    .await
+    once(st, who, key, params, render, bill_create).await
 }
 
-async fn bill_create(
-    st: &AppState,
-    who: &Credentials,
-    params: &Params,
-    seal: Arc<dyn Seal<Bill>>,
-) -> Result<Bill, ApiError> {
+async fn bill_create(run: Run<Bill>) -> Result<Bill, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let shop_id = f.required_text("shop_id");
     let new = NewBill {
@@ -170,23 +156,11 @@ async fn toggle_activity(
         success: Some(true),
         ..views::bill(bill.clone(), &public)
     };
-    once(
-        st,
-        who,
-        key,
-        params,
-        render,
-        |st, who, params, seal, _| async move { toggle(&st, &who, &params, seal).await },
-    )
-    .await
+    once(st, who, key, params, render, toggle).await
 }
 
-async fn toggle(
-    st: &AppState,
-    who: &Credentials,
-    params: &Params,
-    seal: Arc<dyn Seal<Bill>>,
-) -> Result<Bill, ApiError> {
+async fn toggle(run: Run<Bill>) -> Result<Bill, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let id = f.required_text("id");
     let active = f.required_boolean("active");

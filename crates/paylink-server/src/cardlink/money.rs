@@ -1,7 +1,7 @@
 //! Merchant money over the Cardlink API: balance, payouts, the SBP banks dictionary, refunds.
 
 use super::auth::{Authed, Credentials};
-use super::once::{once, IdempotencyKey};
+use super::once::{once, IdempotencyKey, Run};
 use super::params::{Fields, Params};
 use super::{authorized, date_range, views, Answer, ApiError, Wire};
 use crate::idempotency::Seal;
@@ -9,7 +9,7 @@ use crate::payouts::{self, Destination};
 use crate::refunds;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -52,11 +52,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/refund/full/create",
-            post(full_refund).get(full_refund),
+            post(create_refund).get(create_refund),
         )
         .route(
             "/api/v1/refund/partial/create",
-            post(partial_refund).get(partial_refund),
+            post(create_refund).get(create_refund),
         )
         .route(
             "/api/v1/refund/status",
@@ -115,23 +115,11 @@ async fn personal_payout(
     key: IdempotencyKey,
     params: Params,
 ) -> Response {
-    once(
-        st,
-        who,
-        key,
-        params,
-        |p: &Vec<Payout>| created(p),
-        |st, who, params, seal, _| async move { personal(&st, &who, &params, seal).await },
-    )
-    .await
+    once(st, who, key, params, |p: &Vec<Payout>| created(p), personal).await
 }
 
-async fn personal(
-    st: &AppState,
-    who: &Credentials,
-    params: &Params,
-    seal: Arc<dyn Seal<Vec<Payout>>>,
-) -> Result<Vec<Payout>, ApiError> {
+async fn personal(run: Run<Vec<Payout>>) -> Result<Vec<Payout>, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let account_id = f.required_text("payout_account_id");
     let order_id = f.text("order_id");
@@ -192,23 +180,11 @@ async fn regular_payout(
     key: IdempotencyKey,
     params: Params,
 ) -> Response {
-    once(
-        st,
-        who,
-        key,
-        params,
-        |p: &Vec<Payout>| created(p),
-        |st, who, params, seal, _| async move { regular(&st, &who, &params, seal).await },
-    )
-    .await
+    once(st, who, key, params, |p: &Vec<Payout>| created(p), regular).await
 }
 
-async fn regular(
-    st: &AppState,
-    who: &Credentials,
-    params: &Params,
-    seal: Arc<dyn Seal<Vec<Payout>>>,
-) -> Result<Vec<Payout>, ApiError> {
+async fn regular(run: Run<Vec<Payout>>) -> Result<Vec<Payout>, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let currency = match params.get("currency") {
         None => {
@@ -305,23 +281,11 @@ async fn payout_cancel(
         success: Some(true),
         ..views::payout(p.clone())
     };
-    once(
-        st,
-        who,
-        key,
-        params,
-        render,
-        |st, who, params, seal, _| async move { cancel(&st, &who, &params, seal).await },
-    )
-    .await
+    once(st, who, key, params, render, cancel).await
 }
 
-async fn cancel(
-    st: &AppState,
-    who: &Credentials,
-    params: &Params,
-    seal: Arc<dyn Seal<Payout>>,
-) -> Result<Payout, ApiError> {
+async fn cancel(run: Run<Payout>) -> Result<Payout, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let payout = named_payout(st, who, params).await?;
     let reason = "Canceled by the merchant";
     let parts = match (&payout.order_id, params.get("id").is_none()) {
@@ -436,28 +400,19 @@ fn refund_answer(refund: &Refund) -> wire::Refund {
     }
 }
 
-async fn full_refund(
+/// `refund/full/create` and `refund/partial/create`.
+async fn create_refund(
     State(st): State<AppState>,
+    uri: Uri,
     who: Credentials,
     key: IdempotencyKey,
     params: Params,
 ) -> Response {
-    once(st, who, key, params, refund_answer, |st, who, params, seal, made| async move {
-        refund(&st, &who, &params, false, seal, made).await
-    })
-    .await
-}
-
-async fn partial_refund(
-    State(st): State<AppState>,
-    who: Credentials,
-    key: IdempotencyKey,
-    params: Params,
-) -> Response {
-    once(st, who, key, params, refund_answer, |st, who, params, seal, made| async move {
-        refund(&st, &who, &params, true, seal, made).await
-    })
-    .await
+    let partial = uri.path().ends_with("/partial/create");
+    let run = move |run: Run<Refund>| async move {
+        refund(&run.st, &run.who, &run.params, partial, run.seal, run.made).await
+    };
+    once(st, who, key, params, refund_answer, run).await
 }
 
 async fn refund_status(

@@ -108,6 +108,17 @@ fn respond(answer: StoredAnswer, replayed: bool) -> Response {
     response
 }
 
+/// What a write runs with.
+pub(crate) struct Run<T> {
+    pub st: AppState,
+    pub who: Credentials,
+    pub params: Params,
+    /// Adds the answer (or the object made) to the effect's plan.
+    pub seal: Arc<dyn Seal<T>>,
+    /// The object an earlier request with the key made before it gave up without an answer.
+    pub made: Option<String>,
+}
+
 /// Runs a write: `run` does the work (adding the answer to its effect's plan through the seal)
 /// and returns what `render` turns into the wire answer. Without a key, as any request; with
 /// one, once per key: a retry gets the stored answer, a concurrent one waits for it, another
@@ -125,9 +136,7 @@ where
     T: Send + 'static,
     W: Serialize,
     R: Fn(&T) -> W + Send + Sync + Clone + 'static,
-    F: FnOnce(AppState, Credentials, Params, Arc<dyn Seal<T>>, Option<String>) -> Fut
-        + Send
-        + 'static,
+    F: FnOnce(Run<T>) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
 {
     let key_or_refusal = key.key.clone().map_err(|()| invalid());
@@ -137,7 +146,16 @@ where
     };
     let Some(k) = k else {
         let seal: Arc<dyn Seal<T>> = Arc::new(idempotency::NoSeal);
-        return match run(st, who, params, seal, None).await {
+        let made = None;
+        return match run(Run {
+            st,
+            who,
+            params,
+            seal,
+            made,
+        })
+        .await
+        {
             Ok(t) => super::Wire(render(&t)).into_response(),
             Err(e) => e.into_response(),
         };
@@ -198,7 +216,7 @@ where
     T: Send + 'static,
     W: Serialize,
     R: Fn(&T) -> W + Send + Sync + Clone + 'static,
-    F: FnOnce(AppState, Credentials, Params, Arc<dyn Seal<T>>, Option<String>) -> Fut,
+    F: FnOnce(Run<T>) -> Fut,
     Fut: Future<Output = Result<T, ApiError>>,
 {
     let renders = render.clone();
@@ -206,7 +224,16 @@ where
         wire_answer(&renders(t))
     }));
     let seal: Arc<dyn Seal<T>> = sealer.clone();
-    let answer = match run(st.clone(), who, params, seal, reference).await {
+    let made = reference;
+    let answer = match run(Run {
+        st: st.clone(),
+        who,
+        params,
+        seal,
+        made,
+    })
+    .await
+    {
         Ok(t) => match sealer.sealed() {
             // Stored with the effect, in its transaction.
             Some(stored) => return stored,

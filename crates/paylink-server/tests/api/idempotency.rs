@@ -109,6 +109,18 @@ fn one_answer(all: &[Keyed]) -> Value {
     first.json.clone()
 }
 
+/// `payment` has one refund, of 100.00, which left the balance (`before` it) once.
+async fn refunded_once(app: &TestApp, payment: &str, before: i64) {
+    let p = payment_status(app, payment).await;
+    assert_eq!(p["refunds"].as_array().map(Vec::len), Some(1), "{p}");
+    assert_eq!(number(&p["refunded_amount"]), 100_00);
+    assert_eq!(
+        balance_of(app, app.token()).await.available,
+        before - 100_00
+    );
+    assert_ledger_ok(app).await;
+}
+
 #[track_caller]
 fn key_refused(k: &Keyed) {
     k.answer.invalid("idempotency_key");
@@ -218,14 +230,7 @@ async fn one_key_makes_one_refund_for_racing_requests() {
     let all = at_once(&app, "/api/v1/refund/partial/create", "refund-1", body).await;
     let made = one_answer(&all);
     assert_eq!(made["status"], json!("SUCCESS"));
-    let p = payment_status(&app, &payment).await;
-    assert_eq!(p["refunds"].as_array().map(Vec::len), Some(1), "{p}");
-    assert_eq!(number(&p["refunded_amount"]), 100_00);
-    assert_eq!(
-        balance_of(&app, app.token()).await.available,
-        before - 100_00
-    );
-    assert_ledger_ok(&app).await;
+    refunded_once(&app, &payment, before).await;
 }
 
 /// The hole a deadline used to leave: the client gets a 503 while its refund goes on, and
@@ -262,14 +267,7 @@ async fn a_refund_retried_after_its_deadline_is_made_once() {
     assert!(again.replayed);
     assert_eq!(again.answer.text, answered.answer.text);
 
-    let p = payment_status(&app, &payment).await;
-    assert_eq!(p["refunds"].as_array().map(Vec::len), Some(1), "{p}");
-    assert_eq!(number(&p["refunded_amount"]), 100_00);
-    assert_eq!(
-        balance_of(&app, app.token()).await.available,
-        before - 100_00
-    );
-    assert_ledger_ok(&app).await;
+    refunded_once(&app, &payment, before).await;
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! is claimed afresh; a released claim that made no effect is forgotten.
 
 use crate::support::{insert_bill, is_guard, open, open_bill, race, seed, stored_bill, NOW};
-use paylink_core::bill::BillType;
+use paylink_core::bill::{Bill, BillType};
 use paylink_core::id::MerchantId;
 use paylink_core::plan::{Plan, RequestKey, StoredAnswer, Write};
 use paylink_core::time::Millis;
@@ -46,6 +46,27 @@ fn settle(key: &RequestKey, token: &str, body: &str, must_hold: bool) -> Write {
         answer: answer(body),
         must_hold,
     }
+}
+
+/// A plan that makes `bill` and answers the request claimed as `token` with `body`.
+fn bill_answered(bill: &Bill, key: &RequestKey, token: &str, body: &str) -> Plan {
+    Plan {
+        writes: vec![
+            Write::InsertBill(bill.clone()),
+            settle(key, token, body, true),
+        ],
+    }
+}
+
+/// The claimer `token` gives up (a 5xx).
+async fn release(store: &Store, key: &RequestKey, token: &str) {
+    store
+        .apply(Plan::one(Write::ReleaseRequest {
+            key: key.clone(),
+            token: token.to_string(),
+        }))
+        .await
+        .expect("release the claim");
 }
 
 async fn stored(store: &Store, key: &RequestKey) -> paylink_store::RememberedRequest {
@@ -100,12 +121,7 @@ async fn an_effect_commits_with_its_answer_only_under_its_own_claim() {
     // A plan made under a claim that is not (or no longer) the holder's fails whole: no bill.
     let lost = open_bill(&s, BillType::Normal, 10_000, NOW);
     let result = store
-        .apply(Plan {
-            writes: vec![
-                Write::InsertBill(lost.clone()),
-                settle(&k, "stale", "{\"lost\":true}", true),
-            ],
-        })
+        .apply(bill_answered(&lost, &k, "stale", "{\"lost\":true}"))
         .await;
     assert!(is_guard(&result), "{result:?}");
     assert_eq!(store.bill(&lost.id).await.unwrap(), None);
@@ -114,12 +130,7 @@ async fn an_effect_commits_with_its_answer_only_under_its_own_claim() {
     // Under the claim: the bill and its answer together.
     let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
     store
-        .apply(Plan {
-            writes: vec![
-                Write::InsertBill(bill.clone()),
-                settle(&k, "mine", "{\"bill\":1}", true),
-            ],
-        })
+        .apply(bill_answered(&bill, &k, "mine", "{\"bill\":1}"))
         .await
         .expect("the effect and its answer commit");
     stored_bill(&store, &bill.id).await;
@@ -183,14 +194,7 @@ async fn a_dead_claimer_is_taken_over_after_its_lease_by_the_same_request_only()
 
     // The first claimer, still alive, cannot make its effect any more.
     let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
-    let late = store
-        .apply(Plan {
-            writes: vec![
-                Write::InsertBill(bill.clone()),
-                settle(&k, "first", "{}", true),
-            ],
-        })
-        .await;
+    let late = store.apply(bill_answered(&bill, &k, "first", "{}")).await;
     assert!(is_guard(&late), "{late:?}");
     assert_eq!(store.bill(&bill.id).await.unwrap(), None);
 }
@@ -214,13 +218,7 @@ async fn a_bound_effect_survives_its_claimer_and_a_release_without_one_forgets_t
         }))
         .await
         .unwrap();
-    store
-        .apply(Plan::one(Write::ReleaseRequest {
-            key: k.clone(),
-            token: "first".into(),
-        }))
-        .await
-        .unwrap();
+    release(&store, &k, "first").await;
     store
         .apply(claim(&k, "fp", "second", NOW + 1))
         .await
@@ -244,13 +242,7 @@ async fn a_bound_effect_survives_its_claimer_and_a_release_without_one_forgets_t
     // No effect, released: forgotten, so a retry runs again at once.
     let k = key(&m.id, "failed");
     store.apply(claim(&k, "fp", "first", NOW)).await.unwrap();
-    store
-        .apply(Plan::one(Write::ReleaseRequest {
-            key: k.clone(),
-            token: "first".into(),
-        }))
-        .await
-        .unwrap();
+    release(&store, &k, "first").await;
     assert_eq!(store.remembered_request(&k).await.unwrap(), None);
 }
 
