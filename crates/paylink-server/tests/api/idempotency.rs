@@ -9,7 +9,10 @@ use crate::money::{
     assert_ledger_ok, balance_of, card, fund, id_of, number, open_profile, pay_as, payment_status,
     set_profile, Bal,
 };
+use paylink_core::id::{PaymentId, RefundId};
+use paylink_core::money::Currency;
 use paylink_core::payout::PayoutProfile;
+use paylink_core::plan::{Plan, RequestKey, Write};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -394,4 +397,100 @@ async fn a_key_is_one_header_of_1_to_255_printable_ascii_characters() {
     let stranger = keyed(&app, "1|not-a-token", path, "", body()).await;
     assert_eq!(stranger.answer.status, 401, "{}", stranger.answer.text);
     assert_eq!(app.bill_count().await, 1);
+}
+
+/// A server that died after taking a refund's money and before the acquirer's answer (its
+/// claim bound to the refund, then run out): the retry answers that refund, and makes none.
+#[tokio::test]
+async fn a_retry_after_a_crash_answers_the_refund_the_dead_request_made() {
+    let app = spawn_app().await;
+    let paid = pay_as(&app, &app.merchant, "1000", CARD_OK).await;
+    let payment = id_of(&paid);
+    let path = "/api/v1/refund/partial/create";
+    let body = || Sent::Json(json!({"payment_id": payment, "amount": "100"}));
+    // The request as the server fingerprints it, from a first refund with another key.
+    keyed(&app, app.token(), path, "refund-a", body())
+        .await
+        .answer
+        .ok();
+    let merchant = app.merchant.merchant_id.clone();
+    let remembered = |key: &str| {
+        let key = RequestKey {
+            merchant_id: merchant.clone(),
+            key: key.to_string(),
+        };
+        let store = app.store.clone();
+        async move { store.remembered_request(&key).await.unwrap() }
+    };
+    let fingerprint = remembered("refund-a").await.expect("kept").fingerprint;
+
+    // The dead request: its claim, then the refund's money taken under it.
+    let key = RequestKey {
+        merchant_id: merchant.clone(),
+        key: "refund-b".into(),
+    };
+    let now = app.now();
+    let claim = Write::ClaimRequest {
+        key: key.clone(),
+        fingerprint,
+        token: "dead".into(),
+        now,
+        leased_until: now + 120_000,
+        expired_before: now - DAY_MS,
+    };
+    app.store.apply(Plan::one(claim)).await.unwrap();
+    let stored = app
+        .store
+        .payment(&PaymentId::parse(&payment).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let bal = app
+        .store
+        .balance(&stored.merchant_id, Currency::Rub)
+        .await
+        .unwrap();
+    let (refund, mut plan) = paylink_core::refund::create(
+        &stored,
+        Some(100_00),
+        bal,
+        RefundId::parse("DeadClaim1").unwrap(),
+        now + 60_000,
+        now,
+    )
+    .unwrap();
+    plan.writes.push(Write::BindRequest {
+        key: key.clone(),
+        token: "dead".into(),
+        reference: refund.id.to_string(),
+    });
+    app.store.apply(plan).await.unwrap();
+
+    // Past the dead claimer's lease, the retry takes over and answers from the refund.
+    app.advance_ms(120_001);
+    let retry = keyed(&app, app.token(), path, "refund-b", body()).await;
+    assert!(!retry.replayed);
+    let answered = retry.answer.ok().clone();
+    assert_eq!(answered["id"], json!("DeadClaim1"));
+    let again = keyed(&app, app.token(), path, "refund-b", body()).await;
+    assert!(again.replayed);
+    assert_eq!(again.answer.text, retry.answer.text);
+
+    // Two refunds in all: the first key's and the dead request's; the worker finishes it.
+    let p = payment_status(&app, &payment).await;
+    assert_eq!(p["refunds"].as_array().map(Vec::len), Some(2), "{p}");
+    assert_eq!(number(&p["refunded_amount"]), 200_00);
+    let mut status = Value::Null;
+    for _ in 0..400 {
+        let a = app
+            .get("/api/v1/refund/status", &[("id", "DeadClaim1")])
+            .await;
+        status = a.ok()["status"].clone();
+        if status != json!("PROCESS") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(status, json!("SUCCESS"));
+    assert_ledger_ok(&app).await;
 }
