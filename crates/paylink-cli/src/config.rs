@@ -4,7 +4,9 @@
 use paylink_core::money::Rate;
 use paylink_core::notice::parse_duration;
 use paylink_core::secret::Secret;
-use paylink_server::config::{CheckoutSettings, Mode, MoneySettings, PostbackSettings};
+use paylink_server::config::{
+    CheckoutSettings, IdempotencySettings, Mode, MoneySettings, PostbackSettings,
+};
 use paylink_server::keys::KeySource;
 use paylink_server::Settings;
 use serde::de::{self, Deserializer, Visitor};
@@ -43,6 +45,8 @@ pub struct FileConfig {
     pub money: MoneyFile,
     #[serde(default)]
     pub checkout: CheckoutFile,
+    #[serde(default)]
+    pub idempotency: IdempotencyFile,
 }
 
 /// The `[checkout]` table: limits against card testing.
@@ -54,6 +58,14 @@ pub struct CheckoutFile {
     pub window: Option<String>,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// The `[idempotency]` table: `Idempotency-Key` on the API's writes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencyFile {
+    /// How long keys and their answers are kept ("24h"; at least "1h").
+    pub keep: Option<String>,
 }
 
 /// The `[money]` table: settlement and payouts.
@@ -407,6 +419,21 @@ pub fn checkout(file: &FileConfig) -> Result<CheckoutSettings, String> {
     Ok(c)
 }
 
+/// Idempotency settings: `PAYLINK_IDEMPOTENCY_KEEP` over the `[idempotency]` table.
+pub fn idempotency(file: &FileConfig) -> Result<IdempotencySettings, String> {
+    let mut i = IdempotencySettings::default();
+    if let Some(t) = env("PAYLINK_IDEMPOTENCY_KEEP").or_else(|| file.idempotency.keep.clone()) {
+        i.keep = duration("idempotency.keep", &t)?;
+        if i.keep < IdempotencySettings::MIN_KEEP {
+            return Err(format!(
+                "idempotency.keep: {t:?} is shorter than an hour: a client's retries must find \
+                 their key"
+            ));
+        }
+    }
+    Ok(i)
+}
+
 pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
     let listen_text = o
         .listen
@@ -434,6 +461,7 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
             format!("metrics_listen: {text:?} is not an address like 127.0.0.1:9464, or off")
         })?),
     };
+    s.idempotency = idempotency(&file)?;
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(
@@ -487,6 +515,24 @@ mod tests {
         assert!(file.metrics_listen.is_some());
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
         assert!(file.key_file.is_some() && file.mode.is_some());
+        assert!(file.idempotency.keep.is_some());
+    }
+
+    #[test]
+    fn idempotency_keys_are_kept_a_day_unless_configured_and_at_least_an_hour() {
+        let keep = |text: &str| {
+            let file: FileConfig = toml::from_str(text).expect(text);
+            settings(Overrides::default(), file).map(|s| s.idempotency.keep)
+        };
+        assert_eq!(keep(""), Ok(Duration::from_secs(86_400)));
+        assert_eq!(
+            keep("[idempotency]\nkeep = \"48h\""),
+            Ok(Duration::from_secs(2 * 86_400))
+        );
+        let err = keep("[idempotency]\nkeep = \"10m\"").unwrap_err();
+        assert!(err.contains("idempotency.keep"), "{err}");
+        let err = keep("[idempotency]\nkeep = \"soon\"").unwrap_err();
+        assert!(err.contains("idempotency.keep"), "{err}");
     }
 
     #[test]

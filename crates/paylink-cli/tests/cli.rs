@@ -51,6 +51,7 @@ const PAYLINK_VARS: &[&str] = &[
     "PAYLINK_KEY_FILE",
     "PAYLINK_KEYS",
     "PAYLINK_MODE",
+    "PAYLINK_IDEMPOTENCY_KEEP",
     "RUST_LOG",
 ];
 

@@ -217,6 +217,60 @@ pub enum Write {
         merchant_id: MerchantId,
         profile: PayoutProfile,
     },
+    /// Claims the merchant's `Idempotency-Key` for the request `fingerprint` as `token` until
+    /// `leased_until`: a new key, one remembered since before `expired_before` (it is
+    /// forgotten), or one left running by a claimer whose lease ended before `now` (same
+    /// request only). Guard: `request_key_taken` otherwise.
+    ClaimRequest {
+        key: RequestKey,
+        fingerprint: String,
+        token: String,
+        now: Millis,
+        leased_until: Millis,
+        expired_before: Millis,
+    },
+    /// Records that the effect of the request claimed as `token` is done, naming the object
+    /// whose state answers it. Goes in the plan that makes the effect. Guard: the claim is
+    /// still `token`'s (`request_key_lost`), so an effect is made under one claim only.
+    BindRequest {
+        key: RequestKey,
+        token: String,
+        reference: String,
+    },
+    /// Stores the answer of the request claimed as `token`: replayed from now on. In the plan
+    /// that makes the effect (`must_hold`: guard `request_key_lost`, as [`Write::BindRequest`]),
+    /// or on its own after a refusal that changed nothing, or after an effect already bound.
+    SettleRequest {
+        key: RequestKey,
+        token: String,
+        answer: StoredAnswer,
+        must_hold: bool,
+    },
+    /// Gives up the claim of `token` on a request that failed without an answer worth keeping
+    /// (a 5xx): forgotten if it made no effect, else left for the next claimer to answer.
+    ReleaseRequest {
+        key: RequestKey,
+        token: String,
+    },
+    /// Forgets at most `limit` idempotency keys remembered since before `before`.
+    PurgeRequests {
+        before: Millis,
+        limit: i64,
+    },
+}
+
+/// A merchant's `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    pub merchant_id: MerchantId,
+    pub key: String,
+}
+
+/// An answer as it is replayed: HTTP status and body bytes (the dialects answer UTF-8 JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub body: String,
 }
 
 /// An attempt, who made it, and what follows.

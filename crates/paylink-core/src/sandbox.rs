@@ -53,6 +53,17 @@ pub fn payout_outcome(identifier: &str) -> crate::payout::Outcome {
     }
 }
 
+/// How long the sandbox acquirer takes to answer a refund of a payment made with a card ending
+/// 0267 (the card itself pays normally): to try what a client does when a refund outlasts its
+/// request deadline. Every other refund is answered at once.
+pub fn refund_delay_ms(from_card: &str) -> u64 {
+    if from_card.ends_with("0267") {
+        5_000
+    } else {
+        0
+    }
+}
+
 /// The sandbox acquirer refuses refunds of payments made with a card ending 0259 (the card
 /// itself pays normally); every other refund succeeds.
 pub fn refund_outcome(from_card: &str) -> Result<(), String> {

@@ -147,9 +147,15 @@ impl Acquirer for SandboxAcquirer {
     }
 
     fn refund<'a>(&'a self, request: RefundRequest<'a>) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(std::future::ready(sandbox::refund_outcome(
-            request.from_card,
-        )))
+        let delay = sandbox::refund_delay_ms(request.from_card);
+        let outcome = sandbox::refund_outcome(request.from_card);
+        if delay == 0 {
+            return Box::pin(std::future::ready(outcome));
+        }
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+            outcome
+        })
     }
 }
 

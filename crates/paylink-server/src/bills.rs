@@ -1,5 +1,6 @@
 //! Bill operations shared by every dialect: load, decide in core, apply through the writer.
 
+use crate::idempotency::{self, Seal};
 use crate::state::AppState;
 use paylink_core::bill::{Bill, NewBill};
 use paylink_core::id::BillId;
@@ -18,12 +19,14 @@ pub enum OpError {
     Store(#[from] StoreError),
 }
 
-/// Opens a bill in `shop` (as read with the caller's token; `None` when there is none).
+/// Opens a bill in `shop` (as read with the caller's token; `None` when there is none); `seal`
+/// adds an idempotent request's answer to the plan.
 pub async fn create(
     st: &AppState,
     merchant: &Merchant,
     shop: Option<Shop>,
     new: NewBill,
+    seal: &dyn Seal<Bill>,
 ) -> Result<Bill, OpError> {
     let shop = shop.ok_or(DomainError::ShopNotFound)?;
     let bill = new.open(
@@ -37,20 +40,31 @@ pub async fn create(
             return Err(DomainError::RateNotFound.into());
         }
     }
-    st.store
-        .apply(Plan::one(Write::InsertBill(bill.clone())))
-        .await?;
+    let mut plan = Plan::one(Write::InsertBill(bill.clone()));
+    plan.writes.extend(seal.answer(&bill));
+    st.store.apply(plan).await?;
     Ok(bill)
 }
 
-pub async fn toggle(st: &AppState, mut bill: Bill, active: bool) -> Result<Bill, OpError> {
+pub async fn toggle(
+    st: &AppState,
+    bill: Bill,
+    active: bool,
+    seal: &dyn Seal<Bill>,
+) -> Result<Bill, OpError> {
     let now = st.now();
     let write = bill.toggle(active, now)?;
-    match st.store.apply(Plan::one(write)).await {
-        Ok(()) => {
-            bill.active = active;
-            bill.updated_at = now;
-            Ok(bill)
+    let toggled = Bill {
+        active,
+        updated_at: now,
+        ..bill
+    };
+    let mut plan = Plan::one(write);
+    plan.writes.extend(seal.answer(&toggled));
+    match st.store.apply(plan).await {
+        Ok(()) => Ok(toggled),
+        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
+            Err(StoreError::GuardFailed(g).into())
         }
         // Paid between our read and the write.
         Err(StoreError::GuardFailed(_)) => Err(DomainError::BillIsFinished.into()),

@@ -36,6 +36,7 @@ pub struct Settings {
     /// Where the instance keys come from (see [`crate::keys`]).
     pub keys: KeySource,
     pub mode: Mode,
+    pub idempotency: IdempotencySettings,
 }
 
 /// Whether money is real. Recorded in the database at its first start: a database made in one
@@ -74,6 +75,25 @@ pub struct CheckoutSettings {
     /// Proxies whose `X-Forwarded-For` names the client. From any other peer the header is
     /// ignored: the peer is the client.
     pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// `Idempotency-Key` on the writes of the merchant APIs.
+#[derive(Debug, Clone)]
+pub struct IdempotencySettings {
+    /// How long a key and its answer are kept (at least an hour; then forgotten and purged).
+    pub keep: Duration,
+}
+
+impl IdempotencySettings {
+    pub const MIN_KEEP: Duration = Duration::from_secs(3600);
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        IdempotencySettings {
+            keep: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// Settlement and payouts.
@@ -181,6 +201,7 @@ impl Settings {
             checkout: CheckoutSettings::default(),
             keys: KeySource::Default,
             mode: Mode::Sandbox,
+            idempotency: IdempotencySettings::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ mod cardlink;
 pub mod checkout;
 pub mod config;
 pub mod egress;
+pub mod idempotency;
 pub mod keys;
 pub mod metrics;
 mod pages;

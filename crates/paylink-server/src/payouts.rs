@@ -3,6 +3,7 @@
 
 use crate::acquirer::PayoutRequest;
 use crate::bills::OpError;
+use crate::idempotency::{self, Seal};
 use crate::keys::InstanceKeys;
 use crate::state::AppState;
 use paylink_core::card::CardNumber;
@@ -64,6 +65,7 @@ pub async fn create(
     st: &AppState,
     merchant: &Merchant,
     order: PayoutOrder,
+    seal: &dyn Seal<Vec<Payout>>,
 ) -> Result<Vec<Payout>, OpError> {
     let (currency, payee) = (order.currency, &order.payee);
     let now = st.now();
@@ -110,16 +112,20 @@ pub async fn create(
         payee_banned: state.payee_banned,
         bank_enabled,
     };
-    let (payouts, plan) = payout::create(
+    let (payouts, mut plan) = payout::create(
         &cx,
         order,
         || PayoutId::random(&mut rand::thread_rng()),
         now,
     )?;
+    plan.writes.extend(seal.answer(&payouts));
     match st.store.apply(plan).await {
         Ok(()) => {
             st.payouts_due.notify_one();
             Ok(payouts)
+        }
+        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
+            Err(StoreError::GuardFailed(g).into())
         }
         Err(StoreError::GuardFailed(guard)) => Err(guard_error(guard).into()),
         Err(StoreError::Conflict(_)) => Err(order_taken()),
@@ -135,6 +141,7 @@ pub async fn create_personal(
     amount: i64,
     currency: paylink_core::money::Currency,
     order_id: Option<String>,
+    seal: &dyn Seal<Vec<Payout>>,
 ) -> Result<Vec<Payout>, OpError> {
     let account = match PayoutAccountId::parse(account_id) {
         Some(id) => st.store.payout_account(&id).await?,
@@ -154,7 +161,7 @@ pub async fn create_personal(
         payout_account_id: Some(account.id),
         order_id,
     };
-    create(st, merchant, order).await
+    create(st, merchant, order, seal).await
 }
 
 fn order_taken() -> OpError {
@@ -172,17 +179,46 @@ pub fn guard_error(guard: &str) -> DomainError {
     }
 }
 
-/// Ends a payout that has not gone to the provider (NEW or MODERATING) as DECLINED.
-pub async fn decline(st: &AppState, payout: &Payout, reason: &str) -> Result<Payout, OpError> {
-    let done = finish(
-        &st.store,
-        payout,
-        Outcome::Declined(reason.to_string()),
-        st.now(),
-    )
-    .await?;
-    st.postbacks_due.notify_one();
-    Ok(done)
+/// Ends the `parts` of a payout (one, or every part of a split one) that have not gone to the
+/// provider (NEW or MODERATING) as DECLINED, together in one plan; answers the first declined.
+/// Parts that cannot be declined any more are left as they are; none at all is a refusal.
+pub async fn decline(
+    st: &AppState,
+    parts: &[Payout],
+    reason: &str,
+    seal: &dyn Seal<Payout>,
+) -> Result<Payout, OpError> {
+    let first = parts.first().ok_or(DomainError::PayoutNotFound)?;
+    let profile = st.store.payout_profile(&first.merchant_id).await?;
+    let url = profile.and_then(|p| p.webhook_url);
+    let now = st.now();
+    let mut plan = Plan::default();
+    let mut answer = None;
+    let mut refused = DomainError::PayoutNotFound;
+    for part in parts {
+        let outcome = Outcome::Declined(reason.to_string());
+        match payout::finish(part, outcome, url.as_deref(), now) {
+            Ok((done, part_plan)) => {
+                answer.get_or_insert(done);
+                plan.writes.extend(part_plan.writes);
+            }
+            Err(e) => refused = e,
+        }
+    }
+    let answer = answer.ok_or(refused)?;
+    plan.writes.extend(seal.answer(&answer));
+    match st.store.apply(plan).await {
+        Ok(()) => {
+            st.postbacks_due.notify_one();
+            Ok(answer)
+        }
+        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
+            Err(StoreError::GuardFailed(g).into())
+        }
+        // A part moved by the worker meanwhile.
+        Err(StoreError::GuardFailed(_)) => Err(DomainError::PayoutNotCancelable.into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Lets a payout waiting in MODERATING go (the worker sends it on its next pass).

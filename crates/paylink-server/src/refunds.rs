@@ -3,10 +3,12 @@
 
 use crate::acquirer::RefundRequest;
 use crate::bills::OpError;
+use crate::idempotency::{self, NoSeal, Seal};
 use crate::payouts::guard_error;
 use crate::state::AppState;
 use paylink_core::id::RefundId;
 use paylink_core::payment::Payment;
+use paylink_core::plan::Plan;
 use paylink_core::refund::{self, Refund};
 use paylink_core::DomainError;
 use paylink_store::StoreError;
@@ -16,11 +18,13 @@ const LEASE_MS: i64 = 60_000;
 
 /// Refunds `amount` of `payment` (`None`: all that remains). A balance that a concurrent
 /// request spent between the read and the write is read again, a few times, before the
-/// refund is refused.
+/// refund is refused. `seal` binds the refund to an idempotent request with the money taken,
+/// and stores the answer with the acquirer's.
 pub async fn create(
     st: &AppState,
     payment: &Payment,
     amount: Option<i64>,
+    seal: &dyn Seal<Refund>,
 ) -> Result<Refund, OpError> {
     let mut attempts = 0;
     let refund = loop {
@@ -35,7 +39,7 @@ pub async fn create(
             .balance(&current.merchant_id, current.account_currency)
             .await?;
         let now = st.now();
-        let (refund, plan) = refund::create(
+        let (refund, mut plan) = refund::create(
             &current,
             amount,
             balance,
@@ -43,8 +47,12 @@ pub async fn create(
             now + LEASE_MS,
             now,
         )?;
+        plan.writes.extend(seal.bind(refund.id.as_str()));
         match st.store.apply(plan).await {
             Ok(()) => break refund,
+            Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
+                return Err(StoreError::GuardFailed(g).into())
+            }
             Err(StoreError::GuardFailed(guard)) if attempts < 5 => {
                 tracing::debug!(guard, "refund raced; reading again");
             }
@@ -52,11 +60,17 @@ pub async fn create(
             Err(e) => return Err(e.into()),
         }
     };
-    Ok(ask(st, &refund, payment).await?)
+    Ok(ask(st, &refund, payment, seal).await?)
 }
 
-/// Asks the acquirer for `refund` of `payment` and records the answer with its postback.
-async fn ask(st: &AppState, refund: &Refund, payment: &Payment) -> Result<Refund, StoreError> {
+/// Asks the acquirer for `refund` of `payment` and records the answer with its postback (and
+/// the answer of the idempotent request that made it).
+async fn ask(
+    st: &AppState,
+    refund: &Refund,
+    payment: &Payment,
+    seal: &dyn Seal<Refund>,
+) -> Result<Refund, StoreError> {
     let answer = st
         .acquirer
         .refund(RefundRequest {
@@ -75,7 +89,7 @@ async fn ask(st: &AppState, refund: &Refund, payment: &Payment) -> Result<Refund
     // What a refusal returns to hold settles when the payment's own money does (or did: then
     // on the worker's next pass).
     let hold_due_at = st.store.settlement_due(&payment.id).await?.unwrap_or(now);
-    let (done, plan) = refund::complete(
+    let (done, mut plan) = refund::complete(
         refund,
         answer,
         url.as_deref(),
@@ -83,6 +97,7 @@ async fn ask(st: &AppState, refund: &Refund, payment: &Payment) -> Result<Refund
         hold_due_at,
         now,
     );
+    plan.writes.extend(seal.answer_later(&done));
     match st.store.apply(plan).await {
         Ok(()) => {
             if url.is_some() {
@@ -91,11 +106,18 @@ async fn ask(st: &AppState, refund: &Refund, payment: &Payment) -> Result<Refund
             Ok(done)
         }
         // Someone else recorded the answer meanwhile (a worker that took over the lease).
-        Err(StoreError::GuardFailed(_)) => Ok(st
-            .store
-            .merchant_refund(&refund.merchant_id, refund.id.as_str())
-            .await?
-            .unwrap_or(done)),
+        Err(StoreError::GuardFailed(_)) => {
+            let recorded = st
+                .store
+                .merchant_refund(&refund.merchant_id, refund.id.as_str())
+                .await?
+                .unwrap_or(done);
+            let answer = seal.answer_later(&recorded);
+            if !answer.is_empty() {
+                st.store.apply(Plan { writes: answer }).await?;
+            }
+            Ok(recorded)
+        }
         Err(e) => Err(e),
     }
 }
@@ -116,7 +138,7 @@ pub async fn retry_stuck(st: &AppState) -> Result<usize, StoreError> {
             Err(e) => return Err(e),
         }
         if let Some(payment) = st.store.payment(&r.payment_id).await? {
-            ask(st, &r, &payment).await?;
+            ask(st, &r, &payment, &NoSeal).await?;
             done += 1;
         }
     }

@@ -44,9 +44,19 @@ pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
     }
 }
 
+/// How often idempotency keys past their retention are purged (a claim already ignores them).
+const PURGE_EVERY_MS: i64 = 60_000;
+
 /// The worker loop: a pass whenever woken (a payout was created) or every poll interval.
 pub async fn run(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut next_purge = 0;
     loop {
+        if st.now() >= next_purge {
+            next_purge = st.now() + PURGE_EVERY_MS;
+            if let Err(e) = crate::idempotency::purge(&st).await {
+                tracing::error!(error = %e, "purging idempotency keys failed");
+            }
+        }
         match work_once(&st).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

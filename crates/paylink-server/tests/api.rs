@@ -26,6 +26,8 @@ mod connections;
 mod health;
 #[path = "api/hostile.rs"]
 mod hostile;
+#[path = "api/idempotency.rs"]
+mod idempotency;
 #[path = "api/keys.rs"]
 mod keys;
 #[path = "api/lists.rs"]

@@ -34,8 +34,8 @@ pub use ledger::LedgerReport;
 pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{Claimed, NoticeRecord};
 pub use reads::{
-    BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, SealedToken,
-    TokenOwner,
+    BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, RememberedRequest,
+    SealedToken, TokenOwner,
 };
 
 #[derive(Debug, Error)]

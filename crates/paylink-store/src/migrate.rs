@@ -52,6 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration {
+        version: 7,
+        sql: include_str!("../migrations/0007_idempotency.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
         version: 8,
         sql: include_str!("../migrations/0008_instance_settings.sql"),
         sqlite: "",

@@ -10,6 +10,7 @@ use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::payment::Payment;
+use paylink_core::plan::{RequestKey, StoredAnswer};
 use paylink_core::time::Millis;
 
 /// A live API token's stored digest and its merchant.
@@ -401,6 +402,49 @@ impl Store {
             };
             Ok((owner, found))
         })
+        .await
+    }
+}
+
+/// A remembered `Idempotency-Key` (see [`paylink_core::plan::Write::ClaimRequest`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RememberedRequest {
+    pub fingerprint: String,
+    /// The answer once the request is done; `None` while it runs.
+    pub answer: Option<StoredAnswer>,
+    /// The object made by a request whose answer is not stored yet.
+    pub reference: Option<String>,
+    pub leased_until: Millis,
+    pub created_at: Millis,
+}
+
+impl Store {
+    pub async fn remembered_request(
+        &self,
+        key: &RequestKey,
+    ) -> Result<Option<RememberedRequest>, StoreError> {
+        self.fetch_one(
+            "SELECT fingerprint, state, reference, status, body, leased_until, created_at
+             FROM requests WHERE merchant_id = $1 AND idempotency_key = $2",
+            &[key.merchant_id.as_str().into(), key.key.as_str().into()],
+            |r| {
+                let answer = match (r.text("state")?.as_str(), r.opt_i64("status")?) {
+                    ("done", Some(status)) => Some(StoredAnswer {
+                        status: u16::try_from(status)
+                            .map_err(|_| StoreError::Corrupt(format!("status {status}")))?,
+                        body: r.opt_text("body")?.unwrap_or_default(),
+                    }),
+                    _ => None,
+                };
+                Ok(RememberedRequest {
+                    fingerprint: r.text("fingerprint")?,
+                    answer,
+                    reference: r.opt_text("reference")?,
+                    leased_until: r.i64("leased_until")?,
+                    created_at: r.i64("created_at")?,
+                })
+            },
+        )
         .await
     }
 }

@@ -6,7 +6,7 @@ use paylink_core::bill::Bill;
 use paylink_core::merchant::Shop;
 use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
-use paylink_core::plan::{Finished, Plan, SealedColumn, Write};
+use paylink_core::plan::{Finished, Plan, RequestKey, SealedColumn, Write};
 use std::sync::LazyLock;
 
 /// A row a plan updates (and so locks until its batch commits): table and key.
@@ -73,6 +73,17 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::SetPayoutProfile { merchant_id, .. } => {
                 Some(("merchants", merchant_id.to_string()))
             }
+            // "requests" sorts after every table a plan with an effect updates, and the write
+            // that binds or answers a request comes last in its plan: the plan locks its rows
+            // in the global order. Other claimers of the key wait on this row only.
+            Write::ClaimRequest { key, .. }
+            | Write::BindRequest { key, .. }
+            | Write::SettleRequest { key, .. }
+            | Write::ReleaseRequest { key, .. } => {
+                Some(("requests", format!("{}:{}", key.merchant_id, key.key)))
+            }
+            // Rows no request has touched for the whole retention.
+            Write::PurgeRequests { .. } => None,
         })
         .collect();
     // Balance rows are the hot ones; "balances" sorts before every other table, so a plan
@@ -521,7 +532,110 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             ],
             "merchant_not_found",
         )),
+        Write::ClaimRequest {
+            key,
+            fingerprint,
+            token,
+            now,
+            leased_until,
+            expired_before,
+        } => out.push(Statement::guarded(
+            // A row past the retention is forgotten: claimed afresh. A running one whose
+            // claimer's lease ended is taken over (same request only), keeping its reference.
+            "INSERT INTO requests (merchant_id, idempotency_key, fingerprint, state, claim_token,
+                 leased_until, created_at)
+             VALUES ($1, $2, $3, 'running', $4, $5, $6)
+             ON CONFLICT (merchant_id, idempotency_key) DO UPDATE SET
+                 fingerprint = excluded.fingerprint, state = 'running',
+                 claim_token = excluded.claim_token, leased_until = excluded.leased_until,
+                 reference = CASE WHEN requests.created_at < $7 THEN NULL
+                     ELSE requests.reference END,
+                 status = NULL, body = NULL,
+                 created_at = CASE WHEN requests.created_at < $7 THEN excluded.created_at
+                     ELSE requests.created_at END
+             WHERE requests.created_at < $7
+                OR (requests.state = 'running' AND requests.leased_until <= $6
+                    AND requests.fingerprint = excluded.fingerprint)",
+            vec![
+                key.merchant_id.as_str().into(),
+                key.key.as_str().into(),
+                fingerprint.as_str().into(),
+                token.as_str().into(),
+                (*leased_until).into(),
+                (*now).into(),
+                (*expired_before).into(),
+            ],
+            "request_key_taken",
+        )),
+        Write::BindRequest {
+            key,
+            token,
+            reference,
+        } => out.push(Statement::guarded(
+            "UPDATE requests SET reference = $4
+             WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
+               AND state = 'running'",
+            claimed(key, token, [reference.as_str().into()]),
+            "request_key_lost",
+        )),
+        Write::SettleRequest {
+            key,
+            token,
+            answer,
+            must_hold,
+        } => {
+            let settle = Statement::new(
+                "UPDATE requests SET state = 'done', status = $4, body = $5, claim_token = NULL
+                 WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
+                   AND state = 'running'",
+                claimed(
+                    key,
+                    token,
+                    [
+                        i64::from(answer.status).into(),
+                        answer.body.as_str().into(),
+                    ],
+                ),
+            );
+            out.push(Statement {
+                guard: must_hold.then_some("request_key_lost"),
+                ..settle
+            });
+        }
+        Write::ReleaseRequest { key, token } => {
+            let args = || claimed(key, token, []);
+            out.push(Statement::new(
+                "DELETE FROM requests
+                 WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
+                   AND state = 'running' AND reference IS NULL",
+                args(),
+            ));
+            // An effect was made: the next claimer answers from its reference at once.
+            out.push(Statement::new(
+                "UPDATE requests SET leased_until = 0, claim_token = NULL
+                 WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
+                   AND state = 'running'",
+                args(),
+            ));
+        }
+        Write::PurgeRequests { before, limit } => out.push(Statement::new(
+            "DELETE FROM requests WHERE (merchant_id, idempotency_key) IN (
+                 SELECT merchant_id, idempotency_key FROM requests WHERE created_at < $1
+                 LIMIT $2)",
+            vec![(*before).into(), (*limit).into()],
+        )),
     }
+}
+
+/// The arguments naming a request's key and its claimer (`$1` to `$3`), then `more`.
+fn claimed<const N: usize>(key: &RequestKey, token: &str, more: [Value; N]) -> Vec<Value> {
+    let mut args = vec![
+        key.merchant_id.as_str().into(),
+        key.key.as_str().into(),
+        token.into(),
+    ];
+    args.extend(more);
+    args
 }
 
 const MAX_CHUNK: usize = 128;

@@ -8,6 +8,8 @@ mod support;
 mod group_commit;
 #[path = "store/guards.rs"]
 mod guards;
+#[path = "store/idempotency.rs"]
+mod idempotency;
 #[path = "store/migrations.rs"]
 mod migrations;
 #[path = "store/money_properties.rs"]

@@ -81,6 +81,16 @@ impl From<OpError> for ApiError {
     fn from(e: OpError) -> Self {
         match e {
             OpError::Domain(d) => d.into(),
+            // The request ran past its claim on its Idempotency-Key, and a retry took it over:
+            // that one answers (this one made no effect).
+            OpError::Store(paylink_store::StoreError::GuardFailed(g))
+                if crate::idempotency::lost(g) =>
+            {
+                ApiError::Http(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The request took too long; retry it with the same Idempotency-Key.",
+                )
+            }
             OpError::Store(s) => {
                 tracing::error!(error = %s, "storage failed");
                 ApiError::Internal
@@ -91,7 +101,15 @@ impl From<OpError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, body) = match self {
+        let (status, body) = self.parts();
+        (status, Json(body)).into_response()
+    }
+}
+
+impl ApiError {
+    /// The status and body this error answers with.
+    pub fn parts(self) -> (StatusCode, ErrorBody) {
+        match self {
             ApiError::Unauthenticated => (
                 StatusCode::UNAUTHORIZED,
                 ErrorBody {
@@ -145,7 +163,6 @@ impl IntoResponse for ApiError {
                     errors: None,
                 },
             ),
-        };
-        (status, Json(body)).into_response()
+        }
     }
 }

@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod money;
+mod once;
 mod params;
 mod views;
 
@@ -18,9 +19,10 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use once::{once, IdempotencyKey, Run};
 use params::{Fields, Params};
 use paylink_api::cardlink as wire;
-use paylink_core::bill::{BillType, Locale, NewBill};
+use paylink_core::bill::{Bill, BillType, Locale, NewBill};
 use paylink_core::card::CardNumber;
 use paylink_core::id::{BillId, PaymentId, ShopId};
 use paylink_core::money::Currency;
@@ -96,8 +98,21 @@ pub(crate) async fn authorized<T>(
 async fn create_bill(
     State(st): State<AppState>,
     who: Credentials,
+    key: IdempotencyKey,
     params: Params,
-) -> Answer<wire::BillCreated> {
+) -> Response {
+    let public = st.settings.public_url.clone();
+    let render = move |bill: &Bill| wire::BillCreated {
+        success: Value::String("true".into()),
+        link_url: views::link_url(bill, &public),
+        link_page_url: views::link_page_url(bill, &public),
+        bill_id: bill.id.to_string(),
+    };
+    once(st, who, key, params, render, bill_create).await
+}
+
+async fn bill_create(run: Run<Bill>) -> Result<Bill, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let shop_id = f.required_text("shop_id");
     let new = NewBill {
@@ -124,42 +139,43 @@ async fn create_bill(
         ]),
     };
     f.boolean("show_converted_amount");
-    authorized(f.finish(), &who, &st).await?;
-    let amount = authorized(params.amount("amount"), &who, &st).await?;
+    authorized(f.finish(), who, st).await?;
+    let amount = authorized(params.amount("amount"), who, st).await?;
     let new = NewBill {
         amount: Some(amount),
         ..new
     };
-    let (merchant, shop) = who.with_shop(&st, &shop_id.unwrap_or_default()).await?;
-    let bill = bills::create(&st, &merchant, shop, new).await?;
-    let public = &st.settings.public_url;
-    Ok(Wire(wire::BillCreated {
-        success: Value::String("true".into()),
-        link_url: views::link_url(&bill, public),
-        link_page_url: views::link_page_url(&bill, public),
-        bill_id: bill.id.to_string(),
-    }))
+    let (merchant, shop) = who.with_shop(st, &shop_id.unwrap_or_default()).await?;
+    Ok(bills::create(st, &merchant, shop, new, seal.as_ref()).await?)
 }
 
 async fn toggle_activity(
     State(st): State<AppState>,
     who: Credentials,
+    key: IdempotencyKey,
     params: Params,
-) -> Answer<wire::Bill> {
+) -> Response {
+    let public = st.settings.public_url.clone();
+    let render = move |bill: &Bill| wire::Bill {
+        success: Some(true),
+        ..views::bill(bill.clone(), &public)
+    };
+    once(st, who, key, params, render, toggle).await
+}
+
+async fn toggle(run: Run<Bill>) -> Result<Bill, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let id = f.required_text("id");
     let active = f.required_boolean("active");
-    authorized(f.finish(), &who, &st).await?;
+    authorized(f.finish(), who, st).await?;
     // finish() has refused a missing field, so both are present here.
     let (Some(id), Some(active)) = (id, active) else {
         return Err(ApiError::Internal);
     };
-    let (_, bill) = who.with_bill(&st, &id).await?;
-    let bill = bills::toggle(&st, bill.ok_or(DomainError::BillNotFound)?, active).await?;
-    Ok(Wire(wire::Bill {
-        success: Some(true),
-        ..views::bill(bill, &st.settings.public_url)
-    }))
+    let (_, bill) = who.with_bill(st, &id).await?;
+    let bill = bill.ok_or(DomainError::BillNotFound)?;
+    Ok(bills::toggle(st, bill, active, seal.as_ref()).await?)
 }
 
 async fn bill_status(

@@ -1,22 +1,27 @@
 //! Merchant money over the Cardlink API: balance, payouts, the SBP banks dictionary, refunds.
 
 use super::auth::{Authed, Credentials};
+use super::once::{once, IdempotencyKey, Run};
 use super::params::{Fields, Params};
 use super::{authorized, date_range, views, Answer, ApiError, Wire};
+use crate::idempotency::Seal;
 use crate::payouts::{self, Destination};
 use crate::refunds;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use paylink_api::cardlink as wire;
 use paylink_core::card::CardNumber;
 use paylink_core::money::{format_fixed, Currency};
 use paylink_core::payout::{AccountType, Payout, PayoutKind, PayoutOrder, Phone};
+use paylink_core::refund::Refund;
 use paylink_core::DomainError;
 use paylink_store::MoneyFilter;
 use serde_json::Value;
+use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,11 +52,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/refund/full/create",
-            post(full_refund).get(full_refund),
+            post(create_refund).get(create_refund),
         )
         .route(
             "/api/v1/refund/partial/create",
-            post(partial_refund).get(partial_refund),
+            post(create_refund).get(create_refund),
         )
         .route(
             "/api/v1/refund/status",
@@ -97,38 +102,42 @@ fn payout_amount(params: &Params) -> Result<i64, ApiError> {
         .map_err(as_payout_error)
 }
 
-fn created(payouts: Vec<Payout>) -> wire::DataList<wire::Payout> {
+fn created(payouts: &[Payout]) -> wire::DataList<wire::Payout> {
     wire::DataList {
         success: true,
-        data: payouts.into_iter().map(views::payout).collect(),
+        data: payouts.iter().cloned().map(views::payout).collect(),
     }
 }
 
 async fn personal_payout(
     State(st): State<AppState>,
     who: Credentials,
+    key: IdempotencyKey,
     params: Params,
-) -> Answer<wire::DataList<wire::Payout>> {
+) -> Response {
+    once(st, who, key, params, |p: &Vec<Payout>| created(p), personal).await
+}
+
+async fn personal(run: Run<Vec<Payout>>) -> Result<Vec<Payout>, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let account_id = f.required_text("payout_account_id");
     let order_id = f.text("order_id");
     let currency = f.choice::<Currency>("currency");
-    let result = f.finish().and_then(|()| payout_amount(&params));
-    let amount = authorized(result, &who, &st)
-        .await
-        .map_err(as_payout_error)?;
-    let merchant = who.merchant(&st).await.map_err(as_payout_error)?;
-    let payouts = payouts::create_personal(
-        &st,
+    let result = f.finish().and_then(|()| payout_amount(params));
+    let amount = authorized(result, who, st).await.map_err(as_payout_error)?;
+    let merchant = who.merchant(st).await.map_err(as_payout_error)?;
+    payouts::create_personal(
+        st,
         &merchant,
         &account_id.unwrap_or_default(),
         amount,
         currency.unwrap_or(Currency::Rub),
         order_id,
+        seal.as_ref(),
     )
     .await
-    .map_err(|e| as_payout_error(e.into()))?;
-    Ok(Wire(created(payouts)))
+    .map_err(|e| as_payout_error(e.into()))
 }
 
 fn destination(f: &mut Fields, account_type: Option<AccountType>) -> Option<Destination> {
@@ -168,8 +177,14 @@ fn destination(f: &mut Fields, account_type: Option<AccountType>) -> Option<Dest
 async fn regular_payout(
     State(st): State<AppState>,
     who: Credentials,
+    key: IdempotencyKey,
     params: Params,
-) -> Answer<wire::DataList<wire::Payout>> {
+) -> Response {
+    once(st, who, key, params, |p: &Vec<Payout>| created(p), regular).await
+}
+
+async fn regular(run: Run<Vec<Payout>>) -> Result<Vec<Payout>, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let mut f = params.fields();
     let currency = match params.get("currency") {
         None => {
@@ -196,11 +211,9 @@ async fn regular_payout(
     }
     let to = destination(&mut f, account_type);
     let order_id = f.text("order_id");
-    let result = f.finish().and_then(|()| payout_amount(&params));
-    let amount = authorized(result, &who, &st)
-        .await
-        .map_err(as_payout_error)?;
-    let merchant = who.merchant(&st).await.map_err(as_payout_error)?;
+    let result = f.finish().and_then(|()| payout_amount(params));
+    let amount = authorized(result, who, st).await.map_err(as_payout_error)?;
+    let merchant = who.merchant(st).await.map_err(as_payout_error)?;
     let (Some(to), Some(currency)) = (to, currency) else {
         return Err(ApiError::Internal);
     };
@@ -213,10 +226,9 @@ async fn regular_payout(
         payout_account_id: None,
         order_id,
     };
-    let payouts = payouts::create(&st, &merchant, order)
+    payouts::create(st, &merchant, order, seal.as_ref())
         .await
-        .map_err(|e| as_payout_error(e.into()))?;
-    Ok(Wire(created(payouts)))
+        .map_err(|e| as_payout_error(e.into()))
 }
 
 /// The payout named by `id` or `order_id`, the caller's only.
@@ -262,35 +274,25 @@ async fn payout_status(
 async fn payout_cancel(
     State(st): State<AppState>,
     who: Credentials,
+    key: IdempotencyKey,
     params: Params,
-) -> Answer<wire::Payout> {
-    let payout = named_payout(&st, &who, &params).await?;
-    let reason = "Canceled by the merchant";
-    let by_order = params.get("id").is_none();
-    let done = match (&payout.order_id, by_order) {
-        (Some(order), true) => {
-            let mut first = None;
-            let mut refused = None;
-            for part in st.store.payout_parts(&payout.merchant_id, order).await? {
-                match payouts::decline(&st, &part, reason).await {
-                    Ok(d) => {
-                        first.get_or_insert(d);
-                    }
-                    Err(e) => refused = Some(e),
-                }
-            }
-            match (first, refused) {
-                (Some(d), _) => d,
-                (None, Some(e)) => return Err(e.into()),
-                (None, None) => return Err(DomainError::PayoutNotFound.into()),
-            }
-        }
-        _ => payouts::decline(&st, &payout, reason).await?,
-    };
-    Ok(Wire(wire::Payout {
+) -> Response {
+    let render = |p: &Payout| wire::Payout {
         success: Some(true),
-        ..views::payout(done)
-    }))
+        ..views::payout(p.clone())
+    };
+    once(st, who, key, params, render, cancel).await
+}
+
+async fn cancel(run: Run<Payout>) -> Result<Payout, ApiError> {
+    let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
+    let payout = named_payout(st, who, params).await?;
+    let reason = "Canceled by the merchant";
+    let parts = match (&payout.order_id, params.get("id").is_none()) {
+        (Some(order), true) => st.store.payout_parts(&payout.merchant_id, order).await?,
+        _ => vec![payout],
+    };
+    Ok(payouts::decline(st, &parts, reason, seal.as_ref()).await?)
 }
 
 fn money_filter(f: &mut Fields) -> MoneyFilter {
@@ -352,7 +354,19 @@ async fn refund(
     who: &Credentials,
     params: &Params,
     partial: bool,
-) -> Answer<wire::Refund> {
+    seal: Arc<dyn Seal<Refund>>,
+    made: Option<String>,
+) -> Result<Refund, ApiError> {
+    if let Some(id) = made {
+        // An earlier request with this key took the money and gave up before the acquirer's
+        // answer: the refund it made answers (the money worker finishes it).
+        let merchant = who.merchant(st).await?;
+        return Ok(st
+            .store
+            .merchant_refund(&merchant.id, &id)
+            .await?
+            .ok_or(DomainError::RefundNotFound)?);
+    }
     let mut f = params.fields();
     let payment_id = f.required_text("payment_id");
     let mut result = f.finish();
@@ -376,27 +390,29 @@ async fn refund(
         .with_payment(st, &payment_id.unwrap_or_default())
         .await?;
     let payment = payment.ok_or(DomainError::PaymentNotFound)?;
-    let refund = refunds::create(st, &payment, amount).await?;
-    Ok(Wire(wire::Refund {
+    Ok(refunds::create(st, &payment, amount, seal.as_ref()).await?)
+}
+
+fn refund_answer(refund: &Refund) -> wire::Refund {
+    wire::Refund {
         success: Some(true),
-        ..views::refund(refund)
-    }))
+        ..views::refund(refund.clone())
+    }
 }
 
-async fn full_refund(
+/// `refund/full/create` and `refund/partial/create`.
+async fn create_refund(
     State(st): State<AppState>,
+    uri: Uri,
     who: Credentials,
+    key: IdempotencyKey,
     params: Params,
-) -> Answer<wire::Refund> {
-    refund(&st, &who, &params, false).await
-}
-
-async fn partial_refund(
-    State(st): State<AppState>,
-    who: Credentials,
-    params: Params,
-) -> Answer<wire::Refund> {
-    refund(&st, &who, &params, true).await
+) -> Response {
+    let partial = uri.path().ends_with("/partial/create");
+    let run = move |run: Run<Refund>| async move {
+        refund(&run.st, &run.who, &run.params, partial, run.seal, run.made).await
+    };
+    once(st, who, key, params, refund_answer, run).await
 }
 
 async fn refund_status(

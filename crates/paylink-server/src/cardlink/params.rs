@@ -307,6 +307,68 @@ impl Params {
     }
 }
 
+impl Params {
+    /// The parameters as one canonical JSON text, what an `Idempotency-Key` compares: keys
+    /// sorted, scalars as their text (`100` and `"100"` are one value, as every reader takes
+    /// them), absent values (`null`, `""`) left out, `a[0]`-style maps as arrays. So JSON, form,
+    /// multipart and query spellings of the same parameters, in any order, are one request.
+    pub fn canonical(&self) -> String {
+        fn absent(v: &Value) -> bool {
+            matches!(v, Value::Null) || matches!(v, Value::String(s) if s.is_empty())
+        }
+        fn text(out: &mut String, s: &str) {
+            out.push_str(&Value::String(s.to_string()).to_string());
+        }
+        // Written by hand, keys sorted here: a `Map` keeps insertion order when some crate in
+        // the build turns on serde_json's `preserve_order`.
+        fn write(out: &mut String, v: &Value) {
+            match v {
+                Value::Null => out.push_str("null"),
+                Value::String(s) => text(out, s),
+                Value::Number(n) => text(out, &n.to_string()),
+                Value::Bool(b) => text(out, &b.to_string()),
+                Value::Array(items) => {
+                    out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        write(out, item);
+                    }
+                    out.push(']');
+                }
+                Value::Object(map) => {
+                    let mut keys: Vec<&String> = map
+                        .iter()
+                        .filter(|(_, v)| !absent(v))
+                        .map(|(k, _)| k)
+                        .collect();
+                    keys.sort();
+                    out.push('{');
+                    for (i, k) in keys.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        text(out, k);
+                        out.push(':');
+                        write(out, &map[k]);
+                    }
+                    out.push('}');
+                }
+            }
+        }
+        let all = Value::Object(
+            self.map
+                .iter()
+                .map(|(k, v)| (k.clone(), arrays_from_index_maps(v.clone())))
+                .collect(),
+        );
+        let mut out = String::new();
+        write(&mut out, &all);
+        out
+    }
+}
+
 fn arrays_from_index_maps(v: Value) -> Value {
     match v {
         Value::Object(map) if !map.is_empty() && map.keys().all(|k| k.parse::<usize>().is_ok()) => {

@@ -45,7 +45,7 @@ const PAYOUT_FIELDS: [&str; 11] = [
 // Helpers
 
 /// The ledger re-derived from its postings agrees with every cached balance and payout.
-async fn assert_ledger_ok(app: &TestApp) {
+pub(crate) async fn assert_ledger_ok(app: &TestApp) {
     let report = app
         .store
         .ledger_check()
@@ -76,7 +76,7 @@ fn minor(text: &str) -> i64 {
 
 /// A JSON number amount, in minor units.
 #[track_caller]
-fn number(v: &Value) -> i64 {
+pub(crate) fn number(v: &Value) -> i64 {
     assert!(v.is_number(), "not a JSON number: {v}");
     minor(&v.to_string())
 }
@@ -91,14 +91,14 @@ fn fixed(v: &Value) -> i64 {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct Bal {
-    available: i64,
-    locked: i64,
-    hold: i64,
+pub(crate) struct Bal {
+    pub available: i64,
+    pub locked: i64,
+    pub hold: i64,
 }
 
 /// `merchant/balance` of `token`'s merchant in RUB, its wire shape checked on the way.
-async fn balance_of(app: &TestApp, token: &str) -> Bal {
+pub(crate) async fn balance_of(app: &TestApp, token: &str) -> Bal {
     let a = app.get_as(token, "/api/v1/merchant/balance", &[]).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_json(&a);
@@ -135,7 +135,7 @@ async fn wait_balance(app: &TestApp, token: &str, ok: impl Fn(Bal) -> bool) -> B
 }
 
 /// A bill of `amount` in `who`'s shop, paid by `card` through the sandbox: the payment.
-async fn pay_as(app: &TestApp, who: &Onboarded, amount: &str, card: &str) -> Value {
+pub(crate) async fn pay_as(app: &TestApp, who: &Onboarded, amount: &str, card: &str) -> Value {
     let a = app
         .create_bill_as(
             &who.api_token,
@@ -162,11 +162,11 @@ async fn fund_as(app: &TestApp, who: &Onboarded, amount: &str) -> i64 {
     number(&p["amount_received"])
 }
 
-async fn fund(app: &TestApp, amount: &str) -> i64 {
+pub(crate) async fn fund(app: &TestApp, amount: &str) -> i64 {
     fund_as(app, &app.merchant, amount).await
 }
 
-async fn set_profile(app: &TestApp, merchant: &MerchantId, profile: PayoutProfile) {
+pub(crate) async fn set_profile(app: &TestApp, merchant: &MerchantId, profile: PayoutProfile) {
     app.store
         .apply(Plan::one(Write::SetPayoutProfile {
             merchant_id: merchant.clone(),
@@ -177,14 +177,14 @@ async fn set_profile(app: &TestApp, merchant: &MerchantId, profile: PayoutProfil
 }
 
 /// Regular payouts allowed, no moderation, the server's limits.
-fn open_profile() -> PayoutProfile {
+pub(crate) fn open_profile() -> PayoutProfile {
     PayoutProfile {
         regular_payouts: true,
         ..PayoutProfile::default()
     }
 }
 
-fn card(amount: &str, number: &str) -> Value {
+pub(crate) fn card(amount: &str, number: &str) -> Value {
     json!({
         "amount": amount,
         "currency": "RUB",
@@ -271,7 +271,7 @@ async fn post_to(app: &TestApp, r: &Receiver) {
 }
 
 #[track_caller]
-fn id_of(v: &Value) -> String {
+pub(crate) fn id_of(v: &Value) -> String {
     v["id"].as_str().expect("an id").to_string()
 }
 
@@ -362,7 +362,7 @@ async fn answered(app: &TestApp, id: &str) -> Value {
     last
 }
 
-async fn payment_status(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn payment_status(app: &TestApp, id: &str) -> Value {
     app.get("/api/v1/payment/status", &[("id", id), ("refunds", "1")])
         .await
         .ok()
