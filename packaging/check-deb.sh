@@ -32,7 +32,7 @@ grep -qx 'ProtectSystem=strict' "$unit" && grep -qx 'NoNewPrivileges=yes' "$unit
 exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-runuser -u paylink -- sh -c "cd /var/lib/paylink && exec $exec_start --listen 127.0.0.1:$port" >"$log" 2>&1 &
+runuser -u paylink -- sh -c "cd /var/lib/paylink && exec $exec_start --listen 127.0.0.1:$port --metrics-listen 127.0.0.1:0" >"$log" 2>&1 &
 pid=$!
 up=
 for _ in $(seq 1 120); do
@@ -43,6 +43,8 @@ done
 [[ -n $up ]] || { cat "$log"; fail "the service did not become ready"; }
 runuser -u paylink -- sh -c "cd /var/lib/paylink && paylink --config /etc/paylink/paylink.toml merchant create --name Packaged --json" \
     | grep -q '"api_token"' || fail "merchant create as the service user"
+runuser -u paylink -- sh -c "cd /var/lib/paylink && paylink --config /etc/paylink/paylink.toml doctor" \
+    || fail "paylink doctor as the service user"
 kill "$pid"; wait "$pid" || true
 [[ $(stat -c '%U' /var/lib/paylink/paylink.db) == paylink ]] || fail "the database is not the service user's"
 

@@ -2,6 +2,7 @@
 
 mod backup;
 mod config;
+mod doctor;
 mod money;
 
 /// A request allocates dozens of small objects; mimalloc serves them at a fraction of glibc's
@@ -125,6 +126,14 @@ enum Command {
     },
     /// Print the man page (roff) to stdout.
     Man,
+    /// Check the configuration, key file, database, public URL and clock; say what to fix.
+    Doctor {
+        #[command(flatten)]
+        settings: ServerSettingsArgs,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The instance keys: create, move out of an old database, rotate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -207,6 +216,17 @@ enum PostbackCommand {
 
 #[derive(Args)]
 struct ServeArgs {
+    #[command(flatten)]
+    settings: ServerSettingsArgs,
+    /// Create a demo merchant and print its token, shop id and a curl command to try.
+    #[arg(long)]
+    demo: bool,
+}
+
+/// The server's settings that flags and `PAYLINK_*` variables give: `serve` runs with them,
+/// `doctor` checks them.
+#[derive(Args)]
+struct ServerSettingsArgs {
     /// Address to listen on, IP:PORT (port 0 picks a free one) [default: 127.0.0.1:8080].
     #[arg(long, env = "PAYLINK_LISTEN", value_name = "ADDR")]
     listen: Option<String>,
@@ -225,9 +245,21 @@ struct ServeArgs {
     /// `sandbox` (test money, the /sandbox routes) or `live` [default: sandbox].
     #[arg(long, env = "PAYLINK_MODE", value_name = "MODE")]
     mode: Option<String>,
-    /// Create a demo merchant and print its token, shop id and a curl command to try.
-    #[arg(long)]
-    demo: bool,
+}
+
+impl ServerSettingsArgs {
+    fn overrides(self, database_url: Option<String>, key_file: Option<PathBuf>) -> Overrides {
+        Overrides {
+            database_url,
+            listen: self.listen,
+            public_url: self.public_url,
+            default_commission: self.default_commission,
+            writers: self.writers,
+            metrics_listen: self.metrics_listen,
+            key_file,
+            mode: self.mode,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -511,6 +543,10 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
                 .render(&mut std::io::stdout())
                 .map_err(|e| Failure(format!("cannot write the man page: {e}")));
         }
+        Command::Doctor { settings, json } => {
+            let overrides = settings.overrides(cli.database_url, cli.key_file);
+            return doctor::doctor(overrides, file, json).await;
+        }
         Command::Backup(args) => return backup::backup(&url, args).await,
         Command::Restore(args) => return backup::restore(&url, args).await,
         _ => {}
@@ -683,7 +719,8 @@ async fn admin_command(
         | Command::Backup(_)
         | Command::Restore(_)
         | Command::Completions { .. }
-        | Command::Man => {}
+        | Command::Man
+        | Command::Doctor { .. } => {}
         Command::Merchant(MerchantCommand::Create {
             name,
             email,
@@ -918,20 +955,8 @@ async fn serve(
     args: ServeArgs,
     file: FileConfig,
 ) -> Result<(), Failure> {
-    let settings = config::settings(
-        Overrides {
-            database_url,
-            listen: args.listen,
-            public_url: args.public_url,
-            default_commission: args.default_commission,
-            writers: args.writers,
-            metrics_listen: args.metrics_listen,
-            key_file,
-            mode: args.mode,
-        },
-        file,
-    )
-    .map_err(Failure)?;
+    let settings =
+        config::settings(args.settings.overrides(database_url, key_file), file).map_err(Failure)?;
     let database = config::redact(&settings.database_url);
     let listen = settings.listen;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -2228,3 +2228,56 @@ async fn keys_migrate_moves_an_old_databases_keys_out_of_it() {
     let m = Merchant::from_json(&run(cmd).await.json());
     server.bill_ok(&m.token, &m.shop, "10").await;
 }
+
+/// `paylink doctor` passes a sound setup and names what to fix in a broken one, exiting
+/// non-zero.
+#[tokio::test]
+async fn doctor_passes_a_sound_setup_and_names_what_to_fix() {
+    let fx = Fixture::new().await;
+    fx.merchant("Checked").await;
+    let ok = fx.admin(&["doctor", "--json"]).await.json();
+    assert_eq!(ok["ok"], true, "{ok:?}");
+    let checks = ok["checks"].as_array().expect("checks");
+    for name in ["database", "keys", "clock", "public_url"] {
+        assert!(
+            checks
+                .iter()
+                .any(|c| c["check"] == name && c["verdict"] == "ok"),
+            "{name} not ok: {ok:?}"
+        );
+    }
+
+    // Plain http on a public host: payers would send card numbers in the clear.
+    let mut cmd = fx.cmd(&["doctor"]);
+    cmd.env("PAYLINK_PUBLIC_URL", "http://pay.example.com");
+    let out = run(cmd).await;
+    assert!(!out.status.success(), "{out:#?}");
+    assert!(out.stdout.contains("FAIL  public_url"), "{out:#?}");
+    assert!(out.stdout.contains("https"), "{out:#?}");
+
+    // A key file others can read.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = fx.dir.path().join(FIXTURE_KEY_FILE);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = fx.admin(&["doctor"]).await;
+        assert!(!out.status.success(), "{out:#?}");
+        assert!(out.stdout.contains("chmod 600"), "{out:#?}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+
+    // Another instance's key file.
+    let other = fx.dir.path().join("other.key");
+    run(paylink(
+        fx.dir.path(),
+        &["keys", "generate", "--out", other.to_str().unwrap()],
+    ))
+    .await
+    .json_or_text();
+    let mut cmd = fx.cmd(&["doctor"]);
+    cmd.env("PAYLINK_KEY_FILE", &other);
+    let out = run(cmd).await;
+    assert!(!out.status.success(), "{out:#?}");
+    assert!(out.stdout.contains("FAIL  keys"), "{out:#?}");
+}

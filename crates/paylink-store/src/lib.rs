@@ -364,6 +364,20 @@ impl Store {
         })
     }
 
+    /// The database server's clock, in unix milliseconds (`paylink doctor` compares it with
+    /// this machine's: leases and schedules assume they agree).
+    pub async fn database_clock(&self) -> Result<i64, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS BIGINT) AS n"
+            }
+            Backend::Postgres => {
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT) AS n"
+            }
+        };
+        self.count(sql, &[]).await
+    }
+
     async fn count(&self, sql: &str, args: &[Value]) -> Result<i64, StoreError> {
         Ok(self
             .fetch_one(sql, args, |r| r.i64("n"))
