@@ -1,5 +1,5 @@
 //! `paylink backup` and `paylink restore`: online copies of the SQLite database, with a
-//! progress bar at a terminal.
+//! progress bar at a terminal; and the counter other long commands show.
 
 use crate::Failure;
 use clap::Args;
@@ -40,6 +40,19 @@ fn bar(what: &'static str) -> ProgressBar {
             .progress_chars("=> "),
     );
     bar.set_message(what);
+    bar
+}
+
+/// A spinner with a running count on stderr at a terminal (hidden otherwise), for work whose
+/// total is not known up front (re-sealing).
+pub fn counter(what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}: {pos} values ({elapsed})")
+            .expect("a valid template"),
+    );
+    bar.set_message(what);
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }
 

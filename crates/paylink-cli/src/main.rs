@@ -637,9 +637,12 @@ async fn keys_command(store: &Store, k: &Keys, command: KeysCommand) -> Result<(
             let path = k.file()?;
             // Refuses a key file that is not this database's before changing anything.
             k.open(store).await?;
-            let (id, done) = keys::rotate(store, &k.url, &path)
+            let bar = backup::counter("re-sealing");
+            let shown = |n| bar.set_position(n);
+            let (id, done) = keys::rotate(store, &k.url, &path, &shown)
                 .await
                 .map_err(key_failure)?;
+            bar.finish_and_clear();
             report(
                 json,
                 json!({"active": id, "resealed": done.resealed, "changed": done.changed, "unopenable": done.unopenable}),
@@ -659,7 +662,9 @@ async fn keys_command(store: &Store, k: &Keys, command: KeysCommand) -> Result<(
         }
         KeysCommand::Reseal { json } => {
             let keys = k.open(store).await?;
-            let done = keys::reseal(store, &keys).await?;
+            let bar = backup::counter("re-sealing");
+            let done = keys::reseal(store, &keys, &|n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
             report(
                 json,
                 json!({"active": keys.seal.active_id(), "resealed": done.resealed, "changed": done.changed, "unopenable": done.unopenable}),

@@ -658,7 +658,12 @@ fn context_of(v: &SealedValue) -> String {
 /// Re-seals every value not under the active key, page by page, each row its own small write
 /// through the writer (a guarded compare-and-set), so nothing is locked for long and a server
 /// keeps serving meanwhile.
-pub async fn reseal(store: &Store, keys: &InstanceKeys) -> Result<Resealed, StoreError> {
+/// `progress` is told after each page how many values the pass has handled so far.
+pub async fn reseal(
+    store: &Store,
+    keys: &InstanceKeys,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Resealed, StoreError> {
     let ring = keys.seal.ring();
     let unlike = sealed_prefix_pattern(ring.active_id());
     let mut done = Resealed::default();
@@ -698,6 +703,7 @@ pub async fn reseal(store: &Store, keys: &InstanceKeys) -> Result<Resealed, Stor
                     Err(e) => return Err(e),
                 }
             }
+            progress(done.resealed + done.changed + done.unopenable);
         }
     }
     Ok(done)
@@ -713,6 +719,7 @@ pub async fn rotate(
     store: &Store,
     database_url: &str,
     path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(String, Resealed), KeyError> {
     let mut file = KeyFile::read(path)?;
     let id = file.add_seal_key();
@@ -726,7 +733,8 @@ pub async fn rotate(
         InstanceKeys::open(&KeySource::File(path.to_path_buf()), database_url, store).await?;
     let mut total = Resealed::default();
     for _ in 0..5 {
-        let pass = reseal(store, &keys).await?;
+        let before = total.resealed + total.changed;
+        let pass = reseal(store, &keys, &|n| progress(before + n)).await?;
         total.resealed += pass.resealed;
         total.changed += pass.changed;
         total.unopenable = pass.unopenable;

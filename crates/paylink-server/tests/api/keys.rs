@@ -201,7 +201,7 @@ async fn rotation_while_serving_keeps_every_request_and_postback_working() {
             paid
         }
     });
-    let (id, done) = keys::rotate(&app.store, &app.db.url, &app.key_file)
+    let (id, done) = keys::rotate(&app.store, &app.db.url, &app.key_file, &|_| {})
         .await
         .unwrap();
     stop.store(true, Ordering::SeqCst);
@@ -394,7 +394,7 @@ async fn an_old_database_moves_its_keys_out_and_its_tokens_keep_working() {
     signed(&r.wait_for("/postback", 1).await[0]);
 
     // Rotation re-seals the format-1 values too; the exported key can then be retired.
-    keys::rotate(&app.store, &app.db.url, &key_path)
+    keys::rotate(&app.store, &app.db.url, &key_path, &|_| {})
         .await
         .unwrap();
     keys::retire(&app.store, &key_path, "s0").await.unwrap();
