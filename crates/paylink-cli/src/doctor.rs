@@ -266,17 +266,7 @@ async fn database_checks(r: &mut Report, s: &paylink_server::Settings) {
             ),
         },
     }
-    let store = match Store::open(
-        &s.database_url,
-        StoreOptions {
-            read_connections: 1,
-            writers: 1,
-            max_batch: 1,
-            observer: None,
-        },
-    )
-    .await
-    {
+    let store = match Store::open(&s.database_url, StoreOptions::for_command()).await {
         Ok(store) => store,
         Err(e) => {
             r.add("database", Verdict::Fail, format!("{db}: {e}"));

@@ -556,16 +556,7 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
         url: url.clone(),
     };
     let migrate = matches!(cli.command, Command::Migrate);
-    let store = Store::open(
-        &url,
-        StoreOptions {
-            read_connections: 2,
-            writers: 1,
-            max_batch: 16,
-            observer: None,
-        },
-    )
-    .await?;
+    let store = Store::open(&url, StoreOptions::for_command()).await?;
     if migrate {
         println!("database {} is up to date", config::redact(&url));
     }

@@ -271,17 +271,9 @@ impl Fixture {
 
     /// Reads the database directly, for "nothing changed" checks.
     async fn store(&self) -> Store {
-        Store::open(
-            &self.db.url,
-            StoreOptions {
-                read_connections: 1,
-                writers: 1,
-                max_batch: 1,
-                observer: None,
-            },
-        )
-        .await
-        .expect("open the test database")
+        Store::open(&self.db.url, StoreOptions::for_command())
+            .await
+            .expect("open the test database")
     }
 
     async fn shop(&self, id: &str) -> Option<Shop> {

@@ -86,6 +86,18 @@ impl Default for StoreOptions {
     }
 }
 
+impl StoreOptions {
+    /// A few connections: what a command needs, not a server.
+    pub fn for_command() -> StoreOptions {
+        StoreOptions {
+            read_connections: 2,
+            writers: 1,
+            max_batch: 16,
+            observer: None,
+        }
+    }
+}
+
 /// What a writer reports after each batch.
 pub trait BatchObserver: Send + Sync {
     /// `plans` were in the batch, `failed` of them were refused (a guard, a conflict) or lost
