@@ -666,7 +666,8 @@ async fn a_duplicate_order_id_is_refused_and_locks_nothing() {
 
 #[tokio::test]
 async fn a_payout_above_the_card_maximum_is_split_into_parts_sharing_the_order_id() {
-    let app = spawn_app().await;
+    // The provider answers an hour after taking a payout, so its parts are seen locked.
+    let app = spawn_app_with(|s| s.money.sandbox_payout_delay = Duration::from_secs(3600)).await;
     set_profile(&app, &app.merchant.merchant_id, open_profile()).await;
     fund(&app, "400000").await; // 386 000.00
     let a = regular(&app, with_order(card("200000", CARD_OK), "big-1")).await;
@@ -692,6 +693,7 @@ async fn a_payout_above_the_card_maximum_is_split_into_parts_sharing_the_order_i
         .await;
     assert_eq!(found.ok()["data"].as_array().unwrap().len(), 2);
 
+    app.advance_ms(3_600_001);
     for p in &parts {
         let done = wait_payout(&app, app.token(), &id_of(p)).await;
         assert_eq!(done["status"], json!("SUCCESS"), "{done}");
