@@ -92,6 +92,9 @@ enum Command {
     /// The SBP banks dictionary.
     #[command(subcommand)]
     SbpBank(money::SbpBankCommand),
+    /// Print the OpenAPI document of the Cardlink API (what `GET /openapi/cardlink.json`
+    /// serves; docs/openapi/cardlink.json is a copy).
+    Openapi,
 }
 
 #[derive(Subcommand)]
@@ -385,6 +388,10 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Openapi = cli.command {
+        print!("{}", paylink_server::openapi_json());
+        return Ok(());
+    }
     let file = FileConfig::load(cli.config.as_ref()).map_err(Failure)?;
     if let Command::Serve(args) = cli.command {
         return serve(cli.database_url, args, file).await;
@@ -416,7 +423,7 @@ async fn admin_command(
 ) -> Result<(), Failure> {
     match command {
         // `run` starts the server before opening an admin store; `Store::open` migrates.
-        Command::Serve(_) | Command::Migrate => {}
+        Command::Serve(_) | Command::Migrate | Command::Openapi => {}
         Command::Merchant(MerchantCommand::Create {
             name,
             email,

@@ -2,6 +2,7 @@
 //! tests) and wires state, routes and middleware.
 
 use crate::acquirer::SandboxAcquirer;
+use crate::apidocs;
 use crate::cardlink::{self, ApiError};
 use crate::config::Settings;
 use crate::keys::InstanceKeys;
@@ -144,6 +145,7 @@ fn router(state: AppState) -> Router {
     let body_limit = state.settings.body_limit;
     Router::new()
         .route("/health", get(health))
+        .merge(apidocs::router())
         .merge(cardlink::router())
         .merge(pages::router())
         .fallback(not_found)
@@ -157,8 +159,22 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// `/health`'s answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    description = "The server is up (it does not query the database).",
+    responses((status = 200, description = "Up.", body = Health), cardlink::Unavailable),
+)]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 async fn not_found() -> ApiError {

@@ -22,6 +22,8 @@ mod concurrency;
 mod lists;
 #[path = "api/money.rs"]
 mod money;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/pages.rs"]
 mod pages;
 #[path = "api/payment_status.rs"]
