@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 /// `bill/create`: `success` is the string `"true"` here (a Go client requires it).
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BillCreated {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^true$"))]
     pub success: serde_json::Value,
     pub link_url: String,
     pub link_page_url: String,
@@ -14,8 +16,10 @@ pub struct BillCreated {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Bill {
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub order_id: Option<String>,
     pub shop_id: String,
     pub active: bool,
@@ -26,10 +30,15 @@ pub struct Bill {
     pub currency_in: String,
     pub created_at: String,
     /// Seconds the bill lives after creation, or null.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub ttl: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub custom: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub payment_method: Option<String>,
     pub payer_pays_commission: bool,
     pub link_url: String,
@@ -40,6 +49,7 @@ pub struct Bill {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     pub id: String,
     pub bill_id: String,
@@ -56,11 +66,17 @@ pub struct Payment {
     pub currency_in: String,
     pub created_at: String,
     /// ISO 8583 response code of a declined charge; an integer, as clients parse it.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub error_code: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub error_message: Option<String>,
+    /// The payment's refunds (`refunds=1`), as `refund/status` shows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Refund>>))]
     pub refunds: Option<Vec<serde_json::Value>>,
+    /// `chargeback=1`: always empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     pub chargeback: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub success: Option<bool>,
@@ -68,6 +84,7 @@ pub struct Payment {
 
 /// Laravel's cursor paginator.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CursorPage<T> {
     pub success: bool,
     pub data: Vec<T>,
@@ -76,23 +93,32 @@ pub struct CursorPage<T> {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageLinks {
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub first: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub prev: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageMeta {
     pub path: String,
     pub per_page: u32,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_cursor: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub prev_cursor: Option<String>,
 }
 
 /// Every failure: `success` is the boolean false; validation failures carry `errors`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub success: bool,
     pub message: String,
@@ -168,12 +194,15 @@ pub struct SandboxPay {
 
 /// `merchant/balance`: `success` is the string `"true"`, balances are decimal strings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Balances {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^true$"))]
     pub success: serde_json::Value,
     pub balances: Vec<Balance>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Balance {
     pub currency: String,
     pub balance_available: String,
@@ -183,15 +212,18 @@ pub struct Balance {
 
 /// `{"success": true, "data": [...]}`: payout creation and the SBP banks dictionary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DataList<T> {
     pub success: bool,
     pub data: Vec<T>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payout {
     pub id: String,
     pub status: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub order_id: Option<String>,
     pub account_identifier: String,
     pub amount: Decimal,
@@ -210,6 +242,7 @@ pub struct Payout {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SbpBank {
     pub member_id: i64,
     pub name: String,
@@ -218,6 +251,7 @@ pub struct SbpBank {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     pub id: String,
     pub payment_id: String,

@@ -134,6 +134,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the OpenAPI document of the Cardlink API (what `GET /openapi/cardlink.json`
+    /// serves; docs/openapi/cardlink.json is a copy).
+    Openapi,
     /// The instance keys: create, move out of an old database, rotate, retire.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -516,6 +519,10 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
 }
 
 async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
+    if let Command::Openapi = cli.command {
+        print!("{}", paylink_server::openapi_json());
+        return Ok(());
+    }
     if let Command::Keys(KeysCommand::Generate { out }) = &cli.command {
         KeyFile::generate()
             .write_new(out)
@@ -716,7 +723,8 @@ async fn admin_command(
         | Command::Restore(_)
         | Command::Completions { .. }
         | Command::Man
-        | Command::Doctor { .. } => {}
+        | Command::Doctor { .. }
+        | Command::Openapi => {}
         Command::Merchant(MerchantCommand::Create {
             name,
             email,

@@ -401,6 +401,18 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// The body of `GET path`, whatever its status.
+    async fn text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// A Cardlink form POST with the merchant's bearer token.
     async fn post(&self, path: &str, token: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
         let response = self
@@ -1476,15 +1488,7 @@ async fn a_card_paid_on_the_hosted_page_is_never_logged_or_stored_in_full() {
     let mut server = fx.serve_env(&[("RUST_LOG", "trace")]).await;
     let bill = server.bill_ok(&m.token, &m.shop, "10").await;
     let bill = bill["bill_id"].as_str().unwrap().to_string();
-    let page = server
-        .http
-        .get(server.url(&format!("/transfer/{bill}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = server.text(&format!("/transfer/{bill}")).await;
     let token = page
         .split("name=\"form\" value=\"")
         .nth(1)
@@ -2272,4 +2276,25 @@ async fn doctor_passes_a_sound_setup_and_names_what_to_fix() {
     let out = run(cmd).await;
     assert!(!out.status.success(), "{out:#?}");
     assert!(out.stdout.contains("FAIL  keys"), "{out:#?}");
+}
+
+#[tokio::test]
+async fn openapi_prints_the_document_the_server_serves_without_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(paylink(dir.path(), &["openapi"])).await;
+    assert!(out.status.success(), "paylink openapi failed: {out:#?}");
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/cardlink.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        out.stdout, committed,
+        "`paylink openapi` differs from docs/openapi/cardlink.json"
+    );
+    // Nothing else happened: no database appeared in the working directory.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+
+    let fx = Fixture::new().await;
+    let server = fx.serve(&[]).await;
+    assert_eq!(server.text("/openapi/cardlink.json").await, out.stdout);
 }

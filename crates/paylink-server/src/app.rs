@@ -2,6 +2,7 @@
 //! tests) and wires state, routes and middleware.
 
 use crate::acquirer::SandboxAcquirer;
+use crate::apidocs;
 use crate::cardlink::{self, ApiError};
 use crate::config::{Mode, Settings};
 use crate::keys::{InstanceKeys, KeyError};
@@ -411,8 +412,9 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
     let body_limit = state.settings.body_limit;
     let mut routes = Router::new()
         .route("/health", get(health))
-        .route("/health/live", get(health))
+        .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .merge(apidocs::router())
         .merge(cardlink::router())
         .merge(pages::router());
     if state.settings.mode == Mode::Sandbox {
@@ -439,13 +441,57 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .with_state(state)
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// `/health`'s answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "health",
+    description = "The server is up (it does not query the database).",
+    responses((status = 200, description = "Up.", body = Health), cardlink::Unavailable),
+)]
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "health",
+    description = "The process serves HTTP (for a supervisor's liveness probe).",
+    responses((status = 200, description = "Up.", body = Health)),
+)]
+pub(crate) async fn live() -> Json<Health> {
+    health().await
+}
+
+/// `/health/ready`'s answer when not ready.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct NotReady {
+    /// Always `unavailable`.
+    status: &'static str,
+    /// What failed, for the operator.
+    reason: String,
 }
 
 /// Ready to serve: the database answers, its schema is current and a writer commits; else 503
 /// with the reason, for load balancers and service managers.
-async fn ready(State(st): State<AppState>) -> Response {
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "health",
+    description = "Ready to serve: the database answers a read, every migration is applied and a writer commits, within 5 s (for a load balancer's health check).",
+    responses(
+        (status = 200, description = "Ready.", body = Health),
+        (status = 503, description = "Not ready, with the reason.", body = NotReady),
+    ),
+)]
+pub(crate) async fn ready(State(st): State<AppState>) -> Response {
     let checked = tokio::time::timeout(READY_WITHIN, st.store.check_ready()).await;
     let why = match checked {
         Ok(Ok(())) => return health().await.into_response(),
@@ -455,7 +501,10 @@ async fn ready(State(st): State<AppState>) -> Response {
     tracing::warn!(reason = %why, "not ready");
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({"status": "unavailable", "reason": why})),
+        Json(NotReady {
+            status: "unavailable",
+            reason: why,
+        }),
     )
         .into_response()
 }

@@ -3,6 +3,7 @@
 
 pub mod acquirer;
 pub mod admin;
+mod apidocs;
 mod app;
 pub mod bills;
 mod cardlink;
@@ -20,5 +21,6 @@ pub mod state;
 pub mod worker;
 
 pub use app::{Application, Panics, StartError};
+pub use cardlink::document_json as openapi_json;
 pub use config::Settings;
 pub use state::{Clock, ManualClock, SystemClock};

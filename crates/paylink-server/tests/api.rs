@@ -38,6 +38,8 @@ mod metrics;
 mod mode;
 #[path = "api/money.rs"]
 mod money;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/pages.rs"]
 mod pages;
 #[path = "api/payability.rs"]

@@ -5,10 +5,12 @@ mod auth;
 mod error;
 mod money;
 mod once;
+mod openapi;
 mod params;
 mod views;
 
 pub use error::ApiError;
+pub use openapi::{document, document_json, Unavailable, SPEC_PATH};
 
 use crate::bills;
 use crate::checkout::{self, ClientAddr, Sale, Step, Tender};
@@ -95,6 +97,15 @@ pub(crate) async fn authorized<T>(
     result
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bill/create",
+    tag = "bills",
+    description = "Creates a bill. Also kept with the bill (not described here, nested): `payer_data`, `request_fields`, `items`, `show_converted_amount`. 403 `invalid_amount`, `shop_not_found`, `shop_not_enabled`, `access_denied`, `rate-not-found`.",
+    request_body = openapi::BillCreateParams,
+    responses((status = 200, description = "Success.", body = wire::BillCreated), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn create_bill(
     State(st): State<AppState>,
     who: Credentials,
@@ -149,6 +160,15 @@ async fn bill_create(run: Run<Bill>) -> Result<Bill, ApiError> {
     Ok(bills::create(st, &merchant, shop, new, seal.as_ref()).await?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bill/toggle_activity",
+    tag = "bills",
+    description = "Turns a bill on or off. 403 `bill_is_finished` for a paid NORMAL bill; 422 `bill_not_found`.",
+    request_body = openapi::ToggleParams,
+    responses((status = 200, description = "Success.", body = wire::Bill), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn toggle_activity(
     State(st): State<AppState>,
     who: Credentials,
@@ -178,6 +198,15 @@ async fn toggle(run: Run<Bill>) -> Result<Bill, ApiError> {
     Ok(bills::toggle(st, bill, active, seal.as_ref()).await?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bill/status",
+    tag = "bills",
+    description = "A bill. 422 `bill_not_found`.",
+    request_body = openapi::IdParams,
+    responses((status = 200, description = "Success.", body = wire::Bill), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn bill_status(
     State(st): State<AppState>,
     who: Credentials,
@@ -211,6 +240,15 @@ fn shop_filter(f: &mut Fields) -> Option<ShopId> {
         .map(|s| ShopId::parse(&s).unwrap_or_else(|| ShopId::from_trusted(String::new())))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bill/payments",
+    tag = "payments",
+    description = "A bill's payments, newest first. 403 `bill_not_found` for an unknown bill; 400 `too_many_payments` above 500 per page.",
+    request_body = openapi::BillPaymentsParams,
+    responses((status = 200, description = "Success.", body = wire::CursorPage<wire::Payment>), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn bill_payments(
     State(st): State<AppState>,
     who: Credentials,
@@ -242,6 +280,15 @@ async fn bill_payments(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/bill/search",
+    tag = "bills",
+    description = "The merchant's bills, newest first. 400 `too_many_bills` above 500 per page.",
+    request_body = openapi::BillSearchParams,
+    responses((status = 200, description = "Success.", body = wire::CursorPage<wire::Bill>), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn bill_search(
     State(st): State<AppState>,
     Authed(merchant): Authed,
@@ -270,6 +317,15 @@ async fn bill_search(
     )))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payment/status",
+    tag = "payments",
+    description = "A payment. 422 `payment_not_found`.",
+    request_body = openapi::PaymentStatusParams,
+    responses((status = 200, description = "Success.", body = wire::Payment), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn payment_status(
     State(st): State<AppState>,
     who: Credentials,
@@ -301,6 +357,15 @@ async fn payment_status(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/payment/search",
+    tag = "payments",
+    description = "The merchant's payments, newest first. 400 `too_many_payments` above 500 per page.",
+    request_body = openapi::PaymentSearchParams,
+    responses((status = 200, description = "Success.", body = wire::CursorPage<wire::Payment>), openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
 async fn payment_search(
     State(st): State<AppState>,
     Authed(merchant): Authed,
@@ -345,6 +410,15 @@ async fn payment_search(
 }
 
 /// `POST /sandbox/pay`: pays a bill through the sandbox acquirer, as the hosted page does.
+#[utoipa::path(
+    post,
+    path = "/sandbox/pay",
+    tag = "sandbox",
+    description = "Pays a bill through the sandbox acquirer, as the payment page does (POST only). 403 `bill_inactive`, `bill_expired`, `bill_is_finished`, `invalid_amount`, `merchant_banned`, `shop_not_enabled`; 422 `bill_not_found`; 429 `too_many_failed_attempts`.",
+    request_body = openapi::SandboxPayParams,
+    responses((status = 200, description = "Success.", body = wire::Payment), openapi::PayRefusals),
+    security(("bearer" = [])),
+)]
 async fn sandbox_pay(
     State(st): State<AppState>,
     who: Credentials,

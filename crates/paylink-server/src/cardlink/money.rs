@@ -9,7 +9,7 @@ use crate::payouts::{self, Destination};
 use crate::refunds;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -52,11 +52,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/refund/full/create",
-            post(create_refund).get(create_refund),
+            post(full_refund).get(full_refund),
         )
         .route(
             "/api/v1/refund/partial/create",
-            post(create_refund).get(create_refund),
+            post(partial_refund).get(partial_refund),
         )
         .route(
             "/api/v1/refund/status",
@@ -68,7 +68,18 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn balance(State(st): State<AppState>, Authed(merchant): Authed) -> Answer<wire::Balances> {
+#[utoipa::path(
+    post,
+    path = "/api/v1/merchant/balance",
+    tag = "merchant",
+    description = "The merchant's balances, one per currency held.",
+    responses((status = 200, description = "Success.", body = wire::Balances), super::openapi::AuthRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn balance(
+    State(st): State<AppState>,
+    Authed(merchant): Authed,
+) -> Answer<wire::Balances> {
     let balances = st.store.balances(&merchant.id).await?;
     Ok(Wire(wire::Balances {
         success: Value::String("true".into()),
@@ -109,7 +120,16 @@ fn created(payouts: &[Payout]) -> wire::DataList<wire::Payout> {
     }
 }
 
-async fn personal_payout(
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout/personal/create",
+    tag = "payouts",
+    description = "A payout to an account the operator registered. Refusals are 400 (`invalid_amount`, `payout_account_not_found`, ... see docs/cardlink-api.md), 403 `no_payout`, 422 validation.",
+    request_body = super::openapi::PersonalPayoutParams,
+    responses((status = 200, description = "Success.", body = wire::DataList<wire::Payout>), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn personal_payout(
     State(st): State<AppState>,
     who: Credentials,
     key: IdempotencyKey,
@@ -174,7 +194,16 @@ fn destination(f: &mut Fields, account_type: Option<AccountType>) -> Option<Dest
     }
 }
 
-async fn regular_payout(
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout/regular/create",
+    tag = "payouts",
+    description = "A payout to a card or by SBP. Refusals are 400 (`invalid_amount`, `balance_not_enough`, ... see docs/cardlink-api.md), 403 `no_payout` or `This action is unauthorized.`, 422 validation.",
+    request_body = super::openapi::RegularPayoutParams,
+    responses((status = 200, description = "Success.", body = wire::DataList<wire::Payout>), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn regular_payout(
     State(st): State<AppState>,
     who: Credentials,
     key: IdempotencyKey,
@@ -256,7 +285,16 @@ async fn named_payout(
     Ok(found.ok_or(DomainError::PayoutNotFound)?)
 }
 
-async fn payout_status(
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout/status",
+    tag = "payouts",
+    description = "A payout, by `id` or `order_id`. 422 `payout_not_found`.",
+    request_body = super::openapi::PayoutRefParams,
+    responses((status = 200, description = "Success.", body = wire::Payout), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn payout_status(
     State(st): State<AppState>,
     who: Credentials,
     params: Params,
@@ -271,7 +309,16 @@ async fn payout_status(
 }
 
 /// Cancels a payout by `id`, or every part of a split one by `order_id` (answering the first).
-async fn payout_cancel(
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout/cancel",
+    tag = "payouts",
+    description = "Declines a payout still NEW or MODERATING (by `order_id`: every such part). 400 `transaction_rejected`; 422 `payout_not_found`.",
+    request_body = super::openapi::PayoutRefParams,
+    responses((status = 200, description = "Success.", body = wire::Payout), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn payout_cancel(
     State(st): State<AppState>,
     who: Credentials,
     key: IdempotencyKey,
@@ -306,7 +353,16 @@ fn money_filter(f: &mut Fields) -> MoneyFilter {
     }
 }
 
-async fn payout_search(
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout/search",
+    tag = "payouts",
+    description = "The merchant's payouts, newest first. 400 `too_many_payouts` above 500 per page.",
+    request_body = super::openapi::PayoutSearchParams,
+    responses((status = 200, description = "Success.", body = wire::CursorPage<wire::Payout>), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn payout_search(
     State(st): State<AppState>,
     Authed(merchant): Authed,
     params: Params,
@@ -330,7 +386,15 @@ async fn payout_search(
     )))
 }
 
-async fn sbp_banks(
+#[utoipa::path(
+    post,
+    path = "/api/v1/payout/dictionaries/sbp_banks",
+    tag = "payouts",
+    description = "The enabled banks of the SBP dictionary.",
+    responses((status = 200, description = "Success.", body = wire::DataList<wire::SbpBank>), super::openapi::AuthRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn sbp_banks(
     State(st): State<AppState>,
     Authed(_): Authed,
 ) -> Answer<wire::DataList<wire::SbpBank>> {
@@ -400,22 +464,66 @@ fn refund_answer(refund: &Refund) -> wire::Refund {
     }
 }
 
-/// `refund/full/create` and `refund/partial/create`.
-async fn create_refund(
+#[utoipa::path(
+    post,
+    path = "/api/v1/refund/full/create",
+    tag = "refunds",
+    description = "Refunds what remains of a payment. 400 `transaction_rejected`, `balance_not_enough`; 403 `invalid_amount`; 422 `payment_not_found`.",
+    request_body = super::openapi::FullRefundParams,
+    responses((status = 200, description = "Success.", body = wire::Refund), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn full_refund(
     State(st): State<AppState>,
-    uri: Uri,
     who: Credentials,
     key: IdempotencyKey,
     params: Params,
 ) -> Response {
-    let partial = uri.path().ends_with("/partial/create");
+    create_refund(st, who, key, params, false).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/refund/partial/create",
+    tag = "refunds",
+    description = "Refunds part of a payment. 400 `transaction_rejected`, `balance_not_enough`; 403 `invalid_amount`; 422 `payment_not_found`.",
+    request_body = super::openapi::PartialRefundParams,
+    responses((status = 200, description = "Success.", body = wire::Refund), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn partial_refund(
+    State(st): State<AppState>,
+    who: Credentials,
+    key: IdempotencyKey,
+    params: Params,
+) -> Response {
+    create_refund(st, who, key, params, true).await
+}
+
+/// `refund/full/create` and `refund/partial/create`, once per idempotency key.
+async fn create_refund(
+    st: AppState,
+    who: Credentials,
+    key: IdempotencyKey,
+    params: Params,
+    partial: bool,
+) -> Response {
     let run = move |run: Run<Refund>| async move {
         refund(&run.st, &run.who, &run.params, partial, run.seal, run.made).await
     };
     once(st, who, key, params, refund_answer, run).await
 }
 
-async fn refund_status(
+#[utoipa::path(
+    post,
+    path = "/api/v1/refund/status",
+    tag = "refunds",
+    description = "A refund. 422 `refund_not_found`.",
+    request_body = super::openapi::IdParams,
+    responses((status = 200, description = "Success.", body = wire::Refund), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn refund_status(
     State(st): State<AppState>,
     who: Credentials,
     params: Params,
@@ -435,7 +543,16 @@ async fn refund_status(
     }))
 }
 
-async fn refund_search(
+#[utoipa::path(
+    post,
+    path = "/api/v1/refund/search",
+    tag = "refunds",
+    description = "The merchant's refunds, newest first. 400 `too_many_refunds` above 500 per page.",
+    request_body = super::openapi::RefundSearchParams,
+    responses((status = 200, description = "Success.", body = wire::CursorPage<wire::Refund>), super::openapi::ParamRefusals),
+    security(("bearer" = [])),
+)]
+pub(super) async fn refund_search(
     State(st): State<AppState>,
     Authed(merchant): Authed,
     params: Params,

@@ -1,0 +1,93 @@
+//! The OpenAPI document and the docs page: served without a token, equal to the committed copy,
+//! and true to the routes (every documented operation answers, with a documented status).
+
+use crate::harness::*;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn the_document_is_served_and_is_the_committed_copy() {
+    let app = spawn_app().await;
+    let a = app
+        .send(Method::GET, "/openapi/cardlink.json", None, Body::None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_json(&a);
+    assert_eq!(a.json["openapi"], json!("3.1.0"));
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/cardlink.json"),
+    )
+    .expect("docs/openapi/cardlink.json exists");
+    assert_eq!(
+        a.text, committed,
+        "the served document differs from docs/openapi/cardlink.json: \
+         regenerate it with `PAYLINK_UPDATE_OPENAPI=1 cargo test -p paylink-server --lib committed_copy`"
+    );
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_routed_and_answers_a_documented_status() {
+    let app = spawn_app().await;
+    let doc = app
+        .send(Method::GET, "/openapi/cardlink.json", None, Body::None)
+        .await
+        .json;
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 20, "{} paths", paths.len());
+    let mut checked = 0;
+    for (path, item) in paths {
+        for (method, op) in item.as_object().expect("a path item") {
+            let (method, body) = match method.as_str() {
+                "get" => (Method::GET, Body::None),
+                "post" => (Method::POST, Body::Json(json!({}))),
+                other => panic!("{other} {path}: only GET and POST are documented"),
+            };
+            let a = app
+                .send(method.clone(), path, Some(app.token()), body)
+                .await;
+            let documented: Vec<&String> = op["responses"]
+                .as_object()
+                .expect("responses")
+                .keys()
+                .collect();
+            assert!(
+                documented.contains(&&a.status.to_string()),
+                "{method} {path} answered {} (documented: {documented:?}): {}",
+                a.status,
+                a.text
+            );
+            assert_json(&a);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 38, "{checked} operations");
+}
+
+#[tokio::test]
+async fn the_docs_page_is_offline_html_listing_every_path() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .send(Method::GET, "/openapi/cardlink.json", None, Body::None)
+        .await
+        .json;
+    let a = app.send(Method::GET, "/docs", None, Body::None).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(
+        a.content_type.starts_with("text/html"),
+        "{}",
+        a.content_type
+    );
+    for path in doc["paths"].as_object().expect("paths").keys() {
+        assert!(a.text.contains(path.as_str()), "{path} is not on /docs");
+    }
+    for schema in ["BillCreated", "Payment", "ErrorBody"] {
+        assert!(a.text.contains(schema), "{schema} is not on /docs");
+    }
+    // Nothing loaded from elsewhere: no scripts, no external styles or images.
+    assert!(!a.text.contains("<script"), "a script on /docs");
+    assert!(
+        !a.text.contains("src=\"http"),
+        "an external source on /docs"
+    );
+    assert!(!a.text.contains("<link"), "an external stylesheet on /docs");
+}
