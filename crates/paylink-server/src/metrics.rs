@@ -18,15 +18,43 @@ use std::time::Duration;
 pub struct RequestLabels {
     /// The route's template (`/transfer/{id}`), or `unmatched`: never the raw path, whose ids
     /// would make a series each.
-    pub route: String,
-    pub method: String,
+    pub route: &'static str,
+    pub method: &'static str,
     pub status: u16,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabels {
-    pub route: String,
-    pub method: String,
+/// The routes' templates, each kept once for the process: labels then cost no allocation per
+/// request. Bounded: only the router's templates (and `unmatched`) are ever interned.
+static ROUTES: std::sync::RwLock<Vec<&'static str>> = std::sync::RwLock::new(Vec::new());
+
+fn interned(route: &str) -> &'static str {
+    let known = ROUTES
+        .read()
+        .map(|r| r.iter().copied().find(|k| *k == route));
+    if let Ok(Some(k)) = known {
+        return k;
+    }
+    let mut routes = ROUTES.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(k) = routes.iter().copied().find(|k| *k == route) {
+        return k;
+    }
+    let k: &'static str = Box::leak(route.to_string().into_boxed_str());
+    routes.push(k);
+    k
+}
+
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,8 +80,7 @@ pub struct PoolLabels {
 
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    requests: Family<RequestLabels, Histogram>,
     payments: Family<PaymentLabels, Counter>,
     payouts: Family<StatusLabels, Counter>,
     refunds: Family<StatusLabels, Counter>,
@@ -80,20 +107,17 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let mut registry = Registry::with_prefix("paylink");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by route, method and status",
-            requests.clone(),
-        );
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+        // One histogram per route, method and status: its count is the request count, so a
+        // request costs one lookup.
+        let requests = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0005, 2.0, 16))
         });
         registry.register_with_unit(
             "http_request_duration",
-            "Time from a request's arrival to its answer's headers",
+            "Requests answered, by route, method and status, and the time from each one's \
+             arrival to its answer's headers",
             Unit::Seconds,
-            latency.clone(),
+            requests.clone(),
         );
         let payments = Family::<PaymentLabels, Counter>::default();
         registry.register(
@@ -190,7 +214,6 @@ impl Metrics {
         Metrics {
             registry,
             requests,
-            latency,
             payments,
             payouts,
             refunds,
@@ -209,17 +232,22 @@ impl Metrics {
         }
     }
 
-    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
-        let (route, method) = (route.to_string(), method.to_string());
+    /// `route` is the matched template (`None`: no route matched).
+    pub fn request(
+        &self,
+        route: Option<&str>,
+        method: &axum::http::Method,
+        status: u16,
+        took: Duration,
+    ) {
+        let route = route.map_or("unmatched", interned);
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.clone(),
-                method: method.clone(),
+                route,
+                method,
                 status,
             })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { route, method })
             .observe(took.as_secs_f64());
     }
 
