@@ -1978,7 +1978,12 @@ async fn json_logs_name_the_request_and_hold_no_secret() {
         .to_str()
         .expect("text")
         .to_string();
-    assert!(own_id.len() >= 16, "a fresh id: {own_id}");
+    // A fresh one: the process's random prefix, then a counter.
+    let (prefix, counter) = own_id.split_once('-').expect("prefix-counter");
+    assert!(
+        prefix.len() >= 12 && !counter.is_empty(),
+        "a fresh id: {own_id}"
+    );
     assert!(paid.status().is_success());
     assert!(server.terminate().success());
     let logs = server.stderr.lock().unwrap().clone();
