@@ -78,6 +78,10 @@ fn paylink(dir: &Path, args: &[&str]) -> Command {
     }
     // Servers run side by side: each one's metrics on a port of its own.
     cmd.env("PAYLINK_METRICS_LISTEN", "127.0.0.1:0");
+    // Every child logs as collectors read it, verbosely: each server's log is checked for
+    // secrets and shape when the server stops (see `Server`'s `Drop`). A test may override.
+    cmd.env("PAYLINK_LOG_FORMAT", "json");
+    cmd.env("RUST_LOG", "debug");
     let key_file = dir.join(FIXTURE_KEY_FILE);
     if key_file.exists() {
         cmd.env("PAYLINK_KEY_FILE", key_file);
@@ -526,10 +530,55 @@ impl Drop for Server {
             let _ = reader.join();
         }
         let log = self.stderr.lock().map(|l| l.clone()).unwrap_or_default();
-        if !std::thread::panicking() && log.contains("panicked") {
+        if std::thread::panicking() {
+            return;
+        }
+        if log.contains("panicked") {
             panic!("paylink serve logged a panic:\n{log}");
         }
+        if let Some(why) = log_problem(&log) {
+            panic!("paylink serve's log {why}:\n{log}");
+        }
     }
+}
+
+/// Card numbers the tests pay or pay out with: none may reach a log, at any level.
+const TEST_CARDS: &[&str] = &[
+    "4242424242424242",
+    "5555555555554444",
+    "4111111111111111",
+    "4000000000000002",
+    "4000000000009995",
+    "4000000000003220",
+    "2200000000000004",
+];
+
+/// What is wrong with a server's log, run with `--log-format json`: a line that is not one
+/// JSON object, a test card number, an API token (`<digits>|<40 letters and digits>`) or a
+/// webhook secret.
+fn log_problem(log: &str) -> Option<String> {
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        if !matches!(serde_json::from_str::<Value>(line), Ok(Value::Object(_))) {
+            return Some(format!("has a line that is not a JSON object: {line}"));
+        }
+    }
+    if let Some(card) = TEST_CARDS.iter().find(|c| log.contains(*c)) {
+        return Some(format!("holds the card number {card}"));
+    }
+    if log.contains("whsec_") {
+        return Some("holds a webhook secret".into());
+    }
+    let bytes = log.as_bytes();
+    for (i, _) in log.match_indices('|') {
+        let digits_before = i > 0 && bytes[i - 1].is_ascii_digit();
+        let secret = bytes
+            .get(i + 1..i + 41)
+            .is_some_and(|s| s.iter().all(u8::is_ascii_alphanumeric));
+        if digits_before && secret {
+            return Some("holds an API token".into());
+        }
+    }
+    None
 }
 
 /// Splits a shell command line made of plain words and 'single-quoted' words.
@@ -2302,4 +2351,19 @@ async fn openapi_prints_the_document_the_server_serves_without_a_database() {
     let fx = Fixture::new().await;
     let server = fx.serve(&[]).await;
     assert_eq!(server.text("/openapi/cardlink.json").await, out.stdout);
+}
+
+/// The log check every server's `Drop` runs finds what it looks for.
+#[test]
+fn the_log_check_finds_plain_lines_cards_tokens_and_secrets() {
+    let clean = r#"{"level":"INFO","fields":{"message":"bill 1|x made"}}"#;
+    assert_eq!(log_problem(clean), None);
+    assert!(log_problem("paylink listening").is_some());
+    let card = r#"{"fields":{"message":"card 4242424242424242"}}"#;
+    assert!(log_problem(card).is_some());
+    let token =
+        r#"{"fields":{"message":"Bearer 183908448|JnU9bznbgsgjtRRLP6msVfFtvlpFFjxVCNSU5kYI"}}"#;
+    assert!(log_problem(token).is_some());
+    let secret = r#"{"fields":{"message":"whsec_NZtWBYPb7drsbDYTkvU7W8a6"}}"#;
+    assert!(log_problem(secret).is_some());
 }
