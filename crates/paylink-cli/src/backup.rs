@@ -56,6 +56,34 @@ pub fn counter(what: &'static str) -> ProgressBar {
     bar
 }
 
+/// Migrations applied as a command opens the database, shown as a bar at a terminal (a
+/// migration that rewrites a big table takes a while).
+pub struct MigrationBar(ProgressBar);
+
+impl MigrationBar {
+    pub fn new() -> MigrationBar {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("migrating [{bar:40}] {pos}/{len} ({elapsed})")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        MigrationBar(bar)
+    }
+}
+
+impl paylink_store::BatchObserver for MigrationBar {
+    fn committed(&self, _plans: usize, _failed: usize, _took: std::time::Duration) {}
+
+    fn migrated(&self, done: usize, total: usize) {
+        self.0.set_length(total as u64);
+        self.0.set_position(done as u64);
+        if done == total {
+            self.0.finish_and_clear();
+        }
+    }
+}
+
 /// Runs a copy on a blocking thread (SQLite's backup API blocks), with a bar.
 async fn copy_with_bar(
     what: &'static str,

@@ -563,7 +563,11 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
         url: url.clone(),
     };
     let migrate = matches!(cli.command, Command::Migrate);
-    let store = Store::open(&url, StoreOptions::for_command()).await?;
+    let mut options = StoreOptions::for_command();
+    options.observer = Some(paylink_store::Observer(Arc::new(
+        backup::MigrationBar::new(),
+    )));
+    let store = Store::open(&url, options).await?;
     if migrate {
         println!("database {} is up to date", config::redact(&url));
     }

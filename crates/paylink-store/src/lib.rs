@@ -109,6 +109,9 @@ pub trait BatchObserver: Send + Sync {
 
     /// A plan was refused by `guard` (a race lost, a double spend stopped).
     fn refused(&self, _guard: &'static str) {}
+
+    /// Opening the store: `done` of the `total` migrations this binary knows are applied.
+    fn migrated(&self, _done: usize, _total: usize) {}
 }
 
 #[derive(Clone)]
@@ -166,7 +169,7 @@ impl Store {
         if url.starts_with("sqlite:") {
             let path = sqlite::path_of(url)?;
             let mut conn = sqlite::SqliteConn::open(&path, true)?;
-            migrate::run(&mut conn, now_ms()).await?;
+            migrate::run(&mut conn, now_ms(), options.observer.as_ref()).await?;
             let writer_path = path.clone();
             let observer = options.observer.clone();
             let mut conn = Some(conn);
@@ -207,7 +210,7 @@ impl Store {
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
             let mut conn = postgres::connect_writer(&connect).await?;
-            migrate::run(&mut conn, now_ms()).await?;
+            migrate::run(&mut conn, now_ms(), options.observer.as_ref()).await?;
             let writers = options.writers.max(1);
             let mut first = Some(conn);
             let mut conns = Vec::with_capacity(writers);

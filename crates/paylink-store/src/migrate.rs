@@ -79,7 +79,13 @@ pub(crate) fn first_missing(applied: &[i64]) -> Option<i64> {
         .find(|v| !applied.contains(v))
 }
 
-pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreError> {
+/// Applies what is missing; `observer` is told after each migration this binary knows how
+/// many of them are done (applied now or before).
+pub(crate) async fn run<C: Exec>(
+    conn: &mut C,
+    now: i64,
+    observer: Option<&crate::Observer>,
+) -> Result<(), StoreError> {
     // On PostgreSQL two concurrent `CREATE TABLE IF NOT EXISTS` can both pass the check; the
     // loser fails ("duplicate key ... pg_type_typname_nsp_index" or "type ... already exists")
     // once the winner commits. The table exists then: the statement is idempotent, run it again.
@@ -94,7 +100,14 @@ pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreErro
             Err(e) => return Err(e),
         }
     }
-    for m in MIGRATIONS {
+    let total = MIGRATIONS.len();
+    let told = |done: usize| {
+        if let Some(o) = observer {
+            o.0.migrated(done, total);
+        }
+    };
+    for (i, m) in MIGRATIONS.iter().enumerate() {
+        told(i);
         let version = &m.version;
         let own = match conn.backend() {
             Backend::Sqlite => m.sqlite,
@@ -139,5 +152,6 @@ pub(crate) async fn run<C: Exec>(conn: &mut C, now: i64) -> Result<(), StoreErro
         }
         conn.batch("COMMIT").await?;
     }
+    told(total);
     Ok(())
 }

@@ -193,3 +193,37 @@ async fn close_commits_what_it_answered_and_refuses_what_comes_after() {
     assert_eq!(reopened.bill(&late.id).await.unwrap(), None);
     reopened.close().await;
 }
+
+/// Records what a store tells of its migrations.
+#[derive(Default)]
+struct Told(std::sync::Mutex<Vec<(usize, usize)>>);
+
+impl paylink_store::BatchObserver for Told {
+    fn committed(&self, _: usize, _: usize, _: std::time::Duration) {}
+
+    fn migrated(&self, done: usize, total: usize) {
+        self.0.lock().unwrap().push((done, total));
+    }
+}
+
+#[tokio::test]
+async fn opening_tells_the_migrations_as_they_go_for_a_progress_bar() {
+    let db = TestDatabase::new().await;
+    let told = std::sync::Arc::new(Told::default());
+    let options = StoreOptions {
+        observer: Some(paylink_store::Observer(told.clone())),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&db.url, options).await.expect("opens");
+    store.close().await;
+    let seen = told.0.lock().unwrap().clone();
+    let total = seen.last().expect("told at least once").1;
+    assert!(total >= 9, "every migration counts: {seen:?}");
+    let done: Vec<usize> = seen.iter().map(|(d, _)| *d).collect();
+    assert_eq!(
+        done,
+        (0..=total).collect::<Vec<_>>(),
+        "one step a migration"
+    );
+    assert!(seen.iter().all(|(_, t)| *t == total));
+}
