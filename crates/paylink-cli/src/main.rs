@@ -4,6 +4,7 @@ mod backup;
 mod config;
 mod doctor;
 mod money;
+mod progress;
 
 /// A request allocates dozens of small objects; mimalloc serves them at a fraction of glibc's
 /// cost (measured: see docs/benchmarks.md).
@@ -565,7 +566,7 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
     let migrate = matches!(cli.command, Command::Migrate);
     let mut options = StoreOptions::for_command();
     options.observer = Some(paylink_store::Observer(Arc::new(
-        backup::MigrationBar::new(),
+        progress::MigrationBar::new(),
     )));
     let store = Store::open(&url, options).await?;
     if migrate {
@@ -639,7 +640,7 @@ async fn keys_command(store: &Store, k: &Keys, command: KeysCommand) -> Result<(
             let path = k.file()?;
             // Refuses a key file that is not this database's before changing anything.
             k.open(store).await?;
-            let bar = backup::counter("re-sealing");
+            let bar = progress::counter("re-sealing");
             let shown = |n| bar.set_position(n);
             let (id, done) = keys::rotate(store, &k.url, &path, &shown)
                 .await
@@ -664,7 +665,7 @@ async fn keys_command(store: &Store, k: &Keys, command: KeysCommand) -> Result<(
         }
         KeysCommand::Reseal { json } => {
             let keys = k.open(store).await?;
-            let bar = backup::counter("re-sealing");
+            let bar = progress::counter("re-sealing");
             let done = keys::reseal(store, &keys, &|n| bar.set_position(n)).await?;
             bar.finish_and_clear();
             report(

@@ -4,7 +4,7 @@
 //! scrape.
 
 use paylink_core::plan::{Plan, Write};
-use paylink_store::{BatchObserver, Store, Telemetry};
+use paylink_store::{Store, StoreObserver, Telemetry};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -275,7 +275,7 @@ impl Metrics {
     }
 }
 
-impl BatchObserver for Metrics {
+impl StoreObserver for Metrics {
     fn refused(&self, guard: &'static str) {
         self.guards.get_or_create(&GuardLabels { guard }).inc();
     }

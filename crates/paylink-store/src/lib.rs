@@ -99,7 +99,7 @@ impl StoreOptions {
 }
 
 /// What a writer reports after each batch.
-pub trait BatchObserver: Send + Sync {
+pub trait StoreObserver: Send + Sync {
     /// `plans` were in the batch, `failed` of them were refused (a guard, a conflict) or lost
     /// with a failed commit; the transaction took `took` from its first statement to commit.
     fn committed(&self, plans: usize, failed: usize, took: Duration);
@@ -115,7 +115,7 @@ pub trait BatchObserver: Send + Sync {
 }
 
 #[derive(Clone)]
-pub struct Observer(pub Arc<dyn BatchObserver>);
+pub struct Observer(pub Arc<dyn StoreObserver>);
 
 impl std::fmt::Debug for Observer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

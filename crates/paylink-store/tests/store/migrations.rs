@@ -198,7 +198,7 @@ async fn close_commits_what_it_answered_and_refuses_what_comes_after() {
 #[derive(Default)]
 struct Told(std::sync::Mutex<Vec<(usize, usize)>>);
 
-impl paylink_store::BatchObserver for Told {
+impl paylink_store::StoreObserver for Told {
     fn committed(&self, _: usize, _: usize, _: std::time::Duration) {}
 
     fn migrated(&self, done: usize, total: usize) {
