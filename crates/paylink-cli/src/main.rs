@@ -18,9 +18,9 @@ use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::NoticeState;
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
-use paylink_server::admin::{self, ShopChanges};
-use paylink_server::bills::OpError;
 use paylink_server::keys::{self, InstanceKeys, KeyFile, KeySource};
+use paylink_server::ops::merchants::{self, ShopChanges};
+use paylink_server::ops::OpError;
 use paylink_server::{Application, Clock, SystemClock};
 use paylink_store::{Store, StoreOptions};
 use serde_json::json;
@@ -737,7 +737,7 @@ async fn admin_command(
             json,
         }) => {
             let keys = keys.open(store).await?;
-            let m = admin::create_merchant(store, &keys, &name, email, verified, now()).await?;
+            let m = merchants::create_merchant(store, &keys, &name, email, verified, now()).await?;
             report(
                 json,
                 json!({"merchant_id": m.merchant_id.to_string(), "shop_id": m.shop_id.to_string(), "api_token": m.api_token, "webhook_secret": m.webhook_secret}),
@@ -748,7 +748,7 @@ async fn admin_command(
             );
         }
         Command::Merchant(MerchantCommand::Ban(r)) => {
-            admin::set_banned(store, &r.merchant, true)
+            merchants::set_banned(store, &r.merchant, true)
                 .await
                 .map_err(about(&r.merchant))?;
             report(
@@ -758,7 +758,7 @@ async fn admin_command(
             );
         }
         Command::Merchant(MerchantCommand::Unban(r)) => {
-            admin::set_banned(store, &r.merchant, false)
+            merchants::set_banned(store, &r.merchant, false)
                 .await
                 .map_err(about(&r.merchant))?;
             report(
@@ -775,7 +775,7 @@ async fn admin_command(
             let subscription: Subscription = state
                 .parse()
                 .map_err(|_| Failure(format!("unknown state {state:?}")))?;
-            admin::set_subscription(store, &merchant, subscription)
+            merchants::set_subscription(store, &merchant, subscription)
                 .await
                 .map_err(about(&merchant))?;
             report(
@@ -786,7 +786,7 @@ async fn admin_command(
         }
         Command::Shop(ShopCommand::Create { merchant, options }) => {
             let keys = keys.open(store).await?;
-            let created = admin::create_shop(
+            let created = merchants::create_shop(
                 store,
                 &keys,
                 &merchant,
@@ -810,7 +810,7 @@ async fn admin_command(
             options,
             enabled,
         }) => {
-            let shop = admin::update_shop(
+            let shop = merchants::update_shop(
                 store,
                 &shop,
                 shop_changes(&options, enabled)?,
@@ -840,7 +840,7 @@ async fn admin_command(
         Command::SbpBank(c) => money::sbp_bank(store, c).await?,
         Command::Token(TokenCommand::Refresh { merchant, json }) => {
             let keys = keys.open(store).await?;
-            let token = admin::refresh_token(store, &keys, &merchant, now())
+            let token = merchants::refresh_token(store, &keys, &merchant, now())
                 .await
                 .map_err(about(&merchant))?;
             report(
@@ -851,7 +851,7 @@ async fn admin_command(
         }
         Command::Shop(ShopCommand::WebhookSecret { shop, json }) => {
             let keys = keys.open(store).await?;
-            let secret = admin::rotate_webhook_key(store, &keys, &shop)
+            let secret = merchants::rotate_webhook_key(store, &keys, &shop)
                 .await
                 .map_err(about(&shop))?;
             report(
@@ -863,11 +863,13 @@ async fn admin_command(
         Command::Postback(PostbackCommand::List { bill, payout, json }) => {
             let (list, bill) = match (bill, payout) {
                 (Some(bill), _) => (
-                    admin::postbacks(store, &bill).await.map_err(about(&bill))?,
+                    merchants::postbacks(store, &bill)
+                        .await
+                        .map_err(about(&bill))?,
                     format!("bill {bill}"),
                 ),
                 (None, Some(payout)) => (
-                    admin::payout_postbacks(store, &payout).await?,
+                    merchants::payout_postbacks(store, &payout).await?,
                     format!("payout {payout}"),
                 ),
                 (None, None) => return Err(Failure("--bill or --payout is required".into())),
@@ -884,7 +886,7 @@ async fn admin_command(
             );
         }
         Command::Postback(PostbackCommand::Redeliver { id, json }) => {
-            admin::redeliver(store, &id, now())
+            merchants::redeliver(store, &id, now())
                 .await
                 .map_err(|e| match e {
                     OpError::Store(paylink_store::StoreError::GuardFailed(_)) => {
@@ -902,7 +904,7 @@ async fn admin_command(
     Ok(())
 }
 
-fn postback_json(p: &admin::PostbackHistory) -> serde_json::Value {
+fn postback_json(p: &merchants::PostbackHistory) -> serde_json::Value {
     let r = &p.record;
     json!({
         "id": r.notice.id,
@@ -928,7 +930,7 @@ fn postback_json(p: &admin::PostbackHistory) -> serde_json::Value {
     })
 }
 
-fn postback_text(p: &admin::PostbackHistory) -> String {
+fn postback_text(p: &merchants::PostbackHistory) -> String {
     let r = &p.record;
     let mut out = format!(
         "{} {} {} -> {} ({} attempts)",
@@ -977,7 +979,8 @@ async fn serve(
     let bound = SocketAddr::new(listen.ip(), app.port());
     let public_url = app.public_url().to_string();
     if args.demo {
-        let m = admin::create_merchant(&store, &keys, "Demo merchant", None, true, now()).await?;
+        let m =
+            merchants::create_merchant(&store, &keys, "Demo merchant", None, true, now()).await?;
         println!("demo merchant {} with shop {}", m.merchant_id, m.shop_id);
         println!("API token: {}", m.api_token);
         println!("webhook secret: {}", m.webhook_secret);

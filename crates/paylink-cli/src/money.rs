@@ -4,14 +4,15 @@
 use crate::{now, report, Failure};
 use clap::{Args, Subcommand};
 use paylink_core::card::CardNumber;
-use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
+use paylink_core::id::{MerchantId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::{format_fixed, parse_minor, Currency};
 use paylink_core::payout::{AccountType, Outcome, PayoutStatus, Phone};
-use paylink_core::plan::{Plan, Write};
 use paylink_core::time::format_datetime;
-use paylink_server::payouts::{self, Destination};
-use paylink_store::{Store, StoreError};
+use paylink_core::DomainError;
+use paylink_server::ops::payouts::{self, Destination};
+use paylink_server::ops::{fx, merchants, sbp_banks, OpError};
+use paylink_store::Store;
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -187,66 +188,52 @@ fn currency(flag: &str, text: &str) -> Result<Currency, Failure> {
     })
 }
 
-fn limit(flag: &str, text: Option<String>, old: Option<i64>) -> Result<Option<i64>, Failure> {
+/// A limit flag: `None` when absent (unchanged), `Some(None)` for "none" (the default).
+fn limit(flag: &str, text: Option<String>) -> Result<Option<Option<i64>>, Failure> {
     match text.as_deref() {
-        None => Ok(old),
-        Some("none") | Some("") => Ok(None),
+        None => Ok(None),
+        Some("none") | Some("") => Ok(Some(None)),
         Some(t) => parse_minor(t, 2)
             .filter(|v| *v >= 0)
-            .map(Some)
+            .map(|v| Some(Some(v)))
             .ok_or_else(|| Failure(format!("{flag}: {t:?} is not an amount"))),
     }
 }
 
-fn guard(what: String) -> impl Fn(StoreError) -> Failure {
-    move |e| match e {
-        StoreError::GuardFailed(_) => Failure(what.clone()),
-        other => Failure(other.to_string()),
-    }
-}
-
 pub async fn update_merchant(store: &Store, u: MerchantUpdate) -> Result<(), Failure> {
-    let id = MerchantId::parse(&u.merchant)
-        .ok_or_else(|| Failure(format!("no merchant with id {:?}", u.merchant)))?;
-    let mut profile = store
-        .payout_profile(&id)
-        .await?
-        .ok_or_else(|| Failure(format!("no merchant with id {:?}", u.merchant)))?;
-    if let Some(url) = u.payout_webhook_url {
-        if !url.is_empty() {
-            paylink_core::bill::check_url("payout_webhook_url", &Some(url.clone())).map_err(
-                |_| {
-                    Failure(format!(
-                        "--payout-webhook-url: {url:?} is not an http(s) URL"
-                    ))
-                },
-            )?;
+    let url_text = u.payout_webhook_url.clone().unwrap_or_default();
+    let daily = limit("--daily-payout-limit", u.daily_payout_limit)?;
+    let monthly = limit("--monthly-payout-limit", u.monthly_payout_limit)?;
+    let changed = merchants::update_payout_profile(store, &u.merchant, |profile| {
+        if let Some(url) = u.payout_webhook_url {
+            profile.webhook_url = (!url.is_empty()).then_some(url);
         }
-        profile.webhook_url = (!url.is_empty()).then_some(url);
-    }
-    if let Some(m) = u.payout_moderation {
-        profile.moderation = m;
-    }
-    if let Some(r) = u.regular_payouts {
-        profile.regular_payouts = r;
-    }
-    profile.daily_limit = limit(
-        "--daily-payout-limit",
-        u.daily_payout_limit,
-        profile.daily_limit,
-    )?;
-    profile.monthly_limit = limit(
-        "--monthly-payout-limit",
-        u.monthly_payout_limit,
-        profile.monthly_limit,
-    )?;
-    store
-        .apply(Plan::one(Write::SetPayoutProfile {
-            merchant_id: id.clone(),
-            profile: profile.clone(),
-        }))
-        .await
-        .map_err(guard(format!("no merchant with id {id}")))?;
+        if let Some(m) = u.payout_moderation {
+            profile.moderation = m;
+        }
+        if let Some(r) = u.regular_payouts {
+            profile.regular_payouts = r;
+        }
+        if let Some(l) = daily {
+            profile.daily_limit = l;
+        }
+        if let Some(l) = monthly {
+            profile.monthly_limit = l;
+        }
+    })
+    .await;
+    let (id, profile) = match changed {
+        Ok(done) => done,
+        Err(OpError::Domain(DomainError::MerchantNotFound)) => {
+            return Err(Failure(format!("no merchant with id {:?}", u.merchant)))
+        }
+        Err(OpError::Domain(_)) => {
+            return Err(Failure(format!(
+                "--payout-webhook-url: {url_text:?} is not an http(s) URL"
+            )))
+        }
+        Err(e) => return Err(Failure(e.to_string())),
+    };
     let fmt = |l: Option<i64>| l.map(format_fixed);
     report(
         u.json,
@@ -298,14 +285,9 @@ pub async fn fx(store: &Store, c: FxCommand) -> Result<(), Failure> {
                     "--rate: {rate:?} is not a positive decimal with at most 8 places"
                 ))
             })?;
-            store
-                .apply(Plan::one(Write::SetFxRate {
-                    base,
-                    quote,
-                    rate: parsed,
-                    now: now(),
-                }))
-                .await?;
+            fx::set_rate(store, base, quote, parsed, now())
+                .await
+                .map_err(|e| Failure(e.to_string()))?;
             report(
                 json,
                 json!({"from": base.code(), "to": quote.code(), "rate": parsed.to_string()}),
@@ -407,15 +389,12 @@ pub async fn payout_account(
 }
 
 async fn ban(store: &Store, a: AccountRef, banned: bool) -> Result<(), Failure> {
-    let id = PayoutAccountId::parse(&a.id)
-        .ok_or_else(|| Failure(format!("no payout account with id {:?}", a.id)))?;
-    store
-        .apply(Plan::one(Write::SetPayoutAccountBanned {
-            id: id.clone(),
-            banned,
-        }))
+    let id = payouts::set_account_banned(store, &a.id, banned)
         .await
-        .map_err(guard(format!("no payout account with id {id}")))?;
+        .map_err(|e| match e {
+            OpError::Domain(_) => Failure(format!("no payout account with id {:?}", a.id)),
+            OpError::Store(e) => Failure(e.to_string()),
+        })?;
     report(
         a.json,
         json!({"payout_account_id": id.to_string(), "banned": banned}),
@@ -433,15 +412,13 @@ pub async fn set_verified(
     verified: bool,
     json: bool,
 ) -> Result<(), Failure> {
-    let id = MerchantId::parse(merchant)
-        .ok_or_else(|| Failure(format!("no merchant with id {merchant:?}")))?;
-    store
-        .apply(Plan::one(Write::SetMerchantVerified {
-            merchant_id: id.clone(),
-            verified,
-        }))
+    merchants::set_verified(store, merchant, verified)
         .await
-        .map_err(guard(format!("no merchant with id {id}")))?;
+        .map_err(|e| match e {
+            OpError::Domain(_) => Failure(format!("no merchant with id {merchant:?}")),
+            OpError::Store(e) => Failure(e.to_string()),
+        })?;
+    let id = merchant;
     report(
         json,
         json!({"merchant_id": id.to_string(), "verified": verified}),
@@ -519,12 +496,12 @@ pub async fn payout(store: &Store, c: PayoutCommand) -> Result<(), Failure> {
     }
     .ok_or_else(|| Failure(format!("no payout with id {:?}", r.id)))?;
     let refused = |e| match e {
-        paylink_server::bills::OpError::Domain(_) => Failure(format!(
+        paylink_server::ops::OpError::Domain(_) => Failure(format!(
             "payout {} is {}: it cannot be moved that way",
             found.id,
             found.status.as_str()
         )),
-        paylink_server::bills::OpError::Store(e) => Failure(e.to_string()),
+        paylink_server::ops::OpError::Store(e) => Failure(e.to_string()),
     };
     let done = match outcome {
         None => payouts::approve(store, &found, now())
@@ -556,15 +533,9 @@ pub async fn sbp_bank(store: &Store, c: SbpBankCommand) -> Result<(), Failure> {
                     "--member-id and --bic must be positive, --name and --name-en not empty".into(),
                 ));
             }
-            store
-                .apply(Plan::one(Write::UpsertSbpBank {
-                    member_id,
-                    name: name.trim().to_string(),
-                    name_en: name_en.trim().to_string(),
-                    bic,
-                    now: now(),
-                }))
-                .await?;
+            sbp_banks::add(store, member_id, &name, &name_en, bic, now())
+                .await
+                .map_err(|e| Failure(e.to_string()))?;
             report(
                 json,
                 json!({"member_id": member_id, "enabled": true}),
@@ -599,14 +570,15 @@ pub async fn sbp_bank(store: &Store, c: SbpBankCommand) -> Result<(), Failure> {
 }
 
 async fn enable(store: &Store, b: BankRef, enabled: bool) -> Result<(), Failure> {
-    store
-        .apply(Plan::one(Write::SetSbpBankEnabled {
-            member_id: b.member_id,
-            enabled,
-            now: now(),
-        }))
+    let found = sbp_banks::set_enabled(store, b.member_id, enabled, now())
         .await
-        .map_err(guard(format!("no SBP bank with member id {}", b.member_id)))?;
+        .map_err(|e| Failure(e.to_string()))?;
+    if !found {
+        return Err(Failure(format!(
+            "no SBP bank with member id {}",
+            b.member_id
+        )));
+    }
     report(
         b.json,
         json!({"member_id": b.member_id, "enabled": enabled}),

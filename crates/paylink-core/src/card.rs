@@ -1,6 +1,7 @@
 //! Card numbers: parsed with a Luhn check, shown only masked, remembered only by a keyed
 //! fingerprint. The full number never leaves this type except through `expose_pan`.
 
+use crate::time::{format_datetime, Millis};
 use crate::token::hex;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -67,6 +68,35 @@ fn luhn_ok(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// `MM/YY`, `MMYY`, `MM/YYYY`: valid through the end of that month, which must not be past.
+pub fn expiry_ok(text: &str, now: Millis) -> bool {
+    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let (month, year) = match digits.len() {
+        4 => (&digits[..2], format!("20{}", &digits[2..])),
+        6 => (&digits[..2], digits[2..].to_string()),
+        _ => return false,
+    };
+    let (Ok(month), Ok(year)) = (month.parse::<u32>(), year.parse::<u32>()) else {
+        return false;
+    };
+    let today = format_datetime(now);
+    let this_year: u32 = today[..4].parse().unwrap_or(0);
+    let this_month: u32 = today[5..7].parse().unwrap_or(0);
+    (1..=12).contains(&month) && (year, month) >= (this_year, this_month) && year <= this_year + 20
+}
+
+/// The name on a payout card as the provider gets it: trimmed, upper case, at most 64
+/// characters and no control characters; `None` when it breaks a rule.
+pub fn holder_name(text: &str) -> Option<String> {
+    let name = text.trim();
+    (name.chars().count() <= 64 && !name.chars().any(char::is_control)).then(|| name.to_uppercase())
+}
+
+/// Three or four digits.
+pub fn cvc_ok(text: &str) -> bool {
+    (3..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +118,19 @@ mod tests {
         assert_eq!(c.fingerprint(b"k1"), c.fingerprint(b"k1"));
         assert_ne!(c.fingerprint(b"k1"), c.fingerprint(b"k2"));
         assert!(!c.fingerprint(b"k1").contains("4242424242"));
+    }
+
+    #[test]
+    fn expiry_dates_are_checked_against_this_month() {
+        // 2024-05-14.
+        let now = 1_715_680_800_000;
+        assert!(expiry_ok("05/24", now));
+        assert!(expiry_ok("12 / 2030", now));
+        assert!(expiry_ok("0125", now));
+        assert!(!expiry_ok("04/24", now));
+        assert!(!expiry_ok("13/30", now));
+        assert!(!expiry_ok("00/30", now));
+        assert!(!expiry_ok("1/30", now));
+        assert!(!expiry_ok("12/99", now));
     }
 }

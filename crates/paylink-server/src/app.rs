@@ -1,15 +1,15 @@
 //! Building and running the application: `Application::build` binds the listener (port 0 in
 //! tests) and wires state, routes and middleware.
 
-use crate::acquirer::SandboxAcquirer;
-use crate::apidocs;
-use crate::cardlink::{self, ApiError};
 use crate::config::{Mode, Settings};
+use crate::dialects::cardlink::{self, ApiError};
+use crate::dialects::docs;
 use crate::keys::{InstanceKeys, KeyError};
 use crate::metrics::Metrics;
 use crate::pages;
+use crate::sandbox::{self, acquirer::SandboxAcquirer, acquirer::SandboxPayouts};
 use crate::state::{AppState, Clock, Services};
-use crate::{postbacks, worker};
+use crate::workers::{dispatcher, money};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -146,11 +146,11 @@ impl Application {
         let sandbox = Arc::new(SandboxAcquirer::new(&public_url, keys.sandbox.clone()));
         let state = AppState::new(Services {
             store: store.clone(),
-            postback_client: postbacks::client(&settings.postbacks),
+            postback_client: dispatcher::client(&settings.postbacks),
             settings,
             clock,
             acquirer: sandbox.clone(),
-            payout_provider: Arc::new(crate::acquirer::SandboxPayouts),
+            payout_provider: Arc::new(SandboxPayouts),
             sandbox,
             keys,
             postbacks_due: tokio::sync::Notify::new(),
@@ -211,13 +211,13 @@ impl Application {
             tokio::spawn(supervise(
                 "the postback dispatcher",
                 panics.clone(),
-                move || postbacks::run(st.clone(), stopped.clone()),
+                move || dispatcher::run(st.clone(), stopped.clone()),
             ))
         });
         let worker = st.settings.money.work.then(|| {
             let (st, stopped) = (st.clone(), stopped.clone());
             tokio::spawn(supervise("the money worker", panics.clone(), move || {
-                worker::run(st.clone(), stopped.clone())
+                money::run(st.clone(), stopped.clone())
             }))
         });
         let key_watch = tokio::spawn(crate::keys::watch(self.state.keys.clone(), stopped.clone()));
@@ -394,13 +394,11 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .route("/health", get(health))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
-        .merge(apidocs::router())
+        .merge(docs::router())
         .merge(cardlink::router())
         .merge(pages::router());
     if state.settings.mode == Mode::Sandbox {
-        routes = routes
-            .merge(cardlink::sandbox_router())
-            .merge(pages::sandbox_router());
+        routes = routes.merge(sandbox::router());
     }
     routes
         .fallback(not_found)

@@ -16,7 +16,7 @@
 //! of them), so a key file that belongs to another database is refused instead of silently
 //! fingerprinting cards differently.
 
-use crate::payouts::payee_context;
+use crate::ops::payouts::payee_context;
 use hmac::{Hmac, Mac};
 use paylink_core::plan::{Plan, SealedColumn, Write};
 use paylink_core::seal::{

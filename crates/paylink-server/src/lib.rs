@@ -1,26 +1,21 @@
-//! paylink's HTTP server: the dialect routes, the payer pages and the operations they share.
-//! Dialects parse and render; [`bills`] and [`checkout`] run the domain against the store.
+//! paylink's HTTP server: the application layer ([`ops`]) and the surfaces over it: the wire
+//! dialects ([`dialects`]), the payer pages, the sandbox and the workers. `app.rs` merges every
+//! surface's `router()`; surfaces parse and render, [`ops`] runs the domain against the store.
 
 pub mod acquirer;
-pub mod admin;
-mod apidocs;
 mod app;
-pub mod bills;
-mod cardlink;
-pub mod checkout;
 pub mod config;
+pub mod dialects;
 pub mod egress;
-pub mod idempotency;
 pub mod keys;
 pub mod metrics;
+pub mod ops;
 mod pages;
-pub mod payouts;
-pub mod postbacks;
-pub mod refunds;
+pub mod sandbox;
 pub mod state;
-pub mod worker;
+pub mod workers;
 
 pub use app::{Application, Panics, StartError};
-pub use cardlink::document_json as openapi_json;
 pub use config::Settings;
+pub use dialects::cardlink::document_json as openapi_json;
 pub use state::{Clock, ManualClock, SystemClock};

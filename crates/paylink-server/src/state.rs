@@ -1,6 +1,7 @@
-use crate::acquirer::{Acquirer, PayoutProvider, SandboxAcquirer};
+use crate::acquirer::{Acquirer, PayoutProvider};
 use crate::config::Settings;
 use crate::keys::InstanceKeys;
+use crate::sandbox::acquirer::SandboxAcquirer;
 use paylink_core::time::Millis;
 use paylink_store::Store;
 use std::sync::atomic::{AtomicI64, Ordering};

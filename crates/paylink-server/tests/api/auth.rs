@@ -2,7 +2,7 @@
 
 use crate::harness::*;
 use paylink_core::merchant::Subscription;
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use reqwest::Method;
 use serde_json::json;
 
@@ -103,7 +103,9 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
     let merchant = app.merchant.merchant_id.as_str();
     let create = json!({"amount": 10, "shop_id": app.shop()});
 
-    admin::set_banned(&app.store, merchant, true).await.unwrap();
+    merchants::set_banned(&app.store, merchant, true)
+        .await
+        .unwrap();
     app.post("/api/v1/bill/create", create.clone())
         .await
         .error(403, "api:error.merchant_banned");
@@ -113,11 +115,11 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
     app.pay_sbp(&id, None)
         .await
         .error(403, "api:error.merchant_banned");
-    admin::set_banned(&app.store, merchant, false)
+    merchants::set_banned(&app.store, merchant, false)
         .await
         .unwrap();
 
-    admin::set_subscription(&app.store, merchant, Subscription::Inactive)
+    merchants::set_subscription(&app.store, merchant, Subscription::Inactive)
         .await
         .unwrap();
     app.post("/api/v1/bill/create", create.clone())
@@ -127,7 +129,7 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
         .await
         .error(403, "api:error.merchant_subscription_inactive");
 
-    admin::set_subscription(&app.store, merchant, Subscription::None)
+    merchants::set_subscription(&app.store, merchant, Subscription::None)
         .await
         .unwrap();
     app.post("/api/v1/bill/create", create.clone())
@@ -140,7 +142,7 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
     .await
     .error(403, "api:error.merchant_subscription_not_found");
 
-    admin::set_subscription(&app.store, merchant, Subscription::Active)
+    merchants::set_subscription(&app.store, merchant, Subscription::Active)
         .await
         .unwrap();
     assert_eq!(app.post("/api/v1/bill/create", create).await.status, 200);
@@ -174,7 +176,7 @@ async fn bills_only_in_an_own_known_enabled_shop() {
         enabled: Some(false),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), disable, true)
+    merchants::update_shop(&app.store, app.shop(), disable, true)
         .await
         .unwrap();
     app.post("/api/v1/bill/create", create(app.shop()))
@@ -189,7 +191,7 @@ async fn bills_only_in_an_own_known_enabled_shop() {
         enabled: Some(true),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), enable, true)
+    merchants::update_shop(&app.store, app.shop(), enable, true)
         .await
         .unwrap();
     assert_eq!(app.pay_card(&id, CARD_OK).await.status, 200);

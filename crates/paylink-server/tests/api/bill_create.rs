@@ -3,7 +3,7 @@
 use crate::harness::*;
 use paylink_api::cardlink::CreateBill;
 use paylink_core::money::Currency;
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -402,7 +402,7 @@ async fn absent_empty_and_null_fields_take_the_defaults() {
     }
 
     // Without currency_in the bill takes its shop's currency.
-    let usd_shop = admin::create_shop(
+    let usd_shop = merchants::create_shop(
         &app.store,
         &app.keys,
         app.merchant.merchant_id.as_str(),

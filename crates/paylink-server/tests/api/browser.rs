@@ -11,7 +11,7 @@ use crate::harness::*;
 use crate::receiver::{Received, Receiver};
 use base64::Engine;
 use paylink_core::notice::{md5_signature, WebhookKey};
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -415,7 +415,7 @@ async fn setup(test: &str) -> Option<(TestApp, Receiver, Browser)> {
     }
     let app = spawn_app().await;
     let receiver = Receiver::start().await;
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {

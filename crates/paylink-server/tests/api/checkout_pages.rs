@@ -4,7 +4,7 @@
 use crate::harness::*;
 use crate::receiver::Receiver;
 use paylink_core::notice::md5_signature;
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use serde_json::json;
 
 /// A browser that does not follow redirects, so each step can be checked.
@@ -93,7 +93,7 @@ fn action(html: &str) -> String {
 }
 
 async fn shop_urls(app: &TestApp, r: &Receiver) {
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {

@@ -3,8 +3,8 @@
 //! onboarded merchant. Helpers speak raw HTTP so tests can check the wire itself.
 
 use paylink_sdk::CardlinkClient;
-use paylink_server::admin::{self, Onboarded};
 use paylink_server::keys::{InstanceKeys, KeyFile, KeySource};
+use paylink_server::ops::merchants::{self, Onboarded};
 use paylink_server::{Application, ManualClock, Panics, Settings};
 use paylink_store::testing::TestDatabase;
 use paylink_store::Store;
@@ -116,7 +116,7 @@ pub async fn spawn_app_on(
     let metrics_url = app.metrics_address().map(|a| format!("http://{a}/metrics"));
     let keys = app.keys();
     tokio::spawn(app.run_until(std::future::pending()));
-    let merchant = admin::create_merchant(&store, &keys, "Test merchant", None, true, START)
+    let merchant = merchants::create_merchant(&store, &keys, "Test merchant", None, true, START)
         .await
         .expect("a merchant is created");
     TestApp {
@@ -264,14 +264,14 @@ impl TestApp {
 
     /// Another merchant, with its own shop and token.
     pub async fn new_merchant(&self, name: &str) -> Onboarded {
-        admin::create_merchant(&self.store, &self.keys, name, None, true, self.now())
+        merchants::create_merchant(&self.store, &self.keys, name, None, true, self.now())
             .await
             .expect("a merchant is created")
     }
 
     /// A new API token for the default merchant (the old one stops working).
     pub async fn refresh_token(&self) -> String {
-        admin::refresh_token(
+        merchants::refresh_token(
             &self.store,
             &self.keys,
             self.merchant.merchant_id.as_str(),

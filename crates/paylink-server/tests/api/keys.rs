@@ -11,9 +11,9 @@ use paylink_core::notice::{md5_signature, WebhookKey};
 use paylink_core::plan::{Plan, SealedColumn, Write};
 use paylink_core::seal::{SealKey, SealKeys};
 use paylink_core::token::ApiToken;
-use paylink_server::admin::{self, ShopChanges};
 use paylink_server::keys::{self, token_context, webhook_context, KeyError, KeyFile, KeySource};
-use paylink_server::payouts::{self, Destination};
+use paylink_server::ops::merchants::{self, ShopChanges};
+use paylink_server::ops::payouts::{self, Destination};
 use paylink_server::{Application, ManualClock, Settings, StartError};
 use paylink_store::testing::TestDatabase;
 use paylink_store::{SealedValue, Store, StoreOptions};
@@ -349,7 +349,7 @@ async fn an_old_database_moves_its_keys_out_and_its_tokens_keep_working() {
     // The old token still authenticates, and its postbacks are signed with it (opened from
     // its format-1 seal), both ways.
     let r = Receiver::start().await;
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         shop.id.as_str(),
         ShopChanges {

@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use paylink_api::cardlink::Search;
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use serde_json::{json, Value};
 
 fn ids(page: &Value) -> Vec<String> {
@@ -351,7 +351,7 @@ async fn date_filters_cover_whole_days() {
 #[tokio::test]
 async fn search_filters_by_shop_order_and_bill() {
     let app = spawn_app().await;
-    let second_shop = admin::create_shop(
+    let second_shop = merchants::create_shop(
         &app.store,
         &app.keys,
         app.merchant.merchant_id.as_str(),

@@ -119,10 +119,10 @@ async fn waiting_work_shows_in_the_gauges() {
         s.postbacks.dispatch = false;
     })
     .await;
-    paylink_server::admin::update_shop(
+    paylink_server::ops::merchants::update_shop(
         &app.store,
         app.shop(),
-        paylink_server::admin::ShopChanges {
+        paylink_server::ops::merchants::ShopChanges {
             result_url: Some("http://127.0.0.1:9/postback".into()),
             ..Default::default()
         },

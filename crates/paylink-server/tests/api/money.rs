@@ -14,8 +14,8 @@ use paylink_core::money::Currency;
 use paylink_core::notice::{md5_signature, NoticeState};
 use paylink_core::payout::{AccountType, Payee, PayoutProfile};
 use paylink_core::plan::{Plan, Write};
-use paylink_server::admin::{self, Onboarded, ShopChanges};
-use paylink_server::payouts;
+use paylink_server::ops::merchants::{self, Onboarded, ShopChanges};
+use paylink_server::ops::payouts;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -257,7 +257,7 @@ fn created(a: &Answer) -> Vec<Value> {
 
 /// Points the test shop's postbacks (payments' and refunds') at `r`.
 async fn post_to(app: &TestApp, r: &Receiver) {
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {
@@ -1101,7 +1101,7 @@ async fn the_daily_and_monthly_limits_hold_and_a_failed_payout_gives_its_share_b
 async fn an_unverified_merchant_may_not_pay_out() {
     let app = spawn_app().await;
     let unverified =
-        admin::create_merchant(&app.store, &app.keys, "Unverified", None, false, app.now())
+        merchants::create_merchant(&app.store, &app.keys, "Unverified", None, false, app.now())
             .await
             .unwrap();
     set_profile(&app, &unverified.merchant_id, open_profile()).await;
@@ -1644,7 +1644,7 @@ async fn refunds_that_cannot_be_made_are_refused() {
 #[tokio::test]
 async fn a_foreign_currency_payment_lands_converted_in_the_balance_currency() {
     let app = spawn_app().await;
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {

@@ -5,7 +5,7 @@
 
 use crate::checkout_pages::{card_form, get, input, post};
 use crate::harness::*;
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use serde_json::json;
 
 const BANNED_EN: &str = "This merchant cannot accept payments.";
@@ -14,7 +14,7 @@ const DISABLED_EN: &str = "The shop does not accept payments at the moment.";
 const DISABLED_RU: &str = "Магазин сейчас не принимает платежи.";
 
 async fn set_shop_enabled(app: &TestApp, enabled: bool) {
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {
@@ -28,7 +28,7 @@ async fn set_shop_enabled(app: &TestApp, enabled: bool) {
 }
 
 async fn set_banned(app: &TestApp, banned: bool) {
-    admin::set_banned(&app.store, app.merchant.merchant_id.as_str(), banned)
+    merchants::set_banned(&app.store, app.merchant.merchant_id.as_str(), banned)
         .await
         .expect("the merchant is (un)banned");
 }

@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use paylink_core::money::Rate;
-use paylink_server::admin::{self, ShopChanges};
+use paylink_server::ops::merchants::{self, ShopChanges};
 use serde_json::{json, Value};
 
 /// The payment's amount fields as exact JSON text.
@@ -54,7 +54,7 @@ async fn a_shop_commission_replaces_the_default() {
         commission: Rate::parse_percent("1.25"),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), changes, true)
+    merchants::update_shop(&app.store, app.shop(), changes, true)
         .await
         .unwrap();
     let id = app.bill(json!({"amount": "100.50"})).await;
@@ -67,7 +67,7 @@ async fn a_shop_commission_replaces_the_default() {
         commission: Some(Rate::ZERO),
         ..ShopChanges::default()
     };
-    admin::update_shop(&app.store, app.shop(), zero, true)
+    merchants::update_shop(&app.store, app.shop(), zero, true)
         .await
         .unwrap();
     let id = app.bill(json!({"amount": "100.50"})).await;

@@ -6,13 +6,13 @@ use crate::harness::*;
 use crate::receiver::{Received, Receiver};
 use paylink_core::notice::{md5_signature, NoticeState, WebhookKey};
 use paylink_core::DomainError;
-use paylink_server::admin::{self, ShopChanges};
-use paylink_server::bills::OpError;
+use paylink_server::ops::merchants::{self, ShopChanges};
+use paylink_server::ops::OpError;
 use serde_json::json;
 
 /// Points the default shop's result URL at `url`.
 pub async fn result_url(app: &TestApp, url: &str) {
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {
@@ -133,7 +133,7 @@ async fn a_shop_without_a_result_url_gets_no_postback() {
     let app = spawn_app().await;
     let bill = app.bill(json!({"amount": 5})).await;
     app.pay_card(&bill, CARD_OK).await.ok();
-    let history = admin::postbacks(&app.store, &bill).await.unwrap();
+    let history = merchants::postbacks(&app.store, &bill).await.unwrap();
     assert!(history.is_empty());
 }
 
@@ -155,7 +155,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
         let store = app.store.clone();
         let bill = bill.clone();
         async move {
-            let h = admin::postbacks(&store, &bill).await.unwrap();
+            let h = merchants::postbacks(&store, &bill).await.unwrap();
             assert_eq!(h.len(), 1);
             h.into_iter().next().unwrap()
         }
@@ -202,7 +202,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
 
     // Redelivery: same id, same fields, same signature; a healthy receiver takes it.
     r.answer_with(200);
-    admin::redeliver(&app.store, &h.record.notice.id, app.now())
+    merchants::redeliver(&app.store, &h.record.notice.id, app.now())
         .await
         .unwrap();
     let fourth = r.wait_for("/postback", 4).await[3].clone();
@@ -222,7 +222,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
     assert_eq!(h.attempts.len(), 4);
     assert_eq!(h.attempts[3].http_status, Some(200));
     // An unknown postback cannot be redelivered.
-    assert!(admin::redeliver(&app.store, "msg_nope", app.now())
+    assert!(merchants::redeliver(&app.store, "msg_nope", app.now())
         .await
         .is_err());
 }
@@ -239,7 +239,7 @@ async fn a_receiver_that_is_down_is_an_attempt_with_an_error_and_a_retry() {
     app.pay_card(&bill, CARD_OK).await.ok();
     let mut h = Vec::new();
     for _ in patience() {
-        h = admin::postbacks(&app.store, &bill).await.unwrap();
+        h = merchants::postbacks(&app.store, &bill).await.unwrap();
         if h.first().is_some_and(|p| !p.attempts.is_empty()) {
             break;
         }
@@ -262,7 +262,7 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
         let store = app.store.clone();
         let shop = app.shop().to_string();
         async move {
-            admin::update_shop(
+            merchants::update_shop(
                 &store,
                 &shop,
                 ShopChanges {
@@ -310,7 +310,7 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
     // does not allow them, at send time.
     let r = Receiver::start().await;
     let url = r.url("/postback");
-    admin::update_shop(
+    merchants::update_shop(
         &app.store,
         app.shop(),
         ShopChanges {
@@ -325,7 +325,7 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
     app.pay_card(&bill, CARD_OK).await.ok();
     let mut h = Vec::new();
     for _ in patience() {
-        h = admin::postbacks(&app.store, &bill).await.unwrap();
+        h = merchants::postbacks(&app.store, &bill).await.unwrap();
         if h.first().is_some_and(|p| !p.attempts.is_empty()) {
             break;
         }

@@ -1,5 +1,6 @@
 //! The Cardlink merchant API (`/api/v1`, seed `cardlink-api.txt`, compat `cardlink.md`) and the
-//! sandbox payment helper. Handlers parse, call `bills`/`checkout`, and render.
+//! sandbox payment helper (mounted by [`crate::sandbox`]). Handlers parse, call [`crate::ops`],
+//! and render.
 
 mod auth;
 mod error;
@@ -12,8 +13,8 @@ mod views;
 pub use error::ApiError;
 pub use openapi::{document, document_json, Unavailable, SPEC_PATH};
 
-use crate::bills;
-use crate::checkout::{self, ClientAddr, Sale, Step, Tender};
+use crate::ops::bills;
+use crate::ops::checkout::{self, ClientAddr, Sale, Step, Tender};
 use crate::state::AppState;
 use auth::{Authed, Credentials};
 use axum::extract::State;
@@ -51,11 +52,6 @@ impl<T: serde::Serialize> IntoResponse for Wire<T> {
             }
         }
     }
-}
-
-/// The sandbox's payment helper, mounted in sandbox mode only.
-pub fn sandbox_router() -> Router<AppState> {
-    Router::new().route("/sandbox/pay", post(sandbox_pay))
 }
 
 /// Every route of the dialect. Parameters may come by GET or POST alike (compat 1).
@@ -419,7 +415,7 @@ async fn payment_search(
     responses((status = 200, description = "Success.", body = wire::Payment), openapi::PayRefusals),
     security(("bearer" = [])),
 )]
-async fn sandbox_pay(
+pub(crate) async fn sandbox_pay(
     State(st): State<AppState>,
     who: Credentials,
     client: ClientAddr,

@@ -2,7 +2,7 @@
 //! generated from the code) and `GET /docs`, the same document rendered into one offline HTML
 //! page on the server (no scripts, no CDN).
 
-use crate::cardlink::{self, SPEC_PATH};
+use crate::dialects::cardlink::{self, SPEC_PATH};
 use crate::state::AppState;
 use askama::Template;
 use axum::http::{header, StatusCode};

@@ -1,7 +1,7 @@
 //! The Cardlink error shapes: `{"success": false, "message": "api:error.<key>"}` with the
 //! documented status; Laravel's 422 with an `errors` map; the bare 401.
 
-use crate::bills::OpError;
+use crate::ops::OpError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -84,7 +84,7 @@ impl From<OpError> for ApiError {
             // The request ran past its claim on its Idempotency-Key, and a retry took it over:
             // that one answers (this one made no effect).
             OpError::Store(paylink_store::StoreError::GuardFailed(g))
-                if crate::idempotency::lost(g) =>
+                if crate::ops::idempotency::lost(g) =>
             {
                 ApiError::Http(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -2,10 +2,10 @@
 //! PROCESS, and moves payouts through the provider. Each pass handles what is due at once,
 //! concurrently, so that it keeps up with the rate payouts are created at.
 
-use crate::payouts;
-use crate::refunds;
+use crate::ops::payouts;
+use crate::ops::refunds;
+use crate::ops::settlements;
 use crate::state::AppState;
-use paylink_core::settlement;
 use paylink_store::StoreError;
 use tokio::task::JoinSet;
 
@@ -18,10 +18,7 @@ pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
     let mut tasks = JoinSet::new();
     for s in st.store.due_settlements(now, PASS).await? {
         let st = st.clone();
-        tasks.spawn(async move {
-            let hold = st.store.balance(&s.merchant_id, s.currency).await?.hold;
-            st.store.apply(settlement::settle(&s, hold, now)).await
-        });
+        tasks.spawn(async move { settlements::settle(&st, &s, now).await });
     }
     for p in st.store.due_payouts(now, PASS).await? {
         let st = st.clone();
@@ -53,7 +50,7 @@ pub async fn run(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         if st.now() >= next_purge {
             next_purge = st.now() + PURGE_EVERY_MS;
-            if let Err(e) = crate::idempotency::purge(&st).await {
+            if let Err(e) = crate::ops::idempotency::purge(&st).await {
                 tracing::error!(error = %e, "purging idempotency keys failed");
             }
         }

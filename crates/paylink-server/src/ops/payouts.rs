@@ -2,9 +2,9 @@
 //! and the worker that sends payouts to the provider and settles received money.
 
 use crate::acquirer::PayoutRequest;
-use crate::bills::OpError;
-use crate::idempotency::{self, Seal};
 use crate::keys::InstanceKeys;
+use crate::ops::idempotency::{self, Seal};
+use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::card::CardNumber;
 use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
@@ -179,6 +179,21 @@ pub fn guard_error(guard: &str) -> DomainError {
     }
 }
 
+/// The merchant cancels `payout`: with `whole_order`, every part of a split payout that shares
+/// its order id; otherwise that part alone.
+pub async fn cancel(
+    st: &AppState,
+    payout: Payout,
+    whole_order: bool,
+    seal: &dyn Seal<Payout>,
+) -> Result<Payout, OpError> {
+    let parts = match (&payout.order_id, whole_order) {
+        (Some(order), true) => st.store.payout_parts(&payout.merchant_id, order).await?,
+        _ => vec![payout],
+    };
+    decline(st, &parts, "Canceled by the merchant", seal).await
+}
+
 /// Ends the `parts` of a payout (one, or every part of a split one) that have not gone to the
 /// provider (NEW or MODERATING) as DECLINED, together in one plan; answers the first declined.
 /// Parts that cannot be declined any more are left as they are; none at all is a refusal.
@@ -351,4 +366,23 @@ async fn record(st: &AppState, p: &Payout, outcome: Outcome) -> Result<(), Store
         Err(OpError::Store(e)) => Err(e),
         Err(OpError::Domain(_)) => Err(StoreError::GuardFailed("payout_moved")),
     }
+}
+
+/// A banned payee is refused for every merchant (the ban is by fingerprint).
+pub async fn set_account_banned(
+    store: &Store,
+    account_id: &str,
+    banned: bool,
+) -> Result<PayoutAccountId, OpError> {
+    let id = PayoutAccountId::parse(account_id).ok_or(DomainError::PayoutAccountNotFound)?;
+    store
+        .apply(Plan::one(Write::SetPayoutAccountBanned {
+            id: id.clone(),
+            banned,
+        }))
+        .await
+        .map_err(|e| {
+            crate::ops::merchants::not_found_on_guard(e, DomainError::PayoutAccountNotFound)
+        })?;
+    Ok(id)
 }

@@ -6,7 +6,7 @@
 //! memory.
 
 use crate::acquirer::{ChargeRequest, ChargeStep};
-use crate::bills::OpError;
+use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -15,7 +15,7 @@ use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
 use paylink_core::id::PaymentId;
 use paylink_core::merchant::Shop;
-use paylink_core::money::Amount;
+use paylink_core::money::{Amount, Rate};
 use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
@@ -38,6 +38,12 @@ impl<'a> Sale<'a> {
             shop: &c.shop,
             merchant_banned: c.merchant_banned,
         }
+    }
+
+    /// What the payer pays for the bill: its amount, with the shop's commission (or the
+    /// instance's default) when the payer bears it.
+    pub fn quote(&self, st: &AppState) -> i64 {
+        self.bill.quote(commission(st, self.shop))
     }
 
     /// Whether a payer may pay it now (by `method`, once chosen).
@@ -206,10 +212,9 @@ pub async fn pay(
     }
     // A conversion without a rate is refused before any money is taken.
     booking(st, bill, shop).await?;
-    let rate = shop.commission.unwrap_or(st.settings.default_commission);
     let (paid, card) = match &tender {
-        Tender::Card(card) => (bill.quote(rate), Some(card)),
-        Tender::Sbp { amount } => (amount.map_or_else(|| bill.quote(rate), Amount::minor), None),
+        Tender::Card(card) => (sale.quote(st), Some(card)),
+        Tender::Sbp { amount } => (amount.map_or_else(|| sale.quote(st), Amount::minor), None),
     };
     let step = st
         .acquirer
@@ -325,6 +330,11 @@ pub async fn booking(st: &AppState, bill: &Bill, shop: &Shop) -> Result<Booking,
     Ok(booking)
 }
 
+/// The shop's commission, or the instance's default.
+fn commission(st: &AppState, shop: &Shop) -> Rate {
+    shop.commission.unwrap_or(st.settings.default_commission)
+}
+
 /// Records an answered charge (and its postback) in one plan.
 async fn record(
     st: &AppState,
@@ -333,7 +343,7 @@ async fn record(
     charge: Charge,
     payment_id: PaymentId,
 ) -> Result<Payment, OpError> {
-    let rate = shop.commission.unwrap_or(st.settings.default_commission);
+    let rate = commission(st, shop);
     let method = charge.method;
     let now = st.now();
     let booking = booking(st, bill, shop).await?;

@@ -1,6 +1,7 @@
 //! Bill operations shared by every dialect: load, decide in core, apply through the writer.
 
-use crate::idempotency::{self, Seal};
+use crate::ops::idempotency::{self, Seal};
+use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::bill::{Bill, NewBill};
 use paylink_core::id::BillId;
@@ -8,16 +9,6 @@ use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::DomainError;
 use paylink_store::StoreError;
-use thiserror::Error;
-
-/// What an operation can fail with: the domain's refusal, or storage trouble (a 500).
-#[derive(Debug, Error)]
-pub enum OpError {
-    #[error(transparent)]
-    Domain(#[from] DomainError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// Opens a bill in `shop` (as read with the caller's token; `None` when there is none); `seal`
 /// adds an idempotent request's answer to the plan.

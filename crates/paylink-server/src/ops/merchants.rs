@@ -1,12 +1,13 @@
 //! Operator actions (the `paylink merchant|shop|token` commands): merchants, shops, tokens.
 
-use crate::bills::OpError;
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
+use crate::ops::OpError;
 use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
 use paylink_core::notice::WebhookKey;
+use paylink_core::payout::PayoutProfile;
 use paylink_core::plan::{DeliveryAttempt, Plan, Write};
 use paylink_core::time::Millis;
 use paylink_core::token::ApiToken;
@@ -327,4 +328,49 @@ pub async fn redeliver(store: &Store, id: &str, now: Millis) -> Result<(), OpErr
         }))
         .await?;
     Ok(())
+}
+
+/// Only verified merchants may pay out.
+pub async fn set_verified(store: &Store, merchant_id: &str, verified: bool) -> Result<(), OpError> {
+    let m = merchant(store, merchant_id).await?;
+    store
+        .apply(Plan::one(Write::SetMerchantVerified {
+            merchant_id: m.id,
+            verified,
+        }))
+        .await
+        .map_err(|e| not_found_on_guard(e, DomainError::MerchantNotFound))
+}
+
+/// Changes the merchant's payout settings by `change`; the webhook URL must be http(s).
+pub async fn update_payout_profile(
+    store: &Store,
+    merchant_id: &str,
+    change: impl FnOnce(&mut PayoutProfile),
+) -> Result<(MerchantId, PayoutProfile), OpError> {
+    let id = MerchantId::parse(merchant_id).ok_or(DomainError::MerchantNotFound)?;
+    let mut profile = store
+        .payout_profile(&id)
+        .await?
+        .ok_or(DomainError::MerchantNotFound)?;
+    change(&mut profile);
+    if profile.webhook_url.is_some() {
+        paylink_core::bill::check_url("payout_webhook_url", &profile.webhook_url)?;
+    }
+    store
+        .apply(Plan::one(Write::SetPayoutProfile {
+            merchant_id: id.clone(),
+            profile: profile.clone(),
+        }))
+        .await
+        .map_err(|e| not_found_on_guard(e, DomainError::MerchantNotFound))?;
+    Ok((id, profile))
+}
+
+/// A write whose only guard is that its row exists: a refusal means the row is gone.
+pub(crate) fn not_found_on_guard(e: StoreError, missing: DomainError) -> OpError {
+    match e {
+        StoreError::GuardFailed(_) => missing.into(),
+        other => other.into(),
+    }
 }

@@ -3,7 +3,7 @@
 //! request names, so a request costs one read.
 
 use super::error::ApiError;
-use crate::bills::OpError;
+use crate::ops::OpError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

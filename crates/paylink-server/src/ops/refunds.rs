@@ -2,9 +2,9 @@
 //! answer. A refund whose asker died is asked again by the money worker once its lease ends.
 
 use crate::acquirer::RefundRequest;
-use crate::bills::OpError;
-use crate::idempotency::{self, NoSeal, Seal};
-use crate::payouts::guard_error;
+use crate::ops::idempotency::{self, NoSeal, Seal};
+use crate::ops::payouts::guard_error;
+use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::id::RefundId;
 use paylink_core::payment::Payment;

@@ -1,10 +1,10 @@
-//! `Idempotency-Key` on the Cardlink writes (see [`crate::idempotency`]): the header, the
+//! `Idempotency-Key` on the Cardlink writes (see [`crate::ops::idempotency`]): the header, the
 //! request's fingerprint, and the answers as stored and replayed.
 
 use super::auth::Credentials;
 use super::error::ApiError;
 use super::params::Params;
-use crate::idempotency::{self, Claim, Seal, Sealer, Start};
+use crate::ops::idempotency::{self, Claim, Seal, Sealer, Start};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

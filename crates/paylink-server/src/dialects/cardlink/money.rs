@@ -4,9 +4,9 @@ use super::auth::{Authed, Credentials};
 use super::once::{once, IdempotencyKey, Run};
 use super::params::{Fields, Params};
 use super::{authorized, date_range, views, Answer, ApiError, Wire};
-use crate::idempotency::Seal;
-use crate::payouts::{self, Destination};
-use crate::refunds;
+use crate::ops::idempotency::Seal;
+use crate::ops::payouts::{self, Destination};
+use crate::ops::refunds;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +14,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use paylink_api::cardlink as wire;
-use paylink_core::card::CardNumber;
+use paylink_core::card::{self, CardNumber};
 use paylink_core::money::{format_fixed, Currency};
 use paylink_core::payout::{AccountType, Payout, PayoutKind, PayoutOrder, Phone};
 use paylink_core::refund::Refund;
@@ -168,15 +168,16 @@ fn destination(f: &mut Fields, account_type: Option<AccountType>) -> Option<Dest
                 "The :attribute must be a valid card number.",
                 CardNumber::parse,
             );
-            let holder = f.required_text("card_holder");
-            if let Some(h) = &holder {
-                if h.chars().count() > 64 || h.chars().any(char::is_control) {
+            let holder = f.required_text("card_holder").and_then(|h| {
+                let name = card::holder_name(&h);
+                if name.is_none() {
                     f.fail("card_holder", "The card holder is invalid.".into());
                 }
-            }
+                name
+            });
             Some(Destination::Card {
                 number: number?,
-                holder: holder?.trim().to_uppercase(),
+                holder: holder?,
             })
         }
         AccountType::Sbp => {
@@ -334,12 +335,9 @@ pub(super) async fn payout_cancel(
 async fn cancel(run: Run<Payout>) -> Result<Payout, ApiError> {
     let (st, who, params, seal) = (&run.st, &run.who, &run.params, run.seal);
     let payout = named_payout(st, who, params).await?;
-    let reason = "Canceled by the merchant";
-    let parts = match (&payout.order_id, params.get("id").is_none()) {
-        (Some(order), true) => st.store.payout_parts(&payout.merchant_id, order).await?,
-        _ => vec![payout],
-    };
-    Ok(payouts::decline(st, &parts, reason, seal.as_ref()).await?)
+    // Named by order_id, the cancel is of the whole order; by id, of that part (compat).
+    let whole_order = params.get("id").is_none();
+    Ok(payouts::cancel(st, payout, whole_order, seal.as_ref()).await?)
 }
 
 fn money_filter(f: &mut Fields) -> MoneyFilter {

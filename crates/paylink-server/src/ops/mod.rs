@@ -1,0 +1,27 @@
+//! The application layer: every operation exactly once. An operation loads the state it needs,
+//! lets core decide, has the writer apply the plan and returns a typed result. Every surface
+//! (the dialects, the payer pages, the sandbox, the workers and the CLI's admin commands) calls
+//! these; none builds a plan or holds a business rule of its own.
+
+pub mod bills;
+pub mod checkout;
+pub mod fx;
+pub mod idempotency;
+pub mod merchants;
+pub mod payouts;
+pub mod refunds;
+pub mod sbp_banks;
+pub mod settlements;
+
+use paylink_core::DomainError;
+use paylink_store::StoreError;
+use thiserror::Error;
+
+/// What an operation can fail with: the domain's refusal, or storage trouble (a 500).
+#[derive(Debug, Error)]
+pub enum OpError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
