@@ -214,7 +214,7 @@ pub async fn update_merchant(store: &Store, u: MerchantUpdate) -> Result<(), Fai
         .ok_or_else(|| Failure(format!("no merchant with id {:?}", u.merchant)))?;
     if let Some(url) = u.payout_webhook_url {
         if !url.is_empty() {
-            paylink_core::bill::check_url("payout_webhook_url", &Some(url.clone())).map_err(
+            paylink_core::text::check_url("payout_webhook_url", &Some(url.clone())).map_err(
                 |_| {
                     Failure(format!(
                         "--payout-webhook-url: {url:?} is not an http(s) URL"

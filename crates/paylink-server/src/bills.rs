@@ -1,8 +1,9 @@
 //! Bill operations shared by every dialect: load, decide in core, apply through the writer.
 
-use crate::idempotency::{self, Seal};
+use crate::idempotency::Seal;
 use crate::state::AppState;
 use paylink_core::bill::{Bill, NewBill};
+use paylink_core::guard::Guard;
 use paylink_core::id::BillId;
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::plan::{Plan, Write};
@@ -17,6 +18,16 @@ pub enum OpError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl OpError {
+    /// A plan refused by `guard`: the refusal it stands for, else the store's failure.
+    pub fn refused(guard: Guard) -> OpError {
+        match guard.refusal() {
+            Some(refusal) => OpError::Domain(refusal),
+            None => OpError::Store(StoreError::GuardFailed(guard)),
+        }
+    }
 }
 
 /// Opens a bill in `shop` (as read with the caller's token; `None` when there is none); `seal`
@@ -63,11 +74,8 @@ pub async fn toggle(
     plan.writes.extend(seal.answer(&toggled));
     match st.store.apply(plan).await {
         Ok(()) => Ok(toggled),
-        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
-            Err(StoreError::GuardFailed(g).into())
-        }
-        // Paid between our read and the write.
-        Err(StoreError::GuardFailed(_)) => Err(DomainError::BillIsFinished.into()),
+        // Paid between our read and the write (or the request's claim was lost).
+        Err(StoreError::GuardFailed(g)) => Err(OpError::refused(g)),
         Err(e) => Err(e.into()),
     }
 }
