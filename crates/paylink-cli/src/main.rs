@@ -398,8 +398,8 @@ impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
         match e {
             // Name the flag the operator typed, not the domain's field.
-            OpError::Domain(DomainError::Invalid { field, message }) => {
-                Failure(format!("--{}: {message}", field.replace('_', "-")))
+            OpError::Domain(DomainError::Invalid { field, kind }) => {
+                Failure(format!("--{} {kind}", field.replace('_', "-")))
             }
             e => Failure(e.to_string()),
         }

@@ -1,12 +1,13 @@
 //! Bills (payment links): one-time (NORMAL) or multi-use (MULTI), and the rules for opening,
 //! toggling and paying them.
 
-use crate::error::DomainError;
+use crate::error::{DomainError, Rule};
 use crate::id::{BillId, MerchantId};
 use crate::merchant::Shop;
 use crate::money::{Amount, Currency, Rate};
 use crate::payment::{PaymentMethod, PaymentStatus};
 use crate::plan::Write;
+use crate::text::{check_len, check_url, MAX_NAME};
 use crate::time::Millis;
 use std::str::FromStr;
 
@@ -69,10 +70,8 @@ impl FromStr for Locale {
 
 /// Longest accepted texts, in characters.
 pub const MAX_ORDER_ID: usize = 255;
-pub const MAX_NAME: usize = 255;
 pub const MAX_DESCRIPTION: usize = 1024;
 pub const MAX_CUSTOM: usize = 2048;
-pub const MAX_URL: usize = 2048;
 /// A bill may live at most a year.
 pub const MAX_TTL_SECS: i64 = 366 * 86_400;
 
@@ -127,57 +126,6 @@ pub struct NewBill {
     pub extra: Option<String>,
 }
 
-/// Whether `text` holds a control character other than tab and line breaks: a NUL cannot be
-/// stored in PostgreSQL text, and none of them belongs in a name, a URL or an id.
-pub fn has_control(text: &str) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-}
-
-/// A text field's rules: at most `max` characters and no control characters.
-pub fn check_len(
-    field: &'static str,
-    value: &Option<String>,
-    max: usize,
-) -> Result<(), DomainError> {
-    match value {
-        Some(v) if has_control(v) => Err(DomainError::invalid(
-            field,
-            format!(
-                "The {} may not contain control characters.",
-                field.replace('_', " ")
-            ),
-        )),
-        Some(v) if v.chars().count() > max => Err(DomainError::invalid(
-            field,
-            format!(
-                "The {} may not be greater than {max} characters.",
-                field.replace('_', " ")
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-pub fn check_url(field: &'static str, value: &Option<String>) -> Result<(), DomainError> {
-    check_len(field, value, MAX_URL)?;
-    match value {
-        Some(v)
-            if !(v.starts_with("http://") || v.starts_with("https://"))
-                || v.contains(char::is_whitespace) =>
-        {
-            Err(DomainError::invalid(
-                field,
-                format!(
-                    "The {} must be a valid http(s) URL.",
-                    field.replace('_', " ")
-                ),
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
 impl NewBill {
     /// Opens a bill in `shop` for `merchant`; the shop must be the merchant's and enabled.
     pub fn open(
@@ -199,18 +147,21 @@ impl NewBill {
         check_url("return_url", &self.return_url)?;
         if let Some(email) = &self.payer_email {
             if !email.contains('@') || email.contains(char::is_whitespace) {
-                return Err(DomainError::invalid(
-                    "payer_email",
-                    "The payer email must be a valid email address.",
-                ));
+                return Err(DomainError::Invalid {
+                    field: "payer_email",
+                    kind: Rule::Email,
+                });
             }
         }
         if let Some(ttl) = self.ttl_secs {
             if !(1..=MAX_TTL_SECS).contains(&ttl) {
-                return Err(DomainError::invalid(
-                    "ttl",
-                    format!("The ttl must be between 1 and {MAX_TTL_SECS} seconds."),
-                ));
+                return Err(DomainError::Invalid {
+                    field: "ttl",
+                    kind: Rule::SecondsRange {
+                        min: 1,
+                        max: MAX_TTL_SECS,
+                    },
+                });
             }
         }
         Ok(Bill {
@@ -276,10 +227,12 @@ impl Bill {
     /// The bill takes `method` (it names none, or this one).
     pub fn check_method(&self, method: PaymentMethod) -> Result<(), DomainError> {
         match self.payment_method {
-            Some(only) if only != method => Err(DomainError::invalid(
-                "method",
-                format!("This bill accepts only {}.", only.as_str()),
-            )),
+            Some(only) if only != method => Err(DomainError::Invalid {
+                field: "method",
+                kind: Rule::OnlyMethod {
+                    method: only.as_str(),
+                },
+            }),
             _ => Ok(()),
         }
     }

@@ -61,19 +61,40 @@ pub enum DomainError {
     /// lately.
     #[error("too many declined card payments; try again later")]
     TooManyFailedAttempts,
-    /// A field that parsed but breaks a rule; rendered as a validation error on `field`.
-    #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    /// A field that parsed but breaks a rule; each surface words it (Cardlink: as Laravel).
+    #[error("{field} {kind}")]
+    Invalid { field: &'static str, kind: Rule },
 }
 
-impl DomainError {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        DomainError::Invalid {
-            field,
-            message: message.into(),
-        }
-    }
+/// The rule a field breaks. The Display is a neutral predicate after the field's name.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rule {
+    #[error("is required")]
+    Required,
+    #[error("may not contain control characters")]
+    ControlCharacter,
+    #[error("may not be longer than {max} characters")]
+    TooLong { max: usize },
+    #[error("must be an http(s) URL")]
+    Url,
+    #[error("must be an email address")]
+    Email,
+    #[error("must be between {min} and {max} seconds")]
+    SecondsRange { min: i64, max: i64 },
+    /// Another object already has this value.
+    #[error("is already taken")]
+    Taken,
+    /// Names nothing among the values it is chosen from (a dictionary, a list).
+    #[error("is unknown")]
+    Unknown,
+    /// The object takes one payment method only: `method`'s code.
+    #[error("must be {method}")]
+    OnlyMethod { method: &'static str },
+    #[error("is not valid")]
+    NotValid,
+    #[error("has expired")]
+    Expired,
+    /// Refused for `reason` (an address paylink will not call, ...).
+    #[error("is refused: {reason}")]
+    Refused { reason: String },
 }

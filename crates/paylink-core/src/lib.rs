@@ -5,6 +5,7 @@
 pub mod bill;
 pub mod card;
 pub mod error;
+pub mod guard;
 pub mod id;
 pub mod ledger;
 pub mod merchant;
@@ -18,6 +19,7 @@ pub mod sandbox;
 pub mod seal;
 pub mod secret;
 pub mod settlement;
+pub mod text;
 pub mod time;
 pub mod token;
 

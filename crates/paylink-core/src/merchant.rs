@@ -1,8 +1,9 @@
 //! Merchants and their shops, and the access rules every merchant request passes.
 
-use crate::error::DomainError;
+use crate::error::{DomainError, Rule};
 use crate::id::{MerchantId, ShopId};
 use crate::money::{Currency, Rate};
+use crate::text::{check_len, check_url, MAX_NAME};
 use crate::time::Millis;
 use std::str::FromStr;
 
@@ -100,12 +101,15 @@ impl Shop {
     /// A name, and http(s) URLs where URLs are set.
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.name.trim().is_empty() {
-            return Err(DomainError::invalid("name", "The name field is required."));
+            return Err(DomainError::Invalid {
+                field: "name",
+                kind: Rule::Required,
+            });
         }
-        crate::bill::check_len("name", &Some(self.name.clone()), crate::bill::MAX_NAME)?;
-        crate::bill::check_url("result_url", &self.result_url)?;
-        crate::bill::check_url("success_url", &self.success_url)?;
-        crate::bill::check_url("fail_url", &self.fail_url)
+        check_len("name", &Some(self.name.clone()), MAX_NAME)?;
+        check_url("result_url", &self.result_url)?;
+        check_url("success_url", &self.success_url)?;
+        check_url("fail_url", &self.fail_url)
     }
 
     /// A shop the merchant may bill through: its own, and enabled.

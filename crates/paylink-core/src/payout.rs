@@ -3,6 +3,7 @@
 //! end returns it. Limits and the balance are guarded again in SQL by the plan's writes.
 
 use crate::error::DomainError;
+use crate::guard::Guard;
 use crate::id::{MerchantId, PayoutAccountId, PayoutId};
 use crate::ledger::{Account, Balance, Entry, EntryKind};
 use crate::merchant::Merchant;
@@ -416,8 +417,8 @@ pub fn create(
         payouts.push(payout);
     }
     for (period, limit, guard) in [
-        (day_key, daily, "daily_payout_limit_exceeded"),
-        (month_key, monthly, "monthly_payout_limit_exceeded"),
+        (day_key, daily, Guard::DailyPayoutLimitExceeded),
+        (month_key, monthly, Guard::MonthlyPayoutLimitExceeded),
     ] {
         plan.writes.push(Write::UsePayoutLimit {
             merchant_id: cx.merchant.id.clone(),

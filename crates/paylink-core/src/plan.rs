@@ -2,6 +2,7 @@
 //! depend on concurrent state are part of each write's SQL.
 
 use crate::bill::Bill;
+use crate::guard::Guard;
 use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId};
 use crate::ledger::{Entry, FxRate};
 use crate::merchant::{Merchant, Shop, Subscription};
@@ -118,7 +119,7 @@ pub enum Write {
         now: Millis,
     },
     /// A balanced ledger transaction and its effect on the merchants' cached balances. Guard:
-    /// no balance goes below zero (`balance_not_enough`).
+    /// no balance goes below zero ([`Guard::BalanceNotEnough`]).
     Post(Entry),
     /// Money waiting in hold until it is due.
     InsertSettlement(Settlement),
@@ -137,7 +138,7 @@ pub enum Write {
         currency: Currency,
         amount: i64,
         limit: i64,
-        guard: &'static str,
+        guard: Guard,
     },
     /// Gives back the usage of a payout that did not go out.
     ReleasePayoutLimit {
@@ -146,7 +147,7 @@ pub enum Write {
         currency: Currency,
         amount: i64,
     },
-    /// Guard: the payout is still in one of `from` (`payout_moved` otherwise).
+    /// Guard: the payout is still in one of `from` ([`Guard::PayoutMoved`] otherwise).
     MovePayout {
         id: PayoutId,
         from: &'static [PayoutStatus],
@@ -167,7 +168,7 @@ pub enum Write {
         refund: Refund,
         process_at: Millis,
     },
-    /// Guard: the refund is still in PROCESS (`refund_moved`).
+    /// Guard: the refund is still in PROCESS ([`Guard::RefundMoved`]).
     FinishRefund {
         id: RefundId,
         status: RefundStatus,
@@ -181,7 +182,7 @@ pub enum Write {
         until: Millis,
     },
     /// Adds `amount` (negative: a failed refund gives it back) to the payment's refunded
-    /// amount. Guard: it stays within the payment's amount (`refund_exceeds_payment`).
+    /// amount. Guard: it stays within the payment's amount ([`Guard::RefundExceedsPayment`]).
     AddRefunded {
         payment_id: PaymentId,
         amount: i64,
@@ -220,7 +221,7 @@ pub enum Write {
     /// Claims the merchant's `Idempotency-Key` for the request `fingerprint` as `token` until
     /// `leased_until`: a new key, one remembered since before `expired_before` (it is
     /// forgotten), or one left running by a claimer whose lease ended before `now` (same
-    /// request only). Guard: `request_key_taken` otherwise.
+    /// request only). Guard: [`Guard::RequestKeyTaken`] otherwise.
     ClaimRequest {
         key: RequestKey,
         fingerprint: String,
@@ -231,14 +232,14 @@ pub enum Write {
     },
     /// Records that the effect of the request claimed as `token` is done, naming the object
     /// whose state answers it. Goes in the plan that makes the effect. Guard: the claim is
-    /// still `token`'s (`request_key_lost`), so an effect is made under one claim only.
+    /// still `token`'s ([`Guard::RequestKeyLost`]), so an effect is made under one claim only.
     BindRequest {
         key: RequestKey,
         token: String,
         reference: String,
     },
     /// Stores the answer of the request claimed as `token`: replayed from now on. In the plan
-    /// that makes the effect (`must_hold`: guard `request_key_lost`, as [`Write::BindRequest`]),
+    /// that makes the effect (`must_hold`: [`Guard::RequestKeyLost`], as [`Write::BindRequest`]),
     /// or on its own after a refusal that changed nothing, or after an effect already bound.
     SettleRequest {
         key: RequestKey,

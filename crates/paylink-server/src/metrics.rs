@@ -3,6 +3,7 @@
 //! waiting work (outbox, settlements, writer queue, read pool) are read from the store at each
 //! scrape.
 
+use paylink_core::guard::Guard;
 use paylink_core::plan::{Plan, Write};
 use paylink_store::{Store, StoreObserver, Telemetry};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -276,7 +277,8 @@ impl Metrics {
 }
 
 impl StoreObserver for Metrics {
-    fn refused(&self, guard: &'static str) {
+    fn refused(&self, guard: Guard) {
+        let guard = guard.as_str();
         self.guards.get_or_create(&GuardLabels { guard }).inc();
     }
 

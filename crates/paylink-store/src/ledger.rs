@@ -3,6 +3,7 @@
 
 use crate::sql::{values_sql, Columns, Exec, Statement, Value};
 use crate::{Reads, Store, StoreError};
+use paylink_core::guard::Guard;
 use paylink_core::ledger::Entry;
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -63,7 +64,7 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
                  WHERE merchant_id = $1 AND currency = $2
                    AND available + $3 >= 0 AND locked + $4 >= 0 AND hold + $5 >= 0",
                 args,
-                "balance_not_enough",
+                Guard::BalanceNotEnough,
             )
         } else {
             Statement::new(

@@ -20,6 +20,7 @@ mod writes;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+use paylink_core::guard::Guard;
 use paylink_core::plan::Plan;
 use sql::{Decode, Exec, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -35,14 +36,14 @@ pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{Claimed, NoticeRecord};
 pub use reads::{
     BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, RememberedRequest,
-    SealedToken, TokenOwner,
 };
+pub use rows::{SealedToken, TokenOwner};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// A guarded write found the state changed under it (a finished bill, a spent balance).
     #[error("guard failed: {0}")]
-    GuardFailed(&'static str),
+    GuardFailed(Guard),
     /// A unique constraint refused the write.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -108,7 +109,7 @@ pub trait StoreObserver: Send + Sync {
     fn applied(&self, _plan: &Plan) {}
 
     /// A plan was refused by `guard` (a race lost, a double spend stopped).
-    fn refused(&self, _guard: &'static str) {}
+    fn refused(&self, _guard: Guard) {}
 
     /// Opening the store: `done` of the `total` migrations this binary knows are applied.
     fn migrated(&self, _done: usize, _total: usize) {}
@@ -278,7 +279,7 @@ impl Store {
             .iter()
             .any(|w| matches!(w, paylink_core::plan::Write::Post(e) if !e.is_balanced()))
         {
-            return Err(StoreError::GuardFailed("unbalanced_entry"));
+            return Err(StoreError::GuardFailed(Guard::UnbalancedEntry));
         }
         let applied = self
             .writer
@@ -287,7 +288,7 @@ impl Store {
         if let Some(o) = &self.observer {
             match &applied {
                 Ok(()) => o.0.applied(&plan),
-                Err(StoreError::GuardFailed(guard)) => o.0.refused(guard),
+                Err(StoreError::GuardFailed(guard)) => o.0.refused(*guard),
                 Err(_) => {}
             }
         }

@@ -1,8 +1,7 @@
 //! Reads of the outbox: the notices a dispatcher has leased (with what it needs to sign them),
 //! and the delivery history that operators look at.
 
-use crate::reads::SealedToken;
-use crate::rows;
+use crate::rows::{self, SealedToken};
 use crate::sql::{padded_ids, placeholders, Columns, Value};
 use crate::{Store, StoreError};
 use paylink_core::id::{BillId, MerchantId, ShopId};

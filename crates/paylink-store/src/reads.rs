@@ -2,7 +2,8 @@
 //! foreign object is indistinguishable from a missing one.
 
 use crate::rows::{
-    self, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS, TOKEN_OWNER_COLUMNS,
+    self, SealedToken, TokenOwner, BILL_COLUMNS, MERCHANT_COLUMNS, PAYMENT_COLUMNS, SHOP_COLUMNS,
+    TOKEN_OWNER_COLUMNS,
 };
 use crate::sql::{Decode, Value};
 use crate::{Store, StoreError};
@@ -12,20 +13,6 @@ use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::payment::Payment;
 use paylink_core::plan::{RequestKey, StoredAnswer};
 use paylink_core::time::Millis;
-
-/// A live API token's stored digest and its merchant.
-#[derive(Debug, Clone)]
-pub struct TokenOwner {
-    pub secret_sha256: String,
-    pub merchant: Merchant,
-}
-
-/// A merchant's live API token as sealed at rest (`None` for tokens issued before sealing).
-#[derive(Debug, Clone)]
-pub struct SealedToken {
-    pub id: i64,
-    pub sealed: Option<String>,
-}
 
 /// What the payer's pages show and sign: the bill, its shop, the merchant's name and token.
 #[derive(Debug, Clone)]

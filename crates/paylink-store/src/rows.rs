@@ -1,6 +1,5 @@
 //! Rows → domain values. A value that does not decode is `Corrupt`, never a panic.
 
-use crate::reads::{SealedToken, TokenOwner};
 use crate::sql::Columns;
 use crate::StoreError;
 use paylink_core::bill::Bill;
@@ -10,6 +9,20 @@ use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::money::{Amount, Currency, Rate};
 use paylink_core::payment::Payment;
 use std::str::FromStr;
+
+/// A live API token's stored digest and its merchant.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    pub secret_sha256: String,
+    pub merchant: Merchant,
+}
+
+/// A merchant's live API token as sealed at rest (`None` for tokens issued before sealing).
+#[derive(Debug, Clone)]
+pub struct SealedToken {
+    pub id: i64,
+    pub sealed: Option<String>,
+}
 
 pub(crate) const MERCHANT_COLUMNS: &str =
     "m.id, m.name, m.email, m.verified, m.banned, m.subscription, m.created_at";

@@ -11,6 +11,7 @@ macro_rules! sql_once {
 }
 
 use crate::StoreError;
+use paylink_core::guard::Guard;
 use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
@@ -72,11 +73,11 @@ impl From<&Option<String>> for Value {
     }
 }
 
-/// One statement of a plan; with a `guard`, affecting no row fails the plan with that name.
+/// One statement of a plan; with a `guard`, affecting no row fails the plan with that guard.
 pub(crate) struct Statement {
     pub sql: Cow<'static, str>,
     pub args: Vec<Value>,
-    pub guard: Option<&'static str>,
+    pub guard: Option<Guard>,
     /// For a plain `INSERT ... VALUES (...), ...`: its head (`INSERT INTO t (columns)`), so
     /// that the writer may send the rows of several alike as one multi-row statement.
     pub insert_head: Option<&'static str>,
@@ -169,7 +170,7 @@ impl Statement {
         }
     }
 
-    pub fn guarded(sql: &'static str, args: Vec<Value>, guard: &'static str) -> Statement {
+    pub fn guarded(sql: &'static str, args: Vec<Value>, guard: Guard) -> Statement {
         Statement {
             guard: Some(guard),
             ..Statement::new(sql, args)

@@ -3,6 +3,7 @@
 
 use crate::sql::{padded_ids, placeholders, values_sql, Statement, Value};
 use paylink_core::bill::Bill;
+use paylink_core::guard::Guard;
 use paylink_core::merchant::Shop;
 use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
@@ -160,7 +161,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::SetMerchantBanned { merchant_id, banned } => out.push(Statement::guarded(
             "UPDATE merchants SET banned = $2 WHERE id = $1",
             vec![merchant_id.as_str().into(), (*banned).into()],
-            "merchant_not_found",
+            Guard::MerchantNotFound,
         )),
         Write::SetMerchantVerified {
             merchant_id,
@@ -168,7 +169,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         } => out.push(Statement::guarded(
             "UPDATE merchants SET verified = $2 WHERE id = $1",
             vec![merchant_id.as_str().into(), (*verified).into()],
-            "merchant_not_found",
+            Guard::MerchantNotFound,
         )),
         Write::SetSubscription {
             merchant_id,
@@ -176,7 +177,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         } => out.push(Statement::guarded(
             "UPDATE merchants SET subscription = $2 WHERE id = $1",
             vec![merchant_id.as_str().into(), subscription.as_str().into()],
-            "merchant_not_found",
+            Guard::MerchantNotFound,
         )),
         Write::InsertShop(s) => out.push(Statement::new(
             "INSERT INTO shops (id, merchant_id, name, currency, enabled, commission_bps,
@@ -190,7 +191,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                  balance_currency = $11
              WHERE id = $1",
             shop_args(s),
-            "shop_not_found",
+            Guard::ShopNotFound,
         )),
         Write::ReplaceToken {
             merchant_id,
@@ -218,7 +219,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::SetWebhookKey { shop_id, sealed } => out.push(Statement::guarded(
             "UPDATE shops SET webhook_key_sealed = $2 WHERE id = $1",
             vec![shop_id.as_str().into(), sealed.into()],
-            "shop_not_found",
+            Guard::ShopNotFound,
         )),
         Write::Reseal {
             column,
@@ -247,7 +248,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             out.push(Statement::guarded(
                 sql,
                 vec![key, new.into(), old.into()],
-                "sealed_value_changed",
+                Guard::SealedValueChanged,
             ))
         }
         Write::EnqueueNotice(n) => out.push(Statement::insert(
@@ -308,7 +309,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                  leased_until = NULL, lease_owner = NULL
              WHERE id = $1",
             vec![notice_id.as_str().into(), (*now).into()],
-            "notice_not_found",
+            Guard::NoticeNotFound,
         )),
         Write::InsertBill(b) => out.push(insert_bill(b)),
         Write::SetBillActive { bill_id, active, now } => out.push(Statement::guarded(
@@ -316,7 +317,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             "UPDATE bills SET active = $2, updated_at = $3
              WHERE id = $1 AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
             vec![bill_id.as_str().into(), (*active).into(), (*now).into()],
-            "bill_is_finished",
+            Guard::BillIsFinished,
         )),
         Write::RecordPayment { payment, transition } => {
             match transition {
@@ -326,7 +327,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                      WHERE id = $1 AND active = 1 AND (expires_at IS NULL OR expires_at > $3)
                        AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
                     vec![payment.bill_id.as_str().into(), status.as_str().into(), (*now).into()],
-                    "bill_not_payable",
+                    Guard::BillNotPayable,
                 )),
                 BillTransition::Fail { now } => out.push(Statement::new(
                     "UPDATE bills SET status = 'FAIL', updated_at = $2
@@ -353,7 +354,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::MarkSettled { id, now } => out.push(Statement::guarded(
             "UPDATE settlements SET settled_at = $2 WHERE id = $1 AND settled_at IS NULL",
             vec![id.as_str().into(), (*now).into()],
-            "already_settled",
+            Guard::AlreadySettled,
         )),
         Write::InsertPayout(p) => out.push(crate::money::insert_payout(p)),
         Write::UsePayoutLimit {
@@ -375,7 +376,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 (*amount).into(),
                 (*limit).into(),
             ],
-            guard,
+            *guard,
         )),
         Write::ReleasePayoutLimit {
             merchant_id,
@@ -410,7 +411,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             ];
             args.extend(from.iter().map(|s| Value::from(s.as_str())));
             out.push(Statement {
-                guard: Some("payout_moved"),
+                guard: Some(Guard::PayoutMoved),
                 ..Statement::owned(
                     format!(
                         "UPDATE payouts SET status = $2, error_message = $3, process_at = $4,
@@ -426,7 +427,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             "UPDATE payouts SET process_at = $3
              WHERE id = $1 AND status = 'PROCESS' AND process_at <= $2",
             vec![id.as_str().into(), (*now).into(), (*until).into()],
-            "payout_claimed",
+            Guard::PayoutClaimed,
         )),
         Write::InsertRefund { refund, process_at } => {
             out.push(crate::money::insert_refund(refund, *process_at))
@@ -445,13 +446,13 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 error_message.as_deref().into(),
                 (*now).into(),
             ],
-            "refund_moved",
+            Guard::RefundMoved,
         )),
         Write::ClaimRefund { id, now, until } => out.push(Statement::guarded(
             "UPDATE refunds SET process_at = $3
              WHERE id = $1 AND status = 'PROCESS' AND process_at <= $2",
             vec![id.as_str().into(), (*now).into(), (*until).into()],
-            "refund_claimed",
+            Guard::RefundClaimed,
         )),
         Write::AddRefunded {
             payment_id,
@@ -462,7 +463,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
              WHERE id = $1 AND refunded_amount + $2 <= amount
                AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')",
             vec![payment_id.as_str().into(), (*amount).into(), (*now).into()],
-            "refund_exceeds_payment",
+            Guard::RefundExceedsPayment,
         )),
         Write::SetFxRate {
             base,
@@ -507,13 +508,13 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         } => out.push(Statement::guarded(
             "UPDATE sbp_banks SET enabled = $2, updated_at = $3 WHERE member_id = $1",
             vec![(*member_id).into(), (*enabled).into(), (*now).into()],
-            "sbp_bank_not_found",
+            Guard::SbpBankNotFound,
         )),
         Write::InsertPayoutAccount(a) => out.push(crate::money::insert_payout_account(a)),
         Write::SetPayoutAccountBanned { id, banned } => out.push(Statement::guarded(
             "UPDATE payout_accounts SET banned = $2 WHERE id = $1",
             vec![id.as_str().into(), (*banned).into()],
-            "payout_account_not_found",
+            Guard::PayoutAccountNotFound,
         )),
         Write::SetPayoutProfile {
             merchant_id,
@@ -530,7 +531,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 profile.daily_limit.into(),
                 profile.monthly_limit.into(),
             ],
-            "merchant_not_found",
+            Guard::MerchantNotFound,
         )),
         Write::ClaimRequest {
             key,
@@ -565,7 +566,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 (*now).into(),
                 (*expired_before).into(),
             ],
-            "request_key_taken",
+            Guard::RequestKeyTaken,
         )),
         Write::BindRequest {
             key,
@@ -576,7 +577,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
              WHERE merchant_id = $1 AND idempotency_key = $2 AND claim_token = $3
                AND state = 'running'",
             claimed(key, token, [reference.as_str().into()]),
-            "request_key_lost",
+            Guard::RequestKeyLost,
         )),
         Write::SettleRequest {
             key,
@@ -598,7 +599,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 ),
             );
             out.push(Statement {
-                guard: must_hold.then_some("request_key_lost"),
+                guard: must_hold.then_some(Guard::RequestKeyLost),
                 ..settle
             });
         }

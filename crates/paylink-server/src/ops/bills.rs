@@ -1,6 +1,6 @@
 //! Bill operations shared by every dialect: load, decide in core, apply through the writer.
 
-use crate::ops::idempotency::{self, Seal};
+use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::bill::{Bill, NewBill};
@@ -54,11 +54,8 @@ pub async fn toggle(
     plan.writes.extend(seal.answer(&toggled));
     match st.store.apply(plan).await {
         Ok(()) => Ok(toggled),
-        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
-            Err(StoreError::GuardFailed(g).into())
-        }
-        // Paid between our read and the write.
-        Err(StoreError::GuardFailed(_)) => Err(DomainError::BillIsFinished.into()),
+        // Paid between our read and the write (or the request's claim was lost).
+        Err(StoreError::GuardFailed(g)) => Err(OpError::refused(g)),
         Err(e) => Err(e.into()),
     }
 }

@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
+use paylink_core::error::Rule;
 use paylink_core::id::PaymentId;
 use paylink_core::merchant::Shop;
 use paylink_core::money::{Amount, Rate};
@@ -271,13 +272,19 @@ pub async fn complete(
     client: &ClientAddr,
 ) -> Result<Payment, OpError> {
     let Sale { bill, shop, .. } = sale;
-    let pending = Pending::open(st, bill, state)
-        .ok_or_else(|| DomainError::invalid("MD", "The 3-D Secure session is not valid."))?;
+    let pending = Pending::open(st, bill, state).ok_or(DomainError::Invalid {
+        field: "MD",
+        kind: Rule::NotValid,
+    })?;
     if let Some(done) = st.store.payment(&pending.payment_id).await? {
         return Ok(done);
     }
     if st.now() > pending.expires_at {
-        return Err(DomainError::invalid("MD", "The 3-D Secure session has expired.").into());
+        return Err(DomainError::Invalid {
+            field: "MD",
+            kind: Rule::Expired,
+        }
+        .into());
     }
     sale.check(Some(PaymentMethod::BankCard), st.now())?;
     let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;

@@ -14,6 +14,7 @@
 //!   does not stop it, and its retry waits for the answer instead of making a second effect.
 
 use crate::state::AppState;
+use paylink_core::guard::Guard;
 use paylink_core::plan::{Plan, RequestKey, StoredAnswer, Write};
 use paylink_store::StoreError;
 use std::sync::Mutex;
@@ -236,6 +237,6 @@ impl<T> Seal<T> for Sealer<T> {
 
 /// The refusal a failed claim guard in an effect's plan stands for: another request took the
 /// key over (this one ran past its lease); the client's retry gets that one's answer.
-pub fn lost(guard: &str) -> bool {
-    guard == "request_key_lost"
+pub fn lost(guard: Guard) -> bool {
+    guard == Guard::RequestKeyLost
 }

@@ -3,6 +3,7 @@
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
 use crate::ops::OpError;
+use paylink_core::error::Rule;
 use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
@@ -81,7 +82,11 @@ pub async fn create_merchant(
     now: Millis,
 ) -> Result<Onboarded, OpError> {
     if name.trim().is_empty() {
-        return Err(DomainError::invalid("name", "The name field is required.").into());
+        return Err(DomainError::Invalid {
+            field: "name",
+            kind: Rule::Required,
+        }
+        .into());
     }
     let mut rng = rand::thread_rng();
     let merchant = Merchant {
@@ -204,8 +209,11 @@ async fn check_shop(shop: &Shop, allow_private: bool) -> Result<(), OpError> {
     if let Some(url) = &shop.result_url {
         egress::check_configured_url(url, allow_private)
             .await
-            .map_err(|r| {
-                DomainError::invalid("result_url", format!("The result url is refused: {r}."))
+            .map_err(|r| DomainError::Invalid {
+                field: "result_url",
+                kind: Rule::Refused {
+                    reason: r.to_string(),
+                },
             })?;
     }
     Ok(())
@@ -355,7 +363,7 @@ pub async fn update_payout_profile(
         .ok_or(DomainError::MerchantNotFound)?;
     change(&mut profile);
     if profile.webhook_url.is_some() {
-        paylink_core::bill::check_url("payout_webhook_url", &profile.webhook_url)?;
+        paylink_core::text::check_url("payout_webhook_url", &profile.webhook_url)?;
     }
     store
         .apply(Plan::one(Write::SetPayoutProfile {

@@ -13,6 +13,7 @@ pub mod refunds;
 pub mod sbp_banks;
 pub mod settlements;
 
+use paylink_core::guard::Guard;
 use paylink_core::DomainError;
 use paylink_store::StoreError;
 use thiserror::Error;
@@ -24,4 +25,14 @@ pub enum OpError {
     Domain(#[from] DomainError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl OpError {
+    /// A plan refused by `guard`: the refusal it stands for, else the store's failure.
+    pub fn refused(guard: Guard) -> OpError {
+        match guard.refusal() {
+            Some(refusal) => OpError::Domain(refusal),
+            None => OpError::Store(StoreError::GuardFailed(guard)),
+        }
+    }
 }

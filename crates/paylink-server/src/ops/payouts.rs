@@ -3,10 +3,12 @@
 
 use crate::acquirer::PayoutRequest;
 use crate::keys::InstanceKeys;
-use crate::ops::idempotency::{self, Seal};
+use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::card::CardNumber;
+use paylink_core::error::Rule;
+use paylink_core::guard::Guard;
 use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
 use paylink_core::merchant::Merchant;
 use paylink_core::payout::{
@@ -86,10 +88,10 @@ pub async fn create(
         (None, _) => true,
         (Some(_), Some(enabled)) => enabled,
         (Some(_), None) => {
-            return Err(DomainError::invalid(
-                "account_bank",
-                "The selected account bank is invalid.",
-            )
+            return Err(DomainError::Invalid {
+                field: "account_bank",
+                kind: Rule::Unknown,
+            }
             .into())
         }
     };
@@ -124,10 +126,7 @@ pub async fn create(
             st.payouts_due.notify_one();
             Ok(payouts)
         }
-        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
-            Err(StoreError::GuardFailed(g).into())
-        }
-        Err(StoreError::GuardFailed(guard)) => Err(guard_error(guard).into()),
+        Err(StoreError::GuardFailed(g)) => Err(OpError::refused(g)),
         Err(StoreError::Conflict(_)) => Err(order_taken()),
         Err(e) => Err(e.into()),
     }
@@ -165,18 +164,11 @@ pub async fn create_personal(
 }
 
 fn order_taken() -> OpError {
-    DomainError::invalid("order_id", "The order id has already been taken.").into()
-}
-
-/// The refusal a failed guard stands for.
-pub fn guard_error(guard: &str) -> DomainError {
-    match guard {
-        "balance_not_enough" => DomainError::BalanceNotEnough,
-        "daily_payout_limit_exceeded" => DomainError::DailyPayoutLimitExceeded,
-        "monthly_payout_limit_exceeded" => DomainError::MonthlyPayoutLimitExceeded,
-        "refund_exceeds_payment" => DomainError::InvalidAmount,
-        _ => DomainError::PayoutNotCancelable,
+    DomainError::Invalid {
+        field: "order_id",
+        kind: Rule::Taken,
     }
+    .into()
 }
 
 /// The merchant cancels `payout`: with `whole_order`, every part of a split payout that shares
@@ -227,11 +219,8 @@ pub async fn decline(
             st.postbacks_due.notify_one();
             Ok(answer)
         }
-        Err(StoreError::GuardFailed(g)) if idempotency::lost(g) => {
-            Err(StoreError::GuardFailed(g).into())
-        }
-        // A part moved by the worker meanwhile.
-        Err(StoreError::GuardFailed(_)) => Err(DomainError::PayoutNotCancelable.into()),
+        // A part moved by the worker meanwhile (or the request's claim was lost).
+        Err(StoreError::GuardFailed(g)) => Err(OpError::refused(g)),
         Err(e) => Err(e.into()),
     }
 }
@@ -261,7 +250,7 @@ async fn apply_move(store: &Store, plan: Plan) -> Result<(), OpError> {
     match store.apply(plan).await {
         Ok(()) => Ok(()),
         // Moved by someone else meanwhile.
-        Err(StoreError::GuardFailed(_)) => Err(DomainError::PayoutNotCancelable.into()),
+        Err(StoreError::GuardFailed(g)) => Err(OpError::refused(g)),
         Err(e) => Err(e.into()),
     }
 }
@@ -278,7 +267,11 @@ pub async fn add_account(
     }
     if let Some(id) = payee.bank_member_id {
         if store.sbp_bank(id).await?.is_none() {
-            return Err(DomainError::invalid("bank", "No such SBP bank in the dictionary.").into());
+            return Err(DomainError::Invalid {
+                field: "bank",
+                kind: Rule::Unknown,
+            }
+            .into());
         }
     }
     let account = PayoutAccount {
@@ -364,7 +357,7 @@ async fn record(st: &AppState, p: &Payout, outcome: Outcome) -> Result<(), Store
             Ok(())
         }
         Err(OpError::Store(e)) => Err(e),
-        Err(OpError::Domain(_)) => Err(StoreError::GuardFailed("payout_moved")),
+        Err(OpError::Domain(_)) => Err(StoreError::GuardFailed(Guard::PayoutMoved)),
     }
 }
 

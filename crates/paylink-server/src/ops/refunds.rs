@@ -3,7 +3,6 @@
 
 use crate::acquirer::RefundRequest;
 use crate::ops::idempotency::{self, NoSeal, Seal};
-use crate::ops::payouts::guard_error;
 use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::id::RefundId;
@@ -54,9 +53,9 @@ pub async fn create(
                 return Err(StoreError::GuardFailed(g).into())
             }
             Err(StoreError::GuardFailed(guard)) if attempts < 5 => {
-                tracing::debug!(guard, "refund raced; reading again");
+                tracing::debug!(guard = guard.as_str(), "refund raced; reading again");
             }
-            Err(StoreError::GuardFailed(guard)) => return Err(guard_error(guard).into()),
+            Err(StoreError::GuardFailed(guard)) => return Err(OpError::refused(guard)),
             Err(e) => return Err(e.into()),
         }
     };

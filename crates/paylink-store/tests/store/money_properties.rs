@@ -9,6 +9,7 @@
 
 use crate::support::{charge, insert_bill, open, payment_id, race, seed, Outcome, NOW};
 use paylink_core::bill::{Bill, BillType, NewBill};
+use paylink_core::guard::Guard;
 use paylink_core::id::{MerchantId, PaymentId, PayoutId, RefundId, ShopId};
 use paylink_core::ledger::{Balance, FxRate};
 use paylink_core::merchant::{Merchant, Shop};
@@ -1031,7 +1032,7 @@ async fn payouts_decided_from_a_stale_balance_overdraw_nothing() {
         assert!(
             matches!(
                 r,
-                Ok(()) | Err(StoreError::GuardFailed("balance_not_enough"))
+                Ok(()) | Err(StoreError::GuardFailed(Guard::BalanceNotEnough))
             ),
             "{r:?}"
         );
@@ -1114,7 +1115,7 @@ async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
         assert!(
             matches!(
                 result,
-                Ok(()) | Err(StoreError::GuardFailed("balance_not_enough"))
+                Ok(()) | Err(StoreError::GuardFailed(Guard::BalanceNotEnough))
             ),
             "{result:?}"
         );

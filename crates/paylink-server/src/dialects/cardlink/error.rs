@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use paylink_api::cardlink::ErrorBody;
+use paylink_core::error::Rule;
 use paylink_core::DomainError;
 use std::collections::BTreeMap;
 
@@ -66,8 +67,33 @@ impl From<DomainError> for ApiError {
             D::Unauthorized => {
                 ApiError::Http(StatusCode::FORBIDDEN, "This action is unauthorized.")
             }
-            D::Invalid { field, message } => ApiError::field(field, message),
+            D::Invalid { field, kind } => ApiError::field(field, message(field, &kind)),
         }
+    }
+}
+
+/// Laravel's wording of the rule `field` breaks, as the real service answers it.
+fn message(field: &str, rule: &Rule) -> String {
+    // Laravel names a field by its key with spaces, unless a custom attribute name is set.
+    let name = match field {
+        "MD" => "3-D Secure session".to_string(),
+        f => f.replace('_', " "),
+    };
+    match rule {
+        Rule::Required => format!("The {name} field is required."),
+        Rule::ControlCharacter => format!("The {name} may not contain control characters."),
+        Rule::TooLong { max } => format!("The {name} may not be greater than {max} characters."),
+        Rule::Url => format!("The {name} must be a valid http(s) URL."),
+        Rule::Email => format!("The {name} must be a valid email address."),
+        Rule::SecondsRange { min, max } => {
+            format!("The {name} must be between {min} and {max} seconds.")
+        }
+        Rule::Taken => format!("The {name} has already been taken."),
+        Rule::Unknown => format!("The selected {name} is invalid."),
+        Rule::OnlyMethod { method } => format!("This bill accepts only {method}."),
+        Rule::NotValid => format!("The {name} is not valid."),
+        Rule::Expired => format!("The {name} has expired."),
+        Rule::Refused { reason } => format!("The {name} is refused: {reason}."),
     }
 }
 

@@ -1,0 +1,105 @@
+//! The guards a plan's writes carry: conditions on concurrent state that the store checks in
+//! SQL as it applies the plan (a balance that must not go negative, a bill paid once, a claim
+//! still held). A guard that fails refuses the whole plan.
+
+use crate::error::{DomainError, Rule};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Guard {
+    /// No ledger balance goes below zero.
+    BalanceNotEnough,
+    /// An entry's postings sum to zero per currency (checked before any SQL).
+    UnbalancedEntry,
+    DailyPayoutLimitExceeded,
+    MonthlyPayoutLimitExceeded,
+    MerchantNotFound,
+    ShopNotFound,
+    PayoutAccountNotFound,
+    SbpBankNotFound,
+    NoticeNotFound,
+    /// A finished NORMAL bill is not toggled.
+    BillIsFinished,
+    /// A NORMAL bill takes money once.
+    BillNotPayable,
+    /// A settlement is settled once.
+    AlreadySettled,
+    /// A payout moves only from the statuses its move expects.
+    PayoutMoved,
+    /// A payout is leased to one processor at a time.
+    PayoutClaimed,
+    /// A refund is answered once.
+    RefundMoved,
+    /// A refund is leased to one processor at a time.
+    RefundClaimed,
+    /// A payment's refunds stay within its amount.
+    RefundExceedsPayment,
+    /// A sealed value is resealed only while it is still the one read.
+    SealedValueChanged,
+    /// Another request holds the `Idempotency-Key`.
+    RequestKeyTaken,
+    /// The request's claim on its `Idempotency-Key` was taken over by a retry.
+    RequestKeyLost,
+}
+
+impl Guard {
+    /// The guard's name in logs and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Guard::BalanceNotEnough => "balance_not_enough",
+            Guard::UnbalancedEntry => "unbalanced_entry",
+            Guard::DailyPayoutLimitExceeded => "daily_payout_limit_exceeded",
+            Guard::MonthlyPayoutLimitExceeded => "monthly_payout_limit_exceeded",
+            Guard::MerchantNotFound => "merchant_not_found",
+            Guard::ShopNotFound => "shop_not_found",
+            Guard::PayoutAccountNotFound => "payout_account_not_found",
+            Guard::SbpBankNotFound => "sbp_bank_not_found",
+            Guard::NoticeNotFound => "notice_not_found",
+            Guard::BillIsFinished => "bill_is_finished",
+            Guard::BillNotPayable => "bill_not_payable",
+            Guard::AlreadySettled => "already_settled",
+            Guard::PayoutMoved => "payout_moved",
+            Guard::PayoutClaimed => "payout_claimed",
+            Guard::RefundMoved => "refund_moved",
+            Guard::RefundClaimed => "refund_claimed",
+            Guard::RefundExceedsPayment => "refund_exceeds_payment",
+            Guard::SealedValueChanged => "sealed_value_changed",
+            Guard::RequestKeyTaken => "request_key_taken",
+            Guard::RequestKeyLost => "request_key_lost",
+        }
+    }
+
+    /// The refusal the guard stands for when it stops a request's plan: the state changed
+    /// between the read the decision was made on and the write. `None` where the failure is
+    /// not the request's answer: a lost claim on its `Idempotency-Key` (a retry answers), a
+    /// worker's lease taken by another, or a plan that should never have been made.
+    pub fn refusal(self) -> Option<DomainError> {
+        match self {
+            Guard::BalanceNotEnough => Some(DomainError::BalanceNotEnough),
+            Guard::DailyPayoutLimitExceeded => Some(DomainError::DailyPayoutLimitExceeded),
+            Guard::MonthlyPayoutLimitExceeded => Some(DomainError::MonthlyPayoutLimitExceeded),
+            Guard::MerchantNotFound => Some(DomainError::MerchantNotFound),
+            Guard::ShopNotFound => Some(DomainError::ShopNotFound),
+            Guard::PayoutAccountNotFound => Some(DomainError::PayoutAccountNotFound),
+            Guard::SbpBankNotFound => Some(DomainError::Invalid {
+                field: "bank",
+                kind: Rule::Unknown,
+            }),
+            Guard::BillIsFinished | Guard::BillNotPayable => Some(DomainError::BillIsFinished),
+            Guard::PayoutMoved | Guard::PayoutClaimed => Some(DomainError::PayoutNotCancelable),
+            Guard::RefundMoved | Guard::RefundClaimed => Some(DomainError::TransactionRejected),
+            Guard::RefundExceedsPayment => Some(DomainError::InvalidAmount),
+            Guard::UnbalancedEntry
+            | Guard::NoticeNotFound
+            | Guard::AlreadySettled
+            | Guard::SealedValueChanged
+            | Guard::RequestKeyTaken
+            | Guard::RequestKeyLost => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
