@@ -5,11 +5,11 @@
 pub mod bill;
 pub mod card;
 pub mod error;
+pub mod event;
 pub mod id;
 pub mod ledger;
 pub mod merchant;
 pub mod money;
-pub mod notice;
 pub mod payment;
 pub mod payout;
 pub mod plan;

@@ -1,12 +1,12 @@
 //! Operator actions (the `paylink merchant|shop|token` commands): merchants, shops, tokens.
 
 use crate::bills::OpError;
+use crate::cardlink::postback::WebhookKey;
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
 use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
-use paylink_core::notice::WebhookKey;
 use paylink_core::plan::{DeliveryAttempt, Plan, Write};
 use paylink_core::time::Millis;
 use paylink_core::token::ApiToken;

@@ -22,5 +22,7 @@ pub mod worker;
 
 pub use app::{Application, Panics, StartError};
 pub use cardlink::document_json as openapi_json;
+/// Cardlink's postback signatures, for whoever verifies them (the tests, receivers).
+pub use cardlink::postback::{md5_signature, WebhookKey};
 pub use config::Settings;
 pub use state::{Clock, ManualClock, SystemClock};

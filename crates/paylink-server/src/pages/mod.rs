@@ -6,6 +6,7 @@
 mod texts;
 
 use crate::bills::OpError;
+use crate::cardlink::postback::signed_redirect;
 use crate::checkout::{self, ClientAddr, Sale, Step, Tender};
 use crate::keys::token_context;
 use crate::state::AppState;
@@ -20,7 +21,6 @@ use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
 use paylink_core::id::{random_base62, BillId, PaymentId};
 use paylink_core::money::{format_fixed, Amount};
-use paylink_core::notice::signed_redirect;
 use paylink_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use paylink_core::time::{format_datetime, Millis};
 use paylink_core::DomainError;

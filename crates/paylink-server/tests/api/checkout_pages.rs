@@ -3,8 +3,8 @@
 
 use crate::harness::*;
 use crate::receiver::Receiver;
-use paylink_core::notice::md5_signature;
 use paylink_server::admin::{self, ShopChanges};
+use paylink_server::md5_signature;
 use serde_json::json;
 
 /// A browser that does not follow redirects, so each step can be checked.

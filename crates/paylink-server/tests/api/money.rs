@@ -8,13 +8,14 @@
 
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
+use paylink_core::event::NoticeState;
 use paylink_core::id::{MerchantId, PaymentId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::Currency;
-use paylink_core::notice::{md5_signature, NoticeState};
 use paylink_core::payout::{AccountType, Payee, PayoutProfile};
 use paylink_core::plan::{Plan, Write};
 use paylink_server::admin::{self, Onboarded, ShopChanges};
+use paylink_server::md5_signature;
 use paylink_server::payouts;
 use reqwest::Method;
 use serde_json::{json, Value};
