@@ -109,7 +109,7 @@ async fn a_notice_from_before_events_is_read_with_its_fields() {
     let n = store.notice(&legacy.id).await.unwrap().expect("the notice");
     assert_eq!(n.notice, legacy);
     assert_eq!(n.state, NoticeState::Pending);
-    assert_eq!(claim(&store, "me", NOW, 10).await, [legacy.id.clone()]);
+    assert_eq!(claim(&store, "me", NOW, 10).await, vec![legacy.id]);
 }
 
 #[tokio::test]
