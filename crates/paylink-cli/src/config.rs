@@ -2,10 +2,9 @@
 //! clap), the TOML file (`--config`, else `./paylink.toml` when present), built-in defaults.
 
 use paylink_core::money::Rate;
-use paylink_core::notice::parse_duration;
 use paylink_core::secret::Secret;
 use paylink_server::config::{
-    CheckoutSettings, IdempotencySettings, Mode, MoneySettings, PostbackSettings,
+    parse_duration, CheckoutSettings, IdempotencySettings, Mode, MoneySettings, PostbackSettings,
 };
 use paylink_server::keys::KeySource;
 use paylink_server::Settings;

@@ -13,14 +13,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand};
 use config::{FileConfig, Overrides};
+use paylink_core::event::NoticeState;
 use paylink_core::merchant::Subscription;
 use paylink_core::money::{Currency, Rate};
-use paylink_core::notice::NoticeState;
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
 use paylink_server::keys::{self, InstanceKeys, KeyFile, KeySource};
 use paylink_server::ops::merchants::{self, ShopChanges};
 use paylink_server::ops::OpError;
+use paylink_server::workers::dispatcher;
 use paylink_server::{Application, Clock, SystemClock};
 use paylink_store::{Store, StoreOptions};
 use serde_json::json;
@@ -917,7 +918,7 @@ fn postback_json(p: &merchants::PostbackHistory) -> serde_json::Value {
         "delivered_at": r.delivered_at.map(format_datetime),
         "created_at": format_datetime(r.notice.created_at),
         "fields": serde_json::Value::Object(
-            r.notice.fields.iter().map(|(k, v)| (k.clone(), json!(v))).collect()
+            dispatcher::fields(&r.notice).into_iter().map(|(k, v)| (k, json!(v))).collect()
         ),
         "history": p.attempts.iter().map(|a| json!({
             "number": a.number,

@@ -5,12 +5,12 @@
 pub mod bill;
 pub mod card;
 pub mod error;
+pub mod event;
 pub mod guard;
 pub mod id;
 pub mod ledger;
 pub mod merchant;
 pub mod money;
-pub mod notice;
 pub mod payment;
 pub mod payout;
 pub mod plan;

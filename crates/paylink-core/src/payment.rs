@@ -3,11 +3,11 @@
 
 use crate::bill::Bill;
 use crate::error::DomainError;
+use crate::event::{Dialect, Event, Notice, PaymentFinished};
 use crate::id::{BillId, MerchantId, PaymentId, ShopId};
 use crate::ledger::{credit_converted, Account, Entry, EntryKind, FxRate};
 use crate::merchant::Shop;
 use crate::money::{Currency, Rate};
-use crate::notice::Notice;
 use crate::plan::{Plan, Write};
 use crate::settlement::Settlement;
 use crate::time::Millis;
@@ -374,11 +374,32 @@ pub fn settle(
     });
     plan.writes.extend(entries);
     if let Some(url) = postback_url {
-        plan.writes.push(Write::EnqueueNotice(Notice::for_payment(
-            bill, &payment, url, now,
+        plan.writes.push(Write::EnqueueNotice(Notice::new(
+            Dialect::Cardlink,
+            payment.merchant_id.clone(),
+            Some(payment.shop_id.clone()),
+            Some(payment.bill_id.clone()),
+            url,
+            Event::PaymentFinished(finished(bill, &payment)),
+            now,
         )));
     }
     Ok((payment, plan))
+}
+
+/// What the merchant is told of `payment` in a final state: by its postback, and by the
+/// payer's browser on the way to the shop's success or fail URL.
+pub fn finished(bill: &Bill, payment: &Payment) -> PaymentFinished {
+    PaymentFinished {
+        payment_id: payment.id.clone(),
+        bill_id: bill.id.clone(),
+        order_id: bill.order_id.clone(),
+        status: payment.status.as_str().into(),
+        amount: payment.amount,
+        commission: payment.commission,
+        currency: payment.currency,
+        custom: bill.custom.clone(),
+    }
 }
 
 #[cfg(test)]

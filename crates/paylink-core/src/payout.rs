@@ -3,12 +3,12 @@
 //! end returns it. Limits and the balance are guarded again in SQL by the plan's writes.
 
 use crate::error::DomainError;
+use crate::event::{Dialect, Event, Notice, PayoutFinished};
 use crate::guard::Guard;
 use crate::id::{MerchantId, PayoutAccountId, PayoutId};
 use crate::ledger::{Account, Balance, Entry, EntryKind};
 use crate::merchant::Merchant;
 use crate::money::{Currency, Rate};
-use crate::notice::Notice;
 use crate::plan::{Plan, Write};
 use crate::time::{format_datetime, Millis};
 use std::str::FromStr;
@@ -81,14 +81,6 @@ impl AccountType {
         match self {
             AccountType::Card => "card",
             AccountType::Sbp => "sbp",
-        }
-    }
-
-    /// The payout webhook's `AccountType`.
-    pub fn wire(self) -> &'static str {
-        match self {
-            AccountType::Card => "BANK_CARD",
-            AccountType::Sbp => "SBP",
         }
     }
 }
@@ -537,8 +529,24 @@ pub fn finish(
         });
     }
     if let Some(url) = webhook_url {
-        plan.writes
-            .push(Write::EnqueueNotice(Notice::for_payout(&done, url, now)));
+        let event = Event::PayoutFinished(PayoutFinished {
+            payout_id: done.id.clone(),
+            status: done.status.as_str().into(),
+            amount: done.amount,
+            commission: done.commission,
+            currency: done.currency,
+            account_type: done.payee.account_type.as_str().into(),
+            payee: done.payee.identifier.clone(),
+        });
+        plan.writes.push(Write::EnqueueNotice(Notice::new(
+            Dialect::Cardlink,
+            done.merchant_id.clone(),
+            None,
+            None,
+            url,
+            event,
+            now,
+        )));
     }
     Ok((done, plan))
 }

@@ -2,12 +2,12 @@
 //! depend on concurrent state are part of each write's SQL.
 
 use crate::bill::Bill;
+use crate::event::{AfterAttempt, Notice};
 use crate::guard::Guard;
 use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId};
 use crate::ledger::{Entry, FxRate};
 use crate::merchant::{Merchant, Shop, Subscription};
 use crate::money::Currency;
-use crate::notice::{AfterAttempt, Notice};
 use crate::payment::{BillTransition, Payment};
 use crate::payout::{Payout, PayoutAccount, PayoutProfile, PayoutStatus};
 use crate::refund::{Refund, RefundStatus};

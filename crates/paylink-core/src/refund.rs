@@ -6,10 +6,10 @@
 //! does.
 
 use crate::error::DomainError;
+use crate::event::{Dialect, Event, Notice, RefundMade};
 use crate::id::{BillId, MerchantId, PaymentId, RefundId, ShopId};
 use crate::ledger::{Account, Balance, Entry, EntryKind};
 use crate::money::Currency;
-use crate::notice::Notice;
 use crate::payment::Payment;
 use crate::plan::{Plan, Write};
 use crate::settlement::{self, Settlement};
@@ -229,8 +229,23 @@ pub fn complete(
         },
     );
     if let Some(url) = postback_url {
-        plan.writes.push(Write::EnqueueNotice(Notice::for_refund(
-            &done, custom, url, now,
+        let event = Event::RefundMade(RefundMade {
+            refund_id: done.id.clone(),
+            payment_id: done.payment_id.clone(),
+            bill_id: done.bill_id.clone(),
+            status: done.status.as_str().into(),
+            amount: done.amount,
+            currency: done.currency,
+            custom: custom.map(String::from),
+        });
+        plan.writes.push(Write::EnqueueNotice(Notice::new(
+            Dialect::Cardlink,
+            done.merchant_id.clone(),
+            Some(done.shop_id.clone()),
+            Some(done.bill_id.clone()),
+            url,
+            event,
+            now,
         )));
     }
     (done, plan)

@@ -5,7 +5,6 @@ use paylink_core::card::CardNumber;
 use paylink_core::id::BillId;
 use paylink_core::ledger::FxRate;
 use paylink_core::money::{parse_minor, Amount, Rate};
-use paylink_core::notice::{parse_duration, WebhookKey};
 use paylink_core::payout::Phone;
 use paylink_core::time::{parse_filter_date, DayEdge};
 use paylink_core::token::ApiToken;
@@ -24,8 +23,6 @@ fn every_parser(text: &str) {
     let _ = Phone::parse(text);
     let _ = ApiToken::parse(text);
     let _ = BillId::parse(text);
-    let _ = WebhookKey::parse(text);
-    let _ = parse_duration(text);
 }
 
 proptest! {

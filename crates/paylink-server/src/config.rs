@@ -1,10 +1,11 @@
 //! Server settings. The CLI fills them from flags, `PAYLINK_*` variables and the TOML file.
 
 use crate::keys::KeySource;
+use crate::workers::dispatcher::RetrySchedule;
 use paylink_core::money::{Currency, Rate};
-use paylink_core::notice::RetrySchedule;
 use paylink_core::payment::CardAttemptLimits;
 use paylink_core::payout::{DirectionRules, PayoutRules};
+use paylink_core::time::Millis;
 use paylink_store::StoreOptions;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -202,6 +203,48 @@ impl Settings {
             keys: KeySource::Default,
             mode: Mode::Sandbox,
             idempotency: IdempotencySettings::default(),
+        }
+    }
+}
+
+/// `250ms`, `10s`, `5m`, `2h`, `1d` as milliseconds: how durations are configured.
+pub fn parse_duration(text: &str) -> Option<Millis> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = text.split_at(split);
+    let n: Millis = n.parse().ok()?;
+    let unit_ms = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn durations_parse_in_every_unit() {
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("10s"), Some(10_000));
+        assert_eq!(parse_duration("5m"), Some(300_000));
+        assert_eq!(parse_duration("2h"), Some(7_200_000));
+        assert_eq!(parse_duration("1d"), Some(86_400_000));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("3w"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_as_a_duration_or_not_without_panicking(text in "[0-9 .,:+smhdé€]{0,32}|\\PC{0,48}") {
+            let _ = parse_duration(&text);
         }
     }
 }

@@ -5,6 +5,7 @@
 #[macro_use]
 mod sql;
 pub mod backup;
+mod events;
 mod instance;
 mod ledger;
 mod migrate;
@@ -33,7 +34,7 @@ use thiserror::Error;
 pub use instance::SealedValue;
 pub use ledger::LedgerReport;
 pub use money::{MoneyFilter, PayoutState, SbpBank};
-pub use outbox::{Claimed, NoticeRecord};
+pub use outbox::{Claimed, NoticeContent, NoticeRecord, StoredNotice};
 pub use reads::{
     BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, RememberedRequest,
 };

@@ -1,18 +1,46 @@
-//! Reads of the outbox: the notices a dispatcher has leased (with what it needs to sign them),
-//! and the delivery history that operators look at.
+//! The outbox: notices written in the same plan as the change they report, each an event (as
+//! JSON, see [`crate::events`]) for one URL with the dialect that renders it; the notices a
+//! dispatcher has leased (with the secrets their dialect signs with); and the delivery
+//! history that operators look at. Rows from before migration 10 hold the Cardlink form
+//! fields they were written with instead of an event, and are read as such.
 
 use crate::rows::{self, SealedToken};
 use crate::sql::{padded_ids, placeholders, Columns, Value};
-use crate::{Store, StoreError};
+use crate::{events, Store, StoreError};
+use paylink_core::event::{Dialect, Event, EventKind, NoticeState};
 use paylink_core::id::{BillId, MerchantId, ShopId};
-use paylink_core::notice::{Notice, NoticeKind, NoticeState};
 use paylink_core::plan::DeliveryAttempt;
 use paylink_core::time::Millis;
+
+/// A notice as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredNotice {
+    pub id: String,
+    pub kind: EventKind,
+    pub dialect: Dialect,
+    pub merchant_id: MerchantId,
+    pub shop_id: Option<ShopId>,
+    pub bill_id: Option<BillId>,
+    /// The payment, payout or refund it reports.
+    pub subject_id: String,
+    pub url: String,
+    pub content: NoticeContent,
+    pub created_at: Millis,
+}
+
+/// What a notice tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoticeContent {
+    Event(Event),
+    /// A row written before notices held events: the Cardlink form fields in order, without
+    /// `SignatureValue`, exactly as they are to be sent.
+    Fields(Vec<(String, String)>),
+}
 
 /// A notice with its delivery state.
 #[derive(Debug, Clone)]
 pub struct NoticeRecord {
-    pub notice: Notice,
+    pub notice: StoredNotice,
     pub state: NoticeState,
     /// Attempts in the current round of the schedule.
     pub attempts: i64,
@@ -30,27 +58,34 @@ pub struct Claimed {
     pub webhook_key_sealed: Option<String>,
 }
 
-const NOTICE_COLUMNS: &str = "o.id, o.kind, o.merchant_id, o.shop_id, o.bill_id, o.subject_id, \
-     o.url, o.fields, o.state, o.attempts, o.total_attempts, o.next_at, o.last_status, \
-     o.delivered_at, o.created_at";
+const NOTICE_COLUMNS: &str = "o.id, o.kind, o.dialect, o.merchant_id, o.shop_id, o.bill_id, \
+     o.subject_id, o.url, o.event, o.fields, o.state, o.attempts, o.total_attempts, o.next_at, \
+     o.last_status, o.delivered_at, o.created_at";
 
 fn record(r: &dyn Columns) -> Result<NoticeRecord, StoreError> {
     let corrupt = |c: &str, v: &str| StoreError::Corrupt(format!("outbox {c} = {v:?}"));
     let kind = r.text("kind")?;
+    let dialect = r.text("dialect")?;
     let state = r.text("state")?;
-    let fields = r.text("fields")?;
+    let content = match r.opt_text("event")? {
+        Some(event) => NoticeContent::Event(events::decode(&event)?),
+        None => NoticeContent::Fields(
+            form_urlencoded::parse(r.text("fields")?.as_bytes())
+                .into_owned()
+                .collect(),
+        ),
+    };
     Ok(NoticeRecord {
-        notice: Notice {
+        notice: StoredNotice {
             id: r.text("id")?,
-            kind: NoticeKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+            kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+            dialect: Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?,
             merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
             shop_id: r.opt_text("shop_id")?.map(ShopId::from_trusted),
             bill_id: r.opt_text("bill_id")?.map(BillId::from_trusted),
             subject_id: r.text("subject_id")?,
             url: r.text("url")?,
-            fields: form_urlencoded::parse(fields.as_bytes())
-                .into_owned()
-                .collect(),
+            content,
             created_at: r.i64("created_at")?,
         },
         state: NoticeState::parse(&state).ok_or_else(|| corrupt("state", &state))?,

@@ -69,6 +69,40 @@ impl crate::Store {
         };
         Ok(())
     }
+
+    /// Writes a pending notice as versions before events wrote them, with the form fields of
+    /// `n.content` and no event: for upgrade tests.
+    pub async fn insert_legacy_notice(
+        &self,
+        n: &crate::StoredNotice,
+    ) -> Result<(), crate::StoreError> {
+        use crate::sql::{Exec, Value};
+        let crate::NoticeContent::Fields(fields) = &n.content else {
+            panic!("a legacy notice holds fields");
+        };
+        let fields = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let sql = "INSERT INTO outbox (id, kind, merchant_id, shop_id, bill_id, subject_id, url, \
+                   fields, state, next_at, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $9)";
+        let args = [
+            Value::from(n.id.as_str()),
+            n.kind.as_str().into(),
+            n.merchant_id.as_str().into(),
+            n.shop_id.as_ref().map(|s| s.as_str()).into(),
+            n.bill_id.as_ref().map(|b| b.as_str()).into(),
+            n.subject_id.as_str().into(),
+            n.url.as_str().into(),
+            fields.into(),
+            n.created_at.into(),
+        ];
+        match &self.reads {
+            crate::Reads::Sqlite(pool) => pool.take()?.exec(sql, &args).await?,
+            crate::Reads::Postgres(pool) => pool.acquire().await?.exec(sql, &args).await?,
+        };
+        Ok(())
+    }
 }
 
 impl Drop for TestDatabase {

@@ -3,9 +3,9 @@
 
 use crate::sql::{padded_ids, placeholders, values_sql, Statement, Value};
 use paylink_core::bill::Bill;
+use paylink_core::event::{AfterAttempt, NoticeState};
 use paylink_core::guard::Guard;
 use paylink_core::merchant::Shop;
-use paylink_core::notice::{AfterAttempt, NoticeState};
 use paylink_core::payment::{BillTransition, Payment};
 use paylink_core::plan::{Finished, Plan, RequestKey, SealedColumn, Write};
 use std::sync::LazyLock;
@@ -256,13 +256,16 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             OUTBOX_INSERT_ROW.as_str(),
             vec![
                 n.id.as_str().into(),
-                n.kind.as_str().into(),
+                n.event.kind().as_str().into(),
+                n.dialect.as_str().into(),
                 n.merchant_id.as_str().into(),
                 n.shop_id.as_ref().map(|s| s.as_str()).into(),
                 n.bill_id.as_ref().map(|b| b.as_str()).into(),
-                n.subject_id.as_str().into(),
+                n.event.subject_id().into(),
                 n.url.as_str().into(),
-                encode_fields(&n.fields).into(),
+                crate::events::encode(&n.event).into(),
+                // Only rows from before events were kept hold fields.
+                "".into(),
                 NoticeState::Pending.as_str().into(),
                 n.created_at.into(),
                 n.created_at.into(),
@@ -706,13 +709,6 @@ fn move_notices(chunk: &[Finished]) -> Statement {
     )
 }
 
-/// Notice fields as stored: form-urlencoded, in order.
-pub(crate) fn encode_fields(fields: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
-}
-
 fn shop_args(s: &Shop) -> Vec<Value> {
     vec![
         s.id.as_str().into(),
@@ -729,9 +725,9 @@ fn shop_args(s: &Shop) -> Vec<Value> {
     ]
 }
 
-const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, merchant_id, shop_id, bill_id, \
-     subject_id, url, fields, state, next_at, created_at)";
-static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 11, 1));
+const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, dialect, merchant_id, shop_id, \
+     bill_id, subject_id, url, event, fields, state, next_at, created_at)";
+static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 13, 1));
 const SETTLEMENT_INSERT: &str = "INSERT INTO settlements (id, payment_id, merchant_id, \
      currency, amount, due_at, settled_at)";
 static SETTLEMENT_INSERT_ROW: LazyLock<String> =

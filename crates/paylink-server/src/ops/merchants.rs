@@ -1,5 +1,6 @@
 //! Operator actions (the `paylink merchant|shop|token` commands): merchants, shops, tokens.
 
+use crate::dialects::cardlink::postback::WebhookKey;
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
 use crate::ops::OpError;
@@ -7,7 +8,6 @@ use paylink_core::error::Rule;
 use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Currency, Rate};
-use paylink_core::notice::WebhookKey;
 use paylink_core::payout::PayoutProfile;
 use paylink_core::plan::{DeliveryAttempt, Plan, Write};
 use paylink_core::time::Millis;

@@ -9,6 +9,7 @@ mod result;
 pub(crate) mod texts;
 mod transfer;
 
+use crate::dialects::cardlink::postback::signed_redirect;
 use crate::keys::token_context;
 use crate::ops::checkout::{self, ClientAddr, Sale, Step, Tender};
 use crate::ops::OpError;
@@ -24,7 +25,6 @@ use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
 use paylink_core::id::{random_base62, BillId, PaymentId};
 use paylink_core::money::format_fixed;
-use paylink_core::notice::signed_redirect;
 use paylink_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;

@@ -1,16 +1,21 @@
-//! The postback dispatcher: claims due notices with a lease, delivers them concurrently with a
-//! timeout, records every attempt and reschedules failures by the configured retry schedule.
-//! Delivery is at-least-once: a dispatcher that dies mid-delivery leaves its lease to run
-//! out, and the notice goes again with the same id and signature inputs.
+//! The postback dispatcher, which delivers the outbox. Core writes each event to the outbox in
+//! the same plan as the change it reports, as a row naming the URL, the dialect that renders
+//! it and the event (see `paylink_store`'s `outbox` and `events`). The dispatcher claims due
+//! rows with a lease, asks the row's dialect to render it ([`render`]: body and headers,
+//! signatures included), delivers the bytes concurrently with a timeout, records every attempt
+//! and reschedules failures by the configured [`RetrySchedule`]. Delivery is at-least-once: a
+//! dispatcher that dies mid-delivery leaves its lease to run out, and the notice goes again.
+//! A row's event never changes, so every attempt carries the same id and the same body.
 
 use crate::config::PostbackSettings;
+use crate::dialects::cardlink;
 use crate::egress::{self, GuardedResolver};
-use crate::keys::{token_context, webhook_context};
 use crate::state::AppState;
+use paylink_core::event::{AfterAttempt, Dialect};
 use paylink_core::id::random_base62;
-use paylink_core::notice::WebhookKey;
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
-use paylink_store::{Claimed, StoreError};
+use paylink_core::time::Millis;
+use paylink_store::{Claimed, StoreError, StoredNotice};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Instant;
@@ -171,49 +176,39 @@ async fn deliver(st: &AppState, owner: String, claimed: Claimed) -> Finished {
     }
 }
 
+/// A notice as its dialect sends it.
+pub struct Rendered {
+    /// In the order they are sent, `content-type` among them.
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// The notice rendered by its dialect for an attempt at `at`; why not, if it cannot be.
+fn render(st: &AppState, claimed: &Claimed, at: Millis) -> Result<Rendered, String> {
+    match claimed.record.notice.dialect {
+        Dialect::Cardlink => cardlink::postback::render(&st.keys.seal, claimed, at),
+    }
+}
+
+/// What the notice says, as its dialect's name and value pairs (unsigned): for operators.
+pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
+    match notice.dialect {
+        Dialect::Cardlink => cardlink::postback::fields(notice),
+    }
+}
+
 /// Posts the notice; the receiver's status and the start of its answer, or why none came.
 async fn send(st: &AppState, claimed: &Claimed, at: i64) -> Result<(u16, String), String> {
     let notice = &claimed.record.notice;
     let settings = &st.settings.postbacks;
     let url = egress::check_url(&notice.url, settings.allow_private)
         .map_err(|r| format!("refused: {r}"))?;
-    let token = claimed
-        .token
-        .as_ref()
-        .and_then(|t| {
-            let sealed = t.sealed.as_deref()?;
-            st.keys.seal.open(sealed, &token_context(t.id))
-        })
-        .ok_or("the merchant has no signing token: run `paylink token refresh`")?;
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(notice.signed_fields(token.expose()))
-        .finish();
-    let timestamp = at.div_euclid(1000);
-    let mut request = st
-        .postback_client
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("webhook-id", &notice.id)
-        .header("webhook-timestamp", timestamp.to_string());
-    // Payout webhooks belong to no shop and carry only their md5 SignatureValue.
-    let key = match (&notice.shop_id, claimed.webhook_key_sealed.as_deref()) {
-        (Some(shop), Some(sealed)) => st
-            .keys
-            .seal
-            .open(sealed, &webhook_context(shop.as_str()))
-            .and_then(|text| WebhookKey::parse(text.expose())),
-        _ => None,
-    };
-    match (key, &notice.shop_id) {
-        (Some(key), _) => {
-            request = request.header("webhook-signature", key.sign(&notice.id, timestamp, &body))
-        }
-        (None, Some(shop)) => {
-            tracing::warn!(shop = %shop, "shop has no webhook key: postback sent without webhook-signature")
-        }
-        (None, None) => {}
+    let rendered = render(st, claimed, at)?;
+    let mut request = st.postback_client.post(url);
+    for (name, value) in rendered.headers {
+        request = request.header(name, value);
     }
-    let mut response = request.body(body).send().await.map_err(describe)?;
+    let mut response = request.body(rendered.body).send().await.map_err(describe)?;
     let status = response.status().as_u16();
     let mut excerpt = Vec::new();
     while excerpt.len() < EXCERPT_BYTES {
@@ -240,4 +235,85 @@ fn describe(e: reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// When failed deliveries are tried again: `delays[n]` after the (n+1)th failed attempt of a
+/// round, each moved by a random jitter of up to `jitter_percent`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetrySchedule {
+    pub delays: Vec<Millis>,
+    pub jitter_percent: u32,
+}
+
+impl Default for RetrySchedule {
+    /// 12 attempts over about 44 hours (at least 39 with the jitter): more patient than the
+    /// real service's 6 attempts over 31 hours.
+    fn default() -> Self {
+        let s = 1000;
+        let m = 60 * s;
+        let h = 60 * m;
+        RetrySchedule {
+            delays: vec![
+                10 * s,
+                m,
+                5 * m,
+                15 * m,
+                30 * m,
+                h,
+                2 * h,
+                4 * h,
+                8 * h,
+                12 * h,
+                16 * h,
+            ],
+            jitter_percent: 10,
+        }
+    }
+}
+
+impl RetrySchedule {
+    /// Attempts in one round, the first included.
+    pub fn attempts(&self) -> usize {
+        self.delays.len() + 1
+    }
+
+    /// After the `made`th attempt of a round (1-based): `ok` delivers; a failure waits the
+    /// scheduled delay, moved by `roll` (uniform in `0..=2000`, 1000 meaning no jitter).
+    pub fn after(&self, made: u32, ok: bool, now: Millis, roll: u32) -> AfterAttempt {
+        if ok {
+            return AfterAttempt::Delivered;
+        }
+        let Some(&delay) = self.delays.get(made.saturating_sub(1) as usize) else {
+            return AfterAttempt::GiveUp;
+        };
+        let roll = i64::from(roll.min(2000)) - 1000;
+        let jitter = delay * i64::from(self.jitter_percent) / 100 * roll / 1000;
+        AfterAttempt::RetryAt(now + (delay + jitter).max(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_schedule_is_at_least_twelve_attempts_over_a_day_whatever_the_jitter() {
+        let s = RetrySchedule::default();
+        assert!(s.attempts() >= 12);
+        for roll in [0, 1000, 2000] {
+            let mut now = 0;
+            let mut made = 1;
+            while let AfterAttempt::RetryAt(t) = s.after(made, false, now, roll) {
+                assert!(t > now);
+                now = t;
+                made += 1;
+            }
+            assert_eq!(made as usize, s.attempts());
+            assert!(now >= 24 * 3_600_000, "last attempt after {now} ms");
+        }
+        assert_eq!(s.after(3, true, 7, 0), AfterAttempt::Delivered);
+        assert_eq!(s.after(1, false, 0, 1000), AfterAttempt::RetryAt(10_000));
+        assert_eq!(s.after(1, false, 0, 0), AfterAttempt::RetryAt(9_000));
+        assert_eq!(s.after(1, false, 0, 2000), AfterAttempt::RetryAt(11_000));
+    }
 }

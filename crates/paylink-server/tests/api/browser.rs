@@ -10,8 +10,8 @@
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
 use base64::Engine;
-use paylink_core::notice::{md5_signature, WebhookKey};
 use paylink_server::ops::merchants::{self, ShopChanges};
+use paylink_server::{md5_signature, WebhookKey};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::{Read, Write};

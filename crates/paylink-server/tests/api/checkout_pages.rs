@@ -3,7 +3,7 @@
 
 use crate::harness::*;
 use crate::receiver::Receiver;
-use paylink_core::notice::md5_signature;
+use paylink_server::md5_signature;
 use paylink_server::ops::merchants::{self, ShopChanges};
 use serde_json::json;
 

@@ -8,12 +8,13 @@
 
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
+use paylink_core::event::NoticeState;
 use paylink_core::id::{MerchantId, PaymentId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::Currency;
-use paylink_core::notice::{md5_signature, NoticeState};
 use paylink_core::payout::{AccountType, Payee, PayoutProfile};
 use paylink_core::plan::{Plan, Write};
+use paylink_server::md5_signature;
 use paylink_server::ops::merchants::{self, Onboarded, ShopChanges};
 use paylink_server::ops::payouts;
 use reqwest::Method;

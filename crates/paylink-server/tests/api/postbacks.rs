@@ -4,10 +4,13 @@
 
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
-use paylink_core::notice::{md5_signature, NoticeState, WebhookKey};
+use paylink_core::event::{Dialect, EventKind, NoticeState};
 use paylink_core::DomainError;
+use paylink_server::keys::KeySource;
 use paylink_server::ops::merchants::{self, ShopChanges};
 use paylink_server::ops::OpError;
+use paylink_server::{md5_signature, Application, Settings, WebhookKey};
+use paylink_store::{NoticeContent, StoredNotice};
 use serde_json::json;
 
 /// Points the default shop's result URL at `url`.
@@ -378,4 +381,243 @@ async fn the_sandbox_api_answers_a_three_ds_card_as_told() {
     let p = failed.ok();
     assert_eq!(p["status"], json!("FAIL"));
     assert_eq!(p["error_code"], json!(5));
+}
+
+/// Serves `app`'s database with its key file, as another paylink process would, until `stop`
+/// fires; dispatches postbacks (one attempt a round) but runs no money worker.
+fn another_process(
+    app: &TestApp,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> tokio::task::JoinHandle<()> {
+    let mut settings = Settings::new(app.db.url.clone(), "127.0.0.1:0".parse().unwrap());
+    settings.keys = KeySource::File(app.key_file.clone());
+    settings.postbacks.allow_private = true;
+    settings.postbacks.poll = std::time::Duration::from_millis(50);
+    settings.postbacks.retry.delays = Vec::new();
+    settings.money.work = false;
+    let clock = app.clock.clone();
+    tokio::spawn(async move {
+        let server = Application::build(settings, clock)
+            .await
+            .expect("the second process builds");
+        server
+            .run_until(async move {
+                let _ = stop.await;
+            })
+            .await
+            .expect("the second process serves");
+    })
+}
+
+/// The history of the only postback about `bill` once `done` holds for it.
+async fn postback_when(
+    app: &TestApp,
+    bill: &str,
+    done: impl Fn(&merchants::PostbackHistory) -> bool,
+) -> merchants::PostbackHistory {
+    for _ in patience() {
+        let h = merchants::postbacks(&app.store, bill).await.unwrap();
+        if let Some(p) = h.into_iter().next().filter(|p| done(p)) {
+            return p;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the postback about {bill} did not get there");
+}
+
+#[tokio::test]
+async fn a_postback_redelivered_after_a_restart_carries_the_same_bytes() {
+    // The process that takes the payment sends nothing; one process tries the postback and
+    // stops, the next one redelivers it.
+    let app = spawn_app_with(|s| s.postbacks.dispatch = false).await;
+    let r = Receiver::start().await;
+    r.answer_with(500);
+    result_url(&app, &r.url("/postback")).await;
+    let bill = app
+        .bill(json!({"amount": "12.30", "order_id": "r/1 é", "custom": "x&y"}))
+        .await;
+    app.pay_card(&bill, CARD_OK).await.ok();
+
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let first = another_process(&app, stopped);
+    let before = r.wait_for("/postback", 1).await[0].clone();
+    let h = postback_when(&app, &bill, |p| p.record.state == NoticeState::Failed).await;
+    let _ = stop.send(());
+    first.await.unwrap();
+
+    r.answer_with(200);
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let second = another_process(&app, stopped);
+    merchants::redeliver(&app.store, &h.record.notice.id, app.now())
+        .await
+        .unwrap();
+    let after = r.wait_for("/postback", 2).await[1].clone();
+    postback_when(&app, &bill, |p| p.record.state == NoticeState::Delivered).await;
+    let _ = stop.send(());
+    second.await.unwrap();
+
+    assert_eq!(after.body, before.body);
+    for name in [
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+        "content-type",
+    ] {
+        assert_eq!(after.header(name), before.header(name), "{name}");
+    }
+    assert_eq!(before.field("InvId"), "r/1 é");
+    assert_eq!(before.field("custom"), "x&y");
+    assert_signed(&app, &after);
+}
+
+/// A legacy row as the outbox held it before events: its form fields, no event.
+fn legacy(
+    app: &TestApp,
+    id: &str,
+    kind: EventKind,
+    shop: bool,
+    url: String,
+    fields: &[(&str, &str)],
+) -> StoredNotice {
+    StoredNotice {
+        id: id.into(),
+        kind,
+        dialect: Dialect::Cardlink,
+        merchant_id: app.merchant.merchant_id.clone(),
+        shop_id: shop.then(|| app.merchant.shop_id.clone()),
+        bill_id: None,
+        subject_id: id.trim_start_matches("msg_").into(),
+        url,
+        content: NoticeContent::Fields(
+            fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        ),
+        created_at: START,
+    }
+}
+
+#[tokio::test]
+async fn postbacks_pending_from_before_the_upgrade_go_out_byte_for_byte() {
+    let app = spawn_app().await;
+    let r = Receiver::start().await;
+    let token = app.token().to_string();
+    let payment = legacy(
+        &app,
+        "msg_PPPPPPPPPP",
+        EventKind::Payment,
+        true,
+        r.url("/payment"),
+        &[
+            ("InvId", "order 7/ü"),
+            ("OutSum", "10.00"),
+            ("Commission", "0.35"),
+            ("TrsId", "PPPPPPPPPP"),
+            ("Status", "SUCCESS"),
+            ("CurrencyIn", "RUB"),
+            ("custom", "a&b=c"),
+        ],
+    );
+    let payout = legacy(
+        &app,
+        "msg_QQQQQQQQQQ",
+        EventKind::Payout,
+        false,
+        r.url("/payout"),
+        &[
+            ("TrsId", "QQQQQQQQQQ"),
+            ("Amount", "1000.00"),
+            ("IsAuto", "false"),
+            ("Status", "SUCCESS"),
+            ("Currency", "RUB"),
+            ("Commission", "25.00"),
+            ("AccountType", "BANK_CARD"),
+            ("AccountNumber", "400000******0010"),
+            ("BalanceAmount", "1000.00"),
+            ("BalanceCommission", "25.00"),
+            ("BalanceCurrency", "RUB"),
+            ("CommissionApplyType", "sender"),
+        ],
+    );
+    let refund = legacy(
+        &app,
+        "msg_RRRRRRRRRR",
+        EventKind::Refund,
+        true,
+        r.url("/refund"),
+        &[
+            ("Id", "RRRRRRRRRR"),
+            ("PaymentId", "PPPPPPPPPP"),
+            ("BillId", "BBBBBBBBBB"),
+            ("Amount", "5.00"),
+            ("Currency", "RUB"),
+            ("Status", "SUCCESS"),
+            ("Type", "REFUND"),
+            ("custom", ""),
+        ],
+    );
+    for n in [&payment, &payout, &refund] {
+        app.store.insert_legacy_notice(n).await.unwrap();
+    }
+    let sig = |values: &[&str]| md5_signature(values, &token);
+    let expected = [
+        (
+            "/payment",
+            &payment.id,
+            format!(
+                "InvId=order+7%2F%C3%BC&OutSum=10.00&Commission=0.35&TrsId=PPPPPPPPPP\
+                 &Status=SUCCESS&CurrencyIn=RUB&custom=a%26b%3Dc&SignatureValue={}",
+                sig(&["10.00", "order 7/ü"])
+            ),
+        ),
+        (
+            "/payout",
+            &payout.id,
+            format!(
+                "TrsId=QQQQQQQQQQ&Amount=1000.00&IsAuto=false&Status=SUCCESS&Currency=RUB\
+                 &Commission=25.00&AccountType=BANK_CARD&AccountNumber=400000******0010\
+                 &BalanceAmount=1000.00&BalanceCommission=25.00&BalanceCurrency=RUB\
+                 &CommissionApplyType=sender&SignatureValue={}",
+                sig(&["1000.00", "QQQQQQQQQQ"])
+            ),
+        ),
+        (
+            "/refund",
+            &refund.id,
+            format!(
+                "Id=RRRRRRRRRR&PaymentId=PPPPPPPPPP&BillId=BBBBBBBBBB&Amount=5.00&Currency=RUB\
+                 &Status=SUCCESS&Type=REFUND&custom=&SignatureValue={}",
+                sig(&["5.00", "RUB", "BBBBBBBBBB", "PPPPPPPPPP", "RRRRRRRRRR"])
+            ),
+        ),
+    ];
+    let key = WebhookKey::parse(&app.merchant.webhook_secret).unwrap();
+    for (path, id, body) in expected {
+        let p = r.wait_for(path, 1).await[0].clone();
+        assert_eq!(p.body, body, "{path}");
+        assert_eq!(p.header("webhook-id"), id.as_str());
+        assert_eq!(p.header("webhook-timestamp"), (START / 1000).to_string());
+        assert_eq!(
+            p.header("content-type"),
+            "application/x-www-form-urlencoded"
+        );
+        // Payout webhooks belong to no shop: no Standard Webhooks signature, as before.
+        let signature =
+            (path != "/payout").then(|| key.sign(p.header("webhook-id"), START / 1000, &p.body));
+        assert_eq!(
+            p.header("webhook-signature"),
+            signature.unwrap_or_default(),
+            "{path}"
+        );
+    }
+    // The operator sees their fields as they were.
+    let record = app.store.notice(&payment.id).await.unwrap().unwrap();
+    assert_eq!(
+        paylink_server::workers::dispatcher::fields(&record.notice),
+        match &payment.content {
+            NoticeContent::Fields(f) => f.clone(),
+            NoticeContent::Event(_) => unreachable!(),
+        }
+    );
 }

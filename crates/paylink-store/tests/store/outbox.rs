@@ -3,9 +3,9 @@
 
 use crate::support::*;
 use paylink_core::bill::BillType;
-use paylink_core::notice::{AfterAttempt, NoticeState};
+use paylink_core::event::{AfterAttempt, Dialect, Event, EventKind, NoticeState};
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
-use paylink_store::Store;
+use paylink_store::{NoticeContent, Store, StoredNotice};
 use std::collections::HashSet;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -64,19 +64,52 @@ async fn a_payment_writes_its_notice_in_the_same_plan() {
     assert_eq!(n.state, NoticeState::Pending);
     assert_eq!((n.attempts, n.total_attempts, n.next_at), (0, 0, NOW));
     assert_eq!(n.notice.url, "https://merchant.example/cb");
-    let names: Vec<&str> = n.notice.fields.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "InvId",
-            "OutSum",
-            "Commission",
-            "TrsId",
-            "Status",
-            "CurrencyIn",
-            "custom"
-        ]
-    );
+    assert_eq!(n.notice.dialect, Dialect::Cardlink);
+    assert_eq!(n.notice.kind, EventKind::Payment);
+    let NoticeContent::Event(Event::PaymentFinished(e)) = &n.notice.content else {
+        panic!("a payment's event: {n:?}");
+    };
+    assert_eq!(format!("msg_{}", e.payment_id), ids[0]);
+    assert_eq!(n.notice.subject_id, e.payment_id.as_str());
+    assert_eq!((e.amount, e.status.as_str()), (100, "SUCCESS"));
+    assert_eq!(n.notice.bill_id.as_ref(), Some(&e.bill_id));
+}
+
+/// A notice written before the outbox held events (its Cardlink form fields, no event) is read
+/// back with those fields as they were, and is claimed and moved like any other.
+#[tokio::test]
+async fn a_notice_from_before_events_is_read_with_its_fields() {
+    let (_db, store) = open().await;
+    let (merchant, shop) = seed(&store, "legacy").await;
+    let fields: Vec<(String, String)> = [
+        ("InvId", "order 7/ü"),
+        ("OutSum", "10.00"),
+        ("Commission", "0.35"),
+        ("TrsId", "PPPPPPPPPP"),
+        ("Status", "SUCCESS"),
+        ("CurrencyIn", "RUB"),
+        ("custom", "a&b=c"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let legacy = StoredNotice {
+        id: "msg_PPPPPPPPPP".into(),
+        kind: EventKind::Payment,
+        dialect: Dialect::Cardlink,
+        merchant_id: merchant.id.clone(),
+        shop_id: Some(shop.id.clone()),
+        bill_id: None,
+        subject_id: "PPPPPPPPPP".into(),
+        url: "https://merchant.example/cb".into(),
+        content: NoticeContent::Fields(fields),
+        created_at: NOW,
+    };
+    store.insert_legacy_notice(&legacy).await.unwrap();
+    let n = store.notice(&legacy.id).await.unwrap().expect("the notice");
+    assert_eq!(n.notice, legacy);
+    assert_eq!(n.state, NoticeState::Pending);
+    assert_eq!(claim(&store, "me", NOW, 10).await, vec![legacy.id]);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod money;
 mod once;
 mod openapi;
 mod params;
+pub mod postback;
 mod views;
 
 pub use error::ApiError;

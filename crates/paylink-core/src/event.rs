@@ -1,0 +1,240 @@
+//! Events: what happened that someone must be told, as facts (ids, amounts in minor units with
+//! their currency, statuses), and the outbox notices that carry them. An event is written to the
+//! outbox in the same plan as the change it reports; the dialect named on the notice renders
+//! it (field names, encoding, signatures) when it is delivered. Nothing here knows a wire
+//! format. This module imports only plain value types, so every domain module may build events.
+
+use crate::id::{BillId, MerchantId, PaymentId, PayoutId, RefundId, ShopId};
+use crate::money::Currency;
+use crate::time::Millis;
+
+/// Something that happened, as told to a merchant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    PaymentFinished(PaymentFinished),
+    PayoutFinished(PayoutFinished),
+    RefundMade(RefundMade),
+}
+
+/// A payment reached a final state (compat item 17).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentFinished {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    /// The merchant's order id of the bill, if it has one.
+    pub order_id: Option<String>,
+    /// The payment's status, as `PaymentStatus::as_str`.
+    pub status: String,
+    /// What the payer paid (or tried to pay).
+    pub amount: i64,
+    /// 0 for a failed payment.
+    pub commission: i64,
+    pub currency: Currency,
+    /// The bill's `custom`, if it has one.
+    pub custom: Option<String>,
+}
+
+/// A payout reached a final state (seed "Payout postback notifications", compat item 18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutFinished {
+    pub payout_id: PayoutId,
+    /// The payout's status, as `PayoutStatus::as_str`.
+    pub status: String,
+    /// What the recipient gets.
+    pub amount: i64,
+    /// Charged on top of `amount` to the merchant.
+    pub commission: i64,
+    pub currency: Currency,
+    /// Where it went, as `AccountType::as_str` (`card`, `sbp`).
+    pub account_type: String,
+    /// The payee as it may be shown: `first6******last4` or `+7XXXXXXXXXX`.
+    pub payee: String,
+}
+
+/// A refund was made (compat item 19).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefundMade {
+    pub refund_id: RefundId,
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    /// The refund's status, as `RefundStatus::as_str`.
+    pub status: String,
+    /// In the payment's currency.
+    pub amount: i64,
+    pub currency: Currency,
+    /// The bill's `custom`, if it has one.
+    pub custom: Option<String>,
+}
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::PaymentFinished(_) => EventKind::Payment,
+            Event::PayoutFinished(_) => EventKind::Payout,
+            Event::RefundMade(_) => EventKind::Refund,
+        }
+    }
+
+    /// The id of the payment, payout or refund it is about.
+    pub fn subject_id(&self) -> &str {
+        match self {
+            Event::PaymentFinished(e) => e.payment_id.as_str(),
+            Event::PayoutFinished(e) => e.payout_id.as_str(),
+            Event::RefundMade(e) => e.refund_id.as_str(),
+        }
+    }
+}
+
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Payment,
+    Payout,
+    Refund,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Payment => "payment",
+            EventKind::Payout => "payout",
+            EventKind::Refund => "refund",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventKind> {
+        [EventKind::Payment, EventKind::Payout, EventKind::Refund]
+            .into_iter()
+            .find(|k| k.as_str() == text)
+    }
+}
+
+/// The wire dialect that renders a notice for its recipient: the one the recipient speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Postbacks to a shop's result URL and payout webhooks.
+    Cardlink,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Cardlink => "cardlink",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Dialect> {
+        [Dialect::Cardlink].into_iter().find(|d| d.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Delivered,
+    /// Every attempt of the schedule failed; `paylink postback redeliver` starts a new round.
+    Failed,
+}
+
+impl NoticeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeState::Pending => "pending",
+            NoticeState::Delivered => "delivered",
+            NoticeState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NoticeState> {
+        [
+            NoticeState::Pending,
+            NoticeState::Delivered,
+            NoticeState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// One event to tell one URL, in one dialect. Its id and event never change, so every attempt
+/// renders the same body and carries the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub id: String,
+    pub dialect: Dialect,
+    pub merchant_id: MerchantId,
+    /// `None` for payouts, which belong to the merchant, not a shop.
+    pub shop_id: Option<ShopId>,
+    pub bill_id: Option<BillId>,
+    pub url: String,
+    pub event: Event,
+    pub created_at: Millis,
+}
+
+impl Notice {
+    /// The notice of `event` to `url`; its id derives from the event's subject, so one subject
+    /// is told once.
+    pub fn new(
+        dialect: Dialect,
+        merchant_id: MerchantId,
+        shop_id: Option<ShopId>,
+        bill_id: Option<BillId>,
+        url: &str,
+        event: Event,
+        now: Millis,
+    ) -> Notice {
+        Notice {
+            id: format!("msg_{}", event.subject_id()),
+            dialect,
+            merchant_id,
+            shop_id,
+            bill_id,
+            url: url.to_string(),
+            event,
+            created_at: now,
+        }
+    }
+}
+
+/// What to do with a notice after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    Delivered,
+    RetryAt(Millis),
+    GiveUp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_is_named_after_its_subject_and_its_names_read_back() {
+        let event = Event::PayoutFinished(PayoutFinished {
+            payout_id: PayoutId::from_trusted("QQQQQQQQQQ".into()),
+            status: "SUCCESS".into(),
+            amount: 100,
+            commission: 1,
+            currency: Currency::Rub,
+            account_type: "sbp".into(),
+            payee: "+79990001122".into(),
+        });
+        let n = Notice::new(
+            Dialect::Cardlink,
+            MerchantId::from_trusted("MMMMMMMMMM".into()),
+            None,
+            None,
+            "https://m.test/payouts",
+            event,
+            7,
+        );
+        assert_eq!(n.id, "msg_QQQQQQQQQQ");
+        assert_eq!(n.event.kind(), EventKind::Payout);
+        for k in [EventKind::Payment, EventKind::Payout, EventKind::Refund] {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(Dialect::parse("cardlink"), Some(Dialect::Cardlink));
+        assert_eq!(Dialect::parse("procard"), None);
+    }
+}

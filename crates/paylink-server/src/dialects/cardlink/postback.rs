@@ -1,0 +1,354 @@
+//! Cardlink's outgoing messages: the postback of a payment or refund to a shop's result URL,
+//! the payout webhook, and the signed fields the payer's browser carries to the shop's success
+//! or fail URL. A form body with Cardlink's field names, an MD5 `SignatureValue` with the
+//! merchant's API token, and Standard Webhooks headers signed with the shop's webhook key.
+
+use crate::keys::{token_context, webhook_context, Sealing};
+use crate::workers::dispatcher::Rendered;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use md5::{Digest, Md5};
+use paylink_core::bill::Bill;
+use paylink_core::event::{Event, EventKind, PaymentFinished, PayoutFinished, RefundMade};
+use paylink_core::money::format_fixed;
+use paylink_core::payment::{self, Payment};
+use paylink_core::payout::AccountType;
+use paylink_core::time::Millis;
+use paylink_store::{Claimed, NoticeContent, StoredNotice};
+use rand::RngCore;
+use sha2::Sha256;
+
+/// The notice as the form fields it is posted with, without `SignatureValue` (that depends on
+/// the merchant's current token).
+pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
+    match &notice.content {
+        NoticeContent::Event(Event::PaymentFinished(e)) => payment_fields(e),
+        NoticeContent::Event(Event::PayoutFinished(e)) => payout_fields(e),
+        NoticeContent::Event(Event::RefundMade(e)) => refund_fields(e),
+        NoticeContent::Fields(fields) => fields.clone(),
+    }
+}
+
+/// The postback: the signed form body, `webhook-id` (the notice's id, the same on every
+/// attempt), `webhook-timestamp` (the attempt's time) and, for a shop with a webhook key,
+/// `webhook-signature`.
+pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered, String> {
+    let notice = &claimed.record.notice;
+    let token = claimed
+        .token
+        .as_ref()
+        .and_then(|t| seal.open(t.sealed.as_deref()?, &token_context(t.id)))
+        .ok_or("the merchant has no signing token: run `paylink token refresh`")?;
+    let body = body(notice, token.expose());
+    let timestamp = at.div_euclid(1000);
+    let mut headers = vec![
+        (
+            "content-type",
+            "application/x-www-form-urlencoded".to_string(),
+        ),
+        ("webhook-id", notice.id.clone()),
+        ("webhook-timestamp", timestamp.to_string()),
+    ];
+    // Payout webhooks belong to no shop and carry only their md5 SignatureValue.
+    let key = match (&notice.shop_id, claimed.webhook_key_sealed.as_deref()) {
+        (Some(shop), Some(sealed)) => seal
+            .open(sealed, &webhook_context(shop.as_str()))
+            .and_then(|text| WebhookKey::parse(text.expose())),
+        _ => None,
+    };
+    match (key, &notice.shop_id) {
+        (Some(key), _) => {
+            headers.push(("webhook-signature", key.sign(&notice.id, timestamp, &body)))
+        }
+        (None, Some(shop)) => {
+            tracing::warn!(shop = %shop, "shop has no webhook key: postback sent without webhook-signature")
+        }
+        (None, None) => {}
+    }
+    Ok(Rendered { headers, body })
+}
+
+/// The form body: the fields and their `SignatureValue` with the merchant's `token`.
+fn body(notice: &StoredNotice, token: &str) -> String {
+    let mut fields = fields(notice);
+    sign(&mut fields, signed(notice.kind), token);
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+/// The fields whose values, joined by `:` and followed by the merchant's token, are signed.
+fn signed(kind: EventKind) -> &'static [&'static str] {
+    match kind {
+        EventKind::Payment => &["OutSum", "InvId"],
+        EventKind::Payout => &["Amount", "TrsId"],
+        EventKind::Refund => &["Amount", "Currency", "BillId", "PaymentId", "Id"],
+    }
+}
+
+fn payment_fields(e: &PaymentFinished) -> Vec<(String, String)> {
+    let mut fields = payer_fields(e);
+    fields.insert(2, ("Commission".into(), format_fixed(e.commission)));
+    fields.insert(3, ("TrsId".into(), e.payment_id.to_string()));
+    fields.insert(4, ("Status".into(), e.status.clone()));
+    fields
+}
+
+fn payout_fields(e: &PayoutFinished) -> Vec<(String, String)> {
+    let amount = format_fixed(e.amount);
+    let commission = format_fixed(e.commission);
+    let currency = e.currency.code().to_string();
+    vec![
+        ("TrsId".into(), e.payout_id.to_string()),
+        ("Amount".into(), amount.clone()),
+        ("IsAuto".into(), "false".into()),
+        ("Status".into(), e.status.clone()),
+        ("Currency".into(), currency.clone()),
+        ("Commission".into(), commission.clone()),
+        ("AccountType".into(), account_type(&e.account_type).into()),
+        ("AccountNumber".into(), e.payee.clone()),
+        ("BalanceAmount".into(), amount),
+        ("BalanceCommission".into(), commission),
+        ("BalanceCurrency".into(), currency),
+        ("CommissionApplyType".into(), "sender".into()),
+    ]
+}
+
+/// The payout webhook's `AccountType`.
+fn account_type(text: &str) -> &str {
+    match text.parse::<AccountType>() {
+        Ok(AccountType::Card) => "BANK_CARD",
+        Ok(AccountType::Sbp) => "SBP",
+        Err(()) => text,
+    }
+}
+
+fn refund_fields(e: &RefundMade) -> Vec<(String, String)> {
+    vec![
+        ("Id".into(), e.refund_id.to_string()),
+        ("PaymentId".into(), e.payment_id.to_string()),
+        ("BillId".into(), e.bill_id.to_string()),
+        ("Amount".into(), format_fixed(e.amount)),
+        ("Currency".into(), e.currency.code().into()),
+        ("Status".into(), e.status.clone()),
+        ("Type".into(), "REFUND".into()),
+        ("custom".into(), e.custom.clone().unwrap_or_default()),
+    ]
+}
+
+/// `InvId`, `OutSum`, `CurrencyIn`, `custom`: what the payer's browser carries to the success or
+/// fail URL (compat item 20), unsigned. The postback adds commission, id and status.
+fn payer_fields(e: &PaymentFinished) -> Vec<(String, String)> {
+    vec![
+        (
+            "InvId".into(),
+            e.order_id.clone().unwrap_or_else(|| e.bill_id.to_string()),
+        ),
+        ("OutSum".into(), format_fixed(e.amount)),
+        ("CurrencyIn".into(), e.currency.code().into()),
+        ("custom".into(), e.custom.clone().unwrap_or_default()),
+    ]
+}
+
+/// The success or fail redirect's fields with their `SignatureValue`.
+pub fn signed_redirect(bill: &Bill, payment: &Payment, token: &str) -> Vec<(String, String)> {
+    let mut fields = payer_fields(&payment::finished(bill, payment));
+    sign(&mut fields, signed(EventKind::Payment), token);
+    fields
+}
+
+fn sign(fields: &mut Vec<(String, String)>, names: &[&str], token: &str) {
+    let values: Vec<&str> = names
+        .iter()
+        .map(|n| {
+            fields
+                .iter()
+                .find(|(k, _)| k == n)
+                .map_or("", |(_, v)| v.as_str())
+        })
+        .collect();
+    let signature = md5_signature(&values, token);
+    fields.push(("SignatureValue".into(), signature));
+}
+
+/// `UPPER(md5(v1:v2:...:token))`, the Cardlink signature.
+pub fn md5_signature(values: &[&str], token: &str) -> String {
+    let mut h = Md5::new();
+    for v in values {
+        h.update(v.as_bytes());
+        h.update(b":");
+    }
+    h.update(token.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// A shop's Standard Webhooks key: `whsec_` and base64 of 24 random bytes.
+pub struct WebhookKey(Vec<u8>);
+
+impl WebhookKey {
+    pub const PREFIX: &'static str = "whsec_";
+
+    /// A fresh key in its text form, as shown to the merchant.
+    pub fn generate(rng: &mut impl RngCore) -> String {
+        let mut key = [0u8; 24];
+        rng.fill_bytes(&mut key);
+        format!("{}{}", WebhookKey::PREFIX, B64.encode(key))
+    }
+
+    pub fn parse(text: &str) -> Option<WebhookKey> {
+        let key = B64.decode(text.strip_prefix(WebhookKey::PREFIX)?).ok()?;
+        (!key.is_empty()).then_some(WebhookKey(key))
+    }
+
+    /// `webhook-signature`: `v1,` and base64 of HMAC-SHA256 over `id.timestamp.body`.
+    pub fn sign(&self, id: &str, timestamp_secs: i64, body: &str) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(format!("{id}.{timestamp_secs}.").as_bytes());
+        mac.update(body.as_bytes());
+        format!("v1,{}", B64.encode(mac.finalize().into_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paylink_core::event::Dialect;
+    use paylink_core::id::{BillId, MerchantId, PaymentId, PayoutId, RefundId, ShopId};
+    use paylink_core::money::Currency;
+    use proptest::prelude::*;
+
+    fn stored(kind: EventKind, content: NoticeContent) -> StoredNotice {
+        StoredNotice {
+            id: "msg_PPPPPPPPPP".into(),
+            kind,
+            dialect: Dialect::Cardlink,
+            merchant_id: MerchantId::from_trusted("MMMMMMMMMM".into()),
+            shop_id: Some(ShopId::from_trusted("SSSSSSSSSS".into())),
+            bill_id: Some(BillId::from_trusted("BBBBBBBBBB".into())),
+            subject_id: "PPPPPPPPPP".into(),
+            url: "https://m.test/cb".into(),
+            content,
+            created_at: 5,
+        }
+    }
+
+    fn paid(order_id: Option<&str>, custom: Option<&str>) -> PaymentFinished {
+        PaymentFinished {
+            payment_id: PaymentId::from_trusted("PPPPPPPPPP".into()),
+            bill_id: BillId::from_trusted("BBBBBBBBBB".into()),
+            order_id: order_id.map(String::from),
+            status: "SUCCESS".into(),
+            amount: 12_345,
+            commission: 123,
+            currency: Currency::Rub,
+            custom: custom.map(String::from),
+        }
+    }
+
+    fn md5_hex(text: &str) -> String {
+        format!("{:X}", Md5::digest(text.as_bytes()))
+    }
+
+    /// Every event renders the bytes postbacks carried before events replaced stored fields.
+    #[test]
+    fn each_event_renders_the_cardlink_body_byte_for_byte() {
+        let token = "17|abcdef";
+        let payment = stored(
+            EventKind::Payment,
+            NoticeContent::Event(Event::PaymentFinished(paid(Some("order 7/ü"), Some("a&b")))),
+        );
+        assert_eq!(
+            body(&payment, token),
+            format!(
+                "InvId=order+7%2F%C3%BC&OutSum=123.45&Commission=1.23&TrsId=PPPPPPPPPP\
+                 &Status=SUCCESS&CurrencyIn=RUB&custom=a%26b&SignatureValue={}",
+                md5_hex("123.45:order 7/ü:17|abcdef")
+            )
+        );
+        let payout = stored(
+            EventKind::Payout,
+            NoticeContent::Event(Event::PayoutFinished(PayoutFinished {
+                payout_id: PayoutId::from_trusted("QQQQQQQQQQ".into()),
+                status: "SUCCESS".into(),
+                amount: 100_000,
+                commission: 2_500,
+                currency: Currency::Rub,
+                account_type: AccountType::Card.as_str().into(),
+                payee: "400000******0010".into(),
+            })),
+        );
+        assert_eq!(
+            body(&payout, token),
+            format!(
+                "TrsId=QQQQQQQQQQ&Amount=1000.00&IsAuto=false&Status=SUCCESS&Currency=RUB\
+                 &Commission=25.00&AccountType=BANK_CARD&AccountNumber=400000******0010\
+                 &BalanceAmount=1000.00&BalanceCommission=25.00&BalanceCurrency=RUB\
+                 &CommissionApplyType=sender&SignatureValue={}",
+                md5_hex("1000.00:QQQQQQQQQQ:17|abcdef")
+            )
+        );
+        assert_eq!(account_type(AccountType::Sbp.as_str()), "SBP");
+        let refund = stored(
+            EventKind::Refund,
+            NoticeContent::Event(Event::RefundMade(RefundMade {
+                refund_id: RefundId::from_trusted("RRRRRRRRRR".into()),
+                payment_id: PaymentId::from_trusted("PPPPPPPPPP".into()),
+                bill_id: BillId::from_trusted("BBBBBBBBBB".into()),
+                status: "SUCCESS".into(),
+                amount: 5_000,
+                currency: Currency::Usd,
+                custom: None,
+            })),
+        );
+        assert_eq!(
+            body(&refund, token),
+            format!(
+                "Id=RRRRRRRRRR&PaymentId=PPPPPPPPPP&BillId=BBBBBBBBBB&Amount=50.00\
+                 &Currency=USD&Status=SUCCESS&Type=REFUND&custom=&SignatureValue={}",
+                md5_hex("50.00:USD:BBBBBBBBBB:PPPPPPPPPP:RRRRRRRRRR:17|abcdef")
+            )
+        );
+        // A row from before events keeps its stored fields and is signed as its kind says.
+        for notice in [payment, payout, refund] {
+            let legacy = stored(notice.kind, NoticeContent::Fields(fields(&notice)));
+            assert_eq!(body(&legacy, token), body(&notice, token));
+        }
+    }
+
+    #[test]
+    fn without_an_order_id_the_bill_id_is_the_invoice() {
+        let f = payer_fields(&paid(None, None));
+        assert_eq!(f[0], ("InvId".into(), "BBBBBBBBBB".into()));
+        assert_eq!(f[3], ("custom".into(), String::new()));
+        let mut signed_fields = f.clone();
+        sign(&mut signed_fields, signed(EventKind::Payment), "t");
+        assert_eq!(
+            signed_fields[4].1,
+            md5_signature(&["123.45", "BBBBBBBBBB"], "t")
+        );
+    }
+
+    #[test]
+    fn standard_webhooks_signature_matches_the_reference_vector() {
+        // The example of the Standard Webhooks specification.
+        let key = WebhookKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let sig = key.sign(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        let fresh = WebhookKey::generate(&mut rand::thread_rng());
+        assert!(WebhookKey::parse(&fresh).is_some());
+        assert!(WebhookKey::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_none());
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_parses_as_a_webhook_key_or_not_without_panicking(text in "\\PC{0,48}") {
+            let _ = WebhookKey::parse(&text);
+            let _ = WebhookKey::parse(&format!("{}{text}", WebhookKey::PREFIX));
+        }
+    }
+}
