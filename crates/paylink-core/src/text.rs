@@ -43,3 +43,42 @@ pub fn check_url(field: &'static str, value: &Option<String>) -> Result<(), Doma
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(result: Result<(), DomainError>) -> Option<Rule> {
+        match result {
+            Ok(()) => None,
+            Err(DomainError::Invalid { field: "f", kind }) => Some(kind),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    fn each_text_rule_names_the_field_and_the_rule() {
+        let text = |s: &str| Some(s.to_string());
+        assert_eq!(rule(check_len("f", &None, 3)), None);
+        assert_eq!(rule(check_len("f", &text("äöü"), 3)), None);
+        assert_eq!(
+            rule(check_len("f", &text("abcd"), 3)),
+            Some(Rule::TooLong { max: 3 })
+        );
+        assert_eq!(
+            rule(check_len("f", &text("a\0"), 3)),
+            Some(Rule::ControlCharacter)
+        );
+        assert_eq!(rule(check_url("f", &text("https://x.example/a"))), None);
+        assert_eq!(
+            rule(check_url("f", &text("ftp://x.example"))),
+            Some(Rule::Url)
+        );
+        assert_eq!(rule(check_url("f", &text("http://x y"))), Some(Rule::Url));
+        let long = format!("https://{}", "x".repeat(MAX_URL));
+        assert_eq!(
+            rule(check_url("f", &Some(long))),
+            Some(Rule::TooLong { max: MAX_URL })
+        );
+    }
+}

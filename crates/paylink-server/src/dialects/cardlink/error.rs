@@ -72,13 +72,23 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// How Laravel names a field in its messages: its key with spaces.
+pub(super) fn label(key: &str) -> String {
+    key.replace('_', " ")
+}
+
 /// Laravel's wording of the rule `field` breaks, as the real service answers it.
 fn message(field: &str, rule: &Rule) -> String {
-    // Laravel names a field by its key with spaces, unless a custom attribute name is set.
+    // A custom attribute name where the key means nothing to a reader.
     let name = match field {
         "MD" => "3-D Secure session".to_string(),
-        f => f.replace('_', " "),
+        f => label(f),
     };
+    wording(&name, rule)
+}
+
+/// The message for a field Laravel calls `name` breaking `rule`.
+pub(super) fn wording(name: &str, rule: &Rule) -> String {
     match rule {
         Rule::Required => format!("The {name} field is required."),
         Rule::ControlCharacter => format!("The {name} may not contain control characters."),
@@ -189,6 +199,87 @@ impl ApiError {
                     errors: None,
                 },
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_is_worded_as_the_real_service_words_it() {
+        let cases = [
+            ("name", Rule::Required, "The name field is required."),
+            (
+                "order_id",
+                Rule::ControlCharacter,
+                "The order id may not contain control characters.",
+            ),
+            (
+                "order_id",
+                Rule::TooLong { max: 255 },
+                "The order id may not be greater than 255 characters.",
+            ),
+            (
+                "success_url",
+                Rule::Url,
+                "The success url must be a valid http(s) URL.",
+            ),
+            (
+                "payer_email",
+                Rule::Email,
+                "The payer email must be a valid email address.",
+            ),
+            (
+                "ttl",
+                Rule::SecondsRange {
+                    min: 1,
+                    max: 31_622_400,
+                },
+                "The ttl must be between 1 and 31622400 seconds.",
+            ),
+            (
+                "order_id",
+                Rule::Taken,
+                "The order id has already been taken.",
+            ),
+            (
+                "account_bank",
+                Rule::Unknown,
+                "The selected account bank is invalid.",
+            ),
+            (
+                "method",
+                Rule::OnlyMethod { method: "SBP" },
+                "This bill accepts only SBP.",
+            ),
+            ("MD", Rule::NotValid, "The 3-D Secure session is not valid."),
+            ("MD", Rule::Expired, "The 3-D Secure session has expired."),
+            (
+                "result_url",
+                Rule::Refused {
+                    reason: "a private address".into(),
+                },
+                "The result url is refused: a private address.",
+            ),
+        ];
+        for (field, rule, text) in cases {
+            let (status, body) = ApiError::from(DomainError::Invalid {
+                field,
+                kind: rule.clone(),
+            })
+            .parts();
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{rule:?}");
+            assert_eq!(body.message, text, "{rule:?}");
+            assert_eq!(
+                body.errors,
+                Some(BTreeMap::from([(
+                    field.to_string(),
+                    vec![text.to_string()]
+                )])),
+                "{rule:?}"
+            );
         }
     }
 }

@@ -6,10 +6,11 @@
 //! and no key or value may carry a control character (a NUL cannot even be stored in
 //! PostgreSQL text), so whatever a client sends ends in a 422, never in a crash.
 
-use super::error::ApiError;
+use super::error::{label, wording, ApiError};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header, StatusCode};
+use paylink_core::error::Rule;
 use paylink_core::money::Amount;
 use paylink_core::text::has_control;
 use serde_json::{Map, Value};
@@ -143,10 +144,7 @@ fn too_deep(field: &str) -> ApiError {
 }
 
 fn control_character(field: &str) -> ApiError {
-    ApiError::field(
-        field,
-        format!("The {} may not contain control characters.", label(field)),
-    )
+    ApiError::field(field, wording(&label(field), &Rule::ControlCharacter))
 }
 
 /// The field an error about `key` is reported on: its top-level name when that is sane.
@@ -400,10 +398,6 @@ fn arrays_from_index_maps(v: Value) -> Value {
 pub struct Fields<'a> {
     params: &'a Params,
     errors: BTreeMap<String, Vec<String>>,
-}
-
-fn label(key: &str) -> String {
-    key.replace('_', " ")
 }
 
 impl Fields<'_> {
