@@ -21,7 +21,6 @@ use paylink_core::DomainError;
 use paylink_server::keys::{self, InstanceKeys, KeyFile, KeySource};
 use paylink_server::ops::merchants::{self, ShopChanges};
 use paylink_server::ops::OpError;
-use paylink_server::workers::dispatcher;
 use paylink_server::{Application, Clock, SystemClock};
 use paylink_store::{Store, StoreOptions};
 use serde_json::json;
@@ -918,7 +917,7 @@ fn postback_json(p: &merchants::PostbackHistory) -> serde_json::Value {
         "delivered_at": r.delivered_at.map(format_datetime),
         "created_at": format_datetime(r.notice.created_at),
         "fields": serde_json::Value::Object(
-            dispatcher::fields(&r.notice).into_iter().map(|(k, v)| (k, json!(v))).collect()
+            paylink_server::dialects::fields(&r.notice).into_iter().map(|(k, v)| (k, json!(v))).collect()
         ),
         "history": p.attempts.iter().map(|a| json!({
             "number": a.number,

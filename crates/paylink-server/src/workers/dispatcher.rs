@@ -8,14 +8,14 @@
 //! A row's event never changes, so every attempt carries the same id and the same body.
 
 use crate::config::PostbackSettings;
-use crate::dialects::cardlink;
+use crate::dialects;
 use crate::egress::{self, GuardedResolver};
 use crate::state::AppState;
-use paylink_core::event::{AfterAttempt, Dialect};
+use paylink_core::event::AfterAttempt;
 use paylink_core::id::random_base62;
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
 use paylink_core::time::Millis;
-use paylink_store::{Claimed, StoreError, StoredNotice};
+use paylink_store::{Claimed, StoreError};
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Instant;
@@ -176,34 +176,13 @@ async fn deliver(st: &AppState, owner: String, claimed: Claimed) -> Finished {
     }
 }
 
-/// A notice as its dialect sends it.
-pub struct Rendered {
-    /// In the order they are sent, `content-type` among them.
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-}
-
-/// The notice rendered by its dialect for an attempt at `at`; why not, if it cannot be.
-fn render(st: &AppState, claimed: &Claimed, at: Millis) -> Result<Rendered, String> {
-    match claimed.record.notice.dialect {
-        Dialect::Cardlink => cardlink::postback::render(&st.keys.seal, claimed, at),
-    }
-}
-
-/// What the notice says, as its dialect's name and value pairs (unsigned): for operators.
-pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
-    match notice.dialect {
-        Dialect::Cardlink => cardlink::postback::fields(notice),
-    }
-}
-
 /// Posts the notice; the receiver's status and the start of its answer, or why none came.
 async fn send(st: &AppState, claimed: &Claimed, at: i64) -> Result<(u16, String), String> {
     let notice = &claimed.record.notice;
     let settings = &st.settings.postbacks;
     let url = egress::check_url(&notice.url, settings.allow_private)
         .map_err(|r| format!("refused: {r}"))?;
-    let rendered = render(st, claimed, at)?;
+    let rendered = dialects::render(&st.keys.seal, claimed, at)?;
     let mut request = st.postback_client.post(url);
     for (name, value) in rendered.headers {
         request = request.header(name, value);

@@ -614,7 +614,7 @@ async fn postbacks_pending_from_before_the_upgrade_go_out_byte_for_byte() {
     // The operator sees their fields as they were.
     let record = app.store.notice(&payment.id).await.unwrap().unwrap();
     assert_eq!(
-        paylink_server::workers::dispatcher::fields(&record.notice),
+        paylink_server::dialects::fields(&record.notice),
         match &payment.content {
             NoticeContent::Fields(f) => f.clone(),
             NoticeContent::Event(_) => unreachable!(),

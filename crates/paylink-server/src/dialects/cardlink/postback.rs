@@ -3,8 +3,8 @@
 //! or fail URL. A form body with Cardlink's field names, an MD5 `SignatureValue` with the
 //! merchant's API token, and Standard Webhooks headers signed with the shop's webhook key.
 
+use crate::dialects::Rendered;
 use crate::keys::{token_context, webhook_context, Sealing};
-use crate::workers::dispatcher::Rendered;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
