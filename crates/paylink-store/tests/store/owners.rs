@@ -179,20 +179,19 @@ async fn ledger_check_re_derives_a_cards_balance_and_finds_misplaced_postings() 
     let p = partner();
     store.apply(top_up(&p, 500)).await.unwrap();
     store.apply(fund(&p, &c, 500)).await.unwrap();
-    // A hand edit of the cached row, and a posting on a bucket a partner does not have.
+    // Hand edits (the writer refuses a malformed entry): the cached row changed, and a posting
+    // on a bucket a partner does not have.
     let (kind, id) = (c.kind().as_str(), c.id());
+    let partner_id = p.id();
     store
         .execute_raw(&format!(
-            "UPDATE balances SET available = 400 WHERE owner_kind = '{kind}' AND owner_id = '{id}'"
+            "UPDATE balances SET available = 400 WHERE owner_kind = '{kind}' AND owner_id = '{id}';
+             INSERT INTO ledger_transactions (id, kind, subject_id, created_at)
+                 VALUES ('odd', 'partner_top_up', 'odd', {NOW});
+             INSERT INTO ledger_postings (tx_id, seq, owner_kind, owner_id, bucket, currency, amount)
+                 VALUES ('odd', 1, 'platform', '', 'fx', 'RUB', -1),
+                        ('odd', 2, 'partner', '{partner_id}', 'fx', 'RUB', 1);"
         ))
-        .await
-        .unwrap();
-    store
-        .apply(Plan::one(Write::Post(
-            Entry::new(EntryKind::PartnerTopUp, "odd".into(), "odd", NOW)
-                .leg(Bucket::Fx, &Owner::PLATFORM, Currency::Rub, -1)
-                .leg(Bucket::Fx, &p, Currency::Rub, 1),
-        )))
         .await
         .unwrap();
     let report = store.ledger_check().await.unwrap();
