@@ -93,8 +93,13 @@ async fn a_card_spends_no_more_than_it_was_funded_from_its_partner() {
             "{r:?}"
         );
     }
-    // A card never funded has no row to spend from.
-    assert!(is_guard(&store.apply(debit(&card(), 1)).await));
+    // A card never funded has nothing to spend.
+    let unfunded = card();
+    assert!(is_guard(&store.apply(debit(&unfunded, 1)).await));
+    assert_eq!(
+        store.owner_balance(&unfunded, Currency::Rub).await.unwrap(),
+        Balance::zero(Currency::Rub)
+    );
     store.apply(debit(&c, 6_000)).await.unwrap();
 
     assert_eq!(
@@ -110,10 +115,9 @@ async fn a_card_spends_no_more_than_it_was_funded_from_its_partner() {
     assert_eq!(store.balances(&m.id).await.unwrap(), vec![]);
     let report = store.ledger_check().await.unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
-    assert_eq!(
-        (report.transactions, report.postings, report.balances),
-        (3, 6, 2)
-    );
+    // (The balance rows are 2, or 3 on PostgreSQL, where locking the unfunded card's row in
+    // order created it empty.)
+    assert_eq!((report.transactions, report.postings), (3, 6));
     store.close().await;
 }
 
