@@ -154,8 +154,9 @@ fn against(r: &dyn Columns) -> Result<(String, String, i64, i64), StoreError> {
     ))
 }
 
-/// Postings on an account their owner does not have, or with an owner id exactly where
-/// there must be none: the condition spelled from core's table of buckets per owner kind.
+/// Counts postings on a bucket their owner kind does not have, or whose owner id is missing
+/// (or, for the platform, present): spelled from core's table of buckets per owner kind, so a
+/// new kind is checked without a change here.
 static MISPLACED: LazyLock<String> = LazyLock::new(|| {
     let owned: Vec<String> = OwnerKind::ALL
         .iter()
