@@ -86,6 +86,9 @@ public_id!(PaymentId);
 public_id!(PayoutId);
 public_id!(PayoutAccountId);
 public_id!(RefundId);
+// Owners of ledger accounts for the coming Card API.
+public_id!(PartnerId);
+public_id!(CardId);
 
 #[cfg(test)]
 mod tests {

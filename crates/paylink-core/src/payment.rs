@@ -5,7 +5,7 @@ use crate::bill::Bill;
 use crate::error::DomainError;
 use crate::event::{Dialect, Event, Notice, PaymentFinished};
 use crate::id::{BillId, MerchantId, PaymentId, ShopId};
-use crate::ledger::{credit_converted, Account, Entry, EntryKind, FxRate};
+use crate::ledger::{credit_converted, Bucket, Entry, EntryKind, FxRate, Owner};
 use crate::merchant::Shop;
 use crate::money::{Currency, Rate};
 use crate::plan::{Plan, Write};
@@ -328,14 +328,14 @@ pub fn settle(
             now,
         )
         .leg(
-            Account::AcquirerClearing,
-            None,
+            Bucket::AcquirerClearing,
+            &Owner::PLATFORM,
             payment.currency,
             -payment.amount,
         )
         .leg(
-            Account::FeeRevenue,
-            None,
+            Bucket::FeeRevenue,
+            &Owner::PLATFORM,
             payment.currency,
             payment.commission,
         );
@@ -343,11 +343,11 @@ pub fn settle(
         let immediate = booking.settle_after <= 0;
         let (entry, landed) = credit_converted(
             entry,
-            m,
+            &Owner::merchant(m),
             if immediate {
-                Account::Available
+                Bucket::Available
             } else {
-                Account::Hold
+                Bucket::Hold
             },
             received,
             payment.currency,

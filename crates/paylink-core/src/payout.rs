@@ -6,7 +6,7 @@ use crate::error::DomainError;
 use crate::event::{Dialect, Event, Notice, PayoutFinished};
 use crate::guard::Guard;
 use crate::id::{MerchantId, PayoutAccountId, PayoutId};
-use crate::ledger::{Account, Balance, Entry, EntryKind};
+use crate::ledger::{Balance, Bucket, Entry, EntryKind, Owner};
 use crate::merchant::Merchant;
 use crate::money::{Currency, Rate};
 use crate::plan::{Plan, Write};
@@ -399,9 +399,9 @@ pub fn create(
                 now,
             )
             .transfer(
-                Account::Available,
-                Account::Locked,
-                &payout.merchant_id,
+                Bucket::Available,
+                Bucket::Locked,
+                &Owner::merchant(&payout.merchant_id),
                 payout.currency,
                 payout.total(),
             ),
@@ -484,16 +484,21 @@ pub fn finish(
             payout.id.as_str(),
             now,
         )
-        .leg(Account::Locked, Some(m), payout.currency, -payout.total())
         .leg(
-            Account::PayoutClearing,
-            None,
+            Bucket::Locked,
+            &Owner::merchant(m),
+            payout.currency,
+            -payout.total(),
+        )
+        .leg(
+            Bucket::PayoutClearing,
+            &Owner::PLATFORM,
             payout.currency,
             payout.amount,
         )
         .leg(
-            Account::FeeRevenue,
-            None,
+            Bucket::FeeRevenue,
+            &Owner::PLATFORM,
             payout.currency,
             payout.commission,
         ),
@@ -504,9 +509,9 @@ pub fn finish(
             now,
         )
         .transfer(
-            Account::Locked,
-            Account::Available,
-            m,
+            Bucket::Locked,
+            Bucket::Available,
+            &Owner::merchant(m),
             payout.currency,
             payout.total(),
         ),

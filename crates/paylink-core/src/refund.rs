@@ -8,7 +8,7 @@
 use crate::error::DomainError;
 use crate::event::{Dialect, Event, Notice, RefundMade};
 use crate::id::{BillId, MerchantId, PaymentId, RefundId, ShopId};
-use crate::ledger::{Account, Balance, Entry, EntryKind};
+use crate::ledger::{Balance, Bucket, Entry, EntryKind, Owner};
 use crate::money::Currency;
 use crate::payment::Payment;
 use crate::plan::{Plan, Write};
@@ -112,7 +112,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    let m = &payment.merchant_id;
+    let m = &Owner::merchant(&payment.merchant_id);
     let mut entry = Entry::new(
         EntryKind::Refund,
         format!("refund_{}", refund.id),
@@ -120,18 +120,28 @@ pub fn create(
         now,
     )
     .leg(
-        Account::Available,
-        Some(m),
+        Bucket::Available,
+        m,
         refund.account_currency,
         -from_available,
     )
-    .leg(Account::Hold, Some(m), refund.account_currency, -from_hold);
+    .leg(Bucket::Hold, m, refund.account_currency, -from_hold);
     if fx_rate.is_some() {
         entry = entry
-            .leg(Account::Fx, None, refund.account_currency, account_amount)
-            .leg(Account::Fx, None, refund.currency, -amount);
+            .leg(
+                Bucket::Fx,
+                &Owner::PLATFORM,
+                refund.account_currency,
+                account_amount,
+            )
+            .leg(Bucket::Fx, &Owner::PLATFORM, refund.currency, -amount);
     }
-    entry = entry.leg(Account::AcquirerClearing, None, refund.currency, amount);
+    entry = entry.leg(
+        Bucket::AcquirerClearing,
+        &Owner::PLATFORM,
+        refund.currency,
+        amount,
+    );
     let mut plan = Plan::one(Write::InsertRefund {
         refund: refund.clone(),
         process_at: lease_until,
@@ -175,17 +185,17 @@ pub fn complete(
                 now,
             )
             .leg(
-                Account::AcquirerClearing,
-                None,
+                Bucket::AcquirerClearing,
+                &Owner::PLATFORM,
                 refund.currency,
                 -refund.amount,
             );
             if refund.currency != refund.account_currency {
                 entry = entry
-                    .leg(Account::Fx, None, refund.currency, refund.amount)
+                    .leg(Bucket::Fx, &Owner::PLATFORM, refund.currency, refund.amount)
                     .leg(
-                        Account::Fx,
-                        None,
+                        Bucket::Fx,
+                        &Owner::PLATFORM,
                         refund.account_currency,
                         -refund.account_amount,
                     );
@@ -195,12 +205,17 @@ pub fn complete(
             let to_hold = refund.from_hold.clamp(0, refund.account_amount);
             entry = entry
                 .leg(
-                    Account::Available,
-                    Some(m),
+                    Bucket::Available,
+                    &Owner::merchant(m),
                     refund.account_currency,
                     refund.account_amount - to_hold,
                 )
-                .leg(Account::Hold, Some(m), refund.account_currency, to_hold);
+                .leg(
+                    Bucket::Hold,
+                    &Owner::merchant(m),
+                    refund.account_currency,
+                    to_hold,
+                );
             if to_hold > 0 {
                 plan.writes.push(Write::InsertSettlement(Settlement {
                     id: settlement::returned_id(&refund.id),
@@ -325,7 +340,7 @@ mod tests {
         );
         let e = entries(&plan);
         assert!(e[0].is_balanced());
-        let d = e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
+        let d = e[0].deltas()[&(Owner::merchant(&p.merchant_id), Currency::Rub)];
         assert_eq!((d.available, d.hold), (-40_000, -6_250));
         assert_eq!(r.from_hold, 6_250);
         // The acquirer refuses: each part returns where it came from, balanced in both
@@ -334,7 +349,7 @@ mod tests {
         assert_eq!(done.status, RefundStatus::Fail);
         let e = entries(&plan);
         assert!(e[0].is_balanced());
-        let d = e[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
+        let d = e[0].deltas()[&(Owner::merchant(&p.merchant_id), Currency::Rub)];
         assert_eq!((d.available, d.hold), (40_000, 6_250));
         let returned: Vec<&Settlement> = plan
             .writes
@@ -372,7 +387,7 @@ mod tests {
         )
         .unwrap();
         let (_, plan) = complete(&r, Err("no".into()), None, None, 7, 2);
-        let d = entries(&plan)[0].deltas()[&(p.merchant_id.clone(), Currency::Rub)];
+        let d = entries(&plan)[0].deltas()[&(Owner::merchant(&p.merchant_id), Currency::Rub)];
         assert_eq!((d.available, d.hold), (46_250, 0));
         assert!(!plan
             .writes

@@ -3,7 +3,7 @@
 //! settles under its own id ([`returned_id`]), as the payment's money would have.
 
 use crate::id::{MerchantId, PaymentId, RefundId};
-use crate::ledger::{Account, Entry, EntryKind};
+use crate::ledger::{Bucket, Entry, EntryKind, Owner};
 use crate::money::Currency;
 use crate::plan::{Plan, Write};
 use crate::time::Millis;
@@ -43,9 +43,9 @@ pub fn transfer(s: &Settlement, amount: i64, now: Millis) -> Entry {
         now,
     )
     .transfer(
-        Account::Hold,
-        Account::Available,
-        &s.merchant_id,
+        Bucket::Hold,
+        Bucket::Available,
+        &Owner::merchant(&s.merchant_id),
         s.currency,
         amount,
     )

@@ -1,20 +1,29 @@
 //! The ledger in SQL: posting an entry (its transaction, its legs, and the guarded update of
-//! the merchants' cached balances), and `ledger check`, which re-derives everything.
+//! its owners' cached balances), and `ledger check`, which re-derives everything.
+//!
+//! `ledger_postings` holds one row per leg on an account (owner_kind, owner_id, bucket,
+//! currency; the platform's owner_id is ''). `balances` holds one row per (owner_kind,
+//! owner_id, currency) with the owner's balance buckets (available, locked, hold): the same
+//! rows, guards and checks for merchants, partners and cards.
 
 use crate::sql::{values_sql, Columns, Exec, Statement, Value};
 use crate::{Reads, Store, StoreError};
 use paylink_core::guard::Guard;
-use paylink_core::ledger::Entry;
+use paylink_core::ledger::{Entry, OwnerKind};
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
 const TX_HEAD: &str = "INSERT INTO ledger_transactions (id, kind, subject_id, created_at)";
 static TX_ROW: LazyLock<String> = LazyLock::new(|| values_sql(TX_HEAD, 4, 1));
 const POSTINGS_HEAD: &str =
-    "INSERT INTO ledger_postings (tx_id, seq, account, merchant_id, currency, amount)";
+    "INSERT INTO ledger_postings (tx_id, seq, owner_kind, owner_id, bucket, currency, amount)";
+const POSTING_COLUMNS: usize = 7;
 /// The postings insert for 1..=8 legs: few texts, each prepared once.
-static POSTINGS_SQL: LazyLock<Vec<String>> =
-    LazyLock::new(|| (1..=8).map(|n| values_sql(POSTINGS_HEAD, 6, n)).collect());
+static POSTINGS_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
+    (1..=8)
+        .map(|n| values_sql(POSTINGS_HEAD, POSTING_COLUMNS, n))
+        .collect()
+});
 
 pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
     out.push(Statement::insert(
@@ -27,13 +36,14 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
             entry.created_at.into(),
         ],
     ));
-    let mut args = Vec::with_capacity(entry.postings.len() * 6);
+    let mut args = Vec::with_capacity(entry.postings.len() * POSTING_COLUMNS);
     for (seq, p) in entry.postings.iter().enumerate() {
         args.extend([
             Value::from(entry.id.as_str()),
             Value::Int(seq as i64 + 1),
-            p.account.as_str().into(),
-            p.merchant_id.as_ref().map(|m| m.as_str()).into(),
+            p.owner.kind().as_str().into(),
+            p.owner.id().into(),
+            p.bucket.as_str().into(),
             p.currency.code().into(),
             p.amount.into(),
         ]);
@@ -41,14 +51,20 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
     let n = entry.postings.len();
     let sql = match POSTINGS_SQL.get(n.wrapping_sub(1)) {
         Some(sql) => Cow::Borrowed(sql.as_str()),
-        None => Cow::Owned(values_sql(POSTINGS_HEAD, 6, n)),
+        None => Cow::Owned(values_sql(POSTINGS_HEAD, POSTING_COLUMNS, n)),
     };
     if n > 0 {
-        out.push(Statement::insert_rows(POSTINGS_HEAD, sql, args, 6));
+        out.push(Statement::insert_rows(
+            POSTINGS_HEAD,
+            sql,
+            args,
+            POSTING_COLUMNS,
+        ));
     }
-    for ((merchant, currency), d) in entry.deltas() {
+    for ((owner, currency), d) in entry.deltas() {
         let args = vec![
-            merchant.as_str().into(),
+            owner.kind().as_str().into(),
+            owner.id().into(),
             currency.code().into(),
             d.available.into(),
             d.locked.into(),
@@ -57,20 +73,21 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
         ];
         // A debit needs the row (a balance never read as positive is not spent); a credit
         // creates it on first use.
-        out.push(if d.available < 0 || d.locked < 0 || d.hold < 0 {
+        out.push(if d.debits() {
             Statement::guarded(
-                "UPDATE balances SET available = available + $3, locked = locked + $4,
-                     hold = hold + $5, updated_at = $6
-                 WHERE merchant_id = $1 AND currency = $2
-                   AND available + $3 >= 0 AND locked + $4 >= 0 AND hold + $5 >= 0",
+                "UPDATE balances SET available = available + $4, locked = locked + $5,
+                     hold = hold + $6, updated_at = $7
+                 WHERE owner_kind = $1 AND owner_id = $2 AND currency = $3
+                   AND available + $4 >= 0 AND locked + $5 >= 0 AND hold + $6 >= 0",
                 args,
                 Guard::BalanceNotEnough,
             )
         } else {
             Statement::new(
-                "INSERT INTO balances (merchant_id, currency, available, locked, hold, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (merchant_id, currency) DO UPDATE
+                "INSERT INTO balances (owner_kind, owner_id, currency, available, locked, hold,
+                     updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (owner_kind, owner_id, currency) DO UPDATE
                  SET available = balances.available + excluded.available,
                      locked = balances.locked + excluded.locked,
                      hold = balances.hold + excluded.hold,
@@ -114,12 +131,13 @@ impl Store {
     }
 }
 
-/// A merchant's balance row: merchant, currency, available, locked, hold.
-type Row = (String, String, i64, i64, i64);
+/// A balance row: owner kind, owner id, currency, available, locked, hold.
+type Row = (String, String, String, i64, i64, i64);
 
 fn balance_row(r: &dyn Columns) -> Result<Row, StoreError> {
     Ok((
-        r.text("merchant_id")?,
+        r.text("owner_kind")?,
+        r.text("owner_id")?,
         r.text("currency")?,
         r.i64("available")?,
         r.i64("locked")?,
@@ -127,14 +145,50 @@ fn balance_row(r: &dyn Columns) -> Result<Row, StoreError> {
     ))
 }
 
-/// A balance column (`own`) against what the books say it must match (`total`).
+/// A merchant's balance column (`own`) against what the books say it must match (`total`).
 fn against(r: &dyn Columns) -> Result<(String, String, i64, i64), StoreError> {
     Ok((
-        r.text("merchant_id")?,
+        r.text("owner_id")?,
         r.text("currency")?,
         r.i64("own")?,
         r.i64("total")?,
     ))
+}
+
+/// Counts postings on a bucket their owner kind does not have, or whose owner id is missing
+/// (or, for the platform, present): spelled from core's table of buckets per owner kind, so a
+/// new kind is checked without a change here.
+static MISPLACED: LazyLock<String> = LazyLock::new(|| {
+    let owned: Vec<String> = OwnerKind::ALL
+        .iter()
+        .map(|k| {
+            let buckets: Vec<String> = k
+                .buckets()
+                .iter()
+                .map(|b| format!("'{}'", b.as_str()))
+                .collect();
+            format!(
+                "(owner_kind = '{}' AND bucket IN ({}))",
+                k.as_str(),
+                buckets.join(", ")
+            )
+        })
+        .collect();
+    format!(
+        "SELECT COUNT(*) AS n FROM ledger_postings
+         WHERE NOT ({}) OR (owner_kind = '{}') <> (owner_id = '')",
+        owned.join(" OR "),
+        OwnerKind::Platform.as_str()
+    )
+});
+
+/// The name of an owner in a problem: "merchant X", "card Y", "platform".
+fn owner_name(kind: &str, id: &str) -> String {
+    if id.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind} {id}")
+    }
 }
 
 async fn count<C: Exec>(conn: &mut C, sql: &str) -> Result<i64, StoreError> {
@@ -179,77 +233,75 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
     {
         p.push(format!("transaction {tx} has fewer than two postings"));
     }
-    let bad_accounts = count(
-        conn,
-        "SELECT COUNT(*) AS n FROM ledger_postings
-             WHERE (account IN ('hold', 'available', 'locked')) <> (merchant_id IS NOT NULL)",
-    )
-    .await?;
-    if bad_accounts > 0 {
+    let misplaced = count(conn, &MISPLACED).await?;
+    if misplaced > 0 {
         p.push(format!(
-                "{bad_accounts} postings name a merchant on a platform account or none on a merchant account"
-            ));
+            "{misplaced} postings are on a bucket their owner does not have, or name no owner where one is needed"
+        ));
     }
-    // Cached rows against the fold of the postings, both ways round.
+    // Cached rows against the fold of the postings on balance buckets, both ways round, for
+    // every owner alike.
     let derived: Vec<Row> = conn
             .query(
-                "SELECT merchant_id, currency,
-                     CAST(SUM(CASE WHEN account = 'available' THEN amount ELSE 0 END) AS BIGINT) AS available,
-                     CAST(SUM(CASE WHEN account = 'locked' THEN amount ELSE 0 END) AS BIGINT) AS locked,
-                     CAST(SUM(CASE WHEN account = 'hold' THEN amount ELSE 0 END) AS BIGINT) AS hold
-                 FROM ledger_postings WHERE merchant_id IS NOT NULL
-                 GROUP BY merchant_id, currency ORDER BY merchant_id, currency",
+                "SELECT owner_kind, owner_id, currency,
+                     CAST(SUM(CASE WHEN bucket = 'available' THEN amount ELSE 0 END) AS BIGINT) AS available,
+                     CAST(SUM(CASE WHEN bucket = 'locked' THEN amount ELSE 0 END) AS BIGINT) AS locked,
+                     CAST(SUM(CASE WHEN bucket = 'hold' THEN amount ELSE 0 END) AS BIGINT) AS hold
+                 FROM ledger_postings WHERE bucket IN ('available', 'locked', 'hold')
+                 GROUP BY owner_kind, owner_id, currency ORDER BY owner_kind, owner_id, currency",
                 &[],
                 balance_row,
             )
             .await?;
     let cached: Vec<Row> = conn
         .query(
-            "SELECT merchant_id, currency, available, locked, hold FROM balances
-                 ORDER BY merchant_id, currency",
+            "SELECT owner_kind, owner_id, currency, available, locked, hold FROM balances
+                 ORDER BY owner_kind, owner_id, currency",
             &[],
             balance_row,
         )
         .await?;
-    let key = |r: &Row| (r.0.clone(), r.1.clone());
+    let key = |r: &Row| (r.0.clone(), r.1.clone(), r.2.clone());
     let cached_map: std::collections::BTreeMap<_, _> = cached.iter().map(|r| (key(r), r)).collect();
     let derived_map: std::collections::BTreeMap<_, _> =
         derived.iter().map(|r| (key(r), r)).collect();
     for (k, d) in &derived_map {
-        let (m, c) = k;
-        if d.2 < 0 || d.3 < 0 || d.4 < 0 {
+        let (o, c) = (owner_name(&k.0, &k.1), &k.2);
+        if d.3 < 0 || d.4 < 0 || d.5 < 0 {
             p.push(format!(
-                "merchant {m} {c}: a balance is negative (available {}, locked {}, hold {})",
-                d.2, d.3, d.4
+                "{o} {c}: a balance is negative (available {}, locked {}, hold {})",
+                d.3, d.4, d.5
             ));
         }
         match cached_map.get(k) {
-                Some(c_row) if (c_row.2, c_row.3, c_row.4) == (d.2, d.3, d.4) => {}
+                Some(c_row) if (c_row.3, c_row.4, c_row.5) == (d.3, d.4, d.5) => {}
                 Some(c_row) => p.push(format!(
-                    "merchant {m} {c}: cached balance (available {}, locked {}, hold {}) differs from its postings (available {}, locked {}, hold {})",
-                    c_row.2, c_row.3, c_row.4, d.2, d.3, d.4
+                    "{o} {c}: cached balance (available {}, locked {}, hold {}) differs from its postings (available {}, locked {}, hold {})",
+                    c_row.3, c_row.4, c_row.5, d.3, d.4, d.5
                 )),
-                None => p.push(format!("merchant {m} {c}: postings but no balance row")),
+                None => p.push(format!("{o} {c}: postings but no balance row")),
             }
     }
     for (k, c_row) in &cached_map {
-        if !derived_map.contains_key(k) && (c_row.2, c_row.3, c_row.4) != (0, 0, 0) {
+        if !derived_map.contains_key(k) && (c_row.3, c_row.4, c_row.5) != (0, 0, 0) {
             p.push(format!(
-                "merchant {} {}: a balance row without postings",
-                k.0, k.1
+                "{} {}: a balance row without postings",
+                owner_name(&k.0, &k.1),
+                k.2
             ));
         }
     }
-    // Locked money is exactly what payouts in flight hold.
+    // The merchants' balances against their payouts and settlements (the domain behind their
+    // locked and hold buckets). Locked money is exactly what payouts in flight hold.
     for (m, c, locked, in_flight) in conn
             .query(
-                "SELECT b.merchant_id, b.currency, b.locked AS own, COALESCE(f.total, 0) AS total
+                "SELECT b.owner_id, b.currency, b.locked AS own, COALESCE(f.total, 0) AS total
                  FROM balances b LEFT JOIN (
                      SELECT merchant_id, currency, CAST(SUM(amount + commission) AS BIGINT) AS total FROM payouts
                      WHERE status IN ('NEW', 'MODERATING', 'PROCESS')
                      GROUP BY merchant_id, currency) f
-                   ON f.merchant_id = b.merchant_id AND f.currency = b.currency
-                 WHERE b.locked <> COALESCE(f.total, 0)",
+                   ON f.merchant_id = b.owner_id AND f.currency = b.currency
+                 WHERE b.owner_kind = 'merchant' AND b.locked <> COALESCE(f.total, 0)",
                 &[],
                 against,
             )
@@ -262,12 +314,12 @@ async fn check<C: Exec>(conn: &mut C) -> Result<LedgerReport, StoreError> {
     // Hold never exceeds what waits to settle (refunds may have taken some of it).
     for (m, c, hold, pending) in conn
             .query(
-                "SELECT b.merchant_id, b.currency, b.hold AS own, COALESCE(s.total, 0) AS total
+                "SELECT b.owner_id, b.currency, b.hold AS own, COALESCE(s.total, 0) AS total
                  FROM balances b LEFT JOIN (
                      SELECT merchant_id, currency, CAST(SUM(amount) AS BIGINT) AS total FROM settlements
                      WHERE settled_at IS NULL GROUP BY merchant_id, currency) s
-                   ON s.merchant_id = b.merchant_id AND s.currency = b.currency
-                 WHERE b.hold > COALESCE(s.total, 0)",
+                   ON s.merchant_id = b.owner_id AND s.currency = b.currency
+                 WHERE b.owner_kind = 'merchant' AND b.hold > COALESCE(s.total, 0)",
                 &[],
                 against,
             )

@@ -8,7 +8,7 @@ use crate::{Store, StoreError};
 use paylink_core::id::{
     BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId,
 };
-use paylink_core::ledger::{Balance, FxRate};
+use paylink_core::ledger::{Balance, FxRate, Owner};
 use paylink_core::money::Currency;
 use paylink_core::payout::{
     AccountType, Payee, Payout, PayoutAccount, PayoutKind, PayoutProfile, PayoutStatus, Usage,
@@ -250,13 +250,7 @@ fn sbp_bank(r: &dyn Columns) -> Result<SbpBank, StoreError> {
 impl Store {
     /// The merchant's balances, one per currency it has ever held.
     pub async fn balances(&self, merchant: &MerchantId) -> Result<Vec<Balance>, StoreError> {
-        self.fetch(
-            "SELECT currency, available, locked, hold FROM balances WHERE merchant_id = $1
-             ORDER BY currency",
-            &[merchant.as_str().into()],
-            balance,
-        )
-        .await
+        self.owner_balances(&Owner::merchant(merchant)).await
     }
 
     /// The merchant's balance in `currency` (zero when it has none).
@@ -265,11 +259,37 @@ impl Store {
         merchant: &MerchantId,
         currency: Currency,
     ) -> Result<Balance, StoreError> {
+        self.owner_balance(&Owner::merchant(merchant), currency)
+            .await
+    }
+
+    /// An owner's balances (a merchant's, a partner's, a card's), one per currency it has ever
+    /// held.
+    pub async fn owner_balances(&self, owner: &Owner) -> Result<Vec<Balance>, StoreError> {
+        self.fetch(
+            "SELECT currency, available, locked, hold FROM balances
+             WHERE owner_kind = $1 AND owner_id = $2 ORDER BY currency",
+            &[owner.kind().as_str().into(), owner.id().into()],
+            balance,
+        )
+        .await
+    }
+
+    /// An owner's balance in `currency` (zero when it has none).
+    pub async fn owner_balance(
+        &self,
+        owner: &Owner,
+        currency: Currency,
+    ) -> Result<Balance, StoreError> {
         Ok(self
             .fetch_one(
                 "SELECT currency, available, locked, hold FROM balances
-                 WHERE merchant_id = $1 AND currency = $2",
-                &[merchant.as_str().into(), currency.code().into()],
+                 WHERE owner_kind = $1 AND owner_id = $2 AND currency = $3",
+                &[
+                    owner.kind().as_str().into(),
+                    owner.id().into(),
+                    currency.code().into(),
+                ],
                 balance,
             )
             .await?
@@ -356,7 +376,8 @@ impl Store {
                      AND a.banned = 1) AS banned,
                  (SELECT s.enabled FROM sbp_banks s WHERE s.member_id = $6) AS bank_enabled
              FROM merchants m
-             LEFT JOIN balances b ON b.merchant_id = m.id AND b.currency = $2
+             LEFT JOIN balances b
+               ON b.owner_kind = 'merchant' AND b.owner_id = m.id AND b.currency = $2
              WHERE m.id = $1",
             &args,
             |r| {

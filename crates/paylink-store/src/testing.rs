@@ -50,7 +50,37 @@ impl TestDatabase {
     }
 }
 
+/// Migrates the database at `url` up to migration `version` only, then runs `sql` on it: a
+/// database as an older paylink left it, for upgrade tests.
+pub async fn older_database(url: &str, version: i64, sql: &str) -> Result<(), crate::StoreError> {
+    use crate::sql::Exec;
+    if url.starts_with("sqlite:") {
+        let path = crate::sqlite::path_of(url)?;
+        let mut conn = crate::sqlite::SqliteConn::open(&path, true)?;
+        crate::migrate::run_to(&mut conn, 0, None, version).await?;
+        conn.batch(sql).await
+    } else {
+        use std::str::FromStr;
+        let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+        let mut conn = crate::postgres::connect_writer(&options).await?;
+        crate::migrate::run_to(&mut conn, 0, None, version).await?;
+        conn.batch(sql).await?;
+        let _ = sqlx::Connection::close(conn).await;
+        Ok(())
+    }
+}
+
 impl crate::Store {
+    /// Runs `sql` outside the writer, as an operator at a SQL prompt would: for tests of what
+    /// the schema itself refuses.
+    pub async fn execute_raw(&self, sql: &str) -> Result<(), crate::StoreError> {
+        use crate::sql::Exec;
+        match &self.reads {
+            crate::Reads::Sqlite(pool) => pool.take()?.batch(sql).await,
+            crate::Reads::Postgres(pool) => pool.acquire().await?.batch(sql).await,
+        }
+    }
+
     /// Writes a key as versions before key files kept it (`instance_secrets`): for upgrade tests.
     pub async fn insert_legacy_secret(
         &self,

@@ -135,7 +135,7 @@ pub(crate) async fn run<C, F, Fut>(
         // queued together were submitted concurrently, so any order among them is valid; the
         // sort is stable and puts plans that lock nothing first.
         //
-        // A plan that moves money also locks its merchant's balance row, shared by many plans:
+        // A plan that moves money also locks its owners' balance rows, shared by many plans:
         // those rows are locked first, all of the batch's at once in their sorted order, and
         // the plans are ordered by their other (single-row) locks. Every writer then waits
         // only up the one order, balances before everything else.
@@ -277,7 +277,8 @@ async fn apply_deferring<C: Exec>(
 /// The table whose rows many plans share; see `run`.
 const HOT: &str = "balances";
 
-/// Locks the batch's balance rows in order (PostgreSQL; SQLite's one writer needs no order).
+/// Locks the batch's balance rows in order of (owner kind, owner id, currency) (PostgreSQL;
+/// SQLite's one writer needs no order).
 async fn lock_hot<C: Exec>(
     conn: &mut C,
     hot: &std::collections::BTreeSet<Lock>,
@@ -286,14 +287,19 @@ async fn lock_hot<C: Exec>(
         return Ok(());
     }
     for (_, key) in hot {
-        if let Some((merchant, currency)) = key.split_once(':') {
+        let mut parts = key.splitn(3, ':');
+        if let (Some(kind), Some(owner), Some(currency)) =
+            (parts.next(), parts.next(), parts.next())
+        {
             conn.exec(
                 // Creates a missing row too: two writers creating one row would otherwise wait
                 // on each other's insert outside the order.
-                "INSERT INTO balances (merchant_id, currency, available, locked, hold, updated_at)
-                 VALUES ($1, $2, 0, 0, 0, 0)
-                 ON CONFLICT (merchant_id, currency) DO UPDATE SET updated_at = balances.updated_at",
-                &[merchant.into(), currency.into()],
+                "INSERT INTO balances (owner_kind, owner_id, currency, available, locked, hold,
+                     updated_at)
+                 VALUES ($1, $2, $3, 0, 0, 0, 0)
+                 ON CONFLICT (owner_kind, owner_id, currency)
+                 DO UPDATE SET updated_at = balances.updated_at",
+                &[kind.into(), owner.into(), currency.into()],
             )
             .await?;
         }

@@ -88,15 +88,16 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
         })
         .collect();
     // Balance rows are the hot ones; "balances" sorts before every other table, so a plan
-    // takes its merchant's balance first, as every other plan touching that merchant does.
+    // takes its owners' balances first, as every other plan touching those owners does. The
+    // key is owner kind, owner id, currency (ids never hold a ':'), see `writer::lock_hot`.
     for w in &plan.writes {
         match w {
-            Write::Post(entry) => locks.extend(
-                entry
-                    .deltas()
-                    .into_keys()
-                    .map(|(m, c)| ("balances", format!("{m}:{}", c.code()))),
-            ),
+            Write::Post(entry) => locks.extend(entry.deltas().into_keys().map(|(o, c)| {
+                (
+                    "balances",
+                    format!("{}:{}:{}", o.kind().as_str(), o.id(), c.code()),
+                )
+            })),
             Write::UsePayoutLimit {
                 merchant_id,
                 period,

@@ -16,6 +16,8 @@ mod migrations;
 mod money_properties;
 #[path = "store/outbox.rs"]
 mod outbox;
+#[path = "store/owners.rs"]
+mod owners;
 #[path = "store/pagination.rs"]
 mod pagination;
 #[path = "store/properties.rs"]

@@ -227,3 +227,93 @@ async fn opening_tells_the_migrations_as_they_go_for_a_progress_bar() {
     );
     assert!(seen.iter().all(|(_, t)| *t == total));
 }
+
+/// A database with money in it, as version 0009 kept it: postings named their merchant (or none,
+/// for the platform's accounts) and balance rows were a merchant's.
+const MONEY_AT_0009: &str = "
+    INSERT INTO merchants (id, name, created_at) VALUES ('OLDMERCHNT', 'old', 1);
+    INSERT INTO ledger_transactions (id, kind, subject_id, created_at) VALUES
+        ('pay_OLDPAYMENT', 'payment', 'OLDPAYMENT', 1),
+        ('settle_OLDPAYMENT', 'settlement', 'OLDPAYMENT', 2);
+    INSERT INTO ledger_postings (tx_id, seq, account, merchant_id, currency, amount) VALUES
+        ('pay_OLDPAYMENT', 1, 'acquirer_clearing', NULL, 'USD', -1000),
+        ('pay_OLDPAYMENT', 2, 'fee_revenue', NULL, 'USD', 35),
+        ('pay_OLDPAYMENT', 3, 'fx', NULL, 'USD', 965),
+        ('pay_OLDPAYMENT', 4, 'fx', NULL, 'RUB', -89263),
+        ('pay_OLDPAYMENT', 5, 'hold', 'OLDMERCHNT', 'RUB', 89263),
+        ('settle_OLDPAYMENT', 1, 'hold', 'OLDMERCHNT', 'RUB', -89263),
+        ('settle_OLDPAYMENT', 2, 'available', 'OLDMERCHNT', 'RUB', 89263);
+    INSERT INTO balances (merchant_id, currency, available, locked, hold, updated_at) VALUES
+        ('OLDMERCHNT', 'RUB', 89263, 0, 0, 2),
+        ('OLDMERCHNT', 'USD', 0, 0, 0, 1);
+";
+
+#[tokio::test]
+async fn an_upgraded_database_reads_the_same_balances_under_owned_accounts() {
+    use paylink_core::id::MerchantId;
+    use paylink_core::ledger::{Balance, Bucket, Entry, EntryKind, Owner};
+    use paylink_core::money::Currency;
+    use paylink_core::plan::{Plan, Write};
+
+    let db = TestDatabase::new().await;
+    paylink_store::testing::older_database(&db.url, 9, MONEY_AT_0009)
+        .await
+        .expect("a database at 0009 with money in it");
+    let store = Store::open(&db.url, StoreOptions::default())
+        .await
+        .expect("the upgrade");
+    let merchant = MerchantId::from_trusted("OLDMERCHNT".into());
+    let rub = Balance {
+        available: 89_263,
+        ..Balance::zero(Currency::Rub)
+    };
+    assert_eq!(
+        store.balances(&merchant).await.unwrap(),
+        vec![rub, Balance::zero(Currency::Usd)]
+    );
+    assert_eq!(store.balance(&merchant, Currency::Rub).await.unwrap(), rub);
+    let report = store.ledger_check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(
+        (report.transactions, report.postings, report.balances),
+        (2, 7, 2)
+    );
+
+    // The migrated row is guarded as before, and credited in place.
+    let owner = Owner::merchant(&merchant);
+    let over = Entry::new(EntryKind::Settlement, "over".into(), "over", NOW)
+        .leg(Bucket::Available, &owner, Currency::Rub, -89_264)
+        .leg(Bucket::Fx, &Owner::PLATFORM, Currency::Rub, 89_264);
+    let r = store.apply(Plan::one(Write::Post(over))).await;
+    assert!(
+        matches!(r, Err(paylink_store::StoreError::GuardFailed(_))),
+        "{r:?}"
+    );
+    let more = Entry::new(EntryKind::Settlement, "more".into(), "more", NOW)
+        .leg(Bucket::Fx, &Owner::PLATFORM, Currency::Rub, -1)
+        .leg(Bucket::Available, &owner, Currency::Rub, 1);
+    store.apply(Plan::one(Write::Post(more))).await.unwrap();
+    assert_eq!(
+        store
+            .balance(&merchant, Currency::Rub)
+            .await
+            .unwrap()
+            .available,
+        89_264
+    );
+    let report = store.ledger_check().await.unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.balances, 2, "no second row for the same owner");
+
+    // The rebuilt postings are append-only still.
+    for edit in [
+        "UPDATE ledger_postings SET amount = 0",
+        "DELETE FROM ledger_postings",
+    ] {
+        assert!(
+            store.execute_raw(edit).await.is_err(),
+            "{edit} went through"
+        );
+    }
+    store.close().await;
+}
