@@ -5,8 +5,7 @@ use crate::error::{DomainError, Rule};
 use crate::id::{BillId, MerchantId};
 use crate::merchant::Shop;
 use crate::money::{Amount, Currency, Rate};
-use crate::payment::{PaymentMethod, PaymentStatus};
-use crate::plan::Write;
+use crate::status::{PaymentMethod, PaymentStatus};
 use crate::text::{check_len, check_url, MAX_NAME};
 use crate::time::Millis;
 use std::str::FromStr;
@@ -255,17 +254,5 @@ impl Bill {
         } else {
             self.status
         }
-    }
-
-    /// `bill/toggle_activity`: a finished NORMAL bill can be neither re-opened nor closed.
-    pub fn toggle(&self, active: bool, now: Millis) -> Result<Write, DomainError> {
-        if self.is_finished() {
-            return Err(DomainError::BillIsFinished);
-        }
-        Ok(Write::SetBillActive {
-            bill_id: self.id.clone(),
-            active,
-            now,
-        })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod bill;
 pub mod card;
+pub mod decide;
 pub mod error;
 pub mod event;
 pub mod guard;
@@ -19,6 +20,7 @@ pub mod sandbox;
 pub mod seal;
 pub mod secret;
 pub mod settlement;
+pub mod status;
 pub mod text;
 pub mod time;
 pub mod token;

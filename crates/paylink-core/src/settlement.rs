@@ -5,7 +5,6 @@
 use crate::id::{MerchantId, PaymentId, RefundId};
 use crate::ledger::{Bucket, Entry, EntryKind, Owner};
 use crate::money::Currency;
-use crate::plan::{Plan, Write};
 use crate::time::Millis;
 
 /// Money waiting in hold: a payment's, or what a refused refund of it returned to hold.
@@ -18,20 +17,6 @@ pub struct Settlement {
     pub currency: Currency,
     pub amount: i64,
     pub due_at: Millis,
-}
-
-/// Settles `s` when the merchant's hold is `hold`: moves what of it is still held (refunds may
-/// have taken part of the hold) and marks it settled, guarded against settling twice.
-pub fn settle(s: &Settlement, hold: i64, now: Millis) -> Plan {
-    let amount = s.amount.min(hold).max(0);
-    let mut plan = Plan::one(Write::MarkSettled {
-        id: s.id.clone(),
-        now,
-    });
-    if amount > 0 {
-        plan.writes.push(Write::Post(transfer(s, amount, now)));
-    }
-    plan
 }
 
 /// The ledger entry of settling `amount` of `s`.

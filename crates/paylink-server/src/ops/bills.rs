@@ -4,6 +4,7 @@ use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::bill::{Bill, NewBill};
+use paylink_core::decide;
 use paylink_core::id::BillId;
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::plan::{Plan, Write};
@@ -44,7 +45,7 @@ pub async fn toggle(
     seal: &dyn Seal<Bill>,
 ) -> Result<Bill, OpError> {
     let now = st.now();
-    let write = bill.toggle(active, now)?;
+    let write = decide::bill::toggle(&bill, active, now)?;
     let toggled = Bill {
         active,
         updated_at: now,

@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use axum::http::HeaderMap;
 use paylink_core::bill::Bill;
 use paylink_core::card::CardNumber;
+use paylink_core::decide;
 use paylink_core::error::Rule;
 use paylink_core::id::PaymentId;
 use paylink_core::merchant::Shop;
@@ -354,7 +355,7 @@ async fn record(
     let method = charge.method;
     let now = st.now();
     let booking = booking(st, bill, shop).await?;
-    let (payment, plan) = payment::settle(
+    let (payment, plan) = decide::payment::settle(
         bill,
         rate,
         charge,

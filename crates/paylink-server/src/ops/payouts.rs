@@ -7,6 +7,7 @@ use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::card::CardNumber;
+use paylink_core::decide;
 use paylink_core::error::Rule;
 use paylink_core::guard::Guard;
 use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
@@ -114,7 +115,7 @@ pub async fn create(
         payee_banned: state.payee_banned,
         bank_enabled,
     };
-    let (payouts, mut plan) = payout::create(
+    let (payouts, mut plan) = decide::payout::create(
         &cx,
         order,
         || PayoutId::random(&mut rand::thread_rng()),
@@ -204,7 +205,7 @@ pub async fn decline(
     let mut refused = DomainError::PayoutNotFound;
     for part in parts {
         let outcome = Outcome::Declined(reason.to_string());
-        match payout::finish(part, outcome, url.as_deref(), now) {
+        match decide::payout::finish(part, outcome, url.as_deref(), now) {
             Ok((done, part_plan)) => {
                 answer.get_or_insert(done);
                 plan.writes.extend(part_plan.writes);
@@ -227,7 +228,7 @@ pub async fn decline(
 
 /// Lets a payout waiting in MODERATING go (the worker sends it on its next pass).
 pub async fn approve(store: &Store, payout: &Payout, now: Millis) -> Result<Payout, OpError> {
-    let (moved, plan) = payout::advance(payout, PayoutStatus::New, None, now)?;
+    let (moved, plan) = decide::payout::advance(payout, PayoutStatus::New, None, now)?;
     apply_move(store, plan).await?;
     Ok(moved)
 }
@@ -241,7 +242,7 @@ pub async fn finish(
 ) -> Result<Payout, OpError> {
     let profile = store.payout_profile(&payout.merchant_id).await?;
     let url = profile.and_then(|p| p.webhook_url);
-    let (done, plan) = payout::finish(payout, outcome, url.as_deref(), now)?;
+    let (done, plan) = decide::payout::finish(payout, outcome, url.as_deref(), now)?;
     apply_move(store, plan).await?;
     Ok(done)
 }
@@ -296,7 +297,7 @@ pub(crate) async fn step(st: &AppState, p: &Payout, now: Millis) -> Result<(), S
     match p.status {
         PayoutStatus::New => {
             let delay = st.settings.money.sandbox_payout_delay.as_millis() as i64;
-            match payout::advance(p, PayoutStatus::Process, Some(now + delay), now) {
+            match decide::payout::advance(p, PayoutStatus::Process, Some(now + delay), now) {
                 Ok((_, plan)) => st.store.apply(plan).await,
                 Err(_) => Ok(()),
             }

@@ -5,10 +5,11 @@ use crate::acquirer::RefundRequest;
 use crate::ops::idempotency::{self, NoSeal, Seal};
 use crate::ops::OpError;
 use crate::state::AppState;
+use paylink_core::decide;
 use paylink_core::id::RefundId;
 use paylink_core::payment::Payment;
 use paylink_core::plan::Plan;
-use paylink_core::refund::{self, Refund};
+use paylink_core::refund::Refund;
 use paylink_core::DomainError;
 use paylink_store::StoreError;
 
@@ -38,7 +39,7 @@ pub async fn create(
             .balance(&current.merchant_id, current.account_currency)
             .await?;
         let now = st.now();
-        let (refund, mut plan) = refund::create(
+        let (refund, mut plan) = decide::refund::create(
             &current,
             amount,
             balance,
@@ -88,7 +89,7 @@ async fn ask(
     // What a refusal returns to hold settles when the payment's own money does (or did: then
     // on the worker's next pass).
     let hold_due_at = st.store.settlement_due(&payment.id).await?.unwrap_or(now);
-    let (done, mut plan) = refund::complete(
+    let (done, mut plan) = decide::refund::complete(
         refund,
         answer,
         url.as_deref(),

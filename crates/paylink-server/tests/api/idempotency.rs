@@ -9,6 +9,7 @@ use crate::money::{
     assert_ledger_ok, balance_of, card, fund, id_of, number, open_profile, pay_as, payment_status,
     set_profile, Bal,
 };
+use paylink_core::decide;
 use paylink_core::id::{PaymentId, RefundId};
 use paylink_core::money::Currency;
 use paylink_core::payout::PayoutProfile;
@@ -450,7 +451,7 @@ async fn a_retry_after_a_crash_answers_the_refund_the_dead_request_made() {
         .balance(&stored.merchant_id, Currency::Rub)
         .await
         .unwrap();
-    let (refund, mut plan) = paylink_core::refund::create(
+    let (refund, mut plan) = decide::refund::create(
         &stored,
         Some(100_00),
         bal,

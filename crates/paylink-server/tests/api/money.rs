@@ -8,6 +8,7 @@
 
 use crate::harness::*;
 use crate::receiver::{Received, Receiver};
+use paylink_core::decide;
 use paylink_core::event::NoticeState;
 use paylink_core::id::{MerchantId, PaymentId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
@@ -336,7 +337,7 @@ async fn crashed_refund(
         .await
         .unwrap();
     let now = app.now();
-    let (refund, plan) = paylink_core::refund::create(
+    let (refund, plan) = decide::refund::create(
         &payment,
         Some(amount),
         bal,

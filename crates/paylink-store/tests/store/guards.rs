@@ -7,6 +7,7 @@ use crate::support::{
     Outcome, NOW,
 };
 use paylink_core::bill::{Bill, BillType};
+use paylink_core::decide;
 use paylink_core::payment::{BillTransition, Payment, PaymentStatus};
 use paylink_core::plan::{Plan, Write};
 
@@ -95,7 +96,9 @@ async fn an_inactive_bill_takes_no_money_and_the_plan_leaves_nothing() {
     insert_bill(&store, &bill).await;
     // The payer loaded the page while the bill was active; the merchant closed it since.
     store
-        .apply(Plan::one(bill.toggle(false, NOW + 1).unwrap()))
+        .apply(Plan::one(
+            decide::bill::toggle(&bill, false, NOW + 1).unwrap(),
+        ))
         .await
         .unwrap();
     let (payment, plan) = settle(&bill, Outcome::Success, NOW + 2);
@@ -180,7 +183,9 @@ async fn a_finished_normal_bill_cannot_be_toggled() {
     // The toggle was decided on a stale snapshot (core would refuse the fresh one).
     for active in [false, true] {
         let r = store
-            .apply(Plan::one(bill.toggle(active, NOW + 2).unwrap()))
+            .apply(Plan::one(
+                decide::bill::toggle(&bill, active, NOW + 2).unwrap(),
+            ))
             .await;
         assert!(is_guard(&r), "{r:?}");
         assert_eq!(stored_bill(&store, &bill.id).await, finished);
@@ -194,7 +199,9 @@ async fn a_finished_normal_bill_cannot_be_toggled() {
         .await
         .unwrap();
     store
-        .apply(Plan::one(multi.toggle(false, NOW + 2).unwrap()))
+        .apply(Plan::one(
+            decide::bill::toggle(&multi, false, NOW + 2).unwrap(),
+        ))
         .await
         .unwrap();
     assert!(!stored_bill(&store, &multi.id).await.active);
@@ -206,7 +213,9 @@ async fn a_finished_normal_bill_cannot_be_toggled() {
         .await
         .unwrap();
     store
-        .apply(Plan::one(failed.toggle(false, NOW + 2).unwrap()))
+        .apply(Plan::one(
+            decide::bill::toggle(&failed, false, NOW + 2).unwrap(),
+        ))
         .await
         .unwrap();
     let stored = stored_bill(&store, &failed.id).await;

@@ -9,18 +9,19 @@
 
 use crate::support::{charge, insert_bill, open, payment_id, race, seed, Outcome, NOW};
 use paylink_core::bill::{Bill, BillType, NewBill};
+use paylink_core::decide;
 use paylink_core::guard::Guard;
 use paylink_core::id::{MerchantId, PaymentId, PayoutId, RefundId, ShopId};
 use paylink_core::ledger::{Balance, FxRate};
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::money::{Amount, Currency, Rate};
-use paylink_core::payment::{self, Booking, Payment};
+use paylink_core::payment::{Booking, Payment};
 use paylink_core::payout::{
     self, AccountType, DirectionRules, Payee, Payout, PayoutContext, PayoutKind, PayoutOrder,
     PayoutProfile, PayoutRules, PayoutStatus, Usage,
 };
 use paylink_core::plan::{Plan, Write};
-use paylink_core::refund::{self, Refund, RefundStatus};
+use paylink_core::refund::{Refund, RefundStatus};
 use paylink_core::settlement;
 use paylink_core::time::Millis;
 use paylink_store::{Store, StoreError};
@@ -466,7 +467,7 @@ impl World {
             fx_rate,
             settle_after: if delayed { SETTLE_AFTER } else { 0 },
         };
-        let decided = payment::settle(
+        let decided = decide::payment::settle(
             &bill,
             rate,
             charge(&bill, rate, outcome),
@@ -535,7 +536,7 @@ impl World {
         for s in due {
             let m = self.index(&s.merchant_id);
             let hold = self.balance(m, s.currency).await.hold;
-            let plan = settlement::settle(&s, hold, self.now);
+            let plan = decide::settlement::settle(&s, hold, self.now);
             committed(self.store.apply(plan).await, true, "a settlement")?;
             let (_, c, amount, _) = self.model.pending.remove(&s.id).unwrap();
             prop_assert_eq!((s.amount, s.currency), (amount, c));
@@ -609,7 +610,7 @@ impl World {
             payout_account_id: None,
             order_id: None,
         };
-        let Ok((parts, plan)) = payout::create(
+        let Ok((parts, plan)) = decide::payout::create(
             &cx,
             order,
             || PayoutId::random(&mut rand::thread_rng()),
@@ -660,7 +661,7 @@ impl World {
             PayoutStatus::Moderating => (PayoutStatus::New, None),
             _ => (PayoutStatus::Process, Some(self.now + 60_000)),
         };
-        let Ok((_, plan)) = payout::advance(&current, to, process_at, self.now) else {
+        let Ok((_, plan)) = decide::payout::advance(&current, to, process_at, self.now) else {
             prop_assert!(current.status != PayoutStatus::New);
             return Ok(());
         };
@@ -689,7 +690,7 @@ impl World {
             End::Error => payout::Outcome::Error("Payout provider error".into()),
             End::Declined => payout::Outcome::Declined("Declined by an operator".into()),
         };
-        let Ok((done, plan)) = payout::finish(&snapshot, outcome, None, self.now) else {
+        let Ok((done, plan)) = decide::payout::finish(&snapshot, outcome, None, self.now) else {
             return Ok(());
         };
         // A stale snapshot may still be the current status: then it must commit too.
@@ -736,7 +737,7 @@ impl World {
         };
         let remaining = payment.amount - payment.refunded_amount;
         let amount = permille.map(|p| remaining * p / 1_000);
-        let Ok((r, plan)) = refund::create(
+        let Ok((r, plan)) = decide::refund::create(
             &payment,
             amount,
             balance,
@@ -788,7 +789,7 @@ impl World {
             .get(&r.payment_id)
             .copied()
             .unwrap_or(self.now);
-        let (done, plan) = refund::complete(&r, answer, None, None, hold_due_at, self.now);
+        let (done, plan) = decide::refund::complete(&r, answer, None, None, hold_due_at, self.now);
         let fresh = status == RefundStatus::Process;
         if !committed(self.store.apply(plan).await, fresh, "a refund answer")? {
             return Ok(());
@@ -1009,7 +1010,7 @@ async fn payouts_decided_from_a_stale_balance_overdraw_nothing() {
                 payout_account_id: None,
                 order_id: None,
             };
-            let (parts, plan) = payout::create(
+            let (parts, plan) = decide::payout::create(
                 &cx,
                 order,
                 || PayoutId::random(&mut rand::thread_rng()),
@@ -1066,7 +1067,7 @@ async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
     for i in 0..PAYMENTS {
         let bill = crate::support::open_bill(&shop, BillType::Normal, 10_000, NOW);
         insert_bill(&store, &bill).await;
-        let (p, plan) = payment::settle(
+        let (p, plan) = decide::payment::settle(
             &bill,
             Rate::ZERO,
             charge(&bill, Rate::ZERO, Outcome::Success),
@@ -1079,7 +1080,7 @@ async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
         store.apply(plan).await.unwrap();
         // Half of each payment refunded, all of it from hold (nothing is available yet).
         let balance = store.balance(&m.id, Currency::Rub).await.unwrap();
-        let (r, plan) = refund::create(
+        let (r, plan) = decide::refund::create(
             &p,
             Some(5_000),
             balance,
@@ -1103,12 +1104,12 @@ async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
         .await
         .unwrap()
         .iter()
-        .map(|s| settlement::settle(s, stale.hold, now))
+        .map(|s| decide::settlement::settle(s, stale.hold, now))
         .collect();
     assert_eq!(plans.len(), PAYMENTS);
     for r in &refunds {
         let due = store.settlement_due(&r.payment_id).await.unwrap().unwrap();
-        let (_, plan) = refund::complete(r, Err("refused".into()), None, None, due, now);
+        let (_, plan) = decide::refund::complete(r, Err("refused".into()), None, None, due, now);
         plans.push(plan);
     }
     for result in race(&store, plans).await {
@@ -1132,7 +1133,7 @@ async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
         for s in due {
             let hold = store.balance(&m.id, Currency::Rub).await.unwrap().hold;
             store
-                .apply(settlement::settle(&s, hold, now))
+                .apply(decide::settlement::settle(&s, hold, now))
                 .await
                 .unwrap();
         }

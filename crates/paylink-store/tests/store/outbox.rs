@@ -3,6 +3,7 @@
 
 use crate::support::*;
 use paylink_core::bill::BillType;
+use paylink_core::decide;
 use paylink_core::event::{AfterAttempt, Dialect, Event, EventKind, NoticeState};
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
 use paylink_store::{NoticeContent, Store, StoredNotice};
@@ -17,7 +18,7 @@ async fn notices(store: &Store, n: usize) -> Vec<String> {
     for _ in 0..n {
         let bill = open_bill(&shop, BillType::Normal, 100, NOW);
         insert_bill(store, &bill).await;
-        let (payment, plan) = paylink_core::payment::settle(
+        let (payment, plan) = decide::payment::settle(
             &bill,
             paylink_core::money::Rate::ZERO,
             charge(&bill, paylink_core::money::Rate::ZERO, Outcome::Success),

@@ -7,8 +7,9 @@ use crate::support::{
     NOW,
 };
 use paylink_core::bill::{Bill, BillType};
+use paylink_core::decide;
 use paylink_core::money::Rate;
-use paylink_core::payment::{self, Payment};
+use paylink_core::payment::Payment;
 use paylink_core::plan::{Plan, Write};
 use paylink_core::DomainError;
 use paylink_store::StoreError;
@@ -78,7 +79,7 @@ async fn check(case: Case) -> Result<(), TestCaseError> {
         } else {
             stored_bill(&store, &opened.id).await
         };
-        let settled = payment::settle(
+        let settled = decide::payment::settle(
             &snapshot,
             rate,
             charge(&snapshot, rate, outcome),

@@ -6,9 +6,10 @@ use crate::support::{
     shop, stored_bill, Outcome, NOW,
 };
 use paylink_core::bill::{Bill, BillType, Locale, NewBill};
+use paylink_core::decide;
 use paylink_core::merchant::{Merchant, Subscription};
 use paylink_core::money::{Amount, Currency, Rate};
-use paylink_core::payment::{self, BillTransition, PaymentMethod, PaymentStatus};
+use paylink_core::payment::{BillTransition, PaymentMethod, PaymentStatus};
 use paylink_core::plan::{Plan, Write};
 use paylink_store::{BillFilter, PaymentFilter, StoreError};
 
@@ -330,7 +331,7 @@ async fn set_bill_active_toggles_and_stamps_updated_at() {
     let (_, s) = seed(&store, "toggle").await;
     let bill = open_bill(&s, BillType::Normal, 1_000, NOW);
     insert_bill(&store, &bill).await;
-    let write = bill.toggle(false, NOW + 10).unwrap();
+    let write = decide::bill::toggle(&bill, false, NOW + 10).unwrap();
     store.apply(Plan::one(write)).await.unwrap();
     let off = Bill {
         active: false,
@@ -339,7 +340,9 @@ async fn set_bill_active_toggles_and_stamps_updated_at() {
     };
     assert_eq!(stored_bill(&store, &bill.id).await, off);
     store
-        .apply(Plan::one(off.toggle(true, NOW + 20).unwrap()))
+        .apply(Plan::one(
+            decide::bill::toggle(&off, true, NOW + 20).unwrap(),
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -364,7 +367,7 @@ async fn payments_round_trip_through_every_read() {
     insert_bill(&store, &bill).await;
 
     // A declined card payment: error code and message set, nothing received.
-    let (failed, plan) = payment::settle(
+    let (failed, plan) = decide::payment::settle(
         &bill,
         rate,
         support::charge(&bill, rate, Outcome::Declined),
@@ -385,7 +388,7 @@ async fn payments_round_trip_through_every_read() {
     assert_eq!(stored_bill(&store, &bill.id).await, after_fail);
 
     // An SBP payment: no card, no fingerprint, no error.
-    let (paid, plan) = payment::settle(
+    let (paid, plan) = decide::payment::settle(
         &after_fail,
         rate,
         support::charge(&after_fail, rate, Outcome::Overpaid),

@@ -2,10 +2,11 @@
 //! public API, and readers that walk every page of a search.
 
 use paylink_core::bill::{Bill, BillType, NewBill};
+use paylink_core::decide;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::money::{Amount, Currency, Rate};
-use paylink_core::payment::{self, Charge, ChargeResult, Payment, PaymentMethod};
+use paylink_core::payment::{Charge, ChargeResult, Payment, PaymentMethod};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::time::Millis;
 use paylink_store::testing::TestDatabase;
@@ -151,7 +152,7 @@ pub fn charge(bill: &Bill, rate: Rate, outcome: Outcome) -> Charge {
 
 /// `payment::settle` of a fresh charge against `bill` at `now`, with no commission.
 pub fn settle(bill: &Bill, outcome: Outcome, now: Millis) -> (Payment, Plan) {
-    payment::settle(
+    decide::payment::settle(
         bill,
         Rate::ZERO,
         charge(bill, Rate::ZERO, outcome),
