@@ -116,6 +116,7 @@ impl ApiError {
                     success: false,
                     message: "Unauthenticated.".into(),
                     errors: None,
+                    request_id: None,
                 },
             ),
             ApiError::Key(status, key) => (
@@ -124,6 +125,7 @@ impl ApiError {
                     success: false,
                     message: format!("api:error.{key}"),
                     errors: None,
+                    request_id: None,
                 },
             ),
             ApiError::Validation(errors) => {
@@ -144,6 +146,7 @@ impl ApiError {
                         success: false,
                         message,
                         errors: Some(errors),
+                        request_id: None,
                     },
                 )
             }
@@ -153,6 +156,7 @@ impl ApiError {
                     success: false,
                     message: message.into(),
                     errors: None,
+                    request_id: None,
                 },
             ),
             ApiError::Internal => (
@@ -161,6 +165,7 @@ impl ApiError {
                     success: false,
                     message: "api:error.general_error".into(),
                     errors: None,
+                    request_id: None,
                 },
             ),
         }
