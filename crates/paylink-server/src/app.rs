@@ -575,27 +575,24 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
 /// id). Done here, once, because a 500 can come from anywhere below (a handler, a caught
 /// panic, an idempotent request's own task). Any other body passes unchanged.
 async fn with_log_reference(response: Response, id: &str) -> Response {
-    use paylink_api::cardlink::ErrorBody;
+    use axum::body::Body;
     let (mut parts, body) = response.into_parts();
     // An error body is a few hundred bytes; anything longer is not one.
-    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
-        Ok(bytes) => bytes,
+    let mut error = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => match serde_json::from_slice::<paylink_api::cardlink::ErrorBody>(&bytes) {
+            Ok(error) => error,
+            Err(_) => return Response::from_parts(parts, Body::from(bytes)),
+        },
         Err(e) => {
             tracing::error!(error = %e, "cannot read a 500 answer's body");
-            return ApiError::Internal.into_response();
+            ApiError::Internal.parts().1
         }
-    };
-    let Ok(mut error) = serde_json::from_slice::<ErrorBody>(&bytes) else {
-        return Response::from_parts(parts, axum::body::Body::from(bytes));
     };
     error.request_id = Some(id.to_string());
-    match serde_json::to_vec(&error) {
-        Ok(referenced) => {
-            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-            Response::from_parts(parts, axum::body::Body::from(referenced))
-        }
-        Err(_) => Response::from_parts(parts, axum::body::Body::from(bytes)),
-    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    // Strings and a map of strings: serializing cannot fail.
+    let body = serde_json::to_vec(&error).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// A request id unique across processes and time: a random prefix drawn once per process, then
