@@ -124,6 +124,10 @@ pub struct ErrorBody {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errors: Option<BTreeMap<String, Vec<String>>>,
+    /// On a 500 only: the request's id, which every log line of it carries (quote it when
+    /// reporting the error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// `bill/create` parameters (what a typed client sends; the server accepts every spelling).

@@ -7,6 +7,7 @@
 
 use paylink_core::id::ShopId;
 use paylink_core::merchant::Shop;
+use paylink_sdk::testing::{Received, Receiver};
 use paylink_store::testing::TestDatabase;
 use paylink_store::{Store, StoreOptions};
 use reqwest::StatusCode;
@@ -554,12 +555,23 @@ const TEST_CARDS: &[&str] = &[
 ];
 
 /// What is wrong with a server's log, run with `--log-format json`: a line that is not one
-/// JSON object, a test card number, an API token (`<digits>|<40 letters and digits>`) or a
-/// webhook secret.
+/// JSON object, a line logged while handling a request that does not name the request's id, a
+/// test card number, an API token (`<digits>|<40 letters and digits>`) or a webhook secret.
 fn log_problem(log: &str) -> Option<String> {
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
-        if !matches!(serde_json::from_str::<Value>(line), Ok(Value::Object(_))) {
+        let Ok(Value::Object(object)) = serde_json::from_str::<Value>(line) else {
             return Some(format!("has a line that is not a JSON object: {line}"));
+        };
+        let spans = object.get("spans").and_then(Value::as_array);
+        let in_request = spans.is_some_and(|s| s.iter().any(|s| s["name"] == "request"));
+        let named = spans.is_some_and(|s| {
+            s.iter()
+                .any(|s| s["request_id"].as_str().is_some_and(|id| !id.is_empty()))
+        });
+        if in_request && !named {
+            return Some(format!(
+                "has a request's line without its request_id: {line}"
+            ));
         }
     }
     if let Some(card) = TEST_CARDS.iter().find(|c| log.contains(*c)) {
@@ -1326,110 +1338,19 @@ async fn help_is_sensible_and_never_shows_the_database_url() {
     assert!(out.stdout.contains(env!("CARGO_PKG_VERSION")), "{out:#?}");
 }
 
-/// A merchant's postback endpoint on a raw socket: records each request's head and body, and
-/// answers 200, or holds the connection without answering while `hang` is set.
-struct Catcher {
-    url: String,
-    got: Arc<Mutex<Vec<String>>>,
-    hang: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Catcher {
-    fn start() -> Catcher {
-        use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/postback", listener.local_addr().unwrap());
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let hang = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let (log, hold) = (got.clone(), hang.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let (log, hold) = (log.clone(), hold.clone());
-                std::thread::spawn(move || {
-                    let mut data = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    // Until the head is in and the body is as long as it says.
-                    loop {
-                        let Ok(n) = stream.read(&mut buf) else { return };
-                        if n == 0 {
-                            return;
-                        }
-                        data.extend_from_slice(&buf[..n]);
-                        let text = String::from_utf8_lossy(&data).to_string();
-                        if let Some(end) = text.find("\r\n\r\n") {
-                            let len = text[..end]
-                                .lines()
-                                .find_map(|l| {
-                                    let (k, v) = l.split_once(':')?;
-                                    k.eq_ignore_ascii_case("content-length")
-                                        .then(|| v.trim().parse::<usize>().ok())?
-                                })
-                                .unwrap_or(0);
-                            if data.len() >= end + 4 + len {
-                                break;
-                            }
-                        }
-                    }
-                    log.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&data).to_string());
-                    if hold.load(Ordering::SeqCst) {
-                        std::thread::sleep(Duration::from_secs(600));
-                        return;
-                    }
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    );
-                });
-            }
-        });
-        Catcher { url, got, hang }
-    }
-
-    fn hang(&self, on: bool) {
-        self.hang.store(on, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// The requests carrying `webhook-id: id` (waits up to PATIENCE for `n` of them).
-    fn wait_for(&self, id: &str, n: usize) -> Vec<String> {
-        let needle = format!("webhook-id: {id}\r\n");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let got: Vec<String> = self
-                .got
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|r| {
-                    r.to_ascii_lowercase()
-                        .contains(&needle.to_ascii_lowercase())
-                })
-                .cloned()
-                .collect();
-            if got.len() >= n {
-                return got;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{n} postbacks {id} expected, got {got:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// The body of a raw request.
-fn body_of(request: &str) -> &str {
-    request.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+/// The deliveries of postback `id` (its `webhook-id`), once there are `n` of them.
+async fn deliveries(receiver: &Receiver, id: &str, n: usize) -> Vec<Received> {
+    receiver
+        .wait_until(n, id, |r| r.header("webhook-id") == id)
+        .await
 }
 
 #[tokio::test]
 async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
     let fx = Fixture::new().await;
     let m = fx.merchant("Crashing shop").await;
-    let catcher = Catcher::start();
+    let receiver = Receiver::start();
+    let postback_url = receiver.url("/postback");
     let private = ("PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS", "1");
     let mut update = fx.cmd(&[
         "shop",
@@ -1437,7 +1358,7 @@ async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
         "--shop",
         &m.shop,
         "--result-url",
-        &catcher.url,
+        &postback_url,
     ]);
     update.env(private.0, private.1);
     let updated = run(update).await;
@@ -1455,7 +1376,7 @@ async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
     drop(server); // SIGKILL
 
     // 2. Killed while the receiver holds the delivery open.
-    catcher.hang(true);
+    receiver.hang(true);
     let server = fx
         .serve_env(&[
             private,
@@ -1464,27 +1385,23 @@ async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
         ])
         .await;
     // The first server's postback goes out at once and hangs too.
-    let hung_a = catcher.wait_for(&id_a, 1);
+    let hung_a = deliveries(&receiver, &id_a, 1).await;
     let bill_b = server.bill_ok(&m.token, &m.shop, "20").await;
     let bill_b = bill_b["bill_id"].as_str().unwrap().to_string();
     let paid_b = server.pay(&m.token, &bill_b).await;
     let id_b = format!("msg_{}", paid_b["id"].as_str().unwrap());
-    let hung_b = catcher.wait_for(&id_b, 1);
+    let hung_b = deliveries(&receiver, &id_b, 1).await;
     drop(server); // SIGKILL mid-delivery
 
     // 3. A new process delivers both once the dead one's lease runs out: same id, same body.
-    catcher.hang(false);
+    receiver.hang(false);
     let server = fx.serve_env(&[private]).await;
-    let a = catcher.wait_for(&id_a, 2);
-    let b = catcher.wait_for(&id_b, 2);
-    assert_eq!(body_of(&a[1]), body_of(&hung_a[0]));
-    assert_eq!(body_of(&b[1]), body_of(&hung_b[0]));
-    assert!(body_of(&b[1]).contains("Status=SUCCESS"), "{}", b[1]);
-    assert!(
-        body_of(&a[1]).contains(&format!("InvId={bill_a}")),
-        "{}",
-        a[1]
-    );
+    let a = deliveries(&receiver, &id_a, 2).await;
+    let b = deliveries(&receiver, &id_b, 2).await;
+    assert_eq!(a[1].body, hung_a[0].body);
+    assert_eq!(b[1].body, hung_b[0].body);
+    assert_eq!(b[1].field("Status"), "SUCCESS", "{:?}", b[1]);
+    assert_eq!(a[1].field("InvId"), bill_a, "{:?}", a[1]);
 
     // The operator sees it delivered, and can send it again.
     let mut listed = Value::Null;
@@ -1501,7 +1418,7 @@ async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
     }
     assert_eq!(listed["id"], id_b.as_str(), "{listed}");
     assert_eq!(listed["state"], "delivered", "{listed}");
-    assert_eq!(listed["url"], catcher.url.as_str());
+    assert_eq!(listed["url"], postback_url.as_str());
     assert_eq!(listed["fields"]["Status"], "SUCCESS");
     let history = listed["history"].as_array().unwrap();
     assert_eq!(history.last().unwrap()["http_status"], 200, "{listed}");
@@ -1518,8 +1435,8 @@ async fn a_postback_survives_a_crash_after_commit_and_one_during_delivery() {
         .await
         .json();
     assert_eq!(out["state"], "pending");
-    let again = catcher.wait_for(&id_b, 3);
-    assert_eq!(body_of(&again[2]), body_of(&hung_b[0]));
+    let again = deliveries(&receiver, &id_b, 3).await;
+    assert_eq!(again[2].body, hung_b[0].body);
 
     fx.admin(&["postback", "redeliver", "--id", "msg_nothing"])
         .await
@@ -2064,6 +1981,41 @@ async fn json_logs_name_the_request_and_hold_no_secret() {
     for needle in [pan, secret] {
         assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
     }
+}
+
+/// The default text log: every line written while handling a request names it in the span's
+/// `request_id=`, as the JSON log does.
+#[tokio::test]
+async fn text_logs_name_the_request_on_every_line_of_it() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Text-logged shop").await;
+    let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0", "--log-format", "text"]);
+    cmd.env("RUST_LOG", "trace");
+    let mut server = Server::start(cmd).await;
+    let answer = server
+        .http
+        .post(server.url("/api/v1/bill/create"))
+        .bearer_auth(&m.token)
+        .header("x-request-id", "proxy-given-8")
+        .form(&[("amount", "10"), ("shop_id", m.shop.as_str())])
+        .send()
+        .await
+        .expect("bill/create answers");
+    assert!(answer.status().is_success(), "{}", answer.status());
+    assert!(server.terminate().success());
+    // Checked here: `Server`'s drop expects a JSON log.
+    let logs = std::mem::take(&mut *server.stderr.lock().unwrap());
+    let of_request: Vec<&str> = logs.lines().filter(|l| l.contains("request{")).collect();
+    assert!(
+        of_request
+            .iter()
+            .any(|l| l.contains("request{request_id=proxy-given-8")),
+        "{logs}"
+    );
+    for line in of_request {
+        assert!(line.contains("request{request_id="), "{line}");
+    }
+    assert!(!logs.contains(&m.token), "the token in the logs:\n{logs}");
 }
 
 #[cfg(unix)]

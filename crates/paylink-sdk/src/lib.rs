@@ -1,6 +1,9 @@
 //! A typed Rust client for paylink's dialects. Today: the Cardlink merchant API and the
 //! sandbox payment helper.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 use paylink_api::cardlink::{
     Bill, BillCreated, CreateBill, CursorPage, ErrorBody, Payment, SandboxPay, Search,
 };

@@ -512,8 +512,9 @@ struct Observed {
 /// One layer for what every request needs (each `from_fn` layer costs a clone of the stack
 /// below it per request, measured on `/health`):
 /// - a name: the caller's `x-request-id` when it is a sane token (a proxy's), else a fresh one,
-///   in every log line of the request (the span's `request_id`) and in the answer's
-///   `x-request-id`, so a client reporting an error can point at its log lines;
+///   in every log line of the request (the span's `request_id`), in the answer's
+///   `x-request-id` and in a 500's body, so a client reporting an error can point at its log
+///   lines;
 /// - a deadline: past `request_timeout` the client gets a JSON 503 (the work is dropped, and a
 ///   write already queued either commits whole or not at all);
 /// - metrics: counted and timed by its route's template.
@@ -552,6 +553,9 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         )
         .into_response(),
     };
+    if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        response = with_log_reference(response, &id).await;
+    }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -562,6 +566,31 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         started.elapsed(),
     );
     response
+}
+
+/// A 500 in the Cardlink error shape, with the request id added as `request_id`: the
+/// reference a client quotes to find the request's log lines (every line of it carries the
+/// id). Done here, once, because a 500 can come from anywhere below (a handler, a caught
+/// panic, an idempotent request's own task). Any other body passes unchanged.
+async fn with_log_reference(response: Response, id: &str) -> Response {
+    use axum::body::Body;
+    let (mut parts, body) = response.into_parts();
+    // An error body is a few hundred bytes; anything longer is not one.
+    let mut error = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => match serde_json::from_slice::<paylink_api::cardlink::ErrorBody>(&bytes) {
+            Ok(error) => error,
+            Err(_) => return Response::from_parts(parts, Body::from(bytes)),
+        },
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a 500 answer's body");
+            ApiError::Internal.parts().1
+        }
+    };
+    error.request_id = Some(id.to_string());
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    // Strings and a map of strings: serializing cannot fail.
+    let body = serde_json::to_vec(&error).unwrap_or_default();
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// A request id unique across processes and time: a random prefix drawn once per process, then

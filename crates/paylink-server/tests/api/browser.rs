@@ -8,9 +8,8 @@
 //! `target/browser-artifacts/`.
 
 use crate::harness::*;
-use crate::receiver::{Received, Receiver};
 use base64::Engine;
-use paylink_server::ops::merchants::{self, ShopChanges};
+use paylink_sdk::testing::{Received, Receiver};
 use paylink_server::{md5_signature, WebhookKey};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -414,20 +413,8 @@ async fn setup(test: &str) -> Option<(TestApp, Receiver, Browser)> {
         return None;
     }
     let app = spawn_app().await;
-    let receiver = Receiver::start().await;
-    merchants::update_shop(
-        &app.store,
-        app.shop(),
-        ShopChanges {
-            result_url: Some(receiver.url("/postback")),
-            success_url: Some(receiver.url("/success")),
-            fail_url: Some(receiver.url("/fail")),
-            ..ShopChanges::default()
-        },
-        true,
-    )
-    .await
-    .expect("the shop's URLs are set");
+    let receiver = Receiver::start();
+    app.set_shop_urls(&receiver).await;
     let browser = Browser::start(test).await;
     Some((app, receiver, browser))
 }
@@ -502,22 +489,12 @@ async fn arrival(b: &Browser, app: &TestApp, r: &Receiver, path: &str, inv_id: &
 
 /// The postback for `inv_id`, its signature and Standard Webhooks headers checked.
 async fn postback(app: &TestApp, r: &Receiver, inv_id: &str) -> Received {
-    let deadline = Instant::now() + PATIENCE;
-    let got = loop {
-        if let Some(p) = r
-            .at("/postback")
-            .into_iter()
-            .find(|p| p.field("InvId") == inv_id)
-        {
-            break p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no postback for {inv_id}: {:?}",
-            r.at("/postback")
-        );
-        tokio::time::sleep(POLL).await;
-    };
+    let got = r
+        .wait_until(1, &format!("the postback for {inv_id}"), |p| {
+            p.path == "/postback" && p.field("InvId") == inv_id
+        })
+        .await
+        .remove(0);
     assert_eq!(got.method, "POST");
     assert_signed(app, &got);
     let key = WebhookKey::parse(&app.merchant.webhook_secret).expect("a webhook key");

@@ -2,9 +2,8 @@
 //! redirects, the 3-D Secure round trip, the SBP bank app, and what is never kept.
 
 use crate::harness::*;
-use crate::receiver::Receiver;
+use paylink_sdk::testing::Receiver;
 use paylink_server::md5_signature;
-use paylink_server::ops::merchants::{self, ShopChanges};
 use serde_json::json;
 
 /// A browser that does not follow redirects, so each step can be checked.
@@ -92,22 +91,6 @@ fn action(html: &str) -> String {
         .to_string()
 }
 
-async fn shop_urls(app: &TestApp, r: &Receiver) {
-    merchants::update_shop(
-        &app.store,
-        app.shop(),
-        ShopChanges {
-            result_url: Some(r.url("/postback")),
-            success_url: Some(r.url("/success")),
-            fail_url: Some(r.url("/fail")),
-            ..ShopChanges::default()
-        },
-        true,
-    )
-    .await
-    .unwrap();
-}
-
 pub(crate) async fn card_form(
     app: &TestApp,
     bill: &str,
@@ -135,8 +118,8 @@ pub(crate) async fn card_form(
 #[tokio::test]
 async fn a_card_payment_redirects_the_payer_with_a_signed_form_and_a_twin_submit_pays_once() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    shop_urls(&app, &r).await;
+    let r = Receiver::start();
+    app.set_shop_urls(&r).await;
     let bill = app
         .bill(json!({"amount": "99.90", "order_id": "o-77", "custom": "x"}))
         .await;
@@ -186,8 +169,8 @@ async fn a_card_payment_redirects_the_payer_with_a_signed_form_and_a_twin_submit
 #[tokio::test]
 async fn a_declined_card_goes_to_the_fail_url_and_without_urls_paylink_shows_the_result() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    shop_urls(&app, &r).await;
+    let r = Receiver::start();
+    app.set_shop_urls(&r).await;
     let bill = app.bill(json!({"amount": 10})).await;
     let (sent, _) = card_form(&app, &bill, "4000000000000002", "01/31", "999").await;
     let result = get(&sent.location, "en").await;
@@ -273,8 +256,8 @@ async fn bad_card_fields_are_shown_on_the_form_and_make_no_payment() {
 #[tokio::test]
 async fn three_d_secure_confirms_or_fails_through_the_issuer_page() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    shop_urls(&app, &r).await;
+    let r = Receiver::start();
+    app.set_shop_urls(&r).await;
     let bill = app.bill(json!({"amount": 15, "type": "MULTI"})).await;
     for (verdict, expected, url) in [("Y", "SUCCESS", "/success"), ("N", "FAIL", "/fail")] {
         let (to_bank, _) = card_form(&app, &bill, "4000000000003220", "12/30", "123").await;
@@ -348,8 +331,8 @@ async fn three_d_secure_confirms_or_fails_through_the_issuer_page() {
 #[tokio::test]
 async fn sbp_pays_from_the_bank_app_with_the_amount_the_payer_chose() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    shop_urls(&app, &r).await;
+    let r = Receiver::start();
+    app.set_shop_urls(&r).await;
     let bill = app.bill(json!({"amount": 100, "type": "MULTI"})).await;
     let chosen = get(&app.url(&format!("/transfer/{bill}?method=SBP")), "en").await;
     assert_eq!(chosen.status, 303);

@@ -11,6 +11,9 @@ use paylink_store::Store;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+mod money;
+pub use money::*;
+
 /// How long a test waits for something the server does on its own time (a worker, a
 /// dispatcher): generous, since CI machines are small and loaded. A test that gets there
 /// sooner moves on at once.
@@ -407,6 +410,39 @@ impl TestApp {
             body["amount"] = json!(a);
         }
         self.post("/sandbox/pay", body).await
+    }
+
+    /// Points the default shop's result URL (its payments' and refunds' postbacks) at `url`.
+    pub async fn set_result_url(&self, url: &str) {
+        merchants::update_shop(
+            &self.store,
+            self.shop(),
+            merchants::ShopChanges {
+                result_url: Some(url.to_string()),
+                ..merchants::ShopChanges::default()
+            },
+            true,
+        )
+        .await
+        .expect("the result URL is accepted");
+    }
+
+    /// Points the default shop at the merchant's server `r`: postbacks to `/postback`, the
+    /// payer back to `/success` and `/fail`.
+    pub async fn set_shop_urls(&self, r: &paylink_sdk::testing::Receiver) {
+        merchants::update_shop(
+            &self.store,
+            self.shop(),
+            merchants::ShopChanges {
+                result_url: Some(r.url("/postback")),
+                success_url: Some(r.url("/success")),
+                fail_url: Some(r.url("/fail")),
+                ..merchants::ShopChanges::default()
+            },
+            true,
+        )
+        .await
+        .expect("the shop's URLs are set");
     }
 
     /// How many bills the default merchant has, by `bill/search`.

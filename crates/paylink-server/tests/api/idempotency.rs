@@ -5,10 +5,6 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 use crate::harness::*;
-use crate::money::{
-    assert_ledger_ok, balance_of, card, fund, id_of, number, open_profile, pay_as, payment_status,
-    set_profile, Bal,
-};
 use paylink_core::decide;
 use paylink_core::id::{PaymentId, RefundId};
 use paylink_core::money::Currency;
@@ -115,14 +111,11 @@ fn one_answer(all: &[Keyed]) -> Value {
 
 /// `payment` has one refund, of 100.00, which left the balance (`before` it) once.
 async fn refunded_once(app: &TestApp, payment: &str, before: i64) {
-    let p = payment_status(app, payment).await;
+    let p = app.payment_status(payment).await;
     assert_eq!(p["refunds"].as_array().map(Vec::len), Some(1), "{p}");
     assert_eq!(number(&p["refunded_amount"]), 100_00);
-    assert_eq!(
-        balance_of(app, app.token()).await.available,
-        before - 100_00
-    );
-    assert_ledger_ok(app).await;
+    assert_eq!(app.balance_of(app.token()).await.available, before - 100_00);
+    app.assert_ledger_ok().await;
 }
 
 #[track_caller]
@@ -204,15 +197,16 @@ async fn one_key_makes_one_bill_for_racing_requests_and_replays_its_answer_byte_
 #[tokio::test]
 async fn one_key_makes_one_payout_for_racing_requests() {
     let app = spawn_app_with(|s| s.money.sandbox_payout_delay = Duration::from_secs(3600)).await;
-    set_profile(&app, &app.merchant.merchant_id, open_profile()).await;
-    let funded = fund(&app, "10000").await;
+    app.set_profile(&app.merchant.merchant_id, open_profile())
+        .await;
+    let funded = app.fund("10000").await;
     let body = card("1000", CARD_OK);
     let all = at_once(&app, "/api/v1/payout/regular/create", "payout-1", body).await;
     let made = one_answer(&all);
     assert_eq!(made["data"].as_array().map(Vec::len), Some(1));
     // 1000 + 2% + 50 locked once.
     assert_eq!(
-        balance_of(&app, app.token()).await,
+        app.balance_of(app.token()).await,
         Bal {
             available: funded - 1070_00,
             locked: 1070_00,
@@ -221,15 +215,15 @@ async fn one_key_makes_one_payout_for_racing_requests() {
     );
     let found = app.get("/api/v1/payout/search", &[]).await;
     assert_eq!(found.ok()["data"].as_array().map(Vec::len), Some(1));
-    assert_ledger_ok(&app).await;
+    app.assert_ledger_ok().await;
 }
 
 #[tokio::test]
 async fn one_key_makes_one_refund_for_racing_requests() {
     let app = spawn_app().await;
-    let paid = pay_as(&app, &app.merchant, "1000", CARD_OK).await;
+    let paid = app.pay_as(&app.merchant, "1000", CARD_OK).await;
     let payment = id_of(&paid);
-    let before = balance_of(&app, app.token()).await.available;
+    let before = app.balance_of(app.token()).await.available;
     let body = json!({"payment_id": payment, "amount": "100"});
     let all = at_once(&app, "/api/v1/refund/partial/create", "refund-1", body).await;
     let made = one_answer(&all);
@@ -243,9 +237,9 @@ async fn one_key_makes_one_refund_for_racing_requests() {
 #[tokio::test]
 async fn a_refund_retried_after_its_deadline_is_made_once() {
     let app = spawn_app_with(|s| s.request_timeout = Duration::from_secs(2)).await;
-    let paid = pay_as(&app, &app.merchant, "1000", CARD_SLOW_REFUND).await;
+    let paid = app.pay_as(&app.merchant, "1000", CARD_SLOW_REFUND).await;
     let payment = id_of(&paid);
-    let before = balance_of(&app, app.token()).await.available;
+    let before = app.balance_of(app.token()).await.available;
     let path = "/api/v1/refund/partial/create";
     let body = || Sent::Json(json!({"payment_id": payment, "amount": "100"}));
 
@@ -277,12 +271,13 @@ async fn a_refund_retried_after_its_deadline_is_made_once() {
 #[tokio::test]
 async fn a_refusal_is_replayed_to_its_retries() {
     let app = spawn_app().await;
-    set_profile(&app, &app.merchant.merchant_id, open_profile()).await;
+    app.set_profile(&app.merchant.merchant_id, open_profile())
+        .await;
     let path = "/api/v1/payout/regular/create";
     let body = || Sent::Json(card("1000", CARD_OK));
     let refused = keyed(&app, app.token(), path, "poor", body()).await;
     refused.answer.error(400, "api:error.balance_not_enough");
-    fund(&app, "10000").await;
+    app.fund("10000").await;
     // The key answers as it did; a new key is a new request.
     let again = keyed(&app, app.token(), path, "poor", body()).await;
     assert!(again.replayed);
@@ -292,7 +287,7 @@ async fn a_refusal_is_replayed_to_its_retries() {
     );
     let made = keyed(&app, app.token(), path, "rich", body()).await;
     assert_eq!(made.answer.ok()["data"].as_array().map(Vec::len), Some(1));
-    assert_ledger_ok(&app).await;
+    app.assert_ledger_ok().await;
 }
 
 #[tokio::test]
@@ -319,8 +314,7 @@ async fn toggle_and_cancel_answer_once_per_key() {
     assert_eq!(again.answer.text, first.answer.text);
     assert_eq!(app.bill_status(&bill).await["active"], json!(true));
 
-    set_profile(
-        &app,
+    app.set_profile(
         &app.merchant.merchant_id,
         PayoutProfile {
             moderation: true,
@@ -328,7 +322,7 @@ async fn toggle_and_cancel_answer_once_per_key() {
         },
     )
     .await;
-    let funded = fund(&app, "5000").await;
+    let funded = app.fund("5000").await;
     let body = json!({"order_id": "mod-1", "amount": "1000", "currency": "RUB",
         "account_type": "credit_card", "account_identifier": CARD_OK, "card_holder": "Ivan Petrov"});
     app.post("/api/v1/payout/regular/create", body).await.ok();
@@ -345,14 +339,14 @@ async fn toggle_and_cancel_answer_once_per_key() {
         .await
         .error(400, "api:error.transaction_rejected");
     assert_eq!(
-        balance_of(&app, app.token()).await,
+        app.balance_of(app.token()).await,
         Bal {
             available: funded,
             locked: 0,
             hold: 0
         }
     );
-    assert_ledger_ok(&app).await;
+    app.assert_ledger_ok().await;
 }
 
 #[tokio::test]
@@ -405,7 +399,7 @@ async fn a_key_is_one_header_of_1_to_255_printable_ascii_characters() {
 #[tokio::test]
 async fn a_retry_after_a_crash_answers_the_refund_the_dead_request_made() {
     let app = spawn_app().await;
-    let paid = pay_as(&app, &app.merchant, "1000", CARD_OK).await;
+    let paid = app.pay_as(&app.merchant, "1000", CARD_OK).await;
     let payment = id_of(&paid);
     let path = "/api/v1/refund/partial/create";
     let body = || Sent::Json(json!({"payment_id": payment, "amount": "100"}));
@@ -478,7 +472,7 @@ async fn a_retry_after_a_crash_answers_the_refund_the_dead_request_made() {
     assert_eq!(again.answer.text, retry.answer.text);
 
     // Two refunds in all: the first key's and the dead request's; the worker finishes it.
-    let p = payment_status(&app, &payment).await;
+    let p = app.payment_status(&payment).await;
     assert_eq!(p["refunds"].as_array().map(Vec::len), Some(2), "{p}");
     assert_eq!(number(&p["refunded_amount"]), 200_00);
     let mut status = Value::Null;
@@ -493,5 +487,5 @@ async fn a_retry_after_a_crash_answers_the_refund_the_dead_request_made() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!(status, json!("SUCCESS"));
-    assert_ledger_ok(&app).await;
+    app.assert_ledger_ok().await;
 }

@@ -2,14 +2,14 @@
 //! database's keys moved out on upgrade, its tokens still working.
 
 use crate::harness::*;
-use crate::postbacks::{assert_signed, result_url};
-use crate::receiver::Receiver;
+use crate::postbacks::assert_signed;
 use paylink_core::card::CardNumber;
 use paylink_core::id::{MerchantId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
 use paylink_core::plan::{Plan, SealedColumn, Write};
 use paylink_core::seal::{SealKey, SealKeys};
 use paylink_core::token::ApiToken;
+use paylink_sdk::testing::Receiver;
 use paylink_server::keys::{self, token_context, webhook_context, KeyError, KeyFile, KeySource};
 use paylink_server::ops::merchants::{self, ShopChanges};
 use paylink_server::ops::payouts::{self, Destination};
@@ -174,8 +174,8 @@ async fn a_database_dump_alone_opens_no_sealed_value() {
 #[tokio::test]
 async fn rotation_while_serving_keeps_every_request_and_postback_working() {
     let app = Arc::new(spawn_app().await);
-    let r = Receiver::start().await;
-    result_url(&app, &r.url("/postback")).await;
+    let r = Receiver::start();
+    app.set_result_url(&r.url("/postback")).await;
     add_card_account(&app).await;
     for i in 0..5 {
         app.new_merchant(&format!("Other {i}")).await;
@@ -348,7 +348,7 @@ async fn an_old_database_moves_its_keys_out_and_its_tokens_keep_working() {
 
     // The old token still authenticates, and its postbacks are signed with it (opened from
     // its format-1 seal), both ways.
-    let r = Receiver::start().await;
+    let r = Receiver::start();
     merchants::update_shop(
         &app.store,
         shop.id.as_str(),
@@ -377,7 +377,7 @@ async fn an_old_database_moves_its_keys_out_and_its_tokens_keep_working() {
             .ok();
         }
     };
-    let signed = |p: &crate::receiver::Received| {
+    let signed = |p: &paylink_sdk::testing::Received| {
         assert_eq!(
             p.field("SignatureValue"),
             md5_signature(&[p.field("OutSum"), p.field("InvId")], &old_token)

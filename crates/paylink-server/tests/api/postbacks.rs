@@ -3,30 +3,15 @@
 //! for receivers paylink must not call.
 
 use crate::harness::*;
-use crate::receiver::{Received, Receiver};
 use paylink_core::event::{Dialect, EventKind, NoticeState};
 use paylink_core::DomainError;
+use paylink_sdk::testing::{Received, Receiver};
 use paylink_server::keys::KeySource;
 use paylink_server::ops::merchants::{self, ShopChanges};
 use paylink_server::ops::OpError;
 use paylink_server::{md5_signature, Application, Settings, WebhookKey};
 use paylink_store::{NoticeContent, StoredNotice};
 use serde_json::json;
-
-/// Points the default shop's result URL at `url`.
-pub async fn result_url(app: &TestApp, url: &str) {
-    merchants::update_shop(
-        &app.store,
-        app.shop(),
-        ShopChanges {
-            result_url: Some(url.to_string()),
-            ..ShopChanges::default()
-        },
-        true,
-    )
-    .await
-    .expect("the result URL is accepted");
-}
 
 /// The Cardlink signature and the Standard Webhooks signature of a postback both verify.
 #[track_caller]
@@ -53,8 +38,8 @@ pub fn assert_signed(app: &TestApp, p: &Received) {
 #[tokio::test]
 async fn a_paid_bill_posts_every_field_signed_both_ways() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    result_url(&app, &r.url("/postback")).await;
+    let r = Receiver::start();
+    app.set_result_url(&r.url("/postback")).await;
     let bill = app
         .bill(json!({"amount": "200.00", "order_id": "inv-9", "custom": "note 1"}))
         .await;
@@ -93,8 +78,8 @@ async fn a_paid_bill_posts_every_field_signed_both_ways() {
 #[tokio::test]
 async fn every_final_state_is_posted_and_a_bill_without_an_order_id_is_its_own_invoice() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    result_url(&app, &r.url("/postback")).await;
+    let r = Receiver::start();
+    app.set_result_url(&r.url("/postback")).await;
     let normal = app.bill(json!({"amount": 100})).await;
     let multi = app.bill(json!({"amount": 100, "type": "MULTI"})).await;
     app.pay_card(&normal, CARD_DECLINED).await.ok();
@@ -147,9 +132,9 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
         s.postbacks.retry.jitter_percent = 0;
     })
     .await;
-    let r = Receiver::start().await;
+    let r = Receiver::start();
     r.answer_with(500);
-    result_url(&app, &r.url("/postback")).await;
+    app.set_result_url(&r.url("/postback")).await;
     let bill = app.bill(json!({"amount": 42})).await;
     app.pay_card(&bill, CARD_OK).await.ok();
     let first = r.wait_for("/postback", 1).await[0].clone();
@@ -237,7 +222,7 @@ async fn a_receiver_that_is_down_is_an_attempt_with_an_error_and_a_retry() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/postback", closed.local_addr().unwrap());
     drop(closed);
-    result_url(&app, &url).await;
+    app.set_result_url(&url).await;
     let bill = app.bill(json!({"amount": 3})).await;
     app.pay_card(&bill, CARD_OK).await.ok();
     let mut h = Vec::new();
@@ -311,7 +296,7 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
 
     // A URL accepted where private receivers were allowed is still refused by a server that
     // does not allow them, at send time.
-    let r = Receiver::start().await;
+    let r = Receiver::start();
     let url = r.url("/postback");
     merchants::update_shop(
         &app.store,
@@ -342,8 +327,8 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
 #[tokio::test]
 async fn a_token_refresh_signs_later_postbacks_with_the_new_token() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
-    result_url(&app, &r.url("/postback")).await;
+    let r = Receiver::start();
+    app.set_result_url(&r.url("/postback")).await;
     let token = app.refresh_token().await;
     let bill = app.bill_as(&token, json!({"amount": 11})).await;
     let paid = app
@@ -430,9 +415,9 @@ async fn a_postback_redelivered_after_a_restart_carries_the_same_bytes() {
     // The process that takes the payment sends nothing; one process tries the postback and
     // stops, the next one redelivers it.
     let app = spawn_app_with(|s| s.postbacks.dispatch = false).await;
-    let r = Receiver::start().await;
+    let r = Receiver::start();
     r.answer_with(500);
-    result_url(&app, &r.url("/postback")).await;
+    app.set_result_url(&r.url("/postback")).await;
     let bill = app
         .bill(json!({"amount": "12.30", "order_id": "r/1 é", "custom": "x&y"}))
         .await;
@@ -501,7 +486,7 @@ fn legacy(
 #[tokio::test]
 async fn postbacks_pending_from_before_the_upgrade_go_out_byte_for_byte() {
     let app = spawn_app().await;
-    let r = Receiver::start().await;
+    let r = Receiver::start();
     let token = app.token().to_string();
     let payment = legacy(
         &app,

@@ -152,6 +152,7 @@ impl ApiError {
                     success: false,
                     message: "Unauthenticated.".into(),
                     errors: None,
+                    request_id: None,
                 },
             ),
             ApiError::Key(status, key) => (
@@ -160,6 +161,7 @@ impl ApiError {
                     success: false,
                     message: format!("api:error.{key}"),
                     errors: None,
+                    request_id: None,
                 },
             ),
             ApiError::Validation(errors) => {
@@ -180,6 +182,7 @@ impl ApiError {
                         success: false,
                         message,
                         errors: Some(errors),
+                        request_id: None,
                     },
                 )
             }
@@ -189,6 +192,7 @@ impl ApiError {
                     success: false,
                     message: message.into(),
                     errors: None,
+                    request_id: None,
                 },
             ),
             ApiError::Internal => (
@@ -197,6 +201,7 @@ impl ApiError {
                     success: false,
                     message: "api:error.general_error".into(),
                     errors: None,
+                    request_id: None,
                 },
             ),
         }

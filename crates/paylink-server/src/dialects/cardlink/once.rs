@@ -171,8 +171,9 @@ where
     };
     let fingerprint = fingerprint(&key, &params);
     // On a task of its own: a client that stops waiting (the request deadline) leaves the
-    // request to finish and store its answer for the retry.
-    let task = tokio::spawn(async move {
+    // request to finish and store its answer for the retry. It stays in the request's span, so
+    // its log lines carry the request id.
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let (claim, reference) = match idempotency::start(&st, request, &fingerprint).await {
             Ok(Start::Run { claim, reference }) => (claim, reference),
             Ok(Start::Replay(answer)) => return (answer, true),
@@ -193,7 +194,7 @@ where
             run_claimed(st, who, params, claim, reference, render, run).await,
             false,
         )
-    });
+    }));
     match task.await {
         Ok((answer, replayed)) => respond(answer, replayed),
         Err(e) => {
