@@ -1,7 +1,7 @@
 //! The postback dispatcher, which delivers the outbox. Core writes each event to the outbox in
 //! the same plan as the change it reports, as a row naming the URL, the dialect that renders
 //! it and the event (see `paylink_store`'s `outbox` and `events`). The dispatcher claims due
-//! rows with a lease, asks the row's dialect to render it ([`render`]: body and headers,
+//! rows with a lease, asks the row's dialect to render it ([`crate::dialects::render`]: body and headers,
 //! signatures included), delivers the bytes concurrently with a timeout, records every attempt
 //! and reschedules failures by the configured [`RetrySchedule`]. Delivery is at-least-once: a
 //! dispatcher that dies mid-delivery leaves its lease to run out, and the notice goes again.
