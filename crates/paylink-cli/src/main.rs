@@ -13,11 +13,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand};
 use config::{FileConfig, Overrides};
+use paylink_core::error::Rule;
 use paylink_core::event::NoticeState;
 use paylink_core::merchant::Subscription;
 use paylink_core::money::{Currency, Rate};
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
+use paylink_server::dialects::cardlink;
 use paylink_server::keys::{self, InstanceKeys, KeyFile, KeySource};
 use paylink_server::ops::merchants::{self, ShopChanges};
 use paylink_server::ops::OpError;
@@ -397,9 +399,14 @@ pub(crate) struct Failure(String);
 impl From<OpError> for Failure {
     fn from(e: OpError) -> Self {
         match e {
-            // Name the flag the operator typed, not the domain's field.
+            // Name the flag the operator typed, not the domain's field; word the rule as the
+            // Cardlink API does (the sentences operators have always seen).
             OpError::Domain(DomainError::Invalid { field, kind }) => {
-                Failure(format!("--{} {kind}", field.replace('_', "-")))
+                let text = match (field, &kind) {
+                    ("bank", Rule::Unknown) => "No such SBP bank in the dictionary.".to_string(),
+                    _ => cardlink::field_message(field, &kind),
+                };
+                Failure(format!("--{}: {text}", field.replace('_', "-")))
             }
             e => Failure(e.to_string()),
         }

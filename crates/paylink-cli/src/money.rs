@@ -3,8 +3,8 @@
 
 use crate::{now, report, Failure};
 use clap::{Args, Subcommand};
-use paylink_core::card::CardNumber;
-use paylink_core::id::{MerchantId, PayoutId};
+use paylink_core::card::{self, CardNumber};
+use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::{format_fixed, parse_minor, Currency};
 use paylink_core::payout::{AccountType, Outcome, PayoutStatus, Phone};
@@ -200,6 +200,15 @@ fn limit(flag: &str, text: Option<String>) -> Result<Option<Option<i64>>, Failur
     }
 }
 
+/// "no merchant with id X": an id of the right form as it is, anything else quoted.
+fn missing(what: &str, id: &str, well_formed: bool) -> String {
+    if well_formed {
+        format!("no {what} with id {id}")
+    } else {
+        format!("no {what} with id {id:?}")
+    }
+}
+
 pub async fn update_merchant(store: &Store, u: MerchantUpdate) -> Result<(), Failure> {
     let url_text = u.payout_webhook_url.clone().unwrap_or_default();
     let daily = limit("--daily-payout-limit", u.daily_payout_limit)?;
@@ -330,10 +339,10 @@ pub async fn payout_account(
                 Ok(AccountType::Card) => Destination::Card {
                     number: CardNumber::parse(&identifier)
                         .ok_or_else(|| Failure("--identifier: not a valid card number".into()))?,
-                    holder: holder
-                        .ok_or_else(|| Failure("--holder is required for a card".into()))?
-                        .trim()
-                        .to_uppercase(),
+                    holder: card::holder_name(
+                        &holder.ok_or_else(|| Failure("--holder is required for a card".into()))?,
+                    )
+                    .ok_or_else(|| Failure("--holder: The card holder is invalid.".into()))?,
                 },
                 _ => Destination::Sbp {
                     phone: Phone::parse(&identifier).ok_or_else(|| {
@@ -392,7 +401,11 @@ async fn ban(store: &Store, a: AccountRef, banned: bool) -> Result<(), Failure> 
     let id = payouts::set_account_banned(store, &a.id, banned)
         .await
         .map_err(|e| match e {
-            OpError::Domain(_) => Failure(format!("no payout account with id {:?}", a.id)),
+            OpError::Domain(_) => Failure(missing(
+                "payout account",
+                &a.id,
+                PayoutAccountId::parse(&a.id).is_some(),
+            )),
             OpError::Store(e) => Failure(e.to_string()),
         })?;
     report(
@@ -415,7 +428,11 @@ pub async fn set_verified(
     merchants::set_verified(store, merchant, verified)
         .await
         .map_err(|e| match e {
-            OpError::Domain(_) => Failure(format!("no merchant with id {merchant:?}")),
+            OpError::Domain(_) => Failure(missing(
+                "merchant",
+                merchant,
+                MerchantId::parse(merchant).is_some(),
+            )),
             OpError::Store(e) => Failure(e.to_string()),
         })?;
     let id = merchant;

@@ -652,9 +652,10 @@ async fn merchant_create_prints_one_json_object_whose_token_works_on_a_served_in
     );
 
     // Refusals create nothing.
+    // Field rules read as they always have, naming the flag.
     fx.admin(&["merchant", "create", "--name", "  ", "--json"])
         .await
-        .refused(&["--name"]);
+        .refused(&["--name: The name field is required."]);
     fx.admin(&["merchant", "create", "--json"])
         .await
         .refused(&["--name"]);

@@ -85,11 +85,12 @@ pub fn expiry_ok(text: &str, now: Millis) -> bool {
     (1..=12).contains(&month) && (year, month) >= (this_year, this_month) && year <= this_year + 20
 }
 
-/// The name on a payout card as the provider gets it: trimmed, upper case, at most 64
-/// characters and no control characters; `None` when it breaks a rule.
+/// The name on a payout card as the provider gets it, trimmed and in upper case; `None` when
+/// the text as typed is longer than 64 characters or holds a control character.
 pub fn holder_name(text: &str) -> Option<String> {
-    let name = text.trim();
-    (name.chars().count() <= 64 && !name.chars().any(char::is_control)).then(|| name.to_uppercase())
+    // Checked as typed: a control character or overlong text is refused, not trimmed away.
+    (text.chars().count() <= 64 && !text.chars().any(char::is_control))
+        .then(|| text.trim().to_uppercase())
 }
 
 /// Three or four digits.
@@ -132,5 +133,13 @@ mod tests {
         assert!(!expiry_ok("00/30", now));
         assert!(!expiry_ok("1/30", now));
         assert!(!expiry_ok("12/99", now));
+    }
+
+    #[test]
+    fn holder_names_are_checked_as_typed_then_trimmed() {
+        assert_eq!(holder_name("  ivan ivanov "), Some("IVAN IVANOV".into()));
+        assert_eq!(holder_name("IVAN IVANOV\n"), None);
+        assert_eq!(holder_name(&format!(" {} ", "A".repeat(64))), None);
+        assert_eq!(holder_name(&"a".repeat(64)), Some("A".repeat(64)));
     }
 }

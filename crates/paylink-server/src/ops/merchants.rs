@@ -350,7 +350,7 @@ pub async fn set_verified(store: &Store, merchant_id: &str, verified: bool) -> R
         .map_err(|e| not_found_on_guard(e, DomainError::MerchantNotFound))
 }
 
-/// Changes the merchant's payout settings by `change`; the webhook URL must be http(s).
+/// Changes the merchant's payout settings by `change`; a new webhook URL must be http(s).
 pub async fn update_payout_profile(
     store: &Store,
     merchant_id: &str,
@@ -361,8 +361,9 @@ pub async fn update_payout_profile(
         .payout_profile(&id)
         .await?
         .ok_or(DomainError::MerchantNotFound)?;
+    let before = profile.webhook_url.clone();
     change(&mut profile);
-    if profile.webhook_url.is_some() {
+    if profile.webhook_url.is_some() && profile.webhook_url != before {
         paylink_core::text::check_url("payout_webhook_url", &profile.webhook_url)?;
     }
     store

@@ -150,7 +150,7 @@ pub fn charge(bill: &Bill, rate: Rate, outcome: Outcome) -> Charge {
     }
 }
 
-/// `payment::settle` of a fresh charge against `bill` at `now`, with no commission.
+/// `decide::payment::settle` of a fresh charge against `bill` at `now`, with no commission.
 pub fn settle(bill: &Bill, outcome: Outcome, now: Millis) -> (Payment, Plan) {
     decide::payment::settle(
         bill,

@@ -78,7 +78,7 @@ pub(super) fn label(key: &str) -> String {
 }
 
 /// Laravel's wording of the rule `field` breaks, as the real service answers it.
-fn message(field: &str, rule: &Rule) -> String {
+pub fn message(field: &str, rule: &Rule) -> String {
     // A custom attribute name where the key means nothing to a reader.
     let name = match field {
         "MD" => "3-D Secure session".to_string(),

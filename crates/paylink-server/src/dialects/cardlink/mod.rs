@@ -11,7 +11,7 @@ mod params;
 pub mod postback;
 mod views;
 
-pub use error::ApiError;
+pub use error::{message as field_message, ApiError};
 pub use openapi::{document, document_json, Unavailable, SPEC_PATH};
 
 use crate::ops::bills;

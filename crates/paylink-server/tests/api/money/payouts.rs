@@ -157,6 +157,13 @@ async fn payout_refusals_leave_the_balance_untouched() {
     let mut no_holder = card("100", CARD_OK);
     no_holder.as_object_mut().unwrap().remove("card_holder");
     app.regular_payout(no_holder).await.invalid("card_holder");
+    // The holder is checked as typed: a control character or more than 64 characters is
+    // refused even when trimming would hide it.
+    for bad in ["IVAN IVANOV\n".to_string(), format!(" {} ", "A".repeat(64))] {
+        let mut holder = card("100", CARD_OK);
+        holder["card_holder"] = json!(bad);
+        app.regular_payout(holder).await.invalid("card_holder");
+    }
     let mut no_type = card("100", CARD_OK);
     no_type.as_object_mut().unwrap().remove("account_type");
     app.regular_payout(no_type).await.invalid("account_type");
