@@ -4,6 +4,7 @@
 
 pub mod acquirer;
 mod app;
+pub mod client;
 pub mod config;
 pub mod dialects;
 pub mod egress;

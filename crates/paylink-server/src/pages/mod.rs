@@ -9,9 +9,10 @@ mod result;
 pub(crate) mod texts;
 mod transfer;
 
+use crate::client::ClientAddr;
 use crate::dialects::cardlink::postback::signed_redirect;
 use crate::keys::token_context;
-use crate::ops::checkout::{self, ClientAddr, Sale, Step, Tender};
+use crate::ops::checkout::{self, Sale, Step, Tender};
 use crate::ops::OpError;
 use crate::state::AppState;
 use askama::Template;

@@ -1,7 +1,8 @@
 //! The sandbox issuer's 3-D Secure page and the sandbox bank app that pays SBP codes: what a
 //! real payer sees at their bank, played by paylink so that checkout works without one.
 
-use crate::ops::checkout::{self, ClientAddr, Sale, Tender};
+use crate::client::ClientAddr;
+use crate::ops::checkout::{self, Sale, Tender};
 use crate::pages::texts::{self, Texts};
 use crate::pages::{
     after_step, autopost, field, fields, html, language, load, made_already, merchant_line,

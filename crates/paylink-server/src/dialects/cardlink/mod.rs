@@ -14,8 +14,9 @@ mod views;
 pub use error::{message as field_message, ApiError};
 pub use openapi::{document, document_json, Unavailable, SPEC_PATH};
 
+use crate::client::ClientAddr;
 use crate::ops::bills;
-use crate::ops::checkout::{self, ClientAddr, Sale, Step, Tender};
+use crate::ops::checkout::{self, Sale, Step, Tender};
 use crate::state::AppState;
 use auth::{Authed, Credentials};
 use axum::extract::State;
