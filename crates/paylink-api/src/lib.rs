@@ -3,5 +3,6 @@
 
 pub mod cardlink;
 pub mod decimal;
+pub mod procard;
 
 pub use decimal::Decimal;

@@ -22,6 +22,7 @@ use paylink_core::DomainError;
 use paylink_server::dialects::cardlink;
 use paylink_server::keys::{self, InstanceKeys, KeyFile, KeySource};
 use paylink_server::ops::merchants::{self, ShopChanges};
+use paylink_server::ops::permanent_links;
 use paylink_server::ops::OpError;
 use paylink_server::{Application, Clock, SystemClock};
 use paylink_store::{Store, StoreOptions};
@@ -100,6 +101,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Procard permanent links: a merchant's credentials for `/permanent-links/...`.
+    #[command(subcommand)]
+    Procard(ProcardCommand),
     /// Inspect and replay postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
@@ -388,6 +392,39 @@ enum TokenCommand {
         #[arg(long, value_name = "ID")]
         merchant: String,
         /// Print one JSON object {api_token} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProcardCommand {
+    /// Turn on Procard access for a merchant (or change its login, callback URL or shop) and
+    /// print the credentials its Procard client uses: `merchant_id` (the login) and
+    /// `secret_key`. Running it again keeps the key.
+    Enable {
+        /// paylink merchant id (as printed by `merchant create`).
+        #[arg(long, value_name = "ID")]
+        merchant: String,
+        /// The login Procard clients send as `merchant_id` (letters, digits, `_`, `-`, `.`);
+        /// default: the current one, or a generated `PL_...`.
+        #[arg(long, value_name = "LOGIN")]
+        login: Option<String>,
+        /// Where the callbacks of links without their own `callback_url` go.
+        #[arg(long, value_name = "URL")]
+        callback_url: Option<String>,
+        /// The shop the merchant's links are opened in; default: its first shop.
+        #[arg(long, value_name = "ID")]
+        shop: Option<String>,
+        /// Print one JSON object {merchant_id, secret_key} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A new secret key; the old one stops working at once.
+    RotateKey {
+        #[arg(long, value_name = "ID")]
+        merchant: String,
+        /// Print one JSON object {merchant_id, secret_key} instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -854,6 +891,48 @@ async fn admin_command(
                 json,
                 json!({"api_token": token}),
                 format!("token {token}\n(the old token no longer works)"),
+            );
+        }
+        Command::Procard(ProcardCommand::Enable {
+            merchant,
+            login,
+            callback_url,
+            shop,
+            json,
+        }) => {
+            let keys = keys.open(store).await?;
+            let c = permanent_links::enable(
+                store,
+                &keys,
+                &merchant,
+                login,
+                callback_url,
+                shop.as_deref(),
+                allow_private,
+                now(),
+            )
+            .await
+            .map_err(about(&merchant))?;
+            let key = c.secret_key.expose();
+            report(
+                json,
+                json!({"merchant_id": c.login, "secret_key": key}),
+                format!("merchant_id {}\nsecret_key {key}", c.login),
+            );
+        }
+        Command::Procard(ProcardCommand::RotateKey { merchant, json }) => {
+            let keys = keys.open(store).await?;
+            let c = permanent_links::rotate_key(store, &keys, &merchant, now())
+                .await
+                .map_err(about(&merchant))?;
+            let key = c.secret_key.expose();
+            report(
+                json,
+                json!({"merchant_id": c.login, "secret_key": key}),
+                format!(
+                    "merchant_id {}\nsecret_key {key}\n(the old key no longer works)",
+                    c.login
+                ),
             );
         }
         Command::Shop(ShopCommand::WebhookSecret { shop, json }) => {

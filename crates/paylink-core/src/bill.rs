@@ -16,6 +16,9 @@ pub enum BillType {
     Normal,
     /// Accepts any number of payments.
     Multi,
+    /// A permanent link ([`crate::permanent_link`]): any number of payments, each priced by the
+    /// payer within the link's terms. Made by the Procard dialect only.
+    Permanent,
 }
 
 impl BillType {
@@ -23,10 +26,19 @@ impl BillType {
         match self {
             BillType::Normal => "NORMAL",
             BillType::Multi => "MULTI",
+            BillType::Permanent => "PERMANENT",
         }
+    }
+
+    /// As stored: every type, permanent links included.
+    pub fn from_stored(s: &str) -> Option<BillType> {
+        [BillType::Normal, BillType::Multi, BillType::Permanent]
+            .into_iter()
+            .find(|t| t.as_str() == s)
     }
 }
 
+/// The types a merchant may ask for when opening a bill (a permanent link is opened as one).
 impl FromStr for BillType {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
@@ -45,6 +57,8 @@ pub type BillStatus = PaymentStatus;
 pub enum Locale {
     Ru,
     En,
+    /// Ukrainian: the permanent links' `ukr`.
+    Uk,
 }
 
 impl Locale {
@@ -52,6 +66,7 @@ impl Locale {
         match self {
             Locale::Ru => "ru",
             Locale::En => "en",
+            Locale::Uk => "uk",
         }
     }
 }
@@ -62,6 +77,7 @@ impl FromStr for Locale {
         match s.trim().to_ascii_lowercase().as_str() {
             "ru" => Ok(Locale::Ru),
             "en" => Ok(Locale::En),
+            "uk" => Ok(Locale::Uk),
             _ => Err(()),
         }
     }

@@ -21,6 +21,10 @@ pub enum DomainError {
     BillNotFound,
     #[error("payment not found")]
     PaymentNotFound,
+    #[error("permanent link not found")]
+    LinkNotFound,
+    #[error("the merchant has no Procard access")]
+    ProcardNotEnabled,
     #[error("the bill is finished")]
     BillIsFinished,
     #[error("the bill is not active")]
@@ -94,6 +98,12 @@ pub enum Rule {
     NotValid,
     #[error("has expired")]
     Expired,
+    /// A list with more than `max` elements.
+    #[error("may not have more than {max} elements")]
+    TooMany { max: usize },
+    /// A whole number outside `min..=max`.
+    #[error("must be between {min} and {max}")]
+    Between { min: i64, max: i64 },
     /// Refused for `reason` (an address paylink will not call, ...).
     #[error("is refused: {reason}")]
     Refused { reason: String },

@@ -14,6 +14,25 @@ pub enum Event {
     PaymentFinished(PaymentFinished),
     PayoutFinished(PayoutFinished),
     RefundMade(RefundMade),
+    LinkPaymentFinished(LinkPaymentFinished),
+}
+
+/// A payment of a permanent link reached a final state (the Procard callback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPaymentFinished {
+    pub payment_id: PaymentId,
+    pub link_id: BillId,
+    /// `APPROVED` or `DECLINED`.
+    pub status: String,
+    pub amount: i64,
+    pub fee: i64,
+    pub currency: Currency,
+    /// `first6******last4`.
+    pub card_mask: String,
+    /// Why it was declined (the acquirer's words and code), if it was.
+    pub reason: Option<String>,
+    pub reason_code: Option<i64>,
+    pub created_at: Millis,
 }
 
 /// A payment reached a final state (compat item 17).
@@ -72,6 +91,7 @@ impl Event {
             Event::PaymentFinished(_) => EventKind::Payment,
             Event::PayoutFinished(_) => EventKind::Payout,
             Event::RefundMade(_) => EventKind::Refund,
+            Event::LinkPaymentFinished(_) => EventKind::Payment,
         }
     }
 
@@ -81,6 +101,7 @@ impl Event {
             Event::PaymentFinished(e) => e.payment_id.as_str(),
             Event::PayoutFinished(e) => e.payout_id.as_str(),
             Event::RefundMade(e) => e.refund_id.as_str(),
+            Event::LinkPaymentFinished(e) => e.payment_id.as_str(),
         }
     }
 }
@@ -114,17 +135,22 @@ impl EventKind {
 pub enum Dialect {
     /// Postbacks to a shop's result URL and payout webhooks.
     Cardlink,
+    /// Callbacks of permanent links.
+    Procard,
 }
 
 impl Dialect {
     pub fn as_str(self) -> &'static str {
         match self {
             Dialect::Cardlink => "cardlink",
+            Dialect::Procard => "procard",
         }
     }
 
     pub fn parse(text: &str) -> Option<Dialect> {
-        [Dialect::Cardlink].into_iter().find(|d| d.as_str() == text)
+        [Dialect::Cardlink, Dialect::Procard]
+            .into_iter()
+            .find(|d| d.as_str() == text)
     }
 }
 
@@ -184,8 +210,13 @@ impl Notice {
         event: Event,
         now: Millis,
     ) -> Notice {
+        // One subject is told once per dialect (a link's payment may also be a shop's postback).
+        let id = match dialect {
+            Dialect::Cardlink => format!("msg_{}", event.subject_id()),
+            other => format!("msg_{}_{}", other.as_str(), event.subject_id()),
+        };
         Notice {
-            id: format!("msg_{}", event.subject_id()),
+            id,
             dialect,
             merchant_id,
             shop_id,
@@ -235,6 +266,7 @@ mod tests {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(Dialect::parse("cardlink"), Some(Dialect::Cardlink));
-        assert_eq!(Dialect::parse("procard"), None);
+        assert_eq!(Dialect::parse("procard"), Some(Dialect::Procard));
+        assert_eq!(Dialect::parse("cardapi"), None);
     }
 }

@@ -39,6 +39,10 @@ pub enum Guard {
     RequestKeyTaken,
     /// The request's claim on its `Idempotency-Key` was taken over by a retry.
     RequestKeyLost,
+    /// The merchant has no Procard access.
+    ProcardNotEnabled,
+    /// The permanent link does not exist.
+    LinkNotFound,
 }
 
 impl Guard {
@@ -65,6 +69,8 @@ impl Guard {
             Guard::SealedValueChanged => "sealed_value_changed",
             Guard::RequestKeyTaken => "request_key_taken",
             Guard::RequestKeyLost => "request_key_lost",
+            Guard::ProcardNotEnabled => "procard_not_enabled",
+            Guard::LinkNotFound => "link_not_found",
         }
     }
 
@@ -88,6 +94,8 @@ impl Guard {
             Guard::PayoutMoved | Guard::PayoutClaimed => Some(DomainError::PayoutNotCancelable),
             Guard::RefundMoved | Guard::RefundClaimed => Some(DomainError::TransactionRejected),
             Guard::RefundExceedsPayment => Some(DomainError::InvalidAmount),
+            Guard::ProcardNotEnabled => Some(DomainError::ProcardNotEnabled),
+            Guard::LinkNotFound => Some(DomainError::LinkNotFound),
             Guard::UnbalancedEntry
             | Guard::NoticeNotFound
             | Guard::AlreadySettled

@@ -14,6 +14,7 @@ pub mod merchant;
 pub mod money;
 pub mod payment;
 pub mod payout;
+pub mod permanent_link;
 pub mod plan;
 pub mod refund;
 pub mod sandbox;

@@ -1,15 +1,17 @@
 //! What a domain operation decided to write. The store applies a plan atomically; guards that
 //! depend on concurrent state are part of each write's SQL.
 
-use crate::bill::Bill;
+use crate::bill::{Bill, Locale};
 use crate::event::{AfterAttempt, Notice};
 use crate::guard::Guard;
 use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId};
 use crate::ledger::{Entry, FxRate};
 use crate::merchant::{Merchant, Shop, Subscription};
+use crate::money::Amount;
 use crate::money::Currency;
 use crate::payment::{BillTransition, Payment};
 use crate::payout::{Payout, PayoutAccount, PayoutProfile, PayoutStatus};
+use crate::permanent_link::{Operation, PermanentLink};
 use crate::refund::{Refund, RefundStatus};
 use crate::settlement::Settlement;
 use crate::time::Millis;
@@ -25,14 +27,20 @@ pub enum SealedColumn {
     PayoutAccount,
     /// `payouts.sealed`, bound to the payee's fingerprint.
     Payout,
+    /// `procard_merchants.key_sealed`, bound to the merchant id.
+    ProcardKey,
+    /// `permanent_links.recipient_sealed` (a P2Pin link's card), bound to the link id.
+    LinkRecipient,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 4] = [
+    pub const ALL: [SealedColumn; 6] = [
         SealedColumn::ApiToken,
         SealedColumn::WebhookKey,
         SealedColumn::PayoutAccount,
         SealedColumn::Payout,
+        SealedColumn::ProcardKey,
+        SealedColumn::LinkRecipient,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +49,8 @@ impl SealedColumn {
             SealedColumn::WebhookKey => "shops.webhook_key_sealed",
             SealedColumn::PayoutAccount => "payout_accounts.sealed",
             SealedColumn::Payout => "payouts.sealed",
+            SealedColumn::ProcardKey => "procard_merchants.key_sealed",
+            SealedColumn::LinkRecipient => "permanent_links.recipient_sealed",
         }
     }
 }
@@ -89,6 +99,37 @@ pub enum Write {
         new: String,
     },
     InsertBill(Bill),
+    /// Turns the merchant's Procard access on (or changes its login, shop or default callback):
+    /// `login` is unique among merchants (a conflict otherwise). `key_sealed` replaces the key
+    /// is the merchant's key, sealed: the current one when it is kept.
+    EnableProcard {
+        merchant_id: MerchantId,
+        login: String,
+        shop_id: ShopId,
+        key_sealed: String,
+        callback_url: Option<String>,
+        now: Millis,
+    },
+    /// A new Procard key; the old one stops working when the plan commits. Guard: Procard is
+    /// enabled for the merchant.
+    SetProcardKey {
+        merchant_id: MerchantId,
+        key_sealed: String,
+        now: Millis,
+    },
+    /// A permanent link's terms, with its bill (inserted in the same plan).
+    InsertPermanentLink(PermanentLink),
+    /// New terms, name, description and headline amount of a link. Guard: the link exists.
+    UpdatePermanentLink {
+        link: PermanentLink,
+        name: String,
+        description: String,
+        locale: Locale,
+        amount: Amount,
+    },
+    /// Records a link payment as an operation, or moves it on (by payment id): a 3-D Secure
+    /// challenge records it WAITING-AUTH, the payment's plan records its outcome.
+    RecordOperation(Operation),
     /// Guard: a finished NORMAL bill is not toggled.
     SetBillActive {
         bill_id: BillId,

@@ -4,6 +4,7 @@
 use crate::config::{Mode, Settings};
 use crate::dialects::cardlink::{self, ApiError};
 use crate::dialects::docs;
+use crate::dialects::procard;
 use crate::keys::{InstanceKeys, KeyError};
 use crate::metrics::Metrics;
 use crate::pages;
@@ -396,6 +397,7 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .route("/health/ready", get(ready))
         .merge(docs::router())
         .merge(cardlink::router())
+        .merge(procard::router())
         .merge(pages::router());
     if state.settings.mode == Mode::Sandbox {
         routes = routes.merge(sandbox::router());

@@ -652,6 +652,8 @@ fn context_of(v: &SealedValue) -> String {
         SealedColumn::ApiToken => token_context(v.bound_to.parse().unwrap_or(-1)),
         SealedColumn::WebhookKey => webhook_context(&v.bound_to),
         SealedColumn::PayoutAccount | SealedColumn::Payout => payee_context(&v.bound_to),
+        SealedColumn::ProcardKey => procard_context(&v.bound_to),
+        SealedColumn::LinkRecipient => recipient_context(&v.bound_to),
     }
 }
 
@@ -808,6 +810,16 @@ pub fn token_context(token_id: i64) -> String {
 /// What a sealed webhook key is bound to.
 pub fn webhook_context(shop_id: &str) -> String {
     format!("webhook_key:{shop_id}")
+}
+
+/// What a merchant's sealed Procard key is bound to.
+pub fn procard_context(merchant_id: &str) -> String {
+    format!("procard_key:{merchant_id}")
+}
+
+/// What a P2Pin link's sealed recipient card is bound to.
+pub fn recipient_context(link_id: &str) -> String {
+    format!("link_recipient:{link_id}")
 }
 
 #[cfg(test)]

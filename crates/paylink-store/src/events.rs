@@ -3,7 +3,9 @@
 //! stored, so it only grows: a member is never renamed or given another meaning.
 
 use crate::StoreError;
-use paylink_core::event::{Event, PaymentFinished, PayoutFinished, RefundMade};
+use paylink_core::event::{
+    Event, LinkPaymentFinished, PaymentFinished, PayoutFinished, RefundMade,
+};
 use paylink_core::id::{BillId, PaymentId, PayoutId, RefundId};
 use paylink_core::money::Currency;
 use serde_json::{json, Map, Value};
@@ -40,6 +42,19 @@ pub(crate) fn encode(event: &Event) -> String {
             "amount": e.amount,
             "currency": e.currency.code(),
             "custom": e.custom,
+        }),
+        Event::LinkPaymentFinished(e) => json!({
+            "type": "link_payment_finished",
+            "payment_id": e.payment_id.as_str(),
+            "link_id": e.link_id.as_str(),
+            "status": e.status,
+            "amount": e.amount,
+            "fee": e.fee,
+            "currency": e.currency.code(),
+            "card_mask": e.card_mask,
+            "reason": e.reason,
+            "reason_code": e.reason_code,
+            "created_at": e.created_at,
         }),
     };
     value.to_string()
@@ -81,6 +96,18 @@ pub(crate) fn decode(text: &str) -> Result<Event, StoreError> {
             currency: f.currency()?,
             custom: f.opt_text("custom")?,
         }),
+        "link_payment_finished" => Event::LinkPaymentFinished(LinkPaymentFinished {
+            payment_id: PaymentId::from_trusted(f.text("payment_id")?),
+            link_id: BillId::from_trusted(f.text("link_id")?),
+            status: f.text("status")?,
+            amount: f.int("amount")?,
+            fee: f.int("fee")?,
+            currency: f.currency()?,
+            card_mask: f.text("card_mask")?,
+            reason: f.opt_text("reason")?,
+            reason_code: f.opt_int("reason_code")?,
+            created_at: f.int("created_at")?,
+        }),
         _ => return Err(corrupt("has an unknown type")),
     })
 }
@@ -102,6 +129,16 @@ impl<C: Fn(&str) -> StoreError> Facts<'_, C> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err((self.corrupt)(&format!("has a {name} that is not text"))),
+        }
+    }
+
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        match self.o.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| (self.corrupt)(&format!("has a {name} that is not an integer"))),
         }
     }
 
@@ -153,6 +190,18 @@ mod tests {
                 amount: 1,
                 currency: Currency::Rub,
                 custom: Some(String::new()),
+            }),
+            Event::LinkPaymentFinished(LinkPaymentFinished {
+                payment_id: PaymentId::from_trusted("PPPPPPPPPP".into()),
+                link_id: BillId::from_trusted("BBBBBBBBBB".into()),
+                status: "DECLINED".into(),
+                amount: 10_034,
+                fee: 0,
+                currency: Currency::Rub,
+                card_mask: "400000******0002".into(),
+                reason: Some("Insufficient funds".into()),
+                reason_code: Some(51),
+                created_at: 1_700_000_000_000,
             }),
         ];
         for e in events {

@@ -8,6 +8,7 @@ pub mod backup;
 mod events;
 mod instance;
 mod ledger;
+mod links;
 mod migrate;
 mod money;
 mod outbox;
@@ -33,6 +34,7 @@ use thiserror::Error;
 
 pub use instance::SealedValue;
 pub use ledger::LedgerReport;
+pub use links::{LinkWithBill, ProcardAccess};
 pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{Claimed, NoticeContent, NoticeRecord, StoredNotice};
 pub use reads::{

@@ -81,6 +81,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0011_ledger_owners.sqlite.sql"),
         postgres: include_str!("../migrations/0011_ledger_owners.postgres.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("../migrations/0012_procard.sql"),
+        sqlite: include_str!("../migrations/0012_procard.sqlite.sql"),
+        postgres: include_str!("../migrations/0012_procard.postgres.sql"),
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

@@ -56,6 +56,10 @@ pub struct Claimed {
     pub record: NoticeRecord,
     pub token: Option<SealedToken>,
     pub webhook_key_sealed: Option<String>,
+    /// The merchant's Procard login and sealed key (Procard callbacks are signed with it).
+    pub procard: Option<(String, String)>,
+    /// The number of the link operation the notice is about (Procard callbacks).
+    pub operation_id: Option<i64>,
 }
 
 const NOTICE_COLUMNS: &str = "o.id, o.kind, o.dialect, o.merchant_id, o.shop_id, o.bill_id, \
@@ -112,10 +116,13 @@ impl Store {
             let n = padded_ids(&mut args, chunk);
             let sql = format!(
                 "SELECT {NOTICE_COLUMNS}, t.id AS token_id, t.sealed AS token_sealed,
-                        s.webhook_key_sealed
+                        s.webhook_key_sealed, pm.login AS pm_login, pm.key_sealed AS pm_key,
+                        lo.id AS operation_id
                  FROM outbox o
                  LEFT JOIN shops s ON s.id = o.shop_id
                  LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
+                 LEFT JOIN procard_merchants pm ON pm.id = o.merchant_id AND o.dialect = 'procard'
+                 LEFT JOIN link_operations lo ON lo.payment_id = o.subject_id AND o.dialect = 'procard'
                  WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.state = 'pending'",
                 placeholders(2, n)
             );
@@ -125,6 +132,11 @@ impl Store {
                         record: record(r)?,
                         token: rows::sealed_token(r)?,
                         webhook_key_sealed: r.opt_text("webhook_key_sealed")?,
+                        procard: match (r.opt_text("pm_login")?, r.opt_text("pm_key")?) {
+                            (Some(login), Some(key)) => Some((login, key)),
+                            _ => None,
+                        },
+                        operation_id: r.opt_i64("operation_id")?,
                     })
                 })
                 .await?,

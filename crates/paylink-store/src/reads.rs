@@ -11,6 +11,7 @@ use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::payment::Payment;
+use paylink_core::permanent_link::PermanentLink;
 use paylink_core::plan::{RequestKey, StoredAnswer};
 use paylink_core::time::Millis;
 
@@ -23,6 +24,10 @@ pub struct Checkout {
     /// Nobody may pay a banned merchant's bills.
     pub merchant_banned: bool,
     pub token: Option<SealedToken>,
+    /// The link's terms, when the bill is a permanent link.
+    pub link: Option<PermanentLink>,
+    /// Where a permanent link's callbacks go: its own URL, else its merchant's default.
+    pub link_callback: Option<String>,
 }
 
 /// A position in a list ordered newest first: (created_at, id).
@@ -346,13 +351,16 @@ impl Store {
     pub async fn checkout(&self, id: &BillId) -> Result<Option<Checkout>, StoreError> {
         let sql = sql_once!(
             "SELECT {BILL_COLUMNS}, {}, m.name AS m_name, m.banned AS m_banned, t.id AS token_id,
-                 t.sealed AS token_sealed
+                 t.sealed AS token_sealed, {}, pm.callback_url AS pm_callback_url
              FROM bills b
              JOIN shops s ON s.id = b.shop_id
              JOIN merchants m ON m.id = b.merchant_id
              LEFT JOIN api_tokens t ON t.merchant_id = b.merchant_id AND t.revoked_at IS NULL
+             LEFT JOIN permanent_links l ON l.id = b.id
+             LEFT JOIN procard_merchants pm ON pm.id = l.merchant_id
              WHERE b.id = $1",
-            rows::shop_columns_prefixed()
+            rows::shop_columns_prefixed(),
+            crate::links::LINK_COLUMNS
         );
         self.fetch_one(sql, &[id.as_str().into()], |r| {
             Ok(Checkout {
@@ -361,6 +369,14 @@ impl Store {
                 merchant_name: r.text("m_name")?,
                 merchant_banned: rows::flag(r, "m_banned")?,
                 token: rows::sealed_token(r)?,
+                link: match r.opt_text("l_id")? {
+                    Some(_) => Some(crate::links::link(r)?),
+                    None => None,
+                },
+                link_callback: match r.opt_text("l_callback_url")? {
+                    Some(url) => Some(url),
+                    None => r.opt_text("pm_callback_url")?,
+                },
             })
         })
         .await

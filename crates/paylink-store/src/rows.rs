@@ -2,7 +2,7 @@
 
 use crate::sql::Columns;
 use crate::StoreError;
-use paylink_core::bill::Bill;
+use paylink_core::bill::{Bill, BillType};
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::ledger::FxRate;
 use paylink_core::merchant::{Merchant, Shop};
@@ -172,7 +172,11 @@ pub(crate) fn bill(row: &dyn Columns) -> Result<Bill, StoreError> {
         description: row.opt_text("description")?,
         name: row.opt_text("name")?,
         custom: row.opt_text("custom")?,
-        bill_type: parsed(row, "bill_type")?,
+        bill_type: {
+            let text = row.text("bill_type")?;
+            BillType::from_stored(&text)
+                .ok_or_else(|| StoreError::Corrupt(format!("bill_type = {text:?}")))?
+        },
         currency: currency(row, "currency")?,
         amount: Amount::from_minor(amount)
             .ok_or_else(|| StoreError::Corrupt(format!("bill amount = {amount}")))?,

@@ -44,7 +44,13 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             // A claim locks the rows it leases, which no other plan touches while they are
             // unleased but another claim (one dispatcher per process).
             Write::ClaimNotices { .. } => None,
+            Write::EnableProcard { merchant_id, .. } | Write::SetProcardKey { merchant_id, .. } => {
+                Some(("procard_merchants", merchant_id.to_string()))
+            }
+            Write::UpdatePermanentLink { link, .. } => Some(("bills", link.id.to_string())),
+            Write::RecordOperation(op) => Some(("link_operations", op.payment_id.to_string())),
             Write::InsertMerchant(_)
+            | Write::InsertPermanentLink(_)
             | Write::InsertShop(_)
             | Write::InsertBill(_)
             | Write::EnqueueNotice(_)
@@ -133,6 +139,8 @@ pub(crate) fn sealed_table(column: SealedColumn) -> (&'static str, &'static str)
         SealedColumn::WebhookKey => ("shops", "webhook_key_sealed"),
         SealedColumn::PayoutAccount => ("payout_accounts", "sealed"),
         SealedColumn::Payout => ("payouts", "sealed"),
+        SealedColumn::ProcardKey => ("procard_merchants", "key_sealed"),
+        SealedColumn::LinkRecipient => ("permanent_links", "recipient_sealed"),
     }
 }
 
@@ -240,6 +248,12 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                     "UPDATE payout_accounts SET sealed = $2 WHERE id = $1 AND sealed = $3"
                 }
                 SealedColumn::Payout => "UPDATE payouts SET sealed = $2 WHERE id = $1 AND sealed = $3",
+                SealedColumn::ProcardKey => {
+                    "UPDATE procard_merchants SET key_sealed = $2 WHERE id = $1 AND key_sealed = $3"
+                }
+                SealedColumn::LinkRecipient => {
+                    "UPDATE permanent_links SET recipient_sealed = $2 WHERE id = $1 AND recipient_sealed = $3"
+                }
             };
             let key = match column {
                 // Token ids are numbers; a text that is none matches no row.
@@ -316,6 +330,128 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             Guard::NoticeNotFound,
         )),
         Write::InsertBill(b) => out.push(insert_bill(b)),
+        Write::EnableProcard {
+            merchant_id,
+            login,
+            shop_id,
+            key_sealed,
+            callback_url,
+            now,
+        } => out.push(Statement::new(
+            "INSERT INTO procard_merchants (id, login, key_sealed, shop_id, callback_url, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)
+             ON CONFLICT (id) DO UPDATE SET login = excluded.login,
+                 key_sealed = excluded.key_sealed,
+                 shop_id = excluded.shop_id, callback_url = excluded.callback_url,
+                 updated_at = excluded.updated_at",
+            vec![
+                merchant_id.as_str().into(),
+                login.into(),
+                key_sealed.into(),
+                shop_id.as_str().into(),
+                callback_url.into(),
+                (*now).into(),
+            ],
+        )),
+        Write::SetProcardKey {
+            merchant_id,
+            key_sealed,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE procard_merchants SET key_sealed = $2, updated_at = $3 WHERE id = $1",
+            vec![
+                merchant_id.as_str().into(),
+                key_sealed.into(),
+                (*now).into(),
+            ],
+            Guard::ProcardNotEnabled,
+        )),
+        Write::InsertPermanentLink(l) => out.push(Statement::new(
+            "INSERT INTO permanent_links (id, merchant_id, flow, kind, amounts, enable_counter,
+                 custom_amount, target_amount, show_total, language, recipient_sealed,
+                 recipient_mask, callback_url, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            vec![
+                l.id.as_str().into(),
+                l.merchant_id.as_str().into(),
+                l.flow.as_str().into(),
+                l.terms.kind.code().into(),
+                crate::links::amounts_text(&l.terms.amounts).into(),
+                l.terms.enable_counter.into(),
+                l.terms.custom_amount.into(),
+                l.terms.target_amount.into(),
+                l.terms.show_total.into(),
+                l.terms.language.as_str().into(),
+                (&l.recipient_sealed).into(),
+                (&l.recipient_mask).into(),
+                (&l.callback_url).into(),
+                l.created_at.into(),
+                l.updated_at.into(),
+            ],
+        )),
+        Write::UpdatePermanentLink {
+            link: l,
+            name,
+            description,
+            locale,
+            amount,
+        } => {
+            out.push(Statement::guarded(
+                "UPDATE permanent_links SET kind = $3, amounts = $4, enable_counter = $5,
+                     custom_amount = $6, target_amount = $7, show_total = $8, language = $9,
+                     callback_url = $10, updated_at = $11
+                 WHERE id = $1 AND merchant_id = $2",
+                vec![
+                    l.id.as_str().into(),
+                    l.merchant_id.as_str().into(),
+                    l.terms.kind.code().into(),
+                    crate::links::amounts_text(&l.terms.amounts).into(),
+                    l.terms.enable_counter.into(),
+                    l.terms.custom_amount.into(),
+                    l.terms.target_amount.into(),
+                    l.terms.show_total.into(),
+                    l.terms.language.as_str().into(),
+                    (&l.callback_url).into(),
+                    l.updated_at.into(),
+                ],
+                Guard::LinkNotFound,
+            ));
+            out.push(Statement::guarded(
+                "UPDATE bills SET name = $2, description = $3, locale = $4, amount = $5, updated_at = $6
+                 WHERE id = $1",
+                vec![
+                    l.id.as_str().into(),
+                    name.into(),
+                    description.into(),
+                    locale.as_str().into(),
+                    amount.minor().into(),
+                    l.updated_at.into(),
+                ],
+                Guard::LinkNotFound,
+            ));
+        }
+        Write::RecordOperation(op) => out.push(Statement::new(
+            // A challenge records the operation WAITING-AUTH; its payment's plan moves it on.
+            "INSERT INTO link_operations (payment_id, link_id, merchant_id, amount, quantity, fee,
+                 currency, status, card_mask, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (payment_id) DO UPDATE SET status = excluded.status, fee = excluded.fee,
+                 amount = excluded.amount, card_mask = excluded.card_mask,
+                 updated_at = excluded.updated_at",
+            vec![
+                op.payment_id.as_str().into(),
+                op.link_id.as_str().into(),
+                op.merchant_id.as_str().into(),
+                op.amount.into(),
+                op.quantity.into(),
+                op.fee.into(),
+                op.currency.code().into(),
+                op.status.as_str().into(),
+                (&op.card_mask).into(),
+                op.created_at.into(),
+                op.updated_at.into(),
+            ],
+        )),
         Write::SetBillActive { bill_id, active, now } => out.push(Statement::guarded(
             // A finished NORMAL bill (one that has taken money) keeps its activity.
             "UPDATE bills SET active = $2, updated_at = $3

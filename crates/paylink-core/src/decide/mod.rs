@@ -6,5 +6,6 @@
 pub mod bill;
 pub mod payment;
 pub mod payout;
+pub mod permanent_link;
 pub mod refund;
 pub mod settlement;

@@ -7,6 +7,7 @@
 
 pub mod cardlink;
 pub mod docs;
+pub mod procard;
 
 use crate::keys::Sealing;
 use paylink_core::event::Dialect;
@@ -24,6 +25,7 @@ pub struct Rendered {
 pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered, String> {
     match claimed.record.notice.dialect {
         Dialect::Cardlink => cardlink::postback::render(seal, claimed, at),
+        Dialect::Procard => procard::callback::render(seal, claimed, at),
     }
 }
 
@@ -31,5 +33,6 @@ pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered,
 pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
     match notice.dialect {
         Dialect::Cardlink => cardlink::postback::fields(notice),
+        Dialect::Procard => procard::callback::fields(notice),
     }
 }

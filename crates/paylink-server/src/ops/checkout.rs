@@ -9,7 +9,7 @@ use crate::acquirer::{ChargeRequest, ChargeStep};
 use crate::client::ClientAddr;
 use crate::ops::OpError;
 use crate::state::AppState;
-use paylink_core::bill::Bill;
+use paylink_core::bill::{Bill, BillType};
 use paylink_core::card::CardNumber;
 use paylink_core::decide;
 use paylink_core::error::Rule;
@@ -17,17 +17,32 @@ use paylink_core::id::PaymentId;
 use paylink_core::merchant::Shop;
 use paylink_core::money::{Amount, Rate};
 use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
+use paylink_core::permanent_link::PermanentLink;
+use paylink_core::plan::Plan;
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::{Checkout, StoreError};
 
 /// A bill to pay, with its shop and whether its merchant is banned: what the payability rule
-/// ([`payment::check_payable`]) reads.
+/// ([`payment::check_payable`]) reads. A permanent link's sale also carries the link: its
+/// payments are recorded as operations too, and told by Procard callback.
 #[derive(Debug, Clone, Copy)]
 pub struct Sale<'a> {
+    /// For a permanent link, the bill priced as the payer chose (see
+    /// [`paylink_core::permanent_link::LinkTerms::price`]).
     pub bill: &'a Bill,
     pub shop: &'a Shop,
     pub merchant_banned: bool,
+    pub link: Option<LinkSale<'a>>,
+}
+
+/// What a sale of a permanent link adds.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSale<'a> {
+    pub link: &'a PermanentLink,
+    /// How many times the payer buys the chosen amount.
+    pub quantity: i64,
+    pub callback_url: Option<&'a str>,
 }
 
 impl<'a> Sale<'a> {
@@ -36,6 +51,11 @@ impl<'a> Sale<'a> {
             bill: &c.bill,
             shop: &c.shop,
             merchant_banned: c.merchant_banned,
+            link: c.link.as_ref().map(|link| LinkSale {
+                link,
+                quantity: 1,
+                callback_url: c.link_callback.as_deref(),
+            }),
         }
     }
 
@@ -45,14 +65,18 @@ impl<'a> Sale<'a> {
         self.bill.quote(commission(st, self.shop))
     }
 
-    /// Whether a payer may pay it now (by `method`, once chosen).
+    /// Whether a payer may pay it now (by `method`, once chosen). A permanent link is paid
+    /// only with its terms (its page, its sandbox call), never as a plain bill.
     pub fn check(&self, method: Option<PaymentMethod>, now: Millis) -> Result<(), DomainError> {
+        if self.bill.bill_type == BillType::Permanent && self.link.is_none() {
+            return Err(DomainError::BillNotFound);
+        }
         payment::check_payable(self.bill, self.shop, self.merchant_banned, method, now)
     }
 }
 
 /// How long a payer has to answer a 3-D Secure challenge.
-const CHALLENGE_TTL_MS: Millis = 15 * 60 * 1000;
+pub const CHALLENGE_TTL_MS: Millis = 15 * 60 * 1000;
 
 /// How the payer pays.
 #[derive(Debug, Clone)]
@@ -90,6 +114,8 @@ pub enum Step {
 /// A charge waiting on its 3-D Secure answer, as sealed into `MD`.
 struct Pending {
     payment_id: PaymentId,
+    /// The bill's amount as the charge was priced (a permanent link's payer chose it).
+    price: i64,
     paid: i64,
     from_card: String,
     fingerprint: String,
@@ -105,6 +131,7 @@ impl Pending {
     fn seal(&self, st: &AppState, bill: &Bill) -> String {
         let text = form_urlencoded::Serializer::new(String::new())
             .append_pair("id", self.payment_id.as_str())
+            .append_pair("price", &self.price.to_string())
             .append_pair("paid", &self.paid.to_string())
             .append_pair("card", &self.from_card)
             .append_pair("fp", &self.fingerprint)
@@ -124,6 +151,8 @@ impl Pending {
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         Some(Pending {
             payment_id: PaymentId::parse(&get("id")?)?,
+            // States sealed before prices were carried priced the bill at its own amount.
+            price: get("price").map_or(Some(bill.amount.minor()), |p| p.parse().ok())?,
             paid: get("paid")?.parse().ok()?,
             from_card: get("card")?,
             fingerprint: get("fp")?,
@@ -177,13 +206,27 @@ pub async fn pay(
                 result,
                 client_addr: client.0.clone(),
             };
-            record(st, bill, shop, charge, payment_id)
+            record(st, sale, charge, payment_id)
                 .await
                 .map(|p| Step::Paid(Box::new(p)))
         }
         ChargeStep::Challenge { acs_url, request } => {
+            if let Some(l) = sale.link {
+                // The payer is at the issuer: the link's operation waits for the answer.
+                let waiting = decide::permanent_link::waiting(
+                    l.link,
+                    payment_id.clone(),
+                    paid,
+                    l.quantity,
+                    bill.currency,
+                    from_card.clone(),
+                    st.now(),
+                );
+                st.store.apply(Plan::one(waiting)).await?;
+            }
             let pending = Pending {
                 payment_id,
+                price: bill.amount.minor(),
                 paid,
                 from_card,
                 fingerprint: fingerprint.unwrap_or_default(),
@@ -209,8 +252,7 @@ pub async fn complete(
     answer: &str,
     client: &ClientAddr,
 ) -> Result<Payment, OpError> {
-    let Sale { bill, shop, .. } = sale;
-    let pending = Pending::open(st, bill, state).ok_or(DomainError::Invalid {
+    let pending = Pending::open(st, sale.bill, state).ok_or(DomainError::Invalid {
         field: "MD",
         kind: Rule::NotValid,
     })?;
@@ -224,6 +266,20 @@ pub async fn complete(
         }
         .into());
     }
+    // The bill as it was priced when the charge began.
+    let priced = Bill {
+        amount: Amount::from_minor(pending.price).ok_or(DomainError::InvalidAmount)?,
+        ..sale.bill.clone()
+    };
+    let mut sale = Sale {
+        bill: &priced,
+        ..sale
+    };
+    if let Some(l) = sale.link.as_mut() {
+        if let Some(op) = st.store.operation(&pending.payment_id).await? {
+            l.quantity = op.quantity;
+        }
+    }
     sale.check(Some(PaymentMethod::BankCard), st.now())?;
     let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
     let charge = Charge {
@@ -234,7 +290,7 @@ pub async fn complete(
         result,
         client_addr: client.0.clone(),
     };
-    record(st, bill, shop, charge, pending.payment_id).await
+    record(st, sale, charge, pending.payment_id).await
 }
 
 /// Refuses a card attempt once the bill, or the client's address, has had as many declined
@@ -280,19 +336,19 @@ fn commission(st: &AppState, shop: &Shop) -> Rate {
     shop.commission.unwrap_or(st.settings.default_commission)
 }
 
-/// Records an answered charge (and its postback) in one plan.
+/// Records an answered charge (and its postback; a link's operation and callback) in one plan.
 async fn record(
     st: &AppState,
-    bill: &Bill,
-    shop: &Shop,
+    sale: Sale<'_>,
     charge: Charge,
     payment_id: PaymentId,
 ) -> Result<Payment, OpError> {
+    let Sale { bill, shop, .. } = sale;
     let rate = commission(st, shop);
     let method = charge.method;
     let now = st.now();
     let booking = booking(st, bill, shop).await?;
-    let (payment, plan) = decide::payment::settle(
+    let (payment, mut plan) = decide::payment::settle(
         bill,
         rate,
         charge,
@@ -301,9 +357,18 @@ async fn record(
         booking,
         now,
     )?;
+    if let Some(l) = sale.link {
+        plan.writes.extend(decide::permanent_link::finished(
+            l.link,
+            &payment,
+            l.quantity,
+            l.callback_url,
+            now,
+        ));
+    }
     match st.store.apply(plan).await {
         Ok(()) => {
-            if shop.result_url.is_some() {
+            if shop.result_url.is_some() || sale.link.is_some_and(|l| l.callback_url.is_some()) {
                 st.postbacks_due.notify_one();
             }
             Ok(payment)

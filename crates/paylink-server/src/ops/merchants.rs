@@ -156,7 +156,7 @@ async fn with_fresh_token(
     }
 }
 
-async fn merchant(store: &Store, id: &str) -> Result<Merchant, OpError> {
+pub(crate) async fn merchant(store: &Store, id: &str) -> Result<Merchant, OpError> {
     let id = MerchantId::parse(id).ok_or(DomainError::MerchantNotFound)?;
     Ok(store
         .merchant(&id)

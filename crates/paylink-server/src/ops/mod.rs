@@ -9,6 +9,7 @@ pub mod fx;
 pub mod idempotency;
 pub mod merchants;
 pub mod payouts;
+pub mod permanent_links;
 pub mod refunds;
 pub mod sbp_banks;
 pub mod settlements;

@@ -1,9 +1,11 @@
 //! Payer-facing pages, server-rendered and usable without JavaScript: the share page
-//! (`/link/{id}`), the payment page (`/transfer/{id}`) with card and SBP checkout, the result
+//! (`/link/{id}`), the payment page (`/transfer/{id}`) with card and SBP checkout, a permanent
+//! link's page (`/p/{id}`, amount, quantity and card form in one), the result
 //! and its redirect to the merchant, and the sandbox's issuer (3-D Secure) and bank-app pages.
 //! Every payment goes through `checkout`, as the API's does.
 
 mod link;
+pub(crate) mod permanent;
 mod qr;
 mod result;
 pub(crate) mod texts;
@@ -36,6 +38,7 @@ use texts::Texts;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/link/{id}", get(link::link_page))
+        .route("/p/{id}", get(permanent::link_page).post(permanent::pay))
         .route("/transfer/{id}", get(transfer::transfer_page))
         .route("/transfer/{id}/card", post(transfer::pay_by_card))
         .route("/transfer/{id}/sbp/{qrc}", get(transfer::sbp_page))

@@ -67,7 +67,13 @@ fn own_result(st: &AppState, c: &Checkout, t: &Texts, p: &Payment) -> Response {
         details.push((t.reason.to_string(), reason.clone()));
     }
     let retry = !ok && unpayable(c, st.now(), t).is_none();
-    let link = if retry {
+    let link = if c.link.is_some() {
+        // A permanent link is paid again (and shows what it has collected) on its own page.
+        Some((
+            permanent::page_url(st, &c.bill.id),
+            if ok { t.continue_ } else { t.try_again }.to_string(),
+        ))
+    } else if retry {
         Some((
             format!("{}/transfer/{}", st.settings.public_url, c.bill.id),
             t.try_again.to_string(),

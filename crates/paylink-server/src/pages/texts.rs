@@ -1,4 +1,4 @@
-//! What the payer reads, in Russian and English. The bill's `locale` chooses; without one the
+//! What the payer reads, in Russian, Ukrainian and English. The bill's `locale` chooses; without one the
 //! browser's `Accept-Language` does; English otherwise.
 
 use crate::config::Mode;
@@ -63,6 +63,14 @@ pub struct Texts {
     pub reason: &'static str,
     pub error_text: &'static str,
     pub session_invalid: &'static str,
+    /// The permanent link page.
+    pub choose_amount: &'static str,
+    pub your_amount: &'static str,
+    pub quantity: &'static str,
+    pub quantity_invalid: &'static str,
+    pub total: &'static str,
+    pub collected: &'static str,
+    pub target: &'static str,
 }
 
 pub const EN: Texts = Texts {
@@ -122,6 +130,13 @@ pub const EN: Texts = Texts {
     reason: "Reason",
     error_text: "Something went wrong on our side. Please try again in a minute.",
     session_invalid: "This payment session is no longer valid. Please start again.",
+    choose_amount: "Choose the amount",
+    your_amount: "Amount to pay",
+    quantity: "Quantity",
+    quantity_invalid: "Choose a quantity the link allows.",
+    total: "Total",
+    collected: "Collected",
+    target: "Target",
 };
 
 pub const RU: Texts = Texts {
@@ -182,6 +197,80 @@ pub const RU: Texts = Texts {
     reason: "Причина",
     error_text: "Что-то пошло не так. Попробуйте ещё раз через минуту.",
     session_invalid: "Сессия оплаты больше недействительна. Начните заново.",
+    choose_amount: "Выберите сумму",
+    your_amount: "Сумма к оплате",
+    quantity: "Количество",
+    quantity_invalid: "Выберите количество, которое допускает ссылка.",
+    total: "Итого",
+    collected: "Собрано",
+    target: "Цель",
+};
+
+pub const UK: Texts = Texts {
+    lang: "uk",
+    bill: "Рахунок",
+    footer: "Безпечна оплата · paylink",
+    test_mode: Some("Тестовий режим: справжні гроші не списуються. Платіть тестовими картками."),
+    awaiting: "Очікує оплати.",
+    qr_label: "QR-код сторінки оплати",
+    pay: "Сплатити",
+    scan_hint: "Відскануйте код, щоб сплатити з телефона.",
+    method_card: "Банківська картка",
+    method_sbp: "СБП",
+    card_number: "Номер картки",
+    expiry: "Термін дії",
+    expiry_placeholder: "ММ/РР",
+    holder: "Ім'я власника",
+    card_invalid: "Перевірте номер картки.",
+    expiry_invalid: "Перевірте термін дії (ММ/РР); термін картки не має минути.",
+    cvc_invalid: "CVC — 3 або 4 цифри на звороті картки.",
+    sbp_scan:
+        "Відскануйте QR-код у застосунку банку або відкрийте застосунок банку на цьому пристрої.",
+    sbp_open_bank: "Відкрити застосунок банку",
+    sbp_waiting: "Сторінка оновиться сама, коли платіж надійде.",
+    sbp_bank: "Тестовий банк · переказ через СБП",
+    sbp_amount: "Сума",
+    sbp_amount_hint: "Суму можна змінити: менше рахунку — UNDERPAID, більше — OVERPAID.",
+    sbp_confirm: "Підтвердити переказ",
+    amount_invalid: "Введіть суму, наприклад 100 або 100.50.",
+    acs_bank: "Тестовий банк-емітент · 3-D Secure",
+    acs_heading: "Підтвердьте платіж",
+    acs_text: "Ваш банк просить підтвердити оплату карткою.",
+    acs_confirm: "Підтвердити",
+    acs_fail: "Відхилити",
+    continue_: "Продовжити",
+    redirecting: "Повертаємо вас до магазину…",
+    to_bank: "Переходимо на сторінку банку…",
+    not_found: "Рахунок не знайдено",
+    not_found_text: "Такого рахунку немає. Перевірте посилання.",
+    bill_paid: "Рахунок сплачено.",
+    bill_inactive: "Рахунок не активний.",
+    bill_expired: "Термін дії рахунку минув.",
+    shop_disabled: "Магазин зараз не приймає платежі.",
+    merchant_banned: "Цей продавець не може приймати платежі.",
+    too_many_attempts: "Забагато відхилених оплат карткою. Спробуйте пізніше.",
+    unavailable: "Оплата недоступна",
+    paid_heading: "Оплата пройшла",
+    paid_text: "Дякуємо! Платіж отримано.",
+    underpaid_text: "Платіж отримано, але сума менша за суму рахунку.",
+    overpaid_text: "Платіж отримано, сума більша за суму рахунку.",
+    failed_heading: "Оплата не пройшла",
+    failed_text: "Платіж не пройшов.",
+    try_again: "Спробувати знову",
+    back_to_store: "Повернутися до магазину",
+    payment_no: "Платіж",
+    amount: "Сума",
+    card: "Картка",
+    reason: "Причина",
+    error_text: "Щось пішло не так. Спробуйте ще раз за хвилину.",
+    session_invalid: "Сесія оплати більше недійсна. Почніть знову.",
+    choose_amount: "Оберіть суму",
+    your_amount: "Сума до сплати",
+    quantity: "Кількість",
+    quantity_invalid: "Оберіть кількість, яку дозволяє посилання.",
+    total: "Разом",
+    collected: "Зібрано",
+    target: "Ціль",
 };
 
 /// The texts of live mode: no ribbon.
@@ -193,6 +282,10 @@ const RU_LIVE: Texts = Texts {
     test_mode: None,
     ..RU
 };
+const UK_LIVE: Texts = Texts {
+    test_mode: None,
+    ..UK
+};
 
 /// The bill's locale, else the browser's preference between Russian and English; in `mode`
 /// (the sandbox's texts carry the "Test mode" ribbon).
@@ -201,6 +294,7 @@ pub fn choose(mode: Mode, locale: Option<Locale>, accept_language: Option<&str>)
     match (mode, language.lang) {
         (Mode::Sandbox, _) => language,
         (Mode::Live, "ru") => &RU_LIVE,
+        (Mode::Live, "uk") => &UK_LIVE,
         (Mode::Live, _) => &EN_LIVE,
     }
 }
@@ -209,6 +303,7 @@ fn language(locale: Option<Locale>, accept_language: Option<&str>) -> &'static T
     match locale {
         Some(Locale::Ru) => return &RU,
         Some(Locale::En) => return &EN,
+        Some(Locale::Uk) => return &UK,
         None => {}
     }
     let mut best: (u32, &'static Texts) = (0, &EN);
@@ -221,6 +316,8 @@ fn language(locale: Option<Locale>, accept_language: Option<&str>) -> &'static T
             .map_or(1000, |q| (q.clamp(0.0, 1.0) * 1000.0) as u32);
         let texts = if tag == "ru" || tag.starts_with("ru-") {
             &RU
+        } else if tag == "uk" || tag.starts_with("uk-") {
+            &UK
         } else if tag == "en" || tag.starts_with("en-") {
             &EN
         } else {
@@ -245,6 +342,8 @@ mod tests {
     fn the_bill_locale_wins_then_the_preferred_language() {
         assert_eq!(choose(Some(Locale::Ru), Some("en")).lang, "ru");
         assert_eq!(choose(Some(Locale::En), Some("ru")).lang, "en");
+        assert_eq!(choose(Some(Locale::Uk), Some("en")).lang, "uk");
+        assert_eq!(choose(None, Some("uk-UA,en;q=0.5")).lang, "uk");
         assert_eq!(choose(None, Some("ru-RU,ru;q=0.9,en;q=0.8")).lang, "ru");
         assert_eq!(choose(None, Some("de-DE,en;q=0.5,ru;q=0.7")).lang, "ru");
         assert_eq!(choose(None, Some("en-GB,ru;q=0.2")).lang, "en");
@@ -254,7 +353,7 @@ mod tests {
 
     #[test]
     fn only_the_sandbox_says_test_mode() {
-        for locale in [Some(Locale::Ru), Some(Locale::En), None] {
+        for locale in [Some(Locale::Ru), Some(Locale::En), Some(Locale::Uk), None] {
             assert!(super::choose(Mode::Sandbox, locale, None)
                 .test_mode
                 .is_some());

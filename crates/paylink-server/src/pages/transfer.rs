@@ -112,6 +112,9 @@ pub(super) async fn transfer_page(
         Ok(found) => found,
         Err(page) => return page,
     };
+    if c.link.is_some() {
+        return see_other(&permanent::page_url(&st, &c.bill.id));
+    }
     if let Some(why) = unpayable(&c, st.now(), t) {
         return unpayable_page(&c, t, why);
     }

@@ -65,6 +65,8 @@ fn context(v: &SealedValue) -> String {
         SealedColumn::ApiToken => token_context(v.bound_to.parse().unwrap()),
         SealedColumn::WebhookKey => webhook_context(&v.bound_to),
         SealedColumn::PayoutAccount | SealedColumn::Payout => payouts::payee_context(&v.bound_to),
+        SealedColumn::ProcardKey => paylink_server::keys::procard_context(&v.bound_to),
+        SealedColumn::LinkRecipient => paylink_server::keys::recipient_context(&v.bound_to),
     }
 }
 

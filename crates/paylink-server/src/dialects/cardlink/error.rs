@@ -47,7 +47,9 @@ impl From<DomainError> for ApiError {
             D::BillInactive => forbidden("bill_inactive"),
             D::BillExpired => forbidden("bill_expired"),
             D::InvalidAmount => forbidden("invalid_amount"),
-            D::BillNotFound => unprocessable("bill_not_found"),
+            // A permanent link is a bill; Cardlink knows no Procard access.
+            D::BillNotFound | D::LinkNotFound => unprocessable("bill_not_found"),
+            D::ProcardNotEnabled => forbidden("merchant_not_found"),
             D::PaymentNotFound => unprocessable("payment_not_found"),
             D::PayoutNotFound => unprocessable("payout_not_found"),
             D::RefundNotFound => unprocessable("refund_not_found"),
@@ -104,6 +106,8 @@ pub(super) fn wording(name: &str, rule: &Rule) -> String {
         Rule::NotValid => format!("The {name} is not valid."),
         Rule::Expired => format!("The {name} has expired."),
         Rule::Refused { reason } => format!("The {name} is refused: {reason}."),
+        Rule::TooMany { max } => format!("The {name} may not have more than {max} items."),
+        Rule::Between { min, max } => format!("The {name} must be between {min} and {max}."),
     }
 }
 

@@ -467,6 +467,7 @@ pub(crate) async fn sandbox_pay(
         bill: &bill,
         shop: &shop,
         merchant_banned: merchant.banned,
+        link: None,
     };
     let id = PaymentId::random(&mut rand::thread_rng());
     let payment = match checkout::pay(&st, sale, id, tender, &client).await? {

@@ -26,6 +26,8 @@ pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
         NoticeContent::Event(Event::PaymentFinished(e)) => payment_fields(e),
         NoticeContent::Event(Event::PayoutFinished(e)) => payout_fields(e),
         NoticeContent::Event(Event::RefundMade(e)) => refund_fields(e),
+        // Procard's event: never on a Cardlink notice.
+        NoticeContent::Event(Event::LinkPaymentFinished(_)) => Vec::new(),
         NoticeContent::Fields(fields) => fields.clone(),
     }
 }
