@@ -431,13 +431,15 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             ));
         }
         Write::RecordOperation(op) => out.push(Statement::new(
-            // A challenge records the operation WAITING-AUTH; its payment's plan moves it on.
+            // A challenge records the operation WAITING-AUTH; its payment's plan moves it on,
+            // once: an outcome is final.
             "INSERT INTO link_operations (payment_id, link_id, merchant_id, amount, quantity, fee,
                  currency, status, card_mask, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (payment_id) DO UPDATE SET status = excluded.status, fee = excluded.fee,
                  amount = excluded.amount, card_mask = excluded.card_mask,
-                 updated_at = excluded.updated_at",
+                 updated_at = excluded.updated_at
+             WHERE link_operations.status = 'WAITING-AUTH'",
             vec![
                 op.payment_id.as_str().into(),
                 op.link_id.as_str().into(),

@@ -4,9 +4,12 @@
 use crate::bill::{Bill, BillType, NewBill};
 use crate::error::DomainError;
 use crate::event::{Dialect, Event, LinkPaymentFinished, Notice};
-use crate::id::{BillId, MerchantId};
+use crate::guard::Guard;
+use crate::id::{BillId, MerchantId, PayoutId};
+use crate::ledger::{Bucket, Entry, EntryKind, Owner};
 use crate::merchant::Shop;
 use crate::payment::{Payment, PaymentMethod};
+use crate::payout::{periods, Payee, Payout, PayoutKind, PayoutStatus};
 use crate::permanent_link::{
     check_callback, check_texts, LinkFlow, LinkTerms, Operation, OperationStatus, PermanentLink,
 };
@@ -134,15 +137,27 @@ pub fn waiting(
 }
 
 /// What a finished payment of `link` (bought `quantity` times) adds to its plan: the operation
-/// with its outcome and, with a `callback_url`, the Procard callback.
+/// with its outcome and, with a `callback_url`, the Procard callback. A P2Pin link's received
+/// money goes on to its recipient card: `recipient` is the payout it becomes (its id and payee),
+/// locked in the same plan, so it never reaches the merchant's available balance (the payment
+/// must book it straight to available, without a settlement, for the lock to take it).
 pub fn finished(
     link: &PermanentLink,
     payment: &Payment,
     quantity: i64,
     callback_url: Option<&str>,
+    recipient: Option<(PayoutId, Payee)>,
     now: Millis,
 ) -> Vec<Write> {
     let status = OperationStatus::of(payment);
+    let mut transfer = Vec::new();
+    if let (LinkFlow::P2pIn, OperationStatus::Approved, Some((id, payee))) =
+        (link.flow, status, recipient)
+    {
+        if payment.account_amount > 0 {
+            transfer = p2p_payout(id, payee, payment, now);
+        }
+    }
     let mut writes = vec![Write::RecordOperation(Operation {
         id: 0,
         payment_id: payment.id.clone(),
@@ -178,6 +193,62 @@ pub fn finished(
             }),
             now,
         )));
+    }
+    writes.extend(transfer);
+    writes
+}
+
+/// The payout of a P2Pin payment's received money to the link's recipient card, its money
+/// locked: the payout worker sends it; a failed payout returns it to the merchant's available
+/// balance, as any payout's. It counts towards the merchant's payout usage, without a limit, so
+/// that a failure gives back exactly what it took.
+fn p2p_payout(id: PayoutId, payee: Payee, payment: &Payment, now: Millis) -> Vec<Write> {
+    let (day_key, month_key) = periods(now);
+    let payout = Payout {
+        group_id: id.to_string(),
+        id,
+        merchant_id: payment.merchant_id.clone(),
+        order_id: Some(payment.id.to_string()),
+        part: 1,
+        kind: PayoutKind::Regular,
+        payout_account_id: None,
+        payee,
+        status: PayoutStatus::New,
+        amount: payment.account_amount,
+        commission: 0,
+        currency: payment.account_currency,
+        day_key: day_key.clone(),
+        month_key: month_key.clone(),
+        error_message: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let lock = Entry::new(
+        EntryKind::PayoutLock,
+        format!("lock_{}", payout.id),
+        payout.id.as_str(),
+        now,
+    )
+    .transfer(
+        Bucket::Available,
+        Bucket::Locked,
+        &Owner::merchant(&payout.merchant_id),
+        payout.currency,
+        payout.total(),
+    );
+    let mut writes = vec![Write::InsertPayout(payout.clone()), Write::Post(lock)];
+    for (period, guard) in [
+        (day_key, Guard::DailyPayoutLimitExceeded),
+        (month_key, Guard::MonthlyPayoutLimitExceeded),
+    ] {
+        writes.push(Write::UsePayoutLimit {
+            merchant_id: payout.merchant_id.clone(),
+            period,
+            currency: payout.currency,
+            amount: payout.amount,
+            limit: i64::MAX,
+            guard,
+        });
     }
     writes
 }

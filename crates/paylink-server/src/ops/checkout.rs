@@ -14,10 +14,11 @@ use paylink_core::card::CardNumber;
 use paylink_core::decide;
 use paylink_core::error::Rule;
 use paylink_core::id::PaymentId;
+use paylink_core::id::PayoutId;
 use paylink_core::merchant::Shop;
 use paylink_core::money::{Amount, Rate};
 use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
-use paylink_core::permanent_link::PermanentLink;
+use paylink_core::permanent_link::{LinkFlow, PermanentLink};
 use paylink_core::plan::Plan;
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
@@ -347,7 +348,20 @@ async fn record(
     let rate = commission(st, shop);
     let method = charge.method;
     let now = st.now();
-    let booking = booking(st, bill, shop).await?;
+    let mut booking = booking(st, bill, shop).await?;
+    // A P2Pin link's money is paid on to its recipient card in the same plan: booked straight
+    // to available (no settlement), where the payout's lock takes it.
+    let recipient = match sale.link {
+        Some(l) if l.link.flow == LinkFlow::P2pIn => {
+            booking.settle_after = 0;
+            Some((
+                PayoutId::random(&mut rand::thread_rng()),
+                crate::ops::permanent_links::recipient(st, l.link)?,
+            ))
+        }
+        _ => None,
+    };
+    let p2p = recipient.is_some();
     let (payment, mut plan) = decide::payment::settle(
         bill,
         rate,
@@ -363,11 +377,15 @@ async fn record(
             &payment,
             l.quantity,
             l.callback_url,
+            recipient,
             now,
         ));
     }
     match st.store.apply(plan).await {
         Ok(()) => {
+            if p2p {
+                st.payouts_due.notify_one();
+            }
             if shop.result_url.is_some() || sale.link.is_some_and(|l| l.callback_url.is_some()) {
                 st.postbacks_due.notify_one();
             }

@@ -6,6 +6,7 @@ use crate::client::ClientAddr;
 use crate::egress;
 use crate::keys::{procard_context, recipient_context, InstanceKeys, Sealing};
 use crate::ops::checkout::{self, LinkSale, Sale, Step, Tender};
+use crate::ops::payouts::payee_context;
 use crate::ops::OpError;
 use crate::state::AppState;
 use paylink_core::bill::Bill;
@@ -14,6 +15,7 @@ use paylink_core::decide::permanent_link::{self as decide, NewLink};
 use paylink_core::error::Rule;
 use paylink_core::id::{random_base62, BillId, MerchantId, PaymentId};
 use paylink_core::money::Amount;
+use paylink_core::payout::{AccountType, Payee};
 use paylink_core::permanent_link::{check_login, LinkFlow, LinkTerms, Operation, PermanentLink};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::secret::Secret;
@@ -356,11 +358,6 @@ pub async fn pay(
     client: &ClientAddr,
 ) -> Result<Step, OpError> {
     let link = c.link.as_ref().ok_or(DomainError::LinkNotFound)?;
-    if link.flow == LinkFlow::P2pIn {
-        // Paying a P2Pin link moves money to its recipient card through the payout provider,
-        // which paylink does not do yet.
-        return Err(DomainError::DirectionNotAvailable.into());
-    }
     let price = link.terms.price(unit, quantity)?;
     let priced = Bill {
         amount: price,
@@ -377,6 +374,39 @@ pub async fn pay(
         }),
     };
     checkout::pay(st, sale, payment_id, Tender::Card(card), client).await
+}
+
+/// A P2Pin link's recipient card as a payout's payee: masked, fingerprinted, sealed for the
+/// payout provider.
+pub(crate) fn recipient(st: &AppState, link: &PermanentLink) -> Result<Payee, OpError> {
+    let pan = link
+        .recipient_sealed
+        .as_deref()
+        .and_then(|sealed| {
+            st.keys
+                .seal
+                .open(sealed, &recipient_context(link.id.as_str()))
+        })
+        .and_then(|pan| CardNumber::parse(pan.expose()))
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the recipient card of P2Pin link {} cannot be read",
+                link.id
+            ))
+        })?;
+    let fingerprint = pan.fingerprint(&st.keys.fingerprint);
+    Ok(Payee {
+        account_type: AccountType::Card,
+        identifier: pan.masked(),
+        sealed: Some(st.keys.seal.seal(
+            &mut rand::thread_rng(),
+            pan.expose_pan(),
+            &payee_context(&fingerprint),
+        )),
+        fingerprint,
+        bank_member_id: None,
+        holder: None,
+    })
 }
 
 /// Finishes a challenged payment of link `c` with the issuer's answer.

@@ -671,3 +671,98 @@ async fn russian_pages_and_the_share_page_qr_code() {
     b.screenshot("share-page").await;
     b.quit().await;
 }
+
+/// A Procard permanent link with choices, a quantity control and a target, in Ukrainian: paid
+/// twice (once through 3-D Secure), the collected amount grows on its page each time.
+#[tokio::test]
+async fn permanent_link_with_quantity_and_target_collects() {
+    if !enabled("permanent_link") {
+        return;
+    }
+    // No shop URLs: the payer stays on paylink's own result page, which leads back to the link.
+    let app = spawn_app().await;
+    let mut b = Browser::start("permanent_link").await;
+    let access = paylink_server::ops::permanent_links::enable(
+        &app.store,
+        &app.keys,
+        app.merchant.merchant_id.as_str(),
+        Some("TEST_TRADER_2".into()),
+        None,
+        None,
+        true,
+        app.now(),
+    )
+    .await
+    .expect("Procard access");
+    let key = access.secret_key.expose();
+    let sign = paylink_server::dialects::procard::sign::sign;
+    let created = app
+        .send(
+            Method::POST,
+            "/permanent-links/create",
+            None,
+            Body::Json(json!({
+                "merchant_id": "TEST_TRADER_2",
+                "operation": "Purchase",
+                "kind": 0,
+                "amount": "150.00;250.00",
+                "enable_counter": 1,
+                "show_total_amount": 1,
+                "custom_amount": 100,
+                "target_amount": 1000,
+                "name": "Збір на ліхтарики",
+                "description": "Фіксована з кількістю",
+                "language": "ukr",
+                "signature": sign(key, &["TEST_TRADER_2", "Purchase", "150.00;250.00", "ukr"]),
+            })),
+        )
+        .await;
+    assert_eq!(created.json["result"], json!(0), "{}", created.text);
+    let page = created.json["permanent_link"].as_str().unwrap().to_string();
+
+    b.goto(&page).await;
+    b.wait_for("form#link-form").await;
+    assert!(b.source().await.contains("<html lang=\"uk\""));
+    assert_eq!(b.text("h1").await, "Збір на ліхтарики");
+    assert_eq!(b.text("#collected").await, "100.00 RUB");
+    assert_eq!(b.text("#target").await, "1000.00 RUB");
+    // The first choice is preselected; the total follows the choice and the quantity.
+    assert_eq!(b.text("#total").await, "150.00");
+    b.click("#amount-2").await;
+    b.clear("#quantity").await;
+    b.send_keys("#quantity", "2").await;
+    assert_eq!(b.text("#total").await, "500.00");
+    b.screenshot("permanent-link").await;
+    fill_card(&b, "4242424242424242").await;
+    b.click("#submit").await;
+    b.wait_for("#heading").await;
+    assert_eq!(b.text("#heading").await, "Оплата пройшла");
+    b.screenshot("permanent-link-paid").await;
+    b.click("#link").await;
+    b.wait_for("form#link-form").await;
+    assert_eq!(b.text("#collected").await, "600.00 RUB");
+
+    // Through 3-D Secure: one of the first choice.
+    fill_card(&b, CARD_THREE_DS).await;
+    b.click("#submit").await;
+    b.wait_for("#confirm").await;
+    b.click("#confirm").await;
+    b.wait_for("#heading").await;
+    assert_eq!(b.text("#heading").await, "Оплата пройшла");
+    b.click("#link").await;
+    b.wait_for("form#link-form").await;
+    assert_eq!(b.text("#collected").await, "750.00 RUB");
+    assert!(b
+        .source()
+        .await
+        .contains(r#"<progress id="progress" max="100" value="75">"#));
+    b.screenshot("permanent-link-collected").await;
+    b.quit().await;
+}
+
+/// Types a test card into a card form.
+async fn fill_card(b: &Browser, card: &str) {
+    b.send_keys("#card_number", card).await;
+    b.send_keys("#expiry", "1230").await;
+    b.send_keys("#cvc", "123").await;
+}
