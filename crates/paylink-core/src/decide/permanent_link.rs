@@ -252,3 +252,165 @@ fn p2p_payout(id: PayoutId, payee: Payee, payment: &Payment, now: Millis) -> Vec
     }
     writes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{PaymentId, ShopId};
+    use crate::money::{Amount, Currency};
+    use crate::payment::{Booking, Charge, ChargeResult};
+    use crate::payout::AccountType;
+    use crate::permanent_link::{Language, LinkKind};
+
+    fn shop() -> Shop {
+        Shop {
+            id: ShopId::from_trusted("SSSSSSSSSS".into()),
+            merchant_id: MerchantId::from_trusted("MMMMMMMMMM".into()),
+            name: "s".into(),
+            currency: Currency::Rub,
+            balance_currency: None,
+            enabled: true,
+            commission: None,
+            result_url: None,
+            success_url: None,
+            fail_url: None,
+            created_at: 0,
+        }
+    }
+
+    fn new_link(flow: LinkFlow) -> NewLink {
+        NewLink {
+            name: "Збір".into(),
+            description: "d".into(),
+            flow,
+            terms: LinkTerms {
+                kind: LinkKind::Fixed,
+                amounts: vec![Amount::from_minor(10_000).unwrap()],
+                enable_counter: true,
+                custom_amount: 0,
+                target_amount: 0,
+                show_total: false,
+                language: Language::Ukr,
+            },
+            recipient: (flow == LinkFlow::P2pIn)
+                .then(|| ("sealed".into(), "411111******1111".into())),
+            callback_url: None,
+        }
+    }
+
+    fn open_link(flow: LinkFlow) -> (Bill, PermanentLink) {
+        let (link, plan) = open(
+            &MerchantId::from_trusted("MMMMMMMMMM".into()),
+            &shop(),
+            BillId::from_trusted("LLLLLLLLLL".into()),
+            new_link(flow),
+            7,
+        )
+        .unwrap();
+        let bill = match &plan.writes[0] {
+            Write::InsertBill(b) => b.clone(),
+            w => panic!("{w:?}"),
+        };
+        (bill, link)
+    }
+
+    fn paid(bill: &Bill, result: ChargeResult) -> Payment {
+        let charge = Charge {
+            method: PaymentMethod::BankCard,
+            paid: 30_000,
+            from_card: "424242******4242".into(),
+            card_fingerprint: None,
+            result,
+            client_addr: None,
+        };
+        let priced = Bill {
+            amount: Amount::from_minor(30_000).unwrap(),
+            ..bill.clone()
+        };
+        crate::decide::payment::settle(
+            &priced,
+            crate::money::Rate::from_bps(350).unwrap(),
+            charge,
+            PaymentId::from_trusted("PPPPPPPPPP".into()),
+            None,
+            Booking::immediate(Currency::Rub),
+            8,
+        )
+        .unwrap()
+        .0
+    }
+
+    #[test]
+    fn a_link_is_a_card_paid_permanent_bill_in_its_language() {
+        let (bill, link) = open_link(LinkFlow::Purchase);
+        assert_eq!(bill.bill_type, BillType::Permanent);
+        assert_eq!(bill.payment_method, Some(PaymentMethod::BankCard));
+        assert_eq!(bill.locale, Some(crate::bill::Locale::Uk));
+        assert_eq!(bill.id, link.id);
+        let mut p2p = new_link(LinkFlow::P2pIn);
+        p2p.recipient = None;
+        assert!(open(
+            &MerchantId::from_trusted("MMMMMMMMMM".into()),
+            &shop(),
+            BillId::from_trusted("LLLLLLLLLL".into()),
+            p2p,
+            7,
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_finished_payment_records_its_operation_and_a_p2p_payment_its_payout() {
+        let (bill, link) = open_link(LinkFlow::Purchase);
+        let p = paid(&bill, ChargeResult::Approved);
+        let writes = finished(&link, &p, 3, Some("https://m.test/cb"), None, 9);
+        assert!(matches!(&writes[0], Write::RecordOperation(op)
+            if op.status == OperationStatus::Approved && op.quantity == 3 && op.amount == 30_000
+                && op.fee == p.commission));
+        assert!(
+            matches!(&writes[1], Write::EnqueueNotice(n) if n.dialect == Dialect::Procard
+            && n.id == "msg_procard_PPPPPPPPPP")
+        );
+        assert_eq!(writes.len(), 2);
+
+        let (bill, link) = open_link(LinkFlow::P2pIn);
+        let payee = Payee {
+            account_type: AccountType::Card,
+            identifier: "411111******1111".into(),
+            fingerprint: "f".into(),
+            sealed: Some("s".into()),
+            bank_member_id: None,
+            holder: None,
+        };
+        let id = || PayoutId::from_trusted("QQQQQQQQQQ".into());
+        let p = paid(&bill, ChargeResult::Approved);
+        let writes = finished(&link, &p, 1, None, Some((id(), payee.clone())), 9);
+        let payout = writes.iter().find_map(|w| match w {
+            Write::InsertPayout(po) => Some(po.clone()),
+            _ => None,
+        });
+        let payout = payout.expect("a payout to the recipient");
+        assert_eq!(payout.amount, p.amount - p.commission);
+        assert_eq!(payout.status, PayoutStatus::New);
+        assert_eq!(payout.order_id.as_deref(), Some("PPPPPPPPPP"));
+        // Its money is locked in the same plan.
+        assert!(writes
+            .iter()
+            .any(|w| matches!(w, Write::Post(e) if e.id == "lock_QQQQQQQQQQ")));
+
+        let declined = paid(
+            &bill,
+            ChargeResult::Declined {
+                code: 51,
+                message: "Insufficient funds".into(),
+            },
+        );
+        let writes = finished(&link, &declined, 1, None, Some((id(), payee)), 9);
+        assert!(
+            !writes.iter().any(|w| matches!(w, Write::InsertPayout(_))),
+            "a declined payment pays nothing on"
+        );
+        assert!(matches!(&writes[0], Write::RecordOperation(op)
+            if op.status == OperationStatus::Declined && op.fee == 0));
+    }
+}
