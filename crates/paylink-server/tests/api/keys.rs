@@ -47,6 +47,41 @@ async fn add_card_account(app: &TestApp) {
     .expect("a payout account");
 }
 
+/// Procard access for the default merchant and a P2Pin link: a Procard key and a recipient
+/// card sealed.
+async fn add_p2p_link(app: &TestApp) {
+    let access = paylink_server::ops::permanent_links::enable(
+        &app.store,
+        &app.keys,
+        app.merchant.merchant_id.as_str(),
+        Some("KEYS_TEST".into()),
+        None,
+        None,
+        true,
+        app.now(),
+    )
+    .await
+    .expect("Procard access");
+    let sign = paylink_server::dialects::procard::sign::sign;
+    let signature = sign(
+        access.secret_key.expose(),
+        &["KEYS_TEST", "P2Pin", "10.00", "en"],
+    );
+    let a = app
+        .send(
+            reqwest::Method::POST,
+            "/permanent-links/create",
+            None,
+            Body::Json(json!({
+                "merchant_id": "KEYS_TEST", "operation": "P2Pin", "amount": "10.00",
+                "card_number2": CARD_OK, "name": "p2p", "description": "d",
+                "language": "en", "signature": signature,
+            })),
+        )
+        .await;
+    assert_eq!(a.json["result"], json!(0), "{}", a.text);
+}
+
 /// The key texts of a key file (every quoted value long enough to be a key).
 fn key_texts(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -93,12 +128,15 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 async fn a_database_dump_alone_opens_no_sealed_value() {
     let app = spawn_app().await;
     add_card_account(&app).await;
+    add_p2p_link(&app).await;
     let values = sealed_values(&app.store).await;
     let columns: Vec<_> = values.iter().map(|v| v.column).collect();
     for column in [
         SealedColumn::ApiToken,
         SealedColumn::WebhookKey,
         SealedColumn::PayoutAccount,
+        SealedColumn::ProcardKey,
+        SealedColumn::LinkRecipient,
     ] {
         assert!(columns.contains(&column), "nothing sealed in {column:?}");
     }
