@@ -245,6 +245,12 @@ impl Fixture {
         run(self.cmd(args)).await
     }
 
+    /// As [`Fixture::admin`], with arguments built at run time.
+    async fn admin_owned(&self, args: Vec<String>) -> Run {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.admin(&refs).await
+    }
+
     async fn merchant(&self, name: &str) -> Merchant {
         Merchant::from_json(
             &self
@@ -2304,6 +2310,105 @@ async fn openapi_prints_the_document_the_server_serves_without_a_database() {
     let fx = Fixture::new().await;
     let server = fx.serve(&[]).await;
     assert_eq!(server.text("/openapi/cardlink.json").await, out.stdout);
+}
+
+/// `POST /permanent-links/list` signed with `key` as `login`: the answer's body.
+async fn procard_list(server: &Server, login: &str, key: &str) -> Value {
+    let signature = paylink_sdk::procard::sign(key, &[login]);
+    let response = server
+        .http
+        .post(server.url("/permanent-links/list"))
+        .form(&[("merchant_id", login), ("signature", &signature)])
+        .send()
+        .await
+        .expect("request to paylink serve");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("a JSON answer")
+}
+
+#[tokio::test]
+async fn procard_enable_prints_a_key_that_signs_and_rotate_key_replaces_it_at_once() {
+    let fx = Fixture::new().await;
+    let m = fx.merchant("Acme").await;
+    let other = fx.merchant("Other").await;
+    let server = fx.serve(&[]).await;
+    let enable = |merchant: &str, login: Option<&str>| {
+        let mut args = vec!["procard", "enable", "--merchant", merchant, "--json"];
+        if let Some(l) = login {
+            args.extend(["--login", l]);
+        }
+        fx.admin_owned(args.into_iter().map(str::to_string).collect())
+    };
+    let out = enable(&m.id, Some("TEST_TRADER_2")).await.json();
+    assert_eq!(keys(&out), ["merchant_id", "secret_key"]);
+    assert_eq!(text(&out, "merchant_id"), "TEST_TRADER_2");
+    let first = text(&out, "secret_key").to_string();
+    assert!(
+        first.len() >= 32 && first.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{first:?}"
+    );
+    assert_eq!(
+        procard_list(&server, "TEST_TRADER_2", &first).await,
+        serde_json::json!({"result": 0, "permanent_links": []})
+    );
+
+    // Running it again, with or without the login, prints the same credentials.
+    for login in [Some("TEST_TRADER_2"), None] {
+        let again = enable(&m.id, login).await.json();
+        assert_eq!(text(&again, "merchant_id"), "TEST_TRADER_2");
+        assert_eq!(text(&again, "secret_key"), first);
+    }
+
+    let rotated = fx
+        .admin(&["procard", "rotate-key", "--merchant", &m.id, "--json"])
+        .await
+        .json();
+    assert_eq!(keys(&rotated), ["merchant_id", "secret_key"]);
+    assert_eq!(text(&rotated, "merchant_id"), "TEST_TRADER_2");
+    let second = text(&rotated, "secret_key").to_string();
+    assert_ne!(second, first);
+    // The running server refuses the old key at once and takes the new one.
+    assert_eq!(
+        procard_list(&server, "TEST_TRADER_2", &first).await["code"],
+        -4
+    );
+    assert_eq!(
+        procard_list(&server, "TEST_TRADER_2", &second).await["result"],
+        0
+    );
+
+    // Refusals: an unknown merchant, a login another merchant has, a merchant without access.
+    enable("NoSuchMerchant", Some("X1"))
+        .await
+        .refused(&["no merchant", "NoSuchMerchant"]);
+    fx.admin(&[
+        "procard",
+        "rotate-key",
+        "--merchant",
+        "NoSuchMerchant",
+        "--json",
+    ])
+    .await
+    .refused(&["no merchant", "NoSuchMerchant"]);
+    enable(&other.id, Some("TEST_TRADER_2"))
+        .await
+        .refused(&["--login"]);
+    let fresh = fx
+        .admin(&["procard", "rotate-key", "--merchant", &other.id, "--json"])
+        .await;
+    assert!(!fresh.status.success(), "{fresh:#?}");
+    assert!(fresh.stdout.trim().is_empty(), "{fresh:#?}");
+    // A generated login when none is given.
+    let generated = enable(&other.id, None).await.json();
+    let login = text(&generated, "merchant_id").to_string();
+    assert!(!login.is_empty() && login != "TEST_TRADER_2", "{login}");
+    let key = text(&generated, "secret_key").to_string();
+    assert_eq!(procard_list(&server, &login, &key).await["result"], 0);
+    // The keys never reach the server's log.
+    let log = server.stderr.lock().unwrap().clone();
+    for k in [&first, &second, &key] {
+        assert!(!log.contains(k.as_str()), "a Procard key is in the log");
+    }
 }
 
 /// The log check every server's `Drop` runs finds what it looks for.

@@ -1,6 +1,7 @@
-//! A typed Rust client for paylink's dialects. Today: the Cardlink merchant API and the
-//! sandbox payment helper.
+//! A typed Rust client for paylink's dialects. Today: the Cardlink merchant API, the sandbox
+//! payment helper, and Procard's request signatures.
 
+pub mod procard;
 #[cfg(feature = "testing")]
 pub mod testing;
 

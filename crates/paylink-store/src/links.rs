@@ -258,7 +258,8 @@ impl Store {
     pub async fn link_approved_total(&self, link: &BillId) -> Result<i64, StoreError> {
         Ok(self
             .fetch_one(
-                "SELECT COALESCE(SUM(amount), 0) AS total FROM link_operations
+                // PostgreSQL sums BIGINT as NUMERIC: cast back, as the ledger's sums do.
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM link_operations
                  WHERE link_id = $1 AND status = 'APPROVED'",
                 &[link.as_str().into()],
                 |r| r.i64("total"),

@@ -25,6 +25,7 @@ mod payability;
 mod payment_status;
 mod payments;
 mod postbacks;
+mod procard;
 mod request_ids;
 mod toggle;
 mod validation;
