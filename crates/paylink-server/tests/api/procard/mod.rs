@@ -6,6 +6,7 @@
 mod callbacks;
 mod credentials;
 mod links;
+mod p2p;
 mod payments;
 mod refusals;
 
