@@ -3,8 +3,10 @@
 //! merchant's Procard key and with Standard Webhooks headers under the shop's webhook key.
 
 use super::*;
+use paylink_core::event::{Dialect, NoticeState};
 use paylink_sdk::testing::{Received, Receiver};
 use paylink_server::WebhookKey;
+use paylink_store::Store;
 
 /// The callback's JSON body, its Standard Webhooks headers verified.
 #[track_caller]
@@ -188,4 +190,67 @@ async fn the_merchants_default_callback_url_serves_links_without_their_own() {
         .await;
     refused(&a, -15);
     assert_eq!(c.list(&app).await, before);
+}
+
+#[tokio::test]
+async fn a_failed_callback_is_retried_given_up_and_redelivered_with_the_same_bytes() {
+    let app = spawn_app_with(|s| {
+        s.postbacks.retry.delays = vec![10_000];
+        s.postbacks.retry.jitter_percent = 0;
+    })
+    .await;
+    let r = Receiver::start();
+    // The receiver answers `/postback` as told.
+    r.answer_with(500);
+    let c = enable(&app).await;
+    let id = c
+        .create(&app, json!({"callback_url": r.url("/postback")}))
+        .await;
+    let op = pay_ok(&app, &id, "100.00", 1, CARD_OK).await;
+    let first = r.wait_for("/postback", 1).await[0].clone();
+    // The link's delivery log holds the callback once its attempts are recorded.
+    let callback = |store: Store, id: String, attempts: i64, state: NoticeState| async move {
+        let mut seen = Vec::new();
+        for _ in patience() {
+            let history = paylink_server::ops::merchants::postbacks(&store, &id)
+                .await
+                .unwrap();
+            seen = history
+                .iter()
+                .map(|h| {
+                    (
+                        h.record.notice.id.clone(),
+                        h.record.total_attempts,
+                        h.record.state,
+                    )
+                })
+                .collect();
+            if let Some(h) = history.into_iter().find(|h| {
+                h.record.notice.dialect == Dialect::Procard
+                    && h.record.total_attempts == attempts
+                    && h.record.state == state
+            }) {
+                return h;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the callback never had {attempts} attempts and state {state:?}: {seen:?}")
+    };
+    callback(app.store.clone(), id.clone(), 1, NoticeState::Pending).await;
+    app.advance_ms(10_000);
+    r.wait_for("/postback", 2).await;
+    // The schedule is spent: failed, with both attempts on record.
+    let h = callback(app.store.clone(), id.clone(), 2, NoticeState::Failed).await;
+    assert_eq!(h.attempts.len(), 2);
+    assert!(h.attempts.iter().all(|a| a.http_status == Some(500)));
+
+    // Redelivered: the same id and body, taken by a healthy receiver.
+    r.answer_with(200);
+    paylink_server::ops::merchants::redeliver(&app.store, &h.record.notice.id, app.now())
+        .await
+        .unwrap();
+    let third = r.wait_for("/postback", 3).await[2].clone();
+    assert_eq!(third.header("webhook-id"), first.header("webhook-id"));
+    assert_eq!(third.body, first.body);
+    assert_callback(&verified(&app, &third), &op, &c.key, "100", "APPROVED");
 }
