@@ -1,6 +1,7 @@
 //! A typed Rust client for paylink's dialects. Today: the Cardlink merchant API, the sandbox
-//! payment helper, and Procard's request signatures.
+//! payment helper, Procard's request signatures and the Card API's (`X-JWS-Signature`).
 
+pub mod cardapi;
 pub mod procard;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -5,6 +5,7 @@
 //! An outbox row names the dialect that renders it: [`render`] asks that dialect for the bytes
 //! and headers, so the dispatcher only delivers them.
 
+pub mod cardapi;
 pub mod cardlink;
 pub mod docs;
 pub mod procard;
