@@ -4,6 +4,7 @@
 
 pub mod bill;
 pub mod card;
+pub mod cardholder;
 pub mod decide;
 pub mod error;
 pub mod event;
