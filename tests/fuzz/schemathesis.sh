@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# Contract fuzzing: schemathesis generates requests from the OpenAPI document the server serves
-# (GET /openapi/cardlink.json) and checks every answer against it. Fails on any 5xx, any answer
-# whose status, content type or body the document does not describe, and on a server that died
-# or logged a panic.
+# Contract fuzzing: schemathesis generates requests from the OpenAPI documents the server serves
+# (GET /openapi/cardlink.json, then GET /openapi/procard.json against the same server) and
+# checks every answer against them. Fails on any 5xx, any answer whose status, content type or
+# body the document does not describe, and on a server that died or logged a panic.
 #
 # Env: PAYLINK_BIN (default <repo>/target/debug/paylink), PAYLINK_TEST_DATABASE_URL (optional
 # PostgreSQL admin URL; a fresh database is made in it; default: a temp SQLite file),
-# FUZZ_MAX_TIME (seconds of generation, default 150), FUZZ_MAX_EXAMPLES (per operation and
-# phase, default 100), FUZZ_VENV (where schemathesis is installed, default target/fuzz-venv),
-# FUZZ_REPORT_DIR (default target/fuzz-report/<backend>), FUZZ_SEED (default random; printed).
+# FUZZ_MAX_TIME (seconds of generation for the Cardlink document, default 150),
+# FUZZ_PROCARD_MAX_TIME (for the Procard document, default 60), FUZZ_MAX_EXAMPLES (per operation
+# and phase, default 100), FUZZ_VENV (where schemathesis is installed, default
+# target/fuzz-venv), FUZZ_REPORT_DIR (default target/fuzz-report/<backend>; the Procard run's
+# report goes in its procard/ folder), FUZZ_SEED (default random; printed).
 #
 # TEMPORARY: FUZZ_ALLOW_X00 (default: true on SQLite, false on PostgreSQL) says whether
 # generated strings may hold NUL bytes. NUL in a text parameter still answers 500 on PostgreSQL
@@ -24,6 +26,7 @@ HYPOTHESIS_VERSION=6.170.27
 bin="${PAYLINK_BIN:-$repo/target/debug/paylink}"
 venv="${FUZZ_VENV:-$repo/target/fuzz-venv}"
 max_time="${FUZZ_MAX_TIME:-150}"
+procard_max_time="${FUZZ_PROCARD_MAX_TIME:-60}"
 max_examples="${FUZZ_MAX_EXAMPLES:-100}"
 [[ -x "$bin" ]] || { echo "paylink binary not found at $bin: cargo build -p paylink-cli" >&2; exit 2; }
 
@@ -73,6 +76,12 @@ fi
 merchant="$("$bin" merchant create --name fuzz --verified --database-url "$db_url" --json)"
 token="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["api_token"])' <<<"$merchant")"
 export PAYLINK_FUZZ_SHOP_ID="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["shop_id"])' <<<"$merchant")"
+# Its Procard credentials: tests/fuzz/procard_hooks.py signs the Procard run's requests with them.
+merchant_id="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["merchant_id"])' <<<"$merchant")"
+procard="$("$bin" procard enable --merchant "$merchant_id" --login FUZZ_PROCARD --database-url "$db_url" --json)"
+export PAYLINK_FUZZ_PROCARD_LOGIN=FUZZ_PROCARD
+PAYLINK_FUZZ_PROCARD_KEY="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["secret_key"])' <<<"$procard")"
+export PAYLINK_FUZZ_PROCARD_KEY
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
@@ -97,31 +106,37 @@ done
 healthy || { cat "$log" >&2; echo "paylink serve is not healthy within 90 s" >&2; exit 1; }
 
 seed="${FUZZ_SEED:-$RANDOM}"
-echo "schemathesis $SCHEMATHESIS_VERSION on $backend (seed $seed): $base, at most ${max_time}s, ${max_examples} examples per operation, NUL bytes: $allow_x00"
 status=0
-# Run from the scratch directory: schemathesis keeps a cache in ./.schemathesis, which must not
-# carry answers over from another run. One worker: with two, Hypothesis on CPython 3.11.7 (this
-# machine's) failed runs with "SystemError: AST constructor recursion depth mismatch", a CPython
-# bug when two threads parse source at once; one worker also sent more requests on 2 cores.
-(cd "$work" && NO_PROXY="127.0.0.1,localhost" timeout --kill-after=30 "$((max_time + 120))" \
-    "$venv/bin/st" --config-file "$repo/tests/fuzz/schemathesis.toml" run "$base/openapi/cardlink.json" \
-    --url "$base" \
-    --header "Authorization: Bearer $token" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing,stateful \
-    --max-examples "$max_examples" \
-    --max-time "$max_time" \
-    --request-timeout 20 \
-    --workers 1 \
-    --generation-database none \
-    --generation-allow-x00 "$allow_x00" \
-    --seed "$seed" \
-    --no-color \
-    --report ndjson,junit --report-dir "$report_dir") \
-    || status=$?
+# One `st run`: $1 its configuration file, $2 the document's path, $3 seconds of generation, $4
+# the report folder; the rest are extra options. Run from the scratch directory: schemathesis keeps a cache in
+# ./.schemathesis, which must not carry answers over from another run. One worker: with two,
+# Hypothesis on CPython 3.11.7 (this machine's) failed runs with "SystemError: AST constructor
+# recursion depth mismatch", a CPython bug when two threads parse source at once; one worker
+# also sent more requests on 2 cores.
+fuzz() {
+    local config="$1" spec="$2" seconds="$3" reports="$4"
+    shift 4
+    mkdir -p "$reports"
+    (cd "$work" && NO_PROXY="127.0.0.1,localhost" timeout --kill-after=30 "$((seconds + 120))" \
+        "$venv/bin/st" --config-file "$config" run "$base$spec" \
+        --url "$base" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
+        --phases examples,coverage,fuzzing,stateful \
+        --max-examples "$max_examples" \
+        --max-time "$seconds" \
+        --request-timeout 20 \
+        --workers 1 \
+        --generation-database none \
+        --generation-allow-x00 "$allow_x00" \
+        --seed "$seed" \
+        --no-color \
+        --report ndjson,junit --report-dir "$reports" \
+        "$@")
+}
 
 # Every request schemathesis sent is an interaction in its NDJSON events: count them, by status.
-requests="$(python3 - "$report_dir" <<'PY'
+count() {
+    python3 - "$1" <<'PY'
 import collections, json, pathlib, sys
 statuses = collections.Counter()
 def walk(o):
@@ -139,7 +154,23 @@ for path in pathlib.Path(sys.argv[1]).glob("*.ndjson"):
 by_status = ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items(), key=lambda x: str(x[0])))
 print(f"{sum(statuses.values())} requests ({by_status})")
 PY
-)"
+}
+
+echo "schemathesis $SCHEMATHESIS_VERSION on $backend, Cardlink (seed $seed): $base, at most ${max_time}s, ${max_examples} examples per operation, NUL bytes: $allow_x00"
+fuzz "$repo/tests/fuzz/schemathesis.toml" /openapi/cardlink.json "$max_time" "$report_dir" --header "Authorization: Bearer $token" \
+    || status=$?
+requests="$(count "$report_dir")"
+echo "Cardlink on $backend: $requests, exit $status"
+
+# Procard in the same server run, with its own shorter budget; its requests are signed by the
+# hooks module (every answer is HTTP 200, so only the schema checks and 5xx tell).
+echo "schemathesis $SCHEMATHESIS_VERSION on $backend, Procard (seed $seed): at most ${procard_max_time}s"
+procard_status=0
+SCHEMATHESIS_HOOKS="$repo/tests/fuzz/procard_hooks.py" \
+    fuzz "$repo/tests/fuzz/procard.toml" /openapi/procard.json "$procard_max_time" "$report_dir/procard" || procard_status=$?
+procard_requests="$(count "$report_dir/procard")"
+echo "Procard on $backend: $procard_requests, exit $procard_status"
+((procard_status == 0)) || status=$procard_status
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "!!! the server died during the run:" >&2
@@ -151,5 +182,5 @@ if grep -q "panicked" "$log"; then
     grep -n -A3 "panicked" "$log" | head -n 40 >&2
     status=1
 fi
-echo "schemathesis on $backend: $requests, exit $status (report in $report_dir)"
+echo "schemathesis on $backend: Cardlink $requests; Procard $procard_requests; exit $status (report in $report_dir)"
 exit "$status"

@@ -3,13 +3,27 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A refusal: `code` from the compat note's dictionary, `message` a text or per-field texts.
+/// A refusal (HTTP 200): `code` negative, `message` a text or per-field texts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {
+    /// Negative: -1 to -18 (docs/procard-api.md).
     pub code: i64,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = message_schema))]
     pub message: serde_json::Value,
+}
+
+/// `message`: a string or an array of strings.
+#[cfg(feature = "openapi")]
+fn message_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+            .description(Some("A text, or for -15 one text per invalid field."))
+            .build(),
+    )
 }
 
 /// `list`.

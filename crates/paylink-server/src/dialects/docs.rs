@@ -1,8 +1,10 @@
-//! The API contract for people and tools: `GET /openapi/cardlink.json` (the OpenAPI document
-//! generated from the code) and `GET /docs`, the same document rendered into one offline HTML
-//! page on the server (no scripts, no CDN).
+//! The API contract for people and tools: `GET /openapi/cardlink.json` and
+//! `GET /openapi/procard.json` (the OpenAPI documents generated from the code) and `GET /docs`,
+//! the Cardlink document rendered into one offline HTML page on the server (no scripts, no CDN),
+//! linking the Procard one.
 
 use crate::dialects::cardlink::{self, SPEC_PATH};
+use crate::dialects::procard;
 use crate::state::AppState;
 use askama::Template;
 use axum::http::{header, StatusCode};
@@ -14,17 +16,27 @@ use std::sync::LazyLock;
 
 /// Both are built once: the document depends on the code only.
 static SPEC: LazyLock<String> = LazyLock::new(cardlink::document_json);
+static PROCARD_SPEC: LazyLock<String> = LazyLock::new(procard::document_json);
 static PAGE: LazyLock<Result<String, askama::Error>> =
     LazyLock::new(|| DocsPage::from_document(&cardlink::document()).render());
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(SPEC_PATH, get(spec))
+        .route(procard::SPEC_PATH, get(procard_spec))
         .route("/docs", get(docs))
 }
 
 async fn spec() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], SPEC.as_str()).into_response()
+}
+
+async fn procard_spec() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        PROCARD_SPEC.as_str(),
+    )
+        .into_response()
 }
 
 async fn docs() -> Response {
@@ -48,6 +60,8 @@ struct DocsPage {
     version: String,
     description: String,
     spec_path: &'static str,
+    /// The other dialect's document, linked from the page.
+    procard_spec_path: &'static str,
     endpoints: Vec<Endpoint>,
     models: Vec<Model>,
     responses: Vec<Answer>,
@@ -248,6 +262,7 @@ impl DocsPage {
             version: text(info, "version"),
             description: text(info, "description"),
             spec_path: SPEC_PATH,
+            procard_spec_path: procard::SPEC_PATH,
             endpoints,
             models,
             responses: shared

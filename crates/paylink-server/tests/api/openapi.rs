@@ -2,6 +2,7 @@
 //! and true to the routes (every documented operation answers, with a documented status).
 
 use crate::harness::*;
+use paylink_server::Settings;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -90,4 +91,76 @@ async fn the_docs_page_is_offline_html_listing_every_path() {
         "an external source on /docs"
     );
     assert!(!a.text.contains("<link"), "an external stylesheet on /docs");
+}
+
+#[tokio::test]
+async fn the_procard_document_is_served_and_is_the_committed_copy() {
+    let app = spawn_app().await;
+    let a = app
+        .send(Method::GET, "/openapi/procard.json", None, Body::None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_json(&a);
+    assert_eq!(a.json["openapi"], json!("3.1.0"));
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/procard.json"),
+    )
+    .expect("docs/openapi/procard.json exists");
+    assert_eq!(
+        a.text, committed,
+        "the served document differs from docs/openapi/procard.json: \
+         regenerate it with `PAYLINK_UPDATE_OPENAPI=1 cargo test -p paylink-server --lib committed_copy`"
+    );
+    let docs = app.send(Method::GET, "/docs", None, Body::None).await;
+    assert!(
+        docs.text.contains("/openapi/procard.json"),
+        "/docs does not link the Procard document"
+    );
+}
+
+/// Every Procard operation, with an empty body, a form body and one over the body limit,
+/// answers HTTP 200 in one of the two documented shapes; another method answers the documented
+/// 405.
+#[tokio::test]
+async fn every_procard_operation_answers_a_documented_shape() {
+    let app = spawn_app().await;
+    let doc = app
+        .send(Method::GET, "/openapi/procard.json", None, Body::None)
+        .await
+        .json;
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/permanent-links/list",
+        "/permanent-links/create",
+        "/permanent-links/update",
+        "/permanent-links/operations",
+        "/sandbox/permanent-links/pay",
+    ] {
+        let op = &paths[path]["post"];
+        let documented: Vec<&String> = op["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path} is not documented"))
+            .keys()
+            .collect();
+        let oversized = "x".repeat(Settings::DEFAULT_BODY_LIMIT + 1);
+        for body in [
+            Body::Json(json!({})),
+            Body::form(&[("merchant_id", "NOBODY"), ("signature", "00")]),
+            Body::Raw("application/json", format!("{{\"name\":\"{oversized}\"}}")),
+        ] {
+            let a = app.send(Method::POST, path, None, body).await;
+            assert_eq!(a.status, 200, "POST {path}: {}", a.text);
+            assert_json(&a);
+            assert!(
+                a.json["code"].as_i64().is_some_and(|c| c < 0)
+                    && (a.json["message"].is_string() || a.json["message"].is_array()),
+                "POST {path} answered outside the Failure shape: {}",
+                a.text
+            );
+        }
+        let a = app.send(Method::PUT, path, None, Body::None).await;
+        assert_eq!(a.status, 405, "PUT {path}: {}", a.text);
+        assert!(documented.contains(&&"405".to_string()), "{path}");
+        assert_json(&a);
+    }
 }

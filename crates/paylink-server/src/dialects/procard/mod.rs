@@ -5,6 +5,7 @@
 //! Also the sandbox's `POST /sandbox/permanent-links/pay` and the callback renderer.
 
 pub mod callback;
+pub mod openapi;
 mod params;
 pub mod sign;
 
@@ -14,11 +15,13 @@ use crate::ops::permanent_links::{self as links, LinkChanges, LinkRequest, MAX_P
 use crate::ops::OpError;
 use crate::state::AppState;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+pub use openapi::{document_json, SPEC_PATH};
 pub use params::Params;
 use paylink_api::procard as wire;
 use paylink_core::card::CardNumber;
@@ -98,6 +101,12 @@ impl From<DomainError> for Refusal {
                 field,
                 kind: Rule::Required,
             } => Refusal::missing(field),
+            D::Invalid {
+                field,
+                kind: Rule::Unknown,
+            } => Refusal::invalid(vec![format!(
+                "Parameter {field} is not one of the allowed values"
+            )]),
             D::Invalid { field, kind } => {
                 Refusal::invalid(vec![format!("Parameter {field} {kind}")])
             }
@@ -133,6 +142,20 @@ impl From<OpError> for Refusal {
 }
 
 type Answer<T> = Result<Json<T>, Refusal>;
+
+/// The request's parameters; a body the server would not read (over `body_limit_bytes`, or
+/// cut off) is refused in Procard's shape too, as clients read every answer's body.
+fn read(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Params, Refusal> {
+    match body {
+        Ok(body) => Params::read(headers, &body),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(Refusal::invalid(vec![
+            "The request body is too large".into(),
+        ])),
+        Err(_) => Err(Refusal::invalid(vec![
+            "The request body could not be read".into()
+        ])),
+    }
+}
 
 /// The caller's Procard access, once `merchant_id` and `signature` check out over `signed`
 /// (the values of the fields the seed lists, in order; `amount` names the one that may be
@@ -217,8 +240,21 @@ pub fn operation_view(login: &str, description: &str, op: &Operation) -> wire::O
 }
 
 /// `POST /permanent-links/list`: every link of the merchant.
-async fn list(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer<wire::Links> {
-    let p = Params::read(&headers, &body)?;
+#[utoipa::path(
+    post,
+    path = "/permanent-links/list",
+    operation_id = "procard_list",
+    tag = "permanent-links",
+    description = "Every link of the merchant, oldest first (the first 10,000), every field with its type. Signed over `merchant_id`. Refusals: -2, -13, -3, -4, -17 (banned merchant), -15 (unreadable body).",
+    request_body = openapi::ListParams,
+    responses((status = 200, description = "The links (`result` 0) or a refusal.", body = openapi::ListAnswer), openapi::Around),
+)]
+async fn list(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<wire::Links> {
+    let p = read(&headers, body)?;
     let access = authenticate(&st, &p, &["merchant_id"], None).await?;
     let found = links::list(&st, &access).await?;
     Ok(Json(wire::Links {
@@ -304,12 +340,21 @@ fn optional(p: &Params, errors: &mut Vec<String>) -> Optional {
 }
 
 /// `POST /permanent-links/create`.
+#[utoipa::path(
+    post,
+    path = "/permanent-links/create",
+    operation_id = "procard_create",
+    tag = "permanent-links",
+    description = "Creates a link. Signed over `merchant_id;operation;amount;language`. Refusals: -2, -13, -3, -4, -17; -11 an unknown `operation`; -14 a missing parameter (`card_number2` for P2Pin too); -6 a `card_number2` failing the Luhn check; -15 invalid values, `message` one text per field.",
+    request_body = openapi::CreateParams,
+    responses((status = 200, description = "The new link's id and public URL (`result` 0) or a refusal.", body = openapi::CreateAnswer), openapi::Around),
+)]
 async fn create(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<wire::Created> {
-    let p = Params::read(&headers, &body)?;
+    let p = read(&headers, body)?;
     let access = authenticate(
         &st,
         &p,
@@ -371,8 +416,21 @@ async fn create(
 }
 
 /// `POST /permanent-links/update`: omitted optional fields keep their values.
-async fn update(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer<wire::Done> {
-    let p = Params::read(&headers, &body)?;
+#[utoipa::path(
+    post,
+    path = "/permanent-links/update",
+    operation_id = "procard_update",
+    tag = "permanent-links",
+    description = "Changes a link; omitted optional fields keep their values. Signed over `merchant_id;id;amount;language`. Refusals: -2, -13, -3, -4, -17, -14, -15; -16 an unknown link or another merchant's.",
+    request_body = openapi::UpdateParams,
+    responses((status = 200, description = "Done (`result` 0) or a refusal.", body = openapi::UpdateAnswer), openapi::Around),
+)]
+async fn update(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Answer<wire::Done> {
+    let p = read(&headers, body)?;
     let access = authenticate(
         &st,
         &p,
@@ -411,12 +469,21 @@ async fn update(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> 
 }
 
 /// `POST /permanent-links/operations`.
+#[utoipa::path(
+    post,
+    path = "/permanent-links/operations",
+    operation_id = "procard_operations",
+    tag = "permanent-links",
+    description = "The APPROVED and WAITING-AUTH operations of a link, newest first, a page at a time. Signed over `merchant_id;id`. Refusals: -2, -13, -3, -4, -17, -14, -15; -16 an unknown link or another merchant's.",
+    request_body = openapi::OperationsParams,
+    responses((status = 200, description = "A page of operations (`result` 0) or a refusal.", body = openapi::OperationsAnswer), openapi::Around),
+)]
 async fn operations(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<wire::Operations> {
-    let p = Params::read(&headers, &body)?;
+    let p = read(&headers, body)?;
     let access = authenticate(&st, &p, &["merchant_id", "id"], None).await?;
     let id = p.required("id")?.to_string();
     let mut errors = Vec::new();
@@ -446,13 +513,22 @@ async fn operations(
 
 /// `POST /sandbox/permanent-links/pay` (sandbox mode): pays a link as its page does, with a
 /// test card, answering the challenge as `three_ds` says (confirm unless `three_ds=fail`).
+#[utoipa::path(
+    post,
+    path = "/sandbox/permanent-links/pay",
+    operation_id = "procard_sandbox_pay",
+    tag = "sandbox",
+    description = "Pays a link with a sandbox test card as its page does (sandbox mode only; no merchant authentication): amount × quantity, through the same checkout, 3-D Secure and ledger. A declined card is an operation with status DECLINED. Refusals (nothing recorded): -14 a missing `id` or `card_number`, -16 an unknown link, -15 an amount or quantity the link does not take, -6 a card failing the Luhn check, -17 a banned merchant, -12 the link is off, -18 too many declined cards.",
+    request_body = openapi::SandboxPayParams,
+    responses((status = 200, description = "The operation, in the shape of an `operations` element, or a refusal.", body = openapi::PayAnswer), openapi::Around),
+)]
 pub(crate) async fn sandbox_pay(
     State(st): State<AppState>,
     client: ClientAddr,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer<wire::Operation> {
-    let p = Params::read(&headers, &body)?;
+    let p = read(&headers, body)?;
     let id = p.required("id")?.to_string();
     let c = links::checkout(&st, &id).await?;
     let mut errors = Vec::new();

@@ -14,6 +14,11 @@ pub struct Params(BTreeMap<String, String>);
 
 impl Params {
     pub fn read(headers: &HeaderMap, body: &[u8]) -> Result<Params, Refusal> {
+        // No body is no parameters (then the first required one is named), whatever the
+        // content type says.
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params::default());
+        }
         let json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
@@ -135,6 +140,7 @@ mod tests {
         .unwrap();
         assert_eq!(f.text("kind"), Some("1"));
         assert_eq!(f.text("amount"), Some("100;200"));
+        assert_eq!(read("application/json", " \n").unwrap().text("a"), None);
         // No content type, but plainly JSON.
         assert!(Params::read(&HeaderMap::new(), br#" {"a":"b"}"#)
             .unwrap()
