@@ -68,6 +68,15 @@ fn luhn_ok(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// The digit that makes `body` followed by it pass the Luhn check, for numbers paylink issues;
+/// `None` unless `body` is all digits.
+pub fn luhn_check_digit(body: &str) -> Option<u8> {
+    if !body.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    (0..10).find(|d| luhn_ok(&format!("{body}{d}")))
+}
+
 /// `MM/YY`, `MMYY`, `MM/YYYY`: valid through the end of that month, which must not be past.
 pub fn expiry_ok(text: &str, now: Millis) -> bool {
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
@@ -111,6 +120,13 @@ mod tests {
         assert!(CardNumber::parse("42424242").is_none());
         assert!(CardNumber::parse("4242a24242424242").is_none());
         assert!(CardNumber::parse("5555555555554444").is_some());
+    }
+
+    #[test]
+    fn check_digits_complete_known_numbers() {
+        assert_eq!(luhn_check_digit("424242424242424"), Some(2));
+        assert_eq!(luhn_check_digit("555555555555444"), Some(4));
+        assert_eq!(luhn_check_digit("42424x"), None);
     }
 
     #[test]
