@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use paylink_core::bill::Bill;
-use paylink_core::card::CardNumber;
+use paylink_core::card::{cvc_ok, expiry_ok, CardNumber};
 use paylink_core::id::{random_base62, BillId, PaymentId};
 use paylink_core::money::format_fixed;
 use paylink_core::payment::{Payment, PaymentMethod, PaymentStatus};
@@ -65,6 +65,17 @@ pub(crate) fn fields(bytes: &[u8]) -> Fields {
 
 pub(crate) fn field<'a>(f: &'a Fields, key: &str) -> &'a str {
     f.get(key).map_or("", |v| v.trim())
+}
+
+/// The card a payer typed into a card form (number, expiry, CVC), or why it is refused, in the
+/// payer's words.
+pub(crate) fn card_fields(f: &Fields, now: Millis, t: &Texts) -> Result<CardNumber, &'static str> {
+    match CardNumber::parse(field(f, "card_number")) {
+        None => Err(t.card_invalid),
+        Some(_) if !expiry_ok(field(f, "expiry"), now) => Err(t.expiry_invalid),
+        Some(_) if !cvc_ok(field(f, "cvc")) => Err(t.cvc_invalid),
+        Some(card) => Ok(card),
+    }
 }
 
 /// An HTML answer that is never cached, framed or leaks its URL (it holds form tokens).

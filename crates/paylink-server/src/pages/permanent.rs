@@ -5,7 +5,6 @@
 
 use super::*;
 use crate::ops::permanent_links as links;
-use paylink_core::card::{cvc_ok, expiry_ok};
 use paylink_core::money::{parse_minor, Amount};
 use paylink_core::permanent_link::{LinkKind, PermanentLink, MAX_QUANTITY};
 
@@ -206,13 +205,7 @@ pub(super) async fn pay(
             Err(_) => return render(&st, &c, &link, t, chosen, Some(t.quantity_invalid)).await,
         },
     };
-    let card = match CardNumber::parse(field(&f, "card_number")) {
-        None => Err(t.card_invalid),
-        Some(_) if !expiry_ok(field(&f, "expiry"), st.now()) => Err(t.expiry_invalid),
-        Some(_) if !cvc_ok(field(&f, "cvc")) => Err(t.cvc_invalid),
-        Some(card) => Ok(card),
-    };
-    let card = match card {
+    let card = match card_fields(&f, st.now(), t) {
         Ok(card) => card,
         Err(why) => return render(&st, &c, &link, t, chosen, Some(why)).await,
     };

@@ -3,7 +3,6 @@
 
 use super::qr::{qr_svg, sbp_payload};
 use super::*;
-use paylink_core::card::{cvc_ok, expiry_ok};
 
 struct MethodTab {
     code: &'static str,
@@ -183,13 +182,7 @@ pub(super) async fn pay_by_card(
     if let Some(page) = made_already(&st, &c, t, &pid).await {
         return page;
     }
-    let error = match CardNumber::parse(field(&f, "card_number")) {
-        None => Err(t.card_invalid),
-        Some(_) if !expiry_ok(field(&f, "expiry"), st.now()) => Err(t.expiry_invalid),
-        Some(_) if !cvc_ok(field(&f, "cvc")) => Err(t.cvc_invalid),
-        Some(card) => Ok(card),
-    };
-    let card = match error {
+    let card = match card_fields(&f, st.now(), t) {
         Ok(card) => card,
         Err(why) => return transfer(&st, &c, t, PaymentMethod::BankCard, None, Some(why)),
     };
