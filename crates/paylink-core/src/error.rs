@@ -79,6 +79,8 @@ pub enum Rule {
     ControlCharacter,
     #[error("may not be longer than {max} characters")]
     TooLong { max: usize },
+    #[error("must be at least {min} characters")]
+    TooShort { min: usize },
     #[error("must be an http(s) URL")]
     Url,
     #[error("must be an email address")]

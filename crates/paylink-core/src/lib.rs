@@ -14,6 +14,7 @@ pub mod issuing;
 pub mod ledger;
 pub mod merchant;
 pub mod money;
+pub mod password;
 pub mod payment;
 pub mod payout;
 pub mod permanent_link;
@@ -27,5 +28,6 @@ pub mod status;
 pub mod text;
 pub mod time;
 pub mod token;
+pub mod totp;
 
 pub use error::DomainError;

@@ -95,6 +95,7 @@ pub(super) fn wording(name: &str, rule: &Rule) -> String {
         Rule::Required => format!("The {name} field is required."),
         Rule::ControlCharacter => format!("The {name} may not contain control characters."),
         Rule::TooLong { max } => format!("The {name} may not be greater than {max} characters."),
+        Rule::TooShort { min } => format!("The {name} must be at least {min} characters."),
         Rule::Url => format!("The {name} must be a valid http(s) URL."),
         Rule::Email => format!("The {name} must be a valid email address."),
         Rule::SecondsRange { min, max } => {
@@ -229,6 +230,11 @@ mod tests {
                 "order_id",
                 Rule::TooLong { max: 255 },
                 "The order id may not be greater than 255 characters.",
+            ),
+            (
+                "password",
+                Rule::TooShort { min: 10 },
+                "The password must be at least 10 characters.",
             ),
             (
                 "success_url",
