@@ -20,5 +20,6 @@ pub use app::{Application, Panics, StartError};
 pub use config::Settings;
 pub use dialects::cardlink::document_json as openapi_json;
 /// Cardlink's postback signatures, for whoever verifies them (the tests, receivers).
-pub use dialects::cardlink::postback::{md5_signature, WebhookKey};
+pub use dialects::cardlink::postback::md5_signature;
+pub use dialects::standard_webhooks::WebhookKey;
 pub use state::{Clock, ManualClock, SystemClock};

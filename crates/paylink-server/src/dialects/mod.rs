@@ -9,6 +9,7 @@ pub mod cardapi;
 pub mod cardlink;
 pub mod docs;
 pub mod procard;
+pub mod standard_webhooks;
 
 use crate::keys::Sealing;
 use paylink_core::event::Dialect;

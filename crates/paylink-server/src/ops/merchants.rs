@@ -1,6 +1,6 @@
 //! Operator actions (the `paylink merchant|shop|token` commands): merchants, shops, tokens.
 
-use crate::dialects::cardlink::postback::WebhookKey;
+use crate::dialects::standard_webhooks::WebhookKey;
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
 use crate::ops::OpError;

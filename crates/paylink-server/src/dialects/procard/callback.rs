@@ -4,9 +4,8 @@
 //! signed with the shop's webhook key, like every paylink notice.
 
 use super::sign::sign;
-use crate::dialects::cardlink::postback::WebhookKey;
-use crate::dialects::Rendered;
-use crate::keys::{procard_context, webhook_context, Sealing};
+use crate::dialects::{standard_webhooks, Rendered};
+use crate::keys::{procard_context, Sealing};
 use paylink_api::procard::Callback;
 use paylink_core::event::{Event, LinkPaymentFinished};
 use paylink_core::money::{format_fixed, format_short};
@@ -72,21 +71,7 @@ pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered,
         e,
     ))
     .map_err(|e| e.to_string())?;
-    let timestamp = at.div_euclid(1000);
-    let mut headers = vec![
-        ("content-type", "application/json".to_string()),
-        ("webhook-id", notice.id.clone()),
-        ("webhook-timestamp", timestamp.to_string()),
-    ];
-    let webhook_key = match (&notice.shop_id, claimed.webhook_key_sealed.as_deref()) {
-        (Some(shop), Some(sealed)) => seal
-            .open(sealed, &webhook_context(shop.as_str()))
-            .and_then(|text| WebhookKey::parse(text.expose())),
-        _ => None,
-    };
-    if let Some(k) = webhook_key {
-        headers.push(("webhook-signature", k.sign(&notice.id, timestamp, &body)));
-    }
+    let headers = standard_webhooks::headers(seal, claimed, "application/json", &body, at);
     Ok(Rendered { headers, body })
 }
 
