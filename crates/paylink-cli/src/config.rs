@@ -46,6 +46,16 @@ pub struct FileConfig {
     pub checkout: CheckoutFile,
     #[serde(default)]
     pub idempotency: IdempotencyFile,
+    #[serde(default)]
+    pub card_api: CardApiFile,
+}
+
+/// The `[card_api]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardApiFile {
+    /// The SMS gateway's URL (gift-card OTPs are POSTed there as JSON).
+    pub sms_url: Option<String>,
 }
 
 /// The `[checkout]` table: limits against card testing.
@@ -461,6 +471,14 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
         })?),
     };
     s.idempotency = idempotency(&file)?;
+    if let Some(url) = env("PAYLINK_SMS_URL").or_else(|| file.card_api.sms_url.clone()) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "card_api.sms_url: {url:?} must start with http:// or https://"
+            ));
+        }
+        s.card_api.sms_url = Some(url);
+    }
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(format!(

@@ -3,6 +3,7 @@
 mod backup;
 mod config;
 mod doctor;
+mod issuing;
 mod money;
 mod progress;
 
@@ -104,6 +105,12 @@ enum Command {
     /// Procard permanent links: a merchant's credentials for `/permanent-links/...`.
     #[command(subcommand)]
     Procard(ProcardCommand),
+    /// Card API partners: credentials, prepaid balances.
+    #[command(subcommand)]
+    Partner(issuing::PartnerCommand),
+    /// Text messages sent to cardholders (gift-card OTPs).
+    #[command(subcommand)]
+    Sms(issuing::SmsCommand),
     /// Inspect and replay postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
@@ -878,6 +885,8 @@ async fn admin_command(
             money::update_merchant(store, update).await?;
         }
         Command::Ledger(c) => money::ledger(store, c).await?,
+        Command::Partner(c) => issuing::partner(store, keys, c).await?,
+        Command::Sms(c) => issuing::sms(store, c).await?,
         Command::Fx(c) => money::fx(store, c).await?,
         Command::PayoutAccount(c) => money::payout_account(store, keys, c).await?,
         Command::Payout(c) => money::payout(store, c).await?,

@@ -4,7 +4,7 @@
 //! it (field names, encoding, signatures) when it is delivered. Nothing here knows a wire
 //! format. This module imports only plain value types, so every domain module may build events.
 
-use crate::id::{BillId, MerchantId, PaymentId, PayoutId, RefundId, ShopId};
+use crate::id::{BillId, MerchantId, PartnerId, PaymentId, PayoutId, RefundId, ShopId};
 use crate::money::Currency;
 use crate::time::Millis;
 
@@ -15,6 +15,18 @@ pub enum Event {
     PayoutFinished(PayoutFinished),
     RefundMade(RefundMade),
     LinkPaymentFinished(LinkPaymentFinished),
+    /// A text message to a phone (a gift card's OTP).
+    Sms(Sms),
+}
+
+/// A text message to a phone, sent through the configured SMS gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sms {
+    /// What it is about (a gift card's id and the code's issue time): one message per code.
+    pub subject: String,
+    /// Digits with the country code.
+    pub phone: String,
+    pub text: String,
 }
 
 /// A payment of a permanent link reached a final state (the Procard callback).
@@ -92,6 +104,7 @@ impl Event {
             Event::PayoutFinished(_) => EventKind::Payout,
             Event::RefundMade(_) => EventKind::Refund,
             Event::LinkPaymentFinished(_) => EventKind::Payment,
+            Event::Sms(_) => EventKind::Sms,
         }
     }
 
@@ -102,6 +115,7 @@ impl Event {
             Event::PayoutFinished(e) => e.payout_id.as_str(),
             Event::RefundMade(e) => e.refund_id.as_str(),
             Event::LinkPaymentFinished(e) => e.payment_id.as_str(),
+            Event::Sms(e) => &e.subject,
         }
     }
 }
@@ -112,6 +126,7 @@ pub enum EventKind {
     Payment,
     Payout,
     Refund,
+    Sms,
 }
 
 impl EventKind {
@@ -120,13 +135,19 @@ impl EventKind {
             EventKind::Payment => "payment",
             EventKind::Payout => "payout",
             EventKind::Refund => "refund",
+            EventKind::Sms => "sms",
         }
     }
 
     pub fn parse(text: &str) -> Option<EventKind> {
-        [EventKind::Payment, EventKind::Payout, EventKind::Refund]
-            .into_iter()
-            .find(|k| k.as_str() == text)
+        [
+            EventKind::Payment,
+            EventKind::Payout,
+            EventKind::Refund,
+            EventKind::Sms,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
     }
 }
 
@@ -137,6 +158,8 @@ pub enum Dialect {
     Cardlink,
     /// Callbacks of permanent links.
     Procard,
+    /// The Card API's messages (gift-card OTPs by SMS).
+    CardApi,
 }
 
 impl Dialect {
@@ -144,11 +167,12 @@ impl Dialect {
         match self {
             Dialect::Cardlink => "cardlink",
             Dialect::Procard => "procard",
+            Dialect::CardApi => "cardapi",
         }
     }
 
     pub fn parse(text: &str) -> Option<Dialect> {
-        [Dialect::Cardlink, Dialect::Procard]
+        [Dialect::Cardlink, Dialect::Procard, Dialect::CardApi]
             .into_iter()
             .find(|d| d.as_str() == text)
     }
@@ -189,7 +213,9 @@ impl NoticeState {
 pub struct Notice {
     pub id: String,
     pub dialect: Dialect,
-    pub merchant_id: MerchantId,
+    /// Whose notice it is: a merchant's, or (Card API messages) a partner's.
+    pub merchant_id: Option<MerchantId>,
+    pub partner_id: Option<PartnerId>,
     /// `None` for payouts, which belong to the merchant, not a shop.
     pub shop_id: Option<ShopId>,
     pub bill_id: Option<BillId>,
@@ -218,11 +244,29 @@ impl Notice {
         Notice {
             id,
             dialect,
-            merchant_id,
+            merchant_id: Some(merchant_id),
+            partner_id: None,
             shop_id,
             bill_id,
             url: url.to_string(),
             event,
+            created_at: now,
+        }
+    }
+}
+
+impl Notice {
+    /// A partner's text message to `url` (the SMS gateway).
+    pub fn sms(partner_id: PartnerId, url: &str, sms: Sms, now: Millis) -> Notice {
+        Notice {
+            id: format!("msg_sms_{}", sms.subject),
+            dialect: Dialect::CardApi,
+            merchant_id: None,
+            partner_id: Some(partner_id),
+            shop_id: None,
+            bill_id: None,
+            url: url.to_string(),
+            event: Event::Sms(sms),
             created_at: now,
         }
     }
@@ -262,11 +306,17 @@ mod tests {
         );
         assert_eq!(n.id, "msg_QQQQQQQQQQ");
         assert_eq!(n.event.kind(), EventKind::Payout);
-        for k in [EventKind::Payment, EventKind::Payout, EventKind::Refund] {
+        for k in [
+            EventKind::Payment,
+            EventKind::Payout,
+            EventKind::Refund,
+            EventKind::Sms,
+        ] {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(Dialect::parse("cardlink"), Some(Dialect::Cardlink));
         assert_eq!(Dialect::parse("procard"), Some(Dialect::Procard));
-        assert_eq!(Dialect::parse("cardapi"), None);
+        assert_eq!(Dialect::parse("cardapi"), Some(Dialect::CardApi));
+        assert_eq!(Dialect::parse("sms"), None);
     }
 }

@@ -3,6 +3,7 @@
 //! still held). A guard that fails refuses the whole plan.
 
 use crate::error::{DomainError, Rule};
+use crate::issuing::IssuingError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Guard {
@@ -43,6 +44,22 @@ pub enum Guard {
     ProcardNotEnabled,
     /// The permanent link does not exist.
     LinkNotFound,
+    /// The partner does not exist.
+    PartnerNotFound,
+    /// The partner used the request id before.
+    DuplicateRequestId,
+    /// The client is not the partner's.
+    ClientNotFound,
+    /// The card's status changed since it was read.
+    CardMoved,
+    /// The card belongs to another client.
+    CardLinked,
+    /// A clearing, reversal or refund would exceed the transaction.
+    AmountExceedsAuthorized,
+    /// The OTP was spent (used, replaced or out of attempts).
+    OtpSpent,
+    /// The one-time link was used or has expired.
+    SecretGone,
 }
 
 impl Guard {
@@ -71,6 +88,14 @@ impl Guard {
             Guard::RequestKeyLost => "request_key_lost",
             Guard::ProcardNotEnabled => "procard_not_enabled",
             Guard::LinkNotFound => "link_not_found",
+            Guard::PartnerNotFound => "partner_not_found",
+            Guard::DuplicateRequestId => "duplicate_request_id",
+            Guard::ClientNotFound => "client_not_found",
+            Guard::CardMoved => "card_moved",
+            Guard::CardLinked => "card_linked",
+            Guard::AmountExceedsAuthorized => "amount_exceeds_authorized",
+            Guard::OtpSpent => "otp_spent",
+            Guard::SecretGone => "secret_gone",
         }
     }
 
@@ -101,7 +126,43 @@ impl Guard {
             | Guard::AlreadySettled
             | Guard::SealedValueChanged
             | Guard::RequestKeyTaken
-            | Guard::RequestKeyLost => None,
+            | Guard::RequestKeyLost
+            | Guard::PartnerNotFound
+            | Guard::DuplicateRequestId
+            | Guard::ClientNotFound
+            | Guard::CardMoved
+            | Guard::CardLinked
+            | Guard::AmountExceedsAuthorized
+            | Guard::OtpSpent
+            | Guard::SecretGone => None,
+        }
+    }
+
+    /// The Card API's refusal the guard stands for (see [`Guard::refusal`]).
+    pub fn issuing_refusal(self) -> Option<IssuingError> {
+        match self {
+            Guard::BalanceNotEnough => Some(IssuingError::InsufficientFunds),
+            Guard::PartnerNotFound => Some(IssuingError::PartnerNotFound),
+            Guard::DuplicateRequestId => Some(IssuingError::DuplicateRequestId),
+            Guard::ClientNotFound => Some(IssuingError::ClientNotFound),
+            // Another request changed the card first: what it answers now is what the partner
+            // sees when it asks again.
+            Guard::CardMoved => Some(IssuingError::Invalid {
+                field: "card_id",
+                kind: Rule::Refused {
+                    reason: "the card changed meanwhile; read it and try again".into(),
+                },
+            }),
+            Guard::CardLinked => Some(IssuingError::Invalid {
+                field: "card_id",
+                kind: Rule::Refused {
+                    reason: "the card belongs to another client".into(),
+                },
+            }),
+            Guard::AmountExceedsAuthorized => Some(IssuingError::AmountExceedsAuthorized),
+            Guard::OtpSpent => Some(IssuingError::OtpExpired),
+            Guard::SecretGone => Some(IssuingError::SecretGone),
+            _ => None,
         }
     }
 }

@@ -86,9 +86,12 @@ public_id!(PaymentId);
 public_id!(PayoutId);
 public_id!(PayoutAccountId);
 public_id!(RefundId);
-// Owners of ledger accounts for the coming Card API.
+// The Card API: partners and cards own ledger accounts.
 public_id!(PartnerId);
 public_id!(CardId);
+// The Card API's clients (cardholders) and card transactions.
+public_id!(ClientId);
+public_id!(CardTransactionId);
 
 #[cfg(test)]
 mod tests {

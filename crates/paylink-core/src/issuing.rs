@@ -31,6 +31,9 @@ pub enum IssuingError {
     CardExpired,
     #[error("not enough money on the card")]
     InsufficientFunds,
+    /// A credit or a gift card's face value needs more than the partner's prepaid balance.
+    #[error("not enough money on the partner's prepaid balance")]
+    PartnerFundsShort,
     /// Also for a refund above what is left of the debit: the list's only code for "more than
     /// the original transaction allows".
     #[error("the amount exceeds what the transaction allows")]
@@ -48,6 +51,24 @@ pub enum IssuingError {
     /// A balance that would overflow: the card cannot hold that much.
     #[error("the card cannot hold that amount")]
     LimitExceeded,
+    /// Also for another partner's card: a foreign id answers like a missing one.
+    #[error("card not found")]
+    CardNotFound,
+    #[error("client not found")]
+    ClientNotFound,
+    #[error("transaction not found")]
+    TransactionNotFound,
+    #[error("request not found")]
+    RequestNotFound,
+    #[error("the request_id was used before")]
+    DuplicateRequestId,
+    #[error("the product, currency or gift card is not available to this partner")]
+    ProductNotAvailable,
+    #[error("partner not found")]
+    PartnerNotFound,
+    /// The one-time card data link was opened before or has expired.
+    #[error("the link was used or has expired")]
+    SecretGone,
 }
 
 impl IssuingError {
@@ -56,12 +77,22 @@ impl IssuingError {
             IssuingError::CardInactive | IssuingError::CardExpired => "card_inactive",
             IssuingError::CardBlocked => "card_blocked",
             IssuingError::CardClosed => "card_closed",
-            IssuingError::InsufficientFunds => "insufficient_funds",
+            IssuingError::InsufficientFunds | IssuingError::PartnerFundsShort => {
+                "insufficient_funds"
+            }
             IssuingError::AmountExceedsAuthorized => "amount_exceeds_authorized",
             IssuingError::OtpInvalid => "otp_invalid",
             IssuingError::OtpExpired | IssuingError::OtpAttemptsExhausted => "otp_expired",
             IssuingError::Invalid { .. } => "validation_error",
             IssuingError::LimitExceeded => "limit_exceeded",
+            IssuingError::CardNotFound | IssuingError::SecretGone => "card_not_found",
+            IssuingError::ClientNotFound => "client_not_found",
+            IssuingError::TransactionNotFound => "transaction_not_found",
+            IssuingError::RequestNotFound => "request_not_found",
+            IssuingError::DuplicateRequestId => "duplicate_request_id",
+            IssuingError::ProductNotAvailable => "product_not_available",
+            // Only the CLI meets it: the API authenticates partners before anything else.
+            IssuingError::PartnerNotFound => "unknown_auth_id",
         }
     }
 }
@@ -308,6 +339,16 @@ impl BinRange {
             to,
             digits: digits as u8,
         })
+    }
+
+    /// The text [`BinRange::parse`] reads back.
+    pub fn text(&self) -> String {
+        let width = usize::from(self.digits);
+        if self.from == self.to {
+            format!("{:0width$}", self.from)
+        } else {
+            format!("{:0width$}-{:0width$}", self.from, self.to)
+        }
     }
 
     /// `22022000` or `22022000-22022099`: the form partner settings hold.

@@ -233,6 +233,14 @@ pub enum EntryKind {
     CardFunding,
     /// A card spent (the Card API).
     CardDebit,
+    /// Money on a card put on hold by an authorization.
+    CardHold,
+    /// An authorization settled: captured to the card scheme, the rest released.
+    CardSettle,
+    /// A debit (or captured authorization) given back to the card.
+    CardRefund,
+    /// A closed card's money back to its partner.
+    CardReturn,
 }
 
 impl EntryKind {
@@ -248,6 +256,10 @@ impl EntryKind {
             EntryKind::PartnerTopUp => "partner_top_up",
             EntryKind::CardFunding => "card_funding",
             EntryKind::CardDebit => "card_debit",
+            EntryKind::CardHold => "card_hold",
+            EntryKind::CardSettle => "card_settle",
+            EntryKind::CardRefund => "card_refund",
+            EntryKind::CardReturn => "card_return",
         }
     }
 }

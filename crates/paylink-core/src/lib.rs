@@ -10,6 +10,7 @@ pub mod error;
 pub mod event;
 pub mod guard;
 pub mod id;
+pub mod issued;
 pub mod issuing;
 pub mod ledger;
 pub mod merchant;

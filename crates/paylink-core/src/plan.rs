@@ -4,7 +4,12 @@
 use crate::bill::{Bill, Locale};
 use crate::event::{AfterAttempt, Notice};
 use crate::guard::Guard;
-use crate::id::{BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId};
+use crate::id::{
+    BillId, CardId, CardTransactionId, ClientId, MerchantId, PartnerId, PaymentId, PayoutAccountId,
+    PayoutId, RefundId, ShopId,
+};
+use crate::issued::{CardClient, CardRequest, CardTransaction, IssuedCard, Partner};
+use crate::issuing::{CardStatus, StoredOtp};
 use crate::ledger::{Entry, FxRate};
 use crate::merchant::{Merchant, Shop, Subscription};
 use crate::money::Amount;
@@ -31,16 +36,22 @@ pub enum SealedColumn {
     ProcardKey,
     /// `permanent_links.recipient_sealed` (a P2Pin link's card), bound to the link id.
     LinkRecipient,
+    /// `partners.key_sealed`, bound to the partner id.
+    PartnerKey,
+    /// `cards.data_sealed` (PAN, expiry, CVV of an issued card), bound to the card id.
+    CardData,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 6] = [
+    pub const ALL: [SealedColumn; 8] = [
         SealedColumn::ApiToken,
         SealedColumn::WebhookKey,
         SealedColumn::PayoutAccount,
         SealedColumn::Payout,
         SealedColumn::ProcardKey,
         SealedColumn::LinkRecipient,
+        SealedColumn::PartnerKey,
+        SealedColumn::CardData,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +62,8 @@ impl SealedColumn {
             SealedColumn::Payout => "payouts.sealed",
             SealedColumn::ProcardKey => "procard_merchants.key_sealed",
             SealedColumn::LinkRecipient => "permanent_links.recipient_sealed",
+            SealedColumn::PartnerKey => "partners.key_sealed",
+            SealedColumn::CardData => "cards.data_sealed",
         }
     }
 }
@@ -298,6 +311,83 @@ pub enum Write {
     PurgeRequests {
         before: Millis,
         limit: i64,
+    },
+    InsertPartner(Partner),
+    /// A new key; the old one stops working when the plan commits. Guard: the partner exists.
+    SetPartnerKey {
+        partner_id: PartnerId,
+        key_sealed: String,
+        now: Millis,
+    },
+    /// A partner's request with its outcome, in the plan of its effect. Guard: the partner has
+    /// not used the request id before ([`Guard::DuplicateRequestId`]).
+    RecordCardRequest(CardRequest),
+    InsertCardClient(CardClient),
+    /// New particulars. Guard: the client is the partner's ([`Guard::ClientNotFound`]).
+    UpdateCardClient(CardClient),
+    /// Conflict (not a guard) when the PAN's fingerprint or the token is taken: the caller
+    /// draws again.
+    InsertCard(IssuedCard),
+    /// Guard: the card is still `from` ([`Guard::CardMoved`]): of two concurrent changes, one.
+    SetCardStatus {
+        card_id: CardId,
+        from: CardStatus,
+        to: CardStatus,
+        now: Millis,
+    },
+    /// Guard: the card has no client yet, or this one ([`Guard::CardLinked`]).
+    LinkCard {
+        card_id: CardId,
+        client_id: ClientId,
+        now: Millis,
+    },
+    InsertCardTransaction(CardTransaction),
+    /// Settles part of an authorization: `capture` leaves the card, `release` goes back to it.
+    /// Once all of it is settled its status is success (something captured) or reversed.
+    /// Guard: the captures and releases stay within the authorization and it is still in
+    /// process ([`Guard::AmountExceedsAuthorized`]).
+    SettleAuthorization {
+        id: CardTransactionId,
+        capture: i64,
+        release: i64,
+        now: Millis,
+    },
+    /// Counts a refund of `amount` against the transaction; refunded in full, its status is
+    /// refunded. Guard: refunds stay within what it took ([`Guard::AmountExceedsAuthorized`]).
+    AddCardRefund {
+        id: CardTransactionId,
+        amount: i64,
+        now: Millis,
+    },
+    /// A gift card's OTP (replacing an earlier one).
+    SetCardOtp {
+        card_id: CardId,
+        otp: StoredOtp,
+        now: Millis,
+    },
+    /// Counts a wrong code. Guard: the code is still the one checked and had attempts left
+    /// ([`Guard::OtpSpent`]), so concurrent guesses cannot exceed the bound.
+    CountOtpAttempt {
+        card_id: CardId,
+        digest: String,
+        max: u32,
+    },
+    /// Spends the code that activated a card. Guard: it is still there, unspent.
+    SpendOtp {
+        card_id: CardId,
+        digest: String,
+    },
+    /// A one-time link to a card's data: the digest of its token.
+    InsertCardSecret {
+        digest: String,
+        card_id: CardId,
+        expires_at: Millis,
+        now: Millis,
+    },
+    /// Opens the link once. Guard: unused and not expired ([`Guard::SecretGone`]).
+    UseCardSecret {
+        digest: String,
+        now: Millis,
     },
 }
 

@@ -2,6 +2,7 @@
 //! tests) and wires state, routes and middleware.
 
 use crate::config::{Mode, Settings};
+use crate::dialects::cardapi;
 use crate::dialects::cardlink::{self, ApiError};
 use crate::dialects::docs;
 use crate::dialects::procard;
@@ -398,6 +399,7 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .merge(docs::router())
         .merge(cardlink::router())
         .merge(procard::router())
+        .merge(cardapi::router())
         .merge(pages::router());
     if state.settings.mode == Mode::Sandbox {
         routes = routes.merge(sandbox::router());

@@ -38,6 +38,15 @@ pub struct Settings {
     pub keys: KeySource,
     pub mode: Mode,
     pub idempotency: IdempotencySettings,
+    pub card_api: CardApiSettings,
+}
+
+/// The Card API's settings.
+#[derive(Debug, Clone, Default)]
+pub struct CardApiSettings {
+    /// The SMS gateway text messages (gift-card OTPs) are POSTed to, with the postbacks'
+    /// retries. `None`: messages are kept for `paylink sms list` only (the sandbox's default).
+    pub sms_url: Option<String>,
 }
 
 /// Whether money is real. Recorded in the database at its first start: a database made in one
@@ -203,6 +212,7 @@ impl Settings {
             keys: KeySource::Default,
             mode: Mode::Sandbox,
             idempotency: IdempotencySettings::default(),
+            card_api: CardApiSettings::default(),
         }
     }
 }

@@ -654,6 +654,8 @@ fn context_of(v: &SealedValue) -> String {
         SealedColumn::PayoutAccount | SealedColumn::Payout => payee_context(&v.bound_to),
         SealedColumn::ProcardKey => procard_context(&v.bound_to),
         SealedColumn::LinkRecipient => recipient_context(&v.bound_to),
+        SealedColumn::PartnerKey => partner_context(&v.bound_to),
+        SealedColumn::CardData => card_data_context(&v.bound_to),
     }
 }
 
@@ -815,6 +817,16 @@ pub fn webhook_context(shop_id: &str) -> String {
 /// What a merchant's sealed Procard key is bound to.
 pub fn procard_context(merchant_id: &str) -> String {
     format!("procard_key:{merchant_id}")
+}
+
+/// What a partner's sealed Card API key is bound to.
+pub fn partner_context(partner_id: &str) -> String {
+    format!("partner_key:{partner_id}")
+}
+
+/// What an issued card's sealed PAN, expiry and CVV are bound to.
+pub fn card_data_context(card_id: &str) -> String {
+    format!("card_data:{card_id}")
 }
 
 /// What a P2Pin link's sealed recipient card is bound to.

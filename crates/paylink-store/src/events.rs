@@ -4,7 +4,7 @@
 
 use crate::StoreError;
 use paylink_core::event::{
-    Event, LinkPaymentFinished, PaymentFinished, PayoutFinished, RefundMade,
+    Event, LinkPaymentFinished, PaymentFinished, PayoutFinished, RefundMade, Sms,
 };
 use paylink_core::id::{BillId, PaymentId, PayoutId, RefundId};
 use paylink_core::money::Currency;
@@ -55,6 +55,12 @@ pub(crate) fn encode(event: &Event) -> String {
             "reason": e.reason,
             "reason_code": e.reason_code,
             "created_at": e.created_at,
+        }),
+        Event::Sms(e) => json!({
+            "type": "sms",
+            "subject": e.subject,
+            "phone": e.phone,
+            "text": e.text,
         }),
     };
     value.to_string()
@@ -107,6 +113,11 @@ pub(crate) fn decode(text: &str) -> Result<Event, StoreError> {
             reason: f.opt_text("reason")?,
             reason_code: f.opt_int("reason_code")?,
             created_at: f.int("created_at")?,
+        }),
+        "sms" => Event::Sms(Sms {
+            subject: f.text("subject")?,
+            phone: f.text("phone")?,
+            text: f.text("text")?,
         }),
         _ => return Err(corrupt("has an unknown type")),
     })

@@ -92,9 +92,11 @@ impl Store {
         // Token ids (and so their merchant lock) are numbers: read back as text.
         let (key, lock, bound) = match column {
             SealedColumn::ApiToken => ("CAST(id AS TEXT)", "merchant_id", "CAST(id AS TEXT)"),
-            SealedColumn::WebhookKey | SealedColumn::ProcardKey | SealedColumn::LinkRecipient => {
-                ("id", "id", "id")
-            }
+            SealedColumn::WebhookKey
+            | SealedColumn::ProcardKey
+            | SealedColumn::LinkRecipient
+            | SealedColumn::PartnerKey
+            | SealedColumn::CardData => ("id", "id", "id"),
             SealedColumn::PayoutAccount | SealedColumn::Payout => ("id", "id", "fingerprint"),
         };
         let after = match column {

@@ -7,6 +7,7 @@ mod sql;
 pub mod backup;
 mod events;
 mod instance;
+mod issuing;
 mod ledger;
 mod links;
 mod migrate;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use instance::SealedValue;
+pub use issuing::{CardSecretLink, SmsRecord};
 pub use ledger::LedgerReport;
 pub use links::{LinkWithBill, ProcardAccess};
 pub use money::{MoneyFilter, PayoutState, SbpBank};

@@ -87,6 +87,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0012_procard.sqlite.sql"),
         postgres: include_str!("../migrations/0012_procard.postgres.sql"),
     },
+    Migration {
+        version: 13,
+        sql: include_str!("../migrations/0013_card_api.sql"),
+        sqlite: include_str!("../migrations/0013_card_api.sqlite.sql"),
+        postgres: include_str!("../migrations/0013_card_api.postgres.sql"),
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

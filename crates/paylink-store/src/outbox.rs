@@ -8,7 +8,7 @@ use crate::rows::{self, SealedToken};
 use crate::sql::{padded_ids, placeholders, Columns, Value};
 use crate::{events, Store, StoreError};
 use paylink_core::event::{Dialect, Event, EventKind, NoticeState};
-use paylink_core::id::{BillId, MerchantId, ShopId};
+use paylink_core::id::{BillId, MerchantId, PartnerId, ShopId};
 use paylink_core::plan::DeliveryAttempt;
 use paylink_core::time::Millis;
 
@@ -18,7 +18,9 @@ pub struct StoredNotice {
     pub id: String,
     pub kind: EventKind,
     pub dialect: Dialect,
-    pub merchant_id: MerchantId,
+    /// A merchant's notice, or (Card API messages) a partner's.
+    pub merchant_id: Option<MerchantId>,
+    pub partner_id: Option<PartnerId>,
     pub shop_id: Option<ShopId>,
     pub bill_id: Option<BillId>,
     /// The payment, payout or refund it reports.
@@ -62,7 +64,8 @@ pub struct Claimed {
     pub operation_id: Option<i64>,
 }
 
-const NOTICE_COLUMNS: &str = "o.id, o.kind, o.dialect, o.merchant_id, o.shop_id, o.bill_id, \
+const NOTICE_COLUMNS: &str =
+    "o.id, o.kind, o.dialect, o.merchant_id, o.partner_id, o.shop_id, o.bill_id, \
      o.subject_id, o.url, o.event, o.fields, o.state, o.attempts, o.total_attempts, o.next_at, \
      o.last_status, o.delivered_at, o.created_at";
 
@@ -84,7 +87,8 @@ fn record(r: &dyn Columns) -> Result<NoticeRecord, StoreError> {
             id: r.text("id")?,
             kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
             dialect: Dialect::parse(&dialect).ok_or_else(|| corrupt("dialect", &dialect))?,
-            merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
+            merchant_id: r.opt_text("merchant_id")?.map(MerchantId::from_trusted),
+            partner_id: r.opt_text("partner_id")?.map(PartnerId::from_trusted),
             shop_id: r.opt_text("shop_id")?.map(ShopId::from_trusted),
             bill_id: r.opt_text("bill_id")?.map(BillId::from_trusted),
             subject_id: r.text("subject_id")?,

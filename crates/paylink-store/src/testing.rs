@@ -119,7 +119,7 @@ impl crate::Store {
         let args = [
             Value::from(n.id.as_str()),
             n.kind.as_str().into(),
-            n.merchant_id.as_str().into(),
+            n.merchant_id.as_ref().map(|m| m.as_str()).into(),
             n.shop_id.as_ref().map(|s| s.as_str()).into(),
             n.bill_id.as_ref().map(|b| b.as_str()).into(),
             n.subject_id.as_str().into(),

@@ -91,6 +91,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             }
             // Rows no request has touched for the whole retention.
             Write::PurgeRequests { .. } => None,
+            card_api => crate::issuing::lock(card_api),
         })
         .collect();
     // Balance rows are the hot ones; "balances" sorts before every other table, so a plan
@@ -141,6 +142,8 @@ pub(crate) fn sealed_table(column: SealedColumn) -> (&'static str, &'static str)
         SealedColumn::Payout => ("payouts", "sealed"),
         SealedColumn::ProcardKey => ("procard_merchants", "key_sealed"),
         SealedColumn::LinkRecipient => ("permanent_links", "recipient_sealed"),
+        SealedColumn::PartnerKey => ("partners", "key_sealed"),
+        SealedColumn::CardData => ("cards", "data_sealed"),
     }
 }
 
@@ -254,6 +257,12 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 SealedColumn::LinkRecipient => {
                     "UPDATE permanent_links SET recipient_sealed = $2 WHERE id = $1 AND recipient_sealed = $3"
                 }
+                SealedColumn::PartnerKey => {
+                    "UPDATE partners SET key_sealed = $2 WHERE id = $1 AND key_sealed = $3"
+                }
+                SealedColumn::CardData => {
+                    "UPDATE cards SET data_sealed = $2 WHERE id = $1 AND data_sealed = $3"
+                }
             };
             let key = match column {
                 // Token ids are numbers; a text that is none matches no row.
@@ -266,26 +275,36 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 Guard::SealedValueChanged,
             ))
         }
-        Write::EnqueueNotice(n) => out.push(Statement::insert(
-            OUTBOX_INSERT,
-            OUTBOX_INSERT_ROW.as_str(),
-            vec![
-                n.id.as_str().into(),
-                n.event.kind().as_str().into(),
-                n.dialect.as_str().into(),
-                n.merchant_id.as_str().into(),
-                n.shop_id.as_ref().map(|s| s.as_str()).into(),
-                n.bill_id.as_ref().map(|b| b.as_str()).into(),
-                n.event.subject_id().into(),
-                n.url.as_str().into(),
-                crate::events::encode(&n.event).into(),
-                // Only rows from before events were kept hold fields.
-                "".into(),
-                NoticeState::Pending.as_str().into(),
-                n.created_at.into(),
-                n.created_at.into(),
-            ],
-        )),
+        Write::EnqueueNotice(n) => {
+            // A notice without a URL (an SMS while no gateway is configured) is kept, not
+            // sent: `paylink sms list` is where it is read.
+            let (state, delivered_at) = match n.url.is_empty() {
+                true => (NoticeState::Delivered, Some(n.created_at)),
+                false => (NoticeState::Pending, None),
+            };
+            out.push(Statement::insert(
+                OUTBOX_INSERT,
+                OUTBOX_INSERT_ROW.as_str(),
+                vec![
+                    n.id.as_str().into(),
+                    n.event.kind().as_str().into(),
+                    n.dialect.as_str().into(),
+                    n.merchant_id.as_ref().map(|m| m.as_str()).into(),
+                    n.partner_id.as_ref().map(|p| p.as_str()).into(),
+                    n.shop_id.as_ref().map(|s| s.as_str()).into(),
+                    n.bill_id.as_ref().map(|b| b.as_str()).into(),
+                    n.event.subject_id().into(),
+                    n.url.as_str().into(),
+                    crate::events::encode(&n.event).into(),
+                    // Only rows from before events were kept hold fields.
+                    "".into(),
+                    state.as_str().into(),
+                    n.created_at.into(),
+                    delivered_at.into(),
+                    n.created_at.into(),
+                ],
+            ))
+        }
         Write::ClaimNotices {
             owner,
             ids,
@@ -767,6 +786,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                  LIMIT $2)",
             vec![(*before).into(), (*limit).into()],
         )),
+        card_api => crate::issuing::push(out, card_api),
     }
 }
 
@@ -864,9 +884,9 @@ fn shop_args(s: &Shop) -> Vec<Value> {
     ]
 }
 
-const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, dialect, merchant_id, shop_id, \
-     bill_id, subject_id, url, event, fields, state, next_at, created_at)";
-static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 13, 1));
+const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, dialect, merchant_id, partner_id, \
+     shop_id, bill_id, subject_id, url, event, fields, state, next_at, delivered_at, created_at)";
+static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 15, 1));
 const SETTLEMENT_INSERT: &str = "INSERT INTO settlements (id, payment_id, merchant_id, \
      currency, amount, due_at, settled_at)";
 static SETTLEMENT_INSERT_ROW: LazyLock<String> =

@@ -4,6 +4,7 @@
 //! of core imports one that imports it back.
 
 pub mod bill;
+pub mod issuing;
 pub mod payment;
 pub mod payout;
 pub mod permanent_link;

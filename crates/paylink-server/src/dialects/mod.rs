@@ -28,6 +28,7 @@ pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered,
     match claimed.record.notice.dialect {
         Dialect::Cardlink => cardlink::postback::render(seal, claimed, at),
         Dialect::Procard => procard::callback::render(seal, claimed, at),
+        Dialect::CardApi => cardapi::sms::render(claimed),
     }
 }
 
@@ -36,5 +37,6 @@ pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
     match notice.dialect {
         Dialect::Cardlink => cardlink::postback::fields(notice),
         Dialect::Procard => procard::callback::fields(notice),
+        Dialect::CardApi => cardapi::sms::fields(notice),
     }
 }

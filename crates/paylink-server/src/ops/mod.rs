@@ -7,6 +7,7 @@ pub mod bills;
 pub mod checkout;
 pub mod fx;
 pub mod idempotency;
+pub mod issuing;
 pub mod merchants;
 pub mod payouts;
 pub mod permanent_links;

@@ -4,6 +4,7 @@
 //! and its redirect to the merchant, and the sandbox's issuer (3-D Secure) and bank-app pages.
 //! Every payment goes through `checkout`, as the API's does.
 
+mod card_secret;
 mod link;
 pub(crate) mod permanent;
 mod qr;
@@ -46,6 +47,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/transfer/{id}/payments/{payment}",
             get(result::result_page),
+        )
+        .route(
+            "/card-secret/{token}",
+            get(card_secret::show_form).post(card_secret::reveal),
         )
 }
 

@@ -102,6 +102,8 @@ fn context(v: &SealedValue) -> String {
         SealedColumn::PayoutAccount | SealedColumn::Payout => payouts::payee_context(&v.bound_to),
         SealedColumn::ProcardKey => paylink_server::keys::procard_context(&v.bound_to),
         SealedColumn::LinkRecipient => paylink_server::keys::recipient_context(&v.bound_to),
+        SealedColumn::PartnerKey => paylink_server::keys::partner_context(&v.bound_to),
+        SealedColumn::CardData => paylink_server::keys::card_data_context(&v.bound_to),
     }
 }
 

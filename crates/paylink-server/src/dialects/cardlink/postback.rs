@@ -21,8 +21,8 @@ pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
         NoticeContent::Event(Event::PaymentFinished(e)) => payment_fields(e),
         NoticeContent::Event(Event::PayoutFinished(e)) => payout_fields(e),
         NoticeContent::Event(Event::RefundMade(e)) => refund_fields(e),
-        // Procard's event: never on a Cardlink notice.
-        NoticeContent::Event(Event::LinkPaymentFinished(_)) => Vec::new(),
+        // Other dialects' events: never on a Cardlink notice.
+        NoticeContent::Event(Event::LinkPaymentFinished(_) | Event::Sms(_)) => Vec::new(),
         NoticeContent::Fields(fields) => fields.clone(),
     }
 }
@@ -63,6 +63,7 @@ fn signed(kind: EventKind) -> &'static [&'static str] {
         EventKind::Payment => &["OutSum", "InvId"],
         EventKind::Payout => &["Amount", "TrsId"],
         EventKind::Refund => &["Amount", "Currency", "BillId", "PaymentId", "Id"],
+        EventKind::Sms => &[],
     }
 }
 
@@ -174,7 +175,8 @@ mod tests {
             id: "msg_PPPPPPPPPP".into(),
             kind,
             dialect: Dialect::Cardlink,
-            merchant_id: MerchantId::from_trusted("MMMMMMMMMM".into()),
+            merchant_id: Some(MerchantId::from_trusted("MMMMMMMMMM".into())),
+            partner_id: None,
             shop_id: Some(ShopId::from_trusted("SSSSSSSSSS".into())),
             bill_id: Some(BillId::from_trusted("BBBBBBBBBB".into())),
             subject_id: "PPPPPPPPPP".into(),

@@ -62,7 +62,10 @@ pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered,
         .as_ref()
         .ok_or("the merchant has no Procard access: run `paylink procard enable`")?;
     let key = seal
-        .open(sealed, &procard_context(notice.merchant_id.as_str()))
+        .open(
+            sealed,
+            &procard_context(notice.merchant_id.as_ref().map_or("", |m| m.as_str())),
+        )
         .ok_or("the Procard key does not open with the instance keys")?;
     let body = serde_json::to_string(&callback(
         login,

@@ -1,0 +1,149 @@
+//! The one-time page of an issued card's data (the Card API's `card/secret`): `GET` says what
+//! the link does and offers a button; `POST` spends the link and shows PAN, expiry and CVV
+//! once. Only the POST spends it, so a link preview or a scanner fetching the URL does not
+//! burn it. A used, expired or unknown link reads the same.
+
+use crate::ops::issuing::{self, CardError};
+use crate::pages::html;
+use crate::pages::texts::{choose, Texts};
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use paylink_core::bill::Locale;
+use paylink_core::issuing::IssuingError;
+
+#[derive(Template)]
+#[template(path = "card_secret.html")]
+struct CardSecretPage<'a> {
+    t: &'a Texts,
+    lang: &'a str,
+    title: &'a str,
+    heading: &'a str,
+    message: &'a str,
+    show_form: bool,
+    action: String,
+    button: &'a str,
+    number_label: &'a str,
+    expiry_label: &'a str,
+    data: Option<(String, String, String)>,
+}
+
+struct Words {
+    heading: &'static str,
+    intro: &'static str,
+    button: &'static str,
+    once: &'static str,
+    gone: &'static str,
+    number: &'static str,
+    expiry: &'static str,
+}
+
+fn words(t: &Texts) -> Words {
+    if t.lang == "ru" {
+        Words {
+            heading: "Данные карты",
+            intro: "Реквизиты карты можно посмотреть один раз. Убедитесь, что рядом никого нет.",
+            button: "Показать реквизиты",
+            once: "Ссылка больше не работает. Сохраните реквизиты в надёжном месте.",
+            gone: "Ссылка уже использована или срок её действия истёк.",
+            number: "Номер карты",
+            expiry: "Срок действия",
+        }
+    } else {
+        Words {
+            heading: "Card details",
+            intro: "The card's details can be shown once. Make sure nobody is watching.",
+            button: "Show card details",
+            once: "This link no longer works. Keep the details somewhere safe.",
+            gone: "This link was used already or has expired.",
+            number: "Card number",
+            expiry: "Expiry",
+        }
+    }
+}
+
+fn page(
+    st: &AppState,
+    headers: &HeaderMap,
+    token: &str,
+    data: Option<(String, String, String)>,
+    form: bool,
+) -> Response {
+    let t = choose(
+        st.settings.mode,
+        None::<Locale>,
+        crate::pages::language(headers),
+    );
+    let w = words(t);
+    let (status, message) = match (&data, form) {
+        (Some(_), _) => (StatusCode::OK, w.once),
+        (None, true) => (StatusCode::OK, w.intro),
+        (None, false) => (StatusCode::GONE, w.gone),
+    };
+    html(
+        status,
+        CardSecretPage {
+            t,
+            lang: t.lang,
+            title: w.heading,
+            heading: w.heading,
+            message,
+            show_form: form,
+            action: format!("/card-secret/{token}"),
+            button: w.button,
+            number_label: w.number,
+            expiry_label: w.expiry,
+            data,
+        },
+    )
+}
+
+fn plausible(token: &str) -> bool {
+    token.len() <= 64 && token.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+pub(crate) async fn show_form(
+    State(st): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let usable = plausible(&token)
+        && matches!(
+            issuing::card_secret_usable(&st.store, &token, st.now()).await,
+            Ok(true)
+        );
+    let token = if plausible(&token) {
+        token
+    } else {
+        String::new()
+    };
+    page(&st, &headers, &token, None, usable)
+}
+
+pub(crate) async fn reveal(
+    State(st): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match issuing::open_card_secret(&st.store, &st.keys, &token, st.now()).await {
+        Ok((_, data)) => {
+            let pan = data
+                .pan
+                .expose()
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let shown = (pan, data.expiry.mm_yy(), data.cvv.expose().clone());
+            page(&st, &headers, "", Some(shown), false)
+        }
+        Err(CardError::Refused(IssuingError::SecretGone)) => page(&st, &headers, "", None, false),
+        Err(e) => {
+            tracing::error!(error = %e, "opening a card data link failed");
+            page(&st, &headers, "", None, false)
+        }
+    }
+}
