@@ -11,7 +11,7 @@ use paylink_sdk::testing::{Received, Receiver};
 use paylink_store::testing::TestDatabase;
 use paylink_store::{Store, StoreOptions};
 use reqwest::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -1923,9 +1923,15 @@ async fn backup_under_write_load_restores_into_books_that_balance() {
 async fn json_logs_name_the_request_and_hold_no_secret() {
     let fx = Fixture::new().await;
     let m = fx.merchant("Logged shop").await;
+    let partner = fx
+        .admin(&["partner", "create", "--name", "Logged partner", "--json"])
+        .await
+        .json();
+    let partner_key = text(&partner, "secret_key").to_string();
     let mut cmd = fx.cmd(&["serve", "--listen", "127.0.0.1:0", "--log-format", "json"]);
     cmd.env("RUST_LOG", "trace");
     let mut server = Server::start(cmd).await;
+    let issued_pan = issue_and_reveal(&server, text(&partner, "auth_id"), &partner_key).await;
     let pan = "4111111111111111";
     let answer = server
         .http
@@ -1985,9 +1991,53 @@ async fn json_logs_name_the_request_and_hold_no_secret() {
         }
     }
     let secret = m.token.split('|').nth(1).expect("a token secret");
-    for needle in [pan, secret] {
+    for needle in [pan, secret, &issued_pan, &partner_key] {
         assert!(!logs.contains(needle), "{needle} in the logs:\n{logs}");
     }
+}
+
+/// Issues a Card API card and opens its one-time page: the PAN it shows.
+async fn issue_and_reveal(server: &Server, auth_id: &str, key: &str) -> String {
+    let client = paylink_sdk::cardapi::CardApiClient::new(&server.base, auth_id, key);
+    let added = client
+        .add_client(
+            1000,
+            json!({"phone": "77011234567", "type": 1, "resident": 1,
+                   "first_name": "Ivan", "last_name": "Petrov"}),
+        )
+        .await
+        .expect("client/add answers");
+    let card = client
+        .issue_card(1000, added.str("client_id").expect("a client"), "KZT")
+        .await
+        .expect("card/issue answers");
+    let secret = client
+        .call(
+            "/v5/card-api/card/secret",
+            &json!({"request_id": "secret-1", "card_id": card.str("card_id").expect("a card")}),
+        )
+        .await
+        .expect("card/secret answers");
+    let url = secret.str("url").expect("a one-time URL").to_string();
+    let page = server
+        .http
+        .post(url)
+        .send()
+        .await
+        .expect("the page answers")
+        .text()
+        .await
+        .expect("HTML");
+    let pan: String = page
+        .split("id=\"pan\">")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the PAN on the page")
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    assert_eq!(pan.len(), 16, "{page}");
+    pan
 }
 
 /// The default text log: every line written while handling a request names it in the span's
@@ -2409,6 +2459,187 @@ async fn procard_enable_prints_a_key_that_signs_and_rotate_key_replaces_it_at_on
     for k in [&first, &second, &key] {
         assert!(!log.contains(k.as_str()), "a Procard key is in the log");
     }
+}
+
+/// One JSON array on stdout (the `list --json` commands).
+fn json_array(run: &Run) -> Vec<Value> {
+    assert!(run.status.success(), "paylink failed: {run:#?}");
+    match serde_json::from_str(run.stdout.trim()) {
+        Ok(Value::Array(items)) => items,
+        other => panic!("not a JSON array ({other:?}): {run:#?}"),
+    }
+}
+
+#[tokio::test]
+async fn partner_commands_make_credentials_that_sign_fund_the_balance_and_rotate_at_once() {
+    use paylink_sdk::cardapi::CardApiClient;
+    let fx = Fixture::new().await;
+    let server = fx.serve(&[]).await;
+    let created = fx
+        .admin(&["partner", "create", "--name", "Freedom test", "--json"])
+        .await
+        .json();
+    assert_eq!(keys(&created), ["auth_id", "secret_key"]);
+    let auth_id = text(&created, "auth_id").to_string();
+    let first = text(&created, "secret_key").to_string();
+    assert!(first.len() >= 32, "{first:?}");
+
+    // Funding books the prepaid balance; a gift card draws its face value from it.
+    let funded = fx
+        .admin(&[
+            "partner",
+            "fund",
+            "--auth-id",
+            &auth_id,
+            "--amount",
+            "1000.00",
+            "--currency",
+            "KZT",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(text(&funded, "available"), "1000.00");
+    assert_eq!(text(&funded, "currency"), "KZT");
+    let client = CardApiClient::new(&server.base, &auth_id, &first);
+    let products = client
+        .call("/v5/cards/products", &json!({"request_id": "p-1"}))
+        .await
+        .unwrap();
+    assert!(products.is_ok(), "{:?}", products.body);
+    // Not enough for the 20,000 card; enough for the 5,000 one after another funding.
+    fx.admin(&[
+        "partner",
+        "fund",
+        "--auth-id",
+        &auth_id,
+        "--amount",
+        "4000",
+        "--currency",
+        "KZT",
+    ])
+    .await
+    .json_or_text();
+    let gift = client
+        .call(
+            "/v5/cards/issue",
+            &json!({"request_id": "g-1", "cardholder_name": "Anna Smirnova",
+                    "phone": 77019998877u64, "product_code": "GIFT-KZT-5000"}),
+        )
+        .await
+        .unwrap();
+    assert!(gift.is_ok(), "{:?}", gift.body);
+    let list = json_array(&fx.admin(&["partner", "list", "--json"]).await);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["auth_id"], json!(auth_id));
+    assert_eq!(
+        list[0]["balances"],
+        json!([{"currency": "KZT", "available": "0.00"}])
+    );
+
+    // The OTP went out as a text message, readable with `sms list`.
+    let sms = json_array(&fx.admin(&["sms", "list", "--json"]).await);
+    assert_eq!(sms.len(), 1, "{sms:?}");
+    assert_eq!(sms[0]["phone"], json!("77019998877"));
+    let sms_text = sms[0]["text"].as_str().unwrap();
+    let code = sms_text
+        .split("code is ")
+        .nth(1)
+        .map(|rest| &rest[..6])
+        .expect("the code in the text");
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{sms_text}");
+    assert!(sms[0]["created_at"].as_str().is_some_and(|t| t.len() == 19));
+    let activated = client
+        .call(
+            "/v5/cards/activate_card",
+            &json!({"request_id": "a-1", "card_id": gift.body["card_id"], "otp": code}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        activated.body["card_balance"],
+        json!("5000.00"),
+        "{:?}",
+        activated.body
+    );
+
+    // A new key works at once; the old one is refused.
+    let rotated = fx
+        .admin(&["partner", "rotate-key", "--auth-id", &auth_id, "--json"])
+        .await
+        .json();
+    let second = text(&rotated, "secret_key").to_string();
+    assert_ne!(second, first);
+    let old = client
+        .call("/v5/cards/products", &json!({"request_id": "p-2"}))
+        .await
+        .unwrap();
+    assert_eq!(old.http_status, 401);
+    assert_eq!(old.error_code(), Some("invalid_signature"));
+    let fresh = CardApiClient::new(&server.base, &auth_id, &second)
+        .call("/v5/cards/products", &json!({"request_id": "p-3"}))
+        .await
+        .unwrap();
+    assert!(fresh.is_ok(), "{:?}", fresh.body);
+
+    // Refusals change nothing and say why.
+    fx.admin(&[
+        "partner",
+        "fund",
+        "--auth-id",
+        "NoSuchPart",
+        "--amount",
+        "1",
+        "--currency",
+        "KZT",
+    ])
+    .await
+    .refused(&["no partner"]);
+    fx.admin(&[
+        "partner",
+        "fund",
+        "--auth-id",
+        &auth_id,
+        "--amount",
+        "1.001",
+        "--currency",
+        "KZT",
+    ])
+    .await
+    .refused(&["--amount"]);
+    fx.admin(&[
+        "partner",
+        "fund",
+        "--auth-id",
+        &auth_id,
+        "--amount",
+        "1",
+        "--currency",
+        "GBP",
+    ])
+    .await
+    .refused(&["GBP"]);
+    fx.admin(&["partner", "create", "--name", "X", "--bin", "12ab"])
+        .await
+        .refused(&["--bin"]);
+    fx.admin(&["partner", "rotate-key", "--auth-id", "NoSuchPart"])
+        .await
+        .refused(&["no partner"]);
+    let list = json_array(&fx.admin(&["partner", "list", "--json"]).await);
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["balances"],
+        json!([{"currency": "KZT", "available": "0.00"}])
+    );
+    // Keys and codes never reach the server's log.
+    let log = server.stderr.lock().unwrap().clone();
+    for secret in [&first, &second] {
+        assert!(
+            !log.contains(secret.as_str()),
+            "a partner key is in the log"
+        );
+    }
+    assert!(!log.contains(code), "an OTP is in the log");
 }
 
 /// The log check every server's `Drop` runs finds what it looks for.

@@ -1,10 +1,11 @@
-//! The API contract for people and tools: `GET /openapi/cardlink.json` and
-//! `GET /openapi/procard.json` (the OpenAPI documents generated from the code) and `GET /docs`,
+//! The API contract for people and tools: `GET /openapi/cardlink.json`,
+//! `GET /openapi/procard.json` and `GET /openapi/cardapi.json` (the OpenAPI documents generated
+//! from the code) and `GET /docs`,
 //! the Cardlink document rendered into one offline HTML page on the server (no scripts, no CDN),
 //! linking the Procard one.
 
 use crate::dialects::cardlink::{self, SPEC_PATH};
-use crate::dialects::procard;
+use crate::dialects::{cardapi, procard};
 use crate::state::AppState;
 use askama::Template;
 use axum::http::{header, StatusCode};
@@ -17,6 +18,7 @@ use std::sync::LazyLock;
 /// Both are built once: the document depends on the code only.
 static SPEC: LazyLock<String> = LazyLock::new(cardlink::document_json);
 static PROCARD_SPEC: LazyLock<String> = LazyLock::new(procard::document_json);
+static CARDAPI_SPEC: LazyLock<String> = LazyLock::new(cardapi::document_json);
 static PAGE: LazyLock<Result<String, askama::Error>> =
     LazyLock::new(|| DocsPage::from_document(&cardlink::document()).render());
 
@@ -24,6 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(SPEC_PATH, get(spec))
         .route(procard::SPEC_PATH, get(procard_spec))
+        .route(cardapi::SPEC_PATH, get(cardapi_spec))
         .route("/docs", get(docs))
 }
 
@@ -35,6 +38,14 @@ async fn procard_spec() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         PROCARD_SPEC.as_str(),
+    )
+        .into_response()
+}
+
+async fn cardapi_spec() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        CARDAPI_SPEC.as_str(),
     )
         .into_response()
 }
@@ -62,6 +73,7 @@ struct DocsPage {
     spec_path: &'static str,
     /// The other dialect's document, linked from the page.
     procard_spec_path: &'static str,
+    cardapi_spec_path: &'static str,
     endpoints: Vec<Endpoint>,
     models: Vec<Model>,
     responses: Vec<Answer>,
@@ -263,6 +275,7 @@ impl DocsPage {
             description: text(info, "description"),
             spec_path: SPEC_PATH,
             procard_spec_path: procard::SPEC_PATH,
+            cardapi_spec_path: cardapi::SPEC_PATH,
             endpoints,
             models,
             responses: shared

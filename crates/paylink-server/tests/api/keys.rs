@@ -82,6 +82,35 @@ async fn add_p2p_link(app: &TestApp) {
     assert_eq!(a.json["result"], json!(0), "{}", a.text);
 }
 
+/// A Card API partner (its key sealed) with an issued card (PAN, expiry and CVV sealed).
+async fn add_issued_card(app: &TestApp) {
+    use paylink_server::ops::issuing;
+    let c = issuing::create_partner(
+        &app.store,
+        &app.keys,
+        "Keys test",
+        issuing::IssuingSettings::default(),
+        app.now(),
+    )
+    .await
+    .expect("a partner");
+    let client =
+        paylink_sdk::cardapi::CardApiClient::new(&app.address, &c.auth_id, c.secret_key.expose());
+    let added = client
+        .add_client(
+            1000,
+            json!({"phone": "77011234567", "type": 1, "resident": 1,
+                   "first_name": "Ivan", "last_name": "Petrov"}),
+        )
+        .await
+        .unwrap();
+    let issued = client
+        .issue_card(1000, added.str("client_id").unwrap(), "KZT")
+        .await
+        .unwrap();
+    assert!(issued.is_ok(), "{:?}", issued.body);
+}
+
 /// The key texts of a key file (every quoted value long enough to be a key).
 fn key_texts(path: &std::path::Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -131,6 +160,7 @@ async fn a_database_dump_alone_opens_no_sealed_value() {
     let app = spawn_app().await;
     add_card_account(&app).await;
     add_p2p_link(&app).await;
+    add_issued_card(&app).await;
     let values = sealed_values(&app.store).await;
     let columns: Vec<_> = values.iter().map(|v| v.column).collect();
     for column in [
@@ -139,6 +169,8 @@ async fn a_database_dump_alone_opens_no_sealed_value() {
         SealedColumn::PayoutAccount,
         SealedColumn::ProcardKey,
         SealedColumn::LinkRecipient,
+        SealedColumn::PartnerKey,
+        SealedColumn::CardData,
     ] {
         assert!(columns.contains(&column), "nothing sealed in {column:?}");
     }
@@ -219,12 +251,13 @@ async fn rotation_while_serving_keeps_every_request_and_postback_working() {
     let r = Receiver::start();
     app.set_result_url(&r.url("/postback")).await;
     add_card_account(&app).await;
+    add_issued_card(&app).await;
     for i in 0..5 {
         app.new_merchant(&format!("Other {i}")).await;
     }
     let before = keys::usage(&app.store, &app.keys).await.unwrap();
     assert_eq!(before.active, "s1");
-    assert!(before.by_key[0].1 >= 13, "{before:?}");
+    assert!(before.by_key[0].1 >= 15, "{before:?}");
 
     // Payments (each a postback signed with the sealed token) go on during the rotation.
     let stop = Arc::new(AtomicBool::new(false));
@@ -250,7 +283,19 @@ async fn rotation_while_serving_keeps_every_request_and_postback_working() {
     let paid = load.await.unwrap();
     assert_eq!(id, "s2");
     assert_eq!(done.unopenable, 0);
-    assert!(done.resealed >= 13, "{done:?}");
+    assert!(done.resealed >= 15, "{done:?}");
+    // The issued card's data opens under the new key.
+    let cards: Vec<_> = sealed_values(&app.store)
+        .await
+        .into_iter()
+        .filter(|v| v.column == SealedColumn::CardData)
+        .collect();
+    assert_eq!(cards.len(), 1);
+    assert!(app
+        .keys
+        .seal
+        .open(&cards[0].sealed, &context(&cards[0]))
+        .is_some());
     // The running server took the new key up, and nothing is left under the old one.
     eventually("the server seals under s2", || {
         app.keys.seal.active_id() == "s2"

@@ -118,6 +118,45 @@ async fn the_procard_document_is_served_and_is_the_committed_copy() {
     );
 }
 
+#[tokio::test]
+async fn the_card_api_document_is_served_and_is_the_committed_copy() {
+    let app = spawn_app().await;
+    let a = app
+        .send(Method::GET, "/openapi/cardapi.json", None, Body::None)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_json(&a);
+    assert_eq!(a.json["openapi"], json!("3.1.0"));
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi/cardapi.json"),
+    )
+    .expect("docs/openapi/cardapi.json exists");
+    assert_eq!(
+        a.text, committed,
+        "the served document differs from docs/openapi/cardapi.json: \
+         regenerate it with `PAYLINK_UPDATE_OPENAPI=1 cargo test -p paylink-server --lib committed_copy`"
+    );
+    // Every method the server routes is documented.
+    for path in [
+        "/v5/card-api/request/status",
+        "/v5/card-api/card/issue",
+        "/v5/card-api/transaction/create",
+        "/v5/card-api/sandbox/authorize",
+        "/v5/partner/external/cardholder_validate",
+        "/v5/cards/activate_card",
+    ] {
+        assert!(
+            a.json["paths"].get(path).is_some(),
+            "{path} is not documented"
+        );
+    }
+    let docs = app.send(Method::GET, "/docs", None, Body::None).await;
+    assert!(
+        docs.text.contains("/openapi/cardapi.json"),
+        "/docs does not link the Card API document"
+    );
+}
+
 /// Every Procard operation, with an empty body, a form body and one over the body limit,
 /// answers HTTP 200 in one of the two documented shapes; another method answers the documented
 /// 405.
