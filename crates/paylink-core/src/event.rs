@@ -185,6 +185,9 @@ pub enum NoticeState {
     Delivered,
     /// Every attempt of the schedule failed; `paylink postback redeliver` starts a new round.
     Failed,
+    /// Kept, never sent: a message with nowhere to go (an SMS while no gateway is configured),
+    /// read with `paylink sms list`.
+    Kept,
 }
 
 impl NoticeState {
@@ -193,6 +196,7 @@ impl NoticeState {
             NoticeState::Pending => "pending",
             NoticeState::Delivered => "delivered",
             NoticeState::Failed => "failed",
+            NoticeState::Kept => "kept",
         }
     }
 
@@ -201,6 +205,7 @@ impl NoticeState {
             NoticeState::Pending,
             NoticeState::Delivered,
             NoticeState::Failed,
+            NoticeState::Kept,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)

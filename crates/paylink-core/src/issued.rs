@@ -239,7 +239,7 @@ pub struct Produced {
 pub struct CardRequest {
     pub partner_id: PartnerId,
     pub request_id: String,
-    /// The method's path under `/v5/` (`card-api/card/issue`, `cards/issue`).
+    /// The method as partners name it (`card/issue`; the gift cards' `cards/issue`).
     pub method: String,
     pub outcome: RequestOutcome,
     pub produced: Produced,

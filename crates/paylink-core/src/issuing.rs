@@ -44,7 +44,7 @@ pub enum IssuingError {
     OtpExpired,
     /// Answers `otp_expired`: the code is spent, and what the partner must do is the same as
     /// for an expired one (issue a new code), not ask the user again.
-    #[error("too many wrong codes; a new code is needed")]
+    #[error("too many wrong codes; close the card (its value returns to the partner) and issue a new one")]
     OtpAttemptsExhausted,
     #[error("{field} {kind}")]
     Invalid { field: &'static str, kind: Rule },

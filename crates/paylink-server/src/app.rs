@@ -542,12 +542,17 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         .get::<axum::extract::MatchedPath>()
         .cloned();
     let method = req.method().clone();
-    // The path only: a query may carry what must not be logged.
+    // The path only: a query may carry what must not be logged; a path that is itself a
+    // secret (a one-time link) is logged as its route's template.
+    let path = match route.as_ref().map(|r| r.as_str()) {
+        Some(template) if template == pages::CARD_SECRET_ROUTE => template,
+        _ => req.uri().path(),
+    };
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %method,
-        path = %req.uri().path()
+        path = %path
     );
     let mut response = match tokio::time::timeout(o.timeout, next.run(req).instrument(span)).await {
         Ok(response) => response,

@@ -278,10 +278,11 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::EnqueueNotice(n) => {
             // A notice without a URL (an SMS while no gateway is configured) is kept, not
             // sent: `paylink sms list` is where it is read.
-            let (state, delivered_at) = match n.url.is_empty() {
-                true => (NoticeState::Delivered, Some(n.created_at)),
-                false => (NoticeState::Pending, None),
+            let state = match n.url.is_empty() {
+                true => NoticeState::Kept,
+                false => NoticeState::Pending,
             };
+            let delivered_at: Option<i64> = None;
             out.push(Statement::insert(
                 OUTBOX_INSERT,
                 OUTBOX_INSERT_ROW.as_str(),

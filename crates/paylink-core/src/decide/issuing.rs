@@ -128,21 +128,21 @@ pub fn authorize(
     )
 }
 
-/// Settling (part of) an authorization. `settled_before` is what earlier settlements of it
-/// took and gave back: the entry's id derives from it, so two settlements decided on the same
-/// state cannot both be booked.
+/// Settling (part of) an authorization; `settlement` names this settlement (unique). The
+/// authorization's guarded sums, not the entry's id, keep settlements within the hold, so two
+/// partial reversals at once both go through when the hold covers both.
 pub fn settle(
     card: &CardId,
     currency: Currency,
     clearing: Clearing,
     authorization: &str,
-    settled_before: i64,
+    settlement: &str,
     now: Millis,
 ) -> Entry {
     let owner = Owner::card(card);
     Entry::new(
         EntryKind::CardSettle,
-        format!("cset_{authorization}_{settled_before}"),
+        format!("cset_{authorization}_{settlement}"),
         authorization,
         now,
     )
@@ -238,7 +238,7 @@ mod tests {
                     release: 300,
                 },
                 "t3",
-                0,
+                "s1",
                 1,
             ),
             refund(&c, kzt, amount(700), "t4", 1),
@@ -260,12 +260,12 @@ mod tests {
                 release: 300,
             },
             "t3",
-            0,
+            "s1",
             1,
         );
         let d = e.deltas();
         let card = d.get(&(Owner::card(&c), Currency::Usd)).unwrap();
         assert_eq!((card.hold, card.available), (-900, 300));
-        assert_eq!(e.id, "cset_t3_0");
+        assert_eq!(e.id, "cset_t3_s1");
     }
 }

@@ -236,7 +236,8 @@ pub async fn partners(store: &Store) -> Result<Vec<(Partner, Vec<Balance>)>, Car
 pub struct Call<'a> {
     pub partner: &'a Partner,
     pub request_id: &'a str,
-    /// The path under `/v5/` (`card-api/card/issue`).
+    /// The method as partners name it: its path under `/v5/card-api/` (`card/issue`), or under
+    /// `/v5/` for the gift cards (`cards/issue`).
     pub method: &'a str,
     pub now: Millis,
 }
@@ -953,11 +954,12 @@ pub async fn open_card_secret(
         .card_anywhere(&link.card_id)
         .await?
         .ok_or(IssuingError::SecretGone)?;
+    // Opened first: a link is spent only when its data can be shown.
+    let data = open_card(keys, &card)?;
     store
         .apply(Plan::one(Write::UseCardSecret { digest, now }))
         .await
         .map_err(refused)?;
-    let data = open_card(keys, &card)?;
     Ok((card, data))
 }
 
@@ -1124,6 +1126,7 @@ pub async fn create_transaction(
         m.description,
     );
     t.external_id = m.external_id;
+    t.merchant_name = m.merchant_name;
     let entry = match kind {
         TransactionKind::Credit => decide::credit_card(
             &call.partner.id,
@@ -1235,12 +1238,13 @@ pub async fn settle(
             }
         }
     };
+    let settlement = random_base62(&mut rand::thread_rng(), 10);
     let entry = decide::settle(
         &card.card.id,
         t.currency,
         clearing,
         t.id.as_str(),
-        settled_before,
+        &settlement,
         call.now,
     );
     let writes = vec![
@@ -1485,6 +1489,14 @@ pub async fn activate_gift(
             Ok((card, balance))
         }
         Err(IssuingError::OtpInvalid) => {
+            // A repeated request is refused before its code counts against the card.
+            if store
+                .card_request(&call.partner.id, call.request_id)
+                .await?
+                .is_some()
+            {
+                return Err(IssuingError::DuplicateRequestId.into());
+            }
             // The wrong code counts even if recording the refusal fails afterwards.
             store
                 .apply(Plan::one(Write::CountOtpAttempt {

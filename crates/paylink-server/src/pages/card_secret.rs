@@ -1,7 +1,8 @@
 //! The one-time page of an issued card's data (the Card API's `card/secret`): `GET` says what
 //! the link does and offers a button; `POST` spends the link and shows PAN, expiry and CVV
 //! once. Only the POST spends it, so a link preview or a scanner fetching the URL does not
-//! burn it. A used, expired or unknown link reads the same.
+//! burn it. A used, expired or unknown link reads the same. The token is a secret: the request
+//! log names this route by its template, not its path.
 
 use crate::ops::issuing::{self, CardError};
 use crate::pages::html;
@@ -10,7 +11,7 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use paylink_core::bill::Locale;
 use paylink_core::issuing::IssuingError;
 
@@ -143,7 +144,11 @@ pub(crate) async fn reveal(
         Err(CardError::Refused(IssuingError::SecretGone)) => page(&st, &headers, "", None, false),
         Err(e) => {
             tracing::error!(error = %e, "opening a card data link failed");
-            page(&st, &headers, "", None, false)
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The card details cannot be shown right now; the link still works. Try again later.",
+            )
+                .into_response()
         }
     }
 }

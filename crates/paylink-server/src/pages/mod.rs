@@ -49,10 +49,13 @@ pub fn router() -> Router<AppState> {
             get(result::result_page),
         )
         .route(
-            "/card-secret/{token}",
+            CARD_SECRET_ROUTE,
             get(card_secret::show_form).post(card_secret::reveal),
         )
 }
+
+/// The one-time card data page: its path segment is a secret, so logs name the template.
+pub const CARD_SECRET_ROUTE: &str = "/card-secret/{token}";
 
 /// Length of one-time form tokens (base62).
 pub(crate) const FORM_TOKEN_LEN: usize = 16;

@@ -8,6 +8,7 @@ mod auth;
 mod bill_create;
 mod browser;
 mod card_testing;
+mod cardapi;
 mod checkout_pages;
 mod concurrency;
 mod connections;

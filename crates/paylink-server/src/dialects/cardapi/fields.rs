@@ -70,7 +70,16 @@ impl<'a> Fields<'a> {
 
     /// A person's name part: letters (any alphabet), spaces, hyphens, apostrophes and dots.
     pub fn name(&self, name: &'static str) -> Result<String, IssuingError> {
-        let text = self.text(name, MAX_NAME)?;
+        self.letters(name, MAX_NAME)
+    }
+
+    /// A whole name (a gift card's holder): first and last, as [`Fields::name`] allows.
+    pub fn person(&self, name: &'static str) -> Result<String, IssuingError> {
+        self.letters(name, 2 * MAX_NAME + 1)
+    }
+
+    fn letters(&self, name: &'static str, max: usize) -> Result<String, IssuingError> {
+        let text = self.text(name, max)?;
         if text
             .chars()
             .all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '\'' | '.' | '’'))

@@ -327,24 +327,29 @@ async fn serve(
         }
     };
     let f = Fields::new(&json);
-    let request_id = match f.text("request_id", 64) {
-        Ok(id) if check_request_id(&id) => id,
-        Ok(_) => {
+    // Taken as sent, untrimmed: the id a partner looks its request up by is exactly its own.
+    let request_id = match json.get("request_id") {
+        Some(Value::String(id)) if check_request_id(id) => id.clone(),
+        other => {
+            let kind = match other {
+                None | Some(Value::Null) => paylink_core::error::Rule::Required,
+                Some(_) => paylink_core::error::Rule::NotValid,
+            };
             return refusal(
                 envelope,
                 now,
                 &IssuingError::Invalid {
                     field: "request_id",
-                    kind: paylink_core::error::Rule::NotValid,
+                    kind,
                 },
-            )
+            );
         }
-        Err(e) => return refusal(envelope, now, &e),
     };
     let call = Call {
         partner: &partner,
         request_id: &request_id,
-        method: path,
+        // The method as partners name it: `card/issue`, and the gift cards' `cards/issue`.
+        method: path.strip_prefix("card-api/").unwrap_or(path),
         now,
     };
     match run(st, method, &call, &f).await {
@@ -604,7 +609,7 @@ async fn run(
             }))
         }
         Method::GiftIssue => {
-            let name = f.text("cardholder_name", 128)?;
+            let name = f.person("cardholder_name")?;
             let phone = f.phone("phone")?;
             let code = f.text("product_code", 64)?;
             let sms_url = st.settings.card_api.sms_url.as_deref();

@@ -297,12 +297,37 @@ fn string(description: &str) -> Value {
     json!({"type": "string", "description": description})
 }
 
+/// Text of at most `max` characters (trimmed; empty is absent, control characters are
+/// refused).
+fn text(description: &str, max: u32) -> Value {
+    json!({"type": "string", "maxLength": max, "description": description})
+}
+
+/// Text a method needs: present and not empty.
+fn required_text(description: &str, max: u32) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max, "description": description})
+}
+
+/// A person's name part: letters of any alphabet, spaces, `-`, `'`, `.`.
+fn name_part() -> Value {
+    required_text(
+        "Letters of any alphabet, spaces, hyphens, apostrophes and dots.",
+        MAX_NAME,
+    )
+}
+
+/// The longest name part (first, last): as the cardholder rules bound them.
+const MAX_NAME: u32 = 64;
+
 /// An object id the partner got from an earlier answer.
 fn id_field(description: &str) -> Value {
-    string(&format!(
-        "{description} An opaque id from an earlier answer; another partner's id answers like \
-         an unknown one."
-    ))
+    required_text(
+        &format!(
+            "{description} An opaque id from an earlier answer; another partner's id answers \
+             like an unknown one."
+        ),
+        64,
+    )
 }
 
 /// A request body: `request_id` and `fields`, the `required` ones besides `request_id`.
@@ -381,10 +406,18 @@ fn gift_answer(description: &str, fields: Value, required: &[&str]) -> Value {
 /// Phones: a string or a number (partners' systems send both).
 fn phone(description: &str) -> Value {
     json!({
-        "type": ["string", "integer"],
+        "oneOf": [
+            {
+                "type": "string",
+                "maxLength": 32,
+                "pattern": "^[-+() ]*([0-9][-+() ]*){10,15}$",
+            },
+            {"type": "integer", "minimum": 1_000_000_000_i64, "maximum": 999_999_999_999_999_i64},
+        ],
         "description": format!(
-            "{description} Digits with the country code, as a string (`+77011234567`) or a \
-             number (`77011234567`)."
+            "{description} 10 to 15 digits with the country code, as a string (`+`, spaces, \
+             dashes and brackets are ignored: `+7 (701) 123-45-67`) or a number \
+             (`77011234567`)."
         ),
     })
 }
@@ -708,15 +741,15 @@ fn client(adding: bool) -> Value {
                 "enum": [1, 2],
                 "description": "1 resident, 2 non-resident.",
             },
-            "first_name": {"type": "string"},
-            "last_name": {"type": "string"},
-            "middle_name": {"type": "string"},
+            "first_name": name_part(),
+            "last_name": name_part(),
+            "middle_name": text("Letters, spaces, hyphens, apostrophes and dots.", MAX_NAME),
             "birthdate": {
                 "type": "string",
                 "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
                 "description": "`YYYY-MM-DD`.",
             },
-            "email": {"type": "string"},
+            "email": text("An email address.", 254),
             "country": {
                 "type": "string",
                 "pattern": "^[A-Za-z]{2,3}$",
@@ -805,7 +838,7 @@ fn card_status_change(
             summary,
             json!({
                 "card_id": id_field("The card."),
-                "description": string("Why, for the partner's records."),
+                "description": text("Why, for the partner's records.", 255),
             }),
             &["card_id"],
             json!({
@@ -878,9 +911,12 @@ fn cardholder_validate(path: &'static str, id: &'static str, alias: bool) -> Met
             "The person to compare with the card's client.",
             json!({
                 "user_phone": phone("The person's phone."),
-                "first_name": {"type": "string"},
-                "last_name": {"type": "string"},
-                "card_token": string("The card's `card_token` (`card/info`), never its number."),
+                "first_name": name_part(),
+                "last_name": name_part(),
+                "card_token": required_text(
+                    "The card's `card_token` (`card/info`), never its number.",
+                    64,
+                ),
             }),
             &["user_phone", "first_name", "last_name", "card_token"],
             json!({
@@ -1375,9 +1411,10 @@ fn methods() -> Vec<Method> {
                     },
                     "amount": schema_ref("Amount"),
                     "currency": schema_ref("Currency"),
-                    "description": string("Shown in the statement."),
-                    "external_id": string(
+                    "description": text("Shown in the statement.", 255),
+                    "external_id": text(
                         "The partner's own reference, shown back in `transaction/info`.",
+                        64,
                     ),
                 }),
                 &["card_id", "type", "amount", "currency", "description"],
@@ -1499,11 +1536,14 @@ fn methods() -> Vec<Method> {
                     "description": "The original request's.",
                 }),
                 json!({
-                    "transaction_id": {"type": "string"},
+                    "transaction_id": {
+                        "type": ["string", "null"],
+                        "description": "The transaction it made; null when it made none.",
+                    },
                     "error_code": schema_ref("ErrorCode"),
                     "error_description": {"type": "string"},
                 }),
-                &[],
+                &["transaction_id"],
             ),
             gift: false,
             links: vec![],
@@ -1524,8 +1564,8 @@ fn methods() -> Vec<Method> {
                     "card_id": id_field("The card."),
                     "amount": schema_ref("Amount"),
                     "currency": schema_ref("Currency"),
-                    "description": string("Shown in the statement."),
-                    "merchant_name": string("The merchant, shown in the statement."),
+                    "description": text("Shown in the statement.", 255),
+                    "merchant_name": text("The merchant, shown in the statement.", 128),
                 }),
                 &["card_id", "amount", "currency", "description"],
                 json!({
@@ -1629,9 +1669,9 @@ fn methods() -> Vec<Method> {
             request: request(
                 "The holder and the product.",
                 json!({
-                    "cardholder_name": string("The holder's name."),
+                    "cardholder_name": required_text("The holder's name.", 128),
                     "phone": phone("Where the activation code goes by SMS."),
-                    "product_code": string("A product's `code` (`products`)."),
+                    "product_code": required_text("A product's `code` (`products`).", 64),
                 }),
                 &["cardholder_name", "phone", "product_code"],
                 json!({
