@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Contract fuzzing: schemathesis generates requests from the OpenAPI documents the server serves
-# (GET /openapi/cardlink.json, then GET /openapi/procard.json against the same server) and
+# (GET /openapi/cardlink.json, then /openapi/procard.json, then /openapi/cardapi.json, against
+# the same server) and
 # checks every answer against them. Fails on any 5xx, any answer whose status, content type or
 # body the document does not describe, and on a server that died or logged a panic.
 #
 # Env: PAYLINK_BIN (default <repo>/target/debug/paylink), PAYLINK_TEST_DATABASE_URL (optional
 # PostgreSQL admin URL; a fresh database is made in it; default: a temp SQLite file),
 # FUZZ_MAX_TIME (seconds of generation for the Cardlink document, default 150),
-# FUZZ_PROCARD_MAX_TIME (for the Procard document, default 60), FUZZ_MAX_EXAMPLES (per operation
+# FUZZ_PROCARD_MAX_TIME (for the Procard document, default 60), FUZZ_CARDAPI_MAX_TIME (for the
+# Card API document, default 60), FUZZ_MAX_EXAMPLES (per operation
 # and phase, default 100), FUZZ_VENV (where schemathesis is installed, default
 # target/fuzz-venv), FUZZ_REPORT_DIR (default target/fuzz-report/<backend>; the Procard run's
-# report goes in its procard/ folder), FUZZ_SEED (default random; printed).
+# report goes in its procard/ folder, the Card API run's in cardapi/), FUZZ_SEED (default random;
+# printed).
 #
 # TEMPORARY: FUZZ_ALLOW_X00 (default: true on SQLite, false on PostgreSQL) says whether
 # generated strings may hold NUL bytes. NUL in a text parameter still answers 500 on PostgreSQL
@@ -27,6 +30,7 @@ bin="${PAYLINK_BIN:-$repo/target/debug/paylink}"
 venv="${FUZZ_VENV:-$repo/target/fuzz-venv}"
 max_time="${FUZZ_MAX_TIME:-150}"
 procard_max_time="${FUZZ_PROCARD_MAX_TIME:-60}"
+cardapi_max_time="${FUZZ_CARDAPI_MAX_TIME:-60}"
 max_examples="${FUZZ_MAX_EXAMPLES:-100}"
 [[ -x "$bin" ]] || { echo "paylink binary not found at $bin: cargo build -p paylink-cli" >&2; exit 2; }
 
@@ -82,6 +86,13 @@ procard="$("$bin" procard enable --merchant "$merchant_id" --login FUZZ_PROCARD 
 export PAYLINK_FUZZ_PROCARD_LOGIN=FUZZ_PROCARD
 PAYLINK_FUZZ_PROCARD_KEY="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["secret_key"])' <<<"$procard")"
 export PAYLINK_FUZZ_PROCARD_KEY
+# A Card API partner: tests/fuzz/cardapi_hooks.py signs the Card API run's requests with its key;
+# its prepaid KZT balance funds card credits and gift cards for the whole run.
+partner="$("$bin" partner create --name fuzz --database-url "$db_url" --json)"
+PAYLINK_CARDAPI_AUTH_ID="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["auth_id"])' <<<"$partner")"
+PAYLINK_CARDAPI_KEY="$(python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["secret_key"])' <<<"$partner")"
+export PAYLINK_CARDAPI_AUTH_ID PAYLINK_CARDAPI_KEY
+"$bin" partner fund --auth-id "$PAYLINK_CARDAPI_AUTH_ID" --amount 10000000.00 --currency KZT --database-url "$db_url" >/dev/null
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
@@ -172,6 +183,16 @@ procard_requests="$(count "$report_dir/procard")"
 echo "Procard on $backend: $procard_requests, exit $procard_status"
 ((procard_status == 0)) || status=$procard_status
 
+# The Card API in the same server run, with its own budget; the hooks module signs every request
+# (X-JWS-Signature over the exact body bytes) and gives most a fresh request_id.
+echo "schemathesis $SCHEMATHESIS_VERSION on $backend, Card API (seed $seed): at most ${cardapi_max_time}s"
+cardapi_status=0
+SCHEMATHESIS_HOOKS="$repo/tests/fuzz/cardapi_hooks.py" \
+    fuzz "$repo/tests/fuzz/cardapi.toml" /openapi/cardapi.json "$cardapi_max_time" "$report_dir/cardapi" || cardapi_status=$?
+cardapi_requests="$(count "$report_dir/cardapi")"
+echo "Card API on $backend: $cardapi_requests, exit $cardapi_status"
+((cardapi_status == 0)) || status=$cardapi_status
+
 if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "!!! the server died during the run:" >&2
     tail -n 40 "$log" >&2
@@ -182,5 +203,5 @@ if grep -q "panicked" "$log"; then
     grep -n -A3 "panicked" "$log" | head -n 40 >&2
     status=1
 fi
-echo "schemathesis on $backend: Cardlink $requests; Procard $procard_requests; exit $status (report in $report_dir)"
+echo "schemathesis on $backend: Cardlink $requests; Procard $procard_requests; Card API $cardapi_requests; exit $status (report in $report_dir)"
 exit "$status"

@@ -48,6 +48,16 @@ pub struct FileConfig {
     pub idempotency: IdempotencyFile,
     #[serde(default)]
     pub card_api: CardApiFile,
+    #[serde(default)]
+    pub web: WebFile,
+}
+
+/// The `[web]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebFile {
+    /// The mail gateway's URL (emails are POSTed there as JSON).
+    pub mail_url: Option<String>,
 }
 
 /// The `[card_api]` table.
@@ -230,6 +240,21 @@ fn duration(key: &str, text: &str) -> Result<Duration, String> {
         .ok_or_else(|| {
             format!("{key}: {text:?} is not a duration such as 250ms, 10s, 5m, 2h or 1d")
         })
+}
+
+/// Where emails of admin commands point and go: the public URL (links in them start with it)
+/// and the mail gateway, as `serve` would take them from the file and the environment.
+pub fn mail_context(file: &FileConfig) -> (String, Option<String>) {
+    let public_url = env("PAYLINK_PUBLIC_URL")
+        .or(file.public_url.clone())
+        .unwrap_or_else(|| {
+            let listen = env("PAYLINK_LISTEN")
+                .or(file.listen.clone())
+                .unwrap_or_else(|| Settings::DEFAULT_LISTEN.to_string());
+            format!("http://{listen}")
+        });
+    let mail_url = env("PAYLINK_MAIL_URL").or(file.web.mail_url.clone());
+    (public_url.trim_end_matches('/').to_string(), mail_url)
 }
 
 fn env(name: &str) -> Option<String> {
@@ -478,6 +503,14 @@ pub fn settings(o: Overrides, file: FileConfig) -> Result<Settings, String> {
             ));
         }
         s.card_api.sms_url = Some(url);
+    }
+    if let Some(url) = env("PAYLINK_MAIL_URL").or_else(|| file.web.mail_url.clone()) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!(
+                "web.mail_url: {url:?} must start with http:// or https://"
+            ));
+        }
+        s.web.mail_url = Some(url);
     }
     if let Some(url) = o.public_url.or(file.public_url) {
         if !(url.starts_with("http://") || url.starts_with("https://")) {

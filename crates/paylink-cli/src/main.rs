@@ -111,6 +111,9 @@ enum Command {
     /// Text messages sent to cardholders (gift-card OTPs).
     #[command(subcommand)]
     Sms(issuing::SmsCommand),
+    /// Emails the web pages sent (password resets, invitations).
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Inspect and replay postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
@@ -280,6 +283,17 @@ impl ServerSettingsArgs {
 }
 
 #[derive(Subcommand)]
+enum MailCommand {
+    /// The newest emails, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum MerchantCommand {
     /// Create a merchant with one enabled RUB shop and an API token.
     Create {
@@ -293,6 +307,17 @@ enum MerchantCommand {
         #[arg(long)]
         verified: bool,
         /// Print one JSON object {merchant_id, shop_id, api_token, webhook_secret} instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a one-time link (valid 7 days) with which the merchant's owner chooses a password
+    /// and signs in to the merchant app; it is also emailed (see `mail list`).
+    Invite {
+        #[arg(long, value_name = "ID")]
+        merchant: String,
+        /// The owner's email, when the merchant has none yet (its contact email otherwise).
+        #[arg(long)]
+        email: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -624,7 +649,8 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
         println!("database {} is up to date", config::redact(&url));
     }
     let allow_private = config::postbacks(&file).map_err(Failure)?.allow_private;
-    let result = admin_command(&store, &keys, cli.command, allow_private).await;
+    let mail = config::mail_context(&file);
+    let result = admin_command(&store, &keys, cli.command, allow_private, &mail).await;
     store.close().await;
     result
 }
@@ -769,7 +795,12 @@ async fn admin_command(
     keys: &Keys,
     command: Command,
     allow_private: bool,
+    (public_url, mail_url): &(String, Option<String>),
 ) -> Result<(), Failure> {
+    let mailer = paylink_server::ops::accounts::Mailer {
+        gateway: mail_url.as_deref(),
+        public_url,
+    };
     match command {
         Command::Keys(c) => keys_command(store, keys, c).await?,
         // `run` starts the server before opening an admin store; `Store::open` migrates.
@@ -887,6 +918,52 @@ async fn admin_command(
         Command::Ledger(c) => money::ledger(store, c).await?,
         Command::Partner(c) => issuing::partner(store, keys, c).await?,
         Command::Sms(c) => issuing::sms(store, c).await?,
+        Command::Mail(MailCommand::List { limit, json }) => {
+            let list = store.mail_messages(limit.clamp(1, 10_000)).await?;
+            if json {
+                let items: Vec<_> = list
+                    .iter()
+                    .map(|m| {
+                        json!({"id": m.id, "to": m.to, "subject": m.subject, "text": m.text,
+                               "state": m.state, "created_at": format_datetime(m.created_at)})
+                    })
+                    .collect();
+                println!("{}", json!(items));
+            } else if list.is_empty() {
+                println!("no emails");
+            } else {
+                for m in &list {
+                    println!(
+                        "{}  {}  {}  [{}]\n{}\n",
+                        format_datetime(m.created_at),
+                        m.to,
+                        m.subject,
+                        m.state,
+                        m.text
+                    );
+                }
+            }
+        }
+        Command::Merchant(MerchantCommand::Invite {
+            merchant,
+            email,
+            json,
+        }) => {
+            let url = paylink_server::ops::accounts::invite(
+                store,
+                &mailer,
+                &merchant,
+                email.as_deref(),
+                now(),
+            )
+            .await
+            .map_err(about(&merchant))?;
+            report(
+                json,
+                json!({"merchant_id": merchant, "sign_in_link": url}),
+                format!("sign-in link (one-time, valid 7 days):\n{url}"),
+            );
+        }
         Command::Fx(c) => money::fx(store, c).await?,
         Command::PayoutAccount(c) => money::payout_account(store, keys, c).await?,
         Command::Payout(c) => money::payout(store, c).await?,

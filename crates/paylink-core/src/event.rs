@@ -17,6 +17,18 @@ pub enum Event {
     LinkPaymentFinished(LinkPaymentFinished),
     /// A text message to a phone (a gift card's OTP).
     Sms(Sms),
+    /// An email (a password reset link, an invitation, a dispute's reply).
+    Email(Email),
+}
+
+/// An email, sent through the configured mail gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    /// What it is about (unique: one message per subject).
+    pub subject_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
 }
 
 /// A text message to a phone, sent through the configured SMS gateway.
@@ -105,6 +117,7 @@ impl Event {
             Event::RefundMade(_) => EventKind::Refund,
             Event::LinkPaymentFinished(_) => EventKind::Payment,
             Event::Sms(_) => EventKind::Sms,
+            Event::Email(_) => EventKind::Email,
         }
     }
 
@@ -116,6 +129,7 @@ impl Event {
             Event::RefundMade(e) => e.refund_id.as_str(),
             Event::LinkPaymentFinished(e) => e.payment_id.as_str(),
             Event::Sms(e) => &e.subject,
+            Event::Email(e) => &e.subject_id,
         }
     }
 }
@@ -127,6 +141,7 @@ pub enum EventKind {
     Payout,
     Refund,
     Sms,
+    Email,
 }
 
 impl EventKind {
@@ -136,6 +151,7 @@ impl EventKind {
             EventKind::Payout => "payout",
             EventKind::Refund => "refund",
             EventKind::Sms => "sms",
+            EventKind::Email => "email",
         }
     }
 
@@ -145,6 +161,7 @@ impl EventKind {
             EventKind::Payout,
             EventKind::Refund,
             EventKind::Sms,
+            EventKind::Email,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -160,6 +177,8 @@ pub enum Dialect {
     Procard,
     /// The Card API's messages (gift-card OTPs by SMS).
     CardApi,
+    /// Emails of the web pages (to the mail gateway).
+    Mail,
 }
 
 impl Dialect {
@@ -168,13 +187,19 @@ impl Dialect {
             Dialect::Cardlink => "cardlink",
             Dialect::Procard => "procard",
             Dialect::CardApi => "cardapi",
+            Dialect::Mail => "mail",
         }
     }
 
     pub fn parse(text: &str) -> Option<Dialect> {
-        [Dialect::Cardlink, Dialect::Procard, Dialect::CardApi]
-            .into_iter()
-            .find(|d| d.as_str() == text)
+        [
+            Dialect::Cardlink,
+            Dialect::Procard,
+            Dialect::CardApi,
+            Dialect::Mail,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == text)
     }
 }
 
@@ -272,6 +297,23 @@ impl Notice {
             bill_id: None,
             url: url.to_string(),
             event: Event::Sms(sms),
+            created_at: now,
+        }
+    }
+}
+
+impl Notice {
+    /// An email to `url` (the mail gateway; empty: kept for `paylink mail list`).
+    pub fn email(url: &str, email: Email, now: Millis) -> Notice {
+        Notice {
+            id: format!("msg_mail_{}", email.subject_id),
+            dialect: Dialect::Mail,
+            merchant_id: None,
+            partner_id: None,
+            shop_id: None,
+            bill_id: None,
+            url: url.to_string(),
+            event: Event::Email(email),
             created_at: now,
         }
     }

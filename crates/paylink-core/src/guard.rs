@@ -60,6 +60,10 @@ pub enum Guard {
     OtpSpent,
     /// The one-time link was used or has expired.
     SecretGone,
+    /// The web account does not exist.
+    AccountNotFound,
+    /// A one-time sign-in or reset link was used or has expired.
+    LinkGone,
 }
 
 impl Guard {
@@ -96,6 +100,8 @@ impl Guard {
             Guard::AmountExceedsAuthorized => "amount_exceeds_authorized",
             Guard::OtpSpent => "otp_spent",
             Guard::SecretGone => "secret_gone",
+            Guard::AccountNotFound => "account_not_found",
+            Guard::LinkGone => "link_gone",
         }
     }
 
@@ -135,6 +141,11 @@ impl Guard {
             | Guard::AmountExceedsAuthorized
             | Guard::OtpSpent
             | Guard::SecretGone => None,
+            Guard::AccountNotFound => Some(DomainError::Unauthorized),
+            Guard::LinkGone => Some(DomainError::Invalid {
+                field: "link",
+                kind: Rule::Expired,
+            }),
         }
     }
 

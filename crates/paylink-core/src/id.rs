@@ -92,6 +92,8 @@ public_id!(CardId);
 // The Card API's clients (cardholders) and card transactions.
 public_id!(ClientId);
 public_id!(CardTransactionId);
+// Web accounts (merchant app, operator console).
+public_id!(AccountId);
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! Operations take the current state and `now` and return values or a [`plan::Plan`] that the
 //! store applies atomically.
 
+pub mod account;
 pub mod bill;
 pub mod card;
 pub mod cardholder;

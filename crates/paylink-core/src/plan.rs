@@ -1,12 +1,13 @@
 //! What a domain operation decided to write. The store applies a plan atomically; guards that
 //! depend on concurrent state are part of each write's SQL.
 
+use crate::account::{Account, OneTimeLink, Session};
 use crate::bill::{Bill, Locale};
 use crate::event::{AfterAttempt, Notice};
 use crate::guard::Guard;
 use crate::id::{
-    BillId, CardId, CardTransactionId, ClientId, MerchantId, PartnerId, PaymentId, PayoutAccountId,
-    PayoutId, RefundId, ShopId,
+    AccountId, BillId, CardId, CardTransactionId, ClientId, MerchantId, PartnerId, PaymentId,
+    PayoutAccountId, PayoutId, RefundId, ShopId,
 };
 use crate::issued::{CardClient, CardRequest, CardTransaction, IssuedCard, Partner};
 use crate::issuing::{CardStatus, StoredOtp};
@@ -388,6 +389,44 @@ pub enum Write {
     UseCardSecret {
         digest: String,
         now: Millis,
+    },
+    /// Conflict (not a guard) when the kind's email is taken.
+    InsertAccount(Account),
+    /// Guard: the account exists ([`Guard::AccountNotFound`]).
+    SetPassword {
+        account_id: AccountId,
+        hash: String,
+        now: Millis,
+    },
+    InsertSession(Session),
+    /// Ends one session (signing out); a session already ended stays so.
+    RevokeSession {
+        digest: String,
+        now: Millis,
+    },
+    /// Ends every live session of the account (a new password) but `except`.
+    RevokeSessions {
+        account_id: AccountId,
+        except: Option<String>,
+        now: Millis,
+    },
+    InsertLink {
+        link: OneTimeLink,
+        now: Millis,
+    },
+    /// Uses a one-time link. Guard: unused and not expired ([`Guard::LinkGone`]).
+    UseLink {
+        digest: String,
+        now: Millis,
+    },
+    /// A failed sign-in counted under `key` (see [`crate::account::failure_keys`]).
+    RecordSignInFailure {
+        key: String,
+        at: Millis,
+    },
+    /// Forgets failed sign-ins from before `before` (they left every window).
+    PurgeSignInFailures {
+        before: Millis,
     },
 }
 

@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::pages;
 use crate::sandbox::{self, acquirer::SandboxAcquirer, acquirer::SandboxPayouts};
 use crate::state::{AppState, Clock, Services};
+use crate::web;
 use crate::workers::{dispatcher, money};
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
@@ -400,7 +401,8 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .merge(cardlink::router())
         .merge(procard::router())
         .merge(cardapi::router())
-        .merge(pages::router());
+        .merge(pages::router())
+        .merge(web::router());
     if state.settings.mode == Mode::Sandbox {
         routes = routes.merge(sandbox::router());
     }
@@ -545,7 +547,11 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
     // The path only: a query may carry what must not be logged; a path that is itself a
     // secret (a one-time link) is logged as its route's template.
     let path = match route.as_ref().map(|r| r.as_str()) {
-        Some(template) if template == pages::CARD_SECRET_ROUTE => template,
+        Some(template)
+            if [pages::CARD_SECRET_ROUTE, web::PASSWORD_LINK_ROUTE].contains(&template) =>
+        {
+            template
+        }
         _ => req.uri().path(),
     };
     let span = tracing::info_span!(

@@ -39,6 +39,15 @@ pub struct Settings {
     pub mode: Mode,
     pub idempotency: IdempotencySettings,
     pub card_api: CardApiSettings,
+    pub web: WebSettings,
+}
+
+/// The web pages' settings.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    /// The mail gateway emails (password resets, invitations) are POSTed to, with the
+    /// postbacks' retries. `None`: emails are kept for `paylink mail list` only.
+    pub mail_url: Option<String>,
 }
 
 /// The Card API's settings.
@@ -213,6 +222,7 @@ impl Settings {
             mode: Mode::Sandbox,
             idempotency: IdempotencySettings::default(),
             card_api: CardApiSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod ops;
 mod pages;
 pub mod sandbox;
 pub mod state;
+pub mod web;
 pub mod workers;
 
 pub use app::{Application, Panics, StartError};

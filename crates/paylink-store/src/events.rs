@@ -4,7 +4,7 @@
 
 use crate::StoreError;
 use paylink_core::event::{
-    Event, LinkPaymentFinished, PaymentFinished, PayoutFinished, RefundMade, Sms,
+    Email, Event, LinkPaymentFinished, PaymentFinished, PayoutFinished, RefundMade, Sms,
 };
 use paylink_core::id::{BillId, PaymentId, PayoutId, RefundId};
 use paylink_core::money::Currency;
@@ -55,6 +55,13 @@ pub(crate) fn encode(event: &Event) -> String {
             "reason": e.reason,
             "reason_code": e.reason_code,
             "created_at": e.created_at,
+        }),
+        Event::Email(e) => json!({
+            "type": "email",
+            "subject_id": e.subject_id,
+            "to": e.to,
+            "subject": e.subject,
+            "text": e.text,
         }),
         Event::Sms(e) => json!({
             "type": "sms",
@@ -113,6 +120,12 @@ pub(crate) fn decode(text: &str) -> Result<Event, StoreError> {
             reason: f.opt_text("reason")?,
             reason_code: f.opt_int("reason_code")?,
             created_at: f.int("created_at")?,
+        }),
+        "email" => Event::Email(Email {
+            subject_id: f.text("subject_id")?,
+            to: f.text("to")?,
+            subject: f.text("subject")?,
+            text: f.text("text")?,
         }),
         "sms" => Event::Sms(Sms {
             subject: f.text("subject")?,

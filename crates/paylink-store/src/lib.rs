@@ -4,6 +4,7 @@
 
 #[macro_use]
 mod sql;
+mod accounts;
 pub mod backup;
 mod events;
 mod instance;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
 
+pub use accounts::MailRecord;
 pub use instance::SealedValue;
 pub use issuing::{CardSecretLink, SmsRecord};
 pub use ledger::LedgerReport;

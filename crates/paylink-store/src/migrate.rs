@@ -93,6 +93,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0013_card_api.sqlite.sql"),
         postgres: include_str!("../migrations/0013_card_api.postgres.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("../migrations/0014_web_accounts.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

@@ -230,6 +230,15 @@ impl Store {
         self.fetch_one(sql, &[id.as_str().into()], rows::shop).await
     }
 
+    /// The merchant's shops, oldest first.
+    pub async fn shops_of(&self, merchant: &MerchantId) -> Result<Vec<Shop>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {SHOP_COLUMNS} FROM shops s WHERE s.merchant_id = $1 ORDER BY s.created_at, s.id"
+        );
+        self.fetch(sql, &[merchant.as_str().into()], rows::shop)
+            .await
+    }
+
     /// Any bill by id: for the payer-facing pages, which have no merchant.
     pub async fn bill(&self, id: &BillId) -> Result<Option<Bill>, StoreError> {
         let sql = sql_once!("SELECT {BILL_COLUMNS} FROM bills b WHERE b.id = $1");

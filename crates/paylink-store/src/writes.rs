@@ -91,6 +91,15 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             }
             // Rows no request has touched for the whole retention.
             Write::PurgeRequests { .. } => None,
+            w @ (Write::InsertAccount(_)
+            | Write::SetPassword { .. }
+            | Write::InsertSession(_)
+            | Write::RevokeSession { .. }
+            | Write::RevokeSessions { .. }
+            | Write::InsertLink { .. }
+            | Write::UseLink { .. }
+            | Write::RecordSignInFailure { .. }
+            | Write::PurgeSignInFailures { .. }) => crate::accounts::lock(w),
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -787,6 +796,15 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                  LIMIT $2)",
             vec![(*before).into(), (*limit).into()],
         )),
+        w @ (Write::InsertAccount(_)
+        | Write::SetPassword { .. }
+        | Write::InsertSession(_)
+        | Write::RevokeSession { .. }
+        | Write::RevokeSessions { .. }
+        | Write::InsertLink { .. }
+        | Write::UseLink { .. }
+        | Write::RecordSignInFailure { .. }
+        | Write::PurgeSignInFailures { .. }) => crate::accounts::push(out, w),
         card_api => crate::issuing::push(out, card_api),
     }
 }

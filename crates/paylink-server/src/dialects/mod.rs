@@ -29,6 +29,7 @@ pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered,
         Dialect::Cardlink => cardlink::postback::render(seal, claimed, at),
         Dialect::Procard => procard::callback::render(seal, claimed, at),
         Dialect::CardApi => cardapi::sms::render(claimed),
+        Dialect::Mail => crate::web::mail::render(claimed),
     }
 }
 
@@ -38,5 +39,6 @@ pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
         Dialect::Cardlink => cardlink::postback::fields(notice),
         Dialect::Procard => procard::callback::fields(notice),
         Dialect::CardApi => cardapi::sms::fields(notice),
+        Dialect::Mail => crate::web::mail::fields(notice),
     }
 }

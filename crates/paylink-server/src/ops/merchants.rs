@@ -81,6 +81,20 @@ pub async fn create_merchant(
     verified: bool,
     now: Millis,
 ) -> Result<Onboarded, OpError> {
+    create_merchant_with(store, keys, name, email, verified, now, |_| Vec::new()).await
+}
+
+/// [`create_merchant`], with `more` writes (given the new merchant's id) in the same plan: a
+/// merchant signing up gets its owner's account with it.
+pub async fn create_merchant_with(
+    store: &Store,
+    keys: &InstanceKeys,
+    name: &str,
+    email: Option<String>,
+    verified: bool,
+    now: Millis,
+    more: impl Fn(&MerchantId) -> Vec<Write>,
+) -> Result<Onboarded, OpError> {
     if name.trim().is_empty() {
         return Err(DomainError::Invalid {
             field: "name",
@@ -88,9 +102,13 @@ pub async fn create_merchant(
         }
         .into());
     }
-    let mut rng = rand::thread_rng();
+    // Ids drawn before any await: the thread's generator is not Send.
+    let (merchant_id, shop_id) = {
+        let mut rng = rand::thread_rng();
+        (MerchantId::random(&mut rng), ShopId::random(&mut rng))
+    };
     let merchant = Merchant {
-        id: MerchantId::random(&mut rng),
+        id: merchant_id,
         name: name.to_string(),
         email,
         verified,
@@ -98,21 +116,19 @@ pub async fn create_merchant(
         subscription: Subscription::Active,
         created_at: now,
     };
-    let shop = Shop::new(
-        ShopId::random(&mut rng),
-        merchant.id.clone(),
-        name.to_string(),
-        now,
-    );
+    let shop = Shop::new(shop_id, merchant.id.clone(), name.to_string(), now);
     let (merchant_id, shop_id) = (merchant.id.clone(), shop.id.clone());
     let (webhook_secret, key_write) = webhook_key(&keys.seal, &shop.id);
-    let api_token = with_fresh_token(store, &keys.seal, &merchant_id, now, |token_write| Plan {
-        writes: vec![
+    let extra = more(&merchant_id);
+    let api_token = with_fresh_token(store, &keys.seal, &merchant_id, now, |token_write| {
+        let mut writes = vec![
             Write::InsertMerchant(merchant.clone()),
             Write::InsertShop(shop.clone()),
             key_write.clone(),
             token_write,
-        ],
+        ];
+        writes.extend(extra.iter().cloned());
+        Plan { writes }
     })
     .await?;
     Ok(Onboarded {
@@ -273,6 +289,37 @@ pub async fn create_shop(
         shop,
         webhook_secret,
     })
+}
+
+/// The merchant's shops.
+pub async fn shops(store: &Store, merchant_id: &MerchantId) -> Result<Vec<Shop>, OpError> {
+    Ok(store.shops_of(merchant_id).await?)
+}
+
+/// [`update_shop`] for one of `merchant_id`'s shops; another merchant's shop reads as missing.
+pub async fn update_own_shop(
+    store: &Store,
+    merchant_id: &MerchantId,
+    shop_id: &str,
+    changes: ShopChanges,
+    allow_private: bool,
+) -> Result<Shop, OpError> {
+    own_shop(store, merchant_id, shop_id).await?;
+    update_shop(store, shop_id, changes, allow_private).await
+}
+
+/// One of `merchant_id`'s shops; another merchant's reads as missing.
+pub async fn own_shop(
+    store: &Store,
+    merchant_id: &MerchantId,
+    shop_id: &str,
+) -> Result<Shop, OpError> {
+    let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
+    Ok(store
+        .shop(&id)
+        .await?
+        .filter(|s| &s.merchant_id == merchant_id)
+        .ok_or(DomainError::ShopNotFound)?)
 }
 
 pub async fn update_shop(

@@ -3,6 +3,7 @@
 //! (the dialects, the payer pages, the sandbox, the workers and the CLI's admin commands) calls
 //! these; none builds a plan or holds a business rule of its own.
 
+pub mod accounts;
 pub mod bills;
 pub mod checkout;
 pub mod fx;

@@ -99,16 +99,16 @@ const DESCRIPTION: &str = "The Card API v5 as paylink serves it: clients (cardho
     `error_code` and `error_description` for a refusal, on the same HTTP statuses.";
 
 const JWS_DESCRIPTION: &str = "A detached JWS (RFC 7515, HS512): \
-    `<b64url(header)>..<b64url(signature)>`, the compact form with its payload part left empty \
-    (a payload part holding the base64url body is taken too). The protected header is the \
-    compact JSON `{\"uri\":\"/v5/card-api/request/status\",\"auth_id\":\"<partner id>\",\"method\":\"POST\",\
-    \"params\":\"\",\"alg\":\"HS512\"}`: `uri` the request path, `auth_id` the partner's id, \
-    `method` the HTTP method, `params` the raw query string (empty when there is none), `alg` \
-    exactly `HS512`. The signature is HMAC-SHA512 under the partner's secret key over \
-    `b64url(header) + \".\" + b64url(body)`, over the exact body bytes sent; base64url is \
-    without padding. The server checks the header segment as received, so a signer may order \
-    or space the header as it likes, but partners' signers write it compactly in the order \
-    above (`/` not escaped), which reproduces the seed's example: key `secret`, auth_id \
+    `<b64url(header)>..<b64url(signature)>`, the compact form with its payload part left empty (a \
+    payload part holding the base64url body is taken too). The protected header is the compact \
+    JSON `{\"uri\":\"/v5/card-api/request/status\",\"auth_id\":\"<partner \
+    id>\",\"method\":\"POST\",\"params\":\"\",\"alg\":\"HS512\"}`: `uri` the request path, \
+    `auth_id` the partner's id, `method` the HTTP method, `params` the raw query string (empty \
+    when there is none), `alg` exactly `HS512`. The signature is HMAC-SHA512 under the partner's \
+    secret key over `b64url(header) + \".\" + b64url(body)`, over the exact body bytes sent; \
+    base64url is without padding. The server checks the header segment as received, so a signer \
+    may order or space the header as it likes, but partners' signers write it compactly in the \
+    order above (`/` not escaped), which reproduces the seed's example: key `secret`, auth_id \
     `123456`, body `{\"request_id\":\"828cf71d-a447-4a67-a149-c1df8bc197ca\"}` sign to \
     `eyJ1cmkiOiIvdjUvY2FyZC1hcGkvcmVxdWVzdC9zdGF0dXMiLCJhdXRoX2lkIjoiMTIzNDU2IiwibWV0aG9kIjoiUE9TVCIsInBhcmFtcyI6IiIsImFsZyI6IkhTNTEyIn0..\
     f1sQoeIpX_ZjOaykQzSeylvvKaVrEQV4gNM2ACFbEMkFDUV9Zk5WO1yQGEWez-vnQMVHodLBDVEyh5Xm2-3MjQ`. \

@@ -22,7 +22,9 @@ pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
         NoticeContent::Event(Event::PayoutFinished(e)) => payout_fields(e),
         NoticeContent::Event(Event::RefundMade(e)) => refund_fields(e),
         // Other dialects' events: never on a Cardlink notice.
-        NoticeContent::Event(Event::LinkPaymentFinished(_) | Event::Sms(_)) => Vec::new(),
+        NoticeContent::Event(Event::LinkPaymentFinished(_) | Event::Sms(_) | Event::Email(_)) => {
+            Vec::new()
+        }
         NoticeContent::Fields(fields) => fields.clone(),
     }
 }
@@ -63,7 +65,7 @@ fn signed(kind: EventKind) -> &'static [&'static str] {
         EventKind::Payment => &["OutSum", "InvId"],
         EventKind::Payout => &["Amount", "TrsId"],
         EventKind::Refund => &["Amount", "Currency", "BillId", "PaymentId", "Id"],
-        EventKind::Sms => &[],
+        EventKind::Sms | EventKind::Email => &[],
     }
 }
 

@@ -1,0 +1,467 @@
+//! Web accounts: signing up (a merchant with its first shop and its owner's account), signing
+//! in and out, sessions, invitations and password resets by one-time links sent by email, and
+//! changing a password. Passwords are argon2id hashes, computed off the async threads; failed
+//! sign-ins are counted per account and per client address.
+
+use crate::keys::InstanceKeys;
+use crate::ops::merchants::{self, Onboarded};
+use crate::ops::OpError;
+use paylink_core::account::{
+    failure_keys, new_token, normalize_email, plausible_token, sign_in_allowed, token_digest,
+    Account, AccountKind, LinkPurpose, OneTimeLink, Session, SESSION_TTL_MS, SIGN_IN_WINDOW_MS,
+};
+use paylink_core::error::Rule;
+use paylink_core::event::{Email, Notice};
+use paylink_core::id::{random_base62, AccountId};
+use paylink_core::password;
+use paylink_core::plan::{Plan, Write};
+use paylink_core::secret::Secret;
+use paylink_core::time::Millis;
+use paylink_core::DomainError;
+use paylink_store::{Store, StoreError};
+
+/// A new session: the cookie's token (given to the browser once) and what is stored.
+pub struct SignedIn {
+    pub token: Secret<String>,
+    pub session: Session,
+    pub account: Account,
+}
+
+/// Where emails go: the gateway URL (none: kept for `paylink mail list`) and the instance's
+/// public URL, which links in them start with.
+pub struct Mailer<'a> {
+    pub gateway: Option<&'a str>,
+    pub public_url: &'a str,
+}
+
+impl Mailer<'_> {
+    fn notice(&self, to: &str, subject: &str, text: String, now: Millis) -> Write {
+        let subject_id = random_base62(&mut rand::thread_rng(), 16);
+        Write::EnqueueNotice(Notice::email(
+            self.gateway.unwrap_or(""),
+            Email {
+                subject_id,
+                to: to.to_string(),
+                subject: subject.to_string(),
+                text,
+            },
+            now,
+        ))
+    }
+
+    /// The page a one-time link's token opens.
+    pub fn link_url(&self, token: &str) -> String {
+        format!("{}/password/{token}", self.public_url.trim_end_matches('/'))
+    }
+}
+
+/// argon2id is slow on purpose: off the async threads.
+async fn hash(password: String) -> Result<String, OpError> {
+    tokio::task::spawn_blocking(move || password::hash(&mut rand::thread_rng(), &password))
+        .await
+        .map_err(|e| OpError::Store(StoreError::Database(format!("hashing failed: {e}"))))
+}
+
+async fn verify(password: String, phc: Option<String>) -> bool {
+    // Without an account (or a password yet) a dummy hash is verified all the same, so that
+    // timing does not tell which emails have accounts.
+    static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        password::hash(&mut rand::thread_rng(), "not a password of anyone")
+    });
+    let known = phc.is_some();
+    let phc = phc.unwrap_or_else(|| DUMMY.clone());
+    tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+        .await
+        .unwrap_or(false)
+        && known
+}
+
+fn new_session(account: &Account, address: &str, now: Millis) -> (Secret<String>, Session) {
+    let mut rng = rand::thread_rng();
+    let (token, digest) = new_token(&mut rng);
+    let session = Session {
+        digest,
+        account_id: account.id.clone(),
+        csrf: random_base62(&mut rng, 32),
+        created_at: now,
+        expires_at: now + SESSION_TTL_MS,
+        revoked_at: None,
+        address: address.to_string(),
+    };
+    (Secret::new(token), session)
+}
+
+/// Signs up: a merchant named `shop_name` with its first shop and token, and its owner's
+/// account; answers the merchant and a session.
+pub async fn sign_up(
+    store: &Store,
+    keys: &InstanceKeys,
+    email: &str,
+    password_text: &str,
+    shop_name: &str,
+    address: &str,
+    now: Millis,
+) -> Result<(Onboarded, SignedIn), OpError> {
+    let email = normalize_email(email)?;
+    password::validate(password_text)?;
+    let shop_name = shop_name.trim();
+    if shop_name.is_empty() {
+        return Err(DomainError::Invalid {
+            field: "shop_name",
+            kind: Rule::Required,
+        }
+        .into());
+    }
+    paylink_core::text::check_len(
+        "shop_name",
+        &Some(shop_name.to_string()),
+        paylink_core::text::MAX_NAME,
+    )?;
+    if store
+        .account_by_email(AccountKind::Merchant, &email)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    let hashed = hash(password_text.to_string()).await?;
+    let account_id = AccountId::random(&mut rand::thread_rng());
+    let onboarded = merchants::create_merchant_with(
+        store,
+        keys,
+        shop_name,
+        Some(email.clone()),
+        false,
+        now,
+        |merchant_id| {
+            vec![Write::InsertAccount(Account {
+                id: account_id.clone(),
+                kind: AccountKind::Merchant,
+                merchant_id: Some(merchant_id.clone()),
+                email: email.clone(),
+                password_hash: Some(hashed.clone()),
+                role: None,
+                created_at: now,
+                updated_at: now,
+            })]
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        // The email's unique index: someone signed up with it meanwhile.
+        OpError::Store(StoreError::Conflict(_)) => taken(),
+        e => e,
+    })?;
+    let account = store
+        .account(&account_id)
+        .await?
+        .ok_or(DomainError::Unauthorized)?;
+    let signed_in = start_session(store, account, address, now).await?;
+    Ok((onboarded, signed_in))
+}
+
+fn taken() -> OpError {
+    DomainError::Invalid {
+        field: "email",
+        kind: Rule::Taken,
+    }
+    .into()
+}
+
+async fn start_session(
+    store: &Store,
+    account: Account,
+    address: &str,
+    now: Millis,
+) -> Result<SignedIn, OpError> {
+    let (token, session) = new_session(&account, address, now);
+    store
+        .apply(Plan::one(Write::InsertSession(session.clone())))
+        .await?;
+    Ok(SignedIn {
+        token,
+        session,
+        account,
+    })
+}
+
+/// Signs in with email and password. Wrong credentials answer [`DomainError::Unauthorized`]
+/// whichever was wrong; too many failures lately, [`DomainError::TooManyFailedAttempts`]
+/// without looking at the password.
+pub async fn sign_in(
+    store: &Store,
+    kind: AccountKind,
+    email: &str,
+    password_text: &str,
+    address: &str,
+    now: Millis,
+) -> Result<SignedIn, OpError> {
+    let email = normalize_email(email).map_err(|_| DomainError::Unauthorized)?;
+    let keys = failure_keys(&email, address);
+    let since = now - SIGN_IN_WINDOW_MS;
+    let by_account = store.sign_in_failures(&keys[0], since).await?;
+    let by_address = store.sign_in_failures(&keys[1], since).await?;
+    if !sign_in_allowed(by_account, by_address) {
+        return Err(DomainError::TooManyFailedAttempts.into());
+    }
+    let account = store.account_by_email(kind, &email).await?;
+    let ok = password::validate(password_text).is_ok()
+        && verify(
+            password_text.to_string(),
+            account.as_ref().and_then(|a| a.password_hash.clone()),
+        )
+        .await;
+    match account {
+        Some(account) if ok => start_session(store, account, address, now).await,
+        _ => {
+            let writes = keys
+                .into_iter()
+                .map(|key| Write::RecordSignInFailure { key, at: now })
+                .chain([Write::PurgeSignInFailures {
+                    before: now - 2 * SIGN_IN_WINDOW_MS,
+                }])
+                .collect();
+            store.apply(Plan { writes }).await?;
+            Err(DomainError::Unauthorized.into())
+        }
+    }
+}
+
+/// The live session of a cookie's token, with its account.
+pub async fn session(
+    store: &Store,
+    token: &str,
+    now: Millis,
+) -> Result<Option<(Session, Account)>, OpError> {
+    if !plausible_token(token) {
+        return Ok(None);
+    }
+    Ok(store
+        .session(&token_digest(token))
+        .await?
+        .filter(|(s, _)| s.is_live(now)))
+}
+
+pub async fn sign_out(store: &Store, session: &Session, now: Millis) -> Result<(), OpError> {
+    store
+        .apply(Plan::one(Write::RevokeSession {
+            digest: session.digest.clone(),
+            now,
+        }))
+        .await?;
+    Ok(())
+}
+
+/// "Forgot password": emails a reset link if a merchant account has this address. Answers the
+/// same whether or not one does, so the form does not tell who has an account.
+pub async fn forgot_password(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    email: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(());
+    };
+    let Some(account) = store
+        .account_by_email(AccountKind::Merchant, &email)
+        .await?
+    else {
+        return Ok(());
+    };
+    let (token, link) = one_time_link(&account, LinkPurpose::Reset, now);
+    let text = format!(
+        "Someone asked to reset the password of your paylink account ({email}).\n\n\
+         To choose a new password, open this link within an hour:\n{}\n\n\
+         If it was not you, ignore this email: your password stays as it is.",
+        mailer.link_url(&token)
+    );
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::InsertLink { link, now },
+                mailer.notice(&email, "Reset your paylink password", text, now),
+            ],
+        })
+        .await?;
+    Ok(())
+}
+
+fn one_time_link(account: &Account, purpose: LinkPurpose, now: Millis) -> (String, OneTimeLink) {
+    let (token, digest) = new_token(&mut rand::thread_rng());
+    let link = OneTimeLink {
+        digest,
+        account_id: account.id.clone(),
+        purpose,
+        expires_at: now + purpose.ttl(),
+        used_at: None,
+    };
+    (token, link)
+}
+
+/// The account a one-time link's token opens, while it works.
+pub async fn link_account(
+    store: &Store,
+    token: &str,
+    now: Millis,
+) -> Result<(OneTimeLink, Account), OpError> {
+    let gone = || DomainError::Invalid {
+        field: "link",
+        kind: Rule::Expired,
+    };
+    if !plausible_token(token) {
+        return Err(gone().into());
+    }
+    let link = store
+        .one_time_link(&token_digest(token))
+        .await?
+        .filter(|l| l.used_at.is_none() && l.expires_at > now)
+        .ok_or_else(gone)?;
+    let account = store.account(&link.account_id).await?.ok_or_else(gone)?;
+    Ok((link, account))
+}
+
+/// Sets a new password through a one-time link (an invitation or a reset): the link is spent,
+/// every session of the account ends, and a new one starts.
+pub async fn set_password_by_link(
+    store: &Store,
+    token: &str,
+    new_password: &str,
+    address: &str,
+    now: Millis,
+) -> Result<SignedIn, OpError> {
+    let (link, account) = link_account(store, token, now).await?;
+    password::validate(new_password)?;
+    let hashed = hash(new_password.to_string()).await?;
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::UseLink {
+                    digest: link.digest,
+                    now,
+                },
+                Write::SetPassword {
+                    account_id: account.id.clone(),
+                    hash: hashed,
+                    now,
+                },
+                Write::RevokeSessions {
+                    account_id: account.id.clone(),
+                    except: None,
+                    now,
+                },
+            ],
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::GuardFailed(g) => OpError::refused(g),
+            e => e.into(),
+        })?;
+    start_session(store, account, address, now).await
+}
+
+/// Changes the password of a signed-in account (the current one must be given); every other
+/// session of the account ends.
+pub async fn change_password(
+    store: &Store,
+    session: &Session,
+    account: &Account,
+    current: &str,
+    new_password: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    if !verify(current.to_string(), account.password_hash.clone()).await {
+        return Err(DomainError::Invalid {
+            field: "current_password",
+            kind: Rule::NotValid,
+        }
+        .into());
+    }
+    password::validate(new_password)?;
+    let hashed = hash(new_password.to_string()).await?;
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::SetPassword {
+                    account_id: account.id.clone(),
+                    hash: hashed,
+                    now,
+                },
+                Write::RevokeSessions {
+                    account_id: account.id.clone(),
+                    except: Some(session.digest.clone()),
+                    now,
+                },
+            ],
+        })
+        .await?;
+    Ok(())
+}
+
+/// An invitation for the merchant's owner: a one-time link to set a password (for a merchant
+/// made with `paylink merchant create`). Makes the account on first use, with `email` or the
+/// merchant's own; emails the link when the address is known. Answers the link.
+pub async fn invite(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    merchant_id: &str,
+    email: Option<&str>,
+    now: Millis,
+) -> Result<String, OpError> {
+    let merchant = merchants::merchant(store, merchant_id).await?;
+    let mut writes = Vec::new();
+    let account = match store.merchant_account(&merchant.id).await? {
+        Some(a) => a,
+        None => {
+            let email = email.map(str::to_string).or(merchant.email.clone()).ok_or(
+                DomainError::Invalid {
+                    field: "email",
+                    kind: Rule::Required,
+                },
+            )?;
+            let email = normalize_email(&email)?;
+            if store
+                .account_by_email(AccountKind::Merchant, &email)
+                .await?
+                .is_some()
+            {
+                return Err(taken());
+            }
+            let a = Account {
+                id: AccountId::random(&mut rand::thread_rng()),
+                kind: AccountKind::Merchant,
+                merchant_id: Some(merchant.id.clone()),
+                email,
+                password_hash: None,
+                role: None,
+                created_at: now,
+                updated_at: now,
+            };
+            writes.push(Write::InsertAccount(a.clone()));
+            a
+        }
+    };
+    let (token, link) = one_time_link(&account, LinkPurpose::Invite, now);
+    let url = mailer.link_url(&token);
+    writes.push(Write::InsertLink { link, now });
+    writes.push(mailer.notice(
+        &account.email,
+        "Your paylink account",
+        format!(
+            "An account of the paylink merchant app was made for {} ({}).\n\n\
+             To choose your password and sign in, open this link within 7 days:\n{url}",
+            merchant.name, account.email
+        ),
+        now,
+    ));
+    store.apply(Plan { writes }).await.map_err(|e| match e {
+        StoreError::Conflict(_) => taken(),
+        e => e.into(),
+    })?;
+    Ok(url)
+}
+
+/// The time a session ends, for its cookie's `Max-Age`.
+pub fn session_seconds(session: &Session, now: Millis) -> i64 {
+    ((session.expires_at - now) / 1000).max(0)
+}

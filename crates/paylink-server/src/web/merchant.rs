@@ -1,0 +1,354 @@
+//! The signed-in merchant's pages: the dashboard (balances, shops) and API integration (the
+//! API token with its refresh, each shop's id, postback URLs and webhook secret). Secrets are
+//! shown once, on the page that answers the action that made them; every action that breaks
+//! something an integration uses (a token refresh, a new webhook secret) has a confirm step.
+
+use super::{bad_form, page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use crate::ops::merchants::{self, ShopChanges};
+use crate::ops::OpError;
+use crate::pages::{field, fields};
+use crate::state::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use paylink_core::id::MerchantId;
+use paylink_core::merchant::Shop;
+use paylink_core::money::format_fixed;
+use paylink_core::DomainError;
+
+/// The signed-in merchant's id (`None`: send the visitor to sign in).
+fn merchant_of(v: &Visitor) -> Option<MerchantId> {
+    v.signed_in
+        .as_ref()
+        .and_then(|(_, a)| a.merchant_id.clone())
+}
+
+#[derive(Template)]
+#[template(path = "web_dashboard.html")]
+struct Dashboard {
+    c: Chrome,
+    title: &'static str,
+    notice: Option<&'static str>,
+    /// Currency, available, hold, locked.
+    balances: Vec<(String, String, String, String)>,
+    /// Name, id, currency.
+    shops: Vec<(String, String, String)>,
+}
+
+pub async fn dashboard(State(st): State<AppState>, v: Visitor) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let loaded = async {
+        let balances = st.store.balances(&merchant).await?;
+        let shops = merchants::shops(&st.store, &merchant).await?;
+        Ok::<_, OpError>((balances, shops))
+    }
+    .await;
+    match loaded {
+        Ok((balances, shops)) => page(
+            &v,
+            StatusCode::OK,
+            Dashboard {
+                c: Chrome::of(&st, &v),
+                title: v.t.dashboard,
+                notice: None,
+                balances: balances
+                    .iter()
+                    .map(|b| {
+                        (
+                            b.currency.code().to_string(),
+                            format_fixed(b.available),
+                            format_fixed(b.hold),
+                            format_fixed(b.locked),
+                        )
+                    })
+                    .collect(),
+                shops: shops
+                    .iter()
+                    .map(|s| (s.name.clone(), s.id.to_string(), s.currency.code().into()))
+                    .collect(),
+            },
+        ),
+        Err(e) => failed(&v, &e),
+    }
+}
+
+fn failed(v: &Visitor, e: &OpError) -> Response {
+    let text = refusal_text(v.t, e);
+    let status = match e {
+        OpError::Domain(DomainError::ShopNotFound) => StatusCode::NOT_FOUND,
+        OpError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    v.finish(axum::response::IntoResponse::into_response((status, text)))
+}
+
+/// A shop as the integration page shows it.
+struct ShopView {
+    id: String,
+    name: String,
+    result_url: String,
+    success_url: String,
+    fail_url: String,
+    /// Right after a rotation: the new secret, shown this once.
+    new_webhook_secret: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "web_integration.html")]
+struct Integration {
+    c: Chrome,
+    title: &'static str,
+    error: Option<&'static str>,
+    notice: Option<&'static str>,
+    /// Right after a refresh (or sign-up): the new token, shown this once.
+    new_token: Option<String>,
+    shops: Vec<ShopView>,
+}
+
+struct Shown {
+    error: Option<&'static str>,
+    notice: Option<&'static str>,
+    new_token: Option<String>,
+    webhook: Option<(String, String)>,
+}
+
+async fn integration_page(
+    st: &AppState,
+    v: &Visitor,
+    merchant: &MerchantId,
+    status: StatusCode,
+    shown: Shown,
+) -> Response {
+    let shops: Vec<Shop> = match merchants::shops(&st.store, merchant).await {
+        Ok(s) => s,
+        Err(e) => return failed(v, &e),
+    };
+    let shops = shops
+        .into_iter()
+        .map(|s| ShopView {
+            new_webhook_secret: shown
+                .webhook
+                .as_ref()
+                .filter(|(id, _)| *id == s.id.as_str())
+                .map(|(_, secret)| secret.clone()),
+            id: s.id.to_string(),
+            name: s.name,
+            result_url: s.result_url.unwrap_or_default(),
+            success_url: s.success_url.unwrap_or_default(),
+            fail_url: s.fail_url.unwrap_or_default(),
+        })
+        .collect();
+    page(
+        v,
+        status,
+        Integration {
+            c: Chrome::of(st, v),
+            title: v.t.api_integration,
+            error: shown.error,
+            notice: shown.notice,
+            new_token: shown.new_token,
+            shops,
+        },
+    )
+}
+
+pub async fn integration(State(st): State<AppState>, v: Visitor) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let shown = Shown {
+        error: None,
+        notice: None,
+        new_token: None,
+        webhook: None,
+    };
+    integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
+}
+
+/// The integration page right after signing up, with the first API token.
+pub async fn welcome(st: &AppState, v: &Visitor, merchant: &MerchantId, token: String) -> Response {
+    let shown = Shown {
+        error: None,
+        notice: Some(v.t.welcome),
+        new_token: Some(token),
+        webhook: None,
+    };
+    integration_page(st, v, merchant, StatusCode::OK, shown).await
+}
+
+#[derive(Template)]
+#[template(path = "web_confirm.html")]
+struct Confirm {
+    c: Chrome,
+    title: &'static str,
+    question: &'static str,
+    action: String,
+    cancel: &'static str,
+}
+
+pub async fn token_confirm(State(st): State<AppState>, v: Visitor) -> Response {
+    if merchant_of(&v).is_none() {
+        return to_sign_in(&v);
+    }
+    let c = Chrome::of(&st, &v);
+    let (title, question) = (c.t.refresh_api_token, c.t.refresh_confirm);
+    page(
+        &v,
+        StatusCode::OK,
+        Confirm {
+            c,
+            title,
+            question,
+            action: "/integration/token".into(),
+            cancel: "/integration",
+        },
+    )
+}
+
+pub async fn refresh_token(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    if field(&f, "confirm") != "yes" {
+        return redirect(&v, "/integration/token");
+    }
+    let shown =
+        match merchants::refresh_token(&st.store, &st.keys, merchant.as_str(), st.now()).await {
+            Ok(token) => Shown {
+                error: None,
+                notice: None,
+                new_token: Some(token),
+                webhook: None,
+            },
+            Err(e) => Shown {
+                error: Some(refusal_text(v.t, &e)),
+                notice: None,
+                new_token: None,
+                webhook: None,
+            },
+        };
+    integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
+}
+
+pub async fn update_shop(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let changes = ShopChanges {
+        result_url: Some(field(&f, "result_url").to_string()),
+        success_url: Some(field(&f, "success_url").to_string()),
+        fail_url: Some(field(&f, "fail_url").to_string()),
+        ..ShopChanges::default()
+    };
+    let allow_private = st.settings.postbacks.allow_private;
+    match merchants::update_own_shop(&st.store, &merchant, &id, changes, allow_private).await {
+        Ok(_) => {
+            let shown = Shown {
+                error: None,
+                notice: Some(v.t.saved),
+                new_token: None,
+                webhook: None,
+            };
+            integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
+        }
+        Err(e @ OpError::Domain(DomainError::ShopNotFound)) => failed(&v, &e),
+        Err(e) => {
+            let shown = Shown {
+                error: Some(url_refusal(&v, &e)),
+                notice: None,
+                new_token: None,
+                webhook: None,
+            };
+            integration_page(&st, &v, &merchant, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+        }
+    }
+}
+
+/// Why a URL was refused, in the operation's own words (which receiver rule it breaks).
+fn url_refusal(v: &Visitor, e: &OpError) -> &'static str {
+    match e {
+        OpError::Domain(DomainError::Invalid { field, .. }) => match *field {
+            "result_url" => v.t.result_url,
+            "success_url" => v.t.success_url,
+            "fail_url" => v.t.fail_url,
+            _ => refusal_text(v.t, e),
+        },
+        _ => refusal_text(v.t, e),
+    }
+}
+
+pub async fn webhook_confirm(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    if let Err(e) = merchants::own_shop(&st.store, &merchant, &id).await {
+        return failed(&v, &e);
+    }
+    let c = Chrome::of(&st, &v);
+    let (title, question) = (c.t.rotate_webhook_secret, c.t.rotate_confirm);
+    page(
+        &v,
+        StatusCode::OK,
+        Confirm {
+            c,
+            title,
+            question,
+            action: format!("/integration/shops/{id}/webhook-secret"),
+            cancel: "/integration",
+        },
+    )
+}
+
+pub async fn rotate_webhook(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    if let Err(e) = merchants::own_shop(&st.store, &merchant, &id).await {
+        return failed(&v, &e);
+    }
+    if field(&f, "confirm") != "yes" {
+        return redirect(&v, &format!("/integration/shops/{id}/webhook-secret"));
+    }
+    match merchants::rotate_webhook_key(&st.store, &st.keys, &id).await {
+        Ok(secret) => {
+            let shown = Shown {
+                error: None,
+                notice: None,
+                new_token: None,
+                webhook: Some((id, secret)),
+            };
+            integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
+        }
+        Err(e) => failed(&v, &e),
+    }
+}

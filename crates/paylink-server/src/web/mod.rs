@@ -1,0 +1,145 @@
+//! The web app around the APIs (issue 13): the landing page, merchants' accounts (sign up, sign
+//! in, sessions, password resets and invitations), the API integration page and the dashboard.
+//! Server-rendered, usable without JavaScript, in Russian and English; every form carries a
+//! CSRF token; every page calls the application layer ([`crate::ops`]) and holds no rule.
+
+mod account;
+pub mod mail;
+mod merchant;
+pub mod texts;
+pub mod visitor;
+
+use crate::config::Mode;
+use crate::ops::OpError;
+use crate::pages::html;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use paylink_core::error::Rule;
+use paylink_core::DomainError;
+use texts::WebTexts;
+use visitor::Visitor;
+
+/// The one-time link page (invitation, password reset): its path segment is a secret, so logs
+/// name the template.
+pub const PASSWORD_LINK_ROUTE: &str = "/password/{token}";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(landing))
+        .route(
+            "/sign-up",
+            get(account::sign_up_page).post(account::sign_up),
+        )
+        .route(
+            "/sign-in",
+            get(account::sign_in_page).post(account::sign_in),
+        )
+        .route("/sign-out", post(account::sign_out))
+        .route(
+            "/forgot-password",
+            get(account::forgot_page).post(account::forgot),
+        )
+        .route(
+            PASSWORD_LINK_ROUTE,
+            get(account::link_page).post(account::set_by_link),
+        )
+        .route(
+            "/account/password",
+            get(account::change_page).post(account::change),
+        )
+        .route("/dashboard", get(merchant::dashboard))
+        .route("/integration", get(merchant::integration))
+        .route(
+            "/integration/token",
+            get(merchant::token_confirm).post(merchant::refresh_token),
+        )
+        .route("/integration/shops/{id}", post(merchant::update_shop))
+        .route(
+            "/integration/shops/{id}/webhook-secret",
+            get(merchant::webhook_confirm).post(merchant::rotate_webhook),
+        )
+}
+
+/// What every page shows around its content: the words, who is signed in, the form token,
+/// whether the instance is a sandbox.
+pub struct Chrome {
+    pub t: &'static WebTexts,
+    /// The signed-in account's email.
+    pub email: Option<String>,
+    pub csrf: String,
+    pub sandbox: bool,
+}
+
+impl Chrome {
+    pub fn of(st: &AppState, v: &Visitor) -> Chrome {
+        Chrome {
+            t: v.t,
+            email: v.signed_in.as_ref().map(|(_, a)| a.email.clone()),
+            csrf: v.csrf().to_string(),
+            sandbox: st.settings.mode == Mode::Sandbox,
+        }
+    }
+}
+
+/// A page's HTML with the visit's cookies.
+pub fn page(v: &Visitor, status: StatusCode, template: impl Template) -> Response {
+    v.finish(html(status, template))
+}
+
+/// A redirect (303: the browser follows with a GET) with the visit's cookies.
+pub fn redirect(v: &Visitor, to: &str) -> Response {
+    v.finish(crate::pages::see_other(to))
+}
+
+/// The words for an operation's refusal; storage trouble is logged and said generically.
+pub fn refusal_text(t: &WebTexts, e: &OpError) -> &'static str {
+    match e {
+        OpError::Domain(d) => match d {
+            DomainError::Invalid { field, kind } => match (*field, kind) {
+                ("email", Rule::Taken) => t.email_taken,
+                ("email", _) => t.email_invalid,
+                ("password", _) => t.password_rules,
+                ("link", _) => t.link_gone,
+                ("current_password", _) => t.wrong_credentials,
+                (_, Rule::Required) => t.field_required,
+                _ => t.something_wrong,
+            },
+            DomainError::Unauthorized => t.wrong_credentials,
+            DomainError::TooManyFailedAttempts => t.too_many_attempts,
+            DomainError::ShopNotFound => t.not_found,
+            _ => t.something_wrong,
+        },
+        OpError::Store(s) => {
+            tracing::error!(error = %s, "a web page's operation failed");
+            t.something_wrong
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web_landing.html")]
+struct Landing {
+    c: Chrome,
+    title: &'static str,
+}
+
+async fn landing(State(st): State<AppState>, v: Visitor) -> Response {
+    let c = Chrome::of(&st, &v);
+    let title = c.t.tagline;
+    page(&v, StatusCode::OK, Landing { c, title })
+}
+
+/// The answer to a page a signed-out visitor may not see: to the sign-in page.
+pub fn to_sign_in(v: &Visitor) -> Response {
+    redirect(v, "/sign-in")
+}
+
+/// The answer to a form whose CSRF token is wrong (an old page, or another site's form).
+pub fn bad_form(v: &Visitor) -> Response {
+    v.finish((StatusCode::FORBIDDEN, v.t.form_expired).into_response())
+}

@@ -1,0 +1,45 @@
+-- Web accounts (issue 13; operators of issue 14 use the same tables):
+--   web_accounts: kind 'merchant' (merchant_id set) or 'operator' (role set); email normalised,
+--     unique per kind; password_hash argon2id (PHC) or NULL until an invitation is accepted;
+--     totp_sealed/totp_last_step an operator's second factor.
+--   web_sessions: the SHA-256 of each session cookie's token, never the token; each session has
+--     its CSRF token; revoked_at ends it early.
+--   web_links: one-time links (invitation, password reset) by the SHA-256 of their token.
+--   sign_in_failures: failed sign-ins by subject (email, client address), counted in a window.
+CREATE TABLE web_accounts (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    merchant_id TEXT REFERENCES merchants (id),
+    email TEXT NOT NULL,
+    password_hash TEXT,
+    role TEXT,
+    totp_sealed TEXT,
+    totp_last_step BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (kind, email)
+);
+CREATE INDEX web_accounts_merchant ON web_accounts (merchant_id);
+CREATE TABLE web_sessions (
+    digest TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES web_accounts (id),
+    csrf TEXT NOT NULL,
+    address TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX web_sessions_account ON web_sessions (account_id, created_at);
+CREATE TABLE web_links (
+    digest TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES web_accounts (id),
+    purpose TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE sign_in_failures (
+    subject TEXT NOT NULL,
+    at BIGINT NOT NULL
+);
+CREATE INDEX sign_in_failures_key ON sign_in_failures (subject, at);
