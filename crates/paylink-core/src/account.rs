@@ -186,7 +186,10 @@ pub const SIGN_IN_WINDOW_MS: Millis = 15 * 60 * 1000;
 
 /// The keys failures are counted under: the account's email and the client's address.
 pub fn failure_keys(email: &str, address: &str) -> [String; 2] {
-    [format!("email:{email}"), format!("addr:{address}")]
+    [
+        format!("sign-in:email:{email}"),
+        format!("sign-in:addr:{address}"),
+    ]
 }
 
 /// Whether a sign-in may be tried, given the failures counted under each key in the window.

@@ -21,6 +21,8 @@ pub enum DomainError {
     BillNotFound,
     #[error("payment not found")]
     PaymentNotFound,
+    #[error("dispute not found")]
+    DisputeNotFound,
     #[error("permanent link not found")]
     LinkNotFound,
     #[error("the merchant has no Procard access")]

@@ -64,6 +64,8 @@ pub enum Guard {
     AccountNotFound,
     /// A one-time sign-in or reset link was used or has expired.
     LinkGone,
+    /// The dispute's status changed since it was read.
+    DisputeMoved,
 }
 
 impl Guard {
@@ -102,6 +104,7 @@ impl Guard {
             Guard::SecretGone => "secret_gone",
             Guard::AccountNotFound => "account_not_found",
             Guard::LinkGone => "link_gone",
+            Guard::DisputeMoved => "dispute_moved",
         }
     }
 
@@ -145,6 +148,12 @@ impl Guard {
             Guard::LinkGone => Some(DomainError::Invalid {
                 field: "link",
                 kind: Rule::Expired,
+            }),
+            Guard::DisputeMoved => Some(DomainError::Invalid {
+                field: "dispute",
+                kind: Rule::Refused {
+                    reason: "the dispute changed meanwhile".into(),
+                },
             }),
         }
     }

@@ -94,6 +94,7 @@ public_id!(ClientId);
 public_id!(CardTransactionId);
 // Web accounts (merchant app, operator console).
 public_id!(AccountId);
+public_id!(DisputeId);
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,7 @@ pub mod bill;
 pub mod card;
 pub mod cardholder;
 pub mod decide;
+pub mod dispute;
 pub mod error;
 pub mod event;
 pub mod guard;

@@ -3,6 +3,7 @@
 
 use crate::account::{Account, OneTimeLink, Session};
 use crate::bill::{Bill, Locale};
+use crate::dispute::{Dispute, DisputeMessage, DisputeStatus};
 use crate::event::{AfterAttempt, Notice};
 use crate::guard::Guard;
 use crate::id::{
@@ -419,14 +420,22 @@ pub enum Write {
         digest: String,
         now: Millis,
     },
-    /// A failed sign-in counted under `key` (see [`crate::account::failure_keys`]).
-    RecordSignInFailure {
+    /// A rate-limited event (a failed sign-in, a payer's charge search) counted under `key`.
+    RecordAttempt {
         key: String,
         at: Millis,
     },
-    /// Forgets failed sign-ins from before `before` (they left every window).
-    PurgeSignInFailures {
+    /// Forgets counted events from before `before` (they left every window).
+    PurgeAttempts {
         before: Millis,
+    },
+    InsertDispute(Dispute),
+    /// A message, moving its dispute to `to`. Guard: the dispute is still `from`
+    /// ([`Guard::DisputeMoved`]).
+    AddDisputeMessage {
+        message: DisputeMessage,
+        from: DisputeStatus,
+        to: DisputeStatus,
     },
 }
 

@@ -93,12 +93,12 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![digest.as_str().into(), (*now).into()],
             Guard::LinkGone,
         )),
-        Write::RecordSignInFailure { key, at } => out.push(Statement::new(
-            "INSERT INTO sign_in_failures (subject, at) VALUES ($1, $2)",
+        Write::RecordAttempt { key, at } => out.push(Statement::new(
+            "INSERT INTO attempts (subject, at) VALUES ($1, $2)",
             vec![key.as_str().into(), (*at).into()],
         )),
-        Write::PurgeSignInFailures { before } => out.push(Statement::new(
-            "DELETE FROM sign_in_failures WHERE at < $1",
+        Write::PurgeAttempts { before } => out.push(Statement::new(
+            "DELETE FROM attempts WHERE at < $1",
             vec![(*before).into()],
         )),
         other => unreachable!("not an account write: {other:?}"),
@@ -195,11 +195,11 @@ impl Store {
         .await
     }
 
-    /// Failed sign-ins counted under `key` since `since`.
-    pub async fn sign_in_failures(&self, key: &str, since: Millis) -> Result<i64, StoreError> {
+    /// Events counted under `key` since `since` (see `Write::RecordAttempt`).
+    pub async fn attempts(&self, key: &str, since: Millis) -> Result<i64, StoreError> {
         Ok(self
             .fetch_one(
-                "SELECT COUNT(*) AS n FROM sign_in_failures WHERE subject = $1 AND at >= $2",
+                "SELECT COUNT(*) AS n FROM attempts WHERE subject = $1 AND at >= $2",
                 &[key.into(), since.into()],
                 |r| r.i64("n"),
             )

@@ -6,6 +6,7 @@
 mod sql;
 mod accounts;
 pub mod backup;
+mod disputes;
 mod events;
 mod instance;
 mod issuing;
@@ -35,6 +36,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use accounts::MailRecord;
+pub use disputes::FoundCharge;
 pub use instance::SealedValue;
 pub use issuing::{CardSecretLink, SmsRecord};
 pub use ledger::LedgerReport;

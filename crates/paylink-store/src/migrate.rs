@@ -95,7 +95,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 14,
-        sql: include_str!("../migrations/0014_web_accounts.sql"),
+        sql: include_str!("../migrations/0014_web.sql"),
         sqlite: "",
         postgres: "",
     },

@@ -98,8 +98,11 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::RevokeSessions { .. }
             | Write::InsertLink { .. }
             | Write::UseLink { .. }
-            | Write::RecordSignInFailure { .. }
-            | Write::PurgeSignInFailures { .. }) => crate::accounts::lock(w),
+            | Write::RecordAttempt { .. }
+            | Write::PurgeAttempts { .. }) => crate::accounts::lock(w),
+            w @ (Write::InsertDispute(_) | Write::AddDisputeMessage { .. }) => {
+                crate::disputes::lock(w)
+            }
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -803,8 +806,11 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::RevokeSessions { .. }
         | Write::InsertLink { .. }
         | Write::UseLink { .. }
-        | Write::RecordSignInFailure { .. }
-        | Write::PurgeSignInFailures { .. }) => crate::accounts::push(out, w),
+        | Write::RecordAttempt { .. }
+        | Write::PurgeAttempts { .. }) => crate::accounts::push(out, w),
+        w @ (Write::InsertDispute(_) | Write::AddDisputeMessage { .. }) => {
+            crate::disputes::push(out, w)
+        }
         card_api => crate::issuing::push(out, card_api),
     }
 }

@@ -199,8 +199,8 @@ pub async fn sign_in(
     let email = normalize_email(email).map_err(|_| DomainError::Unauthorized)?;
     let keys = failure_keys(&email, address);
     let since = now - SIGN_IN_WINDOW_MS;
-    let by_account = store.sign_in_failures(&keys[0], since).await?;
-    let by_address = store.sign_in_failures(&keys[1], since).await?;
+    let by_account = store.attempts(&keys[0], since).await?;
+    let by_address = store.attempts(&keys[1], since).await?;
     if !sign_in_allowed(by_account, by_address) {
         return Err(DomainError::TooManyFailedAttempts.into());
     }
@@ -216,8 +216,8 @@ pub async fn sign_in(
         _ => {
             let writes = keys
                 .into_iter()
-                .map(|key| Write::RecordSignInFailure { key, at: now })
-                .chain([Write::PurgeSignInFailures {
+                .map(|key| Write::RecordAttempt { key, at: now })
+                .chain([Write::PurgeAttempts {
                     before: now - 2 * SIGN_IN_WINDOW_MS,
                 }])
                 .collect();

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod bills;
 pub mod checkout;
+pub mod disputes;
 pub mod fx;
 pub mod idempotency;
 pub mod issuing;

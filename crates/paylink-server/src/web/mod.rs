@@ -4,6 +4,7 @@
 //! CSRF token; every page calls the application layer ([`crate::ops`]) and holds no rule.
 
 mod account;
+mod customer;
 pub mod mail;
 mod merchant;
 pub mod texts;
@@ -52,6 +53,17 @@ pub fn router() -> Router<AppState> {
             "/account/password",
             get(account::change_page).post(account::change),
         )
+        .route(
+            "/find-transactions",
+            get(customer::find_page).post(customer::find),
+        )
+        .route(
+            "/disputes/new",
+            get(customer::dispute_page).post(customer::open_dispute),
+        )
+        .route("/disputes", get(customer::merchant_disputes))
+        .route("/disputes/{id}", get(customer::merchant_dispute))
+        .route("/disputes/{id}/reply", post(customer::reply))
         .route("/dashboard", get(merchant::dashboard))
         .route("/integration", get(merchant::integration))
         .route(
@@ -106,12 +118,16 @@ pub fn refusal_text(t: &WebTexts, e: &OpError) -> &'static str {
                 ("password", _) => t.password_rules,
                 ("link", _) => t.link_gone,
                 ("current_password", _) => t.wrong_credentials,
+                ("text", Rule::Required) => t.field_required,
+                ("text", _) => t.something_wrong,
                 (_, Rule::Required) => t.field_required,
                 _ => t.something_wrong,
             },
             DomainError::Unauthorized => t.wrong_credentials,
             DomainError::TooManyFailedAttempts => t.too_many_attempts,
-            DomainError::ShopNotFound => t.not_found,
+            DomainError::ShopNotFound
+            | DomainError::DisputeNotFound
+            | DomainError::PaymentNotFound => t.not_found,
             _ => t.something_wrong,
         },
         OpError::Store(s) => {

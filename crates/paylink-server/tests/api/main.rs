@@ -30,3 +30,4 @@ mod procard;
 mod request_ids;
 mod toggle;
 mod validation;
+mod web;

@@ -50,7 +50,8 @@ impl From<DomainError> for ApiError {
             // A permanent link is a bill; Cardlink knows no Procard access.
             D::BillNotFound | D::LinkNotFound => unprocessable("bill_not_found"),
             D::ProcardNotEnabled => forbidden("merchant_not_found"),
-            D::PaymentNotFound => unprocessable("payment_not_found"),
+            // The Cardlink API has no disputes; a dispute is about a payment.
+            D::PaymentNotFound | D::DisputeNotFound => unprocessable("payment_not_found"),
             D::PayoutNotFound => unprocessable("payout_not_found"),
             D::RefundNotFound => unprocessable("refund_not_found"),
             D::MerchantNotVerified => bad("merchant_not_verified"),

@@ -1,11 +1,12 @@
--- Web accounts (issue 13; operators of issue 14 use the same tables):
+-- The web app (issue 13; operators of issue 14 use the same account tables):
 --   web_accounts: kind 'merchant' (merchant_id set) or 'operator' (role set); email normalised,
 --     unique per kind; password_hash argon2id (PHC) or NULL until an invitation is accepted;
 --     totp_sealed/totp_last_step an operator's second factor.
 --   web_sessions: the SHA-256 of each session cookie's token, never the token; each session has
 --     its CSRF token; revoked_at ends it early.
 --   web_links: one-time links (invitation, password reset) by the SHA-256 of their token.
---   sign_in_failures: failed sign-ins by subject (email, client address), counted in a window.
+--   attempts: rate-limited events by subject (a failed sign-in per email and per client address,
+--     a payer's charge search per address), counted in a sliding window.
 CREATE TABLE web_accounts (
     id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -38,8 +39,31 @@ CREATE TABLE web_links (
     used_at BIGINT,
     created_at BIGINT NOT NULL
 );
-CREATE TABLE sign_in_failures (
+CREATE TABLE attempts (
     subject TEXT NOT NULL,
     at BIGINT NOT NULL
 );
-CREATE INDEX sign_in_failures_key ON sign_in_failures (subject, at);
+CREATE INDEX attempts_subject ON attempts (subject, at);
+-- Disputes (the payers' "didn't buy anything?" form): merchant_id and payment_id are NULL when
+-- the payer wrote without a charge; status open / answered / closed; every message kept.
+CREATE TABLE disputes (
+    id TEXT PRIMARY KEY,
+    merchant_id TEXT REFERENCES merchants (id),
+    payment_id TEXT REFERENCES payments (id),
+    email TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX disputes_merchant ON disputes (merchant_id, created_at);
+CREATE INDEX disputes_status ON disputes (status, created_at);
+CREATE TABLE dispute_messages (
+    dispute_id TEXT NOT NULL REFERENCES disputes (id),
+    seq BIGINT NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (dispute_id, seq)
+);
+-- "Find transactions": a payer's card mask, then the day.
+CREATE INDEX payments_from_card ON payments (from_card, created_at);

@@ -1,0 +1,237 @@
+//! The payers' side of the web app: finding a charge by what is on their card statement, and
+//! disputing it ("didn't buy anything?"); the merchant's answers. Every answer is emailed to
+//! the payer through the outbox.
+
+use crate::ops::accounts::Mailer;
+use crate::ops::OpError;
+use paylink_core::dispute::{check_text, Author, Dispute, DisputeMessage, DisputeStatus};
+use paylink_core::error::Rule;
+use paylink_core::event::{Email, Notice};
+use paylink_core::id::{random_base62, DisputeId, MerchantId, PaymentId};
+use paylink_core::money::{format_fixed, parse_minor};
+use paylink_core::plan::{Plan, Write};
+use paylink_core::time::{format_datetime, parse_filter_date, DayEdge, Millis};
+use paylink_core::DomainError;
+use paylink_store::{FoundCharge, Store, StoreError};
+
+/// Searches allowed per client address in [`SEARCH_WINDOW_MS`]: enough for a person, too few
+/// to walk card numbers.
+pub const SEARCHES_PER_ADDRESS: i64 = 10;
+pub const SEARCH_WINDOW_MS: Millis = 15 * 60 * 1000;
+
+/// What a payer types to find a charge.
+pub struct ChargeQuery<'a> {
+    pub first6: &'a str,
+    pub last4: &'a str,
+    /// `YYYY-MM-DD` (UTC).
+    pub date: &'a str,
+    /// Major units (`1500`, `1500.00`).
+    pub amount: &'a str,
+}
+
+fn invalid(field: &'static str, kind: Rule) -> OpError {
+    DomainError::Invalid { field, kind }.into()
+}
+
+fn digits(field: &'static str, text: &str, n: usize) -> Result<(), OpError> {
+    if text.len() == n && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(invalid(field, Rule::NotValid))
+    }
+}
+
+/// The charges that match every field exactly (none otherwise). Each search counts against the
+/// client address, valid or not: [`DomainError::TooManyFailedAttempts`] past the limit.
+pub async fn find_charges(
+    store: &Store,
+    q: &ChargeQuery<'_>,
+    address: &str,
+    now: Millis,
+) -> Result<Vec<FoundCharge>, OpError> {
+    let key = format!("find:addr:{address}");
+    if store.attempts(&key, now - SEARCH_WINDOW_MS).await? >= SEARCHES_PER_ADDRESS {
+        return Err(DomainError::TooManyFailedAttempts.into());
+    }
+    store
+        .apply(Plan::one(Write::RecordAttempt { key, at: now }))
+        .await?;
+    digits("first6", q.first6, 6)?;
+    digits("last4", q.last4, 4)?;
+    let day = q.date.trim();
+    let (from, to) = match (
+        (day.len() == 10)
+            .then(|| parse_filter_date(day, DayEdge::Start))
+            .flatten(),
+        parse_filter_date(day, DayEdge::End),
+    ) {
+        (Some(from), Some(to)) => (from, to),
+        _ => return Err(invalid("date", Rule::NotValid)),
+    };
+    let amount = parse_minor(q.amount.trim(), 2)
+        .filter(|a| *a > 0)
+        .ok_or_else(|| invalid("amount", Rule::NotValid))?;
+    let mask = format!("{}******{}", q.first6, q.last4);
+    Ok(store.find_charges(&mask, amount, from, to).await?)
+}
+
+/// A dispute a payer opens: about a charge they found (by its payment id) or none.
+pub struct NewDispute<'a> {
+    pub payment_id: Option<&'a str>,
+    pub email: &'a str,
+    pub text: &'a str,
+}
+
+/// Opens a dispute; the payer is emailed its reference and when to expect an answer.
+pub async fn open(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    d: NewDispute<'_>,
+    now: Millis,
+) -> Result<Dispute, OpError> {
+    let email = paylink_core::account::normalize_email(d.email)?;
+    let text = check_text(d.text)?;
+    let payment = match d.payment_id.filter(|p| !p.is_empty()) {
+        Some(id) => {
+            let id = PaymentId::parse(id).ok_or(DomainError::PaymentNotFound)?;
+            Some(
+                store
+                    .payment(&id)
+                    .await?
+                    .ok_or(DomainError::PaymentNotFound)?,
+            )
+        }
+        None => None,
+    };
+    let dispute = Dispute {
+        id: DisputeId::random(&mut rand::thread_rng()),
+        merchant_id: payment.as_ref().map(|p| p.merchant_id.clone()),
+        payment_id: payment.as_ref().map(|p| p.id.clone()),
+        email: email.clone(),
+        status: DisputeStatus::Open,
+        created_at: now,
+        updated_at: now,
+    };
+    let about = payment
+        .as_ref()
+        .map(|p| {
+            format!(
+                " about the charge of {} {} on {}",
+                format_fixed(p.amount),
+                p.currency,
+                format_datetime(p.created_at)
+            )
+        })
+        .unwrap_or_default();
+    let mail = email_notice(
+        mailer,
+        &email,
+        &format!("Your request {}", dispute.id),
+        format!(
+            "We received your request{about}. Its reference is {}.\n\n\
+             We will answer you within 48 hours, by email to this address.",
+            dispute.id
+        ),
+        now,
+    );
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::InsertDispute(dispute.clone()),
+                Write::AddDisputeMessage {
+                    message: DisputeMessage {
+                        dispute_id: dispute.id.clone(),
+                        author: Author::Payer,
+                        text,
+                        created_at: now,
+                    },
+                    from: DisputeStatus::Open,
+                    to: DisputeStatus::Open,
+                },
+                mail,
+            ],
+        })
+        .await?;
+    Ok(dispute)
+}
+
+fn email_notice(mailer: &Mailer<'_>, to: &str, subject: &str, text: String, now: Millis) -> Write {
+    Write::EnqueueNotice(Notice::email(
+        mailer.gateway.unwrap_or(""),
+        Email {
+            subject_id: random_base62(&mut rand::thread_rng(), 16),
+            to: to.to_string(),
+            subject: subject.to_string(),
+            text,
+        },
+        now,
+    ))
+}
+
+/// The merchant's dispute `id` with its messages; another merchant's reads as missing.
+pub async fn merchant_dispute(
+    store: &Store,
+    merchant: &MerchantId,
+    id: &str,
+) -> Result<(Dispute, Vec<DisputeMessage>), OpError> {
+    let id = DisputeId::parse(id).ok_or(DomainError::DisputeNotFound)?;
+    let d = store
+        .merchant_dispute(merchant, &id)
+        .await?
+        .ok_or(DomainError::DisputeNotFound)?;
+    let messages = store.dispute_messages(&d.id).await?;
+    Ok((d, messages))
+}
+
+/// The merchant's disputes, newest first (a page).
+pub async fn merchant_disputes(
+    store: &Store,
+    merchant: &MerchantId,
+    page: i64,
+    per_page: i64,
+) -> Result<Vec<Dispute>, OpError> {
+    let offset = (page.max(1) - 1).saturating_mul(per_page);
+    Ok(store.disputes_of(merchant, per_page, offset).await?)
+}
+
+/// A reply to a dispute by `author` (the merchant, or an operator); emailed to the payer.
+pub async fn reply(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    dispute: &Dispute,
+    author: Author,
+    text: &str,
+    now: Millis,
+) -> Result<DisputeStatus, OpError> {
+    let text = check_text(text)?;
+    let to = dispute.reply(author)?;
+    let mail = email_notice(
+        mailer,
+        &dispute.email,
+        &format!("Answer to your request {}", dispute.id),
+        format!("{text}\n\n(Reference {}.)", dispute.id),
+        now,
+    );
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::AddDisputeMessage {
+                    message: DisputeMessage {
+                        dispute_id: dispute.id.clone(),
+                        author,
+                        text,
+                        created_at: now,
+                    },
+                    from: dispute.status,
+                    to,
+                },
+                mail,
+            ],
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::GuardFailed(g) => OpError::refused(g),
+            e => e.into(),
+        })?;
+    Ok(to)
+}
