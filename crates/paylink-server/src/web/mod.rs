@@ -5,6 +5,7 @@
 
 mod account;
 mod customer;
+mod lists;
 pub mod mail;
 mod merchant;
 pub mod texts;
@@ -65,6 +66,12 @@ pub fn router() -> Router<AppState> {
         .route("/disputes/{id}", get(customer::merchant_dispute))
         .route("/disputes/{id}/reply", post(customer::reply))
         .route("/dashboard", get(merchant::dashboard))
+        .route("/bills", get(lists::bills).post(lists::create_bill))
+        .route("/bills.csv", get(lists::bills_csv))
+        .route("/payments", get(lists::payments))
+        .route("/payments.csv", get(lists::payments_csv))
+        .route("/payments/{id}", get(lists::payment))
+        .route("/payments/{id}/refund", post(lists::refund))
         .route("/integration", get(merchant::integration))
         .route(
             "/integration/token",

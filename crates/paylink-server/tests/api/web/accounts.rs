@@ -647,3 +647,122 @@ async fn invite_link_expires_after_seven_days() {
     app.advance_ms(2 * MINUTE_MS);
     assert_eq!(Browser::new(&app).get(&path).await.status, 410);
 }
+
+#[tokio::test]
+async fn sign_in_from_one_address_is_refused_after_twenty_failures_whatever_the_email() {
+    let app = spawn_app().await;
+    signed_up(&app, "owner@shop.test").await;
+    // Guessing across many emails from one address: 20 failures, 4 per email (under the
+    // per-account limit of 5).
+    for i in 0..20 {
+        let email = format!("guess{}@shop.test", i % 5);
+        let (_, page) = sign_in(&app, &email, "not the password").await;
+        assert_eq!(page.status, 401, "attempt {i}: {}", page.text);
+    }
+    let (b, page) = sign_in(&app, "owner@shop.test", PASSWORD).await;
+    assert_eq!(page.status, 429, "{}", page.text);
+    page.assert_shows("Too many failed attempts");
+    assert_eq!(b.cookie("paylink_session"), None);
+    app.advance_ms(16 * MINUTE_MS);
+    signed_in(&app, "owner@shop.test", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn passwords_of_ten_to_128_characters_are_accepted_and_others_refused() {
+    let app = spawn_app().await;
+    let cases = [(9, false), (10, true), (128, true), (129, false)];
+    for (i, (len, ok)) in cases.into_iter().enumerate() {
+        let email = format!("owner{i}@shop.test");
+        let password = "p".repeat(len);
+        let (_, page) = sign_up(&app, &email, &password, "Corner shop").await;
+        if ok {
+            page.assert_html();
+            signed_in(&app, &email, &password).await;
+        } else {
+            assert_eq!(page.status, 422, "{len}: {}", page.text);
+            page.assert_shows("The password must have 10 to 128 characters.");
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_up_needs_a_shop_name_and_shows_it_escaped() {
+    let app = spawn_app().await;
+    let before = app.store.merchant_count().await.unwrap();
+    let (_, page) = sign_up(&app, "owner@shop.test", PASSWORD, "   ").await;
+    assert_eq!(page.status, 422, "{}", page.text);
+    page.assert_shows("Fill in this field.");
+    assert_eq!(app.store.merchant_count().await.unwrap(), before);
+    let (mut b, page) = sign_up(
+        &app,
+        "owner@shop.test",
+        PASSWORD,
+        "<script>alert(1)</script> & Co",
+    )
+    .await;
+    page.assert_html();
+    page.assert_hides("<script>alert(1)</script>");
+    let dashboard = b.get("/dashboard").await;
+    dashboard.assert_html();
+    dashboard.assert_hides("<script>alert(1)</script>");
+    dashboard.assert_shows("alert(1)");
+}
+
+#[tokio::test]
+async fn two_sign_ups_with_one_email_at_once_make_one_merchant() {
+    let app = spawn_app().await;
+    let before = app.store.merchant_count().await.unwrap();
+    let (first, second) = tokio::join!(
+        sign_up(&app, "owner@shop.test", PASSWORD, "First shop"),
+        sign_up(&app, "Owner@shop.test", "another password 1", "Second shop"),
+    );
+    let mut statuses = [first.1.status, second.1.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422], "{} / {}", first.1.text, second.1.text);
+    assert_eq!(app.store.merchant_count().await.unwrap(), before + 1);
+}
+
+#[tokio::test]
+async fn signed_in_visitors_go_from_sign_in_and_sign_up_to_the_dashboard() {
+    let app = spawn_app().await;
+    let SignedUp { mut browser, .. } = signed_up(&app, "owner@shop.test").await;
+    browser.get("/sign-in").await.assert_redirect("/dashboard");
+    browser.get("/sign-up").await.assert_redirect("/dashboard");
+    let dashboard = browser.get("/dashboard").await;
+    dashboard.assert_shows("Sign out");
+    dashboard.assert_hides("href=\"/sign-in\"");
+    // Signed out, the change-password form sends to sign in too.
+    let mut stranger = Browser::new(&app);
+    let csrf = stranger.get("/sign-in").await.csrf();
+    stranger
+        .post(
+            "/account/password",
+            &[
+                ("csrf", csrf.as_str()),
+                ("current_password", PASSWORD),
+                ("password", "a brand new password"),
+            ],
+        )
+        .await
+        .assert_redirect("/sign-in");
+    signed_in(&app, "owner@shop.test", PASSWORD).await;
+}
+
+#[tokio::test]
+async fn an_unknown_language_is_ignored_and_the_browser_preference_decides() {
+    let app = spawn_app().await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/?lang=de").await;
+    page.assert_html();
+    page.assert_shows("<html lang=\"en\">");
+    assert_eq!(page.set_cookie("paylink_lang"), None);
+    let ru = app
+        .http
+        .get(app.url("/"))
+        .header("Accept-Language", "ru-RU,ru;q=0.9,en;q=0.8")
+        .send()
+        .await
+        .unwrap();
+    let text = ru.text().await.unwrap();
+    assert!(text.contains("<html lang=\"ru\">"), "{text}");
+}

@@ -4,6 +4,7 @@
 //! the 303 and its `Location` a browser would have followed.
 
 mod accounts;
+mod customers;
 mod integration;
 
 use crate::harness::*;
