@@ -1142,6 +1142,7 @@ async fn serve(
         config::settings(args.settings.overrides(database_url, key_file), file).map_err(Failure)?;
     let database = config::redact(&settings.database_url);
     let listen = settings.listen;
+    let mail_url = settings.web.mail_url.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = Application::build(settings, clock)
         .await
@@ -1157,6 +1158,23 @@ async fn serve(
         println!("API token: {}", m.api_token);
         println!("webhook secret: {}", m.webhook_secret);
         println!("try:\n  curl -s {public_url}/api/v1/bill/create -H 'Authorization: Bearer {}' -d amount=100 -d shop_id={}", m.api_token, m.shop_id);
+        let mailer = paylink_server::ops::accounts::Mailer {
+            gateway: mail_url.as_deref(),
+            public_url: &public_url,
+        };
+        let email = format!(
+            "demo-{}@paylink.test",
+            m.merchant_id.as_str().to_lowercase()
+        );
+        let link = paylink_server::ops::accounts::invite(
+            &store,
+            &mailer,
+            m.merchant_id.as_str(),
+            Some(&email),
+            now(),
+        )
+        .await?;
+        println!("merchant app: open {link} to choose a password (then sign in as {email})");
     } else if store.merchant_count().await? == 0 {
         println!("no merchants yet: run `paylink merchant create --name \"My shop\"` with the same --database-url or --config as this server, or start with --demo");
     }

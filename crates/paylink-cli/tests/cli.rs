@@ -1080,6 +1080,25 @@ async fn serve_demo_prints_a_curl_command_that_works() {
         banner.contains(&format!("public URL {}", server.base)),
         "{banner}"
     );
+    // The printed one-time link opens the merchant app's password form.
+    let app_link = banner
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("merchant app: open "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no merchant app link: {banner}"));
+    assert!(
+        app_link.starts_with(&format!("{}/password/", server.base)),
+        "{app_link}"
+    );
+    let form = server
+        .http
+        .get(app_link)
+        .send()
+        .await
+        .expect("the link answers");
+    assert_eq!(form.status(), StatusCode::OK);
+    let html = form.text().await.expect("HTML");
+    assert!(html.contains("Choose a password"), "{html}");
 }
 
 #[tokio::test]

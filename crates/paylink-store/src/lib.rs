@@ -44,7 +44,8 @@ pub use links::{LinkWithBill, ProcardAccess};
 pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{Claimed, NoticeContent, NoticeRecord, StoredNotice};
 pub use reads::{
-    BillFilter, Checkout, Direction, Keyset, Page, PageRequest, PaymentFilter, RememberedRequest,
+    BillFilter, Checkout, DailyPayments, Direction, Keyset, Page, PageRequest, PaymentFilter,
+    RememberedRequest,
 };
 pub use rows::{SealedToken, TokenOwner};
 

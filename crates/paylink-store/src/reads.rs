@@ -30,6 +30,18 @@ pub struct Checkout {
     pub link_callback: Option<String>,
 }
 
+/// One day of a merchant's payments in one currency (see [`Store::daily_payments`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyPayments {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    pub currency: paylink_core::money::Currency,
+    /// Minor units of the payments that brought money.
+    pub turnover: i64,
+    pub made: i64,
+    pub paid: i64,
+}
+
 /// A position in a list ordered newest first: (created_at, id).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyset {
@@ -228,6 +240,37 @@ impl Store {
     pub async fn shop(&self, id: &ShopId) -> Result<Option<Shop>, StoreError> {
         let sql = sql_once!("SELECT {SHOP_COLUMNS} FROM shops s WHERE s.id = $1");
         self.fetch_one(sql, &[id.as_str().into()], rows::shop).await
+    }
+
+    /// The merchant's payments since `since`, per UTC day (days since the epoch) and currency:
+    /// what came in (payments that brought money), how many were made, how many succeeded.
+    pub async fn daily_payments(
+        &self,
+        merchant: &MerchantId,
+        since: Millis,
+    ) -> Result<Vec<DailyPayments>, StoreError> {
+        // PostgreSQL sums BIGINT as NUMERIC: cast back, as the ledger's sums do.
+        self.fetch(
+            "SELECT created_at / 86400000 AS day, currency,
+                    CAST(SUM(CASE WHEN status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')
+                             THEN amount ELSE 0 END) AS BIGINT) AS turnover,
+                    COUNT(*) AS made,
+                    CAST(SUM(CASE WHEN status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')
+                             THEN 1 ELSE 0 END) AS BIGINT) AS paid
+             FROM payments WHERE merchant_id = $1 AND created_at >= $2
+             GROUP BY created_at / 86400000, currency ORDER BY day, currency",
+            &[merchant.as_str().into(), since.into()],
+            |r| {
+                Ok(DailyPayments {
+                    day: r.i64("day")?,
+                    currency: crate::rows::currency(r, "currency")?,
+                    turnover: r.i64("turnover")?,
+                    made: r.i64("made")?,
+                    paid: r.i64("paid")?,
+                })
+            },
+        )
+        .await
     }
 
     /// The merchant's shops, oldest first.

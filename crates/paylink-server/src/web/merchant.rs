@@ -35,20 +35,84 @@ struct Dashboard {
     balances: Vec<(String, String, String, String)>,
     /// Name, id, currency.
     shops: Vec<(String, String, String)>,
+    /// Inline SVG charts (made here, not from input): their titles and pictures.
+    charts: Vec<(String, String)>,
+}
+
+/// Days the dashboard's charts cover.
+const CHART_DAYS: i64 = 30;
+
+/// Turnover per day per currency (the four biggest) and the daily success rate.
+fn charts(
+    v: &Visitor,
+    daily: &[paylink_store::DailyPayments],
+    today: i64,
+) -> Vec<(String, String)> {
+    use super::charts::{bars, money_label, Bar};
+    use std::collections::BTreeMap;
+    let mut by_currency: BTreeMap<&str, Vec<Bar>> = BTreeMap::new();
+    let mut per_day: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for d in daily {
+        let code = d.currency.code();
+        by_currency.entry(code).or_default().push(Bar {
+            day: d.day,
+            value: d.turnover as f64,
+            label: money_label(d.turnover, code),
+        });
+        let e = per_day.entry(d.day).or_default();
+        e.0 += d.made;
+        e.1 += d.paid;
+    }
+    let mut currencies: Vec<_> = by_currency.into_iter().collect();
+    currencies
+        .sort_by_key(|(_, b)| std::cmp::Reverse(b.iter().map(|b| b.value as i64).sum::<i64>()));
+    let mut out: Vec<(String, String)> = currencies
+        .into_iter()
+        .take(4)
+        .map(|(code, b)| {
+            let title = format!("{}, {code}", v.t.turnover);
+            let svg = bars(&title, &b, today, CHART_DAYS, None);
+            (title, svg)
+        })
+        .collect();
+    if !per_day.is_empty() {
+        let rate: Vec<Bar> = per_day
+            .into_iter()
+            .map(|(day, (made, paid))| {
+                let pct = if made > 0 {
+                    paid as f64 * 100.0 / made as f64
+                } else {
+                    0.0
+                };
+                Bar {
+                    day,
+                    value: pct,
+                    label: format!("{pct:.0}% ({paid}/{made})"),
+                }
+            })
+            .collect();
+        let title = v.t.success_rate.to_string();
+        let svg = bars(&title, &rate, today, CHART_DAYS, Some(100.0));
+        out.push((title, svg));
+    }
+    out
 }
 
 pub async fn dashboard(State(st): State<AppState>, v: Visitor) -> Response {
     let Some(merchant) = merchant_of(&v) else {
         return to_sign_in(&v);
     };
+    let today = st.now().div_euclid(86_400_000);
     let loaded = async {
         let balances = st.store.balances(&merchant).await?;
         let shops = merchants::shops(&st.store, &merchant).await?;
-        Ok::<_, OpError>((balances, shops))
+        let since = (today - CHART_DAYS + 1) * 86_400_000;
+        let daily = st.store.daily_payments(&merchant, since).await?;
+        Ok::<_, OpError>((balances, shops, daily))
     }
     .await;
     match loaded {
-        Ok((balances, shops)) => page(
+        Ok((balances, shops, daily)) => page(
             &v,
             StatusCode::OK,
             Dashboard {
@@ -70,6 +134,7 @@ pub async fn dashboard(State(st): State<AppState>, v: Visitor) -> Response {
                     .iter()
                     .map(|s| (s.name.clone(), s.id.to_string(), s.currency.code().into()))
                     .collect(),
+                charts: charts(&v, &daily, today),
             },
         ),
         Err(e) => failed(&v, &e),

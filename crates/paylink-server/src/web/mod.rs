@@ -4,6 +4,7 @@
 //! CSRF token; every page calls the application layer ([`crate::ops`]) and holds no rule.
 
 mod account;
+mod charts;
 mod customer;
 mod lists;
 pub mod mail;

@@ -116,6 +116,9 @@ pub struct WebTexts {
     pub payment: &'static str,
     pub filter: &'static str,
     pub amount_invalid: &'static str,
+    pub turnover: &'static str,
+    pub success_rate: &'static str,
+    pub last_30_days: &'static str,
     pub footer: &'static str,
 }
 
@@ -236,6 +239,9 @@ pub const EN: WebTexts = WebTexts {
     payment: "Payment",
     filter: "Filter",
     amount_invalid: "Enter an amount like 1500 or 1500.50.",
+    turnover: "Turnover per day",
+    success_rate: "Successful payments per day, %",
+    last_30_days: "The last 30 days (UTC). Hover a bar for its figures.",
     footer: "paylink — a self-hosted payment gateway",
 };
 
@@ -360,6 +366,9 @@ pub const RU: WebTexts = WebTexts {
     payment: "Платёж",
     filter: "Показать",
     amount_invalid: "Укажите сумму, например 1500 или 1500.50.",
+    turnover: "Оборот по дням",
+    success_rate: "Успешные платежи по дням, %",
+    last_30_days: "Последние 30 дней (UTC). Наведите на столбец, чтобы увидеть цифры.",
     footer: "paylink — платёжный шлюз на вашем сервере",
 };
 

@@ -5,6 +5,8 @@
 
 use super::{sign_up, Browser, Page, PASSWORD};
 use crate::harness::*;
+use paylink_core::dispute::{Dispute, DisputeStatus};
+use paylink_core::id::DisputeId;
 use paylink_store::MailRecord;
 use serde_json::json;
 
@@ -166,6 +168,16 @@ async fn mails_to(app: &TestApp, to: &str) -> Vec<MailRecord> {
         .collect()
 }
 
+/// The dispute `reference` as stored.
+async fn stored_dispute(app: &TestApp, reference: &str) -> Dispute {
+    let id = DisputeId::parse(reference).expect("a dispute id");
+    app.store
+        .dispute(&id)
+        .await
+        .expect("the store reads")
+        .expect("the dispute exists")
+}
+
 /// A refused dispute form: 422, the form again with an error, no reference.
 #[track_caller]
 fn assert_dispute_refused(page: &Page) {
@@ -287,7 +299,8 @@ async fn malformed_search_fields_answer_like_no_match() {
     let app = spawn_app().await;
     default_payment(&app, "1234.50", CARD).await;
     let mut payer = Browser::new(&app);
-    // At most 10 searches per address: split the cases across two windows.
+    let huge = "9".repeat(10_000);
+    // At most 10 searches per address: split the cases across windows.
     let cases = [
         ("41111", "1111", TODAY, "1234.50"),
         ("4111111", "1111", TODAY, "1234.50"),
@@ -303,9 +316,13 @@ async fn malformed_search_fields_answer_like_no_match() {
         ("411111", "1111", TODAY, "abc"),
         ("", "", "", ""),
         ("٤١١١١١", "1111", TODAY, "1234.50"),
+        ("411111", "1111", TODAY, &huge),
+        (&huge, &huge, &huge, &huge),
+        ("411111", "1111", "2024-05-14T00:00", "1234.50"),
+        ("411111", "1111", TODAY, "<script>alert(1)</script>"),
     ];
     for (n, (first6, last4, date, amount)) in cases.into_iter().enumerate() {
-        if n == 9 {
+        if n > 0 && n % 9 == 0 {
             app.advance_ms(FIFTEEN_MINUTES_MS + 1);
         }
         let page = search(&mut payer, first6, last4, date, amount).await;
@@ -315,6 +332,8 @@ async fn malformed_search_fields_answer_like_no_match() {
             page.text
         );
         assert_no_match(&page);
+        // What was typed comes back escaped, never as markup.
+        page.assert_hides("<script>alert");
     }
     // Fields left out entirely, too.
     app.advance_ms(FIFTEEN_MINUTES_MS + 1);
@@ -432,6 +451,13 @@ async fn a_dispute_from_a_found_charge_reaches_only_its_merchant_who_answers_by_
     let reference = reference_of(&sent);
     sent.assert_shows("48 hours");
 
+    let stored = stored_dispute(&app, &reference).await;
+    assert_eq!(
+        stored.payment_id.as_ref().map(|p| p.as_str()),
+        Some(payment.as_str())
+    );
+    assert!(stored.merchant_id.is_some());
+
     // The payer's email: the reference and the promise.
     let mails = mails_to(&app, "payer@mail.test").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
@@ -497,13 +523,17 @@ async fn a_dispute_from_a_found_charge_reaches_only_its_merchant_who_answers_by_
     assert_eq!(again.text_of("status").as_deref(), Some("Answered"));
     let list = a_browser.get("/disputes").await;
     assert!(dispute_rows(&list)[0].contains("Answered"), "{}", list.text);
+    assert_eq!(
+        stored_dispute(&app, &reference).await.status,
+        DisputeStatus::Answered
+    );
     let mails = mails_to(&app, "payer@mail.test").await;
     assert_eq!(mails.len(), 2, "{mails:?}");
-    let answer = &mails[0];
-    assert!(
-        answer.text.contains("We refunded you today. Sorry!"),
-        "{answer:?}"
-    );
+    // Both were written at the same instant of the test's clock: found by content, not order.
+    let answer = mails
+        .iter()
+        .find(|m| m.text.contains("We refunded you today. Sorry!"))
+        .unwrap_or_else(|| panic!("no answer among {mails:?}"));
     assert!(answer.subject.contains(&reference), "{answer:?}");
 }
 
@@ -567,6 +597,12 @@ async fn a_blank_dispute_is_accepted_and_belongs_to_no_merchant() {
     let mails = mails_to(&app, "payer@mail.test").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert!(mails[0].text.contains(&reference), "{:?}", mails[0]);
+
+    let stored = stored_dispute(&app, &reference).await;
+    assert_eq!(stored.merchant_id, None);
+    assert_eq!(stored.payment_id, None);
+    assert_eq!(stored.email, "payer@mail.test");
+    assert_eq!(stored.status, DisputeStatus::Open);
 
     for m in [&mut a, &mut b] {
         let list = m.browser.get("/disputes").await;
@@ -652,6 +688,12 @@ async fn an_invalid_dispute_is_refused_and_nothing_is_created() {
     );
     let list = a.browser.get("/disputes").await;
     assert!(dispute_rows(&list).is_empty(), "{}", list.text);
+    let open = app
+        .store
+        .disputes_in(DisputeStatus::Open, 100)
+        .await
+        .expect("the store reads");
+    assert!(open.is_empty(), "{open:?}");
 
     // Exactly 4000 characters is accepted.
     let longest = "y".repeat(4000);
