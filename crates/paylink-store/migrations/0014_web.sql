@@ -67,3 +67,5 @@ CREATE TABLE dispute_messages (
 );
 -- "Find transactions": a payer's card mask, then the day.
 CREATE INDEX payments_from_card ON payments (from_card, created_at);
+-- The merchant's postback log in the dashboard.
+CREATE INDEX outbox_merchant ON outbox (merchant_id, created_at, id);

@@ -195,11 +195,12 @@ impl Store {
         .await
     }
 
-    /// Events counted under `key` since `since` (see `Write::RecordAttempt`).
+    /// Events counted under `key` after `since` (see `Write::RecordAttempt`): one exactly a
+    /// window old has left it.
     pub async fn attempts(&self, key: &str, since: Millis) -> Result<i64, StoreError> {
         Ok(self
             .fetch_one(
-                "SELECT COUNT(*) AS n FROM attempts WHERE subject = $1 AND at >= $2",
+                "SELECT COUNT(*) AS n FROM attempts WHERE subject = $1 AND at > $2",
                 &[key.into(), since.into()],
                 |r| r.i64("n"),
             )

@@ -173,6 +173,32 @@ impl Store {
         self.fetch(sql, &[bill_id.as_str().into()], record).await
     }
 
+    /// The merchant's notices, newest first: `limit` after the keyset `before` (created_at, id).
+    pub async fn notices_of_merchant(
+        &self,
+        merchant: &MerchantId,
+        before: Option<(Millis, String)>,
+        limit: i64,
+    ) -> Result<Vec<NoticeRecord>, StoreError> {
+        let (at, id) = before.unwrap_or((i64::MAX, String::new()));
+        let sql = sql_once!(
+            "SELECT {NOTICE_COLUMNS} FROM outbox o WHERE o.merchant_id = $1
+               AND (o.created_at < $2 OR (o.created_at = $2 AND o.id < $3))
+             ORDER BY o.created_at DESC, o.id DESC LIMIT $4"
+        );
+        self.fetch(
+            sql,
+            &[
+                merchant.as_str().into(),
+                at.into(),
+                id.as_str().into(),
+                limit.into(),
+            ],
+            record,
+        )
+        .await
+    }
+
     pub async fn notice(&self, id: &str) -> Result<Option<NoticeRecord>, StoreError> {
         let sql = sql_once!("SELECT {NOTICE_COLUMNS} FROM outbox o WHERE o.id = $1");
         self.fetch_one(sql, &[id.into()], record).await

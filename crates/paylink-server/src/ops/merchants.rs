@@ -375,6 +375,23 @@ pub async fn postbacks(store: &Store, bill_id: &str) -> Result<Vec<PostbackHisto
 }
 
 /// Makes postback `id` due now, in a fresh round of the retry schedule.
+/// [`redeliver`] for one of `merchant`'s notices; another's (or a partner's) reads as missing.
+pub async fn redeliver_own(
+    store: &Store,
+    merchant: &MerchantId,
+    id: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    let own = store
+        .notice(id)
+        .await?
+        .is_some_and(|n| n.notice.merchant_id.as_ref() == Some(merchant));
+    if !own {
+        return Err(DomainError::PaymentNotFound.into());
+    }
+    redeliver(store, id, now).await
+}
+
 pub async fn redeliver(store: &Store, id: &str, now: Millis) -> Result<(), OpError> {
     store
         .apply(Plan::one(Write::Redeliver {

@@ -80,6 +80,9 @@ fn next_link(path: &str, order: &Option<String>, created_at: i64, id: &str) -> S
 }
 
 struct BillRow {
+    /// Whether the bill may be switched on or off (a finished NORMAL bill may not).
+    toggle: bool,
+    active: bool,
     id: String,
     created: String,
     amount: String,
@@ -158,6 +161,8 @@ async fn bills_page(
                 .items
                 .iter()
                 .map(|b| BillRow {
+                    toggle: !b.is_finished(),
+                    active: b.active,
                     id: b.id.to_string(),
                     created: format_datetime(b.created_at),
                     amount: format!("{} {}", format_fixed(b.amount.minor()), b.currency),
@@ -259,6 +264,192 @@ pub async fn create_bill(State(st): State<AppState>, v: Visitor, body: Bytes) ->
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(text),
                 None,
+            )
+            .await
+        }
+    }
+}
+
+/// Switches a bill on or off (the list's button).
+pub async fn set_bill_active(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let active = field(&f, "active") == "1";
+    let done = async {
+        let id = paylink_core::id::BillId::parse(&id).ok_or(DomainError::BillNotFound)?;
+        let bill = st
+            .store
+            .merchant_bill(&merchant, &id)
+            .await?
+            .ok_or(DomainError::BillNotFound)?;
+        bills::toggle(&st, bill, active, &NoSeal).await
+    }
+    .await;
+    let none = HashMap::new();
+    match done {
+        Ok(_) => {
+            bills_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::OK,
+                None,
+                Some(v.t.saved),
+            )
+            .await
+        }
+        Err(e @ OpError::Domain(DomainError::BillNotFound)) => failed(&v, &e),
+        Err(e) => {
+            let text = refusal_text(v.t, &e);
+            bills_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(text),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+struct PostbackRow {
+    id: String,
+    created: String,
+    subject: String,
+    url: String,
+    state: &'static str,
+    attempts: i64,
+    last_status: String,
+}
+
+#[derive(Template)]
+#[template(path = "web_postbacks.html")]
+struct PostbacksPage {
+    c: Chrome,
+    title: &'static str,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+    rows: Vec<PostbackRow>,
+    next: Option<String>,
+}
+
+async fn postbacks_page(
+    st: &AppState,
+    v: &Visitor,
+    merchant: &MerchantId,
+    q: &HashMap<String, String>,
+    status: StatusCode,
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+) -> Response {
+    let before = cursor(q).map(|(k, _)| (k.created_at, k.id));
+    let limit = i64::from(PER_PAGE);
+    let mut list = match st
+        .store
+        .notices_of_merchant(merchant, before, limit + 1)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => return failed(v, &e.into()),
+    };
+    let more = list.len() as i64 > limit;
+    list.truncate(PER_PAGE as usize);
+    let next = list
+        .last()
+        .filter(|_| more)
+        .map(|n| next_link("/postbacks", &None, n.notice.created_at, &n.notice.id));
+    let c = Chrome::of(st, v);
+    let title = c.t.postbacks;
+    page(
+        v,
+        status,
+        PostbacksPage {
+            c,
+            title,
+            notice,
+            error,
+            rows: list
+                .iter()
+                .map(|n| PostbackRow {
+                    id: n.notice.id.clone(),
+                    created: format_datetime(n.notice.created_at),
+                    subject: n.notice.subject_id.clone(),
+                    url: n.notice.url.clone(),
+                    state: n.state.as_str(),
+                    attempts: n.total_attempts,
+                    last_status: n.last_status.map(|s| s.to_string()).unwrap_or_default(),
+                })
+                .collect(),
+            next,
+        },
+    )
+}
+
+/// The merchant's postbacks, newest first, each with its delivery state and a redeliver button.
+pub async fn postbacks(
+    State(st): State<AppState>,
+    v: Visitor,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    postbacks_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
+}
+
+pub async fn redeliver(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let none = HashMap::new();
+    match merchants::redeliver_own(&st.store, &merchant, &id, st.now()).await {
+        Ok(()) => {
+            st.postbacks_due.notify_one();
+            postbacks_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::OK,
+                Some(v.t.redelivered),
+                None,
+            )
+            .await
+        }
+        Err(e @ OpError::Domain(DomainError::PaymentNotFound)) => failed(&v, &e),
+        Err(e) => {
+            let text = refusal_text(v.t, &e);
+            postbacks_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                None,
+                Some(text),
             )
             .await
         }

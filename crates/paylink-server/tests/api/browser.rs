@@ -1,6 +1,7 @@
-//! The payer pages in a real browser: headless Chromium driven through chromedriver by a
-//! minimal W3C WebDriver client (plain `reqwest` + `serde_json`), from the payment page to the
-//! merchant's success or fail page, with the postback checked on the receiver.
+//! The payer pages and the merchant web app in a real browser: headless Chromium driven
+//! through chromedriver with `fantoccini`, from the payment page to the merchant's success or
+//! fail page, with the postback checked on the receiver; and a merchant's whole day in the
+//! web app, found by labels and link texts as a person finds them.
 //!
 //! They run only with `PAYLINK_BROWSER_TESTS=1` (and then fail loudly without `/usr/bin/chromium`
 //! and `/usr/bin/chromedriver`: `apt-get install -y chromium chromium-driver`); otherwise each
@@ -8,11 +9,15 @@
 //! `target/browser-artifacts/`.
 
 use crate::harness::*;
-use base64::Engine;
+use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use paylink_sdk::testing::{Received, Receiver};
 use paylink_server::{md5_signature, WebhookKey};
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -28,8 +33,6 @@ const ARTIFACTS: &str = concat!(
 /// How long to wait for a page, an element or a postback before failing.
 const PATIENCE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(100);
-/// The W3C key of an element reference.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 const CARD_THREE_DS: &str = "4000000000003220";
 
@@ -48,32 +51,19 @@ fn enabled(test: &str) -> bool {
     true
 }
 
-/// An error answer of the WebDriver server.
-#[derive(Debug)]
-struct WdError {
-    status: u16,
-    error: String,
-    message: String,
+/// An element that is not (or no longer, or not yet usably) on the page: worth another try,
+/// and the command did nothing.
+fn transient(e: &CmdError) -> bool {
+    e.is_no_such_element()
+        || e.is_stale_element_reference()
+        || e.is_element_not_interactable()
+        || matches!(e, CmdError::Standard(w) if w.error == ErrorStatus::ElementClickIntercepted)
 }
 
-impl std::fmt::Display for WdError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}): {}", self.error, self.status, self.message)
-    }
-}
-
-impl WdError {
-    /// An element that is not (or no longer, or not yet usably) on the page: worth another try,
-    /// and the command did nothing.
-    fn transient(&self) -> bool {
-        matches!(
-            self.error.as_str(),
-            "no such element"
-                | "stale element reference"
-                | "element not interactable"
-                | "element click intercepted"
-        )
-    }
+/// `text` as an XPath string literal (XPath 1.0 has no escapes).
+fn xpath_literal(text: &str) -> String {
+    assert!(!text.contains('\''), "no quote in {text:?}");
+    format!("'{text}'")
 }
 
 /// chromedriver as a child process, killed on drop.
@@ -88,10 +78,9 @@ impl Drop for Driver {
 
 /// One browser session.
 pub struct Browser {
-    http: reqwest::Client,
+    client: Client,
     port: u16,
-    base: String,
-    /// `None` once deleted.
+    /// `None` once closed.
     session: Option<String>,
     /// Screenshots are `{test}-{nn}-{name}.png`.
     test: String,
@@ -102,6 +91,36 @@ pub struct Browser {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().unwrap().port()
+}
+
+/// Waits until chromedriver on `port` says it is ready.
+async fn wait_ready(driver: &mut Driver, port: u16) {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Ok(Some(status)) = driver.0.try_wait() {
+            panic!("{CHROMEDRIVER} exited at start: {status}");
+        }
+        let status = http
+            .get(format!("http://127.0.0.1:{port}/status"))
+            .send()
+            .await;
+        if let Ok(response) = status {
+            if let Ok(v) = response.json::<Value>().await {
+                if v["value"]["ready"] == json!(true) {
+                    return;
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "chromedriver on port {port} is not ready"
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 impl Browser {
@@ -118,20 +137,9 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("{CHROMEDRIVER} does not start: {e}"));
-        let mut browser = Browser {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-            port,
-            base: format!("http://127.0.0.1:{port}"),
-            session: None,
-            test: test.to_string(),
-            shots: 0,
-            _driver: Driver(child),
-        };
-        browser.wait_ready().await;
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
+        let mut driver = Driver(child);
+        wait_ready(&mut driver, port).await;
+        let capabilities = json!({
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
             "timeouts": {"pageLoad": 30_000, "script": 10_000, "implicit": 0},
@@ -142,113 +150,50 @@ impl Browser {
                     "--no-sandbox",
                     "--disable-gpu",
                     "--disable-dev-shm-usage",
-                    "--window-size=420,900",
+                    "--window-size=1280,1000",
                 ],
             },
-        }}});
-        let created = browser
-            .call(Method::POST, "/session", Some(capabilities))
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object")
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .unwrap_or_else(|e| panic!("chromedriver does not start {CHROMIUM}: {e}"));
-        let id = created["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no sessionId in {created}"));
-        browser.session = Some(id.to_string());
-        browser
-    }
-
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Ok(Some(status)) = self._driver.0.try_wait() {
-                panic!("{CHROMEDRIVER} exited at start: {status}");
-            }
-            if let Ok(v) = self.call(Method::GET, "/status", None).await {
-                if v["ready"] == json!(true) {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "chromedriver on port {} is not ready",
-                self.port
-            );
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// One WebDriver command; its `value`, or the error it answered.
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, WdError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        let fail = |message: String| WdError {
-            status: 0,
-            error: "transport".into(),
-            message,
-        };
-        let response = request.send().await.map_err(|e| fail(e.to_string()))?;
-        let status = response.status().as_u16();
-        let text = response.text().await.map_err(|e| fail(e.to_string()))?;
-        let mut v: Value = serde_json::from_str(&text).map_err(|e| fail(format!("{e}: {text}")))?;
-        let value = v["value"].take();
-        if status == 200 {
-            Ok(value)
-        } else {
-            Err(WdError {
-                status,
-                error: value["error"].as_str().unwrap_or("unknown").to_string(),
-                message: value["message"].as_str().unwrap_or(&text).to_string(),
-            })
-        }
-    }
-
-    fn session_path(&self, path: &str) -> String {
-        let id = self.session.as_deref().expect("an open session");
-        format!("/session/{id}{path}")
-    }
-
-    /// A command of the session that must succeed.
-    async fn command(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let path = self.session_path(path);
-        match self.call(method, &path, body).await {
-            Ok(v) => v,
-            Err(e) => panic!("{path}: {e}"),
+        let session = client
+            .session_id()
+            .await
+            .unwrap_or_else(|e| panic!("no session id: {e}"));
+        Browser {
+            client,
+            port,
+            session,
+            test: test.to_string(),
+            shots: 0,
+            _driver: driver,
         }
     }
 
     pub async fn goto(&self, url: &str) {
-        self.command(Method::POST, "/url", Some(json!({ "url": url })))
-            .await;
+        if let Err(e) = self.client.goto(url).await {
+            panic!("opening {url}: {e}");
+        }
     }
 
     pub async fn url(&self) -> String {
-        let v = self.command(Method::GET, "/url", None).await;
-        v.as_str().unwrap_or_default().to_string()
+        match self.client.current_url().await {
+            Ok(url) => url.to_string(),
+            Err(e) => panic!("the current address: {e}"),
+        }
     }
 
     pub async fn source(&self) -> String {
-        let v = self.command(Method::GET, "/source", None).await;
-        v.as_str().unwrap_or_default().to_string()
-    }
-
-    /// The element `css` matches now, if any.
-    async fn find(&self, css: &str) -> Result<String, WdError> {
-        let path = self.session_path("/element");
-        let body = json!({"using": "css selector", "value": css});
-        let v = self.call(Method::POST, &path, Some(body)).await?;
-        Ok(v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("no element reference in {v}"))
-            .to_string())
+        match self.client.source().await {
+            Ok(source) => source,
+            Err(e) => panic!("the page source: {e}"),
+        }
     }
 
     /// Why a wait gave up: where the browser is and what it shows (to panic with).
@@ -266,81 +211,93 @@ impl Browser {
         )
     }
 
-    /// Runs the element command `request` makes of the element `css` matches, trying again
-    /// (for up to [`PATIENCE`]) while there is no such element or it cannot be used yet.
-    async fn on_element(
-        &self,
-        css: &str,
-        what: &str,
-        request: impl Fn(&str) -> (Method, String, Option<Value>),
-    ) -> Value {
+    /// Runs `op` on the element `at` finds, trying again (for up to [`PATIENCE`]) while there
+    /// is no such element or it cannot be used yet.
+    async fn on<T, F, Fut>(&self, at: Locator<'_>, what: &str, op: F) -> T
+    where
+        F: Fn(Element) -> Fut,
+        Fut: Future<Output = Result<T, CmdError>>,
+    {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let attempt = match self.find(css).await {
-                Ok(element) => {
-                    let (method, path, body) = request(&element);
-                    let path = self.session_path(&format!("/element/{element}{path}"));
-                    self.call(method, &path, body).await
-                }
+            let attempt = match self.client.find(at).await {
+                Ok(element) => op(element).await,
                 Err(e) => Err(e),
             };
             match attempt {
                 Ok(v) => return v,
-                Err(e) if e.transient() && Instant::now() < deadline => {
+                Err(e) if transient(&e) && Instant::now() < deadline => {
                     tokio::time::sleep(POLL).await
                 }
-                Err(e) if e.transient() => {
-                    panic!("{}", self.lost(&format!("{what} `{css}`: {e}")).await)
+                Err(e) if transient(&e) => {
+                    panic!("{}", self.lost(&format!("{what} {at:?}: {e}")).await)
                 }
-                Err(e) => panic!("{what} `{css}`: {e}"),
+                Err(e) => panic!("{what} {at:?}: {e}"),
             }
         }
     }
 
     /// Waits for an element to be on the page.
     pub async fn wait_for(&self, css: &str) {
-        self.on_element(css, "waiting for", |_| (Method::GET, "/name".into(), None))
-            .await;
+        self.on(Locator::Css(css), "waiting for", |e| async move {
+            e.tag_name().await
+        })
+        .await;
     }
 
     pub async fn click(&self, css: &str) {
-        self.on_element(css, "clicking", |_| {
-            (Method::POST, "/click".into(), Some(json!({})))
-        })
+        self.on(
+            Locator::Css(css),
+            "clicking",
+            |e| async move { e.click().await },
+        )
         .await;
     }
 
     /// Types `text` into the element, key by key, as a person would.
     pub async fn send_keys(&self, css: &str, text: &str) {
-        self.on_element(css, "typing into", |_| {
-            (Method::POST, "/value".into(), Some(json!({ "text": text })))
-        })
+        self.type_into(Locator::Css(css), text).await;
+    }
+
+    async fn type_into(&self, at: Locator<'_>, text: &str) {
+        self.on(
+            at,
+            "typing into",
+            |e| async move { e.send_keys(text).await },
+        )
         .await;
     }
 
     pub async fn clear(&self, css: &str) {
-        self.on_element(css, "clearing", |_| {
-            (Method::POST, "/clear".into(), Some(json!({})))
-        })
+        self.on(
+            Locator::Css(css),
+            "clearing",
+            |e| async move { e.clear().await },
+        )
         .await;
     }
 
     /// The element's rendered text.
     pub async fn text(&self, css: &str) -> String {
-        let v = self
-            .on_element(css, "reading", |_| (Method::GET, "/text".into(), None))
-            .await;
-        v.as_str().unwrap_or_default().to_string()
+        self.text_at(Locator::Css(css)).await
+    }
+
+    async fn text_at(&self, at: Locator<'_>) -> String {
+        self.on(at, "reading", |e| async move { e.text().await })
+            .await
     }
 
     /// An input's current value.
     pub async fn value(&self, css: &str) -> String {
-        let v = self
-            .on_element(css, "reading the value of", |_| {
-                (Method::GET, "/property/value".into(), None)
-            })
-            .await;
-        v.as_str().unwrap_or_default().to_string()
+        self.value_at(Locator::Css(css)).await
+    }
+
+    async fn value_at(&self, at: Locator<'_>) -> String {
+        self.on(at, "reading the value of", |e| async move {
+            e.prop("value").await
+        })
+        .await
+        .unwrap_or_default()
     }
 
     /// Waits until the browser is at an address starting with `prefix`; returns it.
@@ -358,11 +315,142 @@ impl Browser {
         }
     }
 
+    /// The id of the field the label reading `label` is for.
+    async fn field_id(&self, label: &str) -> String {
+        let xpath = format!("//label[normalize-space()={}]", xpath_literal(label));
+        let id = self
+            .on(
+                Locator::XPath(&xpath),
+                "reading the label",
+                |e| async move { e.attr("for").await },
+            )
+            .await;
+        id.unwrap_or_else(|| panic!("the label {label:?} is for no field"))
+    }
+
+    /// Types `text` into the field labelled `label`, over what it held.
+    pub async fn fill(&self, label: &str, text: &str) {
+        let id = self.field_id(label).await;
+        self.on(
+            Locator::Id(&id),
+            "clearing",
+            |e| async move { e.clear().await },
+        )
+        .await;
+        self.type_into(Locator::Id(&id), text).await;
+    }
+
+    /// Chooses the option reading `option` in the list labelled `label`.
+    pub async fn choose(&self, label: &str, option: &str) {
+        let id = self.field_id(label).await;
+        self.on(Locator::Id(&id), "choosing in", |e| async move {
+            e.select_by_label(option).await
+        })
+        .await;
+    }
+
+    /// Clicks what `xpath` finds and waits for the next page to be there: the page it was on
+    /// is gone (its root element is stale).
+    async fn follow(&self, xpath: &str) {
+        let old = self
+            .on(Locator::Css("html"), "finding the page", |e| async move {
+                Ok(e)
+            })
+            .await;
+        self.on(Locator::XPath(xpath), "clicking", |e| async move {
+            e.click().await
+        })
+        .await;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            match old.tag_name().await {
+                Err(e) if e.is_stale_element_reference() => break,
+                _ if Instant::now() >= deadline => {
+                    panic!("{}", self.lost(&format!("no new page after {xpath}")).await)
+                }
+                _ => tokio::time::sleep(POLL).await,
+            }
+        }
+        // The new document may still be loading.
+        self.wait_for("body").await;
+    }
+
+    /// Clicks the link reading `text` and waits for the page it leads to.
+    pub async fn click_link(&self, text: &str) {
+        self.follow(&format!("//a[normalize-space()={}]", xpath_literal(text)))
+            .await;
+    }
+
+    /// Clicks the button reading `text` and waits for the page its form answers with.
+    pub async fn click_button(&self, text: &str) {
+        self.follow(&format!(
+            "//button[normalize-space()={}]",
+            xpath_literal(text)
+        ))
+        .await;
+    }
+
+    /// Reloads the page until `ready` holds for it (for up to [`PATIENCE`]): for what the
+    /// server does on its own time.
+    async fn reload_until<F, Fut>(&self, what: &str, ready: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if ready().await {
+                return;
+            }
+            if Instant::now() >= deadline {
+                panic!("{}", self.lost(&format!("never saw {what}")).await);
+            }
+            tokio::time::sleep(POLL * 5).await;
+            if let Err(e) = self.client.refresh().await {
+                panic!("reloading: {e}");
+            }
+        }
+    }
+
+    /// Whether `css` finds something on the page now.
+    async fn shows(&self, css: &str) -> bool {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(_) => true,
+            Err(e) if e.is_no_such_element() => false,
+            Err(e) => panic!("looking for {css}: {e}"),
+        }
+    }
+
+    /// The value of the browser's cookie `name`.
+    pub async fn cookie(&self, name: &str) -> String {
+        match self.client.get_named_cookie(name).await {
+            Ok(c) => c.value().to_string(),
+            Err(e) => panic!("the cookie {name}: {e}"),
+        }
+    }
+
+    /// Sets the value of the field labelled `label` by script: a date input takes typed
+    /// digits in the order of the browser's locale, its `value` is always `YYYY-MM-DD`.
+    pub async fn set_value(&self, label: &str, value: &str) {
+        let id = self.field_id(label).await;
+        let script = "const f = document.getElementById(arguments[0]); f.value = arguments[1]; \
+                      f.dispatchEvent(new Event('input', {bubbles: true})); \
+                      f.dispatchEvent(new Event('change', {bubbles: true}));";
+        if let Err(e) = self
+            .client
+            .execute(script, vec![json!(id), json!(value)])
+            .await
+        {
+            panic!("setting {label:?}: {e}");
+        }
+        assert_eq!(self.value_at(Locator::Id(&id)).await, value, "{label}");
+    }
+
     async fn screenshot_as(&self, name: &str) -> PathBuf {
-        let v = self.command(Method::GET, "/screenshot", None).await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().expect("a base64 screenshot"))
-            .expect("the screenshot is base64");
+        let png = match self.client.screenshot().await {
+            Ok(png) => png,
+            Err(e) => panic!("a screenshot: {e}"),
+        };
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
         let path = PathBuf::from(ARTIFACTS).join(format!("{}-{name}.png", self.test));
         std::fs::write(&path, png).expect("the screenshot is saved");
@@ -378,17 +466,17 @@ impl Browser {
 
     /// Closes the browser.
     pub async fn quit(mut self) {
-        if let Some(id) = self.session.take() {
-            let path = format!("/session/{id}");
-            if let Err(e) = self.call(Method::DELETE, &path, None).await {
-                panic!("deleting the session: {e}");
+        if self.session.take().is_some() {
+            if let Err(e) = self.client.clone().close().await {
+                panic!("closing the session: {e}");
             }
         }
     }
 }
 
 impl Drop for Browser {
-    /// A test that failed half-way still closes its browser (synchronously: no runtime here).
+    /// A test that failed half-way still closes its browser (synchronously: the runtime may be
+    /// gone with the panic).
     fn drop(&mut self) {
         let Some(id) = self.session.take() else {
             return;
@@ -405,7 +493,6 @@ impl Drop for Browser {
         }
     }
 }
-
 /// A server, a merchant receiver the shop's result, success and fail URLs point at, and a
 /// browser; `None` (the test skipped) unless `PAYLINK_BROWSER_TESTS=1`.
 async fn setup(test: &str) -> Option<(TestApp, Receiver, Browser)> {
@@ -765,4 +852,227 @@ async fn fill_card(b: &Browser, card: &str) {
     b.send_keys("#card_number", card).await;
     b.send_keys("#expiry", "1230").await;
     b.send_keys("#cvc", "123").await;
+}
+
+/// `YYYY-MM-DD` of the UTC day of `ms` (unix milliseconds): the date a bank statement shows.
+fn utc_date(ms: i64) -> String {
+    // Days to the civil calendar (Howard Hinnant's algorithm), with no date crate to hand.
+    let z = ms.div_euclid(DAY_MS) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// One CSV line split into its fields (the export quotes none of the fields this test reads).
+fn csv_fields(line: &str) -> Vec<&str> {
+    line.split(',').collect()
+}
+
+/// A merchant's day in the web app, and a payer's dispute, as people click through them: sign
+/// up, integrate, bill, get paid, refund, rotate the token, export, and answer a dispute.
+#[tokio::test]
+async fn a_merchant_signs_up_and_works_in_the_dashboard() {
+    if !enabled("web") {
+        return;
+    }
+    let app = spawn_app().await;
+    let r = Receiver::start();
+    let mut b = Browser::start("web").await;
+    let email = "owner@corner-shop.example";
+    let password = "correct horse battery";
+
+    // Sign up from the landing page.
+    b.goto(&app.url("/")).await;
+    b.screenshot("landing").await;
+    b.click_link("Sign up").await;
+    b.screenshot("sign-up").await;
+    b.fill("Email", email).await;
+    b.fill("Password", password).await;
+    b.fill("Shop name", "Corner shop").await;
+    b.click_button("Sign up").await;
+    let token = b.text("#token").await;
+    assert!(token.len() > 10, "{token:?}");
+    let shop_id = b.text("code.shop-id").await;
+    assert!(is_base62_id(&shop_id), "{shop_id:?}");
+    b.screenshot("integration").await;
+    assert_eq!(
+        app.get_as(&token, "/api/v1/merchant/balance", &[])
+            .await
+            .status,
+        200
+    );
+
+    // Postbacks to the merchant's server.
+    b.fill("Result URL", &r.url("/postback")).await;
+    b.click_button("Save").await;
+    let id = b.field_id("Result URL").await;
+    assert_eq!(b.value_at(Locator::Id(&id)).await, r.url("/postback"));
+    b.screenshot("integration-saved").await;
+
+    // A bill, paid by card through its payment link.
+    b.click_link("Bills").await;
+    b.screenshot("bills").await;
+    b.fill("Amount", "150.50").await;
+    b.choose("Shop", "Corner shop").await;
+    b.fill("Description", "Two cups of coffee").await;
+    b.fill("Order ID", "web-1").await;
+    b.click_button("Create bill").await;
+    let row = b.text("tr.bill").await;
+    assert!(row.contains("150.50"), "{row}");
+    assert!(row.contains("Two cups of coffee"), "{row}");
+    b.screenshot("bill-created").await;
+    b.follow("//tr[@class='bill']//a[normalize-space()='Payment link']")
+        .await;
+    assert!(b.url().await.starts_with(&app.url("/link/")));
+    b.wait_for(".qr svg").await;
+    b.screenshot("share-page").await;
+    b.click("#pay").await;
+    b.wait_for_url(&app.url("/transfer/")).await;
+    b.wait_for("form#card-form").await;
+    assert!(b.source().await.contains("150.50 RUB"));
+    b.screenshot("payment-page").await;
+    pay_by_card(&mut b, "4242 4242 4242 4242").await;
+    // No success URL: the payer stays on paylink's own result page.
+    b.wait_for("#heading").await;
+    b.screenshot("paid").await;
+
+    let p = r
+        .wait_until(1, "the postback for web-1", |p| {
+            p.path == "/postback" && p.field("InvId") == "web-1"
+        })
+        .await
+        .remove(0);
+    assert_eq!(p.field("Status"), "SUCCESS", "{p:?}");
+    assert_eq!(p.field("OutSum"), "150.50", "{p:?}");
+    let signed = md5_signature(&[p.field("OutSum"), p.field("InvId")], &token);
+    assert_eq!(p.field("SignatureValue"), signed, "{p:?}");
+
+    // The payment, its postback, and a refund of a part.
+    b.goto(&app.url("/dashboard")).await;
+    b.screenshot("dashboard").await;
+    b.click_link("Payments").await;
+    let payment_id = b.text("tr.payment a").await;
+    assert!(is_base62_id(&payment_id), "{payment_id:?}");
+    b.screenshot("payments").await;
+    b.click_link(&payment_id).await;
+    assert_eq!(b.text("#amount").await, "150.50");
+    b.reload_until("the postback row", || b.shows("tr.postback"))
+        .await;
+    let postback_row = b.text("tr.postback").await;
+    assert!(postback_row.contains(&r.url("/postback")), "{postback_row}");
+    b.screenshot("payment").await;
+    b.fill("Refund amount (empty: all that is left)", "50.00")
+        .await;
+    b.click_button("Refund").await;
+    b.reload_until("50.00 refunded", || async {
+        b.text("#refunded").await == "50.00"
+    })
+    .await;
+    b.screenshot("refunded").await;
+
+    // A new API token: the old one stops working.
+    b.click_link("API integration").await;
+    b.click_link("Refresh API token").await;
+    b.screenshot("refresh-token").await;
+    b.click_button("Refresh API token").await;
+    let new_token = b.text("#token").await;
+    assert_ne!(new_token, token);
+    b.screenshot("new-token").await;
+    let balance = "/api/v1/merchant/balance";
+    assert_eq!(app.get_as(&token, balance, &[]).await.status, 401);
+    assert_eq!(app.get_as(&new_token, balance, &[]).await.status, 200);
+
+    // The payments as CSV, downloaded with the browser's session.
+    b.click_link("Payments").await;
+    let href = b
+        .on(
+            Locator::XPath("//a[normalize-space()='Export CSV']"),
+            "reading the link",
+            |e| async move { e.attr("href").await },
+        )
+        .await
+        .expect("the export link has an address");
+    assert!(href.starts_with("/payments.csv"), "{href}");
+    let session = b.cookie("paylink_session").await;
+    let csv = app
+        .http
+        .get(app.url(&href))
+        .header("Cookie", format!("paylink_session={session}"))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.expect("a body");
+    let lines: Vec<&str> = csv.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    let header = csv_fields(lines[0]);
+    let row = csv_fields(lines[1]);
+    assert_eq!(header.len(), row.len(), "{csv}");
+    let column = |name: &str| {
+        let at = header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} column in {csv}"));
+        row[at]
+    };
+    assert_eq!(column("payment_id"), payment_id);
+    assert_eq!(column("amount"), "150.50");
+    assert_eq!(column("refunded"), "50.00");
+
+    b.click_button("Sign out").await;
+    b.screenshot("signed-out").await;
+
+    // A payer finds the charge by the card's digits, the day and the amount, and disputes it.
+    b.goto(&app.url("/")).await;
+    b.click_link("Find transactions").await;
+    b.fill("Card first 6 digits", "424242").await;
+    b.fill("Card last 4 digits", "4242").await;
+    // The server's clock, not the wall's, dated the payment.
+    let today = utc_date(app.now());
+    b.set_value("Date", &today).await;
+    b.fill("Amount", "150.50").await;
+    b.screenshot("find-transactions").await;
+    b.click_button("Find").await;
+    let charge = b.text("tr.charge").await;
+    assert!(charge.contains("150.50"), "{charge}");
+    b.screenshot("found").await;
+    b.follow("//tr[@class='charge']//a[normalize-space()='Dispute this charge']")
+        .await;
+    b.screenshot("dispute-form").await;
+    b.fill("Email", "payer@example.com").await;
+    b.fill("What happened", "I was charged but never got the coffee.")
+        .await;
+    b.click_button("Send").await;
+    let reference = b.text("#reference").await;
+    assert!(!reference.is_empty());
+    b.screenshot("dispute-sent").await;
+
+    // The merchant signs in again and answers it.
+    b.click_link("Sign in").await;
+    b.screenshot("sign-in").await;
+    b.fill("Email", email).await;
+    b.fill("Password", password).await;
+    b.click_button("Sign in").await;
+    b.wait_for("nav form button").await;
+    b.screenshot("signed-in").await;
+    b.click_link("Disputes").await;
+    b.screenshot("disputes").await;
+    b.follow(&format!(
+        "//tr[@class='dispute']//a[normalize-space()={}]",
+        xpath_literal(&reference)
+    ))
+    .await;
+    assert_eq!(b.text("#status").await, "Open");
+    b.screenshot("dispute").await;
+    b.fill("Reply", "Sorry: the coffee is on its way.").await;
+    b.click_button("Reply").await;
+    assert_eq!(b.text("#status").await, "Answered");
+    b.screenshot("dispute-answered").await;
+    b.quit().await;
 }

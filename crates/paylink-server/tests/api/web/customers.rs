@@ -419,7 +419,7 @@ async fn a_dispute_from_a_found_charge_reaches_only_its_merchant_who_answers_by_
     let a = web_merchant(&app, "owner@bakery.test", "Moonlight Bakery").await;
     let mut b = web_merchant(&app, "owner@florist.test", "Rose Florist").await;
     let (_, payment) = card_payment(&app, &a.token, &a.shop_id, "1234.50", CARD).await;
-    // B has a charge of its own, and the harness's merchant too.
+    // B has a charge of its own (another card).
     card_payment(&app, &b.token, &b.shop_id, "1234.50", CARD_OK).await;
 
     // The payer finds the charge and follows its link.
