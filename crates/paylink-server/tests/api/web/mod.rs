@@ -5,6 +5,7 @@
 
 mod accounts;
 mod customers;
+mod isolation;
 mod integration;
 
 use crate::harness::*;
