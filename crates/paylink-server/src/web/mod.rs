@@ -9,6 +9,7 @@ mod customer;
 mod lists;
 pub mod mail;
 mod merchant;
+mod payouts;
 pub mod texts;
 pub mod visitor;
 
@@ -71,6 +72,10 @@ pub fn router() -> Router<AppState> {
         .route("/bills.csv", get(lists::bills_csv))
         .route("/bills/{id}/active", post(lists::set_bill_active))
         .route("/postbacks", get(lists::postbacks))
+        .route("/payouts", get(payouts::payouts_list).post(payouts::create))
+        .route("/payouts.csv", get(payouts::payouts_csv))
+        .route("/payouts/accounts", post(payouts::add_account))
+        .route("/payouts/{id}/cancel", post(payouts::cancel))
         .route("/postbacks/{id}/redeliver", post(lists::redeliver))
         .route("/payments", get(lists::payments))
         .route("/payments.csv", get(lists::payments_csv))

@@ -961,7 +961,7 @@ async fn a_merchant_signs_up_and_works_in_the_dashboard() {
     assert!(is_base62_id(&payment_id), "{payment_id:?}");
     b.screenshot("payments").await;
     b.click_link(&payment_id).await;
-    assert_eq!(b.text("#amount").await, "150.50");
+    assert_eq!(b.text("#amount").await, "150.50 RUB");
     b.reload_until("the postback row", || b.shows("tr.postback"))
         .await;
     let postback_row = b.text("tr.postback").await;
@@ -978,6 +978,7 @@ async fn a_merchant_signs_up_and_works_in_the_dashboard() {
 
     // A new API token: the old one stops working.
     b.click_link("API integration").await;
+    b.screenshot("integration-again").await;
     b.click_link("Refresh API token").await;
     b.screenshot("refresh-token").await;
     b.click_button("Refresh API token").await;
@@ -990,6 +991,7 @@ async fn a_merchant_signs_up_and_works_in_the_dashboard() {
 
     // The payments as CSV, downloaded with the browser's session.
     b.click_link("Payments").await;
+    b.screenshot("payments-export").await;
     let href = b
         .on(
             Locator::XPath("//a[normalize-space()='Export CSV']"),

@@ -5,8 +5,8 @@
 
 mod accounts;
 mod customers;
-mod isolation;
 mod integration;
+mod isolation;
 
 use crate::harness::*;
 use std::collections::BTreeMap;

@@ -1,0 +1,443 @@
+//! The merchant's payouts: its payout accounts (a card, or an SBP phone with a bank of the
+//! dictionary), payouts to them, their statuses with a cancel button while they can still be
+//! cancelled, and a CSV export. The rules are the API's own ([`crate::ops::payouts`]).
+
+use super::{bad_form, page, refusal_text, to_sign_in, Chrome, Visitor};
+use crate::ops::idempotency::NoSeal;
+use crate::ops::payouts::{self, Destination};
+use crate::ops::OpError;
+use crate::pages::{field, fields};
+use crate::state::AppState;
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use paylink_core::card::{holder_name, CardNumber};
+use paylink_core::id::MerchantId;
+use paylink_core::money::{format_fixed, parse_minor, Currency};
+use paylink_core::payout::{Payout, PayoutStatus, Phone};
+use paylink_core::time::format_datetime;
+use paylink_core::DomainError;
+use paylink_store::{Direction, Keyset, MoneyFilter, PageRequest};
+use std::collections::HashMap;
+
+const PER_PAGE: u32 = 50;
+
+fn merchant_of(v: &Visitor) -> Option<MerchantId> {
+    v.signed_in
+        .as_ref()
+        .and_then(|(_, a)| a.merchant_id.clone())
+}
+
+struct PayoutRow {
+    id: String,
+    created: String,
+    amount: String,
+    commission: String,
+    status: &'static str,
+    payee: String,
+    cancelable: bool,
+}
+
+fn row(p: &Payout) -> PayoutRow {
+    PayoutRow {
+        id: p.id.to_string(),
+        created: format_datetime(p.created_at),
+        amount: format!("{} {}", format_fixed(p.amount), p.currency),
+        commission: format_fixed(p.commission),
+        status: p.status.as_str(),
+        payee: p.payee.identifier.clone(),
+        cancelable: matches!(p.status, PayoutStatus::New | PayoutStatus::Moderating),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "web_payouts.html")]
+struct PayoutsPage {
+    c: Chrome,
+    title: &'static str,
+    error: Option<&'static str>,
+    notice: Option<&'static str>,
+    /// Id, type, payee as shown.
+    accounts: Vec<(String, &'static str, String)>,
+    /// Member id and name of each enabled SBP bank.
+    banks: Vec<(i64, String)>,
+    currencies: Vec<&'static str>,
+    rows: Vec<PayoutRow>,
+    next: Option<String>,
+}
+
+async fn payouts_page(
+    st: &AppState,
+    v: &Visitor,
+    merchant: &MerchantId,
+    q: &HashMap<String, String>,
+    status: StatusCode,
+    error: Option<&'static str>,
+    notice: Option<&'static str>,
+) -> Response {
+    let from = q
+        .get("cursor")
+        .and_then(|c| c.split_once('.'))
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
+        .filter(|(_, id): &(i64, String)| {
+            id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+        .map(|(created_at, id)| (Keyset { created_at, id }, Direction::Next));
+    let loaded = async {
+        let accounts = st.store.payout_accounts(merchant).await?;
+        let banks = st.store.sbp_banks(false).await?;
+        let page = st
+            .store
+            .search_payouts(
+                merchant,
+                &MoneyFilter::default(),
+                &PageRequest {
+                    from,
+                    limit: PER_PAGE,
+                },
+            )
+            .await?;
+        Ok::<_, OpError>((accounts, banks, page))
+    }
+    .await;
+    let (accounts, banks, found) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            return v
+                .finish((StatusCode::INTERNAL_SERVER_ERROR, refusal_text(v.t, &e)).into_response())
+        }
+    };
+    let next = found
+        .items
+        .last()
+        .filter(|_| found.has_more)
+        .map(|p| format!("/payouts?cursor={}.{}", p.created_at, p.id));
+    let c = Chrome::of(st, v);
+    let title = c.t.payouts;
+    page(
+        v,
+        status,
+        PayoutsPage {
+            c,
+            title,
+            error,
+            notice,
+            accounts: accounts
+                .iter()
+                .filter(|a| !a.banned)
+                .map(|a| {
+                    (
+                        a.id.to_string(),
+                        a.payee.account_type.as_str(),
+                        a.payee.identifier.clone(),
+                    )
+                })
+                .collect(),
+            banks: banks
+                .iter()
+                .map(|b| {
+                    let name = if v.t.lang == "ru" {
+                        &b.name
+                    } else {
+                        &b.name_en
+                    };
+                    (b.member_id, name.clone())
+                })
+                .collect(),
+            currencies: Currency::ALL.iter().map(|c| c.code()).collect(),
+            rows: found.items.iter().map(row).collect(),
+            next,
+        },
+    )
+}
+
+pub async fn payouts_list(
+    State(st): State<AppState>,
+    v: Visitor,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    payouts_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
+}
+
+pub async fn add_account(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let none = HashMap::new();
+    let destination = match field(&f, "account_type") {
+        "card" => CardNumber::parse(field(&f, "card_number"))
+            .zip(holder_name(field(&f, "card_holder")))
+            .map(|(number, holder)| Destination::Card { number, holder }),
+        "sbp" => Phone::parse(field(&f, "phone"))
+            .zip(field(&f, "bank").parse::<i64>().ok())
+            .map(|(phone, bank)| Destination::Sbp { phone, bank }),
+        _ => None,
+    };
+    let Some(destination) = destination else {
+        let t = v.t.account_invalid;
+        return payouts_page(
+            &st,
+            &v,
+            &merchant,
+            &none,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(t),
+            None,
+        )
+        .await;
+    };
+    let payee = payouts::payee(&st.keys, destination);
+    match payouts::add_account(&st.store, &merchant, payee, st.now()).await {
+        Ok(_) => {
+            payouts_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::OK,
+                None,
+                Some(v.t.saved),
+            )
+            .await
+        }
+        Err(e) => {
+            let t = match &e {
+                OpError::Domain(DomainError::Invalid { .. }) => v.t.account_invalid,
+                e => refusal_text(v.t, e),
+            };
+            payouts_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(t),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn create(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
+    let Some(merchant_id) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let none = HashMap::new();
+    let amount = parse_minor(field(&f, "amount"), 2).filter(|a| *a > 0);
+    let currency = field(&f, "currency").parse::<Currency>().ok();
+    let (Some(amount), Some(currency)) = (amount, currency) else {
+        let t = v.t.amount_invalid;
+        return payouts_page(
+            &st,
+            &v,
+            &merchant_id,
+            &none,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(t),
+            None,
+        )
+        .await;
+    };
+    let made = async {
+        let merchant = st
+            .store
+            .merchant(&merchant_id)
+            .await?
+            .ok_or(DomainError::MerchantNotFound)?;
+        payouts::create_personal(
+            &st,
+            &merchant,
+            field(&f, "account"),
+            amount,
+            currency,
+            None,
+            &NoSeal,
+        )
+        .await
+    }
+    .await;
+    match made {
+        Ok(_) => {
+            st.payouts_due.notify_one();
+            payouts_page(
+                &st,
+                &v,
+                &merchant_id,
+                &none,
+                StatusCode::OK,
+                None,
+                Some(v.t.saved),
+            )
+            .await
+        }
+        Err(e) => {
+            let t = payout_refusal(&v, &e);
+            payouts_page(
+                &st,
+                &v,
+                &merchant_id,
+                &none,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(t),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+/// A payout's refusal in the words of the API's errors (balance, limits, verification).
+fn payout_refusal(v: &Visitor, e: &OpError) -> &'static str {
+    match e {
+        OpError::Domain(d) => match d {
+            DomainError::BalanceNotEnough => v.t.balance_short,
+            DomainError::MerchantNotVerified => v.t.not_verified,
+            DomainError::DailyPayoutLimitExceeded | DomainError::MonthlyPayoutLimitExceeded => {
+                v.t.payout_limit
+            }
+            DomainError::PayoutAccountNotFound | DomainError::PayoutAccountBanned => {
+                v.t.account_invalid
+            }
+            _ => refusal_text(v.t, e),
+        },
+        e => refusal_text(v.t, e),
+    }
+}
+
+pub async fn cancel(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let none = HashMap::new();
+    let payout = match st.store.merchant_payout(&merchant, &id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return v.finish((StatusCode::NOT_FOUND, v.t.not_found).into_response()),
+        Err(e) => {
+            return v.finish(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    refusal_text(v.t, &e.into()),
+                )
+                    .into_response(),
+            )
+        }
+    };
+    match payouts::cancel(&st, payout, false, &NoSeal).await {
+        Ok(_) => {
+            payouts_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::OK,
+                None,
+                Some(v.t.saved),
+            )
+            .await
+        }
+        Err(e) => {
+            let t = refusal_text(v.t, &e);
+            payouts_page(
+                &st,
+                &v,
+                &merchant,
+                &none,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(t),
+                None,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn payouts_csv(State(st): State<AppState>, v: Visitor) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let mut out = String::from("payout_id,created_at,amount,currency,commission,status,payee\r\n");
+    let mut from = None;
+    loop {
+        let page = match st
+            .store
+            .search_payouts(
+                &merchant,
+                &MoneyFilter::default(),
+                &PageRequest {
+                    from: from.clone(),
+                    limit: 500,
+                },
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                return v.finish(
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        refusal_text(v.t, &e.into()),
+                    )
+                        .into_response(),
+                )
+            }
+        };
+        for p in &page.items {
+            out.push_str(&format!(
+                "{},{},{},{},{},{},{}\r\n",
+                p.id,
+                format_datetime(p.created_at),
+                format_fixed(p.amount),
+                p.currency,
+                format_fixed(p.commission),
+                p.status.as_str(),
+                p.payee.identifier
+            ));
+        }
+        match page.items.last().filter(|_| page.has_more) {
+            Some(p) => {
+                from = Some((
+                    Keyset {
+                        created_at: p.created_at,
+                        id: p.id.to_string(),
+                    },
+                    Direction::Next,
+                ))
+            }
+            None => break,
+        }
+    }
+    let mut r = out.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        header::HeaderValue::from_static("attachment; filename=\"payouts.csv\""),
+    );
+    v.finish(r)
+}
