@@ -73,8 +73,11 @@ async fn objects_of_a(app: &TestApp, a: &mut SignedUp) -> Objects {
     }
 }
 
-/// Every way into one object by id: method, path and form fields (the csrf added).
-fn doors(o: &Objects) -> Vec<(&'static str, String, Vec<(&'static str, &'static str)>)> {
+/// A way into an object by id: method, path and form fields (the csrf added).
+type Door = (&'static str, String, Vec<(&'static str, &'static str)>);
+
+/// Every way into one of the objects by id.
+fn doors(o: &Objects) -> Vec<Door> {
     vec![
         ("GET", format!("/payments/{}", o.payment), vec![]),
         (
