@@ -245,14 +245,15 @@ pub async fn welcome(st: &AppState, v: &Visitor, merchant: &MerchantId, token: S
     integration_page(st, v, merchant, StatusCode::OK, shown).await
 }
 
+/// A confirm step before an action that breaks what an integration uses.
 #[derive(Template)]
 #[template(path = "web_confirm.html")]
-struct Confirm {
-    c: Chrome,
-    title: &'static str,
-    question: &'static str,
-    action: String,
-    cancel: &'static str,
+pub(super) struct Confirm {
+    pub c: Chrome,
+    pub title: &'static str,
+    pub question: &'static str,
+    pub action: String,
+    pub cancel: &'static str,
 }
 
 pub async fn token_confirm(State(st): State<AppState>, v: Visitor) -> Response {

@@ -6,6 +6,7 @@
 mod account;
 mod charts;
 mod customer;
+mod links;
 mod lists;
 pub mod mail;
 mod merchant;
@@ -72,6 +73,12 @@ pub fn router() -> Router<AppState> {
         .route("/bills.csv", get(lists::bills_csv))
         .route("/bills/{id}/active", post(lists::set_bill_active))
         .route("/postbacks", get(lists::postbacks))
+        .route("/links", get(links::links))
+        .route("/links/enable", post(links::enable))
+        .route(
+            "/links/key",
+            get(links::key_confirm).post(links::rotate_key),
+        )
         .route("/payouts", get(payouts::payouts_list).post(payouts::create))
         .route("/payouts.csv", get(payouts::payouts_csv))
         .route("/payouts/accounts", post(payouts::add_account))
