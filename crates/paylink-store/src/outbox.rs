@@ -199,6 +199,23 @@ impl Store {
         .await
     }
 
+    /// What a postback of `shop`'s is signed with: its merchant's live token and the shop's
+    /// webhook key, both sealed (a test postback is signed as real ones are).
+    pub async fn shop_signing(
+        &self,
+        shop: &ShopId,
+    ) -> Result<Option<(Option<SealedToken>, Option<String>)>, StoreError> {
+        self.fetch_one(
+            "SELECT s.webhook_key_sealed, t.id AS token_id, t.sealed AS token_sealed
+             FROM shops s
+             LEFT JOIN api_tokens t ON t.merchant_id = s.merchant_id AND t.revoked_at IS NULL
+             WHERE s.id = $1",
+            &[shop.as_str().into()],
+            |r| Ok((rows::sealed_token(r)?, r.opt_text("webhook_key_sealed")?)),
+        )
+        .await
+    }
+
     pub async fn notice(&self, id: &str) -> Result<Option<NoticeRecord>, StoreError> {
         let sql = sql_once!("SELECT {NOTICE_COLUMNS} FROM outbox o WHERE o.id = $1");
         self.fetch_one(sql, &[id.into()], record).await

@@ -375,6 +375,74 @@ pub async fn postbacks(store: &Store, bill_id: &str) -> Result<Vec<PostbackHisto
 }
 
 /// Makes postback `id` due now, in a fresh round of the retry schedule.
+/// Sends a sample payment postback (`SUCCESS`, 100.00 in the shop's currency, ids starting
+/// with `TEST`) to the shop's result URL, rendered and signed as real ones are, once, without
+/// recording it; answers the receiver's status and the start of its answer, or why none came.
+pub async fn test_postback(
+    st: &crate::state::AppState,
+    merchant: &MerchantId,
+    shop_id: &str,
+) -> Result<Result<(u16, String), String>, OpError> {
+    use paylink_core::event::{Dialect, Event, EventKind, NoticeState, PaymentFinished};
+    use paylink_core::id::PaymentId;
+    use paylink_store::{Claimed, NoticeContent, NoticeRecord, StoredNotice};
+    let shop = own_shop(&st.store, merchant, shop_id).await?;
+    let Some(url) = shop.result_url.clone() else {
+        return Err(DomainError::Invalid {
+            field: "result_url",
+            kind: Rule::Required,
+        }
+        .into());
+    };
+    let (token, webhook_key_sealed) = st
+        .store
+        .shop_signing(&shop.id)
+        .await?
+        .ok_or(DomainError::ShopNotFound)?;
+    let now = st.now();
+    let event = Event::PaymentFinished(PaymentFinished {
+        payment_id: PaymentId::from_trusted("TESTPAY000".into()),
+        bill_id: BillId::from_trusted("TESTBILL00".into()),
+        order_id: Some("test".into()),
+        status: "SUCCESS".into(),
+        amount: 10_000,
+        commission: 0,
+        currency: shop.currency,
+        custom: None,
+    });
+    let claimed = Claimed {
+        record: NoticeRecord {
+            notice: StoredNotice {
+                id: format!(
+                    "msg_test_{}",
+                    paylink_core::id::random_base62(&mut rand::thread_rng(), 10)
+                ),
+                kind: EventKind::Payment,
+                dialect: Dialect::Cardlink,
+                merchant_id: Some(merchant.clone()),
+                partner_id: None,
+                shop_id: Some(shop.id.clone()),
+                bill_id: None,
+                subject_id: "TESTPAY000".into(),
+                url,
+                content: NoticeContent::Event(event),
+                created_at: now,
+            },
+            state: NoticeState::Pending,
+            attempts: 0,
+            total_attempts: 0,
+            next_at: now,
+            last_status: None,
+            delivered_at: None,
+        },
+        token,
+        webhook_key_sealed,
+        procard: None,
+        operation_id: None,
+    };
+    Ok(crate::workers::dispatcher::send(st, &claimed, now).await)
+}
+
 /// [`redeliver`] for one of `merchant`'s notices; another's (or a partner's) reads as missing.
 pub async fn redeliver_own(
     store: &Store,

@@ -160,6 +160,8 @@ struct ShopView {
     fail_url: String,
     /// Right after a rotation: the new secret, shown this once.
     new_webhook_secret: Option<String>,
+    /// Right after a test postback: what the receiver answered.
+    test_result: Option<String>,
 }
 
 #[derive(Template)]
@@ -174,11 +176,14 @@ struct Integration {
     shops: Vec<ShopView>,
 }
 
+#[derive(Default)]
 struct Shown {
     error: Option<&'static str>,
     notice: Option<&'static str>,
     new_token: Option<String>,
     webhook: Option<(String, String)>,
+    /// A shop's id and what its receiver answered to a test postback.
+    test: Option<(String, String)>,
 }
 
 async fn integration_page(
@@ -200,6 +205,11 @@ async fn integration_page(
                 .as_ref()
                 .filter(|(id, _)| *id == s.id.as_str())
                 .map(|(_, secret)| secret.clone()),
+            test_result: shown
+                .test
+                .as_ref()
+                .filter(|(id, _)| *id == s.id.as_str())
+                .map(|(_, r)| r.clone()),
             id: s.id.to_string(),
             name: s.name,
             result_url: s.result_url.unwrap_or_default(),
@@ -230,6 +240,7 @@ pub async fn integration(State(st): State<AppState>, v: Visitor) -> Response {
         notice: None,
         new_token: None,
         webhook: None,
+        test: None,
     };
     integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
 }
@@ -241,6 +252,7 @@ pub async fn welcome(st: &AppState, v: &Visitor, merchant: &MerchantId, token: S
         notice: Some(v.t.welcome),
         new_token: Some(token),
         webhook: None,
+        test: None,
     };
     integration_page(st, v, merchant, StatusCode::OK, shown).await
 }
@@ -293,12 +305,14 @@ pub async fn refresh_token(State(st): State<AppState>, v: Visitor, body: Bytes) 
                 notice: None,
                 new_token: Some(token),
                 webhook: None,
+                test: None,
             },
             Err(e) => Shown {
                 error: Some(refusal_text(v.t, &e)),
                 notice: None,
                 new_token: None,
                 webhook: None,
+                test: None,
             },
         };
     integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
@@ -331,6 +345,7 @@ pub async fn update_shop(
                 notice: Some(v.t.saved),
                 new_token: None,
                 webhook: None,
+                test: None,
             };
             integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
         }
@@ -341,6 +356,7 @@ pub async fn update_shop(
                 notice: None,
                 new_token: None,
                 webhook: None,
+                test: None,
             };
             integration_page(&st, &v, &merchant, StatusCode::UNPROCESSABLE_ENTITY, shown).await
         }
@@ -357,6 +373,43 @@ fn url_refusal(v: &Visitor, e: &OpError) -> &'static str {
             _ => refusal_text(v.t, e),
         },
         _ => refusal_text(v.t, e),
+    }
+}
+
+/// Sends a sample postback to the shop's result URL and shows what the receiver answered.
+pub async fn test_postback(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Some(merchant) = merchant_of(&v) else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    match merchants::test_postback(&st, &merchant, &id).await {
+        Ok(answer) => {
+            let text = match answer {
+                Ok((status, excerpt)) => format!("HTTP {status}: {}", excerpt.trim()),
+                Err(why) => format!("{}: {why}", v.t.no_answer),
+            };
+            let shown = Shown {
+                test: Some((id, text)),
+                ..Shown::default()
+            };
+            integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
+        }
+        Err(e @ OpError::Domain(DomainError::ShopNotFound)) => failed(&v, &e),
+        Err(e) => {
+            let shown = Shown {
+                error: Some(url_refusal(&v, &e)),
+                ..Shown::default()
+            };
+            integration_page(&st, &v, &merchant, StatusCode::UNPROCESSABLE_ENTITY, shown).await
+        }
     }
 }
 
@@ -412,6 +465,7 @@ pub async fn rotate_webhook(
                 notice: None,
                 new_token: None,
                 webhook: Some((id, secret)),
+                test: None,
             };
             integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
         }

@@ -95,6 +95,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/integration/shops/{id}", post(merchant::update_shop))
         .route(
+            "/integration/shops/{id}/test-postback",
+            post(merchant::test_postback),
+        )
+        .route(
             "/integration/shops/{id}/webhook-secret",
             get(merchant::webhook_confirm).post(merchant::rotate_webhook),
         )

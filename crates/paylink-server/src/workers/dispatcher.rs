@@ -177,7 +177,11 @@ async fn deliver(st: &AppState, owner: String, claimed: Claimed) -> Finished {
 }
 
 /// Posts the notice; the receiver's status and the start of its answer, or why none came.
-async fn send(st: &AppState, claimed: &Claimed, at: i64) -> Result<(u16, String), String> {
+pub(crate) async fn send(
+    st: &AppState,
+    claimed: &Claimed,
+    at: i64,
+) -> Result<(u16, String), String> {
     let notice = &claimed.record.notice;
     let settings = &st.settings.postbacks;
     let url = egress::check_url(&notice.url, settings.allow_private)
