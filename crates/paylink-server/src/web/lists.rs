@@ -102,6 +102,7 @@ struct BillsPage {
     /// Id and name of each shop (the create form's choice).
     shops: Vec<(String, String)>,
     order_id: String,
+    currencies: Vec<&'static str>,
     rows: Vec<BillRow>,
     next: Option<String>,
     /// The filter, for the export link.
@@ -157,6 +158,10 @@ async fn bills_page(
                 .map(|s| (s.id.to_string(), s.name.clone()))
                 .collect(),
             order_id: order.clone().unwrap_or_default(),
+            currencies: paylink_core::money::Currency::ALL
+                .iter()
+                .map(|c| c.code())
+                .collect(),
             rows: found
                 .items
                 .iter()
@@ -232,10 +237,33 @@ pub async fn create_bill(State(st): State<AppState>, v: Visitor, body: Bytes) ->
             .merchant(&merchant_id)
             .await?
             .ok_or(DomainError::MerchantNotFound)?;
+        // The API's options, each refused as the API refuses it.
+        let parsed = |name: &'static str| DomainError::Invalid {
+            field: name,
+            kind: paylink_core::error::Rule::Unknown,
+        };
         let new = NewBill {
             amount: Some(amount),
             description: text("description"),
             order_id: text("order_id"),
+            name: text("name"),
+            custom: text("custom"),
+            payer_email: text("payer_email"),
+            success_url: text("success_url"),
+            fail_url: text("fail_url"),
+            bill_type: text("type")
+                .map(|t| t.parse().map_err(|_| parsed("type")))
+                .transpose()?,
+            currency: text("currency")
+                .map(|c| c.parse().map_err(|_| parsed("currency")))
+                .transpose()?,
+            payment_method: text("payment_method")
+                .map(|m| m.parse().map_err(|_| parsed("payment_method")))
+                .transpose()?,
+            ttl_secs: text("ttl")
+                .map(|t| t.parse::<i64>().map_err(|_| parsed("ttl")))
+                .transpose()?,
+            payer_pays_commission: field(&f, "payer_pays_commission") == "1",
             ..NewBill::default()
         };
         bills::create(&st, &merchant, Some(shop), new, &NoSeal).await

@@ -363,15 +363,16 @@ pub async fn update_shop(
     }
 }
 
-/// Why a URL was refused, in the operation's own words (which receiver rule it breaks).
+/// Why a URL was refused, or why a test postback cannot go (no Result URL yet).
 fn url_refusal(v: &Visitor, e: &OpError) -> &'static str {
     match e {
-        OpError::Domain(DomainError::Invalid { field, .. }) => match *field {
-            "result_url" => v.t.result_url,
-            "success_url" => v.t.success_url,
-            "fail_url" => v.t.fail_url,
-            _ => refusal_text(v.t, e),
-        },
+        OpError::Domain(DomainError::Invalid {
+            field: "result_url",
+            kind: paylink_core::error::Rule::Required,
+        }) => v.t.result_url_needed,
+        OpError::Domain(DomainError::Invalid { field, .. }) if field.ends_with("_url") => {
+            v.t.url_refused
+        }
         _ => refusal_text(v.t, e),
     }
 }

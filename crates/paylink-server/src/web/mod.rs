@@ -148,7 +148,7 @@ pub fn refusal_text(t: &WebTexts, e: &OpError) -> &'static str {
                 ("text", Rule::Required) => t.field_required,
                 ("text", _) => t.something_wrong,
                 (_, Rule::Required) => t.field_required,
-                _ => t.something_wrong,
+                _ => t.field_invalid,
             },
             DomainError::Unauthorized => t.wrong_credentials,
             DomainError::TooManyFailedAttempts => t.too_many_attempts,
