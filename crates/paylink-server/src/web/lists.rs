@@ -17,7 +17,7 @@ use paylink_core::bill::{Bill, NewBill};
 use paylink_core::id::{MerchantId, PaymentId};
 use paylink_core::money::{format_fixed, parse_minor, Amount};
 use paylink_core::payment::Payment;
-use paylink_core::time::format_datetime;
+use paylink_core::time::{format_datetime, parse_filter_date, DayEdge};
 use paylink_core::DomainError;
 use paylink_store::{BillFilter, Direction, Keyset, PageRequest, PaymentFilter};
 use std::collections::HashMap;
@@ -50,33 +50,74 @@ fn cursor(q: &HashMap<String, String>) -> Option<(Keyset, Direction)> {
     ))
 }
 
-fn order_id(q: &HashMap<String, String>) -> Option<String> {
-    q.get("order_id")
-        .map(|o| o.trim().to_string())
-        .filter(|o| !o.is_empty() && o.chars().count() <= 255)
+/// A list's filter as the URL carries it: the order id and a range of days (`YYYY-MM-DD`, UTC,
+/// both ends included). Kept on the "Older" link and the export link.
+#[derive(Clone, Default)]
+struct ListFilter {
+    order: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
-/// The filter's part of a URL (`?order_id=...`, or nothing).
-fn filter_query(order: &Option<String>) -> String {
-    match order {
-        Some(o) => format!(
-            "?{}",
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("order_id", o)
-                .finish()
-        ),
-        None => String::new(),
+impl ListFilter {
+    fn of(q: &HashMap<String, String>) -> ListFilter {
+        let day = |name: &str| {
+            q.get(name)
+                .map(|d| d.trim().to_string())
+                .filter(|d| d.len() == 10 && parse_filter_date(d, DayEdge::Start).is_some())
+        };
+        ListFilter {
+            order: q
+                .get("order_id")
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty() && o.chars().count() <= 255),
+            from: day("from"),
+            to: day("to"),
+        }
     }
-}
 
-/// The link to the page after `(created_at, id)`, keeping the filter.
-fn next_link(path: &str, order: &Option<String>, created_at: i64, id: &str) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    if let Some(o) = order {
-        q.append_pair("order_id", o);
+    fn start_ms(&self) -> Option<i64> {
+        self.from
+            .as_deref()
+            .and_then(|d| parse_filter_date(d, DayEdge::Start))
     }
-    q.append_pair("cursor", &format!("{created_at}.{id}"));
-    format!("{path}?{}", q.finish())
+
+    fn end_ms(&self) -> Option<i64> {
+        self.to
+            .as_deref()
+            .and_then(|d| parse_filter_date(d, DayEdge::End))
+    }
+
+    fn pairs(&self) -> form_urlencoded::Serializer<'static, String> {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("order_id", &self.order),
+            ("from", &self.from),
+            ("to", &self.to),
+        ] {
+            if let Some(v) = v {
+                q.append_pair(k, v);
+            }
+        }
+        q
+    }
+
+    /// `?order_id=...&from=...` (or nothing), for the export link.
+    fn query(&self) -> String {
+        let q = self.pairs().finish();
+        if q.is_empty() {
+            q
+        } else {
+            format!("?{q}")
+        }
+    }
+
+    /// The link to the page after `(created_at, id)`, keeping the filter.
+    fn next_link(&self, path: &str, created_at: i64, id: &str) -> String {
+        let mut q = self.pairs();
+        q.append_pair("cursor", &format!("{created_at}.{id}"));
+        format!("{path}?{}", q.finish())
+    }
 }
 
 struct BillRow {
@@ -102,6 +143,8 @@ struct BillsPage {
     /// Id and name of each shop (the create form's choice).
     shops: Vec<(String, String)>,
     order_id: String,
+    from: String,
+    to: String,
     currencies: Vec<&'static str>,
     rows: Vec<BillRow>,
     next: Option<String>,
@@ -118,9 +161,11 @@ async fn bills_page(
     error: Option<&'static str>,
     notice: Option<&'static str>,
 ) -> Response {
-    let order = order_id(q);
+    let lf = ListFilter::of(q);
     let filter = BillFilter {
-        order_id: order.clone(),
+        order_id: lf.order.clone(),
+        from: lf.start_ms(),
+        to: lf.end_ms(),
         ..BillFilter::default()
     };
     let request = PageRequest {
@@ -141,7 +186,7 @@ async fn bills_page(
         .has_more
         .then(|| found.items.last())
         .flatten()
-        .map(|b| next_link("/bills", &order, b.created_at, b.id.as_str()));
+        .map(|b| lf.next_link("/bills", b.created_at, b.id.as_str()));
     let public = &st.settings.public_url;
     let c = Chrome::of(st, v);
     let title = c.t.bills;
@@ -157,7 +202,9 @@ async fn bills_page(
                 .iter()
                 .map(|s| (s.id.to_string(), s.name.clone()))
                 .collect(),
-            order_id: order.clone().unwrap_or_default(),
+            order_id: lf.order.clone().unwrap_or_default(),
+            from: lf.from.clone().unwrap_or_default(),
+            to: lf.to.clone().unwrap_or_default(),
             currencies: paylink_core::money::Currency::ALL
                 .iter()
                 .map(|c| c.code())
@@ -179,7 +226,7 @@ async fn bills_page(
                 })
                 .collect(),
             next,
-            query: filter_query(&order),
+            query: lf.query(),
         },
     )
 }
@@ -399,7 +446,7 @@ async fn postbacks_page(
     let next = list
         .last()
         .filter(|_| more)
-        .map(|n| next_link("/postbacks", &None, n.notice.created_at, &n.notice.id));
+        .map(|n| ListFilter::default().next_link("/postbacks", n.notice.created_at, &n.notice.id));
     let c = Chrome::of(st, v);
     let title = c.t.postbacks;
     page(
@@ -514,6 +561,8 @@ struct PaymentsPage {
     c: Chrome,
     title: &'static str,
     order_id: String,
+    from: String,
+    to: String,
     rows: Vec<PaymentRow>,
     next: Option<String>,
     query: String,
@@ -527,9 +576,11 @@ pub async fn payments(
     let Some(merchant) = merchant_of(&v) else {
         return to_sign_in(&v);
     };
-    let order = order_id(&q);
+    let lf = ListFilter::of(&q);
     let filter = PaymentFilter {
-        bill_order_id: order.clone(),
+        bill_order_id: lf.order.clone(),
+        from: lf.start_ms(),
+        to: lf.end_ms(),
         ..PaymentFilter::default()
     };
     let request = PageRequest {
@@ -544,7 +595,7 @@ pub async fn payments(
         .has_more
         .then(|| found.items.last())
         .flatten()
-        .map(|p| next_link("/payments", &order, p.created_at, p.id.as_str()));
+        .map(|p| lf.next_link("/payments", p.created_at, p.id.as_str()));
     let c = Chrome::of(&st, &v);
     let title = c.t.payments;
     page(
@@ -553,10 +604,12 @@ pub async fn payments(
         PaymentsPage {
             c,
             title,
-            order_id: order.clone().unwrap_or_default(),
+            order_id: lf.order.clone().unwrap_or_default(),
+            from: lf.from.clone().unwrap_or_default(),
+            to: lf.to.clone().unwrap_or_default(),
             rows: found.items.iter().map(payment_row).collect(),
             next,
-            query: filter_query(&order),
+            query: lf.query(),
         },
     )
 }
@@ -570,8 +623,8 @@ struct PaymentPage {
     notice: Option<&'static str>,
     p: PaymentRow,
     refundable: bool,
-    /// Created, URL, state, last HTTP status.
-    postbacks: Vec<(String, String, &'static str, String)>,
+    /// Id, created, URL, state, attempts, last HTTP status.
+    postbacks: Vec<(String, String, String, &'static str, i64, String)>,
 }
 
 async fn payment_page(
@@ -615,9 +668,11 @@ async fn payment_page(
                 .filter(|h| h.record.notice.subject_id == p.id.as_str())
                 .map(|h| {
                     (
+                        h.record.notice.id.clone(),
                         format_datetime(h.record.notice.created_at),
                         h.record.notice.url.clone(),
                         h.record.state.as_str(),
+                        h.record.total_attempts,
                         h.record
                             .last_status
                             .map(|s| s.to_string())
@@ -805,8 +860,11 @@ pub async fn bills_csv(
     let Some(merchant) = merchant_of(&v) else {
         return to_sign_in(&v);
     };
+    let lf = ListFilter::of(&q);
     let filter = BillFilter {
-        order_id: order_id(&q),
+        order_id: lf.order.clone(),
+        from: lf.start_ms(),
+        to: lf.end_ms(),
         ..BillFilter::default()
     };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
@@ -865,8 +923,11 @@ pub async fn payments_csv(
     let Some(merchant) = merchant_of(&v) else {
         return to_sign_in(&v);
     };
+    let lf = ListFilter::of(&q);
     let filter = PaymentFilter {
-        bill_order_id: order_id(&q),
+        bill_order_id: lf.order.clone(),
+        from: lf.start_ms(),
+        to: lf.end_ms(),
         ..PaymentFilter::default()
     };
     let (tx, rx) = tokio::sync::mpsc::channel(4);
