@@ -2,6 +2,7 @@
 
 mod backup;
 mod config;
+mod disputes;
 mod doctor;
 mod issuing;
 mod money;
@@ -114,6 +115,9 @@ enum Command {
     /// Emails the web pages sent (password resets, invitations).
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Disputes payers opened ("didn't buy anything?"): the queue, one, an operator's reply.
+    #[command(subcommand)]
+    Dispute(disputes::DisputeCommand),
     /// Inspect and replay postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
@@ -918,6 +922,7 @@ async fn admin_command(
         Command::Ledger(c) => money::ledger(store, c).await?,
         Command::Partner(c) => issuing::partner(store, keys, c).await?,
         Command::Sms(c) => issuing::sms(store, c).await?,
+        Command::Dispute(c) => disputes::dispute(store, &mailer, c).await?,
         Command::Mail(MailCommand::List { limit, json }) => {
             let list = store.mail_messages(limit.clamp(1, 10_000)).await?;
             if json {

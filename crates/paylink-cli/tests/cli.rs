@@ -2661,6 +2661,118 @@ async fn partner_commands_make_credentials_that_sign_fund_the_balance_and_rotate
     assert!(!log.contains(code), "an OTP is in the log");
 }
 
+#[tokio::test]
+async fn invite_mail_and_dispute_commands_work_with_the_web_app() {
+    let fx = Fixture::new().await;
+    let created = fx
+        .admin(&[
+            "merchant",
+            "create",
+            "--name",
+            "Invited",
+            "--email",
+            "Owner@Invited.test",
+            "--json",
+        ])
+        .await
+        .json();
+    let merchant = Merchant::from_json(&created);
+    let server = fx.serve(&[]).await;
+    // The invitation: a one-time link, also emailed to the merchant's address.
+    let invite = fx
+        .admin(&["merchant", "invite", "--merchant", &merchant.id, "--json"])
+        .await
+        .json();
+    let link = text(&invite, "sign_in_link").to_string();
+    assert!(link.contains("/password/"), "{link}");
+    let page = server.text(&link[link.find("/password/").unwrap()..]).await;
+    assert!(page.contains("Choose a password"), "{page}");
+    let mails = json_array(&fx.admin(&["mail", "list", "--json"]).await);
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0]["to"], json!("owner@invited.test"));
+    assert!(mails[0]["text"].as_str().unwrap().contains(&link));
+    assert_eq!(mails[0]["state"], json!("kept"));
+    fx.admin(&["merchant", "invite", "--merchant", "NoSuchMerc"])
+        .await
+        .refused(&["no merchant"]);
+
+    // A payer's blank dispute reaches the operators' queue; the operator's reply is emailed.
+    let form = server
+        .http
+        .get(server.url("/disputes/new"))
+        .send()
+        .await
+        .expect("the form answers");
+    let cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("paylink_csrf="))
+        .and_then(|c| c.split(';').next())
+        .expect("a form cookie")
+        .to_string();
+    let csrf = cookie.trim_start_matches("paylink_csrf=").to_string();
+    let sent = server
+        .http
+        .post(server.url("/disputes/new"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("payment", ""),
+            ("email", "payer@example.com"),
+            ("text", "Who charged me?"),
+        ])
+        .send()
+        .await
+        .expect("the dispute is sent")
+        .text()
+        .await
+        .expect("HTML");
+    let reference = sent
+        .split("id=\"reference\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .expect("a reference")
+        .to_string();
+    let queue = json_array(&fx.admin(&["dispute", "list", "--json"]).await);
+    assert_eq!(queue.len(), 1, "{queue:?}");
+    assert_eq!(queue[0]["id"], json!(reference));
+    assert_eq!(queue[0]["email"], json!("payer@example.com"));
+    let replied = fx
+        .admin(&[
+            "dispute",
+            "reply",
+            "--id",
+            &reference,
+            "--text",
+            "We are looking into it",
+            "--json",
+        ])
+        .await
+        .json();
+    assert_eq!(text(&replied, "status"), "answered");
+    let shown = fx
+        .admin(&["dispute", "show", "--id", &reference, "--json"])
+        .await
+        .json();
+    assert_eq!(shown["messages"].as_array().map(Vec::len), Some(2));
+    assert_eq!(shown["messages"][1]["author"], json!("operator"));
+    assert!(json_array(&fx.admin(&["dispute", "list", "--json"]).await).is_empty());
+    let mails = json_array(&fx.admin(&["mail", "list", "--json"]).await);
+    assert!(
+        mails.iter().any(|m| m["to"] == json!("payer@example.com")
+            && m["text"]
+                .as_str()
+                .unwrap()
+                .contains("We are looking into it")),
+        "{mails:?}"
+    );
+    fx.admin(&["dispute", "show", "--id", "ZZZZZZZZZZ"])
+        .await
+        .refused(&["no dispute"]);
+}
+
 /// The log check every server's `Drop` runs finds what it looks for.
 #[test]
 fn the_log_check_finds_plain_lines_cards_tokens_and_secrets() {

@@ -798,7 +798,7 @@ fn csv_field(text: &str) -> String {
     }
 }
 
-fn csv_line(fields: &[&str]) -> String {
+pub(super) fn csv_line(fields: &[&str]) -> String {
     let mut line = fields
         .iter()
         .map(|f| csv_field(f))
@@ -808,7 +808,11 @@ fn csv_line(fields: &[&str]) -> String {
     line
 }
 
-fn csv_answer(v: &Visitor, name: &str, rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
+pub(super) fn csv_answer(
+    v: &Visitor,
+    name: &str,
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+) -> Response {
     let mut r = Body::new(Chunks(rx)).into_response();
     let h = r.headers_mut();
     h.insert(

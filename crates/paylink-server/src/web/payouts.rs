@@ -2,6 +2,7 @@
 //! dictionary), payouts to them, their statuses with a cancel button while they can still be
 //! cancelled, and a CSV export. The rules are the API's own ([`crate::ops::payouts`]).
 
+use super::lists::{csv_answer, csv_line};
 use super::{bad_form, page, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::idempotency::NoSeal;
 use crate::ops::payouts::{self, Destination};
@@ -11,7 +12,7 @@ use crate::state::AppState;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use paylink_core::card::{holder_name, CardNumber};
 use paylink_core::id::MerchantId;
@@ -175,7 +176,7 @@ pub async fn add_account(State(st): State<AppState>, v: Visitor, body: Bytes) ->
     let none = HashMap::new();
     let destination = match field(&f, "account_type") {
         "card" => CardNumber::parse(field(&f, "card_number"))
-            .zip(holder_name(field(&f, "card_holder")))
+            .zip(holder_name(field(&f, "card_holder")).filter(|h| !h.is_empty()))
             .map(|(number, holder)| Destination::Card { number, holder }),
         "sbp" => Phone::parse(field(&f, "phone"))
             .zip(field(&f, "bank").parse::<i64>().ok())
@@ -378,66 +379,68 @@ pub async fn payouts_csv(State(st): State<AppState>, v: Visitor) -> Response {
     let Some(merchant) = merchant_of(&v) else {
         return to_sign_in(&v);
     };
-    let mut out = String::from("payout_id,created_at,amount,currency,commission,status,payee\r\n");
-    let mut from = None;
-    loop {
-        let page = match st
-            .store
-            .search_payouts(
-                &merchant,
-                &MoneyFilter::default(),
-                &PageRequest {
-                    from: from.clone(),
-                    limit: 500,
-                },
-            )
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                return v.finish(
-                    (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        refusal_text(v.t, &e.into()),
-                    )
-                        .into_response(),
-                )
-            }
-        };
-        for p in &page.items {
-            out.push_str(&format!(
-                "{},{},{},{},{},{},{}\r\n",
-                p.id,
-                format_datetime(p.created_at),
-                format_fixed(p.amount),
-                p.currency,
-                format_fixed(p.commission),
-                p.status.as_str(),
-                p.payee.identifier
-            ));
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let head = csv_line(&[
+            "payout_id",
+            "created_at",
+            "amount",
+            "currency",
+            "commission",
+            "status",
+            "payee",
+        ]);
+        if tx.send(Bytes::from(head)).await.is_err() {
+            return;
         }
-        match page.items.last().filter(|_| page.has_more) {
-            Some(p) => {
-                from = Some((
-                    Keyset {
-                        created_at: p.created_at,
-                        id: p.id.to_string(),
-                    },
-                    Direction::Next,
-                ))
+        let mut from = None;
+        loop {
+            let request = PageRequest {
+                from: from.clone(),
+                limit: 500,
+            };
+            let page = match st
+                .store
+                .search_payouts(&merchant, &MoneyFilter::default(), &request)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "a payouts export stopped");
+                    return;
+                }
+            };
+            let chunk: String = page
+                .items
+                .iter()
+                .map(|p| {
+                    csv_line(&[
+                        p.id.as_str(),
+                        &format_datetime(p.created_at),
+                        &format_fixed(p.amount),
+                        p.currency.code(),
+                        &format_fixed(p.commission),
+                        p.status.as_str(),
+                        &p.payee.identifier,
+                    ])
+                })
+                .collect();
+            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
+                return;
             }
-            None => break,
+            match page.items.last().filter(|_| page.has_more) {
+                Some(p) => {
+                    from = Some((
+                        Keyset {
+                            created_at: p.created_at,
+                            id: p.id.to_string(),
+                        },
+                        Direction::Next,
+                    ))
+                }
+                None => return,
+            }
         }
-    }
-    let mut r = out.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        header::HeaderValue::from_static("attachment; filename=\"payouts.csv\""),
-    );
-    v.finish(r)
+    });
+    csv_answer(&v, "payouts.csv", rx)
 }

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod customers;
+mod dashboard;
 mod integration;
 mod isolation;
 
