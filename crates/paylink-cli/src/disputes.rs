@@ -35,6 +35,9 @@ pub enum DisputeCommand {
         id: String,
         #[arg(long)]
         text: String,
+        /// Close the dispute with this answer (closed is final).
+        #[arg(long)]
+        close: bool,
         #[arg(long)]
         json: bool,
     },
@@ -116,11 +119,23 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
             }
             report(json, value, human);
         }
-        DisputeCommand::Reply { id, text, json } => {
+        DisputeCommand::Reply {
+            id,
+            text,
+            close,
+            json,
+        } => {
             let d = load(store, &id).await?;
-            let status = disputes::reply(store, mailer, &d, Author::Operator, &text, now())
-                .await
-                .map_err(|e| Failure(e.to_string()))?;
+            let status = if close {
+                disputes::close(store, mailer, &d, &text, now())
+                    .await
+                    .map_err(|e| Failure(e.to_string()))?;
+                DisputeStatus::Closed
+            } else {
+                disputes::reply(store, mailer, &d, Author::Operator, &text, now())
+                    .await
+                    .map_err(|e| Failure(e.to_string()))?
+            };
             report(
                 json,
                 json!({"id": d.id.as_str(), "status": status.as_str()}),

@@ -69,3 +69,5 @@ CREATE TABLE dispute_messages (
 CREATE INDEX payments_from_card ON payments (from_card, created_at);
 -- The merchant's postback log in the dashboard.
 CREATE INDEX outbox_merchant ON outbox (merchant_id, created_at, id);
+-- `paylink sms list` and `paylink mail list` read the outbox by kind, newest first.
+CREATE INDEX outbox_kind ON outbox (kind, created_at);

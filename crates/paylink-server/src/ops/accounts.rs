@@ -212,7 +212,24 @@ pub async fn sign_in(
         )
         .await;
     match account {
-        Some(account) if ok => start_session(store, account, address, now).await,
+        Some(account) if ok => {
+            // A hash made with older parameters is replaced while the password is at hand.
+            if account
+                .password_hash
+                .as_deref()
+                .is_some_and(password::needs_rehash)
+            {
+                let hashed = hash(password_text.to_string()).await?;
+                store
+                    .apply(Plan::one(Write::SetPassword {
+                        account_id: account.id.clone(),
+                        hash: hashed,
+                        now,
+                    }))
+                    .await?;
+            }
+            start_session(store, account, address, now).await
+        }
         _ => {
             let writes = keys
                 .into_iter()
@@ -252,17 +269,59 @@ pub async fn sign_out(store: &Store, session: &Session, now: Millis) -> Result<(
     Ok(())
 }
 
+/// Counts one event under each of `keys` (key, limit per `window`), or refuses with
+/// [`DomainError::TooManyFailedAttempts`] when any key is at its limit (nothing counted then).
+/// For the forms that send email or search: they must not become a mail cannon or an oracle.
+pub(crate) async fn take_attempt(
+    store: &Store,
+    keys: &[(String, i64)],
+    window: Millis,
+    now: Millis,
+) -> Result<(), OpError> {
+    for (key, limit) in keys {
+        if store.attempts(key, now - window).await? >= *limit {
+            return Err(DomainError::TooManyFailedAttempts.into());
+        }
+    }
+    let writes = keys
+        .iter()
+        .map(|(key, _)| Write::RecordAttempt {
+            key: key.clone(),
+            at: now,
+        })
+        .collect();
+    store.apply(Plan { writes }).await?;
+    Ok(())
+}
+
+/// Reset links per email and per client address within [`FORGOT_WINDOW_MS`].
+pub const FORGOT_PER_EMAIL: i64 = 3;
+pub const FORGOT_PER_ADDRESS: i64 = 10;
+pub const FORGOT_WINDOW_MS: Millis = 60 * 60 * 1000;
+
 /// "Forgot password": emails a reset link if a merchant account has this address. Answers the
-/// same whether or not one does, so the form does not tell who has an account.
+/// same whether or not one does, so the form does not tell who has an account. Limited per
+/// email and per address, counted alike for every email, so the limit tells nothing either.
 pub async fn forgot_password(
     store: &Store,
     mailer: &Mailer<'_>,
     email: &str,
+    address: &str,
     now: Millis,
 ) -> Result<(), OpError> {
     let Ok(email) = normalize_email(email) else {
         return Ok(());
     };
+    take_attempt(
+        store,
+        &[
+            (format!("forgot:email:{email}"), FORGOT_PER_EMAIL),
+            (format!("forgot:addr:{address}"), FORGOT_PER_ADDRESS),
+        ],
+        FORGOT_WINDOW_MS,
+        now,
+    )
+    .await?;
     let Some(account) = store
         .account_by_email(AccountKind::Merchant, &email)
         .await?

@@ -82,15 +82,26 @@ pub struct NewDispute<'a> {
     pub text: &'a str,
 }
 
+/// Disputes a client address may open within [`SEARCH_WINDOW_MS`] (each sends an email).
+pub const DISPUTES_PER_ADDRESS: i64 = 5;
+
 /// Opens a dispute; the payer is emailed its reference and when to expect an answer.
 pub async fn open(
     store: &Store,
     mailer: &Mailer<'_>,
     d: NewDispute<'_>,
+    address: &str,
     now: Millis,
 ) -> Result<Dispute, OpError> {
     let email = paylink_core::account::normalize_email(d.email)?;
     let text = check_text(d.text)?;
+    crate::ops::accounts::take_attempt(
+        store,
+        &[(format!("dispute:addr:{address}"), DISPUTES_PER_ADDRESS)],
+        SEARCH_WINDOW_MS,
+        now,
+    )
+    .await?;
     let payment = match d.payment_id.filter(|p| !p.is_empty()) {
         Some(id) => {
             let id = PaymentId::parse(id).ok_or(DomainError::PaymentNotFound)?;
@@ -192,6 +203,47 @@ pub async fn merchant_disputes(
 ) -> Result<Vec<Dispute>, OpError> {
     let offset = (page.max(1) - 1).saturating_mul(per_page);
     Ok(store.disputes_of(merchant, per_page, offset).await?)
+}
+
+/// Closes a dispute with an operator's last message (emailed to the payer); closed is final.
+pub async fn close(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    dispute: &Dispute,
+    text: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    let text = check_text(text)?;
+    dispute.reply(Author::Operator)?;
+    let mail = email_notice(
+        mailer,
+        &dispute.email,
+        &format!("Your request {} is closed", dispute.id),
+        format!("{text}\n\n(Reference {}.)", dispute.id),
+        now,
+    );
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::AddDisputeMessage {
+                    message: DisputeMessage {
+                        dispute_id: dispute.id.clone(),
+                        author: Author::Operator,
+                        text,
+                        created_at: now,
+                    },
+                    from: dispute.status,
+                    to: DisputeStatus::Closed,
+                },
+                mail,
+            ],
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::GuardFailed(g) => OpError::refused(g),
+            e => e.into(),
+        })?;
+    Ok(())
 }
 
 /// A reply to a dispute by `author` (the merchant, or an operator); emailed to the payer.

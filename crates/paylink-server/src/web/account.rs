@@ -240,7 +240,8 @@ pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
         return bad_form(&v);
     }
     let mut p = forgot_form(&st, &v);
-    match accounts::forgot_password(&st.store, &mailer(&st), field(&f, "email"), st.now()).await {
+    let email = field(&f, "email");
+    match accounts::forgot_password(&st.store, &mailer(&st), email, &v.address, st.now()).await {
         Ok(()) => {
             st.postbacks_due.notify_one();
             p.notice = Some(v.t.link_sent);
@@ -249,7 +250,13 @@ pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
         }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::INTERNAL_SERVER_ERROR, p)
+            let status = match e {
+                crate::ops::OpError::Domain(paylink_core::DomainError::TooManyFailedAttempts) => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            page(&v, status, p)
         }
     }
 }

@@ -196,6 +196,7 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
             email: field(&f, "email"),
             text,
         },
+        &v.address,
         st.now(),
     )
     .await;
@@ -219,7 +220,13 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
         }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
+            let status = match e {
+                OpError::Domain(DomainError::TooManyFailedAttempts) => {
+                    StatusCode::TOO_MANY_REQUESTS
+                }
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            page(&v, status, p)
         }
     }
 }
@@ -248,18 +255,12 @@ struct DisputesPage {
     rows: Vec<DisputeRow>,
 }
 
-fn merchant_of(v: &Visitor) -> Option<paylink_core::id::MerchantId> {
-    v.signed_in
-        .as_ref()
-        .and_then(|(_, a)| a.merchant_id.clone())
-}
-
 pub async fn merchant_disputes(
     State(st): State<AppState>,
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let page_no = q
@@ -325,7 +326,7 @@ async fn dispute_view(
     error: Option<&'static str>,
     status: StatusCode,
 ) -> Response {
-    let merchant = match merchant_of(v) {
+    let merchant = match v.merchant() {
         Some(m) => m,
         None => return to_sign_in(v),
     };
@@ -374,7 +375,7 @@ pub async fn merchant_dispute(
     v: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     match disputes::merchant_dispute(&st.store, &merchant, &id).await {
@@ -389,7 +390,7 @@ pub async fn reply(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);

@@ -16,12 +16,6 @@ use axum::response::{IntoResponse, Response};
 use paylink_core::id::MerchantId;
 use paylink_core::money::format_fixed;
 
-fn merchant_of(v: &Visitor) -> Option<MerchantId> {
-    v.signed_in
-        .as_ref()
-        .and_then(|(_, a)| a.merchant_id.clone())
-}
-
 struct LinkRow {
     id: String,
     name: String,
@@ -100,14 +94,14 @@ async fn links_page(
 }
 
 pub async fn links(State(st): State<AppState>, v: Visitor) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     links_page(&st, &v, &merchant, None, None).await
 }
 
 pub async fn enable(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -140,7 +134,7 @@ pub async fn enable(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
 }
 
 pub async fn key_confirm(State(st): State<AppState>, v: Visitor) -> Response {
-    if merchant_of(&v).is_none() {
+    if v.merchant().is_none() {
         return to_sign_in(&v);
     }
     let c = Chrome::of(&st, &v);
@@ -159,7 +153,7 @@ pub async fn key_confirm(State(st): State<AppState>, v: Visitor) -> Response {
 }
 
 pub async fn rotate_key(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);

@@ -29,12 +29,6 @@ const PER_PAGE: u32 = 50;
 /// Rows per query of an export.
 const EXPORT_CHUNK: u32 = 500;
 
-fn merchant_of(v: &Visitor) -> Option<MerchantId> {
-    v.signed_in
-        .as_ref()
-        .and_then(|(_, a)| a.merchant_id.clone())
-}
-
 /// `?cursor=<created_at>.<id>`: the page after that row.
 fn cursor(q: &HashMap<String, String>) -> Option<(Keyset, Direction)> {
     let (at, id) = q.get("cursor")?.split_once('.')?;
@@ -247,7 +241,7 @@ pub async fn bills(
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     bills_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
@@ -255,7 +249,7 @@ pub async fn bills(
 
 /// A bill from the create form: amount, shop, description, order id.
 pub async fn create_bill(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant_id) = merchant_of(&v) else {
+    let Some(merchant_id) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -352,7 +346,7 @@ pub async fn set_bill_active(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -480,7 +474,7 @@ pub async fn postbacks(
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     postbacks_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
@@ -492,7 +486,7 @@ pub async fn redeliver(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -573,7 +567,7 @@ pub async fn payments(
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let lf = ListFilter::of(&q);
@@ -686,7 +680,7 @@ async fn payment_page(
 }
 
 pub async fn payment(State(st): State<AppState>, v: Visitor, Path(id): Path<String>) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     payment_page(&st, &v, &merchant, &id, StatusCode::OK, None, None).await
@@ -699,7 +693,7 @@ pub async fn refund(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -808,11 +802,7 @@ pub(super) fn csv_line(fields: &[&str]) -> String {
     line
 }
 
-pub(super) fn csv_answer(
-    v: &Visitor,
-    name: &str,
-    rx: tokio::sync::mpsc::Receiver<Bytes>,
-) -> Response {
+fn csv_answer(v: &Visitor, name: &str, rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response {
     let mut r = Body::new(Chunks(rx)).into_response();
     let h = r.headers_mut();
     h.insert(
@@ -856,12 +846,62 @@ fn payment_csv(p: &Payment) -> String {
     ])
 }
 
+/// Streams a CSV export: `head`, then the rows of every page `fetch` gives (from the keyset
+/// of the last row of the page before), each as `line` writes it, while the client reads.
+pub(super) fn stream_csv<T, F, Fut>(
+    v: &Visitor,
+    name: &str,
+    head: &[&str],
+    mut fetch: F,
+    line: fn(&T) -> String,
+    keyset: fn(&T) -> Keyset,
+) -> Response
+where
+    T: Send + 'static,
+    F: FnMut(PageRequest) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<paylink_store::Page<T>, paylink_store::StoreError>>
+        + Send,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let head = csv_line(head);
+    let what = name.to_string();
+    tokio::spawn(async move {
+        if tx.send(Bytes::from(head)).await.is_err() {
+            return;
+        }
+        let mut from = None;
+        loop {
+            let page = match fetch(PageRequest {
+                from: from.take(),
+                limit: EXPORT_CHUNK,
+            })
+            .await
+            {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, export = %what, "an export stopped");
+                    return;
+                }
+            };
+            let chunk: String = page.items.iter().map(line).collect();
+            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
+                return;
+            }
+            match page.items.last().filter(|_| page.has_more) {
+                Some(last) => from = Some((keyset(last), Direction::Next)),
+                None => return,
+            }
+        }
+    });
+    csv_answer(v, name, rx)
+}
+
 pub async fn bills_csv(
     State(st): State<AppState>,
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let lf = ListFilter::of(&q);
@@ -871,9 +911,10 @@ pub async fn bills_csv(
         to: lf.end_ms(),
         ..BillFilter::default()
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        let head = csv_line(&[
+    stream_csv(
+        &v,
+        "bills.csv",
+        &[
             "bill_id",
             "created_at",
             "amount",
@@ -881,42 +922,17 @@ pub async fn bills_csv(
             "status",
             "order_id",
             "description",
-        ]);
-        if tx.send(Bytes::from(head)).await.is_err() {
-            return;
-        }
-        let mut from = None;
-        loop {
-            let request = PageRequest {
-                from: from.clone(),
-                limit: EXPORT_CHUNK,
-            };
-            let page = match st.store.search_bills(&merchant, &filter, &request).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "a bills export stopped");
-                    return;
-                }
-            };
-            let chunk: String = page.items.iter().map(bill_csv).collect();
-            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
-                return;
-            }
-            match page.items.last().filter(|_| page.has_more) {
-                Some(b) => {
-                    from = Some((
-                        Keyset {
-                            created_at: b.created_at,
-                            id: b.id.to_string(),
-                        },
-                        Direction::Next,
-                    ))
-                }
-                None => return,
-            }
-        }
-    });
-    csv_answer(&v, "bills.csv", rx)
+        ],
+        move |request| {
+            let (st, merchant, filter) = (st.clone(), merchant.clone(), filter.clone());
+            async move { st.store.search_bills(&merchant, &filter, &request).await }
+        },
+        bill_csv,
+        |b| Keyset {
+            created_at: b.created_at,
+            id: b.id.to_string(),
+        },
+    )
 }
 
 pub async fn payments_csv(
@@ -924,7 +940,7 @@ pub async fn payments_csv(
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let lf = ListFilter::of(&q);
@@ -934,9 +950,10 @@ pub async fn payments_csv(
         to: lf.end_ms(),
         ..PaymentFilter::default()
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        let head = csv_line(&[
+    stream_csv(
+        &v,
+        "payments.csv",
+        &[
             "payment_id",
             "bill_id",
             "created_at",
@@ -947,42 +964,17 @@ pub async fn payments_csv(
             "card",
             "commission",
             "refunded",
-        ]);
-        if tx.send(Bytes::from(head)).await.is_err() {
-            return;
-        }
-        let mut from = None;
-        loop {
-            let request = PageRequest {
-                from: from.clone(),
-                limit: EXPORT_CHUNK,
-            };
-            let page = match st.store.search_payments(&merchant, &filter, &request).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "a payments export stopped");
-                    return;
-                }
-            };
-            let chunk: String = page.items.iter().map(payment_csv).collect();
-            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
-                return;
-            }
-            match page.items.last().filter(|_| page.has_more) {
-                Some(p) => {
-                    from = Some((
-                        Keyset {
-                            created_at: p.created_at,
-                            id: p.id.to_string(),
-                        },
-                        Direction::Next,
-                    ))
-                }
-                None => return,
-            }
-        }
-    });
-    csv_answer(&v, "payments.csv", rx)
+        ],
+        move |request| {
+            let (st, merchant, filter) = (st.clone(), merchant.clone(), filter.clone());
+            async move { st.store.search_payments(&merchant, &filter, &request).await }
+        },
+        payment_csv,
+        |p| Keyset {
+            created_at: p.created_at,
+            id: p.id.to_string(),
+        },
+    )
 }
 
 #[cfg(test)]

@@ -18,13 +18,6 @@ use paylink_core::merchant::Shop;
 use paylink_core::money::format_fixed;
 use paylink_core::DomainError;
 
-/// The signed-in merchant's id (`None`: send the visitor to sign in).
-fn merchant_of(v: &Visitor) -> Option<MerchantId> {
-    v.signed_in
-        .as_ref()
-        .and_then(|(_, a)| a.merchant_id.clone())
-}
-
 #[derive(Template)]
 #[template(path = "web_dashboard.html")]
 struct Dashboard {
@@ -99,7 +92,7 @@ fn charts(
 }
 
 pub async fn dashboard(State(st): State<AppState>, v: Visitor) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let today = st.now().div_euclid(86_400_000);
@@ -232,7 +225,7 @@ async fn integration_page(
 }
 
 pub async fn integration(State(st): State<AppState>, v: Visitor) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let shown = Shown {
@@ -269,7 +262,7 @@ pub(super) struct Confirm {
 }
 
 pub async fn token_confirm(State(st): State<AppState>, v: Visitor) -> Response {
-    if merchant_of(&v).is_none() {
+    if v.merchant().is_none() {
         return to_sign_in(&v);
     }
     let c = Chrome::of(&st, &v);
@@ -288,7 +281,7 @@ pub async fn token_confirm(State(st): State<AppState>, v: Visitor) -> Response {
 }
 
 pub async fn refresh_token(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -324,7 +317,7 @@ pub async fn update_shop(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -384,7 +377,7 @@ pub async fn test_postback(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -419,7 +412,7 @@ pub async fn webhook_confirm(
     v: Visitor,
     Path(id): Path<String>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     if let Err(e) = merchants::own_shop(&st.store, &merchant, &id).await {
@@ -446,7 +439,7 @@ pub async fn rotate_webhook(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);

@@ -2,7 +2,7 @@
 //! dictionary), payouts to them, their statuses with a cancel button while they can still be
 //! cancelled, and a CSV export. The rules are the API's own ([`crate::ops::payouts`]).
 
-use super::lists::{csv_answer, csv_line};
+use super::lists::{csv_line, stream_csv};
 use super::{bad_form, page, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::idempotency::NoSeal;
 use crate::ops::payouts::{self, Destination};
@@ -24,12 +24,6 @@ use paylink_store::{Direction, Keyset, MoneyFilter, PageRequest};
 use std::collections::HashMap;
 
 const PER_PAGE: u32 = 50;
-
-fn merchant_of(v: &Visitor) -> Option<MerchantId> {
-    v.signed_in
-        .as_ref()
-        .and_then(|(_, a)| a.merchant_id.clone())
-}
 
 struct PayoutRow {
     id: String,
@@ -159,14 +153,14 @@ pub async fn payouts_list(
     v: Visitor,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     payouts_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
 }
 
 pub async fn add_account(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -230,7 +224,7 @@ pub async fn add_account(State(st): State<AppState>, v: Visitor, body: Bytes) ->
 }
 
 pub async fn create(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant_id) = merchant_of(&v) else {
+    let Some(merchant_id) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -325,7 +319,7 @@ pub async fn cancel(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
     let f = fields(&body);
@@ -376,12 +370,13 @@ pub async fn cancel(
 }
 
 pub async fn payouts_csv(State(st): State<AppState>, v: Visitor) -> Response {
-    let Some(merchant) = merchant_of(&v) else {
+    let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        let head = csv_line(&[
+    stream_csv(
+        &v,
+        "payouts.csv",
+        &[
             "payout_id",
             "created_at",
             "amount",
@@ -389,58 +384,29 @@ pub async fn payouts_csv(State(st): State<AppState>, v: Visitor) -> Response {
             "commission",
             "status",
             "payee",
-        ]);
-        if tx.send(Bytes::from(head)).await.is_err() {
-            return;
-        }
-        let mut from = None;
-        loop {
-            let request = PageRequest {
-                from: from.clone(),
-                limit: 500,
-            };
-            let page = match st
-                .store
-                .search_payouts(&merchant, &MoneyFilter::default(), &request)
-                .await
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "a payouts export stopped");
-                    return;
-                }
-            };
-            let chunk: String = page
-                .items
-                .iter()
-                .map(|p| {
-                    csv_line(&[
-                        p.id.as_str(),
-                        &format_datetime(p.created_at),
-                        &format_fixed(p.amount),
-                        p.currency.code(),
-                        &format_fixed(p.commission),
-                        p.status.as_str(),
-                        &p.payee.identifier,
-                    ])
-                })
-                .collect();
-            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
-                return;
+        ],
+        move |request| {
+            let (st, merchant) = (st.clone(), merchant.clone());
+            async move {
+                st.store
+                    .search_payouts(&merchant, &MoneyFilter::default(), &request)
+                    .await
             }
-            match page.items.last().filter(|_| page.has_more) {
-                Some(p) => {
-                    from = Some((
-                        Keyset {
-                            created_at: p.created_at,
-                            id: p.id.to_string(),
-                        },
-                        Direction::Next,
-                    ))
-                }
-                None => return,
-            }
-        }
-    });
-    csv_answer(&v, "payouts.csv", rx)
+        },
+        |p: &Payout| {
+            csv_line(&[
+                p.id.as_str(),
+                &format_datetime(p.created_at),
+                &format_fixed(p.amount),
+                p.currency.code(),
+                &format_fixed(p.commission),
+                p.status.as_str(),
+                &p.payee.identifier,
+            ])
+        },
+        |p: &Payout| Keyset {
+            created_at: p.created_at,
+            id: p.id.to_string(),
+        },
+    )
 }

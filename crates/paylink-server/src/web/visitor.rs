@@ -120,6 +120,13 @@ fn cookie_text(name: &str, value: &str, max_age: i64, secure: bool) -> String {
 }
 
 impl Visitor {
+    /// The signed-in merchant's id (`None`: nobody, or not a merchant's account).
+    pub fn merchant(&self) -> Option<paylink_core::id::MerchantId> {
+        self.signed_in
+            .as_ref()
+            .and_then(|(_, a)| a.merchant_id.clone())
+    }
+
     pub fn csrf(&self) -> &str {
         &self.csrf
     }

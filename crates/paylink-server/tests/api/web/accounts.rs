@@ -766,3 +766,36 @@ async fn an_unknown_language_is_ignored_and_the_browser_preference_decides() {
     let text = ru.text().await.unwrap();
     assert!(text.contains("<html lang=\"ru\">"), "{text}");
 }
+
+#[tokio::test]
+async fn reset_emails_are_limited_per_email_and_per_address_alike_for_any_email() {
+    let app = spawn_app().await;
+    let _owner = signed_up(&app, "limited@shop.test").await;
+    let mut b = Browser::new(&app);
+    // Three links an hour for one email, whether or not it has an account.
+    for email in ["limited@shop.test", "nobody@shop.test"] {
+        for _ in 0..3 {
+            let page = b
+                .submit("/forgot-password", "/forgot-password", &[("email", email)])
+                .await;
+            assert_eq!(page.status, 200, "{email}: {}", page.text);
+        }
+        let refused = b
+            .submit("/forgot-password", "/forgot-password", &[("email", email)])
+            .await;
+        assert_eq!(refused.status, 429, "{email}: {}", refused.text);
+    }
+    let mails = app.store.mail_messages(20).await.unwrap();
+    assert_eq!(mails.len(), 3, "three reset emails, no more");
+    // An hour later the owner can ask again.
+    app.advance_ms(60 * 60 * 1000 + 1);
+    let page = b
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "limited@shop.test")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(app.store.mail_messages(20).await.unwrap().len(), 4);
+}

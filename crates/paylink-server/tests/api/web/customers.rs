@@ -702,3 +702,52 @@ async fn an_invalid_dispute_is_refused_and_nothing_is_created() {
     let detail = a.browser.get(&format!("/disputes/{reference}")).await;
     detail.assert_shows(&longest);
 }
+
+#[tokio::test]
+async fn one_address_opens_at_most_five_disputes_in_fifteen_minutes() {
+    let app = spawn_app().await;
+    let mut payer = Browser::new(&app);
+    for n in 0..5 {
+        let sent = payer
+            .submit(
+                "/disputes/new",
+                "/disputes/new",
+                &[
+                    ("payment", ""),
+                    ("email", "payer@example.com"),
+                    ("text", &format!("Request {n}")),
+                ],
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+        assert!(sent.text_of("reference").is_some());
+    }
+    let refused = payer
+        .submit(
+            "/disputes/new",
+            "/disputes/new",
+            &[
+                ("payment", ""),
+                ("email", "payer@example.com"),
+                ("text", "One more"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    assert!(refused.text_of("reference").is_none());
+    let receipts = app.store.mail_messages(20).await.unwrap();
+    assert_eq!(receipts.len(), 5, "no receipt for the refused one");
+    app.advance_ms(15 * 60 * 1000 + 1);
+    let again = payer
+        .submit(
+            "/disputes/new",
+            "/disputes/new",
+            &[
+                ("payment", ""),
+                ("email", "payer@example.com"),
+                ("text", "Later"),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+}
