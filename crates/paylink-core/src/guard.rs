@@ -52,6 +52,8 @@ pub enum Guard {
     ClientNotFound,
     /// The card's status changed since it was read.
     CardMoved,
+    /// The card was closed before the plan applied.
+    CardClosed,
     /// The card belongs to another client.
     CardLinked,
     /// A clearing, reversal or refund would exceed the transaction.
@@ -98,6 +100,7 @@ impl Guard {
             Guard::DuplicateRequestId => "duplicate_request_id",
             Guard::ClientNotFound => "client_not_found",
             Guard::CardMoved => "card_moved",
+            Guard::CardClosed => "card_closed",
             Guard::CardLinked => "card_linked",
             Guard::AmountExceedsAuthorized => "amount_exceeds_authorized",
             Guard::OtpSpent => "otp_spent",
@@ -140,6 +143,7 @@ impl Guard {
             | Guard::DuplicateRequestId
             | Guard::ClientNotFound
             | Guard::CardMoved
+            | Guard::CardClosed
             | Guard::CardLinked
             | Guard::AmountExceedsAuthorized
             | Guard::OtpSpent
@@ -173,6 +177,7 @@ impl Guard {
                     reason: "the card changed meanwhile; read it and try again".into(),
                 },
             }),
+            Guard::CardClosed => Some(IssuingError::CardClosed),
             Guard::CardLinked => Some(IssuingError::Invalid {
                 field: "card_id",
                 kind: Rule::Refused {

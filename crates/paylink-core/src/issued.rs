@@ -71,6 +71,8 @@ pub struct IssuedCard {
     pub gift_product: Option<String>,
     pub currency: Currency,
     pub status: CardStatus,
+    /// Counts the movements of the card's money (see [`crate::plan::Write::MoveCardMoney`]).
+    pub version: i64,
     /// The token partners validate cardholders with (never the PAN).
     pub card_token: String,
     /// Keyed fingerprint of the PAN: unique, so no PAN is issued twice.

@@ -331,11 +331,19 @@ pub enum Write {
     /// draws again.
     InsertCard(IssuedCard),
     /// Guard: the card is still `from` ([`Guard::CardMoved`]): of two concurrent changes, one.
+    /// With `version`, also no money moved on it since it was read at that version (a close
+    /// returns the balance it read).
     SetCardStatus {
         card_id: CardId,
         from: CardStatus,
         to: CardStatus,
+        version: Option<i64>,
         now: Millis,
+    },
+    /// In every plan that moves a card's money: the card is not closed when the plan applies
+    /// ([`Guard::CardClosed`]), and its version moves on, so a close decided before refuses.
+    MoveCardMoney {
+        card_id: CardId,
     },
     /// Guard: the card has no client yet, or this one ([`Guard::CardLinked`]).
     LinkCard {
@@ -420,10 +428,17 @@ pub enum Write {
         digest: String,
         now: Millis,
     },
-    /// A rate-limited event (a failed sign-in, a payer's charge search) counted under `key`.
+    /// A rate-limited event (a sign-in, a payer's charge search) counted under `key`: recorded
+    /// before the limit is checked, so that concurrent events all count.
     RecordAttempt {
         key: String,
+        id: String,
         at: Millis,
+    },
+    /// Un-counts an event (a sign-in that succeeded: only failures count).
+    ForgetAttempt {
+        key: String,
+        id: String,
     },
     /// Forgets counted events from before `before` (they left every window).
     PurgeAttempts {

@@ -60,6 +60,9 @@ CREATE TABLE cards (
     gift_product TEXT,
     currency TEXT NOT NULL,
     status BIGINT NOT NULL,
+    -- Bumped by every movement of the card's money: a close that read the balance at one
+    -- version refuses to apply at another (the money it returns would be stale).
+    version BIGINT NOT NULL DEFAULT 0,
     card_token TEXT NOT NULL UNIQUE,
     pan_fingerprint TEXT NOT NULL UNIQUE,
     card_mask TEXT NOT NULL,

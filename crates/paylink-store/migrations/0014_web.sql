@@ -41,9 +41,12 @@ CREATE TABLE web_links (
 );
 CREATE TABLE attempts (
     subject TEXT NOT NULL,
-    at BIGINT NOT NULL
+    id TEXT NOT NULL,
+    at BIGINT NOT NULL,
+    PRIMARY KEY (subject, id)
 );
 CREATE INDEX attempts_subject ON attempts (subject, at);
+CREATE INDEX attempts_at ON attempts (at);
 -- Disputes (the payers' "didn't buy anything?" form): merchant_id and payment_id are NULL when
 -- the payer wrote without a charge; status open / answered / closed; every message kept.
 CREATE TABLE disputes (

@@ -93,9 +93,13 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![digest.as_str().into(), (*now).into()],
             Guard::LinkGone,
         )),
-        Write::RecordAttempt { key, at } => out.push(Statement::new(
-            "INSERT INTO attempts (subject, at) VALUES ($1, $2)",
-            vec![key.as_str().into(), (*at).into()],
+        Write::RecordAttempt { key, id, at } => out.push(Statement::new(
+            "INSERT INTO attempts (subject, id, at) VALUES ($1, $2, $3)",
+            vec![key.as_str().into(), id.as_str().into(), (*at).into()],
+        )),
+        Write::ForgetAttempt { key, id } => out.push(Statement::new(
+            "DELETE FROM attempts WHERE subject = $1 AND id = $2",
+            vec![key.as_str().into(), id.as_str().into()],
         )),
         Write::PurgeAttempts { before } => out.push(Statement::new(
             "DELETE FROM attempts WHERE at < $1",

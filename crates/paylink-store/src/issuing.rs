@@ -22,9 +22,9 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
     Some(match write {
         Write::SetPartnerKey { partner_id, .. } => ("partners", partner_id.to_string()),
         Write::UpdateCardClient(c) => ("card_clients", c.id.to_string()),
-        Write::SetCardStatus { card_id, .. } | Write::LinkCard { card_id, .. } => {
-            ("cards", card_id.to_string())
-        }
+        Write::SetCardStatus { card_id, .. }
+        | Write::LinkCard { card_id, .. }
+        | Write::MoveCardMoney { card_id } => ("cards", card_id.to_string()),
         Write::SettleAuthorization { id, .. } | Write::AddCardRefund { id, .. } => {
             ("card_transactions", id.to_string())
         }
@@ -158,9 +158,9 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
         }
         Write::InsertCard(c) => out.push(Statement::new(
             "INSERT INTO cards (id, partner_id, client_id, product_id, card_type, gift_product,
-                 currency, status, card_token, pan_fingerprint, card_mask, holder_name,
+                 currency, status, version, card_token, pan_fingerprint, card_mask, holder_name,
                  holder_phone, data_sealed, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             vec![
                 c.id.as_str().into(),
                 c.partner_id.as_str().into(),
@@ -170,6 +170,7 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
                 c.gift_product.as_deref().into(),
                 c.currency.code().into(),
                 i64::from(c.status.code()).into(),
+                c.version.into(),
                 c.card_token.as_str().into(),
                 c.pan_fingerprint.as_str().into(),
                 c.card_mask.as_str().into(),
@@ -184,16 +185,27 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             card_id,
             from,
             to,
+            version,
             now,
         } => out.push(Statement::guarded(
-            "UPDATE cards SET status = $3, updated_at = $4 WHERE id = $1 AND status = $2",
+            "UPDATE cards SET status = $3, updated_at = $4, version = version + 1
+             WHERE id = $1 AND status = $2 AND ($5 < 0 OR version = $5)",
             vec![
                 card_id.as_str().into(),
                 i64::from(from.code()).into(),
                 i64::from(to.code()).into(),
                 (*now).into(),
+                version.unwrap_or(-1).into(),
             ],
             Guard::CardMoved,
+        )),
+        Write::MoveCardMoney { card_id } => out.push(Statement::guarded(
+            "UPDATE cards SET version = version + 1 WHERE id = $1 AND status <> $2",
+            vec![
+                card_id.as_str().into(),
+                i64::from(CardStatus::Closed.code()).into(),
+            ],
+            Guard::CardClosed,
         )),
         Write::LinkCard {
             card_id,
@@ -416,6 +428,7 @@ fn card(r: &dyn Columns) -> Result<IssuedCard, StoreError> {
         gift_product: r.opt_text("gift_product")?,
         currency: rows::currency(r, "currency")?,
         status: CardStatus::from_code(status).ok_or_else(|| corrupt("cards.status", status))?,
+        version: r.i64("version")?,
         card_token: r.text("card_token")?,
         pan_fingerprint: r.text("pan_fingerprint")?,
         card_mask: r.text("card_mask")?,
@@ -428,7 +441,7 @@ fn card(r: &dyn Columns) -> Result<IssuedCard, StoreError> {
 }
 
 const CARD_COLUMNS: &str = "id, partner_id, client_id, product_id, card_type, gift_product, \
-     currency, status, card_token, pan_fingerprint, card_mask, holder_name, holder_phone, \
+     currency, status, version, card_token, pan_fingerprint, card_mask, holder_name, holder_phone, \
      data_sealed, created_at, updated_at";
 
 fn transaction(r: &dyn Columns) -> Result<CardTransaction, StoreError> {

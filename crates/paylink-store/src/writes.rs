@@ -99,6 +99,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::InsertLink { .. }
             | Write::UseLink { .. }
             | Write::RecordAttempt { .. }
+            | Write::ForgetAttempt { .. }
             | Write::PurgeAttempts { .. }) => crate::accounts::lock(w),
             w @ (Write::InsertDispute(_) | Write::AddDisputeMessage { .. }) => {
                 crate::disputes::lock(w)
@@ -807,6 +808,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::InsertLink { .. }
         | Write::UseLink { .. }
         | Write::RecordAttempt { .. }
+        | Write::ForgetAttempt { .. }
         | Write::PurgeAttempts { .. }) => crate::accounts::push(out, w),
         w @ (Write::InsertDispute(_) | Write::AddDisputeMessage { .. }) => {
             crate::disputes::push(out, w)

@@ -7,8 +7,9 @@ use crate::keys::InstanceKeys;
 use crate::ops::merchants::{self, Onboarded};
 use crate::ops::OpError;
 use paylink_core::account::{
-    failure_keys, new_token, normalize_email, plausible_token, sign_in_allowed, token_digest,
-    Account, AccountKind, LinkPurpose, OneTimeLink, Session, SESSION_TTL_MS, SIGN_IN_WINDOW_MS,
+    failure_keys, new_token, normalize_email, plausible_token, token_digest, Account, AccountKind,
+    LinkPurpose, OneTimeLink, Session, SESSION_TTL_MS, SIGN_IN_FAILURES_PER_ACCOUNT,
+    SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_WINDOW_MS,
 };
 use paylink_core::error::Rule;
 use paylink_core::event::{Email, Notice};
@@ -197,13 +198,19 @@ pub async fn sign_in(
     now: Millis,
 ) -> Result<SignedIn, OpError> {
     let email = normalize_email(email).map_err(|_| DomainError::Unauthorized)?;
-    let keys = failure_keys(&email, address);
-    let since = now - SIGN_IN_WINDOW_MS;
-    let by_account = store.attempts(&keys[0], since).await?;
-    let by_address = store.attempts(&keys[1], since).await?;
-    if !sign_in_allowed(by_account, by_address) {
-        return Err(DomainError::TooManyFailedAttempts.into());
-    }
+    let [by_email, by_address] = failure_keys(&email, address);
+    // The attempt counts before the password is checked (concurrent guesses count too); a
+    // success forgets it, so only failures stay counted.
+    let taken = take_attempt(
+        store,
+        &[
+            (by_email, SIGN_IN_FAILURES_PER_ACCOUNT),
+            (by_address, SIGN_IN_FAILURES_PER_ADDRESS),
+        ],
+        SIGN_IN_WINDOW_MS,
+        now,
+    )
+    .await?;
     let account = store.account_by_email(kind, &email).await?;
     let ok = password::validate(password_text).is_ok()
         && verify(
@@ -213,34 +220,26 @@ pub async fn sign_in(
         .await;
     match account {
         Some(account) if ok => {
+            let mut writes: Vec<Write> = taken
+                .into_iter()
+                .map(|(key, id)| Write::ForgetAttempt { key, id })
+                .collect();
             // A hash made with older parameters is replaced while the password is at hand.
             if account
                 .password_hash
                 .as_deref()
                 .is_some_and(password::needs_rehash)
             {
-                let hashed = hash(password_text.to_string()).await?;
-                store
-                    .apply(Plan::one(Write::SetPassword {
-                        account_id: account.id.clone(),
-                        hash: hashed,
-                        now,
-                    }))
-                    .await?;
+                writes.push(Write::SetPassword {
+                    account_id: account.id.clone(),
+                    hash: hash(password_text.to_string()).await?,
+                    now,
+                });
             }
+            store.apply(Plan { writes }).await?;
             start_session(store, account, address, now).await
         }
-        _ => {
-            let writes = keys
-                .into_iter()
-                .map(|key| Write::RecordAttempt { key, at: now })
-                .chain([Write::PurgeAttempts {
-                    before: now - 2 * SIGN_IN_WINDOW_MS,
-                }])
-                .collect();
-            store.apply(Plan { writes }).await?;
-            Err(DomainError::Unauthorized.into())
-        }
+        _ => Err(DomainError::Unauthorized.into()),
     }
 }
 
@@ -269,29 +268,46 @@ pub async fn sign_out(store: &Store, session: &Session, now: Millis) -> Result<(
     Ok(())
 }
 
-/// Counts one event under each of `keys` (key, limit per `window`), or refuses with
-/// [`DomainError::TooManyFailedAttempts`] when any key is at its limit (nothing counted then).
-/// For the forms that send email or search: they must not become a mail cannon or an oracle.
+/// Counts one event under each of `keys` (key, limit per `window`) and refuses with
+/// [`DomainError::TooManyFailedAttempts`] when that takes any key past its limit. The event is
+/// recorded first and counted after (with every other one committed by then), so requests
+/// arriving at once cannot all slip under the limit. Answers the recorded events, which a
+/// caller may forget again ([`Write::ForgetAttempt`]). For the forms that send email, search or
+/// check a password: they must not become a mail cannon, an oracle or a guessing machine.
 pub(crate) async fn take_attempt(
     store: &Store,
     keys: &[(String, i64)],
     window: Millis,
     now: Millis,
-) -> Result<(), OpError> {
-    for (key, limit) in keys {
-        if store.attempts(key, now - window).await? >= *limit {
-            return Err(DomainError::TooManyFailedAttempts.into());
-        }
-    }
-    let writes = keys
+) -> Result<Vec<(String, String)>, OpError> {
+    let id = random_base62(&mut rand::thread_rng(), 16);
+    let taken: Vec<(String, String)> = keys.iter().map(|(k, _)| (k.clone(), id.clone())).collect();
+    let mut writes: Vec<Write> = taken
         .iter()
-        .map(|(key, _)| Write::RecordAttempt {
+        .map(|(key, id)| Write::RecordAttempt {
             key: key.clone(),
+            id: id.clone(),
             at: now,
         })
         .collect();
+    // Events a day old have left every window.
+    writes.push(Write::PurgeAttempts {
+        before: now - 24 * 60 * 60 * 1000,
+    });
     store.apply(Plan { writes }).await?;
-    Ok(())
+    for (key, limit) in keys {
+        if store.attempts(key, now - window).await? > *limit {
+            // A refused event does not count: the limit ends when the oldest counted one
+            // leaves the window, however often the form is tried meanwhile.
+            let writes = taken
+                .into_iter()
+                .map(|(key, id)| Write::ForgetAttempt { key, id })
+                .collect();
+            store.apply(Plan { writes }).await?;
+            return Err(DomainError::TooManyFailedAttempts.into());
+        }
+    }
+    Ok(taken)
 }
 
 /// Reset links per email and per client address within [`FORGOT_WINDOW_MS`].

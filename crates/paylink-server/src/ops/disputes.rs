@@ -2,6 +2,7 @@
 //! disputing it ("didn't buy anything?"); the merchant's answers. Every answer is emailed to
 //! the payer through the outbox.
 
+use crate::keys::InstanceKeys;
 use crate::ops::accounts::Mailer;
 use crate::ops::OpError;
 use paylink_core::dispute::{check_text, Author, Dispute, DisputeMessage, DisputeStatus};
@@ -49,13 +50,13 @@ pub async fn find_charges(
     address: &str,
     now: Millis,
 ) -> Result<Vec<FoundCharge>, OpError> {
-    let key = format!("find:addr:{address}");
-    if store.attempts(&key, now - SEARCH_WINDOW_MS).await? >= SEARCHES_PER_ADDRESS {
-        return Err(DomainError::TooManyFailedAttempts.into());
-    }
-    store
-        .apply(Plan::one(Write::RecordAttempt { key, at: now }))
-        .await?;
+    crate::ops::accounts::take_attempt(
+        store,
+        &[(format!("find:addr:{address}"), SEARCHES_PER_ADDRESS)],
+        SEARCH_WINDOW_MS,
+        now,
+    )
+    .await?;
     digits("first6", q.first6, 6)?;
     digits("last4", q.last4, 4)?;
     let day = q.date.trim();
@@ -75,11 +76,35 @@ pub async fn find_charges(
     Ok(store.find_charges(&mask, amount, from, to).await?)
 }
 
-/// A dispute a payer opens: about a charge they found (by its payment id) or none.
+/// A dispute a payer opens: about a charge they found (by its payment id, with the search's
+/// proof that they found it) or none.
 pub struct NewDispute<'a> {
     pub payment_id: Option<&'a str>,
+    pub proof: &'a str,
     pub email: &'a str,
     pub text: &'a str,
+}
+
+/// What a search result's dispute link carries besides the payment id: a keyed digest of it,
+/// so that only a payer who found the charge by its card, day and amount can name it (a
+/// payment id alone, seen in a URL or a postback, shows and disputes nothing).
+pub fn charge_proof(keys: &InstanceKeys, payment_id: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&keys.forms).expect("HMAC takes any key");
+    mac.update(b"charge-found\0");
+    mac.update(payment_id.as_bytes());
+    paylink_core::token::hex(&mac.finalize().into_bytes()[..16])
+}
+
+/// Whether `proof` is the search's for `payment_id` (in constant time).
+pub fn proof_ok(keys: &InstanceKeys, payment_id: &str, proof: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    !proof.is_empty()
+        && bool::from(
+            charge_proof(keys, payment_id)
+                .as_bytes()
+                .ct_eq(proof.as_bytes()),
+        )
 }
 
 /// Disputes a client address may open within [`SEARCH_WINDOW_MS`] (each sends an email).
@@ -88,6 +113,7 @@ pub const DISPUTES_PER_ADDRESS: i64 = 5;
 /// Opens a dispute; the payer is emailed its reference and when to expect an answer.
 pub async fn open(
     store: &Store,
+    keys: &InstanceKeys,
     mailer: &Mailer<'_>,
     d: NewDispute<'_>,
     address: &str,
@@ -103,6 +129,7 @@ pub async fn open(
     )
     .await?;
     let payment = match d.payment_id.filter(|p| !p.is_empty()) {
+        Some(id) if !proof_ok(keys, id, d.proof) => return Err(DomainError::PaymentNotFound.into()),
         Some(id) => {
             let id = PaymentId::parse(id).ok_or(DomainError::PaymentNotFound)?;
             Some(

@@ -546,6 +546,7 @@ fn new_card(
         gift_product,
         currency,
         status,
+        version: 0,
         card_token: random_base62(&mut rng, 32),
         pan_fingerprint: pan.fingerprint(&keys.fingerprint),
         card_mask: pan.masked(),
@@ -739,6 +740,8 @@ pub async fn change_status(
             card_id: card.card.id.clone(),
             from: card.card.status,
             to,
+            // A close returns the balance it read: it holds only if no money moved since.
+            version: (change == StatusChange::Close).then_some(card.card.version),
             now: call.now,
         });
     }
@@ -1144,7 +1147,13 @@ pub async fn create_transaction(
             call.now,
         ),
     };
-    let writes = vec![Write::InsertCardTransaction(t.clone()), Write::Post(entry)];
+    let writes = vec![
+        Write::MoveCardMoney {
+            card_id: card.card.id.clone(),
+        },
+        Write::InsertCardTransaction(t.clone()),
+        Write::Post(entry),
+    ];
     call.apply(store, produced_transaction(&t), writes)
         .await
         .map_err(|e| match (e, kind) {
@@ -1183,7 +1192,13 @@ pub async fn authorize(
         t.id.as_str(),
         call.now,
     );
-    let writes = vec![Write::InsertCardTransaction(t.clone()), Write::Post(entry)];
+    let writes = vec![
+        Write::MoveCardMoney {
+            card_id: card.card.id.clone(),
+        },
+        Write::InsertCardTransaction(t.clone()),
+        Write::Post(entry),
+    ];
     call.apply(store, produced_transaction(&t), writes).await?;
     Ok(t)
 }
@@ -1248,6 +1263,9 @@ pub async fn settle(
         call.now,
     );
     let writes = vec![
+        Write::MoveCardMoney {
+            card_id: card.card.id.clone(),
+        },
         Write::SettleAuthorization {
             id: t.id.clone(),
             capture: clearing.capture,
@@ -1303,6 +1321,9 @@ pub async fn refund(
     r.parent_id = Some(original.id.clone());
     let entry = decide::refund(&card.card.id, r.currency, give, r.id.as_str(), call.now);
     let writes = vec![
+        Write::MoveCardMoney {
+            card_id: card.card.id.clone(),
+        },
         Write::AddCardRefund {
             id: original.id.clone(),
             amount: give.minor(),
@@ -1441,8 +1462,8 @@ pub async fn issue_gift(
     Ok(issued.expect("made at least once"))
 }
 
-/// `activate_card` (gift): the right OTP activates an inactive gift card; a wrong one counts
-/// towards the bound (recorded even though the request is refused).
+/// `activate_card` (gift): the right OTP activates an inactive gift card. Every code given
+/// spends one of the bounded tries, the right one too.
 pub async fn activate_gift(
     store: &Store,
     keys: &InstanceKeys,
@@ -1458,58 +1479,61 @@ pub async fn activate_gift(
             .activate_gift(call.now, &expired_otp(), &keys.fingerprint, "", "")?;
         return Err(IssuingError::OtpExpired.into());
     };
-    match card.state().activate_gift(
+    let verdict = card.state().activate_gift(
         call.now,
         &otp,
         &keys.fingerprint,
         card.card.id.as_str(),
         given,
-    ) {
-        Ok(to) => {
-            let writes = vec![
-                Write::SpendOtp {
-                    card_id: card.card.id.clone(),
-                    digest: otp.digest.clone(),
-                },
-                Write::SetCardStatus {
-                    card_id: card.card.id.clone(),
-                    from: card.card.status,
-                    to,
-                    now: call.now,
-                },
-            ];
-            let produced = Produced {
-                card_id: Some(card.card.id.clone()),
-                ..Produced::default()
-            };
-            call.apply(store, produced, writes).await?;
-            card.card.status = to;
-            card.status = to;
-            let balance = balance_of(store, &card.card).await?;
-            Ok((card, balance))
+    );
+    if let Err(e) = &verdict {
+        if *e != IssuingError::OtpInvalid {
+            // The card or the code's state refuses whatever was typed: no try is spent.
+            return Err(e.clone().into());
         }
-        Err(IssuingError::OtpInvalid) => {
-            // A repeated request is refused before its code counts against the card.
-            if store
-                .card_request(&call.partner.id, call.request_id)
-                .await?
-                .is_some()
-            {
-                return Err(IssuingError::DuplicateRequestId.into());
-            }
-            // The wrong code counts even if recording the refusal fails afterwards.
-            store
-                .apply(Plan::one(Write::CountOtpAttempt {
-                    card_id: card.card.id.clone(),
-                    digest: otp.digest,
-                    max: OTP_MAX_ATTEMPTS,
-                }))
-                .await
-                .map_err(refused)?;
-            Err(IssuingError::OtpInvalid.into())
-        }
-        Err(e) => Err(e.into()),
     }
+    // A repeated request is refused before it spends a try.
+    if store
+        .card_request(&call.partner.id, call.request_id)
+        .await?
+        .is_some()
+    {
+        return Err(IssuingError::DuplicateRequestId.into());
+    }
+    // Every code given spends one of the tries, reserved in SQL before the answer is given:
+    // concurrent guesses cannot get more tries than the bound. (Spent even if recording the
+    // refusal fails afterwards.)
+    store
+        .apply(Plan::one(Write::CountOtpAttempt {
+            card_id: card.card.id.clone(),
+            digest: otp.digest.clone(),
+            max: OTP_MAX_ATTEMPTS,
+        }))
+        .await
+        .map_err(refused)?;
+    let to = verdict?;
+    let writes = vec![
+        Write::SpendOtp {
+            card_id: card.card.id.clone(),
+            digest: otp.digest.clone(),
+        },
+        Write::SetCardStatus {
+            card_id: card.card.id.clone(),
+            from: card.card.status,
+            to,
+            version: None,
+            now: call.now,
+        },
+    ];
+    let produced = Produced {
+        card_id: Some(card.card.id.clone()),
+        ..Produced::default()
+    };
+    call.apply(store, produced, writes).await?;
+    card.card.status = to;
+    card.status = to;
+    let balance = balance_of(store, &card.card).await?;
+    Ok((card, balance))
 }
 
 /// A code that checks nothing: used to ask a card without a code why it refuses.

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 /// A found charge as the page shows it.
 struct Found {
     payment_id: String,
+    proof: String,
     shop: String,
     date: String,
     amount: String,
@@ -96,6 +97,7 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
             p.found = found
                 .into_iter()
                 .map(|f| Found {
+                    proof: disputes::charge_proof(&st.keys, f.payment_id.as_str()),
                     payment_id: f.payment_id.to_string(),
                     shop: f.shop_name,
                     date: format_datetime(f.created_at),
@@ -132,6 +134,7 @@ struct DisputeForm {
     /// The charge the dispute is about, as the payer found it.
     charge: Option<String>,
     payment: String,
+    proof: String,
     email: String,
     text: String,
     /// Once sent: the dispute's reference.
@@ -139,8 +142,11 @@ struct DisputeForm {
 }
 
 /// The charge a dispute form is about, described for the payer (nothing the search did not
-/// show).
-async fn charge_line(st: &AppState, payment: &str) -> Option<String> {
+/// show), when `proof` shows the payer found it by searching.
+async fn charge_line(st: &AppState, payment: &str, proof: &str) -> Option<String> {
+    if !disputes::proof_ok(&st.keys, payment, proof) {
+        return None;
+    }
     let id = PaymentId::parse(payment)?;
     let p = st.store.payment(&id).await.ok()??;
     Some(format!(
@@ -158,7 +164,8 @@ pub async fn dispute_page(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let payment = q.get("payment").cloned().unwrap_or_default();
-    let charge = charge_line(&st, &payment).await;
+    let proof = q.get("proof").cloned().unwrap_or_default();
+    let charge = charge_line(&st, &payment, &proof).await;
     let c = Chrome::of(&st, &v);
     let title = c.t.dispute_title;
     page(
@@ -170,6 +177,11 @@ pub async fn dispute_page(
             error: None,
             payment: if charge.is_some() {
                 payment
+            } else {
+                String::new()
+            },
+            proof: if charge.is_some() {
+                proof
             } else {
                 String::new()
             },
@@ -187,12 +199,15 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
         return bad_form(&v);
     }
     let payment = field(&f, "payment");
+    let proof = field(&f, "proof");
     let text = f.get("text").map_or("", String::as_str);
     let result = disputes::open(
         &st.store,
+        &st.keys,
         &mailer(&st),
         NewDispute {
             payment_id: Some(payment),
+            proof,
             email: field(&f, "email"),
             text,
         },
@@ -206,8 +221,9 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
         c,
         title,
         error: None,
-        charge: charge_line(&st, payment).await,
+        charge: charge_line(&st, payment, proof).await,
         payment: payment.to_string(),
+        proof: proof.to_string(),
         email: field(&f, "email").to_string(),
         text: text.to_string(),
         reference: None,
@@ -335,8 +351,16 @@ async fn dispute_view(
         Ok(x) => x,
         Err(e) => return failed(v, &e),
     };
+    // The merchant sees its own charge (the proof is made here, for its own payment).
     let charge = match &d.payment_id {
-        Some(p) => charge_line(st, p.as_str()).await,
+        Some(p) => {
+            charge_line(
+                st,
+                p.as_str(),
+                &disputes::charge_proof(&st.keys, p.as_str()),
+            )
+            .await
+        }
         None => None,
     };
     let c = Chrome::of(st, v);

@@ -404,3 +404,40 @@ async fn the_database_holds_no_card_number() {
         }
     }
 }
+
+/// Guesses sent at once get no more tries than guesses sent one by one: each try is reserved
+/// in SQL before the code is compared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_guesses_at_once_spend_only_five_tries() {
+    let app = spawn_app().await;
+    let p = partner(&app, 100_000).await;
+    let (card, mask) = gift(&p, "GIFT-KZT-5000").await;
+    let code = code_for(&app, &mask).await;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let client = p.client.clone();
+            let start = start.clone();
+            let body =
+                json!({"request_id": new_request_id(), "card_id": card, "otp": wrong(&code)});
+            tokio::spawn(async move {
+                start.wait().await;
+                client.call("/v5/cards/activate_card", &body).await
+            })
+        })
+        .collect();
+    let mut invalid = 0;
+    for t in tasks {
+        let a = t.await.unwrap().unwrap();
+        match a.error_code() {
+            Some("otp_invalid") => invalid += 1,
+            Some("otp_expired") => {}
+            other => panic!("{other:?}: {}", a.body),
+        }
+    }
+    assert_eq!(invalid, 5, "exactly the five tries were compared");
+    // The right code comes too late: the tries are spent.
+    let late = activate(&p, &card, &code).await;
+    assert_eq!(late.error_code(), Some("otp_expired"), "{}", late.body);
+    assert_eq!(card_status(&p, &card).await, json!(0));
+}

@@ -450,3 +450,53 @@ async fn transaction_info_describes_a_debit() {
         .await;
     app.assert_ledger_ok().await;
 }
+
+/// A close and credits at the same moment: whichever way they interleave, a closed card holds
+/// no money (what it had went back to the partner), or the close was refused and the card
+/// holds all the credits. Nothing is stranded on a dead card.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_close_racing_credits_leaves_no_money_on_a_closed_card() {
+    let app = spawn_app().await;
+    let p = partner(&app, 1_000_000).await;
+    for round in 0..4 {
+        let card = p.funded_card("100.00").await;
+        let mut bodies: Vec<(String, Value)> = (0..8)
+            .map(|_| {
+                (
+                    "card-api/transaction/create".to_string(),
+                    money(&card, "credit", "10.00"),
+                )
+            })
+            .collect();
+        bodies.insert(
+            round * 2,
+            ("card-api/card/close".to_string(), json!({"card_id": card})),
+        );
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(bodies.len()));
+        let tasks: Vec<_> = bodies
+            .into_iter()
+            .map(|(path, mut body)| {
+                body["request_id"] = json!(new_request_id());
+                let client = p.client.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    client.call(&format!("/v5/{path}"), &body).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        let info = p.ok("card-api/card/info", json!({"card_id": card})).await;
+        let (balance, hold, _) = p.balance(&card).await;
+        if info["card"]["card_status"] == json!(3) {
+            assert_eq!(
+                (balance.as_str(), hold.as_str()),
+                ("0.00", "0.00"),
+                "round {round}"
+            );
+        }
+        app.assert_ledger_ok().await;
+    }
+}

@@ -799,3 +799,60 @@ async fn reset_emails_are_limited_per_email_and_per_address_alike_for_any_email(
     assert_eq!(page.status, 200, "{}", page.text);
     assert_eq!(app.store.mail_messages(20).await.unwrap().len(), 4);
 }
+
+/// Guesses sent at once are counted like guesses sent one by one: each is recorded before its
+/// password is checked, so no more than five are checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_wrong_passwords_at_once_get_only_five_checks() {
+    let app = spawn_app().await;
+    let _owner = signed_up(&app, "raced@shop.test").await;
+    let mut browsers = Vec::new();
+    for _ in 0..20 {
+        let mut b = Browser::new(&app);
+        let csrf = b.get("/sign-in").await.csrf();
+        browsers.push((b, csrf));
+    }
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(browsers.len()));
+    let tasks: Vec<_> = browsers
+        .into_iter()
+        .map(|(mut b, csrf)| {
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                b.post(
+                    "/sign-in",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("email", "raced@shop.test"),
+                        ("password", "not the password at all"),
+                    ],
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            401 => checked += 1,
+            429 => {}
+            other => panic!("sign-in answered {other}"),
+        }
+    }
+    // Never more than five checks; under such a burst fewer may get through (the limit errs
+    // on the side of refusing).
+    assert!(checked <= 5, "{checked} passwords were checked");
+    // What was checked and failed counts: the remaining tries are five less those.
+    let mut left = 0;
+    loop {
+        let (_, page) = sign_in(&app, "raced@shop.test", "still not the password").await;
+        match page.status {
+            401 => left += 1,
+            429 => break,
+            other => panic!("sign-in answered {other}"),
+        }
+        assert!(left <= 5, "more than five failures were checked");
+    }
+    assert_eq!(checked + left, 5, "five failures in all, then the limit");
+}

@@ -121,9 +121,15 @@ fn dispute_links(page: &Page) -> Vec<String> {
         .filter_map(|(i, _)| {
             let start = i + "href=\"".len();
             let len = page.text[start..].find('"')?;
-            Some(page.text[start..start + len].to_string())
+            Some(page.text[start..start + len].replace("&amp;", "&"))
         })
         .collect()
+}
+
+/// The dispute form of a found charge: its payment id and the search's proof.
+fn dispute_form(app: &TestApp, payment: &str) -> String {
+    let proof = paylink_server::ops::disputes::charge_proof(&app.keys, payment);
+    format!("/disputes/new?payment={payment}&proof={proof}")
 }
 
 /// The value of the form's hidden `payment` field.
@@ -137,10 +143,17 @@ fn payment_field(page: &Page) -> Option<String> {
 /// Opens the dispute form at `form` (`/disputes/new`, perhaps with `?payment=`) and sends it
 /// with `payment`, `email` and `text`.
 async fn send_dispute(b: &mut Browser, form: &str, payment: &str, email: &str, text: &str) -> Page {
+    // The search's proof travels with the payment id, as the form's hidden field carries it.
+    let proof = form.split("proof=").nth(1).unwrap_or("");
     b.submit(
         form,
         "/disputes/new",
-        &[("payment", payment), ("email", email), ("text", text)],
+        &[
+            ("payment", payment),
+            ("proof", proof),
+            ("email", email),
+            ("text", text),
+        ],
     )
     .await
 }
@@ -210,10 +223,7 @@ async fn find_transactions_shows_an_exact_match_with_nothing_else_of_the_merchan
     for shown in ["Moonlight Bakery", TODAY, "1234.50 RUB", "SUCCESS", MASK] {
         assert!(row.contains(shown), "{shown:?} not in {row}");
     }
-    assert_eq!(
-        dispute_links(&page),
-        vec![format!("/disputes/new?payment={payment}")]
-    );
+    assert_eq!(dispute_links(&page), vec![dispute_form(&app, &payment)]);
     // Nothing of the merchant but the shop's name.
     page.assert_hides(&bill);
     page.assert_hides(&shop.shop_id);
@@ -278,7 +288,7 @@ async fn find_transactions_shows_only_the_payments_of_the_day_searched() {
     let page = search(&mut payer, "411111", "1111", TODAY, "500").await;
     assert_eq!(
         dispute_links(&page),
-        vec![format!("/disputes/new?payment={today}")],
+        vec![dispute_form(&app, &today)],
         "{}",
         page.text
     );
@@ -287,7 +297,7 @@ async fn find_transactions_shows_only_the_payments_of_the_day_searched() {
     let page = search(&mut payer, "411111", "1111", "2024-05-15", "500.00").await;
     assert_eq!(
         dispute_links(&page),
-        vec![format!("/disputes/new?payment={tomorrow}")],
+        vec![dispute_form(&app, &tomorrow)],
         "{}",
         page.text
     );
@@ -543,7 +553,7 @@ async fn a_merchant_reply_must_have_text() {
     let mut a = web_merchant(&app, "owner@bakery.test", "Moonlight Bakery").await;
     let (_, payment) = card_payment(&app, &a.token, &a.shop_id, "10", CARD).await;
     let mut payer = Browser::new(&app);
-    let form = format!("/disputes/new?payment={payment}");
+    let form = dispute_form(&app, &payment);
     let sent = send_dispute(&mut payer, &form, &payment, "payer@mail.test", "Not me").await;
     let reference = reference_of(&sent);
 
@@ -619,7 +629,7 @@ async fn a_dispute_page_with_an_unknown_payment_shows_no_charge() {
     let mut payer = Browser::new(&app);
     // Percent-encoded, as a browser sends them.
     for payment in ["0000000000", "not%20an%20id", "%3Cscript%3E"] {
-        let page = payer.get(&format!("/disputes/new?payment={payment}")).await;
+        let page = payer.get(&dispute_form(&app, &payment)).await;
         page.assert_html();
         assert_eq!(page.text_of("charge"), None, "{payment:?}");
         assert_eq!(payment_field(&page).as_deref(), Some(""), "{payment:?}");
@@ -632,7 +642,7 @@ async fn an_invalid_dispute_is_refused_and_nothing_is_created() {
     let app = spawn_app().await;
     let mut a = web_merchant(&app, "owner@bakery.test", "Moonlight Bakery").await;
     let (_, payment) = card_payment(&app, &a.token, &a.shop_id, "10", CARD).await;
-    let form = format!("/disputes/new?payment={payment}");
+    let form = dispute_form(&app, &payment);
     let mut payer = Browser::new(&app);
 
     // An invalid email.
@@ -750,4 +760,26 @@ async fn one_address_opens_at_most_five_disputes_in_fifteen_minutes() {
         )
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
+}
+
+/// A payment id alone (seen in a URL or a postback) shows nothing of the charge and disputes
+/// nothing: only the search's link, with its proof, names a charge.
+#[tokio::test]
+async fn a_payment_id_without_the_searchs_proof_shows_and_disputes_nothing() {
+    let app = spawn_app().await;
+    let a = web_merchant(&app, "owner@bakery.test", "Moonlight Bakery").await;
+    let (_, payment) = card_payment(&app, &a.token, &a.shop_id, "10", CARD).await;
+    let mut payer = Browser::new(&app);
+    for form in [
+        format!("/disputes/new?payment={payment}"),
+        format!("/disputes/new?payment={payment}&proof=00000000000000000000000000000000"),
+    ] {
+        let page = payer.get(&form).await;
+        assert_eq!(page.text_of("charge"), None, "{form}");
+        page.assert_hides(MASK);
+        let sent = send_dispute(&mut payer, &form, &payment, "payer@mail.test", "Not me").await;
+        assert_eq!(sent.status, 422, "{}", sent.text);
+        assert!(sent.text_of("reference").is_none());
+    }
+    assert!(mails_to(&app, "payer@mail.test").await.is_empty());
 }

@@ -52,12 +52,14 @@ async fn objects_of_a(app: &TestApp, a: &mut SignedUp) -> Objects {
         .await;
     let payment = paid.json["id"].as_str().expect("a payment").to_string();
     let mut payer = Browser::new(app);
+    let proof = paylink_server::ops::disputes::charge_proof(&app.keys, &payment);
     let sent = payer
         .submit(
-            &format!("/disputes/new?payment={payment}"),
+            &format!("/disputes/new?payment={payment}&proof={proof}"),
             "/disputes/new",
             &[
                 ("payment", payment.as_str()),
+                ("proof", proof.as_str()),
                 ("email", "payer@example.com"),
                 ("text", "I did not buy this"),
             ],
