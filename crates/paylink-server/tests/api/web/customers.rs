@@ -629,7 +629,7 @@ async fn a_dispute_page_with_an_unknown_payment_shows_no_charge() {
     let mut payer = Browser::new(&app);
     // Percent-encoded, as a browser sends them.
     for payment in ["0000000000", "not%20an%20id", "%3Cscript%3E"] {
-        let page = payer.get(&dispute_form(&app, &payment)).await;
+        let page = payer.get(&dispute_form(&app, payment)).await;
         page.assert_html();
         assert_eq!(page.text_of("charge"), None, "{payment:?}");
         assert_eq!(payment_field(&page).as_deref(), Some(""), "{payment:?}");
