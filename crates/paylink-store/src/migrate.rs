@@ -99,6 +99,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 15,
+        sql: include_str!("../migrations/0015_bills_by_order.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.
