@@ -68,8 +68,10 @@ CREATE TABLE dispute_messages (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (dispute_id, seq)
 );
--- "Find transactions": a payer's card mask, then the day.
+-- "Find transactions": a payer's card mask, or an SBP payer's phone fingerprint (kept in
+-- card_fingerprint: the payer's keyed fingerprint, of a card or of a phone), then the day.
 CREATE INDEX payments_from_card ON payments (from_card, created_at);
+CREATE INDEX payments_payer_fingerprint ON payments (card_fingerprint, created_at);
 -- The merchant's postback log in the dashboard.
 CREATE INDEX outbox_merchant ON outbox (merchant_id, created_at, id);
 -- `paylink sms list` and `paylink mail list` read the outbox by kind, newest first.

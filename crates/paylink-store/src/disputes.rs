@@ -95,6 +95,22 @@ pub struct FoundCharge {
     pub card_mask: String,
 }
 
+const FOUND_COLUMNS: &str = "p.id, p.merchant_id, s.name AS shop_name, p.created_at, p.amount, \
+     p.currency, p.status, p.from_card";
+
+fn found(r: &dyn Columns) -> Result<FoundCharge, StoreError> {
+    Ok(FoundCharge {
+        payment_id: PaymentId::from_trusted(r.text("id")?),
+        merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
+        shop_name: r.text("shop_name")?,
+        created_at: r.i64("created_at")?,
+        amount: r.i64("amount")?,
+        currency: rows::currency(r, "currency")?,
+        status: r.text("status")?,
+        card_mask: r.text("from_card")?,
+    })
+}
+
 impl Store {
     /// Dispute `id`, whoever's (operators, and the payer by reference).
     pub async fn dispute(&self, id: &DisputeId) -> Result<Option<Dispute>, StoreError> {
@@ -184,26 +200,44 @@ impl Store {
         from: Millis,
         to: Millis,
     ) -> Result<Vec<FoundCharge>, StoreError> {
-        self.fetch(
-            "SELECT p.id, p.merchant_id, s.name AS shop_name, p.created_at, p.amount,
-                    p.currency, p.status, p.from_card
-             FROM payments p JOIN shops s ON s.id = p.shop_id
+        let sql = sql_once!(
+            "SELECT {FOUND_COLUMNS} FROM payments p JOIN shops s ON s.id = p.shop_id
              WHERE p.from_card = $1 AND p.created_at >= $2 AND p.created_at <= $3
                AND p.amount = $4
-             ORDER BY p.created_at LIMIT 20",
+             ORDER BY p.created_at LIMIT 20"
+        );
+        self.fetch(
+            sql,
             &[card_mask.into(), from.into(), to.into(), amount.into()],
-            |r| {
-                Ok(FoundCharge {
-                    payment_id: PaymentId::from_trusted(r.text("id")?),
-                    merchant_id: MerchantId::from_trusted(r.text("merchant_id")?),
-                    shop_name: r.text("shop_name")?,
-                    created_at: r.i64("created_at")?,
-                    amount: r.i64("amount")?,
-                    currency: rows::currency(r, "currency")?,
-                    status: r.text("status")?,
-                    card_mask: r.text("from_card")?,
-                })
-            },
+            found,
+        )
+        .await
+    }
+
+    /// SBP payments whose payer's phone has this keyed fingerprint, with exactly this amount,
+    /// made in `[from, to]` (at most 20).
+    pub async fn find_sbp_charges(
+        &self,
+        phone_fingerprint: &str,
+        amount: i64,
+        from: Millis,
+        to: Millis,
+    ) -> Result<Vec<FoundCharge>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {FOUND_COLUMNS} FROM payments p JOIN shops s ON s.id = p.shop_id
+             WHERE p.card_fingerprint = $1 AND p.method = 'SBP' AND p.created_at >= $2
+               AND p.created_at <= $3 AND p.amount = $4
+             ORDER BY p.created_at LIMIT 20"
+        );
+        self.fetch(
+            sql,
+            &[
+                phone_fingerprint.into(),
+                from.into(),
+                to.into(),
+                amount.into(),
+            ],
+            found,
         )
         .await
     }

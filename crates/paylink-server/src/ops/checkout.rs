@@ -83,9 +83,12 @@ pub const CHALLENGE_TTL_MS: Millis = 15 * 60 * 1000;
 #[derive(Debug, Clone)]
 pub enum Tender {
     Card(CardNumber),
-    /// The payer may change the amount in the bank app; `None` pays the quoted amount.
+    /// The payer may change the amount in the bank app; `None` pays the quoted amount. `payer`:
+    /// the payer's phone as their bank reports it, kept as a keyed fingerprint (payers find
+    /// their SBP charges by it).
     Sbp {
         amount: Option<Amount>,
+        payer: Option<paylink_core::payout::Phone>,
     },
 }
 
@@ -183,7 +186,7 @@ pub async fn pay(
     booking(st, bill, shop).await?;
     let (paid, card) = match &tender {
         Tender::Card(card) => (sale.quote(st), Some(card)),
-        Tender::Sbp { amount } => (amount.map_or_else(|| sale.quote(st), Amount::minor), None),
+        Tender::Sbp { amount, .. } => (amount.map_or_else(|| sale.quote(st), Amount::minor), None),
     };
     let step = st
         .acquirer
@@ -196,7 +199,10 @@ pub async fn pay(
         })
         .await;
     let from_card = card.map(CardNumber::masked).unwrap_or_default();
-    let fingerprint = card.map(|c| c.fingerprint(&st.keys.fingerprint));
+    let fingerprint = match &tender {
+        Tender::Card(c) => Some(c.fingerprint(&st.keys.fingerprint)),
+        Tender::Sbp { payer, .. } => payer.as_ref().map(|p| p.fingerprint(&st.keys.fingerprint)),
+    };
     match step {
         ChargeStep::Done(result) => {
             let charge = Charge {

@@ -20,10 +20,12 @@ use paylink_store::{FoundCharge, Store, StoreError};
 pub const SEARCHES_PER_ADDRESS: i64 = 10;
 pub const SEARCH_WINDOW_MS: Millis = 15 * 60 * 1000;
 
-/// What a payer types to find a charge.
+/// What a payer types to find a charge: the card's first 6 and last 4 digits, or (an SBP
+/// payment) the phone their bank knows.
 pub struct ChargeQuery<'a> {
     pub first6: &'a str,
     pub last4: &'a str,
+    pub phone: &'a str,
     /// `YYYY-MM-DD` (UTC).
     pub date: &'a str,
     /// Major units (`1500`, `1500.00`).
@@ -46,6 +48,7 @@ fn digits(field: &'static str, text: &str, n: usize) -> Result<(), OpError> {
 /// client address, valid or not: [`DomainError::TooManyFailedAttempts`] past the limit.
 pub async fn find_charges(
     store: &Store,
+    fingerprint_key: &[u8],
     q: &ChargeQuery<'_>,
     address: &str,
     now: Millis,
@@ -57,8 +60,6 @@ pub async fn find_charges(
         now,
     )
     .await?;
-    digits("first6", q.first6, 6)?;
-    digits("last4", q.last4, 4)?;
     let day = q.date.trim();
     let (from, to) = match (
         (day.len() == 10)
@@ -72,6 +73,16 @@ pub async fn find_charges(
     let amount = parse_minor(q.amount.trim(), 2)
         .filter(|a| *a > 0)
         .ok_or_else(|| invalid("amount", Rule::NotValid))?;
+    if !q.phone.trim().is_empty() {
+        let phone = paylink_core::payout::Phone::parse(q.phone.trim())
+            .ok_or_else(|| invalid("phone", Rule::NotValid))?;
+        let fingerprint = phone.fingerprint(fingerprint_key);
+        return Ok(store
+            .find_sbp_charges(&fingerprint, amount, from, to)
+            .await?);
+    }
+    digits("first6", q.first6, 6)?;
+    digits("last4", q.last4, 4)?;
     let mask = format!("{}******{}", q.first6, q.last4);
     Ok(store.find_charges(&mask, amount, from, to).await?)
 }

@@ -183,8 +183,20 @@ pub(super) async fn sbp_bank_pay(
         let typed = field(&f, "amount").to_string();
         return sbp_bank(&st, &c, t, qrc, typed, Some(t.amount_invalid));
     };
+    // The payer's phone, as the bank knows it (optional in the sandbox's bank app).
+    let payer = match field(&f, "phone") {
+        "" => None,
+        text => match paylink_core::payout::Phone::parse(text) {
+            Some(p) => Some(p),
+            None => {
+                let typed = field(&f, "amount").to_string();
+                return sbp_bank(&st, &c, t, qrc, typed, Some(t.phone_invalid));
+            }
+        },
+    };
     let tender = Tender::Sbp {
         amount: Some(amount),
+        payer,
     };
     match checkout::pay(&st, Sale::of(&c), pid, tender, &client).await {
         Ok(step) => after_step(&st, &c, t, step),

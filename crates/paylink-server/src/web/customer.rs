@@ -40,6 +40,7 @@ struct FindPage {
     error: Option<&'static str>,
     first6: String,
     last4: String,
+    phone: String,
     date: String,
     amount: String,
     searched: bool,
@@ -58,6 +59,7 @@ pub async fn find_page(State(st): State<AppState>, v: Visitor) -> Response {
             error: None,
             first6: String::new(),
             last4: String::new(),
+            phone: String::new(),
             date: String::new(),
             amount: String::new(),
             searched: false,
@@ -74,10 +76,12 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
     let q = ChargeQuery {
         first6: field(&f, "first6"),
         last4: field(&f, "last4"),
+        phone: field(&f, "phone"),
         date: field(&f, "date"),
         amount: field(&f, "amount"),
     };
-    let result = disputes::find_charges(&st.store, &q, &v.address, st.now()).await;
+    let result =
+        disputes::find_charges(&st.store, &st.keys.fingerprint, &q, &v.address, st.now()).await;
     let c = Chrome::of(&st, &v);
     let title = c.t.find_transactions;
     let mut p = FindPage {
@@ -86,6 +90,7 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
         error: None,
         first6: q.first6.to_string(),
         last4: q.last4.to_string(),
+        phone: q.phone.to_string(),
         date: q.date.to_string(),
         amount: q.amount.to_string(),
         searched: false,
@@ -103,7 +108,12 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
                     date: format_datetime(f.created_at),
                     amount: format!("{} {}", format_fixed(f.amount), f.currency),
                     status: f.status,
-                    card: f.card_mask,
+                    // An SBP payment has no card: it was found by the payer's phone.
+                    card: if f.card_mask.is_empty() {
+                        "SBP".to_string()
+                    } else {
+                        f.card_mask
+                    },
                 })
                 .collect();
             StatusCode::OK

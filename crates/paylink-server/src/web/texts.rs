@@ -74,6 +74,7 @@ pub struct WebTexts {
     pub welcome: &'static str,
     pub card_first6: &'static str,
     pub card_last4: &'static str,
+    pub sbp_phone: &'static str,
     pub date: &'static str,
     pub amount: &'static str,
     pub find_intro: &'static str,
@@ -241,10 +242,11 @@ pub const EN: WebTexts = WebTexts {
     welcome: "Welcome to paylink",
     card_first6: "Card first 6 digits",
     card_last4: "Card last 4 digits",
+    sbp_phone: "or, paid by SBP: your phone",
     date: "Date",
     amount: "Amount",
     find_intro: "A charge you do not recognise? Enter what your bank statement shows: the card's \
-        first 6 and last 4 digits, the date and the amount.",
+        first 6 and last 4 digits (or, for an SBP payment, your phone), the date and the amount.",
     find: "Find",
     no_match: "No charge matches all of these. Check the digits, the date (as on your statement) \
         and the amount.",
@@ -413,6 +415,7 @@ pub const RU: WebTexts = WebTexts {
     welcome: "Добро пожаловать в paylink",
     card_first6: "Первые 6 цифр карты",
     card_last4: "Последние 4 цифры карты",
+    sbp_phone: "или, если платили по СБП: ваш телефон",
     date: "Дата",
     amount: "Сумма",
     find_intro:

@@ -447,6 +447,14 @@ pub(crate) async fn sandbox_pay(
         }
         _ => None,
     };
+    let payer = match (method, params.get("phone")) {
+        (Some(PaymentMethod::Sbp), Some(_)) => f.parsed(
+            "phone",
+            "The :attribute must be a Russian mobile phone number.",
+            paylink_core::payout::Phone::parse,
+        ),
+        _ => None,
+    };
     authorized(f.finish(), &who, &st).await?;
     let tender = match (method, card) {
         (Some(PaymentMethod::BankCard), Some(card)) => Tender::Card(card),
@@ -455,6 +463,7 @@ pub(crate) async fn sandbox_pay(
                 Some(_) => Some(authorized(params.amount("amount"), &who, &st).await?),
                 None => None,
             },
+            payer,
         },
         // finish() has refused a missing method or card.
         _ => return Err(ApiError::Internal),

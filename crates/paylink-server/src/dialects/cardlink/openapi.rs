@@ -755,6 +755,10 @@ pub struct SandboxPayParams {
     /// `SBP`: the amount the payer sends (default: the bill's).
     #[schema(schema_with = amount, required = false)]
     amount: String,
+    /// `SBP`: the payer's phone as their bank reports it (kept as a keyed fingerprint, so the
+    /// payer can find the charge by it on "Find transactions").
+    #[schema(required = false)]
+    phone: String,
     /// `fail` fails the 3-D Secure challenge of the 3-D Secure test card.
     #[schema(required = false)]
     three_ds: String,

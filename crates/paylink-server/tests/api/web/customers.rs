@@ -783,3 +783,70 @@ async fn a_payment_id_without_the_searchs_proof_shows_and_disputes_nothing() {
     }
     assert!(mails_to(&app, "payer@mail.test").await.is_empty());
 }
+
+/// An SBP payment, whose payer's bank reported their phone, is found by that phone (in any
+/// spelling), the day and the amount; another phone, or a card's digits, find nothing.
+#[tokio::test]
+async fn an_sbp_charge_is_found_by_the_payers_phone() {
+    let app = spawn_app().await;
+    let bill = app.bill(json!({"amount": "777.00"})).await;
+    let paid = app
+        .send(
+            reqwest::Method::POST,
+            "/sandbox/pay",
+            Some(app.token()),
+            Body::Json(json!({"bill_id": bill, "method": "SBP", "phone": "+7 999 123-45-67"})),
+        )
+        .await;
+    assert_eq!(paid.ok()["status"], json!("SUCCESS"), "{}", paid.text);
+    // A phone that is not a Russian mobile number is refused, as other fields are.
+    let bill2 = app.bill(json!({"amount": "5.00"})).await;
+    let refused = app
+        .send(
+            reqwest::Method::POST,
+            "/sandbox/pay",
+            Some(app.token()),
+            Body::Json(json!({"bill_id": bill2, "method": "SBP", "phone": "12345"})),
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+
+    let mut payer = Browser::new(&app);
+    let by_phone = |phone: &'static str, amount: &'static str| {
+        [
+            ("first6", ""),
+            ("last4", ""),
+            ("phone", phone),
+            ("date", TODAY),
+            ("amount", amount),
+        ]
+    };
+    for phone in ["89991234567", "+7 (999) 123 45 67"] {
+        let page = payer
+            .submit(
+                "/find-transactions",
+                "/find-transactions",
+                &by_phone(phone, "777.00"),
+            )
+            .await;
+        let rows = charge_rows(&page);
+        assert_eq!(rows.len(), 1, "{phone}: {}", page.text);
+        assert!(
+            rows[0].contains("777.00 RUB") && rows[0].contains("SBP"),
+            "{}",
+            rows[0]
+        );
+        assert_eq!(dispute_links(&page).len(), 1);
+    }
+    for (phone, amount) in [("+79991234568", "777.00"), ("+79991234567", "777.01")] {
+        let page = payer
+            .submit(
+                "/find-transactions",
+                "/find-transactions",
+                &by_phone(phone, amount),
+            )
+            .await;
+        page.assert_shows("id=\"no-match\"");
+        assert!(charge_rows(&page).is_empty());
+    }
+}
