@@ -237,10 +237,11 @@ pub async fn partner(store: &Store, keys: &crate::Keys, c: PartnerCommand) -> Re
     Ok(())
 }
 
-pub async fn sms(store: &Store, c: SmsCommand) -> Result<(), Failure> {
+pub async fn sms(store: &Store, keys: &crate::Keys, c: SmsCommand) -> Result<(), Failure> {
     match c {
         SmsCommand::List { limit, json } => {
-            let list = store.sms_messages(limit.clamp(1, 10_000)).await?;
+            let keys = keys.open(store).await?;
+            let list = issuing::sms_messages(store, &keys, limit.clamp(1, 10_000)).await?;
             if json {
                 let items: Vec<_> = list
                     .iter()

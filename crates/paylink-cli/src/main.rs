@@ -801,9 +801,11 @@ async fn admin_command(
     allow_private: bool,
     (public_url, mail_url): &(String, Option<String>),
 ) -> Result<(), Failure> {
-    let mailer = paylink_server::ops::accounts::Mailer {
+    // Emails seal their text: the commands that send one open the keys.
+    let mailer = |seal| paylink_server::ops::accounts::Mailer {
         gateway: mail_url.as_deref(),
         public_url,
+        seal,
     };
     match command {
         Command::Keys(c) => keys_command(store, keys, c).await?,
@@ -921,10 +923,16 @@ async fn admin_command(
         }
         Command::Ledger(c) => money::ledger(store, c).await?,
         Command::Partner(c) => issuing::partner(store, keys, c).await?,
-        Command::Sms(c) => issuing::sms(store, c).await?,
-        Command::Dispute(c) => disputes::dispute(store, &mailer, c).await?,
+        Command::Sms(c) => issuing::sms(store, keys, c).await?,
+        Command::Dispute(c) => {
+            let keys = keys.open(store).await?;
+            disputes::dispute(store, &mailer(&keys.seal), c).await?
+        }
         Command::Mail(MailCommand::List { limit, json }) => {
-            let list = store.mail_messages(limit.clamp(1, 10_000)).await?;
+            let keys = keys.open(store).await?;
+            let list =
+                paylink_server::ops::accounts::mail_messages(store, &keys, limit.clamp(1, 10_000))
+                    .await?;
             if json {
                 let items: Vec<_> = list
                     .iter()
@@ -954,9 +962,10 @@ async fn admin_command(
             email,
             json,
         }) => {
+            let keys = keys.open(store).await?;
             let url = paylink_server::ops::accounts::invite(
                 store,
-                &mailer,
+                &mailer(&keys.seal),
                 &merchant,
                 email.as_deref(),
                 now(),
@@ -1166,6 +1175,7 @@ async fn serve(
         let mailer = paylink_server::ops::accounts::Mailer {
             gateway: mail_url.as_deref(),
             public_url: &public_url,
+            seal: &keys.seal,
         };
         let email = format!(
             "demo-{}@paylink.test",

@@ -28,7 +28,9 @@ pub struct Email {
     pub subject_id: String,
     pub to: String,
     pub subject: String,
-    pub text: String,
+    /// The text sealed under the instance key, bound to the message (it may hold a one-time
+    /// link).
+    pub text_sealed: String,
 }
 
 /// A text message to a phone, sent through the configured SMS gateway.
@@ -38,7 +40,9 @@ pub struct Sms {
     pub subject: String,
     /// Digits with the country code.
     pub phone: String,
-    pub text: String,
+    /// The text sealed under the instance key, bound to the message (it holds a one-time
+    /// code): a database reader learns nothing from it.
+    pub text_sealed: String,
 }
 
 /// A payment of a permanent link reached a final state (the Procard callback).

@@ -819,6 +819,11 @@ pub fn procard_context(merchant_id: &str) -> String {
     format!("procard_key:{merchant_id}")
 }
 
+/// What the sealed text of an outgoing message (an SMS, an email) is bound to.
+pub fn message_context(subject: &str) -> String {
+    format!("message:{subject}")
+}
+
 /// What a partner's sealed Card API key is bound to.
 pub fn partner_context(partner_id: &str) -> String {
     format!("partner_key:{partner_id}")

@@ -228,7 +228,7 @@ impl Store {
                     id: r.text("id")?,
                     to: email.to,
                     subject: email.subject,
-                    text: email.text,
+                    text: email.text_sealed,
                     state: r.text("state")?,
                     created_at: r.i64("created_at")?,
                 })
@@ -256,6 +256,7 @@ pub struct MailRecord {
     pub id: String,
     pub to: String,
     pub subject: String,
+    /// Sealed: `ops::accounts::mail_messages` opens it.
     pub text: String,
     /// `pending`, `delivered`, `failed` or `kept`.
     pub state: String,

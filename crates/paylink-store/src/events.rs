@@ -61,13 +61,13 @@ pub(crate) fn encode(event: &Event) -> String {
             "subject_id": e.subject_id,
             "to": e.to,
             "subject": e.subject,
-            "text": e.text,
+            "text_sealed": e.text_sealed,
         }),
         Event::Sms(e) => json!({
             "type": "sms",
             "subject": e.subject,
             "phone": e.phone,
-            "text": e.text,
+            "text_sealed": e.text_sealed,
         }),
     };
     value.to_string()
@@ -125,12 +125,12 @@ pub(crate) fn decode(text: &str) -> Result<Event, StoreError> {
             subject_id: f.text("subject_id")?,
             to: f.text("to")?,
             subject: f.text("subject")?,
-            text: f.text("text")?,
+            text_sealed: f.text("text_sealed")?,
         }),
         "sms" => Event::Sms(Sms {
             subject: f.text("subject")?,
             phone: f.text("phone")?,
-            text: f.text("text")?,
+            text_sealed: f.text("text_sealed")?,
         }),
         _ => return Err(corrupt("has an unknown type")),
     })

@@ -504,6 +504,7 @@ pub struct SmsRecord {
     pub id: String,
     pub partner_id: Option<PartnerId>,
     pub phone: String,
+    /// Sealed: `ops::issuing::sms_messages` opens it.
     pub text: String,
     /// `pending`, `delivered` or `failed`.
     pub state: String,
@@ -696,7 +697,7 @@ impl Store {
             |r| {
                 let event = r.text("event")?;
                 let (phone, text) = match crate::events::decode(&event)? {
-                    paylink_core::event::Event::Sms(s) => (s.phone, s.text),
+                    paylink_core::event::Event::Sms(s) => (s.phone, s.text_sealed),
                     _ => return Err(corrupt("outbox.event", &event)),
                 };
                 Ok(SmsRecord {

@@ -28,8 +28,8 @@ pub fn render(seal: &Sealing, claimed: &Claimed, at: Millis) -> Result<Rendered,
     match claimed.record.notice.dialect {
         Dialect::Cardlink => cardlink::postback::render(seal, claimed, at),
         Dialect::Procard => procard::callback::render(seal, claimed, at),
-        Dialect::CardApi => cardapi::sms::render(claimed),
-        Dialect::Mail => crate::web::mail::render(claimed),
+        Dialect::CardApi => cardapi::sms::render(seal, claimed),
+        Dialect::Mail => crate::web::mail::render(seal, claimed),
     }
 }
 

@@ -33,18 +33,26 @@ pub struct SignedIn {
 pub struct Mailer<'a> {
     pub gateway: Option<&'a str>,
     pub public_url: &'a str,
+    /// Seals each email's text (it may hold a one-time link).
+    pub seal: &'a crate::keys::Sealing,
 }
 
 impl Mailer<'_> {
-    fn notice(&self, to: &str, subject: &str, text: String, now: Millis) -> Write {
+    /// An email to `to`, its text sealed: the outbox keeps no link in the clear.
+    pub(crate) fn notice(&self, to: &str, subject: &str, text: String, now: Millis) -> Write {
         let subject_id = random_base62(&mut rand::thread_rng(), 16);
+        let text_sealed = self.seal.seal(
+            &mut rand::thread_rng(),
+            &text,
+            &crate::keys::message_context(&subject_id),
+        );
         Write::EnqueueNotice(Notice::email(
             self.gateway.unwrap_or(""),
             Email {
                 subject_id,
                 to: to.to_string(),
                 subject: subject.to_string(),
-                text,
+                text_sealed,
             },
             now,
         ))
@@ -539,4 +547,22 @@ pub async fn invite(
 /// The time a session ends, for its cookie's `Max-Age`.
 pub fn session_seconds(session: &Session, now: Millis) -> i64 {
     ((session.expires_at - now) / 1000).max(0)
+}
+
+/// The newest emails, newest first, their texts opened (`paylink mail list`).
+pub async fn mail_messages(
+    store: &Store,
+    keys: &InstanceKeys,
+    limit: i64,
+) -> Result<Vec<paylink_store::MailRecord>, OpError> {
+    let mut list = store.mail_messages(limit).await?;
+    for m in &mut list {
+        let context = crate::keys::message_context(m.id.trim_start_matches("msg_mail_"));
+        m.text = keys
+            .seal
+            .open(&m.text, &context)
+            .map(|t| t.expose().clone())
+            .ok_or_else(|| StoreError::Corrupt(format!("the text of {} does not open", m.id)))?;
+    }
+    Ok(list)
 }

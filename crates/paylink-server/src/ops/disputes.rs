@@ -7,8 +7,7 @@ use crate::ops::accounts::Mailer;
 use crate::ops::OpError;
 use paylink_core::dispute::{check_text, Author, Dispute, DisputeMessage, DisputeStatus};
 use paylink_core::error::Rule;
-use paylink_core::event::{Email, Notice};
-use paylink_core::id::{random_base62, DisputeId, MerchantId, PaymentId};
+use paylink_core::id::{DisputeId, MerchantId, PaymentId};
 use paylink_core::money::{format_fixed, parse_minor};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge, Millis};
@@ -172,8 +171,7 @@ pub async fn open(
             )
         })
         .unwrap_or_default();
-    let mail = email_notice(
-        mailer,
+    let mail = mailer.notice(
         &email,
         &format!("Your request {}", dispute.id),
         format!(
@@ -202,19 +200,6 @@ pub async fn open(
         })
         .await?;
     Ok(dispute)
-}
-
-fn email_notice(mailer: &Mailer<'_>, to: &str, subject: &str, text: String, now: Millis) -> Write {
-    Write::EnqueueNotice(Notice::email(
-        mailer.gateway.unwrap_or(""),
-        Email {
-            subject_id: random_base62(&mut rand::thread_rng(), 16),
-            to: to.to_string(),
-            subject: subject.to_string(),
-            text,
-        },
-        now,
-    ))
 }
 
 /// The merchant's dispute `id` with its messages; another merchant's reads as missing.
@@ -253,8 +238,7 @@ pub async fn close(
 ) -> Result<(), OpError> {
     let text = check_text(text)?;
     dispute.reply(Author::Operator)?;
-    let mail = email_notice(
-        mailer,
+    let mail = mailer.notice(
         &dispute.email,
         &format!("Your request {} is closed", dispute.id),
         format!("{text}\n\n(Reference {}.)", dispute.id),
@@ -295,8 +279,7 @@ pub async fn reply(
 ) -> Result<DisputeStatus, OpError> {
     let text = check_text(text)?;
     let to = dispute.reply(author)?;
-    let mail = email_notice(
-        mailer,
+    let mail = mailer.notice(
         &dispute.email,
         &format!("Answer to your request {}", dispute.id),
         format!("{text}\n\n(Reference {}.)", dispute.id),

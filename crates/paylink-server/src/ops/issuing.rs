@@ -1418,16 +1418,23 @@ pub async fn issue_gift(
             face.id.as_str(),
             call.now,
         );
+        let subject = format!("{}_{}", card.id, call.now);
+        let text = format!(
+            "Gift card {}: your activation code is {code}. It expires in 10 minutes.",
+            card.card_mask
+        );
+        let text_sealed = keys.seal.seal(
+            &mut rand::thread_rng(),
+            &text,
+            &crate::keys::message_context(&subject),
+        );
         let sms = Notice::sms(
             call.partner.id.clone(),
             sms_url.unwrap_or(""),
             Sms {
-                subject: format!("{}_{}", card.id, call.now),
+                subject,
                 phone: phone.to_string(),
-                text: format!(
-                    "Gift card {}: your activation code is {code}. It expires in 10 minutes.",
-                    card.card_mask
-                ),
+                text_sealed,
             },
             call.now,
         );
@@ -1543,4 +1550,22 @@ fn expired_otp() -> paylink_core::issuing::StoredOtp {
         expires_at: 0,
         attempts_used: 0,
     }
+}
+
+/// The newest text messages, newest first, their texts opened (`paylink sms list`).
+pub async fn sms_messages(
+    store: &Store,
+    keys: &InstanceKeys,
+    limit: i64,
+) -> Result<Vec<paylink_store::SmsRecord>, CardError> {
+    let mut list = store.sms_messages(limit).await?;
+    for m in &mut list {
+        let context = crate::keys::message_context(m.id.trim_start_matches("msg_sms_"));
+        m.text = keys
+            .seal
+            .open(&m.text, &context)
+            .map(|t| t.expose().clone())
+            .ok_or_else(|| StoreError::Corrupt(format!("the text of {} does not open", m.id)))?;
+    }
+    Ok(list)
 }

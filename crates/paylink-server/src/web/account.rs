@@ -231,6 +231,7 @@ pub fn mailer(st: &AppState) -> Mailer<'_> {
     Mailer {
         gateway: st.settings.web.mail_url.as_deref(),
         public_url: &st.settings.public_url,
+        seal: &st.keys.seal,
     }
 }
 

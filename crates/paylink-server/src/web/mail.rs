@@ -4,6 +4,7 @@
 //! messages are kept for `paylink mail list`.
 
 use crate::dialects::Rendered;
+use crate::keys::{message_context, Sealing};
 use paylink_core::event::{Email, Event};
 use paylink_store::{Claimed, NoticeContent, StoredNotice};
 use serde_json::json;
@@ -15,16 +16,23 @@ fn email(notice: &StoredNotice) -> Result<&Email, String> {
     }
 }
 
-pub fn render(claimed: &Claimed) -> Result<Rendered, String> {
+/// The email's text, opened.
+pub fn open_text(seal: &Sealing, e: &Email) -> Result<String, String> {
+    seal.open(&e.text_sealed, &message_context(&e.subject_id))
+        .map(|t| t.expose().clone())
+        .ok_or_else(|| "the email's text does not open with the instance keys".to_string())
+}
+
+pub fn render(seal: &Sealing, claimed: &Claimed) -> Result<Rendered, String> {
     let notice = &claimed.record.notice;
     let e = email(notice)?;
+    let text = open_text(seal, e)?;
     Ok(Rendered {
         headers: vec![
             ("content-type", "application/json".into()),
             ("webhook-id", notice.id.clone()),
         ],
-        body: json!({"id": notice.id, "to": e.to, "subject": e.subject, "text": e.text})
-            .to_string(),
+        body: json!({"id": notice.id, "to": e.to, "subject": e.subject, "text": text}).to_string(),
     })
 }
 

@@ -4,20 +4,29 @@
 //! own service, reached over the address they configure.
 
 use crate::dialects::Rendered;
+use crate::keys::{message_context, Sealing};
 use paylink_core::event::Event;
 use paylink_store::{Claimed, NoticeContent, StoredNotice};
 use serde_json::json;
 
-fn message(notice: &StoredNotice) -> Result<(&str, &str), String> {
+fn message(notice: &StoredNotice) -> Result<&paylink_core::event::Sms, String> {
     match &notice.content {
-        NoticeContent::Event(Event::Sms(sms)) => Ok((&sms.phone, &sms.text)),
+        NoticeContent::Event(Event::Sms(sms)) => Ok(sms),
         _ => Err("a Card API notice holds no text message".into()),
     }
 }
 
-pub fn render(claimed: &Claimed) -> Result<Rendered, String> {
+/// The message's text, opened.
+pub fn open_text(seal: &Sealing, sms: &paylink_core::event::Sms) -> Result<String, String> {
+    seal.open(&sms.text_sealed, &message_context(&sms.subject))
+        .map(|t| t.expose().clone())
+        .ok_or_else(|| "the message's text does not open with the instance keys".to_string())
+}
+
+pub fn render(seal: &Sealing, claimed: &Claimed) -> Result<Rendered, String> {
     let notice = &claimed.record.notice;
-    let (phone, text) = message(notice)?;
+    let sms = message(notice)?;
+    let (phone, text) = (&sms.phone, open_text(seal, sms)?);
     Ok(Rendered {
         headers: vec![
             ("content-type", "application/json".into()),
@@ -27,10 +36,10 @@ pub fn render(claimed: &Claimed) -> Result<Rendered, String> {
     })
 }
 
-/// The message as name and value pairs, for operators.
+/// The message as name and value pairs, for operators (its text holds a code: left out).
 pub fn fields(notice: &StoredNotice) -> Vec<(String, String)> {
     match message(notice) {
-        Ok((phone, text)) => vec![("phone".into(), phone.into()), ("text".into(), text.into())],
+        Ok(sms) => vec![("phone".into(), sms.phone.clone())],
         Err(_) => Vec::new(),
     }
 }

@@ -48,7 +48,9 @@ fn code_in(text: &str) -> String {
 
 /// The code sent for the card with `mask`, from the messages the server keeps.
 async fn code_for(app: &TestApp, mask: &str) -> String {
-    let messages = app.store.sms_messages(10).await.expect("messages read");
+    let messages = paylink_server::ops::issuing::sms_messages(&app.store, &app.keys, 10)
+        .await
+        .expect("messages read");
     let m = messages
         .iter()
         .find(|m| m.text.contains(mask))
@@ -147,7 +149,13 @@ async fn issuing_a_gift_card_takes_exactly_its_face_value_from_the_partner() {
     assert_eq!(prepaid(&app, &p).await, 200_000);
     let cards = p.ok("card-api/card/list", json!({})).await;
     assert_eq!(cards["cards"].as_array().unwrap().len(), 1, "{cards}");
-    assert_eq!(app.store.sms_messages(10).await.unwrap().len(), 1);
+    assert_eq!(
+        paylink_server::ops::issuing::sms_messages(&app.store, &app.keys, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // An unknown product is refused.
     p.refused(
         "cards/issue",
@@ -440,4 +448,17 @@ async fn sixteen_guesses_at_once_spend_only_five_tries() {
     let late = activate(&p, &card, &code).await;
     assert_eq!(late.error_code(), Some("otp_expired"), "{}", late.body);
     assert_eq!(card_status(&p, &card).await, json!(0));
+}
+
+/// The outbox keeps the SMS's text sealed: the code is not in the database in the clear.
+#[tokio::test]
+async fn the_outbox_holds_the_code_only_sealed() {
+    let app = spawn_app().await;
+    let p = partner(&app, 100_000).await;
+    let (_, mask) = gift(&p, "GIFT-KZT-5000").await;
+    let code = code_for(&app, &mask).await;
+    let stored = app.store.sms_messages(10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].text.contains(&code), "{}", stored[0].text);
+    assert!(!stored[0].text.contains(&mask), "{}", stored[0].text);
 }

@@ -274,7 +274,10 @@ async fn signed_out_posts_without_the_right_csrf_token_are_refused_and_change_no
     let app = spawn_app().await;
     signed_up(&app, "owner@shop.test").await;
     let merchants = app.store.merchant_count().await.unwrap();
-    let mails = app.store.mail_messages(10).await.unwrap().len();
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+        .await
+        .unwrap()
+        .len();
     let sign_up_fields = [
         ("email", "new@shop.test"),
         ("password", PASSWORD),
@@ -317,7 +320,13 @@ async fn signed_out_posts_without_the_right_csrf_token_are_refused_and_change_no
     let page = b.post("/sign-up", &all).await;
     assert_eq!(page.status, 403, "{}", page.text);
     assert_eq!(app.store.merchant_count().await.unwrap(), merchants);
-    assert_eq!(app.store.mail_messages(10).await.unwrap().len(), mails);
+    assert_eq!(
+        paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+            .await
+            .unwrap()
+            .len(),
+        mails
+    );
     // The page's own token works.
     let mut all = sign_up_fields.to_vec();
     all.push(("csrf", good.as_str()));
@@ -407,7 +416,12 @@ async fn forgot_password_answers_the_same_for_any_email_and_mails_only_an_accoun
         .await;
     unknown.assert_html();
     unknown.assert_shows("If an account has this email");
-    assert!(app.store.mail_messages(10).await.unwrap().is_empty());
+    assert!(
+        paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let known = b
         .submit(
             "/forgot-password",
@@ -418,7 +432,9 @@ async fn forgot_password_answers_the_same_for_any_email_and_mails_only_an_accoun
     known.assert_html();
     // Word for word the same page.
     assert_eq!(known.text, unknown.text);
-    let mails = app.store.mail_messages(10).await.unwrap();
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+        .await
+        .unwrap();
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0].to, "owner@shop.test");
     assert_eq!(
@@ -440,7 +456,13 @@ async fn forgot_password_answers_the_same_for_any_email_and_mails_only_an_accoun
         )
         .await;
     assert_eq!(odd.text, unknown.text);
-    assert_eq!(app.store.mail_messages(10).await.unwrap().len(), 1);
+    assert_eq!(
+        paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 /// Asks for a reset link for `email` and answers its path.
@@ -449,7 +471,9 @@ async fn reset_link(app: &TestApp, email: &str) -> String {
         .submit("/forgot-password", "/forgot-password", &[("email", email)])
         .await;
     page.assert_html();
-    let mails = app.store.mail_messages(10).await.unwrap();
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+        .await
+        .unwrap();
     let mail = mails.first().expect("an email");
     assert_eq!(mail.to, email);
     link_path(&mail.text)
@@ -586,6 +610,7 @@ async fn change_password_needs_the_current_one_and_signs_out_only_the_other_sess
 async fn invite_link_lets_the_owner_of_a_merchant_made_elsewhere_set_a_password() {
     let app = spawn_app().await;
     let mailer = Mailer {
+        seal: &app.keys.seal,
         gateway: None,
         public_url: &app.address,
     };
@@ -602,7 +627,9 @@ async fn invite_link_lets_the_owner_of_a_merchant_made_elsewhere_set_a_password(
         url.starts_with(&format!("{}/password/", app.address)),
         "{url}"
     );
-    let mails = app.store.mail_messages(10).await.unwrap();
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 10)
+        .await
+        .unwrap();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, "a@b.test");
     assert!(mails[0].text.contains(&url), "{}", mails[0].text);
@@ -629,6 +656,7 @@ async fn invite_link_lets_the_owner_of_a_merchant_made_elsewhere_set_a_password(
 async fn invite_link_expires_after_seven_days() {
     let app = spawn_app().await;
     let mailer = Mailer {
+        seal: &app.keys.seal,
         gateway: None,
         public_url: &app.address,
     };
@@ -785,7 +813,9 @@ async fn reset_emails_are_limited_per_email_and_per_address_alike_for_any_email(
             .await;
         assert_eq!(refused.status, 429, "{email}: {}", refused.text);
     }
-    let mails = app.store.mail_messages(20).await.unwrap();
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 20)
+        .await
+        .unwrap();
     assert_eq!(mails.len(), 3, "three reset emails, no more");
     // An hour later the owner can ask again.
     app.advance_ms(60 * 60 * 1000 + 1);
@@ -797,7 +827,13 @@ async fn reset_emails_are_limited_per_email_and_per_address_alike_for_any_email(
         )
         .await;
     assert_eq!(page.status, 200, "{}", page.text);
-    assert_eq!(app.store.mail_messages(20).await.unwrap().len(), 4);
+    assert_eq!(
+        paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 20)
+            .await
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 /// Guesses sent at once are counted like guesses sent one by one: each is recorded before its
@@ -855,4 +891,26 @@ async fn twenty_wrong_passwords_at_once_get_only_five_checks() {
         assert!(left <= 5, "more than five failures were checked");
     }
     assert_eq!(checked + left, 5, "five failures in all, then the limit");
+}
+
+/// The outbox keeps an email's text sealed: the one-time link is not in the database in the
+/// clear (the mail gateway and `paylink mail list` get it opened).
+#[tokio::test]
+async fn the_outbox_holds_reset_links_only_sealed() {
+    let app = spawn_app().await;
+    let _owner = signed_up(&app, "sealed@shop.test").await;
+    let mut b = Browser::new(&app);
+    b.submit(
+        "/forgot-password",
+        "/forgot-password",
+        &[("email", "sealed@shop.test")],
+    )
+    .await;
+    let opened = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 1)
+        .await
+        .unwrap();
+    let link = link_path(&opened[0].text);
+    let stored = app.store.mail_messages(1).await.unwrap();
+    assert!(!stored[0].text.contains(&link), "{}", stored[0].text);
+    assert!(!stored[0].text.contains("/password/"));
 }

@@ -172,8 +172,7 @@ fn reference_of(page: &Page) -> String {
 
 /// The outbox's emails to `to`, newest first.
 async fn mails_to(app: &TestApp, to: &str) -> Vec<MailRecord> {
-    app.store
-        .mail_messages(100)
+    paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 100)
         .await
         .expect("the outbox reads")
         .into_iter()
@@ -687,9 +686,7 @@ async fn an_invalid_dispute_is_refused_and_nothing_is_created() {
     assert_eq!(page.status, 403, "{}", page.text);
 
     // Nothing was created: no email to anyone's payer, nothing in the merchant's list.
-    let mails = app
-        .store
-        .mail_messages(100)
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 100)
         .await
         .expect("the outbox reads");
     assert!(
@@ -745,7 +742,9 @@ async fn one_address_opens_at_most_five_disputes_in_fifteen_minutes() {
         .await;
     assert_eq!(refused.status, 429, "{}", refused.text);
     assert!(refused.text_of("reference").is_none());
-    let receipts = app.store.mail_messages(20).await.unwrap();
+    let receipts = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 20)
+        .await
+        .unwrap();
     assert_eq!(receipts.len(), 5, "no receipt for the refused one");
     app.advance_ms(15 * 60 * 1000 + 1);
     let again = payer
