@@ -314,6 +314,55 @@ pub async fn merchant_disputes(
     }
 }
 
+/// The merchant's disputes as CSV, newest first, streamed.
+pub async fn merchant_disputes_csv(State(st): State<AppState>, v: Visitor) -> Response {
+    let Some(merchant) = v.merchant() else {
+        return to_sign_in(&v);
+    };
+    let mut page_no = 0;
+    super::lists::stream_csv(
+        &v,
+        "disputes.csv",
+        &[
+            "dispute_id",
+            "created_at",
+            "status",
+            "answer_due",
+            "email",
+            "payment_id",
+        ],
+        move |request: paylink_store::PageRequest| {
+            page_no += 1;
+            let (st, merchant, no) = (st.clone(), merchant.clone(), page_no);
+            async move {
+                let per = i64::from(request.limit);
+                let mut items = st
+                    .store
+                    .disputes_of(&merchant, per + 1, (no - 1) * per)
+                    .await?;
+                // One more than a page says whether another follows; the extra one starts it.
+                let has_more = items.len() as i64 > per;
+                items.truncate(request.limit as usize);
+                Ok(paylink_store::Page { items, has_more })
+            }
+        },
+        |d: &Dispute| {
+            super::lists::csv_line(&[
+                d.id.as_str(),
+                &format_datetime(d.created_at),
+                d.status.as_str(),
+                &format_datetime(d.answer_due()),
+                &d.email,
+                d.payment_id.as_ref().map_or("", |p| p.as_str()),
+            ])
+        },
+        |d: &Dispute| paylink_store::Keyset {
+            created_at: d.created_at,
+            id: d.id.to_string(),
+        },
+    )
+}
+
 fn failed(v: &Visitor, e: &OpError) -> Response {
     let status = match e {
         OpError::Domain(DomainError::DisputeNotFound) => StatusCode::NOT_FOUND,

@@ -935,6 +935,57 @@ pub async fn bills_csv(
     )
 }
 
+/// The merchant's postbacks as CSV, newest first, streamed.
+pub async fn postbacks_csv(State(st): State<AppState>, v: Visitor) -> Response {
+    let Some(merchant) = v.merchant() else {
+        return to_sign_in(&v);
+    };
+    stream_csv(
+        &v,
+        "postbacks.csv",
+        &[
+            "notice_id",
+            "created_at",
+            "about",
+            "kind",
+            "url",
+            "state",
+            "attempts",
+            "last_status",
+        ],
+        move |request: PageRequest| {
+            let (st, merchant) = (st.clone(), merchant.clone());
+            async move {
+                let before = request.from.map(|(k, _)| (k.created_at, k.id));
+                let limit = i64::from(request.limit);
+                let mut items = st
+                    .store
+                    .notices_of_merchant(&merchant, before, limit + 1)
+                    .await?;
+                let has_more = items.len() as i64 > limit;
+                items.truncate(request.limit as usize);
+                Ok(paylink_store::Page { items, has_more })
+            }
+        },
+        |n: &paylink_store::NoticeRecord| {
+            csv_line(&[
+                &n.notice.id,
+                &format_datetime(n.notice.created_at),
+                &n.notice.subject_id,
+                n.notice.kind.as_str(),
+                &n.notice.url,
+                n.state.as_str(),
+                &n.total_attempts.to_string(),
+                &n.last_status.map(|s| s.to_string()).unwrap_or_default(),
+            ])
+        },
+        |n: &paylink_store::NoticeRecord| Keyset {
+            created_at: n.notice.created_at,
+            id: n.notice.id.clone(),
+        },
+    )
+}
+
 pub async fn payments_csv(
     State(st): State<AppState>,
     v: Visitor,

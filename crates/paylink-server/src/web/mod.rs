@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
             get(customer::dispute_page).post(customer::open_dispute),
         )
         .route("/disputes", get(customer::merchant_disputes))
+        .route("/disputes.csv", get(customer::merchant_disputes_csv))
         .route("/disputes/{id}", get(customer::merchant_dispute))
         .route("/disputes/{id}/reply", post(customer::reply))
         .route("/dashboard", get(merchant::dashboard))
@@ -73,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .route("/bills.csv", get(lists::bills_csv))
         .route("/bills/{id}/active", post(lists::set_bill_active))
         .route("/postbacks", get(lists::postbacks))
+        .route("/postbacks.csv", get(lists::postbacks_csv))
         .route("/links", get(links::links))
         .route("/links/enable", post(links::enable))
         .route(

@@ -175,6 +175,8 @@ async fn another_merchants_ids_answer_like_missing_ones_on_every_page_and_form()
         "/disputes",
         "/bills.csv",
         "/payments.csv",
+        "/postbacks.csv",
+        "/disputes.csv",
     ] {
         let page = b.browser.get(path).await;
         assert_eq!(page.status, 200, "{path}");
