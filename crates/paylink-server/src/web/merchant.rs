@@ -370,6 +370,57 @@ fn url_refusal(v: &Visitor, e: &OpError) -> &'static str {
     }
 }
 
+/// A new shop of the merchant's; its webhook secret is shown once.
+pub async fn create_shop(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
+    let Some(merchant) = v.merchant() else {
+        return to_sign_in(&v);
+    };
+    let f = fields(&body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let name = field(&f, "name");
+    let currency = field(&f, "currency").parse().ok();
+    let shown = if name.is_empty() || currency.is_none() {
+        Shown {
+            error: Some(v.t.field_required),
+            ..Shown::default()
+        }
+    } else {
+        let changes = ShopChanges {
+            name: Some(name.to_string()),
+            currency,
+            ..ShopChanges::default()
+        };
+        match merchants::create_shop(
+            &st.store,
+            &st.keys,
+            merchant.as_str(),
+            changes,
+            st.settings.postbacks.allow_private,
+            st.now(),
+        )
+        .await
+        {
+            Ok(created) => Shown {
+                notice: Some(v.t.saved),
+                webhook: Some((created.shop.id.to_string(), created.webhook_secret)),
+                ..Shown::default()
+            },
+            Err(e) => Shown {
+                error: Some(refusal_text(v.t, &e)),
+                ..Shown::default()
+            },
+        }
+    };
+    let status = if shown.error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    integration_page(&st, &v, &merchant, status, shown).await
+}
+
 /// Sends a sample postback to the shop's result URL and shows what the receiver answered.
 pub async fn test_postback(
     State(st): State<AppState>,

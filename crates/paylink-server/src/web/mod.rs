@@ -95,6 +95,7 @@ pub fn router() -> Router<AppState> {
             "/integration/token",
             get(merchant::token_confirm).post(merchant::refresh_token),
         )
+        .route("/integration/shops", post(merchant::create_shop))
         .route("/integration/shops/{id}", post(merchant::update_shop))
         .route(
             "/integration/shops/{id}/test-postback",

@@ -399,3 +399,64 @@ async fn another_merchant_cannot_change_rotate_or_see_a_shop_that_is_not_theirs(
     assert_eq!(page.shop_ids(), vec![a_shop.clone()]);
     page.assert_hides(&b_shop);
 }
+
+#[tokio::test]
+async fn a_merchant_creates_a_second_shop_that_takes_bills_at_once() {
+    let app = spawn_app().await;
+    let mut su = signed_up(&app, "two-shops@merchant.test").await;
+    let made = su
+        .browser
+        .submit(
+            "/integration",
+            "/integration/shops",
+            &[("name", "Second shop"), ("currency", "USD")],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.text);
+    let shops = made.shop_ids();
+    assert_eq!(shops.len(), 2, "{}", made.text);
+    let second = shops
+        .iter()
+        .find(|s| **s != su.shop_id)
+        .expect("the new shop")
+        .clone();
+    let secret = made
+        .text_of("webhook-secret")
+        .expect("its secret, shown once");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    // The new shop takes bills with the merchant's token, in its currency.
+    let bill = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/bill/create",
+            Some(&su.token),
+            Body::Form(vec![
+                ("amount".into(), "10".into()),
+                ("shop_id".into(), second.clone()),
+            ]),
+        )
+        .await;
+    assert_eq!(bill.status, 200, "{}", bill.text);
+    // The secret is not shown again.
+    let again = su.browser.get("/integration").await;
+    assert!(!again.text.contains(&secret));
+    // Without a name nothing is made; without the form token neither.
+    let refused = su
+        .browser
+        .submit(
+            "/integration",
+            "/integration/shops",
+            &[("name", ""), ("currency", "RUB")],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let forged = su
+        .browser
+        .post(
+            "/integration/shops",
+            &[("csrf", "forged"), ("name", "Third"), ("currency", "RUB")],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(su.browser.get("/integration").await.shop_ids().len(), 2);
+}
