@@ -3,7 +3,7 @@
 
 use crate::{now, report, Failure};
 use clap::Subcommand;
-use paylink_core::dispute::{Author, DisputeStatus};
+use paylink_core::dispute::DisputeStatus;
 use paylink_core::id::DisputeId;
 use paylink_core::time::format_datetime;
 use paylink_server::ops::accounts::Mailer;
@@ -127,12 +127,12 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
         } => {
             let d = load(store, &id).await?;
             let status = if close {
-                disputes::close(store, mailer, &d, &text, now())
+                disputes::close(store, mailer, &crate::cli_actor(), &d, &text, now())
                     .await
                     .map_err(|e| Failure(e.to_string()))?;
                 DisputeStatus::Closed
             } else {
-                disputes::reply(store, mailer, &d, Author::Operator, &text, now())
+                disputes::reply(store, mailer, &d, Some(&crate::cli_actor()), &text, now())
                     .await
                     .map_err(|e| Failure(e.to_string()))?
             };

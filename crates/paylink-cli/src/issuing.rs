@@ -132,7 +132,9 @@ pub async fn partner(store: &Store, keys: &crate::Keys, c: PartnerCommand) -> Re
         } => {
             let settings = settings(currencies, bins, products)?;
             let keys = keys.open(store).await?;
-            let c = issuing::create_partner(store, &keys, &name, settings, now()).await?;
+            let c =
+                issuing::create_partner(store, &keys, &crate::cli_actor(), &name, settings, now())
+                    .await?;
             let key = c.secret_key.expose();
             report(
                 json,
@@ -157,7 +159,15 @@ pub async fn partner(store: &Store, keys: &crate::Keys, c: PartnerCommand) -> Re
                         "--amount {amount:?} is not a positive amount with at most 2 decimals"
                     ))
                 })?;
-            let b = issuing::fund_partner(store, &auth_id, amount, currency, now()).await?;
+            let b = issuing::fund_partner(
+                store,
+                &crate::cli_actor(),
+                &auth_id,
+                amount,
+                currency,
+                now(),
+            )
+            .await?;
             report(
                 json,
                 json!({
@@ -175,7 +185,8 @@ pub async fn partner(store: &Store, keys: &crate::Keys, c: PartnerCommand) -> Re
         }
         PartnerCommand::RotateKey { auth_id, json } => {
             let keys = keys.open(store).await?;
-            let c = issuing::rotate_partner_key(store, &keys, &auth_id, now()).await?;
+            let c = issuing::rotate_partner_key(store, &keys, &crate::cli_actor(), &auth_id, now())
+                .await?;
             let key = c.secret_key.expose();
             report(
                 json,

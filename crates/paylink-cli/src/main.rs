@@ -6,6 +6,7 @@ mod disputes;
 mod doctor;
 mod issuing;
 mod money;
+mod operators;
 mod progress;
 
 /// A request allocates dozens of small objects; mimalloc serves them at a fraction of glibc's
@@ -118,6 +119,12 @@ enum Command {
     /// Disputes payers opened ("didn't buy anything?"): the queue, one, an operator's reply.
     #[command(subcommand)]
     Dispute(disputes::DisputeCommand),
+    /// The console's operators (roles admin and support).
+    #[command(subcommand)]
+    Operator(operators::OperatorCommand),
+    /// The audit log: every operator action, in the console and with this CLI.
+    #[command(subcommand)]
+    Audit(operators::AuditCommand),
     /// Inspect and replay postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
@@ -836,7 +843,7 @@ async fn admin_command(
             );
         }
         Command::Merchant(MerchantCommand::Ban(r)) => {
-            merchants::set_banned(store, &r.merchant, true)
+            merchants::set_banned(store, &cli_actor(), &r.merchant, true, now())
                 .await
                 .map_err(about(&r.merchant))?;
             report(
@@ -846,7 +853,7 @@ async fn admin_command(
             );
         }
         Command::Merchant(MerchantCommand::Unban(r)) => {
-            merchants::set_banned(store, &r.merchant, false)
+            merchants::set_banned(store, &cli_actor(), &r.merchant, false, now())
                 .await
                 .map_err(about(&r.merchant))?;
             report(
@@ -863,7 +870,7 @@ async fn admin_command(
             let subscription: Subscription = state
                 .parse()
                 .map_err(|_| Failure(format!("unknown state {state:?}")))?;
-            merchants::set_subscription(store, &merchant, subscription)
+            merchants::set_subscription(store, &cli_actor(), &merchant, subscription, now())
                 .await
                 .map_err(about(&merchant))?;
             report(
@@ -900,9 +907,11 @@ async fn admin_command(
         }) => {
             let shop = merchants::update_shop(
                 store,
+                Some(&cli_actor()),
                 &shop,
                 shop_changes(&options, enabled)?,
                 allow_private,
+                now(),
             )
             .await
             .map_err(about(&shop))?;
@@ -928,6 +937,11 @@ async fn admin_command(
             let keys = keys.open(store).await?;
             disputes::dispute(store, &mailer(&keys.seal), c).await?
         }
+        Command::Operator(c) => {
+            let keys = keys.open(store).await?;
+            operators::operator(store, &mailer(&keys.seal), c).await?
+        }
+        Command::Audit(c) => operators::audit(store, c).await?,
         Command::Mail(MailCommand::List { limit, json }) => {
             let keys = keys.open(store).await?;
             let list =
@@ -966,6 +980,7 @@ async fn admin_command(
             let url = paylink_server::ops::accounts::invite(
                 store,
                 &mailer(&keys.seal),
+                &cli_actor(),
                 &merchant,
                 email.as_deref(),
                 now(),
@@ -1072,7 +1087,7 @@ async fn admin_command(
             );
         }
         Command::Postback(PostbackCommand::Redeliver { id, json }) => {
-            merchants::redeliver(store, &id, now())
+            merchants::redeliver(store, Some(&cli_actor()), &id, now())
                 .await
                 .map_err(|e| match e {
                     OpError::Store(paylink_store::StoreError::GuardFailed(_)) => {
@@ -1184,6 +1199,7 @@ async fn serve(
         let link = paylink_server::ops::accounts::invite(
             &store,
             &mailer,
+            &cli_actor(),
             m.merchant_id.as_str(),
             Some(&email),
             now(),
@@ -1222,4 +1238,14 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Who the CLI acts as in the audit log: `cli@<the host user>`.
+pub fn cli_actor() -> paylink_core::audit::Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|u| !u.is_empty() && u.len() <= 64 && !u.chars().any(char::is_control))
+        .unwrap_or_else(|| "unknown".into());
+    paylink_core::audit::Actor::cli(&user)
 }

@@ -7,10 +7,10 @@ use paylink_core::card::{self, CardNumber};
 use paylink_core::id::{MerchantId, PayoutAccountId, PayoutId};
 use paylink_core::ledger::FxRate;
 use paylink_core::money::{format_fixed, parse_minor, Currency};
-use paylink_core::payout::{AccountType, Outcome, PayoutStatus, Phone};
+use paylink_core::payout::{AccountType, PayoutStatus, Phone};
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
-use paylink_server::ops::payouts::{self, Destination};
+use paylink_server::ops::payouts::{self, Destination, Moderation};
 use paylink_server::ops::{fx, merchants, sbp_banks, OpError};
 use paylink_store::Store;
 use serde_json::json;
@@ -213,23 +213,29 @@ pub async fn update_merchant(store: &Store, u: MerchantUpdate) -> Result<(), Fai
     let url_text = u.payout_webhook_url.clone().unwrap_or_default();
     let daily = limit("--daily-payout-limit", u.daily_payout_limit)?;
     let monthly = limit("--monthly-payout-limit", u.monthly_payout_limit)?;
-    let changed = merchants::update_payout_profile(store, &u.merchant, |profile| {
-        if let Some(url) = u.payout_webhook_url {
-            profile.webhook_url = (!url.is_empty()).then_some(url);
-        }
-        if let Some(m) = u.payout_moderation {
-            profile.moderation = m;
-        }
-        if let Some(r) = u.regular_payouts {
-            profile.regular_payouts = r;
-        }
-        if let Some(l) = daily {
-            profile.daily_limit = l;
-        }
-        if let Some(l) = monthly {
-            profile.monthly_limit = l;
-        }
-    })
+    let changed = merchants::update_payout_profile(
+        store,
+        &crate::cli_actor(),
+        &u.merchant,
+        |profile: &mut paylink_core::payout::PayoutProfile| {
+            if let Some(url) = u.payout_webhook_url {
+                profile.webhook_url = (!url.is_empty()).then_some(url);
+            }
+            if let Some(m) = u.payout_moderation {
+                profile.moderation = m;
+            }
+            if let Some(r) = u.regular_payouts {
+                profile.regular_payouts = r;
+            }
+            if let Some(l) = daily {
+                profile.daily_limit = l;
+            }
+            if let Some(l) = monthly {
+                profile.monthly_limit = l;
+            }
+        },
+        now(),
+    )
     .await;
     let (id, profile) = match changed {
         Ok(done) => done,
@@ -294,7 +300,7 @@ pub async fn fx(store: &Store, c: FxCommand) -> Result<(), Failure> {
                     "--rate: {rate:?} is not a positive decimal with at most 8 places"
                 ))
             })?;
-            fx::set_rate(store, base, quote, parsed, now())
+            fx::set_rate(store, &crate::cli_actor(), base, quote, parsed, now())
                 .await
                 .map_err(|e| Failure(e.to_string()))?;
             report(
@@ -398,7 +404,7 @@ pub async fn payout_account(
 }
 
 async fn ban(store: &Store, a: AccountRef, banned: bool) -> Result<(), Failure> {
-    let id = payouts::set_account_banned(store, &a.id, banned)
+    let id = payouts::set_account_banned(store, &crate::cli_actor(), &a.id, banned, now())
         .await
         .map_err(|e| match e {
             OpError::Domain(_) => Failure(missing(
@@ -425,7 +431,7 @@ pub async fn set_verified(
     verified: bool,
     json: bool,
 ) -> Result<(), Failure> {
-    merchants::set_verified(store, merchant, verified)
+    merchants::set_verified(store, &crate::cli_actor(), merchant, verified, now())
         .await
         .map_err(|e| match e {
             OpError::Domain(_) => Failure(missing(
@@ -505,7 +511,7 @@ pub async fn payout(store: &Store, c: PayoutCommand) -> Result<(), Failure> {
             json,
         } => return list_payouts(store, status, merchant, limit, json).await,
         PayoutCommand::Approve(r) => (r, None),
-        PayoutCommand::Decline { payout, reason } => (payout, Some(Outcome::Declined(reason))),
+        PayoutCommand::Decline { payout, reason } => (payout, Some(reason)),
     };
     let found = match PayoutId::parse(&r.id) {
         Some(id) => store.payout(&id).await?,
@@ -521,12 +527,24 @@ pub async fn payout(store: &Store, c: PayoutCommand) -> Result<(), Failure> {
         paylink_server::ops::OpError::Store(e) => Failure(e.to_string()),
     };
     let done = match outcome {
-        None => payouts::approve(store, &found, now())
-            .await
-            .map_err(refused)?,
-        Some(o) => payouts::finish(store, &found, o, now())
-            .await
-            .map_err(refused)?,
+        None => payouts::moderate(
+            store,
+            &crate::cli_actor(),
+            &found,
+            Moderation::Approve,
+            now(),
+        )
+        .await
+        .map_err(refused)?,
+        Some(reason) => payouts::moderate(
+            store,
+            &crate::cli_actor(),
+            &found,
+            Moderation::Decline(reason),
+            now(),
+        )
+        .await
+        .map_err(refused)?,
     };
     report(
         r.json,
@@ -550,9 +568,17 @@ pub async fn sbp_bank(store: &Store, c: SbpBankCommand) -> Result<(), Failure> {
                     "--member-id and --bic must be positive, --name and --name-en not empty".into(),
                 ));
             }
-            sbp_banks::add(store, member_id, &name, &name_en, bic, now())
-                .await
-                .map_err(|e| Failure(e.to_string()))?;
+            sbp_banks::add(
+                store,
+                &crate::cli_actor(),
+                member_id,
+                &name,
+                &name_en,
+                bic,
+                now(),
+            )
+            .await
+            .map_err(|e| Failure(e.to_string()))?;
             report(
                 json,
                 json!({"member_id": member_id, "enabled": true}),
@@ -587,7 +613,7 @@ pub async fn sbp_bank(store: &Store, c: SbpBankCommand) -> Result<(), Failure> {
 }
 
 async fn enable(store: &Store, b: BankRef, enabled: bool) -> Result<(), Failure> {
-    let found = sbp_banks::set_enabled(store, b.member_id, enabled, now())
+    let found = sbp_banks::set_enabled(store, &crate::cli_actor(), b.member_id, enabled, now())
         .await
         .map_err(|e| Failure(e.to_string()))?;
     if !found {

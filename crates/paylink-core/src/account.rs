@@ -50,6 +50,12 @@ pub struct Account {
     pub password_hash: Option<String>,
     /// An operator's role (`admin`, `support`).
     pub role: Option<String>,
+    /// An operator's second factor: the TOTP secret, sealed to the account.
+    pub totp_sealed: Option<String>,
+    /// The last TOTP time step used to sign in; it and every earlier one are spent.
+    pub totp_last_step: Option<i64>,
+    /// When an operator's access was taken away; such an account cannot sign in.
+    pub disabled_at: Option<Millis>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -63,6 +63,39 @@ impl Author {
     }
 }
 
+/// An operator's decision on a dispute, taken once, closing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisputeDecision {
+    /// The charge is refunded in full (what is left of it) from the merchant's balance.
+    Refund,
+    /// The charge stands.
+    Reject,
+    /// The payer is told to ask their bank for a chargeback; nothing moves here now.
+    Chargeback,
+}
+
+impl DisputeDecision {
+    pub const ALL: [DisputeDecision; 3] = [
+        DisputeDecision::Refund,
+        DisputeDecision::Reject,
+        DisputeDecision::Chargeback,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisputeDecision::Refund => "refund",
+            DisputeDecision::Reject => "reject",
+            DisputeDecision::Chargeback => "chargeback",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DisputeDecision> {
+        DisputeDecision::ALL
+            .into_iter()
+            .find(|d| d.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dispute {
     pub id: DisputeId,
@@ -72,6 +105,8 @@ pub struct Dispute {
     /// Where answers go.
     pub email: String,
     pub status: DisputeStatus,
+    /// The operator's decision, once taken.
+    pub decision: Option<DisputeDecision>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
@@ -142,6 +177,7 @@ mod tests {
             payment_id: None,
             email: "payer@example.com".into(),
             status,
+            decision: None,
             created_at: 1_000,
             updated_at: 1_000,
         }

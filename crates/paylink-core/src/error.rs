@@ -63,6 +63,9 @@ pub enum DomainError {
     TransactionRejected,
     #[error("this action is unauthorized")]
     Unauthorized,
+    /// An operator whose role does not allow the action.
+    #[error("the operator's role does not allow this")]
+    NotPermitted,
     /// Card testing: too many declined card payments on the bill or from the client address
     /// lately.
     #[error("too many declined card payments; try again later")]

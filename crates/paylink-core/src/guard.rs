@@ -68,6 +68,8 @@ pub enum Guard {
     LinkGone,
     /// The dispute's status changed since it was read.
     DisputeMoved,
+    /// The second factor's code (its time step) was used already.
+    CodeUsed,
 }
 
 impl Guard {
@@ -108,6 +110,7 @@ impl Guard {
             Guard::AccountNotFound => "account_not_found",
             Guard::LinkGone => "link_gone",
             Guard::DisputeMoved => "dispute_moved",
+            Guard::CodeUsed => "code_used",
         }
     }
 
@@ -148,7 +151,7 @@ impl Guard {
             | Guard::AmountExceedsAuthorized
             | Guard::OtpSpent
             | Guard::SecretGone => None,
-            Guard::AccountNotFound => Some(DomainError::Unauthorized),
+            Guard::AccountNotFound | Guard::CodeUsed => Some(DomainError::Unauthorized),
             Guard::LinkGone => Some(DomainError::Invalid {
                 field: "link",
                 kind: Rule::Expired,

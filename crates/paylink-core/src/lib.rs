@@ -3,6 +3,7 @@
 //! store applies atomically.
 
 pub mod account;
+pub mod audit;
 pub mod bill;
 pub mod card;
 pub mod cardholder;

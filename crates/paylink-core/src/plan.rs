@@ -2,13 +2,14 @@
 //! depend on concurrent state are part of each write's SQL.
 
 use crate::account::{Account, OneTimeLink, Session};
+use crate::audit::AuditEntry;
 use crate::bill::{Bill, Locale};
-use crate::dispute::{Dispute, DisputeMessage, DisputeStatus};
+use crate::dispute::{Dispute, DisputeDecision, DisputeMessage, DisputeStatus};
 use crate::event::{AfterAttempt, Notice};
 use crate::guard::Guard;
 use crate::id::{
-    AccountId, BillId, CardId, CardTransactionId, ClientId, MerchantId, PartnerId, PaymentId,
-    PayoutAccountId, PayoutId, RefundId, ShopId,
+    AccountId, BillId, CardId, CardTransactionId, ClientId, DisputeId, MerchantId, PartnerId,
+    PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId,
 };
 use crate::issued::{CardClient, CardRequest, CardTransaction, IssuedCard, Partner};
 use crate::issuing::{CardStatus, StoredOtp};
@@ -42,10 +43,12 @@ pub enum SealedColumn {
     PartnerKey,
     /// `cards.data_sealed` (PAN, expiry, CVV of an issued card), bound to the card id.
     CardData,
+    /// `web_accounts.totp_sealed` (an operator's second factor), bound to the account id.
+    TotpSecret,
 }
 
 impl SealedColumn {
-    pub const ALL: [SealedColumn; 8] = [
+    pub const ALL: [SealedColumn; 9] = [
         SealedColumn::ApiToken,
         SealedColumn::WebhookKey,
         SealedColumn::PayoutAccount,
@@ -54,6 +57,7 @@ impl SealedColumn {
         SealedColumn::LinkRecipient,
         SealedColumn::PartnerKey,
         SealedColumn::CardData,
+        SealedColumn::TotpSecret,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +70,7 @@ impl SealedColumn {
             SealedColumn::LinkRecipient => "permanent_links.recipient_sealed",
             SealedColumn::PartnerKey => "partners.key_sealed",
             SealedColumn::CardData => "cards.data_sealed",
+            SealedColumn::TotpSecret => "web_accounts.totp_sealed",
         }
     }
 }
@@ -451,6 +456,36 @@ pub enum Write {
         message: DisputeMessage,
         from: DisputeStatus,
         to: DisputeStatus,
+    },
+    /// An operator's decision on a dispute (refund, reject, chargeback later), recorded once.
+    /// Guard: no decision yet ([`Guard::DisputeMoved`]).
+    DecideDispute {
+        dispute_id: DisputeId,
+        decision: DisputeDecision,
+        now: Millis,
+    },
+    /// A line of the audit log; the log is append-only.
+    Audit(AuditEntry),
+    /// Turns an operator's second factor on (`sealed`: the TOTP secret sealed to the account)
+    /// or off. Guard: the account exists ([`Guard::AccountNotFound`]).
+    SetTotp {
+        account_id: AccountId,
+        sealed: Option<String>,
+        now: Millis,
+    },
+    /// Spends a TOTP time step at sign-in. Guard: no later or equal step was used before
+    /// ([`Guard::CodeUsed`]): a code works once, even when two sign-ins race with it.
+    UseTotpStep {
+        account_id: AccountId,
+        step: i64,
+    },
+    /// An operator's role, or their access ended (`disabled`) or given back. Guard: the
+    /// operator exists ([`Guard::AccountNotFound`]).
+    SetOperator {
+        account_id: AccountId,
+        role: String,
+        disabled: bool,
+        now: Millis,
     },
 }
 

@@ -402,7 +402,8 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .merge(procard::router())
         .merge(cardapi::router())
         .merge(pages::router())
-        .merge(web::router());
+        .merge(web::router())
+        .merge(web::admin::router());
     if state.settings.mode == Mode::Sandbox {
         routes = routes.merge(sandbox::router());
     }
@@ -548,7 +549,12 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
     // secret (a one-time link) is logged as its route's template.
     let path = match route.as_ref().map(|r| r.as_str()) {
         Some(template)
-            if [pages::CARD_SECRET_ROUTE, web::PASSWORD_LINK_ROUTE].contains(&template) =>
+            if [
+                pages::CARD_SECRET_ROUTE,
+                web::PASSWORD_LINK_ROUTE,
+                web::admin::PASSWORD_LINK_ROUTE,
+            ]
+            .contains(&template) =>
         {
             template
         }

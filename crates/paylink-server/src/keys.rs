@@ -656,6 +656,7 @@ fn context_of(v: &SealedValue) -> String {
         SealedColumn::LinkRecipient => recipient_context(&v.bound_to),
         SealedColumn::PartnerKey => partner_context(&v.bound_to),
         SealedColumn::CardData => card_data_context(&v.bound_to),
+        SealedColumn::TotpSecret => totp_context(&v.bound_to),
     }
 }
 
@@ -832,6 +833,16 @@ pub fn partner_context(partner_id: &str) -> String {
 /// What an issued card's sealed PAN, expiry and CVV are bound to.
 pub fn card_data_context(card_id: &str) -> String {
     format!("card_data:{card_id}")
+}
+
+/// What an operator's sealed TOTP secret is bound to.
+pub fn totp_context(account_id: &str) -> String {
+    format!("totp:{account_id}")
+}
+
+/// What a TOTP secret offered for enrolment (in the form, until confirmed) is bound to.
+pub fn totp_offer_context(account_id: &str) -> String {
+    format!("totp_offer:{account_id}")
 }
 
 /// What a P2Pin link's sealed recipient card is bound to.

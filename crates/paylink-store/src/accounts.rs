@@ -14,6 +14,9 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         Write::SetPassword { account_id, .. } => ("web_accounts", account_id.to_string()),
         Write::RevokeSession { digest, .. } => ("web_sessions", digest.clone()),
         Write::UseLink { digest, .. } => ("web_links", digest.clone()),
+        Write::SetTotp { account_id, .. }
+        | Write::UseTotpStep { account_id, .. }
+        | Write::SetOperator { account_id, .. } => ("web_accounts", account_id.to_string()),
         _ => return None,
     })
 }
@@ -105,12 +108,49 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             "DELETE FROM attempts WHERE at < $1",
             vec![(*before).into()],
         )),
+        Write::SetTotp {
+            account_id,
+            sealed,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE web_accounts SET totp_sealed = $2, totp_last_step = NULL, updated_at = $3
+             WHERE id = $1",
+            vec![
+                account_id.as_str().into(),
+                sealed.as_deref().into(),
+                (*now).into(),
+            ],
+            Guard::AccountNotFound,
+        )),
+        Write::UseTotpStep { account_id, step } => out.push(Statement::guarded(
+            "UPDATE web_accounts SET totp_last_step = $2
+             WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+            vec![account_id.as_str().into(), (*step).into()],
+            Guard::CodeUsed,
+        )),
+        Write::SetOperator {
+            account_id,
+            role,
+            disabled,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE web_accounts SET role = $2, updated_at = $3,
+                 disabled_at = CASE WHEN $4 = 0 THEN NULL ELSE COALESCE(disabled_at, $3) END
+             WHERE id = $1 AND kind = 'operator'",
+            vec![
+                account_id.as_str().into(),
+                role.as_str().into(),
+                (*now).into(),
+                (*disabled).into(),
+            ],
+            Guard::AccountNotFound,
+        )),
         other => unreachable!("not an account write: {other:?}"),
     }
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "id, kind, merchant_id, email, password_hash, role, created_at, updated_at";
+const ACCOUNT_COLUMNS: &str = "id, kind, merchant_id, email, password_hash, role, totp_sealed, \
+     totp_last_step, disabled_at, created_at, updated_at";
 
 fn account(r: &dyn Columns) -> Result<Account, StoreError> {
     let kind = r.text("kind")?;
@@ -122,6 +162,9 @@ fn account(r: &dyn Columns) -> Result<Account, StoreError> {
         email: r.text("email")?,
         password_hash: r.opt_text("password_hash")?,
         role: r.opt_text("role")?,
+        totp_sealed: r.opt_text("totp_sealed")?,
+        totp_last_step: r.opt_i64("totp_last_step")?,
+        disabled_at: r.opt_i64("disabled_at")?,
         created_at: r.i64("created_at")?,
         updated_at: r.i64("updated_at")?,
     })
@@ -145,6 +188,14 @@ impl Store {
             .await
     }
 
+    /// Every operator, by email.
+    pub async fn operators(&self) -> Result<Vec<Account>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {ACCOUNT_COLUMNS} FROM web_accounts WHERE kind = 'operator' ORDER BY email"
+        );
+        self.fetch(sql, &[], account).await
+    }
+
     /// The merchant's account (its owner's), if it has one.
     pub async fn merchant_account(
         &self,
@@ -164,7 +215,7 @@ impl Store {
             "SELECT s.digest, s.account_id, s.csrf, s.address, s.created_at AS s_created_at,
                     s.expires_at, s.revoked_at,
                     a.id, a.kind, a.merchant_id, a.email, a.password_hash, a.role,
-                    a.created_at, a.updated_at
+                    a.totp_sealed, a.totp_last_step, a.disabled_at, a.created_at, a.updated_at
              FROM web_sessions s JOIN web_accounts a ON a.id = s.account_id
              WHERE s.digest = $1",
             &[digest.into()],

@@ -3,7 +3,7 @@
 use crate::rows;
 use crate::sql::{Columns, Statement};
 use crate::{Store, StoreError};
-use paylink_core::dispute::{Author, Dispute, DisputeMessage, DisputeStatus};
+use paylink_core::dispute::{Author, Dispute, DisputeDecision, DisputeMessage, DisputeStatus};
 use paylink_core::guard::Guard;
 use paylink_core::id::{DisputeId, MerchantId, PaymentId};
 use paylink_core::money::Currency;
@@ -16,6 +16,7 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         Write::AddDisputeMessage { message, .. } => {
             Some(("disputes", message.dispute_id.to_string()))
         }
+        Write::DecideDispute { dispute_id, .. } => Some(("disputes", dispute_id.to_string())),
         _ => None,
     }
 }
@@ -60,15 +61,35 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
                 ],
             ));
         }
+        Write::DecideDispute {
+            dispute_id,
+            decision,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE disputes SET decision = $2, updated_at = $3 WHERE id = $1 AND decision IS NULL",
+            vec![
+                dispute_id.as_str().into(),
+                decision.as_str().into(),
+                (*now).into(),
+            ],
+            Guard::DisputeMoved,
+        )),
         other => unreachable!("not a dispute write: {other:?}"),
     }
 }
 
-const DISPUTE_COLUMNS: &str =
-    "d.id, d.merchant_id, d.payment_id, d.email, d.status, d.created_at, d.updated_at";
+pub(crate) const DISPUTE_COLUMNS: &str =
+    "d.id, d.merchant_id, d.payment_id, d.email, d.status, d.decision, d.created_at, d.updated_at";
 
-fn dispute(r: &dyn Columns) -> Result<Dispute, StoreError> {
+pub(crate) fn dispute(r: &dyn Columns) -> Result<Dispute, StoreError> {
     let status = r.text("status")?;
+    let decision = match r.opt_text("decision")? {
+        Some(d) => Some(
+            DisputeDecision::parse(&d)
+                .ok_or_else(|| StoreError::Corrupt(format!("disputes.decision = {d:?}")))?,
+        ),
+        None => None,
+    };
     Ok(Dispute {
         id: DisputeId::from_trusted(r.text("id")?),
         merchant_id: r.opt_text("merchant_id")?.map(MerchantId::from_trusted),
@@ -76,6 +97,7 @@ fn dispute(r: &dyn Columns) -> Result<Dispute, StoreError> {
         email: r.text("email")?,
         status: DisputeStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("disputes.status = {status:?}")))?,
+        decision,
         created_at: r.i64("created_at")?,
         updated_at: r.i64("updated_at")?,
     })
@@ -112,6 +134,32 @@ fn found(r: &dyn Columns) -> Result<FoundCharge, StoreError> {
 }
 
 impl Store {
+    /// The operators' queue: with `status`, that status's disputes; without, every open and
+    /// answered one. Oldest first: the nearest deadline on top.
+    pub async fn dispute_queue(
+        &self,
+        status: Option<DisputeStatus>,
+        limit: i64,
+    ) -> Result<Vec<Dispute>, StoreError> {
+        match status {
+            Some(s) => {
+                let sql = sql_once!(
+                    "SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.status = $1
+                     ORDER BY d.created_at, d.id LIMIT $2"
+                );
+                self.fetch(sql, &[s.as_str().into(), limit.into()], dispute)
+                    .await
+            }
+            None => {
+                let sql = sql_once!(
+                    "SELECT {DISPUTE_COLUMNS} FROM disputes d
+                     WHERE d.status IN ('open', 'answered') ORDER BY d.created_at, d.id LIMIT $1"
+                );
+                self.fetch(sql, &[limit.into()], dispute).await
+            }
+        }
+    }
+
     /// Dispute `id`, whoever's (operators, and the payer by reference).
     pub async fn dispute(&self, id: &DisputeId) -> Result<Option<Dispute>, StoreError> {
         let sql = sql_once!("SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1");

@@ -96,7 +96,8 @@ impl Store {
             | SealedColumn::ProcardKey
             | SealedColumn::LinkRecipient
             | SealedColumn::PartnerKey
-            | SealedColumn::CardData => ("id", "id", "id"),
+            | SealedColumn::CardData
+            | SealedColumn::TotpSecret => ("id", "id", "id"),
             SealedColumn::PayoutAccount | SealedColumn::Payout => ("id", "id", "fingerprint"),
         };
         let after = match column {

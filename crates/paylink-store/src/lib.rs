@@ -6,6 +6,7 @@
 mod sql;
 mod accounts;
 pub mod backup;
+mod console;
 mod disputes;
 mod events;
 mod instance;
@@ -36,6 +37,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use accounts::MailRecord;
+pub use console::AuditFilter;
 pub use disputes::FoundCharge;
 pub use instance::SealedValue;
 pub use issuing::{CardSecretLink, SmsRecord};

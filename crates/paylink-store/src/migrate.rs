@@ -105,6 +105,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 16,
+        sql: include_str!("../migrations/0016_console.sql"),
+        sqlite: include_str!("../migrations/0016_console.sqlite.sql"),
+        postgres: include_str!("../migrations/0016_console.postgres.sql"),
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

@@ -100,10 +100,14 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::UseLink { .. }
             | Write::RecordAttempt { .. }
             | Write::ForgetAttempt { .. }
-            | Write::PurgeAttempts { .. }) => crate::accounts::lock(w),
-            w @ (Write::InsertDispute(_) | Write::AddDisputeMessage { .. }) => {
-                crate::disputes::lock(w)
-            }
+            | Write::PurgeAttempts { .. }
+            | Write::SetTotp { .. }
+            | Write::UseTotpStep { .. }
+            | Write::SetOperator { .. }) => crate::accounts::lock(w),
+            w @ (Write::InsertDispute(_)
+            | Write::AddDisputeMessage { .. }
+            | Write::DecideDispute { .. }) => crate::disputes::lock(w),
+            Write::Audit(_) => None,
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -157,6 +161,7 @@ pub(crate) fn sealed_table(column: SealedColumn) -> (&'static str, &'static str)
         SealedColumn::LinkRecipient => ("permanent_links", "recipient_sealed"),
         SealedColumn::PartnerKey => ("partners", "key_sealed"),
         SealedColumn::CardData => ("cards", "data_sealed"),
+        SealedColumn::TotpSecret => ("web_accounts", "totp_sealed"),
     }
 }
 
@@ -275,6 +280,9 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 }
                 SealedColumn::CardData => {
                     "UPDATE cards SET data_sealed = $2 WHERE id = $1 AND data_sealed = $3"
+                }
+                SealedColumn::TotpSecret => {
+                    "UPDATE web_accounts SET totp_sealed = $2 WHERE id = $1 AND totp_sealed = $3"
                 }
             };
             let key = match column {
@@ -645,17 +653,25 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             quote,
             rate,
             now,
-        } => out.push(Statement::new(
-            "INSERT INTO fx_rates (base, quote, rate_e8, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (base, quote) DO UPDATE SET rate_e8 = excluded.rate_e8,
-                 updated_at = excluded.updated_at",
-            vec![
+        } => {
+            let args = vec![
                 base.code().into(),
                 quote.code().into(),
                 rate.e8().into(),
                 (*now).into(),
-            ],
-        )),
+            ];
+            out.push(Statement::new(
+                "INSERT INTO fx_rates (base, quote, rate_e8, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (base, quote) DO UPDATE SET rate_e8 = excluded.rate_e8,
+                     updated_at = excluded.updated_at",
+                args.clone(),
+            ));
+            // Every rate ever set, for the console's history.
+            out.push(Statement::new(
+                "INSERT INTO fx_rate_history (base, quote, rate_e8, set_at) VALUES ($1, $2, $3, $4)",
+                args,
+            ));
+        }
         Write::UpsertSbpBank {
             member_id,
             name,
@@ -809,10 +825,14 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::UseLink { .. }
         | Write::RecordAttempt { .. }
         | Write::ForgetAttempt { .. }
-        | Write::PurgeAttempts { .. }) => crate::accounts::push(out, w),
-        w @ (Write::InsertDispute(_) | Write::AddDisputeMessage { .. }) => {
-            crate::disputes::push(out, w)
-        }
+        | Write::PurgeAttempts { .. }
+        | Write::SetTotp { .. }
+        | Write::UseTotpStep { .. }
+        | Write::SetOperator { .. }) => crate::accounts::push(out, w),
+        w @ (Write::InsertDispute(_)
+        | Write::AddDisputeMessage { .. }
+        | Write::DecideDispute { .. }) => crate::disputes::push(out, w),
+        Write::Audit(entry) => crate::console::push_audit(out, entry),
         card_api => crate::issuing::push(out, card_api),
     }
 }

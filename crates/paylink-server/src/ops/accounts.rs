@@ -62,6 +62,14 @@ impl Mailer<'_> {
     pub fn link_url(&self, token: &str) -> String {
         format!("{}/password/{token}", self.public_url.trim_end_matches('/'))
     }
+
+    /// The console's page a one-time link's token opens (an operator's).
+    pub fn operator_link_url(&self, token: &str) -> String {
+        format!(
+            "{}/admin/password/{token}",
+            self.public_url.trim_end_matches('/')
+        )
+    }
 }
 
 /// argon2id is slow on purpose: off the async threads.
@@ -150,6 +158,9 @@ pub async fn sign_up(
                 email: email.clone(),
                 password_hash: Some(hashed.clone()),
                 role: None,
+                totp_sealed: None,
+                totp_last_step: None,
+                disabled_at: None,
                 created_at: now,
                 updated_at: now,
             })]
@@ -169,7 +180,7 @@ pub async fn sign_up(
     Ok((onboarded, signed_in))
 }
 
-fn taken() -> OpError {
+pub(crate) fn taken() -> OpError {
     DomainError::Invalid {
         field: "email",
         kind: Rule::Taken,
@@ -194,17 +205,32 @@ async fn start_session(
     })
 }
 
-/// Signs in with email and password. Wrong credentials answer [`DomainError::Unauthorized`]
-/// whichever was wrong; too many failures lately, [`DomainError::TooManyFailedAttempts`]
-/// without looking at the password.
+/// What a person types to sign in.
+pub struct Credentials<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// The authenticator's current code (empty without a second factor).
+    pub code: &'a str,
+}
+
+/// Signs in with email and password, and the current code of the account's authenticator when
+/// it has a second factor (an operator's; `code` is ignored otherwise). Wrong credentials
+/// answer [`DomainError::Unauthorized`] whichever was wrong (a disabled operator's too); too
+/// many failures lately, [`DomainError::TooManyFailedAttempts`] without looking at the
+/// password.
 pub async fn sign_in(
     store: &Store,
+    keys: &InstanceKeys,
     kind: AccountKind,
-    email: &str,
-    password_text: &str,
+    credentials: Credentials<'_>,
     address: &str,
     now: Millis,
 ) -> Result<SignedIn, OpError> {
+    let Credentials {
+        email,
+        password: password_text,
+        code,
+    } = credentials;
     let email = normalize_email(email).map_err(|_| DomainError::Unauthorized)?;
     let [by_email, by_address] = failure_keys(&email, address);
     // The attempt counts before the password is checked (concurrent guesses count too); a
@@ -227,11 +253,17 @@ pub async fn sign_in(
         )
         .await;
     match account {
-        Some(account) if ok => {
-            let mut writes: Vec<Write> = taken
-                .into_iter()
-                .map(|(key, id)| Write::ForgetAttempt { key, id })
-                .collect();
+        Some(account) if ok && account.disabled_at.is_none() => {
+            let mut writes: Vec<Write> = match second_factor(keys, &account, code, now) {
+                Some(step) => step.into_iter().collect(),
+                // A wrong code counts as a failure, like a wrong password.
+                None => return Err(DomainError::Unauthorized.into()),
+            };
+            writes.extend(
+                taken
+                    .into_iter()
+                    .map(|(key, id)| Write::ForgetAttempt { key, id }),
+            );
             // A hash made with older parameters is replaced while the password is at hand.
             if account
                 .password_hash
@@ -244,11 +276,38 @@ pub async fn sign_in(
                     now,
                 });
             }
-            store.apply(Plan { writes }).await?;
+            // A code's step is spent in the same plan: of two sign-ins with one code, one fails.
+            store.apply(Plan { writes }).await.map_err(|e| match e {
+                StoreError::GuardFailed(g) => OpError::refused(g),
+                e => e.into(),
+            })?;
             start_session(store, account, address, now).await
         }
         _ => Err(DomainError::Unauthorized.into()),
     }
+}
+
+/// The second factor's verdict: `Some(None)` without one, `Some(Some(write))` for a right code
+/// (the write spends its time step), `None` for a wrong, replayed or missing one.
+fn second_factor(
+    keys: &InstanceKeys,
+    account: &Account,
+    code: &str,
+    now: Millis,
+) -> Option<Option<Write>> {
+    let Some(sealed) = &account.totp_sealed else {
+        return Some(None);
+    };
+    let secret = keys
+        .seal
+        .open(sealed, &crate::keys::totp_context(account.id.as_str()))?;
+    let secret = paylink_core::totp::base32_decode(secret.expose())?;
+    let last = account.totp_last_step.and_then(|s| u64::try_from(s).ok());
+    let step = paylink_core::totp::verify(&secret, code.trim(), now, last)?;
+    Some(Some(Write::UseTotpStep {
+        account_id: account.id.clone(),
+        step: i64::try_from(step).ok()?,
+    }))
 }
 
 /// The live session of a cookie's token, with its account.
@@ -370,7 +429,11 @@ pub async fn forgot_password(
     Ok(())
 }
 
-fn one_time_link(account: &Account, purpose: LinkPurpose, now: Millis) -> (String, OneTimeLink) {
+pub(crate) fn one_time_link(
+    account: &Account,
+    purpose: LinkPurpose,
+    now: Millis,
+) -> (String, OneTimeLink) {
     let (token, digest) = new_token(&mut rand::thread_rng());
     let link = OneTimeLink {
         digest,
@@ -382,9 +445,10 @@ fn one_time_link(account: &Account, purpose: LinkPurpose, now: Millis) -> (Strin
     (token, link)
 }
 
-/// The account a one-time link's token opens, while it works.
+/// The account of `kind` a one-time link's token opens, while it works.
 pub async fn link_account(
     store: &Store,
+    kind: AccountKind,
     token: &str,
     now: Millis,
 ) -> Result<(OneTimeLink, Account), OpError> {
@@ -400,7 +464,11 @@ pub async fn link_account(
         .await?
         .filter(|l| l.used_at.is_none() && l.expires_at > now)
         .ok_or_else(gone)?;
-    let account = store.account(&link.account_id).await?.ok_or_else(gone)?;
+    let account = store
+        .account(&link.account_id)
+        .await?
+        .filter(|a| a.kind == kind && a.disabled_at.is_none())
+        .ok_or_else(gone)?;
     Ok((link, account))
 }
 
@@ -408,12 +476,13 @@ pub async fn link_account(
 /// every session of the account ends, and a new one starts.
 pub async fn set_password_by_link(
     store: &Store,
+    kind: AccountKind,
     token: &str,
     new_password: &str,
     address: &str,
     now: Millis,
 ) -> Result<SignedIn, OpError> {
-    let (link, account) = link_account(store, token, now).await?;
+    let (link, account) = link_account(store, kind, token, now).await?;
     password::validate(new_password)?;
     let hashed = hash(new_password.to_string()).await?;
     store
@@ -487,10 +556,12 @@ pub async fn change_password(
 pub async fn invite(
     store: &Store,
     mailer: &Mailer<'_>,
+    actor: &paylink_core::audit::Actor,
     merchant_id: &str,
     email: Option<&str>,
     now: Millis,
 ) -> Result<String, OpError> {
+    actor.require(paylink_core::audit::Power::Admin)?;
     let merchant = merchants::merchant(store, merchant_id).await?;
     let mut writes = Vec::new();
     let account = match store.merchant_account(&merchant.id).await? {
@@ -517,6 +588,9 @@ pub async fn invite(
                 email,
                 password_hash: None,
                 role: None,
+                totp_sealed: None,
+                totp_last_step: None,
+                disabled_at: None,
                 created_at: now,
                 updated_at: now,
             };
@@ -527,6 +601,13 @@ pub async fn invite(
     let (token, link) = one_time_link(&account, LinkPurpose::Invite, now);
     let url = mailer.link_url(&token);
     writes.push(Write::InsertLink { link, now });
+    writes.push(Write::Audit(actor.record(
+        "merchant.invite",
+        merchant.id.as_str(),
+        "",
+        account.email.as_str(),
+        now,
+    )));
     writes.push(mailer.notice(
         &account.email,
         "Your paylink account",

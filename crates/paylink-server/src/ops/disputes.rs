@@ -4,12 +4,18 @@
 
 use crate::keys::InstanceKeys;
 use crate::ops::accounts::Mailer;
+use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
-use paylink_core::dispute::{check_text, Author, Dispute, DisputeMessage, DisputeStatus};
+use crate::state::AppState;
+use paylink_core::audit::{Actor, Power};
+use paylink_core::dispute::{
+    check_text, Author, Dispute, DisputeDecision, DisputeMessage, DisputeStatus,
+};
 use paylink_core::error::Rule;
 use paylink_core::id::{DisputeId, MerchantId, PaymentId};
 use paylink_core::money::{format_fixed, parse_minor};
 use paylink_core::plan::{Plan, Write};
+use paylink_core::refund::Refund;
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge, Millis};
 use paylink_core::DomainError;
 use paylink_store::{FoundCharge, Store, StoreError};
@@ -157,6 +163,7 @@ pub async fn open(
         payment_id: payment.as_ref().map(|p| p.id.clone()),
         email: email.clone(),
         status: DisputeStatus::Open,
+        decision: None,
         created_at: now,
         updated_at: now,
     };
@@ -232,10 +239,12 @@ pub async fn merchant_disputes(
 pub async fn close(
     store: &Store,
     mailer: &Mailer<'_>,
+    actor: &Actor,
     dispute: &Dispute,
     text: &str,
     now: Millis,
 ) -> Result<(), OpError> {
+    actor.require(Power::Support)?;
     let text = check_text(text)?;
     dispute.reply(Author::Operator)?;
     let mail = mailer.notice(
@@ -258,6 +267,13 @@ pub async fn close(
                     to: DisputeStatus::Closed,
                 },
                 mail,
+                Write::Audit(actor.record(
+                    "dispute.close",
+                    dispute.id.as_str(),
+                    dispute.status.as_str(),
+                    DisputeStatus::Closed.as_str(),
+                    now,
+                )),
             ],
         })
         .await
@@ -268,15 +284,23 @@ pub async fn close(
     Ok(())
 }
 
-/// A reply to a dispute by `author` (the merchant, or an operator); emailed to the payer.
+/// A reply to a dispute by its merchant (`operator` `None`) or an operator (audited); emailed
+/// to the payer.
 pub async fn reply(
     store: &Store,
     mailer: &Mailer<'_>,
     dispute: &Dispute,
-    author: Author,
+    operator: Option<&Actor>,
     text: &str,
     now: Millis,
 ) -> Result<DisputeStatus, OpError> {
+    let author = match operator {
+        Some(a) => {
+            a.require(Power::Support)?;
+            Author::Operator
+        }
+        None => Author::Merchant,
+    };
     let text = check_text(text)?;
     let to = dispute.reply(author)?;
     let mail = mailer.notice(
@@ -299,7 +323,18 @@ pub async fn reply(
                     to,
                 },
                 mail,
-            ],
+            ]
+            .into_iter()
+            .chain(operator.map(|a| {
+                Write::Audit(a.record(
+                    "dispute.reply",
+                    dispute.id.as_str(),
+                    dispute.status.as_str(),
+                    to.as_str(),
+                    now,
+                ))
+            }))
+            .collect(),
         })
         .await
         .map_err(|e| match e {
@@ -307,4 +342,115 @@ pub async fn reply(
             e => e.into(),
         })?;
     Ok(to)
+}
+
+/// An operator's decision on a dispute, told to the payer in `text`; it closes the dispute,
+/// and is taken once (of two operators deciding at once, one wins). A refund returns what is
+/// left of the charge from the merchant's balance, in the refund's own plan with the decision:
+/// either both happen or neither. Refunds move money: admins only; support may reject or
+/// point the payer to a chargeback.
+pub async fn decide(
+    st: &AppState,
+    mailer: &Mailer<'_>,
+    actor: &Actor,
+    dispute: &Dispute,
+    decision: DisputeDecision,
+    text: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    actor.require(match decision {
+        DisputeDecision::Refund => Power::Admin,
+        DisputeDecision::Reject | DisputeDecision::Chargeback => Power::Support,
+    })?;
+    let text = check_text(text)?;
+    dispute.reply(Author::Operator)?;
+    let mail = mailer.notice(
+        &dispute.email,
+        &format!("Decision on your request {}", dispute.id),
+        format!("{text}\n\n(Reference {}.)", dispute.id),
+        now,
+    );
+    let writes = vec![
+        Write::DecideDispute {
+            dispute_id: dispute.id.clone(),
+            decision,
+            now,
+        },
+        Write::AddDisputeMessage {
+            message: DisputeMessage {
+                dispute_id: dispute.id.clone(),
+                author: Author::Operator,
+                text,
+                created_at: now,
+            },
+            from: dispute.status,
+            to: DisputeStatus::Closed,
+        },
+        mail,
+        Write::Audit(actor.record(
+            "dispute.decide",
+            dispute.id.as_str(),
+            dispute.status.as_str(),
+            format!("closed: {}", decision.as_str()),
+            now,
+        )),
+    ];
+    let refused = |e| match e {
+        StoreError::GuardFailed(g) => OpError::refused(g),
+        e => e.into(),
+    };
+    match decision {
+        DisputeDecision::Refund => {
+            let payment_id = dispute
+                .payment_id
+                .as_ref()
+                .ok_or(DomainError::PaymentNotFound)?;
+            let payment = st
+                .store
+                .payment(payment_id)
+                .await?
+                .ok_or(DomainError::PaymentNotFound)?;
+            crate::ops::refunds::create(st, &payment, None, &WithRefund(writes)).await?;
+        }
+        DisputeDecision::Reject | DisputeDecision::Chargeback => {
+            st.store.apply(Plan { writes }).await.map_err(refused)?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts a dispute's decision into the plan that takes its refund's money.
+struct WithRefund(Vec<Write>);
+
+impl Seal<Refund> for WithRefund {
+    fn answer(&self, _: &Refund) -> Vec<Write> {
+        Vec::new()
+    }
+    fn bind(&self, _: &str) -> Vec<Write> {
+        self.0.clone()
+    }
+    fn answer_later(&self, _: &Refund) -> Vec<Write> {
+        Vec::new()
+    }
+}
+
+/// Disputes for the console's queue: open and answered ones, oldest first (the deadline
+/// nearest), or every one of `status`.
+pub async fn queue(
+    store: &Store,
+    status: Option<DisputeStatus>,
+    limit: i64,
+) -> Result<Vec<Dispute>, OpError> {
+    Ok(store.dispute_queue(status, limit).await?)
+}
+
+/// Any dispute with its messages (operators see every merchant's).
+pub async fn dispute(store: &Store, id: &str) -> Result<(Dispute, Vec<DisputeMessage>), OpError> {
+    let id = DisputeId::parse(id).ok_or(DomainError::DisputeNotFound)?;
+    let d = store
+        .dispute(&id)
+        .await?
+        .ok_or(DomainError::DisputeNotFound)?;
+    let messages = store.dispute_messages(&d.id).await?;
+    Ok((d, messages))
 }

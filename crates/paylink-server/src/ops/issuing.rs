@@ -105,6 +105,7 @@ fn new_key() -> String {
 pub async fn create_partner(
     store: &Store,
     keys: &InstanceKeys,
+    actor: &paylink_core::audit::Actor,
     name: &str,
     settings: IssuingSettings,
     now: Millis,
@@ -147,8 +148,11 @@ pub async fn create_partner(
         created_at: now,
         updated_at: now,
     };
+    let audit = actor.record("partner.create", id.as_str(), "", name, now);
     store
-        .apply(Plan::one(Write::InsertPartner(partner)))
+        .apply(Plan {
+            writes: vec![Write::InsertPartner(partner), Write::Audit(audit)],
+        })
         .await?;
     Ok(PartnerCredentials {
         auth_id: id.into_string(),
@@ -168,6 +172,7 @@ pub async fn partner(store: &Store, auth_id: &str) -> Result<Partner, CardError>
 pub async fn rotate_partner_key(
     store: &Store,
     keys: &InstanceKeys,
+    actor: &paylink_core::audit::Actor,
     auth_id: &str,
     now: Millis,
 ) -> Result<PartnerCredentials, CardError> {
@@ -179,11 +184,16 @@ pub async fn rotate_partner_key(
         &partner_context(partner.id.as_str()),
     );
     store
-        .apply(Plan::one(Write::SetPartnerKey {
-            partner_id: partner.id.clone(),
-            key_sealed: sealed,
-            now,
-        }))
+        .apply(Plan {
+            writes: vec![
+                Write::SetPartnerKey {
+                    partner_id: partner.id.clone(),
+                    key_sealed: sealed,
+                    now,
+                },
+                Write::Audit(actor.record("partner.rotate_key", partner.id.as_str(), "", "", now)),
+            ],
+        })
         .await
         .map_err(refused)?;
     Ok(PartnerCredentials {
@@ -201,6 +211,7 @@ pub fn partner_key(keys: &InstanceKeys, partner: &Partner) -> Option<Secret<Stri
 /// Books `amount` into the partner's prepaid balance; answers the balance after.
 pub async fn fund_partner(
     store: &Store,
+    actor: &paylink_core::audit::Actor,
     auth_id: &str,
     amount: Amount,
     currency: Currency,
@@ -212,7 +223,18 @@ pub async fn fund_partner(
     }
     let reference = random_base62(&mut rand::thread_rng(), 16);
     let entry = decide::fund_partner(&partner.id, currency, amount, &reference, now);
-    store.apply(Plan::one(Write::Post(entry))).await?;
+    let audit = actor.record(
+        "partner.fund",
+        partner.id.as_str(),
+        "",
+        format!("+{} {}", amount.minor(), currency.code()),
+        now,
+    );
+    store
+        .apply(Plan {
+            writes: vec![Write::Post(entry), Write::Audit(audit)],
+        })
+        .await?;
     Ok(store
         .owner_balance(&Owner::partner(&partner.id), currency)
         .await?)

@@ -4,6 +4,7 @@ use crate::dialects::standard_webhooks::WebhookKey;
 use crate::egress;
 use crate::keys::{token_context, webhook_context, InstanceKeys, Sealing};
 use crate::ops::OpError;
+use paylink_core::audit::{Actor, Power};
 use paylink_core::error::Rule;
 use paylink_core::id::{BillId, MerchantId, PayoutId, ShopId};
 use paylink_core::merchant::{Merchant, Shop, Subscription};
@@ -235,28 +236,67 @@ async fn check_shop(shop: &Shop, allow_private: bool) -> Result<(), OpError> {
     Ok(())
 }
 
-pub async fn set_banned(store: &Store, merchant_id: &str, banned: bool) -> Result<(), OpError> {
+/// A banned merchant's API calls, checkouts and payouts are refused.
+pub async fn set_banned(
+    store: &Store,
+    actor: &Actor,
+    merchant_id: &str,
+    banned: bool,
+    now: Millis,
+) -> Result<(), OpError> {
+    actor.require(Power::Admin)?;
     let m = merchant(store, merchant_id).await?;
+    let audit = actor.record(
+        if banned {
+            "merchant.ban"
+        } else {
+            "merchant.unban"
+        },
+        m.id.as_str(),
+        format!("banned={}", m.banned),
+        format!("banned={banned}"),
+        now,
+    );
     store
-        .apply(Plan::one(Write::SetMerchantBanned {
-            merchant_id: m.id,
-            banned,
-        }))
+        .apply(Plan {
+            writes: vec![
+                Write::SetMerchantBanned {
+                    merchant_id: m.id,
+                    banned,
+                },
+                Write::Audit(audit),
+            ],
+        })
         .await?;
     Ok(())
 }
 
 pub async fn set_subscription(
     store: &Store,
+    actor: &Actor,
     merchant_id: &str,
     subscription: Subscription,
+    now: Millis,
 ) -> Result<(), OpError> {
+    actor.require(Power::Admin)?;
     let m = merchant(store, merchant_id).await?;
+    let audit = actor.record(
+        "merchant.subscription",
+        m.id.as_str(),
+        m.subscription.as_str(),
+        subscription.as_str(),
+        now,
+    );
     store
-        .apply(Plan::one(Write::SetSubscription {
-            merchant_id: m.id,
-            subscription,
-        }))
+        .apply(Plan {
+            writes: vec![
+                Write::SetSubscription {
+                    merchant_id: m.id,
+                    subscription,
+                },
+                Write::Audit(audit),
+            ],
+        })
         .await?;
     Ok(())
 }
@@ -305,7 +345,7 @@ pub async fn update_own_shop(
     allow_private: bool,
 ) -> Result<Shop, OpError> {
     own_shop(store, merchant_id, shop_id).await?;
-    update_shop(store, shop_id, changes, allow_private).await
+    update_shop(store, None, shop_id, changes, allow_private, 0).await
 }
 
 /// One of `merchant_id`'s shops; another merchant's reads as missing.
@@ -322,20 +362,48 @@ pub async fn own_shop(
         .ok_or(DomainError::ShopNotFound)?)
 }
 
+/// Changes a shop: by its merchant (`actor` `None`), or by an operator (audited).
 pub async fn update_shop(
     store: &Store,
+    actor: Option<&Actor>,
     shop_id: &str,
     changes: ShopChanges,
     allow_private: bool,
+    now: Millis,
 ) -> Result<Shop, OpError> {
+    if let Some(a) = actor {
+        a.require(Power::Admin)?;
+    }
     let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
-    let mut shop = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
+    let before = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
+    let mut shop = before.clone();
     changes.apply_to(&mut shop);
     check_shop(&shop, allow_private).await?;
-    store
-        .apply(Plan::one(Write::UpdateShop(shop.clone())))
-        .await?;
+    let mut writes = vec![Write::UpdateShop(shop.clone())];
+    if let Some(a) = actor {
+        writes.push(Write::Audit(a.record(
+            "shop.update",
+            shop.id.as_str(),
+            shop_state(&before),
+            shop_state(&shop),
+            now,
+        )));
+    }
+    store.apply(Plan { writes }).await?;
     Ok(shop)
+}
+
+/// A shop's settings as the audit log shows them.
+fn shop_state(s: &Shop) -> String {
+    format!(
+        "name={:?} enabled={} currency={} commission={} result_url={}",
+        s.name,
+        s.enabled,
+        s.currency.code(),
+        s.commission
+            .map_or_else(|| "default".to_string(), |c| format!("{}bps", c.bps())),
+        s.result_url.as_deref().unwrap_or("-"),
+    )
 }
 
 /// A postback with its delivery attempts.
@@ -457,55 +525,122 @@ pub async fn redeliver_own(
     if !own {
         return Err(DomainError::PaymentNotFound.into());
     }
-    redeliver(store, id, now).await
+    redeliver(store, None, id, now).await
 }
 
-pub async fn redeliver(store: &Store, id: &str, now: Millis) -> Result<(), OpError> {
-    store
-        .apply(Plan::one(Write::Redeliver {
-            notice_id: id.to_string(),
+/// Sends a postback again: by its merchant (`actor` `None`: [`redeliver_own`] checked it is
+/// theirs), or by an operator (audited).
+pub async fn redeliver(
+    store: &Store,
+    actor: Option<&Actor>,
+    id: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    let mut writes = vec![Write::Redeliver {
+        notice_id: id.to_string(),
+        now,
+    }];
+    if let Some(a) = actor {
+        a.require(Power::Support)?;
+        writes.push(Write::Audit(a.record(
+            "postback.redeliver",
+            id,
+            "",
+            "",
             now,
-        }))
-        .await?;
+        )));
+    }
+    store.apply(Plan { writes }).await?;
     Ok(())
 }
 
 /// Only verified merchants may pay out.
-pub async fn set_verified(store: &Store, merchant_id: &str, verified: bool) -> Result<(), OpError> {
+pub async fn set_verified(
+    store: &Store,
+    actor: &Actor,
+    merchant_id: &str,
+    verified: bool,
+    now: Millis,
+) -> Result<(), OpError> {
+    actor.require(Power::Admin)?;
     let m = merchant(store, merchant_id).await?;
+    let audit = actor.record(
+        if verified {
+            "merchant.verify"
+        } else {
+            "merchant.unverify"
+        },
+        m.id.as_str(),
+        format!("verified={}", m.verified),
+        format!("verified={verified}"),
+        now,
+    );
     store
-        .apply(Plan::one(Write::SetMerchantVerified {
-            merchant_id: m.id,
-            verified,
-        }))
+        .apply(Plan {
+            writes: vec![
+                Write::SetMerchantVerified {
+                    merchant_id: m.id,
+                    verified,
+                },
+                Write::Audit(audit),
+            ],
+        })
         .await
         .map_err(|e| not_found_on_guard(e, DomainError::MerchantNotFound))
 }
 
-/// Changes the merchant's payout settings by `change`; a new webhook URL must be http(s).
+/// Changes the merchant's payout settings by `change` (moderation, regular payouts, limits,
+/// webhook URL); a new webhook URL must be http(s).
 pub async fn update_payout_profile(
     store: &Store,
+    actor: &Actor,
     merchant_id: &str,
     change: impl FnOnce(&mut PayoutProfile),
+    now: Millis,
 ) -> Result<(MerchantId, PayoutProfile), OpError> {
+    actor.require(Power::Admin)?;
     let id = MerchantId::parse(merchant_id).ok_or(DomainError::MerchantNotFound)?;
-    let mut profile = store
+    let before = store
         .payout_profile(&id)
         .await?
         .ok_or(DomainError::MerchantNotFound)?;
-    let before = profile.webhook_url.clone();
+    let mut profile = before.clone();
     change(&mut profile);
-    if profile.webhook_url.is_some() && profile.webhook_url != before {
+    if profile.webhook_url.is_some() && profile.webhook_url != before.webhook_url {
         paylink_core::text::check_url("payout_webhook_url", &profile.webhook_url)?;
     }
     store
-        .apply(Plan::one(Write::SetPayoutProfile {
-            merchant_id: id.clone(),
-            profile: profile.clone(),
-        }))
+        .apply(Plan {
+            writes: vec![
+                Write::SetPayoutProfile {
+                    merchant_id: id.clone(),
+                    profile: profile.clone(),
+                },
+                Write::Audit(actor.record(
+                    "merchant.payout_settings",
+                    id.as_str(),
+                    profile_state(&before),
+                    profile_state(&profile),
+                    now,
+                )),
+            ],
+        })
         .await
         .map_err(|e| not_found_on_guard(e, DomainError::MerchantNotFound))?;
     Ok((id, profile))
+}
+
+/// Payout settings as the audit log shows them (amounts in minor units).
+fn profile_state(p: &PayoutProfile) -> String {
+    let limit = |l: Option<i64>| l.map_or_else(|| "default".to_string(), |v| v.to_string());
+    format!(
+        "moderation={} regular_payouts={} daily_limit={} monthly_limit={} webhook_url={}",
+        p.moderation,
+        p.regular_payouts,
+        limit(p.daily_limit),
+        limit(p.monthly_limit),
+        p.webhook_url.as_deref().unwrap_or("-"),
+    )
 }
 
 /// A write whose only guard is that its row exists: a refusal means the row is gone.

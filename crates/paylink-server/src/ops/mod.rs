@@ -6,11 +6,13 @@
 pub mod accounts;
 pub mod bills;
 pub mod checkout;
+pub mod console;
 pub mod disputes;
 pub mod fx;
 pub mod idempotency;
 pub mod issuing;
 pub mod merchants;
+pub mod operators;
 pub mod payouts;
 pub mod permanent_links;
 pub mod refunds;

@@ -6,6 +6,7 @@ use crate::keys::InstanceKeys;
 use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
 use crate::state::AppState;
+use paylink_core::audit::{Actor, Power};
 use paylink_core::card::CardNumber;
 use paylink_core::decide;
 use paylink_core::error::Rule;
@@ -226,9 +227,58 @@ pub async fn decline(
     }
 }
 
-/// Lets a payout waiting in MODERATING go (the worker sends it on its next pass).
-pub async fn approve(store: &Store, payout: &Payout, now: Millis) -> Result<Payout, OpError> {
-    let (moved, plan) = decide::payout::advance(payout, PayoutStatus::New, None, now)?;
+/// An operator's decision on a payout waiting for one.
+#[derive(Debug, Clone)]
+pub enum Moderation {
+    /// Let it go: the worker sends it on its next pass.
+    Approve,
+    /// End it as DECLINED with the reason the merchant is told.
+    Decline(String),
+}
+
+/// An operator decides on `payout` (MODERATING, or NEW for a decline). Of two operators
+/// deciding at once, one wins; the other is refused ([`DomainError::PayoutNotCancelable`]),
+/// the payout having moved.
+pub async fn moderate(
+    store: &Store,
+    actor: &Actor,
+    payout: &Payout,
+    decision: Moderation,
+    now: Millis,
+) -> Result<Payout, OpError> {
+    actor.require(Power::Admin)?;
+    let (moved, mut plan, action) = match &decision {
+        Moderation::Approve => {
+            let (moved, plan) = decide::payout::advance(payout, PayoutStatus::New, None, now)?;
+            (moved, plan, "payout.approve")
+        }
+        Moderation::Decline(reason) => {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                return Err(DomainError::Invalid {
+                    field: "reason",
+                    kind: Rule::Required,
+                }
+                .into());
+            }
+            let profile = store.payout_profile(&payout.merchant_id).await?;
+            let url = profile.and_then(|p| p.webhook_url);
+            let outcome = Outcome::Declined(reason.chars().take(500).collect());
+            let (moved, plan) = decide::payout::finish(payout, outcome, url.as_deref(), now)?;
+            (moved, plan, "payout.decline")
+        }
+    };
+    let after = match &decision {
+        Moderation::Approve => moved.status.as_str().to_string(),
+        Moderation::Decline(reason) => format!("{} ({})", moved.status.as_str(), reason.trim()),
+    };
+    plan.writes.push(Write::Audit(actor.record(
+        action,
+        payout.id.as_str(),
+        payout.status.as_str(),
+        after,
+        now,
+    )));
     apply_move(store, plan).await?;
     Ok(moved)
 }
@@ -365,15 +415,33 @@ async fn record(st: &AppState, p: &Payout, outcome: Outcome) -> Result<(), Store
 /// A banned payee is refused for every merchant (the ban is by fingerprint).
 pub async fn set_account_banned(
     store: &Store,
+    actor: &Actor,
     account_id: &str,
     banned: bool,
+    now: Millis,
 ) -> Result<PayoutAccountId, OpError> {
+    actor.require(Power::Admin)?;
     let id = PayoutAccountId::parse(account_id).ok_or(DomainError::PayoutAccountNotFound)?;
     store
-        .apply(Plan::one(Write::SetPayoutAccountBanned {
-            id: id.clone(),
-            banned,
-        }))
+        .apply(Plan {
+            writes: vec![
+                Write::SetPayoutAccountBanned {
+                    id: id.clone(),
+                    banned,
+                },
+                Write::Audit(actor.record(
+                    if banned {
+                        "payout_account.ban"
+                    } else {
+                        "payout_account.unban"
+                    },
+                    id.as_str(),
+                    "",
+                    format!("banned={banned}"),
+                    now,
+                )),
+            ],
+        })
         .await
         .map_err(|e| {
             crate::ops::merchants::not_found_on_guard(e, DomainError::PayoutAccountNotFound)

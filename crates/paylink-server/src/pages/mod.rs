@@ -7,7 +7,7 @@
 mod card_secret;
 mod link;
 pub(crate) mod permanent;
-mod qr;
+pub(crate) mod qr;
 mod result;
 pub(crate) mod texts;
 mod transfer;

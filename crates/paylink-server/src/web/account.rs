@@ -23,7 +23,7 @@ pub struct Field {
 }
 
 impl Field {
-    fn new(label: &'static str, name: &'static str, kind: &'static str) -> Field {
+    pub fn new(label: &'static str, name: &'static str, kind: &'static str) -> Field {
         Field {
             label,
             name,
@@ -34,12 +34,12 @@ impl Field {
         }
     }
 
-    fn auto(mut self, autocomplete: &'static str) -> Field {
+    pub fn auto(mut self, autocomplete: &'static str) -> Field {
         self.autocomplete = autocomplete;
         self
     }
 
-    fn value(mut self, value: &str) -> Field {
+    pub fn value(mut self, value: &str) -> Field {
         self.value = value.to_string();
         self
     }
@@ -61,7 +61,7 @@ pub struct FormPage {
 }
 
 impl FormPage {
-    fn new(c: Chrome, title: &'static str, action: &str, fields: Vec<Field>) -> FormPage {
+    pub fn new(c: Chrome, title: &'static str, action: &str, fields: Vec<Field>) -> FormPage {
         FormPage {
             c,
             title,
@@ -168,9 +168,13 @@ pub async fn sign_in(State(st): State<AppState>, mut v: Visitor, body: Bytes) ->
     let now = st.now();
     match accounts::sign_in(
         &st.store,
+        &st.keys,
         AccountKind::Merchant,
-        email,
-        password,
+        accounts::Credentials {
+            email,
+            password,
+            code: "",
+        },
         &v.address,
         now,
     )
@@ -287,7 +291,7 @@ pub async fn link_page(
     v: Visitor,
     Path(token): Path<String>,
 ) -> Response {
-    match accounts::link_account(&st.store, &token, st.now()).await {
+    match accounts::link_account(&st.store, AccountKind::Merchant, &token, st.now()).await {
         Ok(_) => page(&v, StatusCode::OK, link_form(&st, &v, &token)),
         Err(_) => link_gone(&st, &v),
     }
@@ -305,7 +309,16 @@ pub async fn set_by_link(
     }
     let password = f.get("password").map_or("", String::as_str);
     let now = st.now();
-    match accounts::set_password_by_link(&st.store, &token, password, &v.address, now).await {
+    match accounts::set_password_by_link(
+        &st.store,
+        AccountKind::Merchant,
+        &token,
+        password,
+        &v.address,
+        now,
+    )
+    .await
+    {
         Ok(s) => {
             let seconds = accounts::session_seconds(&s.session, now);
             v.start_session(s.token.expose(), seconds, s.session, s.account);

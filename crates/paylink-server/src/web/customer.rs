@@ -485,16 +485,7 @@ pub async fn reply(
         Err(e) => return failed(&v, &e),
     };
     let text = f.get("text").map_or("", String::as_str);
-    match disputes::reply(
-        &st.store,
-        &mailer(&st),
-        &d,
-        Author::Merchant,
-        text,
-        st.now(),
-    )
-    .await
-    {
+    match disputes::reply(&st.store, &mailer(&st), &d, None, text, st.now()).await {
         Ok(_) => {
             st.postbacks_due.notify_one();
             dispute_view(&st, &v, &d, Some(v.t.replied), None, StatusCode::OK).await

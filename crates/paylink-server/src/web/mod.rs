@@ -4,6 +4,7 @@
 //! CSRF token; every page calls the application layer ([`crate::ops`]) and holds no rule.
 
 mod account;
+pub mod admin;
 mod charts;
 mod customer;
 mod links;
@@ -115,6 +116,10 @@ pub struct Chrome {
     pub email: Option<String>,
     pub csrf: String,
     pub sandbox: bool,
+    /// The console's words on a console page (its navigation instead of the merchant app's).
+    pub console: Option<&'static admin::texts::ConsoleTexts>,
+    /// A console page shown to an admin (support sees no buttons for admin actions).
+    pub admin: bool,
 }
 
 impl Chrome {
@@ -124,6 +129,10 @@ impl Chrome {
             email: v.signed_in.as_ref().map(|(_, a)| a.email.clone()),
             csrf: v.csrf().to_string(),
             sandbox: st.settings.mode == Mode::Sandbox,
+            console: v.console.then(|| admin::words(v)),
+            admin: v.signed_in.as_ref().is_some_and(|(_, a)| {
+                crate::ops::operators::role_of(a) == Some(paylink_core::audit::Role::Admin)
+            }),
         }
     }
 }

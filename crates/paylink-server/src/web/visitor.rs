@@ -3,6 +3,9 @@
 //!
 //! - `paylink_session`: the session token (HttpOnly, SameSite=Lax, Secure when the public URL
 //!   is https). The database keeps its SHA-256 only.
+//! - `paylink_console`: an operator's session token, sent only to `/admin` (Path=/admin): the
+//!   console and the merchant app never share a session, and a merchant's session is no
+//!   operator's (each cookie opens only its own kind of account).
 //! - `paylink_csrf`: before signing in, a random token that forms without a session echo
 //!   (double submit); a signed-in form echoes its session's own token instead.
 //! - `paylink_lang`: `en` or `ru`, set by the `?lang=` switch on every page.
@@ -16,13 +19,14 @@ use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
-use paylink_core::account::{Account, Session};
+use paylink_core::account::{Account, AccountKind, Session};
 use paylink_core::id::random_base62;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "paylink_session";
+pub const CONSOLE_COOKIE: &str = "paylink_console";
 const CSRF_COOKIE: &str = "paylink_csrf";
 const LANG_COOKIE: &str = "paylink_lang";
 
@@ -37,6 +41,8 @@ pub struct Visitor {
     set_cookies: Vec<String>,
     pub address: String,
     secure: bool,
+    /// A visit to the operator console (`/admin`).
+    pub console: bool,
 }
 
 /// The value of cookie `name` in the request.
@@ -79,13 +85,21 @@ impl FromRequestParts<AppState> for Visitor {
                     )
                 }),
         };
-        let signed_in = match cookie(&parts.headers, SESSION_COOKIE) {
+        let path = parts.uri.path();
+        let console = path == "/admin" || path.starts_with("/admin/");
+        let (name, kind) = if console {
+            (CONSOLE_COOKIE, AccountKind::Operator)
+        } else {
+            (SESSION_COOKIE, AccountKind::Merchant)
+        };
+        let signed_in = match cookie(&parts.headers, name) {
             Some(token) => accounts::session(&st.store, token, st.now())
                 .await
                 .unwrap_or_else(|e| {
                     tracing::error!(error = %e, "reading a session failed");
                     None
-                }),
+                })
+                .filter(|(_, a)| a.kind == kind),
             None => None,
         };
         let csrf = match &signed_in {
@@ -108,13 +122,18 @@ impl FromRequestParts<AppState> for Visitor {
             set_cookies,
             address,
             secure,
+            console,
         })
     }
 }
 
 fn cookie_text(name: &str, value: &str, max_age: i64, secure: bool) -> String {
+    cookie_at(name, value, "/", max_age, secure)
+}
+
+fn cookie_at(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
     format!(
-        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
+        "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{}",
         if secure { "; Secure" } else { "" }
     )
 }
@@ -138,16 +157,25 @@ impl Visitor {
 
     /// Starts a session in the browser; the rest of this visit is the session's.
     pub fn start_session(&mut self, token: &str, max_age: i64, session: Session, account: Account) {
-        self.set_cookies
-            .push(cookie_text(SESSION_COOKIE, token, max_age, self.secure));
+        let cookie = self.session_cookie(token, max_age);
+        self.set_cookies.push(cookie);
         self.csrf = session.csrf.clone();
         self.signed_in = Some((session, account));
     }
 
     /// Forgets the session in the browser.
     pub fn clear_session(&mut self) {
-        self.set_cookies
-            .push(cookie_text(SESSION_COOKIE, "", 0, self.secure));
+        let cookie = self.session_cookie("", 0);
+        self.set_cookies.push(cookie);
+    }
+
+    /// The session cookie of this visit's surface: the console's, or the merchant app's.
+    fn session_cookie(&self, token: &str, max_age: i64) -> String {
+        if self.console {
+            cookie_at(CONSOLE_COOKIE, token, "/admin", max_age, self.secure)
+        } else {
+            cookie_text(SESSION_COOKIE, token, max_age, self.secure)
+        }
     }
 
     /// The answer with the cookies this visit sets.

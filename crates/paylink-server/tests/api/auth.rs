@@ -103,9 +103,15 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
     let merchant = app.merchant.merchant_id.as_str();
     let create = json!({"amount": 10, "shop_id": app.shop()});
 
-    merchants::set_banned(&app.store, merchant, true)
-        .await
-        .unwrap();
+    merchants::set_banned(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant,
+        true,
+        0,
+    )
+    .await
+    .unwrap();
     app.post("/api/v1/bill/create", create.clone())
         .await
         .error(403, "api:error.merchant_banned");
@@ -115,13 +121,25 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
     app.pay_sbp(&id, None)
         .await
         .error(403, "api:error.merchant_banned");
-    merchants::set_banned(&app.store, merchant, false)
-        .await
-        .unwrap();
+    merchants::set_banned(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant,
+        false,
+        0,
+    )
+    .await
+    .unwrap();
 
-    merchants::set_subscription(&app.store, merchant, Subscription::Inactive)
-        .await
-        .unwrap();
+    merchants::set_subscription(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant,
+        Subscription::Inactive,
+        0,
+    )
+    .await
+    .unwrap();
     app.post("/api/v1/bill/create", create.clone())
         .await
         .error(403, "api:error.merchant_subscription_inactive");
@@ -129,9 +147,15 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
         .await
         .error(403, "api:error.merchant_subscription_inactive");
 
-    merchants::set_subscription(&app.store, merchant, Subscription::None)
-        .await
-        .unwrap();
+    merchants::set_subscription(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant,
+        Subscription::None,
+        0,
+    )
+    .await
+    .unwrap();
     app.post("/api/v1/bill/create", create.clone())
         .await
         .error(403, "api:error.merchant_subscription_not_found");
@@ -142,9 +166,15 @@ async fn banned_and_unsubscribed_merchants_are_refused() {
     .await
     .error(403, "api:error.merchant_subscription_not_found");
 
-    merchants::set_subscription(&app.store, merchant, Subscription::Active)
-        .await
-        .unwrap();
+    merchants::set_subscription(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant,
+        Subscription::Active,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(app.post("/api/v1/bill/create", create).await.status, 200);
     // Nothing the refused requests asked for happened.
     assert_eq!(app.bill_count().await, 2);
@@ -176,9 +206,16 @@ async fn bills_only_in_an_own_known_enabled_shop() {
         enabled: Some(false),
         ..ShopChanges::default()
     };
-    merchants::update_shop(&app.store, app.shop(), disable, true)
-        .await
-        .unwrap();
+    merchants::update_shop(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        app.shop(),
+        disable,
+        true,
+        0,
+    )
+    .await
+    .unwrap();
     app.post("/api/v1/bill/create", create(app.shop()))
         .await
         .error(403, "api:error.shop_not_enabled");
@@ -191,9 +228,16 @@ async fn bills_only_in_an_own_known_enabled_shop() {
         enabled: Some(true),
         ..ShopChanges::default()
     };
-    merchants::update_shop(&app.store, app.shop(), enable, true)
-        .await
-        .unwrap();
+    merchants::update_shop(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        app.shop(),
+        enable,
+        true,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(app.pay_card(&id, CARD_OK).await.status, 200);
     assert_eq!(
         app.post("/api/v1/bill/create", create(app.shop()))

@@ -416,12 +416,14 @@ impl TestApp {
     pub async fn set_result_url(&self, url: &str) {
         merchants::update_shop(
             &self.store,
+            Some(&paylink_core::audit::Actor::cli("test")),
             self.shop(),
             merchants::ShopChanges {
                 result_url: Some(url.to_string()),
                 ..merchants::ShopChanges::default()
             },
             true,
+            0,
         )
         .await
         .expect("the result URL is accepted");
@@ -432,6 +434,7 @@ impl TestApp {
     pub async fn set_shop_urls(&self, r: &paylink_sdk::testing::Receiver) {
         merchants::update_shop(
             &self.store,
+            Some(&paylink_core::audit::Actor::cli("test")),
             self.shop(),
             merchants::ShopChanges {
                 result_url: Some(r.url("/postback")),
@@ -440,6 +443,7 @@ impl TestApp {
                 ..merchants::ShopChanges::default()
             },
             true,
+            0,
         )
         .await
         .expect("the shop's URLs are set");

@@ -88,6 +88,7 @@ async fn add_issued_card(app: &TestApp) {
     let c = issuing::create_partner(
         &app.store,
         &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
         "Keys test",
         issuing::IssuingSettings::default(),
         app.now(),
@@ -133,6 +134,7 @@ fn context(v: &SealedValue) -> String {
         SealedColumn::LinkRecipient => paylink_server::keys::recipient_context(&v.bound_to),
         SealedColumn::PartnerKey => paylink_server::keys::partner_context(&v.bound_to),
         SealedColumn::CardData => paylink_server::keys::card_data_context(&v.bound_to),
+        SealedColumn::TotpSecret => paylink_server::keys::totp_context(&v.bound_to),
     }
 }
 
@@ -438,12 +440,14 @@ async fn an_old_database_moves_its_keys_out_and_its_tokens_keep_working() {
     let r = Receiver::start();
     merchants::update_shop(
         &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
         shop.id.as_str(),
         ShopChanges {
             result_url: Some(r.url("/postback")),
             ..ShopChanges::default()
         },
         true,
+        0,
     )
     .await
     .unwrap();

@@ -12,6 +12,7 @@ mod cardapi;
 mod checkout_pages;
 mod concurrency;
 mod connections;
+mod console;
 mod health;
 mod hostile;
 mod idempotency;

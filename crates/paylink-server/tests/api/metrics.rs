@@ -121,12 +121,14 @@ async fn waiting_work_shows_in_the_gauges() {
     .await;
     paylink_server::ops::merchants::update_shop(
         &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
         app.shop(),
         paylink_server::ops::merchants::ShopChanges {
             result_url: Some("http://127.0.0.1:9/postback".into()),
             ..Default::default()
         },
         true,
+        0,
     )
     .await
     .expect("a result URL");

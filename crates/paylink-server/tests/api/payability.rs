@@ -16,21 +16,29 @@ const DISABLED_RU: &str = "Магазин сейчас не принимает �
 async fn set_shop_enabled(app: &TestApp, enabled: bool) {
     merchants::update_shop(
         &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
         app.shop(),
         ShopChanges {
             enabled: Some(enabled),
             ..ShopChanges::default()
         },
         true,
+        0,
     )
     .await
     .expect("the shop is updated");
 }
 
 async fn set_banned(app: &TestApp, banned: bool) {
-    merchants::set_banned(&app.store, app.merchant.merchant_id.as_str(), banned)
-        .await
-        .expect("the merchant is (un)banned");
+    merchants::set_banned(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        app.merchant.merchant_id.as_str(),
+        banned,
+        0,
+    )
+    .await
+    .expect("the merchant is (un)banned");
 }
 
 /// A form token, a 3-D Secure session and an SBP code, all taken while the bill was payable.

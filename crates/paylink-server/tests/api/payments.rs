@@ -54,9 +54,16 @@ async fn a_shop_commission_replaces_the_default() {
         commission: Rate::parse_percent("1.25"),
         ..ShopChanges::default()
     };
-    merchants::update_shop(&app.store, app.shop(), changes, true)
-        .await
-        .unwrap();
+    merchants::update_shop(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        app.shop(),
+        changes,
+        true,
+        0,
+    )
+    .await
+    .unwrap();
     let id = app.bill(json!({"amount": "100.50"})).await;
     let a = app.pay_card(&id, CARD_OK).await;
     assert_eq!(a.ok()["status"], json!("SUCCESS"));
@@ -67,9 +74,16 @@ async fn a_shop_commission_replaces_the_default() {
         commission: Some(Rate::ZERO),
         ..ShopChanges::default()
     };
-    merchants::update_shop(&app.store, app.shop(), zero, true)
-        .await
-        .unwrap();
+    merchants::update_shop(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        app.shop(),
+        zero,
+        true,
+        0,
+    )
+    .await
+    .unwrap();
     let id = app.bill(json!({"amount": "100.50"})).await;
     let a = app.pay_sbp(&id, None).await;
     assert_amounts(&a, "100.5", "0", "100.5");

@@ -190,9 +190,14 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
 
     // Redelivery: same id, same fields, same signature; a healthy receiver takes it.
     r.answer_with(200);
-    merchants::redeliver(&app.store, &h.record.notice.id, app.now())
-        .await
-        .unwrap();
+    merchants::redeliver(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        &h.record.notice.id,
+        app.now(),
+    )
+    .await
+    .unwrap();
     let fourth = r.wait_for("/postback", 4).await[3].clone();
     for p in [&third, &fourth] {
         assert_eq!(p.header("webhook-id"), first.header("webhook-id"));
@@ -210,9 +215,14 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
     assert_eq!(h.attempts.len(), 4);
     assert_eq!(h.attempts[3].http_status, Some(200));
     // An unknown postback cannot be redelivered.
-    assert!(merchants::redeliver(&app.store, "msg_nope", app.now())
-        .await
-        .is_err());
+    assert!(merchants::redeliver(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        "msg_nope",
+        app.now()
+    )
+    .await
+    .is_err());
 }
 
 #[tokio::test]
@@ -252,12 +262,14 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
         async move {
             merchants::update_shop(
                 &store,
+                Some(&paylink_core::audit::Actor::cli("test")),
                 &shop,
                 ShopChanges {
                     result_url: Some(url.into()),
                     ..ShopChanges::default()
                 },
                 allow_private,
+                0,
             )
             .await
         }
@@ -300,12 +312,14 @@ async fn forbidden_receivers_are_refused_when_configured_and_when_sending() {
     let url = r.url("/postback");
     merchants::update_shop(
         &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
         app.shop(),
         ShopChanges {
             result_url: Some(url),
             ..ShopChanges::default()
         },
         true,
+        0,
     )
     .await
     .unwrap();
@@ -433,9 +447,14 @@ async fn a_postback_redelivered_after_a_restart_carries_the_same_bytes() {
     r.answer_with(200);
     let (stop, stopped) = tokio::sync::oneshot::channel();
     let second = another_process(&app, stopped);
-    merchants::redeliver(&app.store, &h.record.notice.id, app.now())
-        .await
-        .unwrap();
+    merchants::redeliver(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        &h.record.notice.id,
+        app.now(),
+    )
+    .await
+    .unwrap();
     let after = r.wait_for("/postback", 2).await[1].clone();
     postback_when(&app, &bill, |p| p.record.state == NoticeState::Delivered).await;
     let _ = stop.send(());

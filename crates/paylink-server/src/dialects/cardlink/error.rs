@@ -42,7 +42,7 @@ impl From<DomainError> for ApiError {
             D::SubscriptionNotFound => forbidden("merchant_subscription_not_found"),
             D::ShopNotFound => forbidden("shop_not_found"),
             D::ShopNotEnabled => forbidden("shop_not_enabled"),
-            D::AccessDenied => forbidden("access_denied"),
+            D::AccessDenied | D::NotPermitted => forbidden("access_denied"),
             D::BillIsFinished => forbidden("bill_is_finished"),
             D::BillInactive => forbidden("bill_inactive"),
             D::BillExpired => forbidden("bill_expired"),

@@ -451,6 +451,7 @@ async fn after_a_key_rotation_the_old_key_is_refused_and_the_new_one_served() {
     let rotated = paylink_server::ops::issuing::rotate_partner_key(
         &app.store,
         &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
         &p.auth_id,
         app.now(),
     )

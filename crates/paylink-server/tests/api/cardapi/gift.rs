@@ -100,6 +100,7 @@ async fn gift_products_are_listed_in_the_gift_envelope() {
     let c = issuing::create_partner(
         &app.store,
         &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
         "USD only",
         IssuingSettings {
             currencies: Some(vec![Currency::Usd]),

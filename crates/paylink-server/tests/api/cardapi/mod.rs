@@ -29,6 +29,7 @@ pub async fn partner(app: &TestApp, funds: i64) -> Partner {
     let c = issuing::create_partner(
         &app.store,
         &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
         "Test partner",
         IssuingSettings::default(),
         app.now(),
@@ -50,6 +51,7 @@ pub async fn partner(app: &TestApp, funds: i64) -> Partner {
 pub async fn fund(app: &TestApp, p: &Partner, minor: i64, currency: Currency) {
     issuing::fund_partner(
         &app.store,
+        &paylink_core::audit::Actor::cli("test"),
         &p.auth_id,
         Amount::from_minor(minor).unwrap(),
         currency,

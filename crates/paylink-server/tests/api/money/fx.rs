@@ -13,12 +13,14 @@ async fn a_foreign_currency_payment_lands_converted_in_the_balance_currency() {
     let app = spawn_app().await;
     merchants::update_shop(
         &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
         app.shop(),
         ShopChanges {
             balance_currency: Some(Currency::Rub),
             ..ShopChanges::default()
         },
         true,
+        0,
     )
     .await
     .unwrap();

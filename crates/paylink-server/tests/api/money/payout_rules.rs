@@ -154,9 +154,15 @@ async fn payouts_from_the_moderation_threshold_up_wait_for_an_operator() {
         .await
         .unwrap()
         .expect("the payout is stored");
-    payouts::approve(&app.store, &stored, app.now())
-        .await
-        .expect("an operator approves");
+    payouts::moderate(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        &stored,
+        payouts::Moderation::Approve,
+        app.now(),
+    )
+    .await
+    .expect("an operator approves");
     assert_eq!(
         app.wait_payout(app.token(), &id_of(&big)).await["status"],
         json!("SUCCESS")

@@ -246,9 +246,14 @@ async fn a_failed_callback_is_retried_given_up_and_redelivered_with_the_same_byt
 
     // Redelivered: the same id and body, taken by a healthy receiver.
     r.answer_with(200);
-    paylink_server::ops::merchants::redeliver(&app.store, &h.record.notice.id, app.now())
-        .await
-        .unwrap();
+    paylink_server::ops::merchants::redeliver(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        &h.record.notice.id,
+        app.now(),
+    )
+    .await
+    .unwrap();
     let third = r.wait_for("/postback", 3).await[2].clone();
     assert_eq!(third.header("webhook-id"), first.header("webhook-id"));
     assert_eq!(third.body, first.body);

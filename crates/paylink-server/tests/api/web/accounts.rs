@@ -617,6 +617,7 @@ async fn invite_link_lets_the_owner_of_a_merchant_made_elsewhere_set_a_password(
     let url = account_ops::invite(
         &app.store,
         &mailer,
+        &paylink_core::audit::Actor::cli("test"),
         app.merchant.merchant_id.as_str(),
         Some("a@b.test"),
         app.now(),
@@ -663,6 +664,7 @@ async fn invite_link_expires_after_seven_days() {
     let url = account_ops::invite(
         &app.store,
         &mailer,
+        &paylink_core::audit::Actor::cli("test"),
         app.merchant.merchant_id.as_str(),
         Some("a@b.test"),
         app.now(),

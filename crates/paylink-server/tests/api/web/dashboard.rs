@@ -180,9 +180,15 @@ async fn every_new_form_without_the_sessions_csrf_token_is_refused_and_changes_n
     let email = "csrf@merchant.test";
     let mut su = signed_up(&app, email).await;
     let merchant = merchant_id(&app, email).await;
-    paylink_server::ops::merchants::set_verified(&app.store, merchant.as_str(), true)
-        .await
-        .expect("verified");
+    paylink_server::ops::merchants::set_verified(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant.as_str(),
+        true,
+        0,
+    )
+    .await
+    .expect("verified");
     let bill = api_bill(&app, &su, "1000", None, None).await;
     let payment = paid(&app, &su, "1000", None).await;
     let b = &mut su.browser;
@@ -859,9 +865,15 @@ async fn an_unverified_merchant_or_one_without_the_money_may_not_pay_out() {
     assert!(rows(&unverified, "payout").is_empty());
 
     let merchant = merchant_id(&app, email).await;
-    paylink_server::ops::merchants::set_verified(&app.store, merchant.as_str(), true)
-        .await
-        .expect("verified");
+    paylink_server::ops::merchants::set_verified(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant.as_str(),
+        true,
+        0,
+    )
+    .await
+    .expect("verified");
     let short = su
         .browser
         .submit(
@@ -909,9 +921,15 @@ async fn a_verified_merchant_pays_out_and_cancels_a_payout_under_moderation() {
     let email = "payouts@merchant.test";
     let mut su = signed_up(&app, email).await;
     let merchant = merchant_id(&app, email).await;
-    paylink_server::ops::merchants::set_verified(&app.store, merchant.as_str(), true)
-        .await
-        .expect("verified");
+    paylink_server::ops::merchants::set_verified(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant.as_str(),
+        true,
+        0,
+    )
+    .await
+    .expect("verified");
     // Every payout waits for an operator, so it stays cancelable while the test looks.
     app.set_profile(
         &merchant,
@@ -1207,9 +1225,15 @@ async fn another_merchants_payout_account_and_payout_are_out_of_reach() {
     let mut b = signed_up(&app, "intruder@merchant.test").await;
     for (email, su) in [("owner@merchant.test", &a), ("intruder@merchant.test", &b)] {
         let m = merchant_id(&app, email).await;
-        paylink_server::ops::merchants::set_verified(&app.store, m.as_str(), true)
-            .await
-            .expect("verified");
+        paylink_server::ops::merchants::set_verified(
+            &app.store,
+            &paylink_core::audit::Actor::cli("test"),
+            m.as_str(),
+            true,
+            0,
+        )
+        .await
+        .expect("verified");
         app.set_profile(
             &m,
             PayoutProfile {

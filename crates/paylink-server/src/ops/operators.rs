@@ -1,0 +1,332 @@
+//! The console's operators: made by an admin (or `paylink operator create`) with a one-time
+//! link to choose a password, roles `admin` and `support`, access taken away and given back,
+//! and a TOTP second factor each operator can turn on. Every change is audited.
+
+use crate::keys::{totp_context, totp_offer_context, InstanceKeys};
+use crate::ops::accounts::{one_time_link, taken, Mailer};
+use crate::ops::OpError;
+use paylink_core::account::{normalize_email, Account, AccountKind, LinkPurpose};
+use paylink_core::audit::{Actor, Power, Role};
+use paylink_core::error::Rule;
+use paylink_core::id::AccountId;
+use paylink_core::plan::{Plan, Write};
+use paylink_core::time::Millis;
+use paylink_core::{totp, DomainError};
+use paylink_store::{Store, StoreError};
+
+/// A new operator and the link that lets them choose a password (also emailed).
+pub struct CreatedOperator {
+    pub account: Account,
+    pub link: String,
+}
+
+/// Makes an operator with `role`; answers the account and its one-time link (7 days).
+pub async fn create(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    actor: &Actor,
+    email: &str,
+    role: Role,
+    now: Millis,
+) -> Result<CreatedOperator, OpError> {
+    actor.require(Power::Admin)?;
+    let role = console_role(role)?;
+    let email = normalize_email(email)?;
+    if store
+        .account_by_email(AccountKind::Operator, &email)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    let account = Account {
+        id: AccountId::random(&mut rand::thread_rng()),
+        kind: AccountKind::Operator,
+        merchant_id: None,
+        email: email.clone(),
+        password_hash: None,
+        role: Some(role.as_str().to_string()),
+        totp_sealed: None,
+        totp_last_step: None,
+        disabled_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let (token, link) = one_time_link(&account, LinkPurpose::Invite, now);
+    let url = mailer.operator_link_url(&token);
+    let writes = vec![
+        Write::InsertAccount(account.clone()),
+        Write::InsertLink { link, now },
+        mailer.notice(
+            &email,
+            "Your paylink console account",
+            format!(
+                "An operator account ({role}) of the paylink console was made for {email}.\n\n\
+                 To choose your password and sign in, open this link within 7 days:\n{url}",
+                role = role.as_str()
+            ),
+            now,
+        ),
+        Write::Audit(actor.record(
+            "operator.create",
+            &email,
+            "",
+            format!("role={}", role.as_str()),
+            now,
+        )),
+    ];
+    store.apply(Plan { writes }).await.map_err(|e| match e {
+        StoreError::Conflict(_) => taken(),
+        e => e.into(),
+    })?;
+    Ok(CreatedOperator { account, link: url })
+}
+
+fn console_role(role: Role) -> Result<Role, DomainError> {
+    match role {
+        Role::Admin | Role::Support => Ok(role),
+        Role::Cli => Err(DomainError::Invalid {
+            field: "role",
+            kind: Rule::Unknown,
+        }),
+    }
+}
+
+/// Every operator, by email.
+pub async fn list(store: &Store) -> Result<Vec<Account>, OpError> {
+    Ok(store.operators().await?)
+}
+
+/// The operator `id`.
+pub async fn operator(store: &Store, id: &str) -> Result<Account, OpError> {
+    let missing = || DomainError::Invalid {
+        field: "operator",
+        kind: Rule::Unknown,
+    };
+    let id = AccountId::parse(id).ok_or_else(missing)?;
+    store
+        .account(&id)
+        .await?
+        .filter(|a| a.kind == AccountKind::Operator)
+        .ok_or_else(|| missing().into())
+}
+
+/// The role a console session acts with; `None` for a disabled operator or a stored role
+/// this version does not know (such an account may do nothing).
+pub fn role_of(account: &Account) -> Option<Role> {
+    if account.kind != AccountKind::Operator || account.disabled_at.is_some() {
+        return None;
+    }
+    account.role.as_deref().and_then(Role::parse)
+}
+
+fn state(role: Option<&str>, disabled: bool) -> String {
+    format!(
+        "role={}{}",
+        role.unwrap_or("-"),
+        if disabled { " disabled" } else { "" }
+    )
+}
+
+/// Changes an operator's role, or takes their access away (`disabled`: every session ends)
+/// or gives it back. The last admin who can sign in cannot be demoted or disabled: the
+/// console would have nobody to manage it (the CLI can always make another).
+pub async fn set_access(
+    store: &Store,
+    actor: &Actor,
+    id: &str,
+    role: Role,
+    disabled: bool,
+    now: Millis,
+) -> Result<Account, OpError> {
+    actor.require(Power::Admin)?;
+    let role = console_role(role)?;
+    let account = operator(store, id).await?;
+    let was_admin = role_of(&account) == Some(Role::Admin);
+    let stays_admin = role == Role::Admin && !disabled;
+    if was_admin && !stays_admin {
+        let admins = store
+            .operators()
+            .await?
+            .iter()
+            .filter(|a| role_of(a) == Some(Role::Admin))
+            .count();
+        if admins <= 1 {
+            return Err(DomainError::Invalid {
+                field: "operator",
+                kind: Rule::Refused {
+                    reason: "the last admin cannot be demoted or disabled".into(),
+                },
+            }
+            .into());
+        }
+    }
+    let mut writes = vec![
+        Write::SetOperator {
+            account_id: account.id.clone(),
+            role: role.as_str().to_string(),
+            disabled,
+            now,
+        },
+        Write::Audit(actor.record(
+            "operator.access",
+            &account.email,
+            state(account.role.as_deref(), account.disabled_at.is_some()),
+            state(Some(role.as_str()), disabled),
+            now,
+        )),
+    ];
+    if disabled {
+        writes.push(Write::RevokeSessions {
+            account_id: account.id.clone(),
+            except: None,
+            now,
+        });
+    }
+    store.apply(Plan { writes }).await.map_err(|e| match e {
+        StoreError::GuardFailed(g) => OpError::refused(g),
+        e => e.into(),
+    })?;
+    operator(store, id).await
+}
+
+/// A new one-time link for an operator who lost their password (or never used the first):
+/// answers it, and emails it.
+pub async fn reset_link(
+    store: &Store,
+    mailer: &Mailer<'_>,
+    actor: &Actor,
+    id: &str,
+    now: Millis,
+) -> Result<String, OpError> {
+    actor.require(Power::Admin)?;
+    let account = operator(store, id).await?;
+    let (token, link) = one_time_link(&account, LinkPurpose::Reset, now);
+    let url = mailer.operator_link_url(&token);
+    let writes = vec![
+        Write::InsertLink { link, now },
+        mailer.notice(
+            &account.email,
+            "Choose your paylink console password",
+            format!("To choose a new password, open this link within an hour:\n{url}"),
+            now,
+        ),
+        Write::Audit(actor.record("operator.reset_link", &account.email, "", "", now)),
+    ];
+    store.apply(Plan { writes }).await?;
+    Ok(url)
+}
+
+/// A secret offered for an authenticator, until the operator confirms it with a code.
+pub struct TotpOffer {
+    /// Base32, for typing into the app.
+    pub secret: String,
+    /// `otpauth://` for the QR code.
+    pub uri: String,
+    /// The secret sealed to the account for the confirming form: the server keeps nothing
+    /// until a code proves the app has it.
+    pub offer: String,
+}
+
+/// A fresh secret for `account`'s authenticator, listed under the instance's `issuer`.
+pub fn totp_offer(keys: &InstanceKeys, account: &Account, issuer: &str) -> TotpOffer {
+    let secret = totp::generate_secret(&mut rand::thread_rng());
+    let text = totp::base32_encode(&secret);
+    TotpOffer {
+        uri: totp::otpauth_uri(issuer, &account.email, &secret),
+        offer: keys.seal.seal(
+            &mut rand::thread_rng(),
+            &text,
+            &totp_offer_context(account.id.as_str()),
+        ),
+        secret: text,
+    }
+}
+
+fn wrong_code() -> OpError {
+    DomainError::Invalid {
+        field: "code",
+        kind: Rule::NotValid,
+    }
+    .into()
+}
+
+/// Turns on `account`'s second factor with an offered secret, once `code` shows the app has
+/// it; the code's step is spent. Only the operator themself (the signed-in account) does this.
+pub async fn enable_totp(
+    store: &Store,
+    keys: &InstanceKeys,
+    actor: &Actor,
+    account: &Account,
+    offer: &str,
+    code: &str,
+    now: Millis,
+) -> Result<(), OpError> {
+    let text = keys
+        .seal
+        .open(offer, &totp_offer_context(account.id.as_str()))
+        .ok_or_else(wrong_code)?;
+    let secret = totp::base32_decode(text.expose()).ok_or_else(wrong_code)?;
+    let step = totp::verify(&secret, code.trim(), now, None).ok_or_else(wrong_code)?;
+    let sealed = keys.seal.seal(
+        &mut rand::thread_rng(),
+        text.expose(),
+        &totp_context(account.id.as_str()),
+    );
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::SetTotp {
+                    account_id: account.id.clone(),
+                    sealed: Some(sealed),
+                    now,
+                },
+                Write::UseTotpStep {
+                    account_id: account.id.clone(),
+                    step: i64::try_from(step).map_err(|_| wrong_code())?,
+                },
+                Write::Audit(actor.record("operator.totp", &account.email, "off", "on", now)),
+            ],
+        })
+        .await?;
+    Ok(())
+}
+
+/// Turns the second factor off: the operator themself, or an admin for another (a lost phone).
+pub async fn disable_totp(
+    store: &Store,
+    actor: &Actor,
+    account: &Account,
+    now: Millis,
+) -> Result<(), OpError> {
+    if actor.name != account.email {
+        actor.require(Power::Admin)?;
+    }
+    store
+        .apply(Plan {
+            writes: vec![
+                Write::SetTotp {
+                    account_id: account.id.clone(),
+                    sealed: None,
+                    now,
+                },
+                Write::Audit(actor.record(
+                    "operator.totp",
+                    &account.email,
+                    if account.totp_sealed.is_some() {
+                        "on"
+                    } else {
+                        "off"
+                    },
+                    "off",
+                    now,
+                )),
+            ],
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::GuardFailed(g) => OpError::refused(g),
+            e => e.into(),
+        })?;
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! Operators' access: invitation, sign-in with and without the second factor, the console's
+//! own session cookie, access taken away, the last admin.
+
+use super::*;
+use crate::web::signed_up;
+use paylink_core::totp;
+
+/// The TOTP secret the account page offers, from its text.
+fn offered_secret(page: &Page) -> Vec<u8> {
+    let text = page.text_of("totp-secret").expect("a secret on the page");
+    totp::base32_decode(text.trim()).expect("base32")
+}
+
+fn code_at(secret: &[u8], now: i64) -> String {
+    totp::totp(totp::Algorithm::Sha1, secret, now, 6).expect("a code")
+}
+
+/// Turns the second factor on through the account page; answers the secret.
+async fn turn_totp_on(app: &TestApp, b: &mut Browser) -> Vec<u8> {
+    let page = b.get("/admin/account").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let secret = offered_secret(&page);
+    let offer = page.input_value("offer").expect("the sealed offer");
+    let csrf = page.csrf();
+    let code = code_at(&secret, app.now());
+    let on = b
+        .post(
+            "/admin/account/totp",
+            &[("csrf", &csrf), ("offer", &offer), ("code", &code)],
+        )
+        .await;
+    on.assert_redirect("/admin/account?notice=totp_on");
+    secret
+}
+
+#[tokio::test]
+async fn an_invited_operator_chooses_a_password_and_signs_in_with_it() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let account = b.get("/admin/account").await;
+    assert_eq!(account.status, 200);
+    assert_eq!(account.text_of("email").as_deref(), Some("admin@ops.test"));
+    assert_eq!(account.text_of("role").as_deref(), Some("admin"));
+    // The invitation link is spent.
+    let (fresh, signed) = sign_in(&app, "admin@ops.test", PASSWORD, "").await;
+    signed.assert_redirect("/admin");
+    assert!(fresh.cookie("paylink_console").is_some());
+    let wrong = sign_in(&app, "admin@ops.test", "not the password at all", "")
+        .await
+        .1;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.set_cookie("paylink_console").is_none());
+}
+
+#[tokio::test]
+async fn the_console_cookie_is_its_own_and_only_for_admin_paths() {
+    let app = spawn_app().await;
+    let (_b, page) = {
+        invite(&app, "ops@ops.test", Role::Support).await;
+        let link = invite(&app, "ops2@ops.test", Role::Support).await;
+        let mut b = Browser::new(&app);
+        let page = b.submit(&link, &link, &[("password", PASSWORD)]).await;
+        (b, page)
+    };
+    let cookie = page
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("paylink_console="))
+        .expect("a console session cookie");
+    assert!(cookie.contains("Path=/admin"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        !page
+            .set_cookies
+            .iter()
+            .any(|c| c.starts_with("paylink_session=")),
+        "no merchant session"
+    );
+}
+
+#[tokio::test]
+async fn a_merchant_session_never_opens_the_console_nor_an_operator_session_the_app() {
+    let app = spawn_app().await;
+    let mut merchant = signed_up(&app, "shop@example.com").await.browser;
+    for path in ["/admin", "/admin/operators", "/admin/account"] {
+        merchant.get(path).await.assert_redirect("/admin/sign-in");
+    }
+    // The merchant's session token replayed as a console cookie opens nothing either.
+    let token = merchant.cookie("paylink_session").unwrap().to_string();
+    merchant.put_cookie("paylink_console", &token);
+    merchant
+        .get("/admin/account")
+        .await
+        .assert_redirect("/admin/sign-in");
+    // And the merchant's credentials are not an operator's.
+    let page = sign_in(&app, "shop@example.com", PASSWORD, "").await.1;
+    assert_eq!(page.status, 401);
+
+    let mut op = admin(&app).await;
+    let console = op.cookie("paylink_console").unwrap().to_string();
+    op.put_cookie("paylink_session", &console);
+    op.get("/dashboard").await.assert_redirect("/sign-in");
+}
+
+#[tokio::test]
+async fn with_the_second_factor_on_sign_in_takes_the_current_code_once() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let secret = turn_totp_on(&app, &mut b).await;
+    let page = b.get("/admin/account?notice=totp_on").await;
+    assert!(page.text.contains("id=\"totp-off\""), "{}", page.text);
+    // The stored secret is sealed: the database holds no base32 of it.
+    let account = app
+        .store
+        .account_by_email(
+            paylink_core::account::AccountKind::Operator,
+            "admin@ops.test",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let sealed = account.totp_sealed.expect("the secret is stored");
+    assert!(!sealed.contains(&totp::base32_encode(&secret)));
+
+    // The code the enrolment used is spent: a sign-in in the same step needs the next one.
+    let used = code_at(&secret, app.now());
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, &used).await.1;
+    assert_eq!(page.status, 401, "a spent code");
+    app.advance_ms(30_000);
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, "").await.1;
+    assert_eq!(page.status, 401, "no code");
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, "000000").await.1;
+    assert_eq!(page.status, 401, "a wrong code");
+    let code = code_at(&secret, app.now());
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, &code).await.1;
+    page.assert_redirect("/admin");
+    // The same code again (replayed from the same 30 seconds) is refused.
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, &code).await.1;
+    assert_eq!(page.status, 401, "a replayed code");
+}
+
+#[tokio::test]
+async fn two_sign_ins_racing_with_one_code_let_one_in() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let secret = turn_totp_on(&app, &mut b).await;
+    app.advance_ms(30_000);
+    let code = code_at(&secret, app.now());
+    let app = std::sync::Arc::new(app);
+    let mut tries = tokio::task::JoinSet::new();
+    // Four: a fifth failure in the window would lock the account (and refuse all of them).
+    for _ in 0..4 {
+        let (app, code) = (app.clone(), code.clone());
+        tries.spawn(async move {
+            sign_in(&app, "admin@ops.test", PASSWORD, &code)
+                .await
+                .1
+                .status
+        });
+    }
+    let statuses: Vec<u16> = tries.join_all().await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 303).count(),
+        1,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_enrolment_code_leaves_the_second_factor_off() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let page = b.get("/admin/account").await;
+    let offer = page.input_value("offer").unwrap();
+    let csrf = page.csrf();
+    let refused = b
+        .post(
+            "/admin/account/totp",
+            &[("csrf", &csrf), ("offer", &offer), ("code", "123456")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    refused.assert_shows("That code is not right");
+    // An offer made for another account does not enrol this one.
+    let mut other = support(&app).await;
+    let theirs = other.get("/admin/account").await;
+    let secret = offered_secret(&theirs);
+    let their_offer = theirs.input_value("offer").unwrap();
+    let code = code_at(&secret, app.now());
+    let refused = b
+        .post(
+            "/admin/account/totp",
+            &[("csrf", &csrf), ("offer", &their_offer), ("code", &code)],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, "").await.1;
+    page.assert_redirect("/admin");
+}
+
+#[tokio::test]
+async fn an_operator_whose_access_is_taken_away_is_signed_out_and_refused() {
+    let app = spawn_app().await;
+    let mut a = admin(&app).await;
+    let mut s = support(&app).await;
+    assert_eq!(s.get("/admin/account").await.status, 200);
+    let list = a.get("/admin/operators").await;
+    let id = operator_id(&app, "support@ops.test").await;
+    let csrf = list.csrf();
+    a.post(
+        &format!("/admin/operators/{id}"),
+        &[("csrf", &csrf), ("do", "disable")],
+    )
+    .await
+    .assert_redirect("/admin/operators?notice=done");
+    s.get("/admin/account")
+        .await
+        .assert_redirect("/admin/sign-in");
+    let page = sign_in(&app, "support@ops.test", PASSWORD, "").await.1;
+    assert_eq!(page.status, 401);
+    let entries = audited(&app, "support@ops.test").await;
+    assert_eq!(entries[0].action, "operator.access");
+    assert_eq!(entries[0].actor, "admin@ops.test");
+    assert_eq!(entries[0].after, "role=support disabled");
+    // Given back, the operator signs in again.
+    a.post(
+        &format!("/admin/operators/{id}"),
+        &[("csrf", &csrf), ("do", "enable")],
+    )
+    .await
+    .assert_redirect("/admin/operators?notice=done");
+    let page = sign_in(&app, "support@ops.test", PASSWORD, "").await.1;
+    page.assert_redirect("/admin");
+}
+
+pub async fn operator_id(app: &TestApp, email: &str) -> String {
+    app.store
+        .account_by_email(paylink_core::account::AccountKind::Operator, email)
+        .await
+        .unwrap()
+        .expect("the operator exists")
+        .id
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_last_admin_cannot_be_demoted_or_disabled() {
+    let app = spawn_app().await;
+    let mut a = admin(&app).await;
+    let id = operator_id(&app, "admin@ops.test").await;
+    let csrf = a.get("/admin/operators").await.csrf();
+    for action in ["support", "disable"] {
+        let page = a
+            .post(
+                &format!("/admin/operators/{id}"),
+                &[("csrf", &csrf), ("do", action)],
+            )
+            .await;
+        assert_eq!(page.status, 422, "{action}: {}", page.text);
+        page.assert_shows("the last admin who can sign in");
+    }
+    assert_eq!(a.get("/admin/account").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_admin_creates_an_operator_whose_link_is_shown_once_and_emailed() {
+    let app = spawn_app().await;
+    let mut a = admin(&app).await;
+    let page = a
+        .submit(
+            "/admin/operators",
+            "/admin/operators",
+            &[("email", "New.Person@Ops.test"), ("role", "support")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let link = page.text_of("operator-link").expect("the link is shown");
+    assert!(link.contains("/admin/password/"), "{link}");
+    // The list shows the new operator as invited, and the link works once.
+    let list = a.get("/admin/operators").await;
+    assert!(list.text.contains("new.person@ops.test"));
+    assert!(!list.text.contains(&link), "the link is not shown again");
+    let path = &link[link.find("/admin/password/").unwrap()..];
+    let mut b = Browser::new(&app);
+    b.submit(path, path, &[("password", PASSWORD)])
+        .await
+        .assert_redirect("/admin/account");
+    assert_eq!(Browser::new(&app).get(path).await.status, 410);
+    // Taken: the same email again is refused.
+    let again = a
+        .submit(
+            "/admin/operators",
+            "/admin/operators",
+            &[("email", "new.person@ops.test"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(again.status, 422);
+    let entries = audited(&app, "new.person@ops.test").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].action, "operator.create");
+    assert_eq!(entries[0].after, "role=support");
+}
+
+#[tokio::test]
+async fn a_merchant_link_does_not_open_the_console_nor_an_operator_link_the_app() {
+    let app = spawn_app().await;
+    let link = invite(&app, "someone@ops.test", Role::Support).await;
+    let merchant_path = link.replace("/admin/password/", "/password/");
+    assert_eq!(Browser::new(&app).get(&merchant_path).await.status, 410);
+    assert_eq!(Browser::new(&app).get(&link).await.status, 200);
+}

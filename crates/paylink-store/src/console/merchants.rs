@@ -1,0 +1,1 @@
+//! The console's SQL reads: merchants.
