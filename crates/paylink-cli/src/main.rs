@@ -595,7 +595,7 @@ fn shop_changes(o: &ShopOptions, enabled: Option<bool>) -> Result<ShopChanges, F
             .commission
             .as_deref()
             .map(|c| {
-                Rate::parse_percent(c).ok_or_else(|| {
+                Rate::parse_percent(c).map(Some).ok_or_else(|| {
                     Failure(format!(
                         "--commission: {c:?} must be a percentage from 0 to 100 (at most two decimals)"
                     ))
@@ -1240,12 +1240,34 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Who the CLI acts as in the audit log: `cli@<the host user>`.
+/// Who the CLI acts as in the audit log: `cli@<the host user>` (from `USER`, else the
+/// account of the process's user id, else `uid<N>`).
 pub fn cli_actor() -> paylink_core::audit::Actor {
+    let plausible = |u: &String| !u.is_empty() && u.len() <= 64 && !u.chars().any(char::is_control);
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .ok()
-        .filter(|u| !u.is_empty() && u.len() <= 64 && !u.chars().any(char::is_control))
+        .filter(plausible)
+        .or_else(|| system_user().filter(plausible))
         .unwrap_or_else(|| "unknown".into());
     paylink_core::audit::Actor::cli(&user)
+}
+
+/// The name of the process's user id in `/etc/passwd` (Linux), else `uid<N>`.
+fn system_user() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    Some(
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 2 && f[2] == uid)
+            .map_or_else(|| format!("uid{uid}"), |f| f[0].to_string()),
+    )
 }

@@ -2787,3 +2787,102 @@ fn the_log_check_finds_plain_lines_cards_tokens_and_secrets() {
     let secret = r#"{"fields":{"message":"whsec_NZtWBYPb7drsbDYTkvU7W8a6"}}"#;
     assert!(log_problem(secret).is_some());
 }
+
+/// What the CLI does is in the audit log as `cli@<the host user>`, and `paylink audit list`
+/// shows it, narrowed as asked.
+#[tokio::test]
+async fn cli_actions_are_audited_as_the_host_user_and_audit_list_shows_them() {
+    let fx = Fixture::new().await;
+    let as_user = |args: &[&str]| {
+        let mut cmd = fx.cmd(args);
+        cmd.env("USER", "opsdesk");
+        run(cmd)
+    };
+    as_user(&[
+        "fx", "set", "--from", "USD", "--to", "RUB", "--rate", "92.5", "--json",
+    ])
+    .await
+    .json();
+    as_user(&[
+        "fx", "set", "--from", "USD", "--to", "RUB", "--rate", "93", "--json",
+    ])
+    .await
+    .json();
+    let listed = fx.admin(&["audit", "list", "--json"]).await.json();
+    let entries = listed["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 2, "{listed:?}");
+    let newest = &entries[0];
+    assert_eq!(newest["actor"], json!("cli@opsdesk"), "{newest:?}");
+    assert_eq!(newest["role"], json!("cli"));
+    assert_eq!(newest["address"], json!(""));
+    assert_eq!(newest["action"], json!("fx.set"));
+    assert_eq!(newest["target"], json!("USD/RUB"));
+    assert_eq!(
+        (&newest["before"], &newest["after"]),
+        (&json!("92.5"), &json!("93"))
+    );
+    // Filters.
+    let by_actor = fx
+        .admin(&["audit", "list", "--actor", "cli@opsdesk", "--json"])
+        .await
+        .json();
+    assert_eq!(by_actor["entries"].as_array().map(Vec::len), Some(2));
+    let nobody = fx
+        .admin(&["audit", "list", "--actor", "cli@someone", "--json"])
+        .await
+        .json();
+    assert_eq!(nobody["entries"], json!([]));
+    let one = fx
+        .admin(&["audit", "list", "--limit", "1", "--json"])
+        .await
+        .json();
+    assert_eq!(one["entries"][0]["after"], json!("93"));
+    fx.admin(&["audit", "list", "--from", "yesterday"])
+        .await
+        .refused(&["--from"]);
+}
+
+/// `paylink operator create` makes a console operator and prints their one-time link; the
+/// creation is audited.
+#[tokio::test]
+async fn operator_create_prints_a_console_link_and_is_audited() {
+    let fx = Fixture::new().await;
+    let mut cmd = fx.cmd(&[
+        "operator", "create", "--email", "x@y.z", "--role", "admin", "--json",
+    ]);
+    cmd.env("USER", "opsdesk");
+    let made = run(cmd).await.json();
+    assert_eq!(made["email"], json!("x@y.z"));
+    assert_eq!(made["role"], json!("admin"));
+    let link = text(&made, "sign_in_link");
+    assert!(link.contains("/admin/password/"), "{link}");
+    let listed = fx.admin(&["operator", "list", "--json"]).await.json();
+    assert_eq!(
+        listed["operators"][0]["email"],
+        json!("x@y.z"),
+        "{listed:?}"
+    );
+    assert_eq!(listed["operators"][0]["password_set"], json!(false));
+    let audit = fx
+        .admin(&["audit", "list", "--action", "operator.", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        audit["entries"][0]["actor"],
+        json!("cli@opsdesk"),
+        "{audit:?}"
+    );
+    assert_eq!(audit["entries"][0]["target"], json!("x@y.z"));
+    assert_eq!(audit["entries"][0]["after"], json!("role=admin"));
+    // The same email twice is refused and changes nothing.
+    fx.admin(&[
+        "operator", "create", "--email", "x@y.z", "--role", "support",
+    ])
+    .await
+    .refused(&["exists"]);
+    let again = fx
+        .admin(&["audit", "list", "--action", "operator.", "--json"])
+        .await
+        .json();
+    assert_eq!(again["entries"].as_array().map(Vec::len), Some(1));
+}

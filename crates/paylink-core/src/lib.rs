@@ -24,6 +24,7 @@ pub mod payout;
 pub mod permanent_link;
 pub mod plan;
 pub mod refund;
+pub mod rules;
 pub mod sandbox;
 pub mod seal;
 pub mod secret;

@@ -466,6 +466,11 @@ pub enum Write {
     },
     /// A line of the audit log; the log is append-only.
     Audit(AuditEntry),
+    /// The money rules every process uses from now on ([`crate::rules::MoneyRules::to_text`]);
+    /// `None`: back to the configuration's.
+    SetMoneyRules {
+        text: Option<String>,
+    },
     /// Turns an operator's second factor on (`sealed`: the TOTP secret sealed to the account)
     /// or off. Guard: the account exists ([`Guard::AccountNotFound`]).
     SetTotp {

@@ -147,6 +147,7 @@ impl Application {
             Arc::new(InstanceKeys::open(&settings.keys, &settings.database_url, &store).await?);
         // Only the sandbox ships; `check_mode` refused live mode before this point.
         let sandbox = Arc::new(SandboxAcquirer::new(&public_url, keys.sandbox.clone()));
+        let rules = std::sync::RwLock::new(settings.money.rules());
         let state = AppState::new(Services {
             store: store.clone(),
             postback_client: dispatcher::client(&settings.postbacks),
@@ -158,7 +159,9 @@ impl Application {
             keys,
             postbacks_due: tokio::sync::Notify::new(),
             payouts_due: tokio::sync::Notify::new(),
+            money_rules: rules,
         });
+        state.reload_money_rules().await;
         let panics = Panics::default();
         Ok(Application {
             listener,
@@ -224,6 +227,10 @@ impl Application {
             }))
         });
         let key_watch = tokio::spawn(crate::keys::watch(self.state.keys.clone(), stopped.clone()));
+        let rules_watch = tokio::spawn(crate::state::watch_money_rules(
+            self.state.clone(),
+            stopped.clone(),
+        ));
         let (metrics_stop, metrics_stopped) = tokio::sync::watch::channel(false);
         let metrics_server = self.metrics_listener.map(|listener| {
             let router = Router::new()
@@ -265,6 +272,7 @@ impl Application {
             let _ = w.await;
         }
         let _ = key_watch.await;
+        let _ = rules_watch.await;
         self.store.close().await;
         served
     }

@@ -129,6 +129,16 @@ pub struct MoneySettings {
     pub work: bool,
 }
 
+impl MoneySettings {
+    /// The money rules the configuration gives (an operator may save others in the console).
+    pub fn rules(&self) -> paylink_core::rules::MoneyRules {
+        paylink_core::rules::MoneyRules {
+            settle_after_ms: i64::try_from(self.settle_after.as_millis()).unwrap_or(i64::MAX),
+            payouts: self.payouts.clone(),
+        }
+    }
+}
+
 impl Default for MoneySettings {
     fn default() -> Self {
         let direction = |min, max, bps, fixed| DirectionRules {

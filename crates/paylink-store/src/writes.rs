@@ -108,6 +108,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::AddDisputeMessage { .. }
             | Write::DecideDispute { .. }) => crate::disputes::lock(w),
             Write::Audit(_) => None,
+            Write::SetMoneyRules { .. } => Some(("instance_settings", "money_rules".to_string())),
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -833,6 +834,15 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::AddDisputeMessage { .. }
         | Write::DecideDispute { .. }) => crate::disputes::push(out, w),
         Write::Audit(entry) => crate::console::push_audit(out, entry),
+        Write::SetMoneyRules { text: Some(text) } => out.push(Statement::new(
+            "INSERT INTO instance_settings (name, value) VALUES ('money_rules', $1)
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            vec![text.as_str().into()],
+        )),
+        Write::SetMoneyRules { text: None } => out.push(Statement::new(
+            "DELETE FROM instance_settings WHERE name = 'money_rules'",
+            vec![],
+        )),
         card_api => crate::issuing::push(out, card_api),
     }
 }

@@ -332,7 +332,7 @@ pub async fn booking(st: &AppState, bill: &Bill, shop: &Shop) -> Result<Booking,
     let booking = Booking {
         balance_currency,
         fx_rate,
-        settle_after: st.settings.money.settle_after.as_millis() as i64,
+        settle_after: st.money_rules().settle_after_ms,
     };
     booking.check(bill.currency)?;
     Ok(booking)

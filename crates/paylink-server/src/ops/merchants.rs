@@ -41,7 +41,8 @@ pub struct ShopChanges {
     pub result_url: Option<String>,
     pub success_url: Option<String>,
     pub fail_url: Option<String>,
-    pub commission: Option<Rate>,
+    /// `Some(None)`: back to the server's default commission.
+    pub commission: Option<Option<Rate>>,
     pub enabled: Option<bool>,
 }
 
@@ -64,8 +65,8 @@ impl ShopChanges {
         set(&mut shop.result_url, self.result_url);
         set(&mut shop.success_url, self.success_url);
         set(&mut shop.fail_url, self.fail_url);
-        if self.commission.is_some() {
-            shop.commission = self.commission;
+        if let Some(c) = self.commission {
+            shop.commission = c;
         }
         if let Some(e) = self.enabled {
             shop.enabled = e;

@@ -12,6 +12,7 @@ pub mod fx;
 pub mod idempotency;
 pub mod issuing;
 pub mod merchants;
+pub mod money_rules;
 pub mod operators;
 pub mod payouts;
 pub mod permanent_links;

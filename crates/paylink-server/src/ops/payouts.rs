@@ -107,10 +107,11 @@ pub async fn create(
             return Err(order_taken());
         }
     }
+    let rules = st.money_rules().payouts;
     let cx = PayoutContext {
         merchant,
         profile: &state.profile,
-        rules: &st.settings.money.payouts,
+        rules: &rules,
         balance: state.balance,
         usage: state.usage,
         payee_banned: state.payee_banned,
@@ -264,7 +265,18 @@ pub async fn moderate(
             let profile = store.payout_profile(&payout.merchant_id).await?;
             let url = profile.and_then(|p| p.webhook_url);
             let outcome = Outcome::Declined(reason.chars().take(500).collect());
-            let (moved, plan) = decide::payout::finish(payout, outcome, url.as_deref(), now)?;
+            let (moved, mut plan) = decide::payout::finish(payout, outcome, url.as_deref(), now)?;
+            // Only from the status the operator saw: a payout another operator approved
+            // meanwhile (MODERATING -> NEW) is not declined behind their back.
+            for w in &mut plan.writes {
+                if let Write::MovePayout { from, .. } = w {
+                    *from = match payout.status {
+                        PayoutStatus::Moderating => &[PayoutStatus::Moderating],
+                        PayoutStatus::New => &[PayoutStatus::New],
+                        _ => from,
+                    };
+                }
+            }
             (moved, plan, "payout.decline")
         }
     };

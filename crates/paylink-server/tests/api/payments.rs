@@ -51,7 +51,7 @@ async fn a_card_payment_succeeds_with_the_default_commission() {
 async fn a_shop_commission_replaces_the_default() {
     let app = spawn_app().await;
     let changes = ShopChanges {
-        commission: Rate::parse_percent("1.25"),
+        commission: Some(Rate::parse_percent("1.25")),
         ..ShopChanges::default()
     };
     merchants::update_shop(
@@ -71,7 +71,7 @@ async fn a_shop_commission_replaces_the_default() {
     assert_amounts(&a, "100.5", "1.26", "99.24");
 
     let zero = ShopChanges {
-        commission: Some(Rate::ZERO),
+        commission: Some(Some(Rate::ZERO)),
         ..ShopChanges::default()
     };
     merchants::update_shop(

@@ -1,1 +1,36 @@
-//! The console's reads: audit.
+//! The console's reads: the audit log, a page at a time (newest first, keyset by `seq`, so
+//! entries written meanwhile never shift a page), for every operator role.
+
+use crate::ops::OpError;
+use paylink_core::audit::{Actor, AuditEntry, Power};
+use paylink_store::{AuditFilter, Store};
+
+/// Entries on one page of the console's log.
+pub const PAGE: i64 = 100;
+
+/// One page of the log.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// Newest first.
+    pub entries: Vec<AuditEntry>,
+    /// The `before` of the next (older) page, when there is one.
+    pub next: Option<i64>,
+}
+
+/// The `limit` newest entries matching `filter` (below `filter.before`).
+pub async fn page(
+    store: &Store,
+    actor: &Actor,
+    filter: &AuditFilter,
+    limit: i64,
+) -> Result<AuditPage, OpError> {
+    // Every operator may read the log (support too): it is how they see what happened.
+    actor.require(Power::Support)?;
+    let limit = limit.clamp(1, 1_000);
+    // One more than shown tells whether an older page exists, without a count.
+    let mut entries = store.audit_entries(filter, limit + 1).await?;
+    let more = entries.len() as i64 > limit;
+    entries.truncate(limit as usize);
+    let next = entries.last().filter(|_| more).map(|e| e.seq);
+    Ok(AuditPage { entries, next })
+}

@@ -7,6 +7,7 @@ mod audit;
 mod disputes;
 mod merchants;
 mod money;
+mod overview;
 mod payouts;
 mod postbacks;
 mod roles;
