@@ -446,6 +446,53 @@ impl Browser {
         assert_eq!(self.value_at(Locator::Id(&id)).await, value, "{label}");
     }
 
+    /// Ticks the checkbox named `label` (by its `aria-label`, or the label it sits in), if it is
+    /// not ticked yet.
+    pub async fn tick(&self, label: &str) {
+        let l = xpath_literal(label);
+        let xpath = format!(
+            "//input[@type='checkbox'][@aria-label={l}] | //label[normalize-space()={l}]//input[@type='checkbox']"
+        );
+        self.on(Locator::XPath(&xpath), "ticking", |e| async move {
+            if !e.is_selected().await? {
+                e.click().await?;
+            }
+            Ok(())
+        })
+        .await;
+        let ticked = self
+            .on(Locator::XPath(&xpath), "reading", |e| async move {
+                e.is_selected().await
+            })
+            .await;
+        assert!(ticked, "{label:?} is not ticked");
+    }
+
+    /// The rendered texts of every element `css` finds now (none: empty).
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let found = match self.client.find_all(Locator::Css(css)).await {
+            Ok(found) => found,
+            Err(e) => panic!("looking for {css}: {e}"),
+        };
+        let mut texts = Vec::with_capacity(found.len());
+        for e in found {
+            match e.text().await {
+                Ok(t) => texts.push(t),
+                Err(e) => panic!("reading {css}: {e}"),
+            }
+        }
+        texts
+    }
+
+    /// Scrolls the element `css` finds to the middle of the window (for a screenshot of it).
+    pub async fn scroll_to(&self, css: &str) {
+        self.wait_for(css).await;
+        let script = "document.querySelector(arguments[0]).scrollIntoView({block: 'center'});";
+        if let Err(e) = self.client.execute(script, vec![json!(css)]).await {
+            panic!("scrolling to {css}: {e}");
+        }
+    }
+
     async fn screenshot_as(&self, name: &str) -> PathBuf {
         let png = match self.client.screenshot().await {
             Ok(png) => png,

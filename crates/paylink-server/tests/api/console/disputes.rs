@@ -14,7 +14,7 @@ use serde_json::json;
 const HOUR_MS: i64 = 60 * 60 * 1000;
 
 /// A paid bill of the harness's merchant of `amount`: its payment's id.
-async fn paid(app: &TestApp, amount: &str) -> String {
+pub(super) async fn paid(app: &TestApp, amount: &str) -> String {
     let bill = app.bill(json!({ "amount": amount })).await;
     let a = app.pay_card(&bill, CARD_OK).await;
     assert_eq!(a.ok()["status"], json!("SUCCESS"), "{}", a.text);
@@ -23,7 +23,7 @@ async fn paid(app: &TestApp, amount: &str) -> String {
 
 /// A payer disputes `payment` through the web form, as after finding the charge; answers the
 /// dispute's reference.
-async fn dispute(app: &TestApp, payment: &str, email: &str, text: &str) -> String {
+pub(super) async fn dispute(app: &TestApp, payment: &str, email: &str, text: &str) -> String {
     let proof = paylink_server::ops::disputes::charge_proof(&app.keys, payment);
     let form = format!("/disputes/new?payment={payment}&proof={proof}");
     let mut payer = Browser::new(app);

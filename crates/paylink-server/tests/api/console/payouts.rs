@@ -9,7 +9,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 /// The default merchant's payouts wait for an operator; it has 4825.00 RUB available.
-async fn moderated(app: &TestApp) {
+pub(super) async fn moderated(app: &TestApp) {
     app.set_profile(
         &app.merchant.merchant_id,
         PayoutProfile {
@@ -22,7 +22,7 @@ async fn moderated(app: &TestApp) {
 }
 
 /// A card payout of `amount` RUB that waits in MODERATING; its id.
-async fn waiting(app: &TestApp, amount: &str) -> String {
+pub(super) async fn waiting(app: &TestApp, amount: &str) -> String {
     let p = created(&app.regular_payout(card(amount, CARD_OK)).await).remove(0);
     assert_eq!(p["status"], json!("MODERATING"), "{p}");
     id_of(&p)
