@@ -1,7 +1,8 @@
 //! The payer pages and the merchant web app in a real browser: headless Chromium driven
 //! through chromedriver with `fantoccini`, from the payment page to the merchant's success or
 //! fail page, with the postback checked on the receiver; and a merchant's whole day in the
-//! web app, found by labels and link texts as a person finds them.
+//! web app, and an operator's first day in the console, found by labels and link texts as a
+//! person finds them.
 //!
 //! They run only with `PAYLINK_BROWSER_TESTS=1` (and then fail loudly without `/usr/bin/chromium`
 //! and `/usr/bin/chromedriver`: `apt-get install -y chromium chromium-driver`); otherwise each
@@ -1123,5 +1124,267 @@ async fn a_merchant_signs_up_and_works_in_the_dashboard() {
     b.click_button("Reply").await;
     assert_eq!(b.text("#status").await, "Answered");
     b.screenshot("dispute-answered").await;
+    b.quit().await;
+}
+
+/// A paid bill of `amount` for the harness's merchant: its payment's id.
+async fn paid_bill(app: &TestApp, amount: &str) -> String {
+    let bill = app.bill(json!({ "amount": amount })).await;
+    let a = app.pay_card(&bill, CARD_OK).await;
+    assert_eq!(a.ok()["status"], json!("SUCCESS"), "{}", a.text);
+    a.ok()["id"].as_str().expect("a payment id").to_string()
+}
+
+/// The current authenticator code for the base32 `secret` the account page shows.
+fn authenticator_code(app: &TestApp, secret: &str) -> String {
+    use paylink_core::totp;
+    let secret: String = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    let secret = totp::base32_decode(&secret).expect("a base32 secret");
+    totp::totp(totp::Algorithm::Sha1, &secret, app.now(), 6).expect("a code")
+}
+
+/// An operator's first day in the console, clicked through as a person does: the invitation
+/// link, the second factor, sign-in with a code, a new colleague, a merchant verified, a payout
+/// approved, a dispute answered, an exchange rate set, and all of it read back in the audit
+/// log. Its screenshots illustrate the console's documentation.
+#[tokio::test]
+async fn an_operator_runs_the_console() {
+    if !enabled("console") {
+        return;
+    }
+    let app = spawn_app().await;
+
+    // Something to look at: payments spread over two days, a merchant who just signed up, a
+    // payout waiting for an operator and a payer's dispute.
+    let disputed = paid_bill(&app, "1250.00").await;
+    app.advance_ms(DAY_MS);
+    paid_bill(&app, "780.00").await;
+    app.advance_ms(3 * 60 * 60 * 1000);
+    paid_bill(&app, "2400.00").await;
+    app.advance_ms(2 * 60 * 60 * 1000);
+    app.set_profile(
+        &app.merchant.merchant_id,
+        paylink_core::payout::PayoutProfile {
+            moderation: true,
+            ..open_profile()
+        },
+    )
+    .await;
+    app.fund("5000").await;
+    let payout = created(&app.regular_payout(card("1000", CARD_OK)).await).remove(0);
+    assert_eq!(payout["status"], json!("MODERATING"), "{payout}");
+    let payout = id_of(&payout);
+    paylink_server::ops::merchants::create_merchant(
+        &app.store,
+        &app.keys,
+        "Corner shop",
+        Some("owner@corner-shop.example".into()),
+        false,
+        app.now(),
+    )
+    .await
+    .expect("a merchant signs up");
+    let payer = "payer@mail.test";
+    let proof = paylink_server::ops::disputes::charge_proof(&app.keys, &disputed);
+    let form = format!("/disputes/new?payment={disputed}&proof={proof}");
+    let sent = crate::web::Browser::new(&app)
+        .submit(
+            &form,
+            "/disputes/new",
+            &[
+                ("payment", &disputed),
+                ("proof", &proof),
+                ("email", payer),
+                ("text", "I did not buy anything in this shop."),
+            ],
+        )
+        .await;
+    let reference = sent
+        .text_of("reference")
+        .unwrap_or_else(|| panic!("no reference in {}", sent.text));
+
+    // The first admin, made as `paylink operator create` does: the one-time link.
+    let admin = "admin@ops.test";
+    let password = "correct horse battery";
+    let mailer = paylink_server::ops::accounts::Mailer {
+        gateway: None,
+        public_url: &app.address,
+        seal: &app.keys.seal,
+    };
+    let made = paylink_server::ops::operators::create(
+        &app.store,
+        &mailer,
+        &paylink_core::audit::Actor::cli("ops"),
+        admin,
+        paylink_core::audit::Role::Admin,
+        app.now(),
+    )
+    .await
+    .expect("the CLI makes an operator");
+
+    let mut b = Browser::start("console").await;
+    b.goto(&made.link).await;
+    b.fill("New password", password).await;
+    b.screenshot("choose-password").await;
+    b.click_button("Choose a password").await;
+    b.wait_for_url(&app.url("/admin/account")).await;
+    assert_eq!(b.text("#email").await, admin);
+    assert_eq!(b.text("#totp-state").await, "The second factor is off.");
+
+    // The second factor, from the secret the page shows.
+    let secret = b.text("#totp-secret").await;
+    let code = authenticator_code(&app, &secret);
+    b.fill("Authenticator code", &code).await;
+    b.screenshot("second-factor-offered").await;
+    b.click_button("Turn on").await;
+    assert_eq!(
+        b.text("#totp-state").await,
+        "The second factor is on: sign-in asks for a code."
+    );
+    b.screenshot("second-factor-on").await;
+
+    // Signing in again takes the next code: the one used to turn it on is spent.
+    b.click_button("Sign out").await;
+    b.wait_for_url(&app.url("/admin/sign-in")).await;
+    app.advance_ms(30_000);
+    b.fill("Email", admin).await;
+    b.fill("Password", password).await;
+    let code = authenticator_code(&app, &secret);
+    b.fill("Authenticator code", &code).await;
+    b.screenshot("sign-in").await;
+    b.click_button("Sign in to the console").await;
+    assert_eq!(b.url().await, app.url("/admin"));
+    assert_eq!(b.text("h1").await, "Overview");
+    assert_eq!(b.text("#payments-30d").await, "4");
+    b.wait_for("#charts-24h svg").await;
+    b.screenshot("overview").await;
+
+    // A colleague for support.
+    b.click_link("Operators").await;
+    b.fill("Email", "support@ops.test").await;
+    b.choose("Role", "support").await;
+    b.click_button("Create operator").await;
+    assert!(b
+        .text("#operator-link")
+        .await
+        .starts_with(&app.url("/admin/password/")));
+    assert!(b
+        .text("tr[data-email='support@ops.test']")
+        .await
+        .contains("invited"));
+    b.screenshot("operator-created").await;
+
+    // The new merchant, found by name and verified.
+    b.click_link("Merchants").await;
+    b.fill(
+        "Merchant id, email (or its start), or part of the name",
+        "Corner",
+    )
+    .await;
+    b.click_button("Search").await;
+    assert_eq!(b.texts("tr.merchant").await.len(), 1);
+    b.click_link("Corner shop").await;
+    assert_eq!(b.text("#merchant-verified").await, "not verified");
+    b.click_button("Verify").await;
+    assert_eq!(b.text("#merchant-verified").await, "verified");
+    assert_eq!(b.text("#notice").await, "Done.");
+    b.screenshot("merchant-verified").await;
+
+    // The payout waiting for an operator: ticked, approved, confirmed.
+    b.click_link("Payouts").await;
+    let row = b.text(&format!("tr[data-payout='{payout}']")).await;
+    assert!(row.contains("1000.00"), "{row}");
+    assert!(row.contains("Test merchant"), "{row}");
+    b.tick(&payout).await;
+    b.screenshot("payout-queue").await;
+    b.click_button("Approve selected").await;
+    let question = b.text("#question").await;
+    assert!(question.starts_with("Approve 1 payout(s)"), "{question}");
+    assert!(question.contains("1000.00 RUB"), "{question}");
+    b.screenshot("payout-confirm").await;
+    b.click_button("Confirm").await;
+    assert_eq!(b.text("#summary-approved").await, "Approved: 1");
+    assert!(b.texts("tr.payout").await.is_empty());
+    b.screenshot("payout-approved").await;
+    assert_eq!(
+        app.wait_payout(app.token(), &payout).await["status"],
+        json!("SUCCESS")
+    );
+
+    // The payer's dispute, answered; the answer is emailed to them.
+    b.click_link("Disputes").await;
+    b.follow(&format!(
+        "//tr[@class='dispute']//a[normalize-space()={}]",
+        xpath_literal(&reference)
+    ))
+    .await;
+    assert_eq!(b.text("#dispute-status").await, "open");
+    assert_eq!(b.text("#payer-email").await, payer);
+    assert_eq!(b.text("#charge-amount").await, "1250.00 RUB");
+    let answer = "We asked Test merchant for the receipt and will write again within two days.";
+    b.fill("Text (emailed to the payer)", answer).await;
+    b.click_button("Reply").await;
+    assert_eq!(b.text("#notice").await, "Done.");
+    assert_eq!(b.text("#dispute-status").await, "answered");
+    let said = b.text("tr.message[data-author='operator']").await;
+    assert!(said.contains(answer), "{said}");
+    b.screenshot("dispute-answered").await;
+    b.scroll_to("#messages").await;
+    b.screenshot("dispute-messages").await;
+    let mails = paylink_server::ops::accounts::mail_messages(&app.store, &app.keys, 50)
+        .await
+        .expect("the outbox reads");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.to == payer && m.text.contains(answer)),
+        "{mails:?}"
+    );
+
+    // An exchange rate, confirmed, in its history.
+    b.click_link("Money settings").await;
+    b.choose("From", "USD").await;
+    b.choose("To", "RUB").await;
+    b.fill("Rate", "92.5").await;
+    b.click_button("Set rate").await;
+    let question = b.text("#question").await;
+    assert!(question.starts_with("Set 1 USD = 92.5 RUB"), "{question}");
+    b.screenshot("fx-confirm").await;
+    b.click_button("Confirm").await;
+    assert_eq!(b.text("#fx-history-pair").await, "USD/RUB");
+    assert_eq!(b.texts("#fx-history .rate").await[0], "92.5");
+    assert_eq!(
+        b.text("tr.fx-rate[data-pair='USD/RUB'] .rate").await,
+        "92.5"
+    );
+    b.scroll_to("#fx").await;
+    b.screenshot("fx-set").await;
+
+    // Everything above, in the audit log, by this operator.
+    b.click_link("Audit log").await;
+    let entries = b.texts("tr.audit-entry").await;
+    for action in [
+        "operator.totp",
+        "operator.create",
+        "merchant.verify",
+        "payout.approve",
+        "dispute.reply",
+        "fx.set",
+    ] {
+        assert!(
+            entries
+                .iter()
+                .any(|e| e.contains(action) && e.contains(admin)),
+            "no {action} by {admin} in {entries:#?}"
+        );
+    }
+    b.screenshot("audit-log").await;
+    b.fill("Action", "payout.").await;
+    b.click_button("Search").await;
+    let entries = b.texts("tr.audit-entry").await;
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert!(entries[0].contains("payout.approve"), "{entries:#?}");
+    assert!(entries[0].contains(&payout), "{entries:#?}");
+    b.screenshot("audit-log-payouts").await;
     b.quit().await;
 }
