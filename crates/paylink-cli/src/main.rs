@@ -939,7 +939,7 @@ async fn admin_command(
         }
         Command::Operator(c) => {
             let keys = keys.open(store).await?;
-            operators::operator(store, &mailer(&keys.seal), c).await?
+            operators::operator(store, &keys, &mailer(&keys.seal), c).await?
         }
         Command::Audit(c) => operators::audit(store, c).await?,
         Command::Mail(MailCommand::List { limit, json }) => {

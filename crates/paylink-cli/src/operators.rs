@@ -109,6 +109,7 @@ fn refused(e: OpError) -> Failure {
 
 pub async fn operator(
     store: &Store,
+    keys: &paylink_server::keys::InstanceKeys,
     mailer: &Mailer<'_>,
     c: OperatorCommand,
 ) -> Result<(), Failure> {
@@ -223,7 +224,7 @@ pub async fn operator(
         }
         OperatorCommand::ResetTotp { email, json } => {
             let a = by_email(store, &email).await?;
-            operators::disable_totp(store, &actor, &a, now())
+            operators::disable_totp(store, keys, &actor, &a, None, now())
                 .await
                 .map_err(refused)?;
             report(

@@ -464,6 +464,12 @@ pub enum Write {
         decision: DisputeDecision,
         now: Millis,
     },
+    /// A dispute closed by a refund decision whose refund the acquirer refused: open again
+    /// (answered), without a decision, so that an operator decides anew.
+    ReopenDispute {
+        dispute_id: DisputeId,
+        now: Millis,
+    },
     /// A line of the audit log; the log is append-only.
     Audit(AuditEntry),
     /// The money rules every process uses from now on ([`crate::rules::MoneyRules::to_text`]);

@@ -16,7 +16,9 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         Write::AddDisputeMessage { message, .. } => {
             Some(("disputes", message.dispute_id.to_string()))
         }
-        Write::DecideDispute { dispute_id, .. } => Some(("disputes", dispute_id.to_string())),
+        Write::DecideDispute { dispute_id, .. } | Write::ReopenDispute { dispute_id, .. } => {
+            Some(("disputes", dispute_id.to_string()))
+        }
         _ => None,
     }
 }
@@ -73,6 +75,12 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
                 (*now).into(),
             ],
             Guard::DisputeMoved,
+        )),
+        // Not guarded: it is part of recording the acquirer's answer, which must not fail.
+        Write::ReopenDispute { dispute_id, now } => out.push(Statement::new(
+            "UPDATE disputes SET status = 'answered', decision = NULL, updated_at = $2
+             WHERE id = $1 AND status = 'closed' AND decision = 'refund'",
+            vec![dispute_id.as_str().into(), (*now).into()],
         )),
         other => unreachable!("not a dispute write: {other:?}"),
     }

@@ -106,7 +106,8 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::SetOperator { .. }) => crate::accounts::lock(w),
             w @ (Write::InsertDispute(_)
             | Write::AddDisputeMessage { .. }
-            | Write::DecideDispute { .. }) => crate::disputes::lock(w),
+            | Write::DecideDispute { .. }
+            | Write::ReopenDispute { .. }) => crate::disputes::lock(w),
             Write::Audit(_) => None,
             Write::SetMoneyRules { .. } => Some(("instance_settings", "money_rules".to_string())),
             card_api => crate::issuing::lock(card_api),
@@ -832,7 +833,8 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::SetOperator { .. }) => crate::accounts::push(out, w),
         w @ (Write::InsertDispute(_)
         | Write::AddDisputeMessage { .. }
-        | Write::DecideDispute { .. }) => crate::disputes::push(out, w),
+        | Write::DecideDispute { .. }
+        | Write::ReopenDispute { .. }) => crate::disputes::push(out, w),
         Write::Audit(entry) => crate::console::push_audit(out, entry),
         Write::SetMoneyRules { text: Some(text) } => out.push(Statement::new(
             "INSERT INTO instance_settings (name, value) VALUES ('money_rules', $1)

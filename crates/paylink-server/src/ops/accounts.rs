@@ -289,7 +289,7 @@ pub async fn sign_in(
 
 /// The second factor's verdict: `Some(None)` without one, `Some(Some(write))` for a right code
 /// (the write spends its time step), `None` for a wrong, replayed or missing one.
-fn second_factor(
+pub(crate) fn second_factor(
     keys: &InstanceKeys,
     account: &Account,
     code: &str,
@@ -473,7 +473,8 @@ pub async fn link_account(
 }
 
 /// Sets a new password through a one-time link (an invitation or a reset): the link is spent,
-/// every session of the account ends, and a new one starts.
+/// every session of the account ends, and a new one starts (`None`: the account has a second
+/// factor, and signs in with it).
 pub async fn set_password_by_link(
     store: &Store,
     kind: AccountKind,
@@ -481,7 +482,7 @@ pub async fn set_password_by_link(
     new_password: &str,
     address: &str,
     now: Millis,
-) -> Result<SignedIn, OpError> {
+) -> Result<Option<SignedIn>, OpError> {
     let (link, account) = link_account(store, kind, token, now).await?;
     password::validate(new_password)?;
     let hashed = hash(new_password.to_string()).await?;
@@ -509,7 +510,11 @@ pub async fn set_password_by_link(
             StoreError::GuardFailed(g) => OpError::refused(g),
             e => e.into(),
         })?;
-    start_session(store, account, address, now).await
+    // A link is no second factor: an account with one signs in with its code.
+    if account.totp_sealed.is_some() {
+        return Ok(None);
+    }
+    start_session(store, account, address, now).await.map(Some)
 }
 
 /// Changes the password of a signed-in account (the current one must be given); every other

@@ -15,7 +15,7 @@ use paylink_core::error::Rule;
 use paylink_core::id::{DisputeId, MerchantId, PaymentId};
 use paylink_core::money::{format_fixed, parse_minor};
 use paylink_core::plan::{Plan, Write};
-use paylink_core::refund::Refund;
+use paylink_core::refund::{Refund, RefundStatus};
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge, Millis};
 use paylink_core::DomainError;
 use paylink_store::{FoundCharge, Store, StoreError};
@@ -345,10 +345,16 @@ pub async fn reply(
 }
 
 /// An operator's decision on a dispute, told to the payer in `text`; it closes the dispute,
-/// and is taken once (of two operators deciding at once, one wins). A refund returns what is
-/// left of the charge from the merchant's balance, in the refund's own plan with the decision:
-/// either both happen or neither. Refunds move money: admins only; support may reject or
-/// point the payer to a chargeback.
+/// and is taken once (of two operators deciding at once, one wins). Refunds move money:
+/// admins only; support may reject or point the payer to a chargeback.
+///
+/// A refund returns what is left of the charge from the merchant's balance. The decision, the
+/// closing message and the audit line go into the plan that takes the refund's money, so of two
+/// operators only one refunds; the payer's email goes with the acquirer's answer. Should the
+/// acquirer refuse the refund, the same plan that gives the money back opens the dispute again
+/// without a decision (audited as `dispute.refund_failed`) and the operator is told
+/// ([`DomainError::TransactionRejected`]). A refund the acquirer has not answered yet is left
+/// to the money worker, which asks again; the dispute stays closed with its decision.
 pub async fn decide(
     st: &AppState,
     mailer: &Mailer<'_>,
@@ -370,7 +376,7 @@ pub async fn decide(
         format!("{text}\n\n(Reference {}.)", dispute.id),
         now,
     );
-    let writes = vec![
+    let decided = vec![
         Write::DecideDispute {
             dispute_id: dispute.id.clone(),
             decision,
@@ -386,7 +392,6 @@ pub async fn decide(
             from: dispute.status,
             to: DisputeStatus::Closed,
         },
-        mail,
         Write::Audit(actor.record(
             "dispute.decide",
             dispute.id.as_str(),
@@ -395,10 +400,6 @@ pub async fn decide(
             now,
         )),
     ];
-    let refused = |e| match e {
-        StoreError::GuardFailed(g) => OpError::refused(g),
-        e => e.into(),
-    };
     match decision {
         DisputeDecision::Refund => {
             let payment_id = dispute
@@ -410,27 +411,62 @@ pub async fn decide(
                 .payment(payment_id)
                 .await?
                 .ok_or(DomainError::PaymentNotFound)?;
-            crate::ops::refunds::create(st, &payment, None, &WithRefund(writes)).await?;
+            let seal = WithRefund {
+                decided,
+                mail,
+                reopen: vec![
+                    Write::ReopenDispute {
+                        dispute_id: dispute.id.clone(),
+                        now,
+                    },
+                    Write::Audit(actor.record(
+                        "dispute.refund_failed",
+                        dispute.id.as_str(),
+                        "closed: refund",
+                        "answered: the acquirer refused the refund",
+                        now,
+                    )),
+                ],
+            };
+            let refund = crate::ops::refunds::create(st, &payment, None, &seal).await?;
+            st.postbacks_due.notify_one();
+            if refund.status == RefundStatus::Fail {
+                return Err(DomainError::TransactionRejected.into());
+            }
         }
         DisputeDecision::Reject | DisputeDecision::Chargeback => {
-            st.store.apply(Plan { writes }).await.map_err(refused)?;
+            let mut writes = decided;
+            writes.push(mail);
+            st.store.apply(Plan { writes }).await.map_err(|e| match e {
+                StoreError::GuardFailed(g) => OpError::refused(g),
+                e => e.into(),
+            })?;
         }
     }
     Ok(())
 }
 
-/// Puts a dispute's decision into the plan that takes its refund's money.
-struct WithRefund(Vec<Write>);
+/// Puts a dispute's refund decision into the refund's plans: the decision with the plan that
+/// takes the money, the payer's email (or the dispute opened again) with the acquirer's answer.
+struct WithRefund {
+    decided: Vec<Write>,
+    mail: Write,
+    reopen: Vec<Write>,
+}
 
 impl Seal<Refund> for WithRefund {
     fn answer(&self, _: &Refund) -> Vec<Write> {
         Vec::new()
     }
     fn bind(&self, _: &str) -> Vec<Write> {
-        self.0.clone()
+        self.decided.clone()
     }
-    fn answer_later(&self, _: &Refund) -> Vec<Write> {
-        Vec::new()
+    fn answer_later(&self, refund: &Refund) -> Vec<Write> {
+        match refund.status {
+            RefundStatus::Success => vec![self.mail.clone()],
+            RefundStatus::Fail => self.reopen.clone(),
+            RefundStatus::Process => Vec::new(),
+        }
     }
 }
 

@@ -228,19 +228,38 @@ pub struct TotpOffer {
     pub offer: String,
 }
 
+/// How long an offered secret may be confirmed.
+pub const OFFER_TTL_MS: Millis = 15 * 60 * 1000;
+
 /// A fresh secret for `account`'s authenticator, listed under the instance's `issuer`.
-pub fn totp_offer(keys: &InstanceKeys, account: &Account, issuer: &str) -> TotpOffer {
+pub fn totp_offer(keys: &InstanceKeys, account: &Account, issuer: &str, now: Millis) -> TotpOffer {
     let secret = totp::generate_secret(&mut rand::thread_rng());
     let text = totp::base32_encode(&secret);
     TotpOffer {
         uri: totp::otpauth_uri(issuer, &account.email, &secret),
+        // The time it was offered goes with it: an old page's offer is refused.
         offer: keys.seal.seal(
             &mut rand::thread_rng(),
-            &text,
+            &format!("{text}.{now}"),
             &totp_offer_context(account.id.as_str()),
         ),
         secret: text,
     }
+}
+
+/// The secret an offer holds (base32), while it may be confirmed.
+pub fn offered_secret(
+    keys: &InstanceKeys,
+    account: &Account,
+    offer: &str,
+    now: Millis,
+) -> Option<String> {
+    let opened = keys
+        .seal
+        .open(offer, &totp_offer_context(account.id.as_str()))?;
+    let (text, at) = opened.expose().split_once('.')?;
+    let at: Millis = at.parse().ok()?;
+    (now >= at && now - at <= OFFER_TTL_MS).then(|| text.to_string())
 }
 
 fn wrong_code() -> OpError {
@@ -251,8 +270,10 @@ fn wrong_code() -> OpError {
     .into()
 }
 
-/// Turns on `account`'s second factor with an offered secret, once `code` shows the app has
-/// it; the code's step is spent. Only the operator themself (the signed-in account) does this.
+/// Turns on `account`'s second factor with an offered secret (at most [`OFFER_TTL_MS`] old),
+/// once `code` shows the app has it; the code's step is spent. Only the operator themself (the
+/// signed-in account) does this, and only while it is off: replacing an authenticator means
+/// turning the old one off first, with its code.
 pub async fn enable_totp(
     store: &Store,
     keys: &InstanceKeys,
@@ -262,15 +283,21 @@ pub async fn enable_totp(
     code: &str,
     now: Millis,
 ) -> Result<(), OpError> {
-    let text = keys
-        .seal
-        .open(offer, &totp_offer_context(account.id.as_str()))
-        .ok_or_else(wrong_code)?;
-    let secret = totp::base32_decode(text.expose()).ok_or_else(wrong_code)?;
+    if account.totp_sealed.is_some() {
+        return Err(DomainError::Invalid {
+            field: "code",
+            kind: Rule::Refused {
+                reason: "the second factor is on already".into(),
+            },
+        }
+        .into());
+    }
+    let text = offered_secret(keys, account, offer, now).ok_or_else(wrong_code)?;
+    let secret = totp::base32_decode(&text).ok_or_else(wrong_code)?;
     let step = totp::verify(&secret, code.trim(), now, None).ok_or_else(wrong_code)?;
     let sealed = keys.seal.seal(
         &mut rand::thread_rng(),
-        text.expose(),
+        &text,
         &totp_context(account.id.as_str()),
     );
     store
@@ -292,36 +319,51 @@ pub async fn enable_totp(
     Ok(())
 }
 
-/// Turns the second factor off: the operator themself, or an admin for another (a lost phone).
+/// Turns the second factor off: an admin for another operator (a lost phone), or the operator
+/// themself with a current `code` (a session alone is not enough: whoever took it over could
+/// otherwise drop the factor or put in their own).
 pub async fn disable_totp(
     store: &Store,
+    keys: &InstanceKeys,
     actor: &Actor,
     account: &Account,
+    code: Option<&str>,
     now: Millis,
 ) -> Result<(), OpError> {
-    if actor.name != account.email {
+    let mut spent = None;
+    if actor.name == account.email && actor.role != Role::Cli {
+        if account.totp_sealed.is_some() {
+            let step = crate::ops::accounts::second_factor(keys, account, code.unwrap_or(""), now)
+                .flatten()
+                .ok_or_else(wrong_code)?;
+            spent = Some(step);
+        }
+    } else {
         actor.require(Power::Admin)?;
     }
     store
         .apply(Plan {
-            writes: vec![
-                Write::SetTotp {
-                    account_id: account.id.clone(),
-                    sealed: None,
-                    now,
-                },
-                Write::Audit(actor.record(
-                    "operator.totp",
-                    &account.email,
-                    if account.totp_sealed.is_some() {
-                        "on"
-                    } else {
-                        "off"
+            writes: spent
+                .into_iter()
+                .chain([
+                    Write::SetTotp {
+                        account_id: account.id.clone(),
+                        sealed: None,
+                        now,
                     },
-                    "off",
-                    now,
-                )),
-            ],
+                    Write::Audit(actor.record(
+                        "operator.totp",
+                        &account.email,
+                        if account.totp_sealed.is_some() {
+                            "on"
+                        } else {
+                            "off"
+                        },
+                        "off",
+                        now,
+                    )),
+                ])
+                .collect(),
         })
         .await
         .map_err(|e| match e {

@@ -319,11 +319,12 @@ pub async fn set_by_link(
     )
     .await
     {
-        Ok(s) => {
+        Ok(Some(s)) => {
             let seconds = accounts::session_seconds(&s.session, now);
             v.start_session(s.token.expose(), seconds, s.session, s.account);
             redirect(&v, "/dashboard")
         }
+        Ok(None) => redirect(&v, "/sign-in"),
         Err(crate::ops::OpError::Domain(paylink_core::DomainError::Invalid {
             field: "link",
             ..

@@ -38,11 +38,24 @@ fn sign_in_form(st: &AppState, v: &Visitor, email: &str) -> FormPage {
     p
 }
 
-pub async fn sign_in_page(State(st): State<AppState>, v: Visitor) -> Response {
-    if v.signed_in.is_some() {
+pub async fn sign_in_page(
+    State(st): State<AppState>,
+    v: Visitor,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    // Only an operator who may act goes on (a stored role this version does not know would
+    // otherwise bounce between here and /admin).
+    if v.signed_in
+        .as_ref()
+        .is_some_and(|(_, a)| operators::role_of(a).is_some())
+    {
         return redirect(&v, "/admin");
     }
-    page(&v, StatusCode::OK, sign_in_form(&st, &v, ""))
+    let mut p = sign_in_form(&st, &v, "");
+    if q.get("notice").map(String::as_str) == Some("password_set") {
+        p.notice = Some(v.t.password_changed);
+    }
+    page(&v, StatusCode::OK, p)
 }
 
 pub async fn sign_in(State(st): State<AppState>, mut v: Visitor, body: Bytes) -> Response {
@@ -152,11 +165,13 @@ pub async fn set_by_link(
     )
     .await
     {
-        Ok(s) => {
+        Ok(Some(s)) => {
             let seconds = accounts::session_seconds(&s.session, now);
             v.start_session(s.token.expose(), seconds, s.session, s.account);
             redirect(&v, "/admin/account")
         }
+        // The account has a second factor: the link set the password, the code signs in.
+        Ok(None) => redirect(&v, "/admin/sign-in?notice=password_set"),
         Err(OpError::Domain(DomainError::Invalid { field: "link", .. })) => link_gone(&st, &v),
         Err(e) => {
             let mut p = link_form(&st, &v, &token);
@@ -187,20 +202,39 @@ struct AccountPage {
     notice: Option<&'static str>,
 }
 
+/// The account page; `kept`: an offer the operator already scanned (a refused code shows it
+/// again rather than a new secret to scan), while it may still be confirmed.
 fn account_page(
     st: &AppState,
     c: &Console,
     error: Option<&'static str>,
     notice: Option<&'static str>,
+    kept: Option<&str>,
 ) -> AccountPage {
     let totp_on = c.account.totp_sealed.is_some();
+    let issuer = issuer(st);
+    let again = kept.and_then(|offer| {
+        let text = operators::offered_secret(&st.keys, &c.account, offer, st.now())?;
+        let secret = paylink_core::totp::base32_decode(&text)?;
+        Some(Offer {
+            qr: qr_svg(&paylink_core::totp::otpauth_uri(
+                &issuer,
+                &c.account.email,
+                &secret,
+            )),
+            secret: text,
+            offer: offer.to_string(),
+        })
+    });
     let offer = (!totp_on).then(|| {
-        let o = operators::totp_offer(&st.keys, &c.account, &issuer(st));
-        Offer {
-            qr: qr_svg(&o.uri),
-            secret: o.secret,
-            offer: o.offer,
-        }
+        again.unwrap_or_else(|| {
+            let o = operators::totp_offer(&st.keys, &c.account, &issuer, st.now());
+            Offer {
+                qr: qr_svg(&o.uri),
+                secret: o.secret,
+                offer: o.offer,
+            }
+        })
     });
     AccountPage {
         c: c.chrome(st),
@@ -243,7 +277,7 @@ pub async fn account(
         Some("password") => Some(c.v.t.password_changed),
         other => super::notice(c.a, other),
     };
-    let p = account_page(&st, &c, None, notice);
+    let p = account_page(&st, &c, None, notice, None);
     c.page(StatusCode::OK, p)
 }
 
@@ -262,7 +296,13 @@ pub async fn totp_on(State(st): State<AppState>, form: ConsoleForm) -> Response 
     {
         Ok(()) => c.redirect("/admin/account?notice=totp_on"),
         Err(e) => {
-            let p = account_page(&st, c, Some(super::refusal(c, &e)), None);
+            let p = account_page(
+                &st,
+                c,
+                Some(super::refusal(c, &e)),
+                None,
+                Some(form.field("offer")),
+            );
             c.page(StatusCode::UNPROCESSABLE_ENTITY, p)
         }
     }
@@ -270,9 +310,25 @@ pub async fn totp_on(State(st): State<AppState>, form: ConsoleForm) -> Response 
 
 pub async fn totp_off(State(st): State<AppState>, form: ConsoleForm) -> Response {
     let c = &form.c;
-    match operators::disable_totp(&st.store, &c.actor, &c.account, st.now()).await {
+    match operators::disable_totp(
+        &st.store,
+        &st.keys,
+        &c.actor,
+        &c.account,
+        Some(form.field("code")),
+        st.now(),
+    )
+    .await
+    {
         Ok(()) => c.redirect("/admin/account?notice=totp_off"),
-        Err(e) => super::refused(&st, c, &e, "/admin/account"),
+        Err(OpError::Domain(DomainError::Unauthorized)) => {
+            let p = account_page(&st, c, Some(c.a.wrong_code), None, None);
+            c.page(StatusCode::UNPROCESSABLE_ENTITY, p)
+        }
+        Err(e) => {
+            let p = account_page(&st, c, Some(super::refusal(c, &e)), None, None);
+            c.page(super::refusal_status(&e), p)
+        }
     }
 }
 
@@ -284,7 +340,7 @@ pub async fn change_password(State(st): State<AppState>, form: ConsoleForm) -> R
     {
         Ok(()) => c.redirect("/admin/account?notice=password"),
         Err(e) => {
-            let p = account_page(&st, c, Some(refusal_text(c.v.t, &e)), None);
+            let p = account_page(&st, c, Some(refusal_text(c.v.t, &e)), None, None);
             c.page(StatusCode::UNPROCESSABLE_ENTITY, p)
         }
     }

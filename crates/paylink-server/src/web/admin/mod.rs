@@ -242,6 +242,8 @@ pub fn refusal(c: &Console, e: &OpError) -> &'static str {
             kind: Rule::Refused { .. },
         }) => c.a.moved_meanwhile,
         OpError::Domain(DomainError::Invalid { field: "code", .. }) => c.a.wrong_code,
+        OpError::Domain(DomainError::TransactionRejected) => c.a.refund_refused,
+        OpError::Domain(DomainError::BalanceNotEnough) => c.a.balance_short,
         OpError::Domain(DomainError::Invalid {
             field: "operator",
             kind: Rule::Refused { .. },

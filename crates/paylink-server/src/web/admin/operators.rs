@@ -158,7 +158,7 @@ pub async fn set(
         "reset_link" => operators::reset_link(&st.store, &mailer(&st), &c.actor, &id, now)
             .await
             .map(Some),
-        "reset_totp" => operators::disable_totp(&st.store, &c.actor, &target, now)
+        "reset_totp" => operators::disable_totp(&st.store, &st.keys, &c.actor, &target, None, now)
             .await
             .map(|_| None),
         _ => return c.redirect("/admin/operators"),

@@ -310,3 +310,124 @@ async fn a_merchant_link_does_not_open_the_console_nor_an_operator_link_the_app(
     assert_eq!(Browser::new(&app).get(&merchant_path).await.status, 410);
     assert_eq!(Browser::new(&app).get(&link).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_password_link_is_no_second_factor() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let secret = turn_totp_on(&app, &mut b).await;
+    // A new password link (from another admin, or the CLI) sets the password but signs in no one.
+    let mailer = paylink_server::ops::accounts::Mailer {
+        gateway: None,
+        public_url: &app.address,
+        seal: &app.keys.seal,
+    };
+    let id = operator_id(&app, "admin@ops.test").await;
+    let link = operators::reset_link(&app.store, &mailer, &cli(), &id, app.now())
+        .await
+        .unwrap();
+    let path = &link[link.find("/admin/password/").unwrap()..];
+    let mut taker = Browser::new(&app);
+    let set = taker
+        .submit(path, path, &[("password", "another long password")])
+        .await;
+    set.assert_redirect("/admin/sign-in?notice=password_set");
+    assert!(taker.cookie("paylink_console").is_none());
+    taker
+        .get("/admin/account")
+        .await
+        .assert_redirect("/admin/sign-in");
+    // The old session ended with the new password; the new password needs the code.
+    b.get("/admin/account")
+        .await
+        .assert_redirect("/admin/sign-in");
+    let page = sign_in(&app, "admin@ops.test", "another long password", "")
+        .await
+        .1;
+    assert_eq!(page.status, 401);
+    app.advance_ms(30_000);
+    let code = code_at(&secret, app.now());
+    let page = sign_in(&app, "admin@ops.test", "another long password", &code)
+        .await
+        .1;
+    page.assert_redirect("/admin");
+}
+
+#[tokio::test]
+async fn turning_the_second_factor_off_takes_a_current_code() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let secret = turn_totp_on(&app, &mut b).await;
+    let csrf = b.get("/admin/account").await.csrf();
+    // A session alone does not drop the factor (nor does a wrong code, or the enrolment's).
+    for code in ["", "000000", &code_at(&secret, app.now())] {
+        let refused = b
+            .post(
+                "/admin/account/totp/off",
+                &[("csrf", &csrf), ("code", code)],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{code:?}: {}", refused.text);
+        refused.assert_shows("That code is not right");
+    }
+    app.advance_ms(30_000);
+    let off = b
+        .post(
+            "/admin/account/totp/off",
+            &[("csrf", &csrf), ("code", &code_at(&secret, app.now()))],
+        )
+        .await;
+    off.assert_redirect("/admin/account?notice=totp_off");
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, "").await.1;
+    page.assert_redirect("/admin");
+    let entries = audited(&app, "admin@ops.test").await;
+    assert_eq!(
+        (
+            entries[0].action.as_str(),
+            entries[0].before.as_str(),
+            entries[0].after.as_str()
+        ),
+        ("operator.totp", "on", "off")
+    );
+}
+
+#[tokio::test]
+async fn an_offer_is_shown_again_after_a_wrong_code_and_expires() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let page = b.get("/admin/account").await;
+    let secret = page.text_of("totp-secret").unwrap();
+    let offer = page.input_value("offer").unwrap();
+    let csrf = page.csrf();
+    let wrong = b
+        .post(
+            "/admin/account/totp",
+            &[("csrf", &csrf), ("offer", &offer), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert_eq!(
+        wrong.text_of("totp-secret"),
+        Some(secret.clone()),
+        "the same secret to scan"
+    );
+    // Sixteen minutes later the offer is stale, even with its right code.
+    app.advance_ms(16 * 60 * 1000);
+    let bytes = totp::base32_decode(secret.trim()).unwrap();
+    let stale = b
+        .post(
+            "/admin/account/totp",
+            &[
+                ("csrf", &csrf),
+                ("offer", &offer),
+                ("code", &code_at(&bytes, app.now())),
+            ],
+        )
+        .await;
+    assert_eq!(stale.status, 422);
+    assert_ne!(
+        stale.text_of("totp-secret"),
+        Some(secret),
+        "a new secret is offered"
+    );
+}

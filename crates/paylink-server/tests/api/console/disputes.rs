@@ -390,3 +390,67 @@ async fn closing_a_dispute_ends_it_and_unknown_ones_are_404() {
         .await;
     assert_eq!(page.status, 404, "{}", page.text);
 }
+
+/// The acquirer refuses the refund (the sandbox refuses refunds of cards ending 0259): the
+/// money is back, the dispute is open again without a decision (the operator is told and may
+/// decide anew), the payer was not told of a refund, and the log says what happened.
+#[tokio::test]
+async fn a_refund_the_acquirer_refuses_opens_the_dispute_again() {
+    let app = spawn_app().await;
+    let paid = app.pay_as(&app.merchant, "1000", "4000000000000259").await;
+    let payment = id_of(&paid);
+    // Enough on the balance for the whole 1000 (the payment brought 965).
+    app.fund("1000").await;
+    let before = app.balance().await.available;
+    let reference = dispute(&app, &payment, "payer@mail.test", "Not me").await;
+    let mut ops = admin(&app).await;
+    let page = format!("/admin/disputes/{reference}");
+    let csrf = ops.get(&page).await.csrf();
+    let refused = ops
+        .post(
+            &format!("{page}/decide"),
+            &[
+                ("csrf", &csrf),
+                ("decision", "refund"),
+                ("text", "Refunded in full."),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    refused.assert_shows("refused the refund");
+    assert_eq!(app.balance().await.available, before);
+    assert_eq!(refunded(&app, &payment).await, 0);
+    let d = stored(&app, &reference).await;
+    assert_eq!(d.status, DisputeStatus::Answered);
+    assert_eq!(d.decision, None);
+    assert!(
+        mails_to(&app, "payer@mail.test")
+            .await
+            .iter()
+            .all(|m| !m.text.contains("Refunded in full.")),
+        "the payer is not told of a refund that did not happen"
+    );
+    let log: Vec<String> = audited(&app, &reference)
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(log, ["dispute.refund_failed", "dispute.decide"]);
+    // Decided anew: rejected.
+    let again = ops
+        .post(
+            &format!("{page}/decide"),
+            &[
+                ("csrf", &csrf),
+                ("decision", "reject"),
+                ("text", "The charge stands."),
+            ],
+        )
+        .await;
+    again.assert_redirect(&format!("{page}?notice=done"));
+    assert_eq!(
+        stored(&app, &reference).await.decision,
+        Some(DisputeDecision::Reject)
+    );
+}
