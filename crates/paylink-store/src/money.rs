@@ -523,6 +523,26 @@ impl Store {
             .await
     }
 
+    /// The parts of one request: made together, so they share the merchant, the group and the
+    /// time (which the merchant's index finds).
+    pub async fn payout_group(
+        &self,
+        merchant: &MerchantId,
+        group_id: &str,
+        created_at: Millis,
+    ) -> Result<Vec<Payout>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {PAYOUT_COLUMNS} FROM payouts o WHERE o.merchant_id = $1
+             AND o.created_at = $2 AND o.group_id = $3 ORDER BY o.part"
+        );
+        self.fetch(
+            sql,
+            &[merchant.as_str().into(), created_at.into(), group_id.into()],
+            payout,
+        )
+        .await
+    }
+
     pub async fn search_payouts(
         &self,
         merchant: &MerchantId,

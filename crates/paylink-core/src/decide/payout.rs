@@ -10,6 +10,10 @@ use crate::payout::*;
 use crate::plan::{Plan, Write};
 use crate::time::Millis;
 
+/// The most parts one request is split into: a larger request (for its direction's largest
+/// payout) is refused before anything is allocated for it.
+pub const MAX_PARTS: i64 = 100;
+
 /// `amount` in `n` near-equal parts, the larger ones first.
 fn split(amount: i64, max: i64) -> Vec<i64> {
     let n = (amount + max - 1) / max;
@@ -45,7 +49,12 @@ pub fn create(
     if order.amount < rules.min.max(1) {
         return Err(DomainError::InvalidAmount);
     }
-    let parts = split(order.amount, rules.max.max(rules.min).max(1));
+    let max = rules.max.max(rules.min).max(1);
+    // The amount is at least 1 here: the parts without overflow.
+    if (order.amount - 1) / max + 1 > MAX_PARTS {
+        return Err(DomainError::InvalidAmount);
+    }
+    let parts = split(order.amount, max);
     let commission: i64 = parts.iter().map(|a| rules.commission(*a)).sum();
     let total = order
         .amount
@@ -365,6 +374,25 @@ mod tests {
         assert_eq!(
             parts.iter().map(|p| p.part).collect::<Vec<_>>(),
             vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn a_request_of_more_than_a_hundred_parts_is_refused_before_it_is_split() {
+        // Max 10 000.00 a part: 1 000 000.00 is exactly 100 parts (then refused by the daily
+        // limit, checked after), a cent more is 101 (refused first, as an amount).
+        let rich = 10_000_000_000;
+        assert_eq!(
+            run(&merchant(true), rich, Usage::default(), 100_000_000),
+            Err(DomainError::DailyPayoutLimitExceeded)
+        );
+        assert_eq!(
+            run(&merchant(true), rich, Usage::default(), 100_000_001),
+            Err(DomainError::InvalidAmount)
+        );
+        assert_eq!(
+            run(&merchant(true), rich, Usage::default(), i64::MAX / 2),
+            Err(DomainError::InvalidAmount)
         );
     }
 

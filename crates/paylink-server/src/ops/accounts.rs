@@ -570,6 +570,18 @@ pub async fn invite(
     let merchant = merchants::merchant(store, merchant_id).await?;
     let mut writes = Vec::new();
     let account = match store.merchant_account(&merchant.id).await? {
+        // An owner who chose a password resets it themself: a link made for them here would
+        // let whoever holds it take their account over.
+        Some(a) if a.password_hash.is_some() => {
+            return Err(DomainError::Invalid {
+                field: "invite",
+                kind: Rule::Refused {
+                    reason: "the owner has chosen a password; they reset it from the sign-in page"
+                        .into(),
+                },
+            }
+            .into())
+        }
         Some(a) => a,
         None => {
             let email = email.map(str::to_string).or(merchant.email.clone()).ok_or(

@@ -237,9 +237,10 @@ pub enum Moderation {
     Decline(String),
 }
 
-/// An operator decides on `payout` (MODERATING, or NEW for a decline). Of two operators
-/// deciding at once, one wins; the other is refused ([`DomainError::PayoutNotCancelable`]),
-/// the payout having moved.
+/// An operator decides on `payout` (MODERATING, or NEW for a decline), and with it on every
+/// part of its request in the same status (a split request is paid whole or not at all), in
+/// one plan. Of two operators deciding at once, one wins; the other is refused
+/// ([`DomainError::PayoutNotCancelable`]), the payout having moved. Answers the part asked for.
 pub async fn moderate(
     store: &Store,
     actor: &Actor,
@@ -248,13 +249,60 @@ pub async fn moderate(
     now: Millis,
 ) -> Result<Payout, OpError> {
     actor.require(Power::Admin)?;
-    let (moved, mut plan, action) = match &decision {
+    let parts: Vec<Payout> = store
+        .payout_group(&payout.merchant_id, &payout.group_id, payout.created_at)
+        .await?
+        .into_iter()
+        .filter(|p| p.id == payout.id || p.status == payout.status)
+        .collect();
+    // The part asked for as the operator saw it (its status guards the move).
+    let parts: Vec<&Payout> = std::iter::once(payout)
+        .chain(parts.iter().filter(|p| p.id != payout.id))
+        .collect();
+    let mut plan = Plan::default();
+    let mut answer = None;
+    match &decision {
         Moderation::Approve => {
-            let (moved, plan) = decide::payout::advance(payout, PayoutStatus::New, None, now)?;
-            (moved, plan, "payout.approve")
+            // What was true when the payout was asked for may not be now: a merchant banned
+            // or unverified since, or a payee banned since, is not paid.
+            let merchant = store
+                .merchant(&payout.merchant_id)
+                .await?
+                .ok_or(DomainError::MerchantNotFound)?;
+            merchant.check_access()?;
+            if !merchant.verified {
+                return Err(DomainError::MerchantNotVerified.into());
+            }
+            let state = store
+                .payout_state(
+                    &merchant.id,
+                    payout.currency,
+                    &payout.day_key,
+                    &payout.month_key,
+                    &payout.payee.fingerprint,
+                    payout.payee.bank_member_id,
+                )
+                .await?
+                .ok_or(DomainError::MerchantNotFound)?;
+            if state.payee_banned {
+                return Err(DomainError::PayoutAccountBanned.into());
+            }
+            for part in parts {
+                let (moved, part_plan) =
+                    decide::payout::advance(part, PayoutStatus::New, None, now)?;
+                plan.writes.extend(part_plan.writes);
+                plan.writes.push(Write::Audit(actor.record(
+                    "payout.approve",
+                    part.id.as_str(),
+                    part.status.as_str(),
+                    moved.status.as_str(),
+                    now,
+                )));
+                answer.get_or_insert(moved);
+            }
         }
         Moderation::Decline(reason) => {
-            let reason = reason.trim();
+            let reason: String = reason.trim().chars().take(500).collect();
             if reason.is_empty() {
                 return Err(DomainError::Invalid {
                     field: "reason",
@@ -264,33 +312,34 @@ pub async fn moderate(
             }
             let profile = store.payout_profile(&payout.merchant_id).await?;
             let url = profile.and_then(|p| p.webhook_url);
-            let outcome = Outcome::Declined(reason.chars().take(500).collect());
-            let (moved, mut plan) = decide::payout::finish(payout, outcome, url.as_deref(), now)?;
-            // Only from the status the operator saw: a payout another operator approved
-            // meanwhile (MODERATING -> NEW) is not declined behind their back.
-            for w in &mut plan.writes {
-                if let Write::MovePayout { from, .. } = w {
-                    *from = match payout.status {
-                        PayoutStatus::Moderating => &[PayoutStatus::Moderating],
-                        PayoutStatus::New => &[PayoutStatus::New],
-                        _ => from,
-                    };
+            for part in parts {
+                let outcome = Outcome::Declined(reason.clone());
+                let (moved, mut part_plan) =
+                    decide::payout::finish(part, outcome, url.as_deref(), now)?;
+                // Only from the status the operator saw: a payout another operator approved
+                // meanwhile (MODERATING -> NEW) is not declined behind their back.
+                for w in &mut part_plan.writes {
+                    if let Write::MovePayout { from, .. } = w {
+                        *from = match part.status {
+                            PayoutStatus::Moderating => &[PayoutStatus::Moderating],
+                            PayoutStatus::New => &[PayoutStatus::New],
+                            _ => from,
+                        };
+                    }
                 }
+                plan.writes.extend(part_plan.writes);
+                plan.writes.push(Write::Audit(actor.record(
+                    "payout.decline",
+                    part.id.as_str(),
+                    part.status.as_str(),
+                    format!("{} ({reason})", moved.status.as_str()),
+                    now,
+                )));
+                answer.get_or_insert(moved);
             }
-            (moved, plan, "payout.decline")
         }
-    };
-    let after = match &decision {
-        Moderation::Approve => moved.status.as_str().to_string(),
-        Moderation::Decline(reason) => format!("{} ({})", moved.status.as_str(), reason.trim()),
-    };
-    plan.writes.push(Write::Audit(actor.record(
-        action,
-        payout.id.as_str(),
-        payout.status.as_str(),
-        after,
-        now,
-    )));
+    }
+    let moved = answer.ok_or(DomainError::PayoutNotFound)?;
     apply_move(store, plan).await?;
     Ok(moved)
 }

@@ -132,7 +132,14 @@ impl Typed {
     fn of(q: &HashMap<String, String>) -> Typed {
         let get = |k: &str| super::query_text(q.get(k));
         Typed {
-            actor: get("actor"),
+            // Operators are their emails, stored lower-cased; the CLI's user names keep their case.
+            actor: get("actor").map(|a| {
+                if a.starts_with("cli@") {
+                    a
+                } else {
+                    a.to_lowercase()
+                }
+            }),
             action: get("action"),
             target: get("target"),
             from: get("from"),

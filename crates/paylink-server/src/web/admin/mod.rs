@@ -243,7 +243,17 @@ pub fn refusal(c: &Console, e: &OpError) -> &'static str {
         }) => c.a.moved_meanwhile,
         OpError::Domain(DomainError::Invalid { field: "code", .. }) => c.a.wrong_code,
         OpError::Domain(DomainError::TransactionRejected) => c.a.refund_refused,
+        OpError::Domain(DomainError::Invalid {
+            field: "invite", ..
+        }) => c.a.owner_has_password,
         OpError::Domain(DomainError::BalanceNotEnough) => c.a.balance_short,
+        OpError::Domain(
+            DomainError::MerchantBanned
+            | DomainError::MerchantNotVerified
+            | DomainError::SubscriptionInactive
+            | DomainError::SubscriptionNotFound
+            | DomainError::PayoutAccountBanned,
+        ) => c.a.not_payable,
         OpError::Domain(DomainError::Invalid {
             field: "operator",
             kind: Rule::Refused { .. },

@@ -450,13 +450,27 @@ pub async fn decide(State(st): State<AppState>, form: ConsoleForm) -> Response {
     }
     let now = st.now();
     let (mut approved, mut declined) = (0u32, 0u32);
+    // A part's decision is its whole request's: parts of a request decided already are counted.
+    let mut requests = std::collections::HashSet::new();
     for p in &waiting {
+        if requests.contains(&p.group_id) {
+            if approve {
+                approved += 1;
+            } else {
+                declined += 1;
+            }
+            continue;
+        }
         let decision = if approve {
             Moderation::Approve
         } else {
             Moderation::Decline(reason.clone())
         };
-        match moderate(&st.store, &c.actor, p, decision, now).await {
+        let outcome = moderate(&st.store, &c.actor, p, decision, now).await;
+        if outcome.is_ok() {
+            requests.insert(p.group_id.clone());
+        }
+        match outcome {
             Ok(_) if approve => approved += 1,
             Ok(_) => declined += 1,
             Err(OpError::Domain(DomainError::PayoutNotCancelable)) => moved += 1,

@@ -523,6 +523,11 @@ async fn an_invitation_link_is_shown_once_and_lets_the_owner_in() {
         .await
         .assert_redirect("/dashboard");
     owner.get("/dashboard").await.assert_html();
+    // Now the owner has a password: no more links to their account from the console.
+    let again = act(&mut b, &id, &action, &[("email", "")]).await;
+    assert_eq!(again.status, 422, "{}", again.text);
+    again.assert_shows("Forgot password");
+    again.assert_hides("id=\"invite-link\"");
 }
 
 #[tokio::test]

@@ -321,3 +321,86 @@ async fn a_decline_made_on_a_stale_view_does_not_undo_another_operators_approval
     assert_eq!(actions(&entries, "payout.decline"), 0);
     assert_ne!(payout_status(&app, &id).await["status"], json!("DECLINED"));
 }
+
+#[tokio::test]
+async fn a_payout_is_not_approved_for_a_merchant_banned_since_it_was_asked_for() {
+    let app = spawn_app().await;
+    moderated(&app).await;
+    let id = waiting(&app, "100").await;
+    let merchant = app.merchant.merchant_id.to_string();
+    paylink_server::ops::merchants::set_banned(&app.store, &cli(), &merchant, true, app.now())
+        .await
+        .unwrap();
+    let mut a = admin(&app).await;
+    let csrf = a.get("/admin/payouts").await.csrf();
+    let approve = |d: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("do", d.to_string()),
+            ("payout", id.clone()),
+            ("confirm", "yes".to_string()),
+            ("reason", "Merchant banned".to_string()),
+        ]
+    };
+    let fields = approve("approve");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = a.post("/admin/payouts/decide", &pairs).await;
+    assert!(
+        [409, 422].contains(&refused.status),
+        "{} {}",
+        refused.status,
+        refused.text
+    );
+    refused.assert_shows("Decline it instead");
+    assert_eq!(actions(&audited(&app, &id).await, "payout.approve"), 0);
+    // Unbanned, it can be declined (or approved) again; declined here, its money back.
+    paylink_server::ops::merchants::set_banned(&app.store, &cli(), &merchant, false, app.now())
+        .await
+        .unwrap();
+    let fields = approve("decline");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let declined = a.post("/admin/payouts/decide", &pairs).await;
+    assert_eq!(declined.status, 303, "{}", declined.text);
+    assert_eq!(payout_status(&app, &id).await["status"], json!("DECLINED"));
+}
+
+#[tokio::test]
+async fn a_split_request_is_approved_whole_from_any_of_its_parts() {
+    let app = spawn_app().await;
+    moderated(&app).await;
+    app.fund("400000").await;
+    // Over the card maximum (150 000.00): two parts, both waiting.
+    let parts = created(&app.regular_payout(card("300000", CARD_OK)).await);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let ids: Vec<String> = parts.iter().map(id_of).collect();
+    for p in &parts {
+        assert_eq!(p["status"], json!("MODERATING"), "{p}");
+    }
+    let mut a = admin(&app).await;
+    let csrf = a.get("/admin/payouts").await.csrf();
+    // Only the second part is ticked.
+    let done = a
+        .post(
+            "/admin/payouts/decide",
+            &[
+                ("csrf", &csrf),
+                ("do", "approve"),
+                ("payout", &ids[1]),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    for id in &ids {
+        assert_ne!(
+            payout_status(&app, id).await["status"],
+            json!("MODERATING"),
+            "{id}"
+        );
+        assert_eq!(
+            actions(&audited(&app, id).await, "payout.approve"),
+            1,
+            "{id}"
+        );
+    }
+}

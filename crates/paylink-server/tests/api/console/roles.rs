@@ -118,16 +118,6 @@ async fn support_is_refused_every_admin_action_that_an_admin_may_take() {
             &[("email", "new@ops.test"), ("role", "admin")],
         ),
         action(
-            "/admin/merchants/{id}/verified",
-            format!("/admin/merchants/{m}/verified"),
-            &[("verified", "no")],
-        ),
-        action(
-            "/admin/merchants/{id}/subscription",
-            format!("/admin/merchants/{m}/subscription"),
-            &[("subscription", "inactive")],
-        ),
-        action(
             "/admin/merchants/{id}/payouts",
             format!("/admin/merchants/{m}/payouts"),
             &[("moderation", "yes"), ("daily_limit", "100000")],
@@ -186,6 +176,17 @@ async fn support_is_refused_every_admin_action_that_an_admin_may_take() {
             "/admin/disputes/{id}/decide",
             format!("/admin/disputes/{refund}/decide"),
             &[("decision", "refund"), ("text", "Refunded in full.")],
+        ),
+        // Late: an unverified (or banned) merchant's payouts are not approved.
+        action(
+            "/admin/merchants/{id}/verified",
+            format!("/admin/merchants/{m}/verified"),
+            &[("verified", "no")],
+        ),
+        action(
+            "/admin/merchants/{id}/subscription",
+            format!("/admin/merchants/{m}/subscription"),
+            &[("subscription", "inactive")],
         ),
         // The merchant's ban last but one, the operators' changes last: they end sessions.
         action(
