@@ -832,7 +832,16 @@ async fn admin_command(
             json,
         }) => {
             let keys = keys.open(store).await?;
-            let m = merchants::create_merchant(store, &keys, &name, email, verified, now()).await?;
+            let m = merchants::create_merchant(
+                store,
+                &keys,
+                &cli_actor(),
+                &name,
+                email,
+                verified,
+                now(),
+            )
+            .await?;
             report(
                 json,
                 json!({"merchant_id": m.merchant_id.to_string(), "shop_id": m.shop_id.to_string(), "api_token": m.api_token, "webhook_secret": m.webhook_secret}),
@@ -999,9 +1008,10 @@ async fn admin_command(
         Command::SbpBank(c) => money::sbp_bank(store, c).await?,
         Command::Token(TokenCommand::Refresh { merchant, json }) => {
             let keys = keys.open(store).await?;
-            let token = merchants::refresh_token(store, &keys, &merchant, now())
-                .await
-                .map_err(about(&merchant))?;
+            let token =
+                merchants::refresh_token(store, &keys, Some(&cli_actor()), &merchant, now())
+                    .await
+                    .map_err(about(&merchant))?;
             report(
                 json,
                 json!({"api_token": token}),
@@ -1037,7 +1047,7 @@ async fn admin_command(
         }
         Command::Procard(ProcardCommand::RotateKey { merchant, json }) => {
             let keys = keys.open(store).await?;
-            let c = permanent_links::rotate_key(store, &keys, &merchant, now())
+            let c = permanent_links::rotate_key(store, &keys, Some(&cli_actor()), &merchant, now())
                 .await
                 .map_err(about(&merchant))?;
             let key = c.secret_key.expose();
@@ -1052,9 +1062,10 @@ async fn admin_command(
         }
         Command::Shop(ShopCommand::WebhookSecret { shop, json }) => {
             let keys = keys.open(store).await?;
-            let secret = merchants::rotate_webhook_key(store, &keys, &shop)
-                .await
-                .map_err(about(&shop))?;
+            let secret =
+                merchants::rotate_webhook_key(store, &keys, Some(&cli_actor()), &shop, now())
+                    .await
+                    .map_err(about(&shop))?;
             report(
                 json,
                 json!({"shop_id": shop, "webhook_secret": secret}),
@@ -1181,8 +1192,16 @@ async fn serve(
     let bound = SocketAddr::new(listen.ip(), app.port());
     let public_url = app.public_url().to_string();
     if args.demo {
-        let m =
-            merchants::create_merchant(&store, &keys, "Demo merchant", None, true, now()).await?;
+        let m = merchants::create_merchant(
+            &store,
+            &keys,
+            &cli_actor(),
+            "Demo merchant",
+            None,
+            true,
+            now(),
+        )
+        .await?;
         println!("demo merchant {} with shop {}", m.merchant_id, m.shop_id);
         println!("API token: {}", m.api_token);
         println!("webhook secret: {}", m.webhook_secret);

@@ -70,6 +70,8 @@ pub enum Guard {
     DisputeMoved,
     /// The second factor's code (its time step) was used already.
     CodeUsed,
+    /// The saved money rules changed since they were read.
+    RulesChanged,
 }
 
 impl Guard {
@@ -111,6 +113,7 @@ impl Guard {
             Guard::LinkGone => "link_gone",
             Guard::DisputeMoved => "dispute_moved",
             Guard::CodeUsed => "code_used",
+            Guard::RulesChanged => "rules_changed",
         }
     }
 
@@ -152,6 +155,12 @@ impl Guard {
             | Guard::OtpSpent
             | Guard::SecretGone => None,
             Guard::AccountNotFound | Guard::CodeUsed => Some(DomainError::Unauthorized),
+            Guard::RulesChanged => Some(DomainError::Invalid {
+                field: "rules",
+                kind: Rule::Refused {
+                    reason: "the money rules changed meanwhile".into(),
+                },
+            }),
             Guard::LinkGone => Some(DomainError::Invalid {
                 field: "link",
                 kind: Rule::Expired,

@@ -473,9 +473,11 @@ pub enum Write {
     /// A line of the audit log; the log is append-only.
     Audit(AuditEntry),
     /// The money rules every process uses from now on ([`crate::rules::MoneyRules::to_text`]);
-    /// `None`: back to the configuration's.
+    /// `None`: back to the configuration's. Guard: the saved rules are still `expected` (`None`:
+    /// none saved) ([`Guard::RulesChanged`]): of two operators saving at once, one is told.
     SetMoneyRules {
         text: Option<String>,
+        expected: Option<String>,
     },
     /// Turns an operator's second factor on (`sealed`: the TOTP secret sealed to the account)
     /// or off. Guard: the account exists ([`Guard::AccountNotFound`]).

@@ -836,15 +836,36 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::DecideDispute { .. }
         | Write::ReopenDispute { .. }) => crate::disputes::push(out, w),
         Write::Audit(entry) => crate::console::push_audit(out, entry),
-        Write::SetMoneyRules { text: Some(text) } => out.push(Statement::new(
+        Write::SetMoneyRules {
+            text: Some(text),
+            expected: None,
+        } => out.push(Statement::guarded(
             "INSERT INTO instance_settings (name, value) VALUES ('money_rules', $1)
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+             ON CONFLICT (name) DO NOTHING",
             vec![text.as_str().into()],
+            Guard::RulesChanged,
         )),
-        Write::SetMoneyRules { text: None } => out.push(Statement::new(
-            "DELETE FROM instance_settings WHERE name = 'money_rules'",
-            vec![],
+        Write::SetMoneyRules {
+            text: Some(text),
+            expected: Some(old),
+        } => out.push(Statement::guarded(
+            "UPDATE instance_settings SET value = $1 WHERE name = 'money_rules' AND value = $2",
+            vec![text.as_str().into(), old.as_str().into()],
+            Guard::RulesChanged,
         )),
+        Write::SetMoneyRules {
+            text: None,
+            expected: Some(old),
+        } => out.push(Statement::guarded(
+            "DELETE FROM instance_settings WHERE name = 'money_rules' AND value = $1",
+            vec![old.as_str().into()],
+            Guard::RulesChanged,
+        )),
+        // Back to the configuration when it is in force already: nothing to do.
+        Write::SetMoneyRules {
+            text: None,
+            expected: None,
+        } => {}
         card_api => crate::issuing::push(out, card_api),
     }
 }

@@ -75,15 +75,28 @@ impl ShopChanges {
 }
 
 /// A merchant with an active subscription, one enabled RUB shop and one API token.
+/// An operator makes a merchant (audited); merchants who sign up are made by
+/// [`create_merchant_with`] from the sign-up.
 pub async fn create_merchant(
     store: &Store,
     keys: &InstanceKeys,
+    actor: &Actor,
     name: &str,
     email: Option<String>,
     verified: bool,
     now: Millis,
 ) -> Result<Onboarded, OpError> {
-    create_merchant_with(store, keys, name, email, verified, now, |_| Vec::new()).await
+    actor.require(Power::Admin)?;
+    create_merchant_with(store, keys, name, email, verified, now, |id| {
+        vec![Write::Audit(actor.record(
+            "merchant.create",
+            id.as_str(),
+            "",
+            format!("name={:?} verified={verified}", name.trim()),
+            now,
+        ))]
+    })
+    .await
 }
 
 /// [`create_merchant`], with `more` writes (given the new merchant's id) in the same plan: a
@@ -183,14 +196,25 @@ pub(crate) async fn merchant(store: &Store, id: &str) -> Result<Merchant, OpErro
 }
 
 /// Revokes every token of the merchant and issues a new one.
+/// A new API token for the merchant, every earlier one revoked: by the merchant (`actor`
+/// `None`) or an operator (audited).
 pub async fn refresh_token(
     store: &Store,
     keys: &InstanceKeys,
+    actor: Option<&Actor>,
     merchant_id: &str,
     now: Millis,
 ) -> Result<String, OpError> {
+    if let Some(a) = actor {
+        a.require(Power::Admin)?;
+    }
     let m = merchant(store, merchant_id).await?;
-    with_fresh_token(store, &keys.seal, &m.id, now, Plan::one).await
+    let audit =
+        actor.map(|a| Write::Audit(a.record("merchant.token_refresh", m.id.as_str(), "", "", now)));
+    with_fresh_token(store, &keys.seal, &m.id, now, |w| Plan {
+        writes: std::iter::once(w).chain(audit.clone()).collect(),
+    })
+    .await
 }
 
 /// A fresh Standard Webhooks key for `shop` and the write that stores it sealed.
@@ -209,15 +233,27 @@ fn webhook_key(seal: &Sealing, shop: &ShopId) -> (String, Write) {
 }
 
 /// Replaces the shop's webhook key; the new one signs every postback sent from now on.
+/// By the shop's merchant (`actor` `None`) or an operator (audited).
 pub async fn rotate_webhook_key(
     store: &Store,
     keys: &InstanceKeys,
+    actor: Option<&Actor>,
     shop_id: &str,
+    now: Millis,
 ) -> Result<String, OpError> {
+    if let Some(a) = actor {
+        a.require(Power::Admin)?;
+    }
     let id = ShopId::parse(shop_id).ok_or(DomainError::ShopNotFound)?;
     let shop = store.shop(&id).await?.ok_or(DomainError::ShopNotFound)?;
     let (text, write) = webhook_key(&keys.seal, &shop.id);
-    store.apply(Plan::one(write)).await?;
+    let audit =
+        actor.map(|a| Write::Audit(a.record("shop.webhook_secret", shop.id.as_str(), "", "", now)));
+    store
+        .apply(Plan {
+            writes: std::iter::once(write).chain(audit).collect(),
+        })
+        .await?;
     Ok(text)
 }
 

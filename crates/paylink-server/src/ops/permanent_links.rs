@@ -115,12 +115,17 @@ pub async fn enable(
 }
 
 /// A new key for the merchant; the old one stops working when this returns.
+/// A new Procard key: by the merchant (`actor` `None`) or an operator (audited).
 pub async fn rotate_key(
     store: &Store,
     keys: &InstanceKeys,
+    actor: Option<&paylink_core::audit::Actor>,
     merchant_id: &str,
     now: Millis,
 ) -> Result<Credentials, OpError> {
+    if let Some(a) = actor {
+        a.require(paylink_core::audit::Power::Admin)?;
+    }
     let merchant = crate::ops::merchants::merchant(store, merchant_id).await?;
     let access = store
         .procard_of(&merchant.id)
@@ -132,12 +137,18 @@ pub async fn rotate_key(
         &key,
         &procard_context(merchant.id.as_str()),
     );
+    let audit = actor
+        .map(|a| Write::Audit(a.record("procard.rotate_key", merchant.id.as_str(), "", "", now)));
     store
-        .apply(Plan::one(Write::SetProcardKey {
-            merchant_id: merchant.id,
-            key_sealed: sealed,
-            now,
-        }))
+        .apply(Plan {
+            writes: std::iter::once(Write::SetProcardKey {
+                merchant_id: merchant.id,
+                key_sealed: sealed,
+                now,
+            })
+            .chain(audit)
+            .collect(),
+        })
         .await
         .map_err(|e| match e {
             StoreError::GuardFailed(g) => OpError::refused(g),

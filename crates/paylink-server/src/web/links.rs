@@ -163,7 +163,8 @@ pub async fn rotate_key(State(st): State<AppState>, v: Visitor, body: Bytes) -> 
     if field(&f, "confirm") != "yes" {
         return redirect(&v, "/links/key");
     }
-    match permanent_links::rotate_key(&st.store, &st.keys, merchant.as_str(), st.now()).await {
+    match permanent_links::rotate_key(&st.store, &st.keys, None, merchant.as_str(), st.now()).await
+    {
         Ok(c) => {
             links_page(
                 &st,

@@ -291,23 +291,30 @@ pub async fn refresh_token(State(st): State<AppState>, v: Visitor, body: Bytes) 
     if field(&f, "confirm") != "yes" {
         return redirect(&v, "/integration/token");
     }
-    let shown =
-        match merchants::refresh_token(&st.store, &st.keys, merchant.as_str(), st.now()).await {
-            Ok(token) => Shown {
-                error: None,
-                notice: None,
-                new_token: Some(token),
-                webhook: None,
-                test: None,
-            },
-            Err(e) => Shown {
-                error: Some(refusal_text(v.t, &e)),
-                notice: None,
-                new_token: None,
-                webhook: None,
-                test: None,
-            },
-        };
+    let shown = match merchants::refresh_token(
+        &st.store,
+        &st.keys,
+        None,
+        merchant.as_str(),
+        st.now(),
+    )
+    .await
+    {
+        Ok(token) => Shown {
+            error: None,
+            notice: None,
+            new_token: Some(token),
+            webhook: None,
+            test: None,
+        },
+        Err(e) => Shown {
+            error: Some(refusal_text(v.t, &e)),
+            notice: None,
+            new_token: None,
+            webhook: None,
+            test: None,
+        },
+    };
     integration_page(&st, &v, &merchant, StatusCode::OK, shown).await
 }
 
@@ -503,7 +510,7 @@ pub async fn rotate_webhook(
     if field(&f, "confirm") != "yes" {
         return redirect(&v, &format!("/integration/shops/{id}/webhook-secret"));
     }
-    match merchants::rotate_webhook_key(&st.store, &st.keys, &id).await {
+    match merchants::rotate_webhook_key(&st.store, &st.keys, None, &id, st.now()).await {
         Ok(secret) => {
             let shown = Shown {
                 error: None,

@@ -1177,6 +1177,7 @@ async fn an_operator_runs_the_console() {
     paylink_server::ops::merchants::create_merchant(
         &app.store,
         &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
         "Corner shop",
         Some("owner@corner-shop.example".into()),
         false,

@@ -119,9 +119,17 @@ pub async fn spawn_app_on(
     let metrics_url = app.metrics_address().map(|a| format!("http://{a}/metrics"));
     let keys = app.keys();
     tokio::spawn(app.run_until(std::future::pending()));
-    let merchant = merchants::create_merchant(&store, &keys, "Test merchant", None, true, START)
-        .await
-        .expect("a merchant is created");
+    let merchant = merchants::create_merchant(
+        &store,
+        &keys,
+        &paylink_core::audit::Actor::cli("test"),
+        "Test merchant",
+        None,
+        true,
+        START,
+    )
+    .await
+    .expect("a merchant is created");
     TestApp {
         address,
         metrics_url,
@@ -267,9 +275,17 @@ impl TestApp {
 
     /// Another merchant, with its own shop and token.
     pub async fn new_merchant(&self, name: &str) -> Onboarded {
-        merchants::create_merchant(&self.store, &self.keys, name, None, true, self.now())
-            .await
-            .expect("a merchant is created")
+        merchants::create_merchant(
+            &self.store,
+            &self.keys,
+            &paylink_core::audit::Actor::cli("test"),
+            name,
+            None,
+            true,
+            self.now(),
+        )
+        .await
+        .expect("a merchant is created")
     }
 
     /// A new API token for the default merchant (the old one stops working).
@@ -277,6 +293,7 @@ impl TestApp {
         merchants::refresh_token(
             &self.store,
             &self.keys,
+            None,
             self.merchant.merchant_id.as_str(),
             self.now(),
         )

@@ -242,6 +242,10 @@ pub fn refusal(c: &Console, e: &OpError) -> &'static str {
             kind: Rule::Refused { .. },
         }) => c.a.moved_meanwhile,
         OpError::Domain(DomainError::Invalid { field: "code", .. }) => c.a.wrong_code,
+        OpError::Domain(DomainError::Invalid {
+            field: "rules",
+            kind: Rule::Refused { .. },
+        }) => c.a.moved_meanwhile,
         OpError::Domain(DomainError::TransactionRejected) => c.a.refund_refused,
         OpError::Domain(DomainError::Invalid {
             field: "invite", ..
@@ -269,7 +273,7 @@ pub fn refusal_status(e: &OpError) -> StatusCode {
         OpError::Domain(
             DomainError::PayoutNotCancelable
             | DomainError::Invalid {
-                field: "dispute",
+                field: "dispute" | "rules",
                 kind: Rule::Refused { .. },
             },
         ) => StatusCode::CONFLICT,

@@ -422,6 +422,8 @@ struct MoneyPage {
     settings: Vec<SettingRow>,
     /// Whether the rules in force are the configuration's (else saved in the console).
     configured: bool,
+    /// The saved rules the forms were made from.
+    rules_version: String,
     rules_form: RulesForm,
     form_directions: Vec<FormDirection>,
 }
@@ -545,6 +547,10 @@ async fn render(
         Ok(c) => c,
         Err(e) => return super::refused(st, c, &e, "/admin"),
     };
+    let rules_version = match money_rules::version(st).await {
+        Ok(v) => v,
+        Err(e) => return super::refused(st, c, &e, "/admin"),
+    };
     let history = match history {
         Some((base, quote)) => match reads::fx_history(&st.store, base, quote).await {
             Ok(h) => Some((
@@ -628,6 +634,7 @@ async fn render(
                 },
             ],
             configured,
+            rules_version,
             rules_form: form,
             form_directions,
         },
@@ -1174,7 +1181,8 @@ pub async fn save_rules(State(st): State<AppState>, form: ConsoleForm) -> Respon
             "/admin/money#rules",
         );
     }
-    match money_rules::save(&st, &c.actor, rules, st.now()).await {
+    let based_on = form.f.get("rules_version").map(String::as_str);
+    match money_rules::save(&st, &c.actor, rules, based_on, st.now()).await {
         Ok(()) => c.redirect("/admin/money?notice=done#rules"),
         Err(e) => super::refused(&st, c, &e, "/admin/money"),
     }
@@ -1202,7 +1210,8 @@ pub async fn reset_rules(State(st): State<AppState>, form: ConsoleForm) -> Respo
             "/admin/money#rules",
         );
     }
-    match money_rules::reset(&st, &c.actor, st.now()).await {
+    let based_on = form.f.get("rules_version").map(String::as_str);
+    match money_rules::reset(&st, &c.actor, based_on, st.now()).await {
         Ok(()) => c.redirect("/admin/money?notice=done#rules"),
         Err(e) => super::refused(&st, c, &e, "/admin/money"),
     }

@@ -242,9 +242,11 @@ async fn filters_narrow_and_pages_neither_repeat_nor_skip() {
         actor.input_value("f-actor").as_deref(),
         Some("other@ops.test")
     );
+    // The harness made the merchant as the CLI does (`merchant.create`); then it was banned.
     let merchant_actions = b.get("/admin/audit?action=merchant.").await;
-    assert_eq!(rows_of(&merchant_actions), 1);
+    assert_eq!(rows_of(&merchant_actions), 2);
     merchant_actions.assert_shows("data-action=\"merchant.ban\"");
+    merchant_actions.assert_shows("data-action=\"merchant.create\"");
     let rates = b.get("/admin/audit?action=fx.&target=USD%2FRUB").await;
     assert_eq!(rows_of(&rates), 100);
     let second = next_link(&rates).expect("a second page of rates");

@@ -625,3 +625,53 @@ async fn bad_rules_are_refused_with_the_field_named_and_nothing_is_saved() {
     page.assert_shows("data-source=\"configuration\"");
     assert_eq!(page.input_value("rules-card-fee").as_deref(), Some("2.00"));
 }
+
+/// Two admins edit the rules from the same page: the first save is taken, the second is told
+/// the rules changed meanwhile instead of silently undoing the first.
+#[tokio::test]
+async fn of_two_admins_saving_rules_from_one_page_the_second_is_told() {
+    let app = spawn_app().await;
+    let mut first = super::operator(&app, "first@ops.test", Role::Admin).await;
+    let mut second = super::operator(&app, "second@ops.test", Role::Admin).await;
+    let (p1, p2) = (
+        first.get("/admin/money").await,
+        second.get("/admin/money").await,
+    );
+    let version = p1
+        .input_value("rules-version")
+        .expect("the form names its rules");
+    assert_eq!(p2.input_value("rules-version"), Some(version.clone()));
+    let save = |csrf: String, fee: &'static str| {
+        let mut fields: Vec<(&str, String)> = super::roles::rules_fields()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        fields.retain(|(k, _)| *k != "card_fee");
+        fields.push(("card_fee", fee.to_string()));
+        fields.push(("csrf", csrf));
+        fields.push(("confirm", "yes".into()));
+        fields.push(("rules_version", version.clone()));
+        fields
+    };
+    let a = save(p1.csrf(), "3");
+    let pairs: Vec<(&str, &str)> = a.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let taken = first.post("/admin/money/rules", &pairs).await;
+    assert_eq!(taken.status, 303, "{}", taken.text);
+    let b = save(p2.csrf(), "4");
+    let pairs: Vec<(&str, &str)> = b.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let told = second.post("/admin/money/rules", &pairs).await;
+    assert_eq!(told.status, 409, "{}", told.text);
+    told.assert_shows("Someone else changed this meanwhile");
+    let rules = first.get("/admin/money").await;
+    assert_eq!(
+        rules.input_value("rules-card-fee").as_deref(),
+        Some("3.00"),
+        "the first save stands"
+    );
+    let saves: Vec<String> = super::audited(&app, "money_rules")
+        .await
+        .into_iter()
+        .map(|e| e.actor)
+        .collect();
+    assert_eq!(saves, ["first@ops.test"]);
+}

@@ -46,7 +46,7 @@ async fn lines_by(app: &TestApp, actor: &str) -> usize {
 }
 
 /// Every money rule as the rules form sends it (valid: an admin's save is taken).
-fn rules_fields() -> Vec<(&'static str, &'static str)> {
+pub(super) fn rules_fields() -> Vec<(&'static str, &'static str)> {
     vec![
         ("settle_after", "0"),
         ("card_enabled", "yes"),

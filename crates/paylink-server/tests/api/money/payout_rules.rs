@@ -265,10 +265,17 @@ async fn the_daily_and_monthly_limits_hold_and_a_failed_payout_gives_its_share_b
 #[tokio::test]
 async fn an_unverified_merchant_may_not_pay_out() {
     let app = spawn_app().await;
-    let unverified =
-        merchants::create_merchant(&app.store, &app.keys, "Unverified", None, false, app.now())
-            .await
-            .unwrap();
+    let unverified = merchants::create_merchant(
+        &app.store,
+        &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
+        "Unverified",
+        None,
+        false,
+        app.now(),
+    )
+    .await
+    .unwrap();
     app.set_profile(&unverified.merchant_id, open_profile())
         .await;
     app.regular_payout_as(&unverified.api_token, card("100", CARD_OK))

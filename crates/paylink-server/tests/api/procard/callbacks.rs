@@ -99,6 +99,7 @@ async fn a_links_callback_url_gets_each_finished_payment_signed() {
     let rotated = permanent_links::rotate_key(
         &app.store,
         &app.keys,
+        None,
         app.merchant.merchant_id.as_str(),
         app.now(),
     )

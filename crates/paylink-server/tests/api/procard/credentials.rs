@@ -41,6 +41,7 @@ async fn rotation_retires_the_old_key_at_once_and_enabling_again_keeps_the_key()
     let rotated = permanent_links::rotate_key(
         &app.store,
         &app.keys,
+        None,
         app.merchant.merchant_id.as_str(),
         app.now(),
     )
@@ -121,7 +122,8 @@ async fn a_login_is_one_merchants_and_an_unknown_merchant_is_refused() {
             .await,
     );
 
-    let unknown = permanent_links::rotate_key(&app.store, &app.keys, "NoSuchOne", app.now()).await;
+    let unknown =
+        permanent_links::rotate_key(&app.store, &app.keys, None, "NoSuchOne", app.now()).await;
     assert!(unknown.is_err(), "{unknown:?}");
     let unknown = permanent_links::enable(
         &app.store,
@@ -137,9 +139,14 @@ async fn a_login_is_one_merchants_and_an_unknown_merchant_is_refused() {
     assert!(unknown.is_err(), "{unknown:?}");
     // A merchant without access cannot rotate a key it does not have.
     let third = app.new_merchant("Third").await;
-    let none =
-        permanent_links::rotate_key(&app.store, &app.keys, third.merchant_id.as_str(), app.now())
-            .await;
+    let none = permanent_links::rotate_key(
+        &app.store,
+        &app.keys,
+        None,
+        third.merchant_id.as_str(),
+        app.now(),
+    )
+    .await;
     assert!(
         matches!(none, Err(OpError::Domain(DomainError::ProcardNotEnabled))),
         "{none:?}"
@@ -153,6 +160,7 @@ async fn the_key_is_sealed_at_rest() {
     let rotated = permanent_links::rotate_key(
         &app.store,
         &app.keys,
+        None,
         app.merchant.merchant_id.as_str(),
         app.now(),
     )
