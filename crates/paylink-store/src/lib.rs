@@ -37,7 +37,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use accounts::MailRecord;
-pub use console::AuditFilter;
+pub use console::{AuditFilter, FxRateAt, QueuedPayout};
 pub use disputes::FoundCharge;
 pub use instance::SealedValue;
 pub use issuing::{CardSecretLink, SmsRecord};

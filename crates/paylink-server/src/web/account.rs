@@ -266,24 +266,92 @@ pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
     }
 }
 
-fn link_form(st: &AppState, v: &Visitor, token: &str) -> FormPage {
+/// Where a surface's one-time links (invitations, resets) live and lead: the merchant app's
+/// and the console's differ only in these.
+pub struct LinkPages {
+    pub kind: AccountKind,
+    /// The page's path before the token.
+    pub prefix: &'static str,
+    /// Where a new session lands.
+    pub home: &'static str,
+    /// Where an account with a second factor signs in after choosing its password.
+    pub sign_in: &'static str,
+    /// A way to a new link when this one is gone (the merchant app's "forgot password").
+    pub forgot: bool,
+}
+
+const MERCHANT_LINKS: LinkPages = LinkPages {
+    kind: AccountKind::Merchant,
+    prefix: "/password/",
+    home: "/dashboard",
+    sign_in: "/sign-in",
+    forgot: true,
+};
+
+fn link_form(st: &AppState, v: &Visitor, pages: &LinkPages, token: &str) -> FormPage {
     let t = v.t;
     let mut p = FormPage::new(
         Chrome::of(st, v),
         t.set_password,
-        &format!("/password/{token}"),
+        &format!("{}{token}", pages.prefix),
         vec![Field::new(t.new_password, "password", "password").auto("new-password")],
     );
     p.intro = Some(t.set_password_intro);
     p
 }
 
-fn link_gone(st: &AppState, v: &Visitor) -> Response {
-    let mut p = link_form(st, v, "");
+fn link_gone(st: &AppState, v: &Visitor, pages: &LinkPages) -> Response {
+    let mut p = link_form(st, v, pages, "");
     p.error = Some(v.t.link_gone);
     p.show_form = false;
-    p.links = vec![("/forgot-password".into(), v.t.forgot_password)];
+    if pages.forgot {
+        p.links = vec![("/forgot-password".into(), v.t.forgot_password)];
+    }
     page(v, StatusCode::GONE, p)
+}
+
+/// The page a one-time link opens: a password form while the link works.
+pub async fn show_link(st: &AppState, v: Visitor, pages: &LinkPages, token: &str) -> Response {
+    match accounts::link_account(&st.store, pages.kind, token, st.now()).await {
+        Ok(_) => page(&v, StatusCode::OK, link_form(st, &v, pages, token)),
+        Err(_) => link_gone(st, &v, pages),
+    }
+}
+
+/// The password chosen through a one-time link: the link spent, a new session (or, for an
+/// account with a second factor, the way to sign in with it).
+pub async fn use_link(
+    st: &AppState,
+    mut v: Visitor,
+    pages: &LinkPages,
+    token: &str,
+    body: &[u8],
+) -> Response {
+    let f = fields(body);
+    if !v.csrf_ok(field(&f, "csrf")) {
+        return bad_form(&v);
+    }
+    let password = f.get("password").map_or("", String::as_str);
+    let now = st.now();
+    match accounts::set_password_by_link(&st.store, pages.kind, token, password, &v.address, now)
+        .await
+    {
+        Ok(Some(s)) => {
+            let seconds = accounts::session_seconds(&s.session, now);
+            v.start_session(s.token.expose(), seconds, s.session, s.account);
+            redirect(&v, pages.home)
+        }
+        Ok(None) => redirect(&v, &format!("{}?notice=password_set", pages.sign_in)),
+        Err(crate::ops::OpError::Domain(paylink_core::DomainError::Invalid {
+            field: "link",
+            ..
+        })) => link_gone(st, &v, pages),
+        Err(e) => {
+            let mut p = link_form(st, &v, pages, token);
+            p.error = Some(refusal_text(v.t, &e));
+            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
+        }
+    }
 }
 
 pub async fn link_page(
@@ -291,50 +359,16 @@ pub async fn link_page(
     v: Visitor,
     Path(token): Path<String>,
 ) -> Response {
-    match accounts::link_account(&st.store, AccountKind::Merchant, &token, st.now()).await {
-        Ok(_) => page(&v, StatusCode::OK, link_form(&st, &v, &token)),
-        Err(_) => link_gone(&st, &v),
-    }
+    show_link(&st, v, &MERCHANT_LINKS, &token).await
 }
 
 pub async fn set_by_link(
     State(st): State<AppState>,
-    mut v: Visitor,
+    v: Visitor,
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
-    let password = f.get("password").map_or("", String::as_str);
-    let now = st.now();
-    match accounts::set_password_by_link(
-        &st.store,
-        AccountKind::Merchant,
-        &token,
-        password,
-        &v.address,
-        now,
-    )
-    .await
-    {
-        Ok(Some(s)) => {
-            let seconds = accounts::session_seconds(&s.session, now);
-            v.start_session(s.token.expose(), seconds, s.session, s.account);
-            redirect(&v, "/dashboard")
-        }
-        Ok(None) => redirect(&v, "/sign-in"),
-        Err(crate::ops::OpError::Domain(paylink_core::DomainError::Invalid {
-            field: "link",
-            ..
-        })) => link_gone(&st, &v),
-        Err(e) => {
-            let mut p = link_form(&st, &v, &token);
-            p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
-        }
-    }
+    use_link(&st, v, &MERCHANT_LINKS, &token, &body).await
 }
 
 fn change_form(st: &AppState, v: &Visitor) -> FormPage {

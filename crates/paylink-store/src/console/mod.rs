@@ -7,6 +7,8 @@ mod overview;
 mod payouts;
 mod postbacks;
 
+pub use payouts::{FxRateAt, QueuedPayout};
+
 use crate::sql::{Columns, Statement, Value};
 use crate::{Store, StoreError};
 use paylink_core::audit::AuditEntry;

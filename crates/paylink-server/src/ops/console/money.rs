@@ -3,35 +3,18 @@
 
 use crate::ops::OpError;
 use paylink_core::audit::{Actor, Power};
-use paylink_core::ledger::FxRate;
 use paylink_core::money::Currency;
-use paylink_core::time::Millis;
 use paylink_store::{LedgerReport, SbpBank, Store};
 
 /// A rate of `base` in `quote` as set at `at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RateAt {
-    pub base: Currency,
-    pub quote: Currency,
-    pub rate: FxRate,
-    pub at: Millis,
-}
+pub use paylink_store::FxRateAt as RateAt;
 
 /// How many past rates of one pair the history shows.
 pub const HISTORY: i64 = 200;
 
 /// Every current rate with when it was set.
 pub async fn fx_rates(store: &Store) -> Result<Vec<RateAt>, OpError> {
-    let rows = store.fx_rates_at().await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| RateAt {
-            base: r.base,
-            quote: r.quote,
-            rate: r.rate,
-            at: r.at,
-        })
-        .collect())
+    Ok(store.fx_rates_at().await?)
 }
 
 /// The rates set for `base` in `quote`, newest first.
@@ -40,16 +23,7 @@ pub async fn fx_history(
     base: Currency,
     quote: Currency,
 ) -> Result<Vec<RateAt>, OpError> {
-    let rows = store.fx_rate_history(base, quote, HISTORY).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| RateAt {
-            base: r.base,
-            quote: r.quote,
-            rate: r.rate,
-            at: r.at,
-        })
-        .collect())
+    Ok(store.fx_rate_history(base, quote, HISTORY).await?)
 }
 
 /// The whole dictionary, disabled banks too.

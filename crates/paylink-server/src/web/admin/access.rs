@@ -6,7 +6,7 @@ use super::{words, Console, ConsoleForm};
 use crate::ops::{accounts, operators, OpError};
 use crate::pages::{field, fields, qr::qr_svg};
 use crate::state::AppState;
-use crate::web::account::{Field, FormPage};
+use crate::web::account::{show_link, use_link, Field, FormPage, LinkPages};
 use crate::web::visitor::Visitor;
 use crate::web::{bad_form, page, redirect, refusal_text, Chrome};
 use askama::Template;
@@ -113,72 +113,29 @@ pub async fn sign_out(State(st): State<AppState>, mut v: Visitor, body: Bytes) -
     redirect(&v, "/admin/sign-in")
 }
 
-fn link_form(st: &AppState, v: &Visitor, token: &str) -> FormPage {
-    let t = v.t;
-    let mut p = FormPage::new(
-        Chrome::of(st, v),
-        t.set_password,
-        &format!("/admin/password/{token}"),
-        vec![Field::new(t.new_password, "password", "password").auto("new-password")],
-    );
-    p.intro = Some(t.password_rules);
-    p
-}
-
-fn link_gone(st: &AppState, v: &Visitor) -> Response {
-    let mut p = link_form(st, v, "");
-    p.error = Some(v.t.link_gone);
-    p.show_form = false;
-    page(v, StatusCode::GONE, p)
-}
+const CONSOLE_LINKS: LinkPages = LinkPages {
+    kind: AccountKind::Operator,
+    prefix: "/admin/password/",
+    home: "/admin/account",
+    sign_in: "/admin/sign-in",
+    forgot: false,
+};
 
 pub async fn link_page(
     State(st): State<AppState>,
     v: Visitor,
     Path(token): Path<String>,
 ) -> Response {
-    match accounts::link_account(&st.store, AccountKind::Operator, &token, st.now()).await {
-        Ok(_) => page(&v, StatusCode::OK, link_form(&st, &v, &token)),
-        Err(_) => link_gone(&st, &v),
-    }
+    show_link(&st, v, &CONSOLE_LINKS, &token).await
 }
 
 pub async fn set_by_link(
     State(st): State<AppState>,
-    mut v: Visitor,
+    v: Visitor,
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
-    let password = f.get("password").map_or("", String::as_str);
-    let now = st.now();
-    match accounts::set_password_by_link(
-        &st.store,
-        AccountKind::Operator,
-        &token,
-        password,
-        &v.address,
-        now,
-    )
-    .await
-    {
-        Ok(Some(s)) => {
-            let seconds = accounts::session_seconds(&s.session, now);
-            v.start_session(s.token.expose(), seconds, s.session, s.account);
-            redirect(&v, "/admin/account")
-        }
-        // The account has a second factor: the link set the password, the code signs in.
-        Ok(None) => redirect(&v, "/admin/sign-in?notice=password_set"),
-        Err(OpError::Domain(DomainError::Invalid { field: "link", .. })) => link_gone(&st, &v),
-        Err(e) => {
-            let mut p = link_form(&st, &v, &token);
-            p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
-        }
-    }
+    use_link(&st, v, &CONSOLE_LINKS, &token, &body).await
 }
 
 /// An authenticator offered on the account page: its QR code, secret, and the sealed offer

@@ -4,9 +4,9 @@
 //! exposes (read from the same source).
 
 use super::Console;
-use crate::ops::console::overview::{self, Bucket, Overview, Totals, DAYS, HOUR, HOURS};
+use crate::ops::console::overview::{self, Bucket, Overview, Totals, DAYS, HOURS};
 use crate::state::AppState;
-use crate::web::charts::{bars, money_label, Bar};
+use crate::web::charts::{bars, hour, money_label, slots, Bar};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -14,7 +14,6 @@ use axum::response::Response;
 use paylink_core::money::format_fixed;
 use paylink_core::time::format_datetime;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 pub struct OverviewTexts {
     pub last_24h: &'static str,
@@ -154,63 +153,6 @@ fn age(ms: i64) -> String {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// Bars for the `hours` hours ending with `last` (hours since the epoch), scaled to `max` (the
-/// largest value when `None`). The daily charts use the dashboard's [`bars`], whose labels are
-/// dates; these are labelled with each hour's start.
-fn hour_bars(title: &str, data: &[Bar], last: i64, hours: i64, max: Option<f64>) -> String {
-    const WIDTH: f64 = 720.0;
-    const HEIGHT: f64 = 160.0;
-    const AXIS: f64 = 18.0;
-    let first = last - hours + 1;
-    let top = max
-        .or_else(|| data.iter().map(|b| b.value).reduce(f64::max))
-        .filter(|m| *m > 0.0)
-        .unwrap_or(1.0);
-    let slot = WIDTH / hours as f64;
-    let plot = HEIGHT - AXIS;
-    let when = |hour: i64| format_datetime(hour * HOUR)[..16].to_string();
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{}" class="chart">"#,
-        escape(title)
-    );
-    let _ = write!(
-        svg,
-        r##"<line x1="0" y1="{plot}" x2="{WIDTH}" y2="{plot}" stroke="#c9d1db"/>"##
-    );
-    for b in data.iter().filter(|b| (first..=last).contains(&b.day)) {
-        let h = (b.value / top).clamp(0.0, 1.0) * (plot - 4.0);
-        let x = (b.day - first) as f64 * slot + slot * 0.15;
-        let _ = write!(
-            svg,
-            r##"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="#3b5bdb"><title>{} UTC: {}</title></rect>"##,
-            plot - h,
-            slot * 0.7,
-            when(b.day),
-            escape(&b.label)
-        );
-    }
-    for (hour, anchor) in [(first, "start"), (last, "end")] {
-        let x = if anchor == "start" { 0.0 } else { WIDTH };
-        let _ = write!(
-            svg,
-            r##"<text x="{x}" y="{}" font-size="11" fill="#5b6478" text-anchor="{anchor}">{}</text>"##,
-            HEIGHT - 4.0,
-            when(hour)
-        );
-    }
-    svg.push_str("</svg>");
-    svg
-}
-
 /// The turnover per bucket of each currency (the four biggest), and the success rate.
 fn charts(
     w: &OverviewTexts,
@@ -297,7 +239,7 @@ fn card(key: &'static str, title: &'static str, t: &Totals, charts: Vec<(String,
 
 fn cards(w: &'static OverviewTexts, o: &Overview) -> Vec<Card> {
     let hourly = charts(w, &o.hourly, w.per_hour, |title, b, max| {
-        hour_bars(title, b, o.hour, HOURS, max)
+        slots(title, b, o.hour, HOURS, max, hour)
     });
     let daily = charts(w, &o.daily, w.per_day, |title, b, max| {
         bars(title, b, o.today, DAYS, max)
@@ -360,7 +302,7 @@ mod tests {
 
     #[test]
     fn an_hourly_chart_titles_each_bar_with_its_hour() {
-        let svg = hour_bars(
+        let svg = slots(
             "Turnover <RUB>",
             &[
                 Bar {
@@ -377,6 +319,7 @@ mod tests {
             480_001,
             24,
             None,
+            hour,
         );
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
         assert_eq!(svg.matches("<rect").count(), 1);
