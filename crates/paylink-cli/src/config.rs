@@ -116,6 +116,8 @@ pub struct PostbackFile {
     pub batch: Option<usize>,
     pub allow_private_receivers: Option<bool>,
     pub dispatch: Option<bool>,
+    /// Days finished postbacks are kept before retention sums and removes them (0: forever).
+    pub retention_days: Option<u32>,
 }
 
 /// A percentage given as text or as a number, kept as text for `Rate::parse_percent`.
@@ -316,6 +318,13 @@ pub fn postbacks(file: &FileConfig) -> Result<PostbackSettings, String> {
         p.dispatch = boolean("postbacks.dispatch", &d)?;
     } else if let Some(d) = f.dispatch {
         p.dispatch = d;
+    }
+    if let Some(d) = env("PAYLINK_POSTBACKS_RETENTION_DAYS") {
+        p.retention_days = d.trim().parse().map_err(|_| {
+            format!("postbacks.retention_days: {d:?} is not a whole number of days")
+        })?;
+    } else if let Some(d) = f.retention_days {
+        p.retention_days = d;
     }
     if p.lease <= p.timeout {
         return Err(format!(
@@ -566,6 +575,19 @@ mod tests {
         assert!(file.read_connections.is_some() && file.max_batch.is_some());
         assert!(file.key_file.is_some() && file.mode.is_some());
         assert!(file.idempotency.keep.is_some());
+        assert!(file.postbacks.retention_days.is_some());
+    }
+
+    #[test]
+    fn finished_postbacks_are_kept_thirty_days_unless_configured() {
+        let days = |text: &str| {
+            let file: FileConfig = toml::from_str(text).expect(text);
+            postbacks(&file).map(|p| p.retention_days)
+        };
+        assert_eq!(days(""), Ok(30));
+        assert_eq!(days("[postbacks]\nretention_days = 7"), Ok(7));
+        assert_eq!(days("[postbacks]\nretention_days = 0"), Ok(0));
+        assert!(toml::from_str::<FileConfig>("[postbacks]\nretention_days = -1").is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod doctor;
 mod issuing;
 mod money;
 mod operators;
+mod outbox;
 mod progress;
 
 /// A request allocates dozens of small objects; mimalloc serves them at a fraction of glibc's
@@ -125,7 +126,7 @@ enum Command {
     /// The audit log: every operator action, in the console and with this CLI.
     #[command(subcommand)]
     Audit(operators::AuditCommand),
-    /// Inspect and replay postbacks.
+    /// Inspect, replay and purge postbacks.
     #[command(subcommand)]
     Postback(PostbackCommand),
     /// Verify the ledger.
@@ -243,6 +244,9 @@ enum PostbackCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a pass of the outbox's retention now: postbacks (and SMS, emails) finished longer
+    /// ago than the retention are added to the daily summary and removed with their attempts.
+    Purge(outbox::PurgeArgs),
 }
 
 #[derive(Args)]
@@ -659,9 +663,9 @@ async fn run(cli: Cli, file: FileConfig) -> Result<(), Failure> {
     if migrate {
         println!("database {} is up to date", config::redact(&url));
     }
-    let allow_private = config::postbacks(&file).map_err(Failure)?.allow_private;
+    let postbacks = config::postbacks(&file).map_err(Failure)?;
     let mail = config::mail_context(&file);
-    let result = admin_command(&store, &keys, cli.command, allow_private, &mail).await;
+    let result = admin_command(&store, &keys, cli.command, &postbacks, &mail).await;
     store.close().await;
     result
 }
@@ -805,9 +809,10 @@ async fn admin_command(
     store: &Store,
     keys: &Keys,
     command: Command,
-    allow_private: bool,
+    postbacks: &paylink_server::config::PostbackSettings,
     (public_url, mail_url): &(String, Option<String>),
 ) -> Result<(), Failure> {
+    let allow_private = postbacks.allow_private;
     // Emails seal their text: the commands that send one open the keys.
     let mailer = |seal| paylink_server::ops::accounts::Mailer {
         gateway: mail_url.as_deref(),
@@ -1096,6 +1101,9 @@ async fn admin_command(
                     human.join("\n")
                 },
             );
+        }
+        Command::Postback(PostbackCommand::Purge(args)) => {
+            outbox::purge(store, args, postbacks.retention_days).await?
         }
         Command::Postback(PostbackCommand::Redeliver { id, json }) => {
             merchants::redeliver(store, Some(&cli_actor()), &id, now())

@@ -5,6 +5,9 @@
 //! Every child runs in a scratch working directory with no `PAYLINK_*` variable inherited from
 //! the test's environment; variables a test wants are set on the child `Command` only.
 
+#[path = "cli/retention.rs"]
+mod retention;
+
 use paylink_core::id::ShopId;
 use paylink_core::merchant::Shop;
 use paylink_sdk::testing::{Received, Receiver};
@@ -37,6 +40,7 @@ const PAYLINK_VARS: &[&str] = &[
     "PAYLINK_POSTBACKS_JITTER_PERCENT",
     "PAYLINK_POSTBACKS_TIMEOUT",
     "PAYLINK_POSTBACKS_LEASE",
+    "PAYLINK_POSTBACKS_RETENTION_DAYS",
     "PAYLINK_POSTBACKS_POLL_INTERVAL",
     "PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS",
     "PAYLINK_POSTBACKS_DISPATCH",

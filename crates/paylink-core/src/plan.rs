@@ -179,6 +179,16 @@ pub enum Write {
         notice_id: String,
         now: Millis,
     },
+    /// Retention (maintenance): of the notices `ids` (found by a read), those still in a final
+    /// state (delivered, failed, kept) since before `before` are added to the daily summary
+    /// `outbox_history` and removed with their attempts. `token` marks the rows this plan took,
+    /// so that a concurrent pass taking the same rows counts none of them twice. At most 1000
+    /// ids, so that the plan holds its locks briefly.
+    PurgeNotices {
+        token: String,
+        ids: Vec<String>,
+        before: Millis,
+    },
     /// A balanced ledger transaction and its effect on the merchants' cached balances. Guard:
     /// no balance goes below zero ([`Guard::BalanceNotEnough`]).
     Post(Entry),

@@ -220,6 +220,15 @@ impl Application {
                 move || dispatcher::run(st.clone(), stopped.clone()),
             ))
         });
+        // Where postbacks are dispatched, the outbox is trimmed too.
+        let retention = st.settings.postbacks.dispatch.then(|| {
+            let (st, stopped) = (st.clone(), stopped.clone());
+            tokio::spawn(supervise(
+                "the outbox retention",
+                panics.clone(),
+                move || crate::workers::retention::run(st.clone(), stopped.clone()),
+            ))
+        });
         let worker = st.settings.money.work.then(|| {
             let (st, stopped) = (st.clone(), stopped.clone());
             tokio::spawn(supervise("the money worker", panics.clone(), move || {
@@ -270,6 +279,9 @@ impl Application {
         }
         if let Some(w) = worker {
             let _ = w.await;
+        }
+        if let Some(r) = retention {
+            let _ = r.await;
         }
         let _ = key_watch.await;
         let _ = rules_watch.await;

@@ -184,6 +184,10 @@ pub struct PostbackSettings {
     pub allow_private: bool,
     /// Whether this process runs a dispatcher at all.
     pub dispatch: bool,
+    /// Days a notice is kept once delivered, failed or kept (0: forever); then the retention
+    /// worker beside the dispatcher adds it to the daily summary and removes it with its
+    /// attempts (see [`crate::workers::retention`]).
+    pub retention_days: u32,
 }
 
 impl Default for PostbackSettings {
@@ -196,6 +200,7 @@ impl Default for PostbackSettings {
             batch: 256,
             allow_private: false,
             dispatch: true,
+            retention_days: 30,
         }
     }
 }

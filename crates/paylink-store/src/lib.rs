@@ -44,7 +44,9 @@ pub use issuing::{CardSecretLink, SmsRecord};
 pub use ledger::LedgerReport;
 pub use links::{LinkWithBill, ProcardAccess};
 pub use money::{MoneyFilter, PayoutState, SbpBank};
-pub use outbox::{Claimed, NoticeContent, NoticeRecord, StoredNotice};
+pub use outbox::{
+    Claimed, FinishedNotice, HistoryDay, HistoryTotal, NoticeContent, NoticeRecord, StoredNotice,
+};
 pub use reads::{
     BillFilter, Checkout, DailyPayments, Direction, Keyset, Page, PageRequest, PaymentFilter,
     RememberedRequest,
@@ -182,7 +184,11 @@ impl Store {
         if url.starts_with("sqlite:") {
             let path = sqlite::path_of(url)?;
             let mut conn = sqlite::SqliteConn::open(&path, true)?;
+            // Processes started together take turns with the migrations, each of which holds
+            // the write lock: a loaded machine makes a turn longer than a request should wait.
+            conn.set_busy_timeout(std::time::Duration::from_secs(120))?;
             migrate::run(&mut conn, now_ms(), options.observer.as_ref()).await?;
+            conn.set_busy_timeout(sqlite::BUSY_TIMEOUT)?;
             let writer_path = path.clone();
             let observer = options.observer.clone();
             let mut conn = Some(conn);

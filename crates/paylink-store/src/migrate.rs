@@ -111,6 +111,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0016_console.sqlite.sql"),
         postgres: include_str!("../migrations/0016_console.postgres.sql"),
     },
+    Migration {
+        version: 17,
+        sql: include_str!("../migrations/0017_outbox_retention.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

@@ -242,3 +242,133 @@ impl Store {
         .await
     }
 }
+
+/// A finished notice retention may remove: its id and how many attempts it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedNotice {
+    pub id: String,
+    pub attempts: i64,
+}
+
+/// One line of the outbox's daily summary (see migration 17): the notices of one UTC day,
+/// owner, kind and final state that retention removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryDay {
+    /// 00:00 UTC of the day the notices were made, in ms since the epoch.
+    pub day: Millis,
+    /// `None` where the notices had no merchant (a partner's SMS, an email).
+    pub merchant_id: Option<MerchantId>,
+    pub partner_id: Option<PartnerId>,
+    pub kind: EventKind,
+    pub state: NoticeState,
+    pub notices: i64,
+    pub attempts: i64,
+    /// Summed time from creation to delivery of the delivered notices.
+    pub delay_ms: i64,
+}
+
+impl Store {
+    /// Up to `limit` notices in a final state since before `before`, the longest finished
+    /// first (retention; pending notices are never among them).
+    pub async fn finished_notices(
+        &self,
+        before: Millis,
+        limit: i64,
+    ) -> Result<Vec<FinishedNotice>, StoreError> {
+        self.fetch(
+            "SELECT id, total_attempts FROM outbox
+             WHERE state <> 'pending' AND next_at < $1 ORDER BY next_at LIMIT $2",
+            &[before.into(), limit.into()],
+            |r| {
+                Ok(FinishedNotice {
+                    id: r.text("id")?,
+                    attempts: r.i64("total_attempts")?,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Which of `ids` are still in the outbox.
+    pub async fn notices_present(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(128) {
+            let mut args = Vec::with_capacity(chunk.len().next_power_of_two());
+            let n = padded_ids(&mut args, chunk);
+            let sql = format!("SELECT id FROM outbox WHERE id IN ({})", placeholders(1, n));
+            out.extend(self.fetch(&sql, &args, |r| r.text("id")).await?);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The outbox's daily summary, oldest day first.
+    pub async fn outbox_history(&self) -> Result<Vec<HistoryDay>, StoreError> {
+        self.fetch(
+            "SELECT day, merchant_id, partner_id, kind, state, notices, attempts, delay_ms
+             FROM outbox_history ORDER BY day, merchant_id, partner_id, kind, state",
+            &[],
+            |r| {
+                let corrupt =
+                    |c: &str, v: &str| StoreError::Corrupt(format!("outbox_history {c} = {v:?}"));
+                let kind = r.text("kind")?;
+                let state = r.text("state")?;
+                let owner = |c: &str| -> Result<Option<String>, StoreError> {
+                    Ok(Some(r.text(c)?).filter(|s| !s.is_empty()))
+                };
+                Ok(HistoryDay {
+                    day: r.i64("day")?,
+                    merchant_id: owner("merchant_id")?.map(MerchantId::from_trusted),
+                    partner_id: owner("partner_id")?.map(PartnerId::from_trusted),
+                    kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+                    state: NoticeState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+                    notices: r.i64("notices")?,
+                    attempts: r.i64("attempts")?,
+                    delay_ms: r.i64("delay_ms")?,
+                })
+            },
+        )
+        .await
+    }
+}
+
+/// The whole summary per kind and state: what retention removed since the instance began.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTotal {
+    pub kind: EventKind,
+    pub state: NoticeState,
+    pub notices: i64,
+    pub attempts: i64,
+    /// The first and last day summed (00:00 UTC, ms since the epoch).
+    pub first_day: Millis,
+    pub last_day: Millis,
+}
+
+impl Store {
+    /// The summary's totals per kind and state.
+    pub async fn outbox_history_totals(&self) -> Result<Vec<HistoryTotal>, StoreError> {
+        self.fetch(
+            "SELECT kind, state, CAST(SUM(notices) AS BIGINT) AS notices,
+                 CAST(SUM(attempts) AS BIGINT) AS attempts,
+                 MIN(day) AS first_day, MAX(day) AS last_day
+             FROM outbox_history GROUP BY kind, state ORDER BY kind, state",
+            &[],
+            |r| {
+                let corrupt =
+                    |c: &str, v: &str| StoreError::Corrupt(format!("outbox_history {c} = {v:?}"));
+                let kind = r.text("kind")?;
+                let state = r.text("state")?;
+                Ok(HistoryTotal {
+                    kind: EventKind::parse(&kind).ok_or_else(|| corrupt("kind", &kind))?,
+                    state: NoticeState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+                    notices: r.i64("notices")?,
+                    attempts: r.i64("attempts")?,
+                    first_day: r.i64("first_day")?,
+                    last_day: r.i64("last_day")?,
+                })
+            },
+        )
+        .await
+    }
+}

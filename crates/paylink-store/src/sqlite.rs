@@ -65,6 +65,9 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
+/// How long a statement waits for the write lock another connection holds.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn open(path: &Path, writer: bool) -> Result<Connection, StoreError> {
     if writer {
         create_private(path)?;
@@ -75,7 +78,7 @@ fn open(path: &Path, writer: bool) -> Result<Connection, StoreError> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(64);
     // Plans must not depend on bound values: without this, binding a new value re-prepares
     // the statement on every execution (measured: half of all instructions of a point read).
@@ -87,10 +90,22 @@ fn open(path: &Path, writer: bool) -> Result<Connection, StoreError> {
         // WAL is a property of the file; FULL makes every COMMIT durable. Checkpoints every
         // 10,000 pages (about 40 MiB) instead of 1,000: a page dirtied again and again between
         // checkpoints is copied back once (measured: payments 5,200/s -> 6,300/s).
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA wal_autocheckpoint = 10000;",
-        )?;
+        // Processes opening a new file together race to make it WAL; the switch can answer
+        // "database is locked" at once (SQLite calls no busy handler there): try again.
+        let pragmas = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+        let started = std::time::Instant::now();
+        loop {
+            match conn.execute_batch(pragmas) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                done => break done?,
+            }
+        }
     }
     Ok(conn)
 }
@@ -182,6 +197,11 @@ impl SqliteConn {
             names: HashMap::default(),
             last: None,
         })
+    }
+
+    /// How long a statement waits for another connection's write lock before it fails.
+    pub fn set_busy_timeout(&self, wait: Duration) -> Result<(), StoreError> {
+        Ok(self.conn.busy_timeout(wait)?)
     }
 
     fn names_of(&mut self, sql: &str) -> Result<Arc<[Box<str>]>, StoreError> {

@@ -41,6 +41,9 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             // needed against other plans.
             Write::FinishAttempts(_) => None,
             Write::Redeliver { notice_id, .. } => Some(("outbox", notice_id.clone())),
+            // Many outbox rows, taken in id order (the id list is scanned in index order):
+            // sorted among the plans that lock outbox rows by the first of them.
+            Write::PurgeNotices { ids, .. } => ids.iter().min().map(|id| ("outbox", id.clone())),
             // A claim locks the rows it leases, which no other plan touches while they are
             // unleased but another claim (one dispatcher per process).
             Write::ClaimNotices { .. } => None,
@@ -363,6 +366,11 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 out.push(record_attempts(chunk));
                 out.push(move_notices(chunk));
                 rest = tail;
+            }
+        }
+        Write::PurgeNotices { token, ids, before } => {
+            for chunk in ids.chunks(PURGE_CHUNK) {
+                purge_notices(out, token, chunk, *before);
             }
         }
         Write::Redeliver { notice_id, now } => out.push(Statement::guarded(
@@ -946,6 +954,62 @@ fn move_notices(chunk: &[Finished]) -> Statement {
         ),
         args,
     )
+}
+
+/// Most notices one retention statement names.
+const PURGE_CHUNK: usize = 1000;
+
+/// Retention of the notices `ids`: first marks (and so locks, on PostgreSQL) those still final
+/// since before `before` with `token`; a concurrent pass waits for those rows and then finds
+/// them gone or marked by it, so every row is counted once. Then adds the marked rows to the
+/// daily summary and removes them, their attempts first (they reference the notice).
+fn purge_notices(out: &mut Vec<Statement>, token: &str, ids: &[String], before: i64) {
+    let mut args = vec![Value::from(token), Value::Int(before)];
+    let n = padded_ids(&mut args, ids);
+    out.push(Statement::owned(
+        format!(
+            "UPDATE outbox SET lease_owner = $1
+             WHERE id IN ({}) AND state <> 'pending' AND next_at < $2",
+            placeholders(3, n)
+        ),
+        args,
+    ));
+    let mut args = vec![Value::from(token)];
+    let n = padded_ids(&mut args, ids);
+    let marked = format!("o.id IN ({}) AND o.lease_owner = $1", placeholders(2, n));
+    // Days are UTC days of the notice's creation, in ms since the epoch. Summary rows are
+    // upserted in key order, so that concurrent passes lock them in one order (no deadlock).
+    out.push(Statement::owned(
+        format!(
+            "INSERT INTO outbox_history (day, merchant_id, partner_id, kind, state, notices,
+                 attempts, delay_ms)
+             SELECT o.created_at - o.created_at % 86400000, COALESCE(o.merchant_id, ''),
+                 COALESCE(o.partner_id, ''), o.kind, o.state, COUNT(*),
+                 CAST(SUM(o.total_attempts) AS BIGINT),
+                 CAST(SUM(CASE WHEN o.delivered_at IS NULL THEN 0
+                     ELSE o.delivered_at - o.created_at END) AS BIGINT)
+             FROM outbox o WHERE {marked}
+             GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5
+             ON CONFLICT (day, merchant_id, partner_id, kind, state) DO UPDATE SET
+                 notices = outbox_history.notices + excluded.notices,
+                 attempts = outbox_history.attempts + excluded.attempts,
+                 delay_ms = outbox_history.delay_ms + excluded.delay_ms"
+        ),
+        args.clone(),
+    ));
+    out.push(Statement::owned(
+        format!(
+            "DELETE FROM outbox_attempts WHERE outbox_id IN (SELECT o.id FROM outbox o WHERE {marked})"
+        ),
+        args.clone(),
+    ));
+    out.push(Statement::owned(
+        format!(
+            "DELETE FROM outbox WHERE id IN ({}) AND lease_owner = $1",
+            placeholders(2, n)
+        ),
+        args,
+    ));
 }
 
 fn shop_args(s: &Shop) -> Vec<Value> {

@@ -83,6 +83,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_on(TestDatabase::new().await, key_dir, key_path, configure).await
 }
 
+/// The settings every test server starts from: a server on port 0 over the database at `url`
+/// with the key file at `key_path`.
+pub fn test_settings(url: &str, key_path: &std::path::Path) -> Settings {
+    let mut settings = Settings::new(url.to_string(), "127.0.0.1:0".parse().unwrap());
+    settings.keys = KeySource::File(key_path.to_path_buf());
+    // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
+    settings.postbacks.allow_private = true;
+    settings.postbacks.poll = std::time::Duration::from_millis(50);
+    settings.money.poll = std::time::Duration::from_millis(50);
+    settings.money.settle_after = std::time::Duration::ZERO;
+    settings
+}
+
 /// As [`spawn_app_with`], on the database `db` with the key file at `key_path` (in `key_dir`).
 pub async fn spawn_app_on(
     db: TestDatabase,
@@ -90,13 +103,7 @@ pub async fn spawn_app_on(
     key_path: std::path::PathBuf,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
-    let mut settings = Settings::new(db.url.clone(), "127.0.0.1:0".parse().unwrap());
-    settings.keys = KeySource::File(key_path.clone());
-    // Receivers run on loopback; retries come due on the test's clock, found within 50 ms.
-    settings.postbacks.allow_private = true;
-    settings.postbacks.poll = std::time::Duration::from_millis(50);
-    settings.money.poll = std::time::Duration::from_millis(50);
-    settings.money.settle_after = std::time::Duration::ZERO;
+    let mut settings = test_settings(&db.url, &key_path);
     let derived = settings.public_url.clone();
     configure(&mut settings);
     let custom_public_url = (settings.public_url != derived).then(|| settings.public_url.clone());
