@@ -7,7 +7,9 @@
 # with postbacks delivered to a local receiver and their delay measured from
 # paylink's own delivery records) and /api/v1/payout/regular/create (against one
 # merchant's balance, then spread over many), record the server's peak RSS, stop it, and
-# print one Markdown table (also written to results/latest.md).
+# print one Markdown table (also written to results/latest.md). After each backend's runs,
+# when they include the payment run: the same payment rows as plain SQL (bench/baseline.sh:
+# Python sqlite3, pgbench), with paylink's payment rate printed as a ratio of each.
 #
 # Exits non-zero if the server does not start, dies, or any run sees errors
 # (non-2xx responses, failed creates, socket errors/timeouts).
@@ -43,6 +45,9 @@ PG_USER=${PG_USER:-postgres}
 SERVER_RUST_LOG=${SERVER_RUST_LOG:-warn}  # RUST_LOG for the server process
 KEEP_DB=${KEEP_DB:-0}               # 1: keep the SQLite file / PostgreSQL database
 HOST=127.0.0.1                      # loopback only, on purpose
+# The plain-SQL baseline of the payment run, and its knobs (BASELINE=0 turns it off).
+# shellcheck source=bench/baseline.sh
+source "$BENCH_DIR/baseline.sh"
 
 # ---- state used by the cleanup trap -----------------------------------------
 SERVER_PID=
@@ -144,6 +149,7 @@ need_tools() {
     if [[ " $ENDPOINTS " == *" payment "* ]]; then
         command -v python3 >/dev/null 2>&1 || die "python3 is required for the payment run's postback figures"
     fi
+    if baseline_wanted; then baseline_tools; fi
 }
 
 build_bin() {
@@ -498,6 +504,7 @@ run_backend() {
         log "[$backend] $ep: $(fmt_rps "$rps") req/s, p50 $(fmt_ms "$p50") ms, p99 $(fmt_ms "$p99") ms, errors $errs"
         ROWS+=("| $backend | $ep | $(fmt_rps "$rps") | $(fmt_ms "$p50") | $(fmt_ms "$p99") | $errs | $(fmt_mib "$rss") |")
         if [[ $ep == payment ]]; then
+            PAYMENT_RPS[$backend]=$rps
             local pb created delivered pending prate pp50 pp99
             pb=$(postback_figures "$backend" "$url" "$measure_start")
             log "[$backend] $pb"
@@ -512,6 +519,8 @@ run_backend() {
     stop_server
     drop_pg_db
     if [[ $backend == sqlite && $KEEP_DB != 1 ]]; then rm -rf "$RESULTS_DIR/db-sqlite"; fi
+    # The same payment rows as plain SQL, on the same machine right after paylink's runs.
+    if baseline_wanted; then run_baseline "$backend"; fi
 }
 
 # ---- main ---------------------------------------------------------------------------
@@ -567,6 +576,10 @@ main() {
         fi
         echo "- paylink: $PAYLINK_BIN, commit $commit, RUST_LOG=$SERVER_RUST_LOG"
         echo "- peak RSS: server VmHWM after that run (cumulative since the server started)"
+        if ((${#BASELINE_ROWS[@]})); then
+            echo
+            baseline_report
+        fi
         if ((${#FAILURES[@]})); then
             echo
             echo "**FAILED:**"
