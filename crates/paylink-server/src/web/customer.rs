@@ -9,6 +9,7 @@ use crate::ops::disputes::{self, ChargeQuery, NewDispute};
 use crate::ops::OpError;
 use crate::pages::{field, fields};
 use crate::state::AppState;
+use crate::web::SignedForm;
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -469,17 +470,10 @@ pub async fn merchant_dispute(
 
 pub async fn reply(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f } = form;
     let d = match disputes::merchant_dispute(&st.store, &merchant, &id).await {
         Ok((d, _)) => d,
         Err(e) => return failed(&v, &e),

@@ -3,13 +3,13 @@
 //! each has collected.
 
 use super::merchant::Confirm;
-use super::{bad_form, page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use super::{page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::permanent_links;
 use crate::ops::OpError;
-use crate::pages::{field, fields};
+use crate::pages::field;
 use crate::state::AppState;
+use crate::web::SignedForm;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -100,14 +100,8 @@ pub async fn links(State(st): State<AppState>, v: Visitor) -> Response {
     links_page(&st, &v, &merchant, None, None).await
 }
 
-pub async fn enable(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn enable(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm { v, merchant, f: _ } = form;
     // Turning it on again keeps the key (it is not shown again).
     let was_on = matches!(st.store.procard_of(&merchant).await, Ok(Some(_)));
     match permanent_links::enable(
@@ -152,14 +146,8 @@ pub async fn key_confirm(State(st): State<AppState>, v: Visitor) -> Response {
     )
 }
 
-pub async fn rotate_key(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn rotate_key(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm { v, merchant, f } = form;
     if field(&f, "confirm") != "yes" {
         return redirect(&v, "/links/key");
     }

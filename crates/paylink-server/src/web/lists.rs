@@ -3,11 +3,12 @@
 //! its postbacks and a refund, and CSV exports of the lists with the same filter, streamed page
 //! by page.
 
-use super::{bad_form, page, refusal_text, to_sign_in, Chrome, Visitor};
+use super::{page, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::idempotency::NoSeal;
 use crate::ops::{bills, merchants, refunds, OpError};
-use crate::pages::{field, fields};
+use crate::pages::field;
 use crate::state::AppState;
+use crate::web::SignedForm;
 use askama::Template;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
@@ -248,14 +249,12 @@ pub async fn bills(
 }
 
 /// A bill from the create form: amount, shop, description, order id.
-pub async fn create_bill(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant_id) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm {
+        v,
+        merchant: merchant_id,
+        f,
+    } = form;
     let none = HashMap::new();
     let Some(amount) = parse_minor(field(&f, "amount"), 2).and_then(Amount::from_minor) else {
         let t = v.t.amount_invalid;
@@ -342,17 +341,10 @@ pub async fn create_bill(State(st): State<AppState>, v: Visitor, body: Bytes) ->
 /// Switches a bill on or off (the list's button).
 pub async fn set_bill_active(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f } = form;
     let active = field(&f, "active") == "1";
     let done = async {
         let id = paylink_core::id::BillId::parse(&id).ok_or(DomainError::BillNotFound)?;
@@ -482,17 +474,10 @@ pub async fn postbacks(
 
 pub async fn redeliver(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f: _ } = form;
     let none = HashMap::new();
     match merchants::redeliver_own(&st.store, &merchant, &id, st.now()).await {
         Ok(()) => {
@@ -689,17 +674,10 @@ pub async fn payment(State(st): State<AppState>, v: Visitor, Path(id): Path<Stri
 /// A refund of the payment: the amount given, or all that is left.
 pub async fn refund(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f } = form;
     let amount = match field(&f, "amount") {
         "" => None,
         text => match parse_minor(text, 2).filter(|a| *a > 0) {

@@ -3,13 +3,13 @@
 //! shown once, on the page that answers the action that made them; every action that breaks
 //! something an integration uses (a token refresh, a new webhook secret) has a confirm step.
 
-use super::{bad_form, page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use super::{page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::merchants::{self, ShopChanges};
 use crate::ops::OpError;
-use crate::pages::{field, fields};
+use crate::pages::field;
 use crate::state::AppState;
+use crate::web::SignedForm;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -280,14 +280,8 @@ pub async fn token_confirm(State(st): State<AppState>, v: Visitor) -> Response {
     )
 }
 
-pub async fn refresh_token(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn refresh_token(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm { v, merchant, f } = form;
     if field(&f, "confirm") != "yes" {
         return redirect(&v, "/integration/token");
     }
@@ -320,17 +314,10 @@ pub async fn refresh_token(State(st): State<AppState>, v: Visitor, body: Bytes) 
 
 pub async fn update_shop(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f } = form;
     let changes = ShopChanges {
         result_url: Some(field(&f, "result_url").to_string()),
         success_url: Some(field(&f, "success_url").to_string()),
@@ -378,14 +365,8 @@ fn url_refusal(v: &Visitor, e: &OpError) -> &'static str {
 }
 
 /// A new shop of the merchant's; its webhook secret is shown once.
-pub async fn create_shop(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn create_shop(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm { v, merchant, f } = form;
     let name = field(&f, "name");
     let currency = field(&f, "currency").parse().ok();
     let shown = if name.is_empty() || currency.is_none() {
@@ -431,17 +412,10 @@ pub async fn create_shop(State(st): State<AppState>, v: Visitor, body: Bytes) ->
 /// Sends a sample postback to the shop's result URL and shows what the receiver answered.
 pub async fn test_postback(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f: _ } = form;
     match merchants::test_postback(&st, &merchant, &id).await {
         Ok(answer) => {
             let text = match answer {
@@ -493,17 +467,10 @@ pub async fn webhook_confirm(
 
 pub async fn rotate_webhook(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f } = form;
     if let Err(e) = merchants::own_shop(&st.store, &merchant, &id).await {
         return failed(&v, &e);
     }

@@ -194,6 +194,37 @@ pub fn to_sign_in(v: &Visitor) -> Response {
     redirect(v, "/sign-in")
 }
 
+/// A signed-in merchant's form: the visitor, the merchant, the fields. A signed-out visitor is
+/// sent to the sign-in page, and a form whose CSRF token is wrong is answered 403, before any
+/// handler runs.
+pub struct SignedForm {
+    pub v: Visitor,
+    pub merchant: paylink_core::id::MerchantId,
+    pub f: crate::pages::Fields,
+}
+
+impl axum::extract::FromRequest<AppState> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, st: &AppState) -> Result<Self, Response> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = req.into_parts();
+        let Ok(v) = Visitor::from_request_parts(&mut parts, st).await;
+        let Some(merchant) = v.merchant() else {
+            return Err(to_sign_in(&v));
+        };
+        let req = axum::extract::Request::from_parts(parts, body);
+        let body = axum::body::Bytes::from_request(req, st)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let f = crate::pages::fields(&body);
+        if !v.csrf_ok(crate::pages::field(&f, "csrf")) {
+            return Err(bad_form(&v));
+        }
+        Ok(SignedForm { v, merchant, f })
+    }
+}
+
 /// The answer to a form whose CSRF token is wrong (an old page, or another site's form).
 pub fn bad_form(v: &Visitor) -> Response {
     v.finish((StatusCode::FORBIDDEN, v.t.form_expired).into_response())

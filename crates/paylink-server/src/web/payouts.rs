@@ -3,14 +3,14 @@
 //! cancelled, and a CSV export. The rules are the API's own ([`crate::ops::payouts`]).
 
 use super::lists::{csv_line, stream_csv};
-use super::{bad_form, page, refusal_text, to_sign_in, Chrome, Visitor};
+use super::{page, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::idempotency::NoSeal;
 use crate::ops::payouts::{self, Destination};
 use crate::ops::OpError;
-use crate::pages::{field, fields};
+use crate::pages::field;
 use crate::state::AppState;
+use crate::web::SignedForm;
 use askama::Template;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -159,14 +159,8 @@ pub async fn payouts_list(
     payouts_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
 }
 
-pub async fn add_account(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn add_account(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm { v, merchant, f } = form;
     let none = HashMap::new();
     let destination = match field(&f, "account_type") {
         "card" => CardNumber::parse(field(&f, "card_number"))
@@ -223,14 +217,12 @@ pub async fn add_account(State(st): State<AppState>, v: Visitor, body: Bytes) ->
     }
 }
 
-pub async fn create(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
-    let Some(merchant_id) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+pub async fn create(State(st): State<AppState>, form: SignedForm) -> Response {
+    let SignedForm {
+        v,
+        merchant: merchant_id,
+        f,
+    } = form;
     let none = HashMap::new();
     let amount = parse_minor(field(&f, "amount"), 2).filter(|a| *a > 0);
     let currency = field(&f, "currency").parse::<Currency>().ok();
@@ -315,17 +307,10 @@ fn payout_refusal(v: &Visitor, e: &OpError) -> &'static str {
 
 pub async fn cancel(
     State(st): State<AppState>,
-    v: Visitor,
     Path(id): Path<String>,
-    body: Bytes,
+    form: SignedForm,
 ) -> Response {
-    let Some(merchant) = v.merchant() else {
-        return to_sign_in(&v);
-    };
-    let f = fields(&body);
-    if !v.csrf_ok(field(&f, "csrf")) {
-        return bad_form(&v);
-    }
+    let SignedForm { v, merchant, f: _ } = form;
     let none = HashMap::new();
     let payout = match st.store.merchant_payout(&merchant, &id).await {
         Ok(Some(p)) => p,
