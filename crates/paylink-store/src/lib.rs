@@ -17,6 +17,7 @@ mod migrate;
 mod money;
 mod outbox;
 mod postgres;
+mod primary;
 mod reads;
 mod rows;
 mod sqlite;
@@ -29,9 +30,8 @@ pub mod testing;
 use paylink_core::guard::Guard;
 use paylink_core::plan::Plan;
 use sql::{Decode, Exec, Value};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use thiserror::Error;
@@ -70,6 +70,10 @@ pub enum StoreError {
     Migrate(String),
     #[error("the writer has stopped")]
     WriterGone,
+    /// The database cannot be reached, or the node reached no longer accepts writes (a
+    /// failover in progress): the same request may succeed when retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,8 +231,8 @@ impl Store {
                 observer: options.observer,
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let connect = PgConnectOptions::from_str(url)?;
-            let mut conn = postgres::connect_writer(&connect).await?;
+            let primary = Arc::new(primary::Primary::parse(url)?);
+            let mut conn = postgres::connect_writer(&primary).await?;
             migrate::run(&mut conn, now_ms(), options.observer.as_ref()).await?;
             let writers = options.writers.max(1);
             let mut first = Some(conn);
@@ -236,17 +240,17 @@ impl Store {
             for _ in 0..writers {
                 conns.push(match first.take() {
                     Some(c) => c,
-                    None => postgres::connect_writer(&connect).await?,
+                    None => postgres::connect_writer(&primary).await?,
                 });
             }
             let writer = writer::Writer::start(writers, max_batch, |queue, done| {
                 let conn = conns.pop().ok_or(StoreError::WriterGone)?;
-                let connect = connect.clone();
+                let primary = primary.clone();
                 let observer = options.observer.clone();
                 tokio::spawn(async move {
                     writer::run(
                         conn,
-                        || postgres::connect_writer(&connect),
+                        || postgres::connect_writer(&primary),
                         queue,
                         max_batch,
                         observer,
@@ -259,8 +263,24 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(options.read_connections.max(1))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_with(connect)
+                // A standby's data may lag behind what a client was just told.
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        match primary::accepts_writes(conn).await {
+                            Ok(true) => Ok(()),
+                            Ok(false) => Err(sqlx::Error::Protocol(
+                                "the host is a standby (read-only)".into(),
+                            )),
+                            Err(e) => Err(sqlx::Error::Protocol(e.to_string())),
+                        }
+                    })
+                })
+                .connect_with(primary.options())
                 .await?;
+            primary.follow(pool.clone());
+            if primary.is_replicated() {
+                tokio::spawn(primary::Primary::watch(Arc::downgrade(&primary)));
+            }
             Ok(Store {
                 reads: Reads::Postgres(pool),
                 writer,

@@ -2,8 +2,8 @@
 
 use crate::sql::{Decode, Exec, Row, Value};
 use crate::StoreError;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
-use sqlx::{Column, Connection, Executor, PgConnection, Row as _, TypeInfo};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Column, Executor, PgConnection, Row as _, TypeInfo};
 use std::sync::Arc;
 
 impl From<sqlx::Error> for StoreError {
@@ -12,13 +12,29 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
             }
+            // Connection exceptions, a server shutting down or starting, a read-only node.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| {
+                    c.starts_with("08") || c.starts_with("57P") || c == "25006"
+                }) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
             _ => StoreError::Database(e.to_string()),
         }
     }
 }
 
-pub(crate) async fn connect_writer(options: &PgConnectOptions) -> Result<PgConnection, StoreError> {
-    let mut conn = PgConnection::connect_with(options).await?;
+/// A writer's connection, to the node that accepts writes.
+pub(crate) async fn connect_writer(
+    primary: &crate::primary::Primary,
+) -> Result<PgConnection, StoreError> {
+    let mut conn = primary.connect().await?;
     conn.execute("SET synchronous_commit = on").await?;
     Ok(conn)
 }

@@ -60,9 +60,8 @@ pub async fn older_database(url: &str, version: i64, sql: &str) -> Result<(), cr
         crate::migrate::run_to(&mut conn, 0, None, version).await?;
         conn.batch(sql).await
     } else {
-        use std::str::FromStr;
-        let options = sqlx::postgres::PgConnectOptions::from_str(url)?;
-        let mut conn = crate::postgres::connect_writer(&options).await?;
+        let primary = crate::primary::Primary::parse(url)?;
+        let mut conn = crate::postgres::connect_writer(&primary).await?;
         crate::migrate::run_to(&mut conn, 0, None, version).await?;
         conn.batch(sql).await?;
         let _ = sqlx::Connection::close(conn).await;

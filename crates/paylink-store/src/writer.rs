@@ -167,7 +167,10 @@ pub(crate) async fn run<C, F, Fut>(
                 Err(e) => {
                     tracing::error!(error = %e, size = replies.len(), "batch commit failed");
                     for reply in replies {
-                        let _ = reply.send(Err(StoreError::Database(e.to_string())));
+                        let _ = reply.send(Err(match &e {
+                            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+                            other => StoreError::Database(other.to_string()),
+                        }));
                     }
                     conn = reconnect(&connect).await;
                     plans
@@ -342,6 +345,11 @@ async fn commit<C: Exec>(
         return Ok(plans.iter().map(|_| Ok(())).collect());
     };
     conn.batch("ROLLBACK").await?;
+    // The node stopped taking writes (a failover): no plan failed for itself, and the writer
+    // must find the primary again.
+    if matches!(error, StoreError::Unavailable(_)) {
+        return Err(error);
+    }
     // A lone plan failed for itself, unless its inserts were put off (a plan may update a row
     // it inserts): then it is replayed as it is written.
     if plans.len() == 1 && !defer {

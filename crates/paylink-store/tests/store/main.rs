@@ -3,6 +3,7 @@
 
 mod support;
 
+mod failover;
 mod group_commit;
 mod guards;
 mod idempotency;

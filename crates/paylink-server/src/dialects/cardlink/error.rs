@@ -133,6 +133,19 @@ impl From<OpError> for ApiError {
                     "The request took too long; retry it with the same Idempotency-Key.",
                 )
             }
+            // The database is out of reach for a moment (a failover). A write whose COMMIT went
+            // unanswered may have happened: a retry with the same Idempotency-Key (or order id)
+            // answers with what was done.
+            OpError::Store(
+                s @ (paylink_store::StoreError::Unavailable(_)
+                | paylink_store::StoreError::WriterGone),
+            ) => {
+                tracing::warn!(error = %s, "storage unavailable");
+                ApiError::Http(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is temporarily unavailable; retry the request.",
+                )
+            }
             OpError::Store(s) => {
                 tracing::error!(error = %s, "storage failed");
                 ApiError::Internal
