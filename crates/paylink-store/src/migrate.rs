@@ -117,6 +117,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 18,
+        sql: include_str!("../migrations/0018_search_indexes.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.
