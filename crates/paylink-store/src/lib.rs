@@ -74,6 +74,11 @@ pub enum StoreError {
     /// failover in progress): the same request may succeed when retried.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The connection was lost after a batch's COMMIT was sent (or the batch got no answer):
+    /// the write may have been made. A retry must be one the database can recognise (an
+    /// idempotency key, an order id) or it may be made twice.
+    #[error("database lost during a commit: {0}")]
+    CommitUnknown(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +97,10 @@ pub struct StoreOptions {
     pub max_batch: usize,
     /// Told of every batch the writers commit (metrics).
     pub observer: Option<Observer>,
+    /// How long a batch may wait for the database's answer before it is given up (with its
+    /// outcome unknown) and the writer reconnects: a host that vanished without closing its
+    /// connections answers nothing.
+    pub batch_timeout: Duration,
 }
 
 impl Default for StoreOptions {
@@ -101,6 +110,7 @@ impl Default for StoreOptions {
             writers: 4,
             max_batch: 512,
             observer: None,
+            batch_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -113,6 +123,7 @@ impl StoreOptions {
             writers: 1,
             max_batch: 16,
             observer: None,
+            batch_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -185,6 +196,7 @@ impl Store {
     /// Connects, creates a missing SQLite file, applies migrations and starts the writer.
     pub async fn open(url: &str, options: StoreOptions) -> Result<Store, StoreError> {
         let max_batch = options.max_batch.max(1);
+        let batch_timeout = options.batch_timeout;
         if url.starts_with("sqlite:") {
             let path = sqlite::path_of(url)?;
             let mut conn = sqlite::SqliteConn::open(&path, true)?;
@@ -213,6 +225,7 @@ impl Store {
                                 || async { sqlite::SqliteConn::open(&path, true) },
                                 queue,
                                 max_batch,
+                                batch_timeout,
                                 observer,
                             ));
                         }
@@ -253,6 +266,7 @@ impl Store {
                         || postgres::connect_writer(&primary),
                         queue,
                         max_batch,
+                        batch_timeout,
                         observer,
                     )
                     .await;

@@ -15,16 +15,16 @@ impl From<sqlx::Error> for StoreError {
             // Connection exceptions, a server shutting down or starting, a read-only node.
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|c| {
-                    c.starts_with("08") || c.starts_with("57P") || c == "25006"
+                    (c.starts_with("08") && c != "08P01") || c.starts_with("57P") || c == "25006"
                 }) =>
             {
                 StoreError::Unavailable(e.to_string())
             }
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            // The network, or no connection to the primary in time. A pool closed by this
+            // process's own shutdown is not an outage to retry.
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Database(e.to_string()),
         }
     }

@@ -15,8 +15,7 @@ use crate::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 /// How long one host may take to answer a connection attempt: a host that is gone (a dead
@@ -28,8 +27,10 @@ pub(crate) const WATCH_EVERY: Duration = Duration::from_secs(1);
 
 pub(crate) struct Primary {
     hosts: Vec<(String, PgConnectOptions)>,
-    /// The host the read pool connects to (and the first one tried).
-    current: AtomicUsize,
+    /// The host the read pool connects to (and the first one tried). Changed together with the
+    /// pool's options, so that two connections finding two primaries in turn cannot leave them
+    /// apart.
+    current: Mutex<usize>,
     pool: OnceLock<PgPool>,
 }
 
@@ -65,6 +66,17 @@ impl Primary {
         } else {
             format!("?{}", kept.join("&"))
         };
+        // No host (a Unix socket named by `?host=/run/postgresql`, or the default host): one
+        // node, read by sqlx as it is.
+        if hosts.is_empty() {
+            let options = PgConnectOptions::from_str(&format!("{scheme}://{user}{path}{query}"))
+                .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+            return Ok(Primary {
+                hosts: vec![("the default host".into(), options)],
+                current: Mutex::new(0),
+                pool: OnceLock::new(),
+            });
+        }
         let hosts = hosts
             .split(',')
             .map(|host| {
@@ -79,7 +91,7 @@ impl Primary {
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Primary {
             hosts,
-            current: AtomicUsize::new(0),
+            current: Mutex::new(0),
             pool: OnceLock::new(),
         })
     }
@@ -90,7 +102,11 @@ impl Primary {
 
     /// The options of the host taken as the primary now (the read pool's first).
     pub(crate) fn options(&self) -> PgConnectOptions {
-        self.hosts[self.current.load(Ordering::Relaxed)].1.clone()
+        self.hosts[self.current()].1.clone()
+    }
+
+    fn current(&self) -> usize {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The read pool, whose new connections are sent to the primary as it moves.
@@ -100,7 +116,7 @@ impl Primary {
 
     /// A connection that accepts writes: the current host first, then the others in order.
     pub(crate) async fn connect(&self) -> Result<PgConnection, StoreError> {
-        let start = self.current.load(Ordering::Relaxed);
+        let start = self.current();
         let mut refusals = Vec::new();
         for k in 0..self.hosts.len() {
             let i = (start + k) % self.hosts.len();
@@ -128,15 +144,16 @@ impl Primary {
     }
 
     fn moved_to(&self, i: usize) {
-        let before = self.current.swap(i, Ordering::Relaxed);
-        if before == i {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if *current == i {
             return;
         }
         tracing::warn!(
             primary = %self.hosts[i].0,
-            before = %self.hosts[before].0,
+            before = %self.hosts[*current].0,
             "the PostgreSQL primary has moved; new connections go to it"
         );
+        *current = i;
         if let Some(pool) = self.pool.get() {
             pool.set_connect_options(self.hosts[i].1.clone());
         }
@@ -219,6 +236,17 @@ mod tests {
             vec![("127.0.0.1".into(), 5432, "postgres".into())]
         );
         assert!(!Primary::parse("postgresql://h/db").unwrap().is_replicated());
+    }
+
+    #[test]
+    fn a_url_without_a_host_is_left_to_sqlx_as_before() {
+        let p = Primary::parse("postgres:///paylink?host=/run/postgresql&user=paylink").unwrap();
+        assert!(!p.is_replicated());
+        assert_eq!(
+            p.hosts[0].1.get_socket().map(|s| s.to_str()),
+            Some(Some("/run/postgresql"))
+        );
+        assert_eq!(p.hosts[0].1.get_database(), Some("paylink"));
     }
 
     #[test]

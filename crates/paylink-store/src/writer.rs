@@ -96,6 +96,7 @@ pub(crate) async fn run<C, F, Fut>(
     connect: F,
     queue: Queue,
     max_batch: usize,
+    batch_timeout: std::time::Duration,
     observer: Option<crate::Observer>,
 ) where
     C: Exec,
@@ -156,24 +157,46 @@ pub(crate) async fn run<C, F, Fut>(
         if !statements.is_empty() {
             let started = std::time::Instant::now();
             let plans = replies.len();
-            let failed = match commit(&mut conn, &hot, &statements).await {
-                Ok(results) => {
-                    let failed = results.iter().filter(|r| r.is_err()).count();
-                    for (reply, result) in replies.into_iter().zip(results) {
-                        let _ = reply.send(result);
+            let failed = loop {
+                let attempt =
+                    tokio::time::timeout(batch_timeout, commit(&mut conn, &hot, &statements))
+                        .await
+                        .unwrap_or_else(|_| {
+                            // A host that vanished without closing the connection answers nothing:
+                            // the batch may be waiting on its COMMIT.
+                            Err(StoreError::CommitUnknown(format!(
+                                "no answer from the database in {batch_timeout:?}"
+                            )))
+                        });
+                match attempt {
+                    Ok(results) => {
+                        let failed = results.iter().filter(|r| r.is_err()).count();
+                        for (reply, result) in replies.into_iter().zip(results) {
+                            let _ = reply.send(result);
+                        }
+                        break failed;
                     }
-                    failed
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, size = replies.len(), "batch commit failed");
-                    for reply in replies {
-                        let _ = reply.send(Err(match &e {
-                            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-                            other => StoreError::Database(other.to_string()),
-                        }));
+                    Err(e) => {
+                        tracing::error!(error = %e, size = replies.len(), "batch commit failed");
+                        conn = reconnect(&connect).await;
+                        // Lost before its COMMIT was sent, the batch left nothing: it is run
+                        // again on the new connection (the primary after a failover), and its
+                        // callers only wait. One past its request deadline was answered 503
+                        // there, as a request still queued would be.
+                        if matches!(e, StoreError::Unavailable(_)) {
+                            continue;
+                        }
+                        for reply in replies {
+                            let _ = reply.send(Err(match &e {
+                                StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+                                StoreError::CommitUnknown(m) => {
+                                    StoreError::CommitUnknown(m.clone())
+                                }
+                                other => StoreError::Database(other.to_string()),
+                            }));
+                        }
+                        break plans;
                     }
-                    conn = reconnect(&connect).await;
-                    plans
                 }
             };
             if let Some(o) = &observer {
@@ -341,7 +364,7 @@ async fn commit<C: Exec>(
         }
     }
     let Some(error) = first_failure else {
-        conn.batch("COMMIT").await?;
+        conn.batch("COMMIT").await.map_err(unknown)?;
         return Ok(plans.iter().map(|_| Ok(())).collect());
     };
     conn.batch("ROLLBACK").await?;
@@ -370,6 +393,14 @@ async fn commit<C: Exec>(
         }
         results.push(result);
     }
-    conn.batch("COMMIT").await?;
+    conn.batch("COMMIT").await.map_err(unknown)?;
     Ok(results)
+}
+
+/// The connection was lost once COMMIT was sent: the batch may or may not have committed.
+fn unknown(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::CommitUnknown(m),
+        other => other,
+    }
 }

@@ -9,7 +9,11 @@ use paylink_core::plan::{Plan, Write};
 use paylink_store::testing::TestDatabase;
 use paylink_store::{Store, StoreError, StoreOptions};
 use sqlx::{Connection, Executor, PgConnection};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 /// The test database's URL with a host where nothing listens put first.
 fn behind_a_dead_host(url: &str) -> String {
@@ -91,7 +95,7 @@ async fn writes_wait_out_a_node_that_refuses_them_and_go_through_when_one_takes_
     let Some(admin) = postgres() else { return };
     let db = TestDatabase::new().await;
     let name = db.url.rsplit('/').next().unwrap().to_string();
-    // One writer, so that one lost connection is all there is to lose.
+    // One writer: both writes below queue behind its one connection.
     let options = StoreOptions {
         writers: 1,
         ..StoreOptions::default()
@@ -101,45 +105,139 @@ async fn writes_wait_out_a_node_that_refuses_them_and_go_through_when_one_takes_
         .expect("open");
     let (_, shop) = seed(&store, "wait").await;
 
-    // The primary goes away and what answers takes no writes: the write in flight on the lost
-    // connection is refused as unavailable (retry), the next one waits for a primary.
+    // The primary goes away and what answers takes no writes: the write that finds its
+    // connection lost waits, and so does the next one; neither lands on the read-only node.
     read_only(&admin, &name, true).await;
     let first = open_bill(&shop, BillType::Normal, 10_000, NOW);
-    let answered = store
-        .apply(Plan::one(Write::InsertBill(first.clone())))
-        .await;
-    assert!(
-        matches!(answered, Err(StoreError::Unavailable(_))),
-        "a write on a lost connection is unavailable, not a failure of its own: {answered:?}"
-    );
     let second = open_bill(&shop, BillType::Normal, 20_000, NOW);
-    let waiting = {
+    let spawn = |bill: paylink_core::bill::Bill| {
         let store = store.clone();
-        let plan = Plan::one(Write::InsertBill(second.clone()));
-        tokio::spawn(async move { store.apply(plan).await })
+        tokio::spawn(async move { store.apply(Plan::one(Write::InsertBill(bill))).await })
     };
+    let waiting = [spawn(first.clone()), spawn(second.clone())];
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
-        !waiting.is_finished(),
-        "no write may land on a read-only node"
+        waiting.iter().all(|w| !w.is_finished()),
+        "no write may land on, or be failed by, a read-only node"
     );
 
-    // A node takes writes again (the promoted standby): the waiting write lands, and reads
-    // follow, with no restart.
+    // A node takes writes again (the promoted standby): the waiting writes land, each once,
+    // and reads follow, with no restart.
     read_only(&admin, &name, false).await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !waiting.is_finished() {
-        assert!(Instant::now() < deadline, "the write never went through");
+    while !waiting.iter().all(|w| w.is_finished()) {
+        assert!(Instant::now() < deadline, "the writes never went through");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    waiting.await.unwrap().expect("the waiting write lands");
+    for w in waiting {
+        w.await.unwrap().expect("the waiting write lands");
+    }
+    assert_eq!(stored_bill(&store, &first.id).await.amount, first.amount);
     assert_eq!(stored_bill(&store, &second.id).await.amount, second.amount);
+    store.close().await;
+}
+
+/// A TCP relay to PostgreSQL that can freeze: it keeps every connection open and passes no more
+/// bytes, as a host that vanished (powered off, cut off) does.
+struct Relay {
+    port: u16,
+    frozen: Arc<AtomicBool>,
+}
+
+impl Relay {
+    async fn to(target: &str) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let frozen = Arc::new(AtomicBool::new(false));
+        let target = target.to_string();
+        let flag = frozen.clone();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let (target, frozen) = (target.clone(), flag.clone());
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
+                    tokio::join!(pump(ri, wo, frozen.clone()), pump(ro, wi, frozen.clone()));
+                });
+            }
+        });
+        Relay { port, frozen }
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if frozen.load(Ordering::SeqCst) {
+            // Hold both ends open and answer nothing, ever.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_stops_answering_is_given_up_and_the_next_one_takes_the_writes() {
+    let Some(_admin) = postgres() else { return };
+    let db = TestDatabase::new().await;
+    let (user, rest) = db.url.split_once('@').unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let relay = Relay::to(host).await;
+    // The relay first: the store starts on it. Then the same server directly.
+    let url = format!("{user}@127.0.0.1:{},{host}/{path}", relay.port);
+    let options = StoreOptions {
+        writers: 1,
+        batch_timeout: Duration::from_secs(2),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&url, options)
+        .await
+        .expect("open through the relay");
+    let (_, shop) = seed(&store, "vanish").await;
+
+    relay.frozen.store(true, Ordering::SeqCst);
+    let lost = open_bill(&shop, BillType::Normal, 10_000, NOW);
+    let started = Instant::now();
+    let answered = store
+        .apply(Plan::one(Write::InsertBill(lost.clone())))
+        .await;
     assert!(
-        store.bill(&first.id).await.unwrap().is_none(),
-        "the refused write left nothing"
+        matches!(answered, Err(StoreError::CommitUnknown(_))),
+        "a batch without an answer is given up, its outcome unknown: {answered:?}"
     );
-    // And a write retried after its refusal goes through once.
-    insert_bill(&store, &first).await;
-    assert_eq!(stored_bill(&store, &first.id).await.id, first.id);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "given up in time"
+    );
+
+    // The writer moves to the host that answers; so do the reads, within the watcher's rounds.
+    let next = open_bill(&shop, BillType::Normal, 20_000, NOW);
+    insert_bill(&store, &next).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        match store.bill(&next.id).await {
+            Ok(Some(b)) => {
+                assert_eq!(b.amount, next.amount);
+                break;
+            }
+            other => assert!(
+                Instant::now() < deadline,
+                "reads never left the frozen host: {other:?}"
+            ),
+        }
+    }
     store.close().await;
 }

@@ -133,17 +133,21 @@ impl From<OpError> for ApiError {
                     "The request took too long; retry it with the same Idempotency-Key.",
                 )
             }
-            // The database is out of reach for a moment (a failover). A write whose COMMIT went
-            // unanswered may have happened: a retry with the same Idempotency-Key (or order id)
-            // answers with what was done.
-            OpError::Store(
-                s @ (paylink_store::StoreError::Unavailable(_)
-                | paylink_store::StoreError::WriterGone),
-            ) => {
+            // The database is out of reach for a moment (a failover) and nothing was written.
+            OpError::Store(s @ paylink_store::StoreError::Unavailable(_)) => {
                 tracing::warn!(error = %s, "storage unavailable");
                 ApiError::Http(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "The service is temporarily unavailable; retry the request.",
+                )
+            }
+            // The connection was lost during the commit: the write may have been made.
+            OpError::Store(s @ paylink_store::StoreError::CommitUnknown(_)) => {
+                tracing::warn!(error = %s, "storage lost during a commit");
+                ApiError::Http(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The request may have been carried out; check its status, or retry it \
+                     with the same Idempotency-Key.",
                 )
             }
             OpError::Store(s) => {

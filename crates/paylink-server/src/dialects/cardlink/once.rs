@@ -185,10 +185,7 @@ where
                 );
                 return (error_answer(e), false);
             }
-            Err(e) => {
-                tracing::error!(error = %e, "storage failed");
-                return (error_answer(ApiError::Internal), false);
-            }
+            Err(e) => return (error_answer(ApiError::from(e)), false),
         };
         (
             run_claimed(st, who, params, claim, reference, render, run).await,

@@ -379,7 +379,8 @@ const REFUSALS: &[(&str, &str, &str)] = &[
     (
         "503",
         "Unavailable",
-        "The request did not finish within the server's deadline (30 s by default).",
+        "The request did not finish within the server's deadline (30 s by default), or the \
+         database was out of reach (a failover): retry with the same Idempotency-Key.",
     ),
 ];
 
