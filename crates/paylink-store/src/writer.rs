@@ -4,7 +4,8 @@
 //! case, no savepoints); if a plan fails, it is rolled back and replayed with a SAVEPOINT per
 //! plan. SQLite has exactly one writer (a thread of its own); PostgreSQL may run several,
 //! kept apart by guarded SQL, each applying a batch's plans in one global order of the rows
-//! they lock (so that writers never deadlock).
+//! they lock (so that writers never deadlock). Each writer has its own queue: the plans that
+//! move one owner's money all go to the same writer, where they batch together.
 
 use crate::sql::{Exec, Statement, Value};
 use crate::writes::Lock;
@@ -27,30 +28,33 @@ pub(crate) type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
 
 #[derive(Clone)]
 pub(crate) struct Writer {
-    tx: mpsc::Sender<Job>,
-    writers: usize,
+    /// One queue per writer.
+    queues: Arc<[mpsc::Sender<Job>]>,
+    /// Where the next plan without a balance row goes.
+    next: Arc<std::sync::atomic::AtomicUsize>,
     stopped: Arc<Mutex<Vec<oneshot::Receiver<()>>>>,
 }
 
 impl Writer {
-    /// A queue for `writers` writer loops; `spawn` starts each (given the queue and a signal
-    /// to fire when it ends).
+    /// A queue for each of `writers` writer loops; `spawn` starts each (given its queue and a
+    /// signal to fire when it ends).
     pub(crate) fn start(
         writers: usize,
         max_batch: usize,
         mut spawn: impl FnMut(Queue, oneshot::Sender<()>) -> Result<(), StoreError>,
     ) -> Result<Writer, StoreError> {
-        let (tx, rx) = mpsc::channel(max_batch * 8);
-        let queue: Queue = Arc::new(Mutex::new(rx));
+        let mut queues = Vec::with_capacity(writers);
         let mut stopped = Vec::with_capacity(writers);
         for _ in 0..writers {
+            let (tx, rx) = mpsc::channel(max_batch * 8);
             let (done, wait) = oneshot::channel();
-            spawn(queue.clone(), done)?;
+            spawn(Arc::new(Mutex::new(rx)), done)?;
+            queues.push(tx);
             stopped.push(wait);
         }
         Ok(Writer {
-            tx,
-            writers,
+            queues: queues.into(),
+            next: Arc::default(),
             stopped: Arc::new(Mutex::new(stopped)),
         })
     }
@@ -60,8 +64,21 @@ impl Writer {
         locks: Vec<Lock>,
         statements: Vec<Statement>,
     ) -> Result<(), StoreError> {
+        // Plans that move one owner's money all go to one writer, chosen by the owner's balance
+        // row: they batch together there instead of taking turns on the row from every writer
+        // (each holds it from its BEGIN to its COMMIT). Other plans are spread round-robin.
+        let n = self.queues.len();
+        let writer = match locks.iter().find(|l| l.0 == HOT) {
+            Some(hot) => {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                hot.1.hash(&mut h);
+                (h.finish() % n as u64) as usize
+            }
+            None => self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % n,
+        };
         let (reply, answer) = oneshot::channel();
-        self.tx
+        self.queues[writer]
             .send(Job::Plan {
                 locks,
                 statements,
@@ -72,15 +89,18 @@ impl Writer {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    /// Plans waiting in the queue.
+    /// Plans waiting in the queues.
     pub(crate) fn queued(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.queues
+            .iter()
+            .map(|q| q.max_capacity() - q.capacity())
+            .sum()
     }
 
     /// Lets the writers finish what is queued before the stop, then waits for them.
     pub(crate) async fn close(&self) {
-        for _ in 0..self.writers {
-            let _ = self.tx.send(Job::Stop).await;
+        for q in self.queues.iter() {
+            let _ = q.send(Job::Stop).await;
         }
         let waits = std::mem::take(&mut *self.stopped.lock().await);
         for w in waits {
