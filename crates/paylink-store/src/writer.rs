@@ -208,7 +208,6 @@ pub(crate) async fn run<C, F, Fut>(
                         }
                         for reply in replies {
                             let _ = reply.send(Err(match &e {
-                                StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
                                 StoreError::CommitUnknown(m) => {
                                     StoreError::CommitUnknown(m.clone())
                                 }
