@@ -6,10 +6,10 @@
 //! owner_id, currency) with the owner's balance buckets (available, locked, hold): the same
 //! rows, guards and checks for merchants, partners and cards.
 
-use crate::sql::{values_sql, Columns, Exec, Statement, Value};
+use crate::sql::{values_sql, BalanceDelta, Columns, Exec, Statement, Value};
 use crate::{Reads, Store, StoreError};
 use paylink_core::guard::Guard;
-use paylink_core::ledger::{Entry, OwnerKind};
+use paylink_core::ledger::{Entry, Owner, OwnerKind};
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
@@ -24,6 +24,16 @@ static POSTINGS_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
         .map(|n| values_sql(POSTINGS_HEAD, POSTING_COLUMNS, n))
         .collect()
 });
+
+/// A balance row's lock key: owner kind, owner id, currency.
+pub(crate) fn balance_key(owner: &Owner, currency: paylink_core::money::Currency) -> String {
+    format!(
+        "{}:{}:{}",
+        owner.kind().as_str(),
+        owner.id(),
+        currency.code()
+    )
+}
 
 pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
     out.push(Statement::insert(
@@ -71,9 +81,16 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
             d.hold.into(),
             entry.created_at.into(),
         ];
+        let delta = BalanceDelta {
+            key: balance_key(&owner, currency),
+            available: d.available,
+            locked: d.locked,
+            hold: d.hold,
+            at: entry.created_at,
+        };
         // A debit needs the row (a balance never read as positive is not spent); a credit
         // creates it on first use.
-        out.push(if d.debits() {
+        let statement = if d.debits() {
             Statement::guarded(
                 "UPDATE balances SET available = available + $4, locked = locked + $5,
                      hold = hold + $6, updated_at = $7
@@ -94,6 +111,10 @@ pub(crate) fn post(out: &mut Vec<Statement>, entry: &Entry) {
                      updated_at = excluded.updated_at",
                 args,
             )
+        };
+        out.push(Statement {
+            delta: Some(delta),
+            ..statement
         });
     }
 }

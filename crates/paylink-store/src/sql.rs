@@ -83,6 +83,21 @@ pub(crate) struct Statement {
     pub insert_head: Option<&'static str>,
     /// Values per row of such an insert.
     pub arity: usize,
+    /// For a change to one balance row: the change, which a writer that holds the row may add
+    /// up in memory and write once per batch.
+    pub delta: Option<BalanceDelta>,
+}
+
+/// A change to the balance row `key` (its lock key: owner kind, owner id, currency), stamped
+/// `at`. The statement it belongs to makes the same change in SQL; a guarded one (a debit)
+/// fails when a bucket would go below zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BalanceDelta {
+    pub key: String,
+    pub available: i64,
+    pub locked: i64,
+    pub hold: i64,
+    pub at: i64,
 }
 
 /// `$first, $first+1, ...`: `count` placeholders for an `IN (...)` list.
@@ -130,6 +145,7 @@ impl Statement {
             guard: None,
             insert_head: None,
             arity: 0,
+            delta: None,
         }
     }
 
@@ -141,6 +157,7 @@ impl Statement {
             guard: None,
             insert_head: None,
             arity: 0,
+            delta: None,
         }
     }
 
@@ -167,6 +184,7 @@ impl Statement {
             guard: None,
             insert_head: Some(head),
             arity,
+            delta: None,
         }
     }
 
@@ -249,6 +267,20 @@ pub(crate) trait Exec: Send {
         sql: &str,
         args: &[Value],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Runs `statements` in order, in one round trip where the backend can; the rows each
+    /// changed. An error stops the rest.
+    fn exec_all(
+        &mut self,
+        statements: &[(&str, &[Value])],
+    ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send {
+        async move {
+            let mut changed = Vec::with_capacity(statements.len());
+            for (sql, args) in statements {
+                changed.push(self.exec(sql, args).await?);
+            }
+            Ok(changed)
+        }
+    }
     /// Runs SQL text without parameters, possibly several statements.
     fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn query<T: Send>(

@@ -6,10 +6,18 @@
 //! kept apart by guarded SQL, each applying a batch's plans in one global order of the rows
 //! they lock (so that writers never deadlock). Each writer has its own queue: the plans that
 //! move one owner's money all go to the same writer, where they batch together.
+//!
+//! On PostgreSQL every statement would be a round trip, so the first try sends the whole batch
+//! as one script (`Exec::exec_all`): the plans' statements in order, their plain inserts as
+//! multi-row statements at the end, and their balance changes added up in memory against the
+//! rows the batch locked and read, each row written once. A batch then takes BEGIN, a round
+//! trip per balance row it locks, the script and COMMIT, whatever its size. The replay runs every
+//! statement as written, so the script only has to agree with it when nothing fails.
 
 use crate::sql::{Exec, Statement, Value};
 use crate::writes::Lock;
 use crate::StoreError;
+use paylink_core::guard::Guard;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
@@ -260,8 +268,7 @@ async fn apply_plan<C: Exec>(conn: &mut C, plan: &[Statement]) -> Result<(), Sto
 const MAX_INSERT_ROWS: usize = 256;
 
 /// The plain inserts of a batch, put off to its end and sent table by table as multi-row
-/// statements: where every statement is a network round trip, a plan then costs the round
-/// trips of its updates only.
+/// statements.
 #[derive(Default)]
 struct Deferred {
     /// Per insert head, in order of first appearance (parents before children): arity, rows.
@@ -284,34 +291,125 @@ impl Deferred {
         true
     }
 
-    /// Sends the rows in chunks of a power of two, so that few distinct texts are prepared.
-    async fn flush<C: Exec>(self, conn: &mut C) -> Result<(), StoreError> {
+    /// The inserts, in chunks of a power of two rows (few distinct texts).
+    fn statements(self) -> Vec<(String, Vec<Value>)> {
+        let mut out = Vec::new();
         for (head, arity, args) in self.tables {
             let mut rest = args.as_slice();
             while !rest.is_empty() {
                 let rows = (rest.len() / arity).min(MAX_INSERT_ROWS);
                 let rows = 1 << rows.ilog2();
                 let (chunk, tail) = rest.split_at(rows * arity);
-                conn.exec(&crate::sql::values_sql(head, arity, rows), chunk)
-                    .await?;
+                out.push((crate::sql::values_sql(head, arity, rows), chunk.to_vec()));
                 rest = tail;
             }
         }
-        Ok(())
+        out
     }
 }
 
-/// Applies `plan`, its plain inserts put off into `deferred` where given.
-async fn apply_deferring<C: Exec>(
-    conn: &mut C,
-    plan: &[Statement],
-    deferred: &mut Deferred,
-) -> Result<(), StoreError> {
-    for s in plan {
-        if deferred.take(s) {
-            continue;
+/// The batch's balance rows as locked, with the changes of the plans applied so far: each plan's
+/// change to a row is added here, its guard checked against the sum, and every changed row is
+/// written once at the end of the batch. Many plans change one merchant's row; this spares the
+/// database an update per plan.
+#[derive(Default)]
+struct Balances(std::collections::BTreeMap<String, Held>);
+
+struct Held {
+    available: i64,
+    locked: i64,
+    hold: i64,
+    updated_at: i64,
+    changed: bool,
+}
+
+impl Balances {
+    /// Adds the change of `s` to its row, if the batch holds it; false if not (the statement
+    /// is then run as it is written). A guarded change that would take a bucket below zero
+    /// fails as the statement would; so does one that would overflow (the replay then meets
+    /// the database's own error).
+    fn take(&mut self, s: &Statement) -> Result<bool, StoreError> {
+        let Some(d) = &s.delta else { return Ok(false) };
+        let Some(row) = self.0.get_mut(&d.key) else {
+            return Ok(false);
+        };
+        let sum = |a: i64, b: i64| {
+            a.checked_add(b)
+                .ok_or(StoreError::GuardFailed(Guard::BalanceNotEnough))
+        };
+        let (available, locked, hold) = (
+            sum(row.available, d.available)?,
+            sum(row.locked, d.locked)?,
+            sum(row.hold, d.hold)?,
+        );
+        if let Some(guard) = s.guard {
+            if available < 0 || locked < 0 || hold < 0 {
+                return Err(StoreError::GuardFailed(guard));
+            }
         }
-        let changed = conn.exec(&s.sql, &s.args).await?;
+        *row = Held {
+            available,
+            locked,
+            hold,
+            updated_at: d.at,
+            changed: true,
+        };
+        Ok(true)
+    }
+
+    /// An update per changed row.
+    fn statements(self) -> Vec<(String, Vec<Value>)> {
+        self.0
+            .into_iter()
+            .filter(|(_, row)| row.changed)
+            .map(|(key, row)| {
+                let mut args: Vec<Value> = key.splitn(3, ':').map(Value::from).collect();
+                args.extend([row.available, row.locked, row.hold, row.updated_at].map(Value::Int));
+                (
+                    "UPDATE balances SET available = $4, locked = $5, hold = $6, updated_at = $7
+                     WHERE owner_kind = $1 AND owner_id = $2 AND currency = $3"
+                        .to_string(),
+                    args,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The whole batch in one script (PostgreSQL: one round trip instead of one per statement):
+/// every plan's statements in turn, the plain inserts put off to the end and sent as
+/// multi-row statements, the balance changes added up and written once. Any failure (a guard,
+/// a unique key, an insert whose parent was not there yet) fails the pass; the caller then
+/// rolls back and replays the batch statement by statement.
+async fn apply_as_script<C: Exec>(
+    conn: &mut C,
+    plans: &[Vec<Statement>],
+    mut balances: Balances,
+) -> Result<(), StoreError> {
+    let mut deferred = Deferred::default();
+    let mut guarded = Vec::new();
+    for plan in plans {
+        for s in plan {
+            if !(deferred.take(s) || balances.take(s)?) {
+                guarded.push(s);
+            }
+        }
+    }
+    let tail: Vec<(String, Vec<Value>)> = deferred
+        .statements()
+        .into_iter()
+        .chain(balances.statements())
+        .collect();
+    let script: Vec<(&str, &[Value])> = guarded
+        .iter()
+        .map(|s| (&*s.sql, s.args.as_slice()))
+        .chain(
+            tail.iter()
+                .map(|(sql, args)| (sql.as_str(), args.as_slice())),
+        )
+        .collect();
+    let changed = conn.exec_all(&script).await?;
+    for (s, changed) in guarded.iter().zip(changed) {
         if let (Some(guard), 0) = (s.guard, changed) {
             return Err(StoreError::GuardFailed(guard));
         }
@@ -322,34 +420,49 @@ async fn apply_deferring<C: Exec>(
 /// The table whose rows many plans share; see `run`.
 const HOT: &str = "balances";
 
-/// Locks the batch's balance rows in order of (owner kind, owner id, currency) (PostgreSQL;
-/// SQLite's one writer needs no order).
+/// Locks the batch's balance rows in order of (owner kind, owner id, currency) and reads them
+/// (PostgreSQL; SQLite's one writer needs no order, and its statements cost no round trip).
 async fn lock_hot<C: Exec>(
     conn: &mut C,
     hot: &std::collections::BTreeSet<Lock>,
-) -> Result<(), StoreError> {
+) -> Result<Balances, StoreError> {
+    let mut balances = Balances::default();
     if conn.backend() == crate::Backend::Sqlite {
-        return Ok(());
+        return Ok(balances);
     }
     for (_, key) in hot {
         let mut parts = key.splitn(3, ':');
         if let (Some(kind), Some(owner), Some(currency)) =
             (parts.next(), parts.next(), parts.next())
         {
-            conn.exec(
-                // Creates a missing row too: two writers creating one row would otherwise wait
-                // on each other's insert outside the order.
-                "INSERT INTO balances (owner_kind, owner_id, currency, available, locked, hold,
-                     updated_at)
-                 VALUES ($1, $2, $3, 0, 0, 0, 0)
-                 ON CONFLICT (owner_kind, owner_id, currency)
-                 DO UPDATE SET updated_at = balances.updated_at",
-                &[kind.into(), owner.into(), currency.into()],
-            )
-            .await?;
+            let row = conn
+                .query(
+                    // Creates a missing row too: two writers creating one row would otherwise
+                    // wait on each other's insert outside the order.
+                    "INSERT INTO balances (owner_kind, owner_id, currency, available, locked,
+                         hold, updated_at)
+                     VALUES ($1, $2, $3, 0, 0, 0, 0)
+                     ON CONFLICT (owner_kind, owner_id, currency)
+                     DO UPDATE SET updated_at = balances.updated_at
+                     RETURNING available, locked, hold, updated_at",
+                    &[kind.into(), owner.into(), currency.into()],
+                    |r| {
+                        Ok(Held {
+                            available: r.i64("available")?,
+                            locked: r.i64("locked")?,
+                            hold: r.i64("hold")?,
+                            updated_at: r.i64("updated_at")?,
+                            changed: false,
+                        })
+                    },
+                )
+                .await?
+                .pop()
+                .ok_or_else(|| StoreError::Corrupt(format!("balance {key} not locked")))?;
+            balances.0.insert(key.clone(), row);
         }
     }
-    Ok(())
+    Ok(balances)
 }
 
 async fn commit<C: Exec>(
@@ -359,29 +472,21 @@ async fn commit<C: Exec>(
 ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
     let begin = conn.begin_sql();
     conn.batch(begin).await?;
-    lock_hot(conn, hot).await?;
-    // First, optimistically: every plan's updates in turn, the inserts put off to the end
-    // (PostgreSQL; SQLite's statements cost no round trip). Any failure (a guard, a unique
-    // key, an insert whose parent was not there yet) sends the batch to the replay below.
-    let mut first_failure = None;
-    let mut deferred = Deferred::default();
-    let defer = conn.coalesces_inserts();
-    for plan in plans {
-        let applied = if defer {
-            apply_deferring(conn, plan, &mut deferred).await
-        } else {
-            apply_plan(conn, plan).await
-        };
-        if let Err(e) = applied {
-            first_failure = Some(e);
-            break;
+    let balances = lock_hot(conn, hot).await?;
+    // First, optimistically: the batch whole (SQLite runs it statement by statement, each
+    // costing no round trip).
+    let first_failure = if conn.coalesces_inserts() {
+        apply_as_script(conn, plans, balances).await.err()
+    } else {
+        let mut failure = None;
+        for plan in plans {
+            if let Err(e) = apply_plan(conn, plan).await {
+                failure = Some(e);
+                break;
+            }
         }
-    }
-    if first_failure.is_none() {
-        if let Err(e) = deferred.flush(conn).await {
-            first_failure = Some(e);
-        }
-    }
+        failure
+    };
     let Some(error) = first_failure else {
         conn.batch("COMMIT").await.map_err(unknown)?;
         return Ok(plans.iter().map(|_| Ok(())).collect());
@@ -392,9 +497,9 @@ async fn commit<C: Exec>(
     if matches!(error, StoreError::Unavailable(_)) {
         return Err(error);
     }
-    // A lone plan failed for itself, unless its inserts were put off (a plan may update a row
-    // it inserts): then it is replayed as it is written.
-    if plans.len() == 1 && !defer {
+    // A lone plan failed for itself, unless it ran as a script (a plan may update a row it
+    // inserts, which the script puts off): then it is replayed as it is written.
+    if plans.len() == 1 && !conn.coalesces_inserts() {
         return Ok(vec![Err(error)]);
     }
     // Replay with a savepoint per plan so that the failing ones fail alone.

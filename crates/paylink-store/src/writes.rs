@@ -121,12 +121,12 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
     // key is owner kind, owner id, currency (ids never hold a ':'), see `writer::lock_hot`.
     for w in &plan.writes {
         match w {
-            Write::Post(entry) => locks.extend(entry.deltas().into_keys().map(|(o, c)| {
-                (
-                    "balances",
-                    format!("{}:{}:{}", o.kind().as_str(), o.id(), c.code()),
-                )
-            })),
+            Write::Post(entry) => locks.extend(
+                entry
+                    .deltas()
+                    .into_keys()
+                    .map(|(o, c)| ("balances", crate::ledger::balance_key(&o, c))),
+            ),
             Write::UsePayoutLimit {
                 merchant_id,
                 period,

@@ -268,3 +268,59 @@ async fn payments_of_shared_bills_from_concurrent_writers_all_commit() {
         );
     }
 }
+
+/// A PostgreSQL writer sends its batch as one script, its values written into the SQL as
+/// quoted literals: text made to break out of a literal is stored exactly as sent, and nothing
+/// else runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn text_that_looks_like_sql_is_stored_as_written() {
+    let (_db, store) = open().await;
+    let (m, s) = seed(&store, "quotes").await;
+    let nasty = [
+        "it's",
+        "'); DELETE FROM bills; --",
+        "back\\slash \\' E'\\x41'",
+        "$1 $2 $$ $tag$ ::int8",
+        "line\nbreak\ttab; COMMIT; ROLLBACK",
+        "Ёлка 🎄 \"double\" ''",
+    ];
+    let bills: Vec<Bill> = (0..64i64)
+        .map(|i| {
+            let text = nasty[i as usize % nasty.len()];
+            paylink_core::bill::NewBill {
+                amount: paylink_core::money::Amount::from_minor(100 + i),
+                bill_type: Some(BillType::Normal),
+                order_id: Some(format!("{i} {text}")),
+                description: Some(text.to_string()),
+                name: Some(format!("{text} {i}")),
+                ..Default::default()
+            }
+            .open(&s.merchant_id, &s, crate::support::bill_id(), NOW + i)
+            .expect("open a bill")
+        })
+        .collect();
+    let plans = bills
+        .iter()
+        .map(|b| {
+            let (_, pay) = settle(b, Outcome::Success, NOW + 100);
+            let mut writes = vec![Write::InsertBill(b.clone())];
+            writes.extend(pay.writes);
+            Plan { writes }
+        })
+        .collect();
+    let results = race(&store, plans).await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    for b in &bills {
+        let stored = stored_bill(&store, &b.id).await;
+        assert_eq!(
+            (&stored.order_id, &stored.description, &stored.name),
+            (&b.order_id, &b.description, &b.name)
+        );
+        assert_eq!(stored.status, PaymentStatus::Success);
+        assert_eq!(bill_payments(&store, b).await.len(), 1);
+    }
+    assert_eq!(
+        all_bills(&store, &m.id, &BillFilter::default()).await.len(),
+        bills.len()
+    );
+}
