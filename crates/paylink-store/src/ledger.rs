@@ -27,6 +27,8 @@ static POSTINGS_SQL: LazyLock<Vec<String>> = LazyLock::new(|| {
 
 /// A balance row's lock key: owner kind, owner id, currency.
 pub(crate) fn balance_key(owner: &Owner, currency: paylink_core::money::Currency) -> String {
+    // The writer splits the key back into its parts: ids are base62.
+    debug_assert!(!owner.id().contains(':'), "{}", owner.id());
     format!(
         "{}:{}:{}",
         owner.kind().as_str(),

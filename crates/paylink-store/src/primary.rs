@@ -13,7 +13,7 @@
 
 use crate::StoreError;
 use sqlx::postgres::{PgConnectOptions, PgPool};
-use sqlx::{Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 use std::str::FromStr;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -122,7 +122,10 @@ impl Primary {
             let i = (start + k) % self.hosts.len();
             let (name, options) = &self.hosts[i];
             let attempt = async {
-                let mut conn = PgConnection::connect_with(options).await?;
+                // A writer's batch goes as one script with its values written in: sqlx must not
+                // log it (it logs any statement slower than a second).
+                let options = options.clone().disable_statement_logging();
+                let mut conn = PgConnection::connect_with(&options).await?;
                 Ok::<_, StoreError>(accepts_writes(&mut conn).await?.then_some(conn))
             };
             match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
