@@ -162,8 +162,8 @@ impl Exec for PgConnection {
 /// Appends `sql` with its `$n` placeholders replaced by `args` written as literals of the types
 /// they are bound with (`int8`, `text`), quoted as libpq's `PQescapeLiteral` quotes: the
 /// statements of a script (the simple protocol) take no parameters. False, with `out` to be
-/// dropped, for what cannot be written so: a placeholder without a value, or a NUL (it would
-/// end the protocol's query string), which the caller then binds as usual.
+/// dropped, for what cannot be written so: a placeholder without a value, a NUL (it would end
+/// the protocol's query string), or SQL the scan does not follow; the caller then binds.
 fn inline(sql: &str, args: &[Value], out: &mut String) -> bool {
     let mut copied = 0;
     let mut quote = None;
