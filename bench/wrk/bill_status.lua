@@ -17,49 +17,15 @@ setup = common.setup
 done = common.done
 
 local token = common.require_env("PAYLINK_TOKEN")
-local ids_file = common.require_env("BILL_IDS_FILE")
-
-local function read_ids(file)
-   local f, err = io.open(file, "r")
-   if not f then
-      io.stderr:write("paylink bench: cannot open BILL_IDS_FILE: " .. tostring(err) .. "\n")
-      os.exit(2)
-   end
-   local ids = {}
-   for line in f:lines() do
-      local id = line:gsub("^%s+", ""):gsub("%s+$", "")
-      if id ~= "" then table.insert(ids, id) end
-   end
-   f:close()
-   if #ids == 0 then
-      io.stderr:write("paylink bench: BILL_IDS_FILE " .. file .. " has no ids\n")
-      os.exit(2)
-   end
-   return ids
-end
 
 local headers = {
    ["Authorization"] = "Bearer " .. token,
    ["Accept"] = "application/json",
 }
-local reqs = {}
-local pos = 0
 
-function init(args)
-   non200 = 0
-   app_errors = 0
-   local ids = read_ids(ids_file)
-   for i, id in ipairs(ids) do
-      reqs[i] = wrk.format("GET", "/api/v1/bill/status?id=" .. common.urlencode(id), headers, nil)
-   end
-   -- Spread thread start positions across the list.
-   pos = ((tid or 1) - 1) * 7919 % #reqs
-end
-
-function request()
-   pos = pos % #reqs + 1
-   return reqs[pos]
-end
+common.round_robin("BILL_IDS_FILE", function(id)
+   return wrk.format("GET", "/api/v1/bill/status?id=" .. common.urlencode(id), headers, nil)
+end)
 
 function response(status, hdrs, body)
    if status ~= 200 then

@@ -34,6 +34,38 @@ function M.urlencode(s)
    return s
 end
 
+-- Sets the script's init() and request(): the requests `build` makes of the lines of the file
+-- named by the environment variable `var` (each trimmed, blank ones skipped), sent round-robin.
+-- Each thread starts at its own offset so threads don't walk in lockstep.
+function M.round_robin(var, build)
+   local file = M.require_env(var)
+   local reqs = {}
+   local pos = 0
+   init = function(args)
+      non200 = 0
+      app_errors = 0
+      local f, err = io.open(file, "r")
+      if not f then
+         io.stderr:write("paylink bench: cannot open " .. var .. ": " .. tostring(err) .. "\n")
+         os.exit(2)
+      end
+      for line in f:lines() do
+         line = line:gsub("^%s+", ""):gsub("%s+$", "")
+         if line ~= "" then table.insert(reqs, build(line)) end
+      end
+      f:close()
+      if #reqs == 0 then
+         io.stderr:write("paylink bench: " .. var .. " " .. file .. " has no lines\n")
+         os.exit(2)
+      end
+      pos = ((tid or 1) - 1) * 7919 % #reqs
+   end
+   request = function()
+      pos = pos % #reqs + 1
+      return reqs[pos]
+   end
+end
+
 function M.require_env(name)
    local v = os.getenv(name)
    if v == nil or v == "" then

@@ -17,7 +17,6 @@ setup = common.setup
 done = common.done
 
 local token = common.require_env("PAYLINK_TOKEN")
-local paths_file = common.require_env("PATHS_FILE")
 local expect = os.getenv("EXPECT")
 if expect == nil or expect == "" then expect = '"success"%s*:%s*true' end
 
@@ -25,32 +24,9 @@ local headers = {
    ["Authorization"] = "Bearer " .. token,
    ["Accept"] = "application/json",
 }
-local reqs = {}
-local pos = 0
 
-function init(args)
-   non200 = 0
-   app_errors = 0
-   local f, err = io.open(paths_file, "r")
-   if not f then
-      io.stderr:write("paylink bench: cannot open PATHS_FILE: " .. tostring(err) .. "\n")
-      os.exit(2)
-   end
-   for line in f:lines() do
-      local path = line:gsub("^%s+", ""):gsub("%s+$", "")
-      if path ~= "" then table.insert(reqs, wrk.format("GET", path, headers, nil)) end
-   end
-   f:close()
-   if #reqs == 0 then
-      io.stderr:write("paylink bench: PATHS_FILE " .. paths_file .. " has no paths\n")
-      os.exit(2)
-   end
-   pos = ((tid or 1) - 1) * 7919 % #reqs
-end
-
-function request()
-   pos = pos % #reqs + 1
-   return reqs[pos]
-end
+common.round_robin("PATHS_FILE", function(path)
+   return wrk.format("GET", path, headers, nil)
+end)
 
 response = common.expect_body(expect)

@@ -17,34 +17,16 @@ setup = common.setup
 done = common.done
 
 local token = common.require_env("PAYLINK_TOKEN")
-local ids_file = common.require_env("BILL_IDS_FILE")
 
 local headers = {
    ["Authorization"] = "Bearer " .. token,
    ["Content-Type"] = "application/x-www-form-urlencoded",
    ["Accept"] = "application/json",
 }
-local reqs = {}
-local pos = 0
 
-function init(args)
-   non200 = 0
-   app_errors = 0
-   local f = assert(io.open(ids_file, "r"))
-   for line in f:lines() do
-      local id = line:gsub("%s+", "")
-      if id ~= "" then
-         table.insert(reqs, wrk.format("POST", "/sandbox/pay", headers,
-            "bill_id=" .. id .. "&method=BANK_CARD&card_number=4242424242424242"))
-      end
-   end
-   f:close()
-   pos = ((tid or 1) - 1) * 7919 % #reqs
-end
-
-function request()
-   pos = pos % #reqs + 1
-   return reqs[pos]
-end
+common.round_robin("BILL_IDS_FILE", function(id)
+   return wrk.format("POST", "/sandbox/pay", headers,
+      "bill_id=" .. id .. "&method=BANK_CARD&card_number=4242424242424242")
+end)
 
 response = common.expect_body('"status"%s*:%s*"SUCCESS"')

@@ -16,35 +16,16 @@ local common = dofile(dir .. "common.lua")
 setup = common.setup
 done = common.done
 
-local tokens_file = common.require_env("TOKENS_FILE")
 local amount = os.getenv("PAYOUT_AMOUNT") or "10"
 local body = "amount=" .. amount .. "&currency=RUB&account_type=sbp"
    .. "&account_identifier=%2B79991234567&account_bank=100000000111"
 
-local reqs = {}
-local pos = 0
-
-function init(args)
-   non200 = 0
-   app_errors = 0
-   local f = assert(io.open(tokens_file, "r"))
-   for line in f:lines() do
-      local token = line:gsub("%s+", "")
-      if token ~= "" then
-         table.insert(reqs, wrk.format("POST", "/api/v1/payout/regular/create", {
-            ["Authorization"] = "Bearer " .. token,
-            ["Content-Type"] = "application/x-www-form-urlencoded",
-            ["Accept"] = "application/json",
-         }, body))
-      end
-   end
-   f:close()
-   pos = ((tid or 1) - 1) * 7919 % #reqs
-end
-
-function request()
-   pos = pos % #reqs + 1
-   return reqs[pos]
-end
+common.round_robin("TOKENS_FILE", function(token)
+   return wrk.format("POST", "/api/v1/payout/regular/create", {
+      ["Authorization"] = "Bearer " .. token,
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+      ["Accept"] = "application/json",
+   }, body)
+end)
 
 response = common.expect_body('"success"%s*:%s*true')

@@ -115,11 +115,7 @@ impl Exec for PgConnection {
         let mut script = String::new();
         for (sql, args) in statements {
             if !inline(sql, args, &mut script) {
-                let mut changed = Vec::with_capacity(statements.len());
-                for (sql, args) in statements {
-                    changed.push(self.exec(sql, args).await?);
-                }
-                return Ok(changed);
+                return crate::sql::exec_each(self, statements).await;
             }
             script.push_str(";\n");
         }

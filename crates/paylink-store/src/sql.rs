@@ -273,13 +273,7 @@ pub(crate) trait Exec: Send {
         &mut self,
         statements: &[(&str, &[Value])],
     ) -> impl Future<Output = Result<Vec<u64>, StoreError>> + Send {
-        async move {
-            let mut changed = Vec::with_capacity(statements.len());
-            for (sql, args) in statements {
-                changed.push(self.exec(sql, args).await?);
-            }
-            Ok(changed)
-        }
+        exec_each(self, statements)
     }
     /// Runs SQL text without parameters, possibly several statements.
     fn batch(&mut self, sql: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -289,4 +283,16 @@ pub(crate) trait Exec: Send {
         args: &[Value],
         decode: Decode<T>,
     ) -> impl Future<Output = Result<Vec<T>, StoreError>> + Send;
+}
+
+/// Runs `statements` one at a time; the rows each changed. An error stops the rest.
+pub(crate) async fn exec_each<C: Exec + ?Sized>(
+    conn: &mut C,
+    statements: &[(&str, &[Value])],
+) -> Result<Vec<u64>, StoreError> {
+    let mut changed = Vec::with_capacity(statements.len());
+    for (sql, args) in statements {
+        changed.push(conn.exec(sql, args).await?);
+    }
+    Ok(changed)
 }
