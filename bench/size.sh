@@ -17,8 +17,9 @@ CONNECTIONS=${CONNECTIONS:-4}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 N_ROWS=${N_ROWS:-1000000}          # bills added by the loader, and as many payments
+FRESH_ROWS=${FRESH_ROWS:-10000}    # of them, loaded before the fresh runs (so that payouts and refunds exist)
 SAMPLES=${SAMPLES:-20000}      # ids, order ids and days drawn from the database per run
-SIZE_RUNS=${SIZE_RUNS:-payment bill_status bill_search bill_search_order_id bill_search_shop_id bill_search_small_shop bill_search_day bill_search_finish_date bill_payments payment_search payment_search_bill_id payment_search_bill_order_id payment_search_shop_id payment_search_small_shop payment_search_day payment_search_finish_date}
+SIZE_RUNS=${SIZE_RUNS:-payment bill_status bill_search bill_search_order_id bill_search_shop_id bill_search_small_shop bill_search_day bill_search_finish_date bill_payments payment_search payment_search_bill_id payment_search_bill_order_id payment_search_shop_id payment_search_small_shop payment_search_day payment_search_finish_date payout_search payout_search_order_id payout_search_status payout_search_day refund_search refund_search_payment_id refund_search_status}
 # run.sh's helpers; the runs here are our own, so no plain-SQL baseline, and `payment` makes
 # build_bin build the postback receiver.
 BASELINE=0
@@ -105,6 +106,25 @@ paths() {
                 WHERE p.merchant_id = '$m' AND p.shop_id <> '$shop' AND b.order_id IS NOT NULL
                 ORDER BY random() LIMIT $SAMPLES" |
                 sed 's|^|/api/v1/payment/search?bill_order_id=|' >"$out" ;;
+        payout_search) echo /api/v1/payout/search >"$out" ;;
+        refund_search) echo /api/v1/refund/search >"$out" ;;
+        # FAIL: the rarest status of each (2% of payouts, 3% of refunds).
+        payout_search_status) echo "/api/v1/payout/search?status=FAIL" >"$out" ;;
+        refund_search_status) echo "/api/v1/refund/search?status=FAIL" >"$out" ;;
+        payout_search_order_id)
+            q "$backend" "$url" "SELECT order_id FROM payouts WHERE merchant_id = '$m'
+                ORDER BY random() LIMIT $SAMPLES" | sed 's|^|/api/v1/payout/search?order_id=|' >"$out" ;;
+        refund_search_payment_id)
+            q "$backend" "$url" "SELECT payment_id FROM refunds WHERE merchant_id = '$m'
+                ORDER BY random() LIMIT $SAMPLES" | sed 's|^|/api/v1/refund/search?payment_id=|' >"$out" ;;
+        payout_search_day)
+            local d
+            : >"$out"
+            while read -r d; do
+                d=$(day_of "$d")
+                echo "/api/v1/payout/search?start_date=$d&finish_date=$d" >>"$out"
+            done < <(q "$backend" "$url" "SELECT created_at FROM payouts WHERE merchant_id = '$m'
+                ORDER BY random() LIMIT 200") ;;
         *) die "unknown run '$run'" ;;
     esac
     [[ -s $out ]] || die "no requests for $run ($backend)"
@@ -165,6 +185,8 @@ size_backend() {
     json=$(RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" merchant create --database-url "$url" \
         --name "size-$backend" --verified --json 2>>"$SERVER_LOG") || die "paylink merchant create failed"
     json=$(grep -m 1 '^[[:space:]]*{' <<<"$json" || true)
+    # With KEEP_DB=1, the merchant's token and ids, to measure the kept database again.
+    printf '%s\n' "$json" >"$RESULTS_DIR/size-merchant-$backend.json"
     token=$(json_str api_token "$json")
     shop=$(json_str shop_id "$json")
     merchant=$(json_str merchant_id "$json")
@@ -173,8 +195,16 @@ size_backend() {
     [[ $backend != sqlite ]] || where=(--sqlite "${path%%\?*}")
     local loader=(python3 "$BENCH_DIR/size/load.py" "${where[@]}" --merchant "$merchant" --shop "$shop")
     read -r side small < <("${loader[@]}" --rows 0 --print-shops)
-    # The fresh database has the loaded one's merchants and shops, without their rows.
-    "${loader[@]}" --rows 0 || die "loader failed"
+    # The fresh database has the loaded one's merchants and shops and its first $FRESH_ROWS
+    # rows (payouts and refunds are made only by the loader).
+    "${loader[@]}" --rows "$FRESH_ROWS" || die "loader failed"
+    # FAIL is rare among the loaded payouts and refunds (2%, 3%), but a page of them (100) is
+    # what the loaded runs read: the fresh database gets a full page of each too.
+    local t
+    for t in payouts refunds; do
+        q "$backend" "$url" "UPDATE $t SET status = 'FAIL' WHERE id IN
+            (SELECT id FROM $t WHERE merchant_id = '$merchant' ORDER BY created_at DESC LIMIT 110)" >/dev/null
+    done
 
     if [[ -z $SINK_PID ]]; then
         local sink_port i
@@ -210,7 +240,7 @@ size_backend() {
 
     log "[$backend] loading $N_ROWS bills and $N_ROWS payments"
     t0=$SECONDS
-    "${loader[@]}" --rows "$N_ROWS" || die "loader failed"
+    "${loader[@]}" --rows "$N_ROWS" --first "$FRESH_ROWS" || die "loader failed"
     LOAD_SECS+=("$backend: $((SECONDS - t0)) s")
     log "[$backend] loaded in $((SECONDS - t0)) s; size: $(db_size "$backend" "$url")"
     start_server "$backend" "$url"

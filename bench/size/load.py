@@ -19,13 +19,17 @@ Layout (deterministic for a given N):
     RUB, half with a payer email;
   - payment n pays bill n, 1-30 minutes after it: 85% SUCCESS (bill SUCCESS), 15% FAIL
     (error 5 or 51; the bill stays NEW), cards from 200,000 payers (masked number and
-    fingerprint), client addresses from 65,536.
+    fingerprint), client addresses from 65,536;
+  - every 10th n a payout of bill n's merchant an hour after the bill, order id `po-<n>`: 90%
+    SUCCESS, 8% DECLINED, 2% FAIL;
+  - every 20th successful payment a refund two days later: 97% SUCCESS, 3% FAIL.
 Ids are 10 base62 characters like paylink's, a bijection of n (so unique) in a scrambled order
 (so the primary keys fill as randomly as with paylink's random ids).
 
-  load.py --sqlite PATH --merchant M --shop S --rows N
+  load.py --sqlite PATH --merchant M --shop S --rows N [--first F]
   load.py --postgres DBNAME [--pg-host H --pg-port P --pg-user U] --merchant M --shop S --rows N
-  --rows 0 adds only the merchants and shops (the fresh database's layout).
+  --rows 0 adds only the merchants and shops (the fresh database's layout); --first F skips rows
+  0..F (loaded before, by an earlier run with --rows F).
 """
 
 import argparse
@@ -71,6 +75,15 @@ PAYMENT_COLS = (
     " account_amount, account_currency, refunded_amount, currency, from_card, card_fingerprint,"
     " error_code, error_message, created_at, updated_at, client_addr"
 )
+PAYOUT_COLS = (
+    "id, merchant_id, order_id, group_id, part, kind, payout_account_id, account_type,"
+    " account_identifier, fingerprint, sealed, bank_member_id, holder, status, amount, commission,"
+    " currency, day_key, month_key, error_message, leased_until, process_at, created_at, updated_at"
+)
+REFUND_COLS = (
+    "id, payment_id, bill_id, merchant_id, shop_id, status, amount, currency, account_amount,"
+    " account_currency, full_refund, error_message, process_at, from_hold, created_at, updated_at"
+)
 
 
 class Layout:
@@ -113,11 +126,11 @@ class Layout:
         return self.others[(h >> 16) % len(self.others)]
 
 
-def rows(layout, n_rows):
-    """(bill, payment) tuples, oldest first."""
+def rows(layout, n_rows, first=0):
+    """(bill, payment, payout or None, refund or None) tuples, oldest first."""
     start = layout.now - 365 * DAY_MS
     step = 360 * DAY_MS // max(n_rows, 1)
-    for n in range(n_rows):
+    for n in range(first, n_rows):
         h = mix(n)
         merchant, shop = layout.owner(h)
         created = start + n * step + (h >> 40) % max(step, 1)
@@ -168,7 +181,61 @@ def rows(layout, n_rows):
             paid_at,
             f"10.{(h >> 48) % 256}.{(h >> 56) % 256}.{card % 250 + 1}",
         )
-        yield bill, payment
+        payout = None
+        if n % 10 == 3:
+            g = mix(n + 7_777_777_777) % 100
+            status = "SUCCESS" if g < 90 else ("DECLINED" if g < 98 else "FAIL")
+            at = created + 3_600_000
+            day = time.strftime("%Y-%m-%d", time.gmtime(at // 1000))
+            payout = (
+                make_id(n, 0x3B4C5D6E7F809112),
+                merchant,
+                f"po-{n}",
+                make_id(n, 0x4C5D6E7F80911223),
+                1,
+                "regular",
+                None,
+                "card",
+                f"5{card:05d}******{card % 10000:04d}",
+                f"{mix(card + 2_000_000_011):016x}{mix(card + 3):016x}" * 2,
+                None,
+                None,
+                None,
+                status,
+                amount // 2,
+                amount // 100,
+                "RUB",
+                day,
+                day[:7],
+                "declined by the bank" if status == "FAIL" else None,
+                None,
+                None,
+                at,
+                at + 60_000,
+            )
+        refund = None
+        if paid_ok and n % 20 == 7:
+            at = paid_at + 2 * DAY_MS
+            ok = mix(n + 9_999_999_967) % 100 < 97
+            refund = (
+                make_id(n, 0x5D6E7F8091122334),
+                payment[0],
+                bill_id,
+                merchant,
+                shop,
+                "SUCCESS" if ok else "FAIL",
+                amount,
+                "RUB",
+                amount,
+                "RUB",
+                1,
+                None if ok else "declined",
+                None,
+                0,
+                at,
+                at + 60_000,
+            )
+        yield bill, payment, payout, refund
 
 
 def progress(what, done, total, t0):
@@ -177,7 +244,7 @@ def progress(what, done, total, t0):
         print(f"[load] {what}: {done}/{total} ({rate:,.0f}/s)", file=sys.stderr, flush=True)
 
 
-def load_sqlite(path, layout, n_rows):
+def load_sqlite(path, layout, n_rows, first):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA synchronous = OFF")
@@ -188,22 +255,27 @@ def load_sqlite(path, layout, n_rows):
         db.execute(stmt)
     bill_sql = f"INSERT INTO bills ({BILL_COLS}) VALUES ({', '.join(['?'] * 15)})"
     pay_sql = f"INSERT INTO payments ({PAYMENT_COLS}) VALUES ({', '.join(['?'] * 20)})"
+    payout_sql = f"INSERT INTO payouts ({PAYOUT_COLS}) VALUES ({', '.join(['?'] * 24)})"
+    refund_sql = f"INSERT INTO refunds ({REFUND_COLS}) VALUES ({', '.join(['?'] * 16)})"
+    sqls = (bill_sql, pay_sql, payout_sql, refund_sql)
     t0 = time.time()
-    batch_b, batch_p, done = [], [], 0
-    for bill, payment in rows(layout, n_rows):
-        batch_b.append(bill)
-        batch_p.append(payment)
-        if len(batch_b) == 50_000:
-            db.executemany(bill_sql, batch_b)
-            db.executemany(pay_sql, batch_p)
-            done += len(batch_b)
-            batch_b, batch_p = [], []
-            progress("bills+payments", done, n_rows, t0)
-    if batch_b:
-        db.executemany(bill_sql, batch_b)
-        db.executemany(pay_sql, batch_p)
-        done += len(batch_b)
-        progress("bills+payments", done, n_rows, t0)
+    batches, done = ([], [], [], []), 0
+
+    def flush():
+        for sql, batch in zip(sqls, batches):
+            db.executemany(sql, batch)
+            batch.clear()
+
+    for row in rows(layout, n_rows, first):
+        for batch, value in zip(batches, row):
+            if value is not None:
+                batch.append(value)
+        done += 1
+        if done % 50_000 == 0:
+            flush()
+            progress("rows", done, n_rows - first, t0)
+    flush()
+    progress("rows", done, n_rows - first, t0)
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -215,35 +287,50 @@ def copy_text(v):
     return str(v)  # our values hold no tab, newline or backslash
 
 
-def load_postgres(args, layout, n_rows):
+def load_postgres(args, layout, n_rows, first):
     base = ["psql", "-h", args.pg_host, "-p", str(args.pg_port), "-U", args.pg_user,
             "-d", args.postgres, "-v", "ON_ERROR_STOP=1", "-qAtX"]
     subprocess.run(base + ["-c", "\n".join(layout.merchants_sql())], check=True)
-    if n_rows == 0:
+    if n_rows <= first:
         return
-    # Bills first (payments refer to them), each table's rows piped into one psql's COPY.
-    for table, cols, pick in (("bills", BILL_COLS, 0), ("payments", PAYMENT_COLS, 1)):
+
+    def line(values):
+        return "\t".join(copy_text(v) for v in values)
+
+    # Tables in the order of their references, each one's rows piped into one psql's COPY;
+    # the payouts and refunds (a tenth and a twentieth as many) are kept from the payments'
+    # pass rather than generating every row a third and fourth time.
+    later = {"payouts": [], "refunds": []}
+    for table, cols, pick in (("bills", BILL_COLS, 0), ("payments", PAYMENT_COLS, 1),
+                              ("payouts", PAYOUT_COLS, 2), ("refunds", REFUND_COLS, 3)):
         t0 = time.time()
         p = subprocess.Popen(base + ["-c", f"COPY {table} ({cols}) FROM STDIN"],
                              stdin=subprocess.PIPE, text=True, bufsize=1 << 20)
-        chunk, done = [], 0
-        for pair in rows(layout, n_rows):
-            chunk.append("\t".join(copy_text(v) for v in pair[pick]))
-            if len(chunk) == 50_000:
+        if table in later:
+            p.stdin.write("".join(l + "\n" for l in later[table]))
+        else:
+            chunk, done = [], 0
+            for row in rows(layout, n_rows, first):
+                chunk.append(line(row[pick]))
+                if pick == 1:
+                    for name, value in (("payouts", row[2]), ("refunds", row[3])):
+                        if value is not None:
+                            later[name].append(line(value))
+                if len(chunk) == 50_000:
+                    p.stdin.write("\n".join(chunk) + "\n")
+                    done += len(chunk)
+                    chunk = []
+                    progress(table, done, n_rows - first, t0)
+            if chunk:
                 p.stdin.write("\n".join(chunk) + "\n")
                 done += len(chunk)
-                chunk = []
-                progress(table, done, n_rows, t0)
-        if chunk:
-            p.stdin.write("\n".join(chunk) + "\n")
-            done += len(chunk)
-            progress(table, done, n_rows, t0)
+                progress(table, done, n_rows - first, t0)
         p.stdin.close()
         if p.wait() != 0:
             sys.exit(f"[load] COPY {table} failed")
     print("[load] VACUUM (ANALYZE)", file=sys.stderr, flush=True)
-    subprocess.run(base + ["-c", "VACUUM (ANALYZE) bills", "-c", "VACUUM (ANALYZE) payments"],
-                   check=True)
+    subprocess.run(base + [arg for t in ("bills", "payments", "payouts", "refunds")
+                           for arg in ("-c", f"VACUUM (ANALYZE) {t}")], check=True)
 
 
 def main():
@@ -257,6 +344,8 @@ def main():
     ap.add_argument("--merchant", required=True, help="the benchmark merchant's id")
     ap.add_argument("--shop", required=True, help="the benchmark merchant's shop")
     ap.add_argument("--rows", type=int, required=True, help="bills, and as many payments")
+    ap.add_argument("--first", type=int, default=0,
+                    help="the first row to add (rows before it were added by --rows FIRST)")
     ap.add_argument("--others", type=int, default=9, help="other merchants")
     ap.add_argument("--share", type=int, default=30, help="%% of rows for the benchmark merchant")
     ap.add_argument("--now", type=int, default=int(time.time() * 1000), help="unix ms")
@@ -269,10 +358,11 @@ def main():
         return
     t0 = time.time()
     if args.sqlite:
-        load_sqlite(args.sqlite, layout, args.rows)
+        load_sqlite(args.sqlite, layout, args.rows, args.first)
     else:
-        load_postgres(args, layout, args.rows)
-    print(f"[load] {args.rows} bills and {args.rows} payments in {time.time() - t0:.0f} s",
+        load_postgres(args, layout, args.rows, args.first)
+    n = max(args.rows - args.first, 0)
+    print(f"[load] {n} bills and {n} payments (and their payouts and refunds) in {time.time() - t0:.0f} s",
           file=sys.stderr, flush=True)
 
 

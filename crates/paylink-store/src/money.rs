@@ -1,10 +1,10 @@
 //! Merchant money in SQL: balances, rates, payouts and their accounts, refunds, settlements
 //! and the SBP banks dictionary — their inserts and their reads.
 
-use crate::reads::{Page, PageRequest, Select};
+use crate::reads::{indexed, Page, PageRequest, Select};
 use crate::rows::{currency, flag, parsed};
 use crate::sql::{values_sql, Columns, Statement, Value};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use paylink_core::id::{
     BillId, MerchantId, PaymentId, PayoutAccountId, PayoutId, RefundId, ShopId,
 };
@@ -549,13 +549,20 @@ impl Store {
         filter: &MoneyFilter,
         page: &PageRequest,
     ) -> Result<Page<Payout>, StoreError> {
-        let mut s = Select::new(format!("SELECT {PAYOUT_COLUMNS} FROM payouts o"));
-        s.filter("o.merchant_id", "=", Some(merchant.as_str().into()));
-        s.filter("o.order_id", "=", filter.order_id.clone().map(Value::Text));
-        s.filter("o.status", "=", filter.status.clone().map(Value::Text));
-        s.filter("o.created_at", ">=", filter.from.map(Value::Int));
-        s.filter("o.created_at", "<=", filter.to.map(Value::Int));
-        s.page(self, "o", page, payout).await
+        payout_search(self.backend(), merchant, filter)
+            .page(self, "o", page, payout)
+            .await
+    }
+
+    pub async fn search_refunds(
+        &self,
+        merchant: &MerchantId,
+        filter: &MoneyFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Refund>, StoreError> {
+        refund_search(self.backend(), merchant, filter)
+            .page(self, "r", page, refund)
+            .await
     }
 
     /// Payouts for operators, newest first: by status and merchant where given.
@@ -606,25 +613,6 @@ impl Store {
              ORDER BY r.created_at, r.id"
         );
         self.fetch(sql, &[payment.as_str().into()], refund).await
-    }
-
-    pub async fn search_refunds(
-        &self,
-        merchant: &MerchantId,
-        filter: &MoneyFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Refund>, StoreError> {
-        let mut s = Select::new(format!("SELECT {REFUND_COLUMNS} FROM refunds r"));
-        s.filter("r.merchant_id", "=", Some(merchant.as_str().into()));
-        s.filter(
-            "r.payment_id",
-            "=",
-            filter.payment_id.clone().map(Value::Text),
-        );
-        s.filter("r.status", "=", filter.status.clone().map(Value::Text));
-        s.filter("r.created_at", ">=", filter.from.map(Value::Int));
-        s.filter("r.created_at", "<=", filter.to.map(Value::Int));
-        s.page(self, "r", page, refund).await
     }
 
     /// Refunds still in PROCESS whose asker's lease ran out at `now`.
@@ -702,4 +690,56 @@ impl Store {
             .await?;
         Ok(found.unwrap_or((0, 0)))
     }
+}
+
+pub(crate) fn payout_search(
+    backend: Backend,
+    merchant: &MerchantId,
+    filter: &MoneyFilter,
+) -> Select {
+    let index = if filter.order_id.is_some() {
+        "payouts_order"
+    } else if filter.status.is_some() {
+        "payouts_merchant_status"
+    } else {
+        "payouts_merchant_created"
+    };
+    let mut s = Select::new(format!(
+        "SELECT {PAYOUT_COLUMNS} FROM {}",
+        indexed(backend, "payouts o", index)
+    ));
+    s.filter("o.merchant_id", "=", Some(merchant.as_str().into()));
+    s.filter("o.order_id", "=", filter.order_id.clone().map(Value::Text));
+    s.filter("o.status", "=", filter.status.clone().map(Value::Text));
+    s.filter("o.created_at", ">=", filter.from.map(Value::Int));
+    s.filter("o.created_at", "<=", filter.to.map(Value::Int));
+    s
+}
+
+pub(crate) fn refund_search(
+    backend: Backend,
+    merchant: &MerchantId,
+    filter: &MoneyFilter,
+) -> Select {
+    let index = if filter.payment_id.is_some() {
+        "refunds_merchant_payment"
+    } else if filter.status.is_some() {
+        "refunds_merchant_status"
+    } else {
+        "refunds_merchant_created"
+    };
+    let mut s = Select::new(format!(
+        "SELECT {REFUND_COLUMNS} FROM {}",
+        indexed(backend, "refunds r", index)
+    ));
+    s.filter("r.merchant_id", "=", Some(merchant.as_str().into()));
+    s.filter(
+        "r.payment_id",
+        "=",
+        filter.payment_id.clone().map(Value::Text),
+    );
+    s.filter("r.status", "=", filter.status.clone().map(Value::Text));
+    s.filter("r.created_at", ">=", filter.from.map(Value::Int));
+    s.filter("r.created_at", "<=", filter.to.map(Value::Int));
+    s
 }

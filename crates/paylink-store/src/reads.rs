@@ -6,7 +6,7 @@ use crate::rows::{
     TOKEN_OWNER_COLUMNS,
 };
 use crate::sql::{Decode, Value};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 use paylink_core::bill::Bill;
 use paylink_core::id::{BillId, MerchantId, PaymentId, ShopId};
 use paylink_core::merchant::{Merchant, Shop};
@@ -122,12 +122,29 @@ impl Select {
     }
 
     pub(crate) async fn page<T: Send>(
-        mut self,
+        self,
         store: &Store,
         alias: &str,
         page: &PageRequest,
         decode: Decode<T>,
     ) -> Result<Page<T>, StoreError> {
+        let limit = i64::from(page.limit);
+        let (sql, args, descending) = self.statement(alias, page);
+        let mut rows = store.fetch(&sql, &args, decode).await?;
+        let has_more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        if !descending {
+            rows.reverse();
+        }
+        Ok(Page {
+            items: rows,
+            has_more,
+        })
+    }
+
+    /// The statement for one page (one row more than the page, to tell whether more lie
+    /// beyond), its arguments, and whether it reads newest first.
+    fn statement(mut self, alias: &str, page: &PageRequest) -> (String, Vec<Value>, bool) {
         let descending = match &page.from {
             Some((k, dir)) => {
                 let c = self.arg(Value::Int(k.created_at));
@@ -154,16 +171,7 @@ impl Select {
             sql.push_str(&self.conditions.join(" AND "));
         }
         sql.push_str(&order_by);
-        let mut rows = store.fetch(&sql, &self.args, decode).await?;
-        let has_more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        if !descending {
-            rows.reverse();
-        }
-        Ok(Page {
-            items: rows,
-            has_more,
-        })
+        (sql, self.args, descending)
     }
 }
 
@@ -331,29 +339,9 @@ impl Store {
         filter: &BillFilter,
         page: &PageRequest,
     ) -> Result<Page<Bill>, StoreError> {
-        let mut s = Select::new(format!("SELECT {BILL_COLUMNS} FROM bills b"));
-        s.filter(
-            "b.merchant_id",
-            "=",
-            Some(Value::Text(merchant.to_string())),
-        );
-        // With an order id, which finds a handful of rows, the shop is a value checked on those
-        // rows (`|| ''` keeps an index from using it): SQLite without statistics weighs
-        // `bills_merchant_shop` and `bills_merchant_order` alike and may walk every bill of the
-        // shop to find one order. The payments' search does the same with the bill.
-        s.filter(
-            if filter.order_id.is_some() {
-                "(b.shop_id || '')"
-            } else {
-                "b.shop_id"
-            },
-            "=",
-            filter.shop_id.as_ref().map(|v| Value::Text(v.to_string())),
-        );
-        s.filter("b.order_id", "=", filter.order_id.clone().map(Value::Text));
-        s.filter("b.created_at", ">=", filter.from.map(Value::Int));
-        s.filter("b.created_at", "<=", filter.to.map(Value::Int));
-        s.page(self, "b", page, rows::bill).await
+        bill_search(self.backend(), merchant, filter)
+            .page(self, "b", page, rows::bill)
+            .await
     }
 
     pub async fn search_payments(
@@ -362,48 +350,101 @@ impl Store {
         filter: &PaymentFilter,
         page: &PageRequest,
     ) -> Result<Page<Payment>, StoreError> {
-        // By the bill's order id: the merchant's bills with that order id first, then their
-        // payments (by `payments_merchant_bill`). CROSS JOIN keeps that order on SQLite, whose
-        // planner, without statistics, would rather walk all the merchant's payments newest
-        // first and look each one's bill up; PostgreSQL plans it as any inner join.
-        let from = if filter.bill_order_id.is_some() {
-            "bills b CROSS JOIN payments p"
+        payment_search(self.backend(), merchant, filter)
+            .page(self, "p", page, rows::payment)
+            .await
+    }
+}
+
+/// `table` (named with its alias) read through `index` on SQLite. Its planner has no
+/// statistics (paylink never runs ANALYZE) and weighs indexes by how many of their columns a
+/// query constrains: it preferred a two-sided range on `created_at` to a shop's or a status's
+/// index, or one equality column to another, and then walked the merchant's rows to fill a
+/// page (docs/benchmarks.md, "Flat with size"). Each search names the index that answers it in
+/// the page's order; PostgreSQL plans by its statistics.
+pub(crate) fn indexed(backend: Backend, table: &str, index: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("{table} INDEXED BY {index}"),
+        Backend::Postgres => table.to_string(),
+    }
+}
+
+fn bill_search(backend: Backend, merchant: &MerchantId, filter: &BillFilter) -> Select {
+    let index = if filter.order_id.is_some() {
+        "bills_merchant_order"
+    } else if filter.shop_id.is_some() {
+        "bills_merchant_shop"
+    } else {
+        "bills_merchant_created"
+    };
+    let mut s = Select::new(format!(
+        "SELECT {BILL_COLUMNS} FROM {}",
+        indexed(backend, "bills b", index)
+    ));
+    s.filter(
+        "b.merchant_id",
+        "=",
+        Some(Value::Text(merchant.to_string())),
+    );
+    s.filter(
+        "b.shop_id",
+        "=",
+        filter.shop_id.as_ref().map(|v| Value::Text(v.to_string())),
+    );
+    s.filter("b.order_id", "=", filter.order_id.clone().map(Value::Text));
+    s.filter("b.created_at", ">=", filter.from.map(Value::Int));
+    s.filter("b.created_at", "<=", filter.to.map(Value::Int));
+    s
+}
+
+fn payment_search(backend: Backend, merchant: &MerchantId, filter: &PaymentFilter) -> Select {
+    // By the bill's order id: the merchant's bills with that order id first, then their
+    // payments, then a sort of those few. CROSS JOIN keeps that order on SQLite; PostgreSQL
+    // plans it as any inner join.
+    let from = if filter.bill_order_id.is_some() {
+        format!(
+            "{} CROSS JOIN {}",
+            indexed(backend, "bills b", "bills_merchant_order"),
+            indexed(backend, "payments p", "payments_merchant_bill")
+        )
+    } else {
+        let index = if filter.bill_id.is_some() {
+            "payments_merchant_bill"
+        } else if filter.shop_id.is_some() {
+            "payments_merchant_shop"
         } else {
-            "payments p"
+            "payments_merchant_created"
         };
-        let mut s = Select::new(format!("SELECT {PAYMENT_COLUMNS} FROM {from}"));
+        indexed(backend, "payments p", index)
+    };
+    let mut s = Select::new(format!("SELECT {PAYMENT_COLUMNS} FROM {from}"));
+    s.filter(
+        "p.merchant_id",
+        "=",
+        Some(Value::Text(merchant.to_string())),
+    );
+    if let Some(order_id) = &filter.bill_order_id {
+        s.condition("p.bill_id = b.id");
         s.filter(
-            "p.merchant_id",
+            "b.merchant_id",
             "=",
             Some(Value::Text(merchant.to_string())),
         );
-        if let Some(order_id) = &filter.bill_order_id {
-            s.condition("p.bill_id = b.id");
-            s.filter(
-                "b.merchant_id",
-                "=",
-                Some(Value::Text(merchant.to_string())),
-            );
-            s.filter("b.order_id", "=", Some(Value::Text(order_id.clone())));
-        }
-        s.filter(
-            "p.bill_id",
-            "=",
-            filter.bill_id.as_ref().map(|v| Value::Text(v.to_string())),
-        );
-        s.filter(
-            if filter.bill_id.is_some() || filter.bill_order_id.is_some() {
-                "(p.shop_id || '')"
-            } else {
-                "p.shop_id"
-            },
-            "=",
-            filter.shop_id.as_ref().map(|v| Value::Text(v.to_string())),
-        );
-        s.filter("p.created_at", ">=", filter.from.map(Value::Int));
-        s.filter("p.created_at", "<=", filter.to.map(Value::Int));
-        s.page(self, "p", page, rows::payment).await
+        s.filter("b.order_id", "=", Some(Value::Text(order_id.clone())));
     }
+    s.filter(
+        "p.bill_id",
+        "=",
+        filter.bill_id.as_ref().map(|v| Value::Text(v.to_string())),
+    );
+    s.filter(
+        "p.shop_id",
+        "=",
+        filter.shop_id.as_ref().map(|v| Value::Text(v.to_string())),
+    );
+    s.filter("p.created_at", ">=", filter.from.map(Value::Int));
+    s.filter("p.created_at", "<=", filter.to.map(Value::Int));
+    s
 }
 
 impl Store {
@@ -526,5 +567,348 @@ impl Store {
             },
         )
         .await
+    }
+}
+
+/// Every search is one index range read in the page's order on SQLite, whatever a filter
+/// leaves out: no walk of all of a merchant's rows to find a few, and a sort only of the
+/// handful of rows one id finds. SQLite plans without statistics (paylink never runs ANALYZE),
+/// so an empty database plans as a grown one does (docs/benchmarks.md, "Flat with size").
+#[cfg(test)]
+mod plans {
+    use super::*;
+    use crate::money::{payout_search, refund_search, MoneyFilter};
+    use crate::StoreOptions;
+
+    /// `select`'s plan, first page and a later one: it reads with `index` and sorts only if
+    /// `sorts`.
+    async fn check(
+        store: &Store,
+        what: &str,
+        select: impl Fn() -> Select,
+        alias: &str,
+        index: &str,
+        sorts: bool,
+    ) {
+        let pages = [
+            PageRequest {
+                from: None,
+                limit: 100,
+            },
+            PageRequest {
+                from: Some((
+                    Keyset {
+                        created_at: 1_700_000_000_000,
+                        id: "k".into(),
+                    },
+                    Direction::Next,
+                )),
+                limit: 100,
+            },
+            PageRequest {
+                from: Some((
+                    Keyset {
+                        created_at: 1_700_000_000_000,
+                        id: "k".into(),
+                    },
+                    Direction::Prev,
+                )),
+                limit: 100,
+            },
+        ];
+        for page in &pages {
+            let what = format!("{what} (from {:?})", page.from.as_ref().map(|f| f.1));
+            let (sql, args, _) = select().statement(alias, page);
+            let plan = store
+                .fetch(&format!("EXPLAIN QUERY PLAN {sql}"), &args, |r| {
+                    r.text("detail")
+                })
+                .await
+                .unwrap()
+                .join("\n");
+            let plan = format!("{sql}\n{plan}");
+            let read = plan
+                .lines()
+                .find(|l| l.contains(&format!("INDEX {index} (")))
+                .unwrap_or_else(|| panic!("{what}: expected {index}, got:\n{plan}"));
+            assert!(
+                read.starts_with("SEARCH "),
+                "{what}: {index} is walked, not searched:\n{plan}"
+            );
+            // Dates and cursors bound the index range itself, not the rows read after it.
+            let bounded = sql.contains(&format!("{alias}.created_at >"))
+                || sql.contains(&format!("{alias}.created_at <"))
+                || page.from.is_some();
+            assert!(
+                sorts || !bounded || read.contains("created_at"),
+                "{what}: the range of the index is not bounded by created_at:\n{plan}"
+            );
+            assert_eq!(
+                plan.contains("TEMP B-TREE"),
+                sorts,
+                "{what}: {}\n{plan}",
+                if sorts {
+                    "expected a sort of one id's rows"
+                } else {
+                    "sorts instead of reading in order"
+                }
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_search_reads_one_index_range_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("plans.db").display());
+        let store = Store::open(&url, StoreOptions::default()).await.unwrap();
+        let m = &MerchantId::from_trusted("m".into());
+        let shop = || Some(ShopId::from_trusted("s".into()));
+        let text = || Some("x".to_string());
+        let day = Some(1_700_000_000_000);
+
+        let bills = |f: BillFilter| move || bill_search(Backend::Sqlite, m, &f);
+        for (what, f, index) in [
+            ("bills", BillFilter::default(), "bills_merchant_created"),
+            (
+                "bills by shop",
+                BillFilter {
+                    shop_id: shop(),
+                    ..Default::default()
+                },
+                "bills_merchant_shop",
+            ),
+            (
+                "bills by order id",
+                BillFilter {
+                    order_id: text(),
+                    ..Default::default()
+                },
+                "bills_merchant_order",
+            ),
+            (
+                "bills by order id and shop",
+                BillFilter {
+                    order_id: text(),
+                    shop_id: shop(),
+                    ..Default::default()
+                },
+                "bills_merchant_order",
+            ),
+            (
+                "bills by date",
+                BillFilter {
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "bills_merchant_created",
+            ),
+            (
+                "bills by shop and date",
+                BillFilter {
+                    shop_id: shop(),
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "bills_merchant_shop",
+            ),
+        ] {
+            check(&store, what, bills(f), "b", index, false).await;
+        }
+
+        let payments = |f: PaymentFilter| move || payment_search(Backend::Sqlite, m, &f);
+        let bill = || Some(BillId::from_trusted("b".into()));
+        for (what, f, index, sorts) in [
+            (
+                "payments",
+                PaymentFilter::default(),
+                "payments_merchant_created",
+                false,
+            ),
+            (
+                "payments by shop",
+                PaymentFilter {
+                    shop_id: shop(),
+                    ..Default::default()
+                },
+                "payments_merchant_shop",
+                false,
+            ),
+            (
+                "payments by bill",
+                PaymentFilter {
+                    bill_id: bill(),
+                    ..Default::default()
+                },
+                "payments_merchant_bill",
+                false,
+            ),
+            (
+                "payments by bill and shop",
+                PaymentFilter {
+                    bill_id: bill(),
+                    shop_id: shop(),
+                    ..Default::default()
+                },
+                "payments_merchant_bill",
+                false,
+            ),
+            // The bills with that order id first, then their payments, sorted.
+            (
+                "payments by bill order id",
+                PaymentFilter {
+                    bill_order_id: text(),
+                    shop_id: shop(),
+                    ..Default::default()
+                },
+                "payments_merchant_bill",
+                true,
+            ),
+            (
+                "payments by date",
+                PaymentFilter {
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "payments_merchant_created",
+                false,
+            ),
+            (
+                "payments by shop and date",
+                PaymentFilter {
+                    shop_id: shop(),
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "payments_merchant_shop",
+                false,
+            ),
+        ] {
+            check(&store, what, payments(f.clone()), "p", index, sorts).await;
+            if f.bill_order_id.is_some() {
+                check(&store, what, payments(f), "p", "bills_merchant_order", true).await;
+            }
+        }
+
+        let payouts = |f: MoneyFilter| move || payout_search(Backend::Sqlite, m, &f);
+        let status = || Some("FAIL".to_string());
+        for (what, f, index, sorts) in [
+            (
+                "payouts",
+                MoneyFilter::default(),
+                "payouts_merchant_created",
+                false,
+            ),
+            (
+                "payouts by status",
+                MoneyFilter {
+                    status: status(),
+                    ..Default::default()
+                },
+                "payouts_merchant_status",
+                false,
+            ),
+            (
+                "payouts by status and date",
+                MoneyFilter {
+                    status: status(),
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "payouts_merchant_status",
+                false,
+            ),
+            // The parts of one order, sorted.
+            (
+                "payouts by order id",
+                MoneyFilter {
+                    order_id: text(),
+                    ..Default::default()
+                },
+                "payouts_order",
+                true,
+            ),
+            (
+                "payouts by order id and status",
+                MoneyFilter {
+                    order_id: text(),
+                    status: status(),
+                    ..Default::default()
+                },
+                "payouts_order",
+                true,
+            ),
+            (
+                "payouts by date",
+                MoneyFilter {
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "payouts_merchant_created",
+                false,
+            ),
+        ] {
+            check(&store, what, payouts(f), "o", index, sorts).await;
+        }
+
+        let refunds = |f: MoneyFilter| move || refund_search(Backend::Sqlite, m, &f);
+        for (what, f, index) in [
+            (
+                "refunds",
+                MoneyFilter::default(),
+                "refunds_merchant_created",
+            ),
+            (
+                "refunds by status",
+                MoneyFilter {
+                    status: status(),
+                    ..Default::default()
+                },
+                "refunds_merchant_status",
+            ),
+            (
+                "refunds by payment",
+                MoneyFilter {
+                    payment_id: text(),
+                    ..Default::default()
+                },
+                "refunds_merchant_payment",
+            ),
+            (
+                "refunds by payment and status",
+                MoneyFilter {
+                    payment_id: text(),
+                    status: status(),
+                    ..Default::default()
+                },
+                "refunds_merchant_payment",
+            ),
+            (
+                "refunds by date",
+                MoneyFilter {
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "refunds_merchant_created",
+            ),
+            (
+                "refunds by status and date",
+                MoneyFilter {
+                    status: status(),
+                    from: day,
+                    to: day,
+                    ..Default::default()
+                },
+                "refunds_merchant_status",
+            ),
+        ] {
+            check(&store, what, refunds(f), "r", index, false).await;
+        }
     }
 }
