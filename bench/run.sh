@@ -33,7 +33,7 @@ N_BILLS=${N_BILLS:-1000}            # bills created (curl) for the bill/status a
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-60}  # seconds to wait for postbacks to be delivered after the payment run
 BILL_AMOUNT=${BILL_AMOUNT:-100.50}
 PAYOUT_AMOUNT=${PAYOUT_AMOUNT:-10}      # RUB per SBP payout (commission 1% on top)
-MANY_MERCHANTS=${MANY_MERCHANTS:-64}    # merchants the payout_many run spreads over
+MANY_MERCHANTS=${MANY_MERCHANTS:-64}    # merchants the payment_many and payout_many runs spread over
 FUND_HOT=${FUND_HOT:-2000000}           # RUB paid in for the hot merchant before payout_hot
 FUND_EACH=${FUND_EACH:-100000}          # RUB paid in for each of the many merchants
 PORT=${PORT:-}                      # empty: first free port from 18080 up
@@ -143,10 +143,10 @@ need_tools() {
     done
     for e in $ENDPOINTS; do
         [[ $e == health || $e == bill_create || $e == bill_status || $e == payment ||
-            $e == payout_hot || $e == payout_many ]] ||
-            die "unknown endpoint '$e' (ENDPOINTS: health bill_create bill_status payment payout_hot payout_many)"
+            $e == payment_many || $e == payout_hot || $e == payout_many ]] ||
+            die "unknown endpoint '$e' (ENDPOINTS: health bill_create bill_status payment payment_many payout_hot payout_many)"
     done
-    if [[ " $ENDPOINTS " == *" payment "* ]]; then
+    if wants_payments; then
         command -v python3 >/dev/null 2>&1 || die "python3 is required for the payment run's postback figures"
     fi
     if baseline_wanted; then baseline_tools; fi
@@ -162,7 +162,7 @@ build_bin() {
         PAYLINK_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/paylink
     fi
     [[ -x $PAYLINK_BIN ]] || die "paylink binary not executable: $PAYLINK_BIN"
-    if [[ " $ENDPOINTS " == *" payment "* ]]; then
+    if wants_payments; then
         SINK_BIN=${SINK_BIN:-$(dirname "$PAYLINK_BIN")/examples/postback_sink}
         if [[ ! -x $SINK_BIN ]]; then
             log "building: cargo build --release -p paylink-server --example postback_sink"
@@ -345,6 +345,7 @@ run_wrk() {
     if [[ $phase == warmup ]]; then dur=$WARMUP; else dur=$DURATION; fi
     local script=$ep
     [[ $ep != payout_* ]] || script=payout   # one script; TOKENS_FILE says hot or many
+    [[ $ep != payment_many ]] || script=payment   # BILL_IDS_FILE's lines carry their tokens
     case $ep in
         health) url="http://$HOST:$port/health" ;;
         *) url="http://$HOST:$port" ;;
@@ -362,6 +363,8 @@ fmt_rps() { awk -v r="$1" 'BEGIN { printf "%.0f", r }'; }
 
 # postback_figures BACKEND DB_URL START_MS -> the PAYLINK_POSTBACKS line, once none is pending
 # (or DRAIN_TIMEOUT passed).
+wants_payments() { [[ " $ENDPOINTS " == *" payment "* || " $ENDPOINTS " == *" payment_many "* ]]; }
+
 postback_figures() {
     local backend=$1 url=$2 start=$3 line deadline=$((SECONDS + DRAIN_TIMEOUT)) rows
     rows=$RESULTS_DIR/raw/$backend-postbacks.txt
@@ -416,7 +419,7 @@ run_backend() {
     [[ $token =~ ^[0-9]+\|.+ && -n $shop ]] ||
         die "unexpected output from paylink merchant create: ${json:-<empty>}"
 
-    if [[ " $ENDPOINTS " == *" payment "* && -z $SINK_PID ]]; then
+    if wants_payments && [[ -z $SINK_PID ]]; then
         local sink_port
         sink_port=$(PORT= pick_port_from 18990)
         "$SINK_BIN" "$HOST:$sink_port" >>"$RESULTS_DIR/sink.log" 2>&1 &
@@ -429,10 +432,23 @@ run_backend() {
         SINK_URL="http://$HOST:$sink_port/postback"
         log "postback receiver on $SINK_URL (pid $SINK_PID)"
     fi
-    if [[ " $ENDPOINTS " == *" payment "* ]]; then
+    if wants_payments; then
         PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 "$PAYLINK_BIN" shop update --database-url "$url" \
             --shop "$shop" --result-url "$SINK_URL" >>"$SERVER_LOG" 2>&1 ||
             die "setting the shop's result URL failed ($backend)"
+    fi
+    # payment_many's merchants, made before the server starts (the CLI writes to the database).
+    local many_shops=()
+    if [[ " $ENDPOINTS " == *" payment_many "* ]]; then
+        log "[$backend] creating $MANY_MERCHANTS merchants for payment_many"
+        local i m_token m_shop
+        for ((i = 1; i <= MANY_MERCHANTS; i++)); do
+            read -r m_token m_shop <<<"$(new_merchant "$url" "bench-pay-$backend-$i")"
+            PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 "$PAYLINK_BIN" shop update --database-url "$url" \
+                --shop "$m_shop" --result-url "$SINK_URL" >>"$SERVER_LOG" 2>&1 ||
+                die "setting a shop's result URL failed ($backend)"
+            many_shops+=("$m_token $m_shop")
+        done
     fi
 
     port=$(pick_port)
@@ -460,6 +476,19 @@ run_backend() {
             log "[$backend] creating $N_BILLS MULTI bills for payments"
             create_bills "$port" "$token" "$shop" "$N_BILLS" "$ids_file.multi" "&type=MULTI"
             export BILL_IDS_FILE=$ids_file.multi
+        fi
+        if [[ $ep == payment_many ]]; then
+            # As many MULTI bills as the payment run's, spread over the merchants: each line of
+            # the file is a bill and its merchant's token.
+            log "[$backend] creating $N_BILLS MULTI bills over $MANY_MERCHANTS merchants"
+            local per=$(((N_BILLS + MANY_MERCHANTS - 1) / MANY_MERCHANTS)) pair m_token m_shop
+            : >"$ids_file.many"
+            for pair in "${many_shops[@]}"; do
+                read -r m_token m_shop <<<"$pair"
+                create_bills "$port" "$m_token" "$m_shop" "$per" "$ids_file.one" "&type=MULTI"
+                sed "s/\$/ $m_token/" "$ids_file.one" >>"$ids_file.many"
+            done
+            export BILL_IDS_FILE=$ids_file.many
         fi
         if [[ $ep == payout_hot ]]; then
             log "[$backend] funding the hot merchant with $FUND_HOT RUB"
@@ -503,16 +532,16 @@ run_backend() {
         ((errs == 0)) || FAILURES+=("$backend $ep: $non bad responses, $sock socket errors (see raw/$backend-$ep.txt)")
         log "[$backend] $ep: $(fmt_rps "$rps") req/s, p50 $(fmt_ms "$p50") ms, p99 $(fmt_ms "$p99") ms, errors $errs"
         ROWS+=("| $backend | $ep | $(fmt_rps "$rps") | $(fmt_ms "$p50") | $(fmt_ms "$p99") | $errs | $(fmt_mib "$rss") |")
-        if [[ $ep == payment ]]; then
-            PAYMENT_RPS[$backend]=$rps
+        [[ $ep != payment ]] || PAYMENT_RPS[$backend]=$rps
+        if [[ $ep == payment || $ep == payment_many ]]; then
             local pb created delivered pending prate pp50 pp99
             pb=$(postback_figures "$backend" "$url" "$measure_start")
             log "[$backend] $pb"
             read -r created delivered pending prate pp50 pp99 < <(awk '{
                 for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
                 print v["created"], v["delivered"], v["pending"], v["rate"], v["p50_ms"], v["p99_ms"] }' <<<"$pb")
-            ((pending == 0)) || FAILURES+=("$backend postbacks: $pending of $created not delivered within ${DRAIN_TIMEOUT}s")
-            ROWS+=("| $backend | postback delivery (delay after commit) | $prate | $pp50 | $pp99 | $pending | |")
+            ((pending == 0)) || FAILURES+=("$backend $ep postbacks: $pending of $created not delivered within ${DRAIN_TIMEOUT}s")
+            ROWS+=("| $backend | $ep: postback delivery (delay after commit) | $prate | $pp50 | $pp99 | $pending | |")
         fi
     done
 
@@ -566,8 +595,8 @@ main() {
         if [[ " $ENDPOINTS " == *" bill_status "* ]]; then
             echo "- bill/status: round-robin over $N_BILLS bills created with curl before the run"
         fi
-        if [[ " $ENDPOINTS " == *" payment "* ]]; then
-            echo "- payment: POST /sandbox/pay (card 4242…) round-robin over $N_BILLS MULTI bills; each payment commits the payment, the bill's status and its postback"
+        if wants_payments; then
+            echo "- payment / payment_many: POST /sandbox/pay (card 4242…) round-robin over $N_BILLS MULTI bills of one merchant / of $MANY_MERCHANTS merchants; each payment commits the payment, the bill's status, its ledger entry and its postback"
             echo "- postback delivery: to a local receiver (examples/postback_sink); req/s is postbacks delivered per second from the first payment to the last delivery, p50/p99 the delay from commit to the receiver's answer, errors the postbacks still undelivered ${DRAIN_TIMEOUT}s after the run"
         fi
         if [[ " $ENDPOINTS " == *" payout_"* ]]; then

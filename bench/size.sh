@@ -19,7 +19,7 @@ WARMUP=${WARMUP:-2s}
 N_ROWS=${N_ROWS:-1000000}          # bills added by the loader, and as many payments
 FRESH_ROWS=${FRESH_ROWS:-10000}    # of them, loaded before the fresh runs (so that payouts and refunds exist)
 SAMPLES=${SAMPLES:-20000}      # ids, order ids and days drawn from the database per run
-SIZE_RUNS=${SIZE_RUNS:-payment bill_status bill_search bill_search_order_id bill_search_shop_id bill_search_small_shop bill_search_day bill_search_finish_date bill_payments payment_search payment_search_bill_id payment_search_bill_order_id payment_search_shop_id payment_search_small_shop payment_search_day payment_search_finish_date payout_search payout_search_order_id payout_search_status payout_search_day refund_search refund_search_payment_id refund_search_status}
+SIZE_RUNS=${SIZE_RUNS:-payment bill_status bill_search bill_search_order_id bill_search_shop_id bill_search_small_shop bill_search_day bill_search_finish_date bill_payments payment_search payment_search_bill_id payment_search_bill_order_id payment_search_shop_id payment_search_small_shop payment_search_day payment_search_finish_date payout_search payout_search_order_id payout_search_status refund_search refund_search_payment_id refund_search_status}
 # run.sh's helpers; the runs here are our own, so no plain-SQL baseline, and `payment` makes
 # build_bin build the postback receiver.
 BASELINE=0
@@ -61,6 +61,7 @@ wait_outbox() { # BACKEND URL: until no postback is pending (or DRAIN_TIMEOUT)
     done
 }
 
+DAY_MS=86400000
 # day_of MS -> YYYY-MM-DD (UTC)
 day_of() { date -u -d "@$(($1 / 1000))" +%Y-%m-%d; }
 
@@ -92,7 +93,10 @@ paths() {
                 else
                     echo "/api/v1/$what/search?finish_date=$d" >>"$out"
                 fi
-            done < <(q "$backend" "$url" "SELECT created_at FROM $table WHERE merchant_id = '$m'
+            # Days with a full page of the merchant's rows (on the fresh database, the bills
+            # made through the API today), so that both phases read 100 rows.
+            done < <(q "$backend" "$url" "SELECT created_at / $DAY_MS * $DAY_MS FROM $table
+                WHERE merchant_id = '$m' GROUP BY created_at / $DAY_MS HAVING COUNT(*) >= 100
                 ORDER BY random() LIMIT 200") ;;
         bill_payments | payment_search_bill_id)
             local prefix=/api/v1/bill/payments?id=
@@ -117,14 +121,6 @@ paths() {
         refund_search_payment_id)
             q "$backend" "$url" "SELECT payment_id FROM refunds WHERE merchant_id = '$m'
                 ORDER BY random() LIMIT $SAMPLES" | sed 's|^|/api/v1/refund/search?payment_id=|' >"$out" ;;
-        payout_search_day)
-            local d
-            : >"$out"
-            while read -r d; do
-                d=$(day_of "$d")
-                echo "/api/v1/payout/search?start_date=$d&finish_date=$d" >>"$out"
-            done < <(q "$backend" "$url" "SELECT created_at FROM payouts WHERE merchant_id = '$m'
-                ORDER BY random() LIMIT 200") ;;
         *) die "unknown run '$run'" ;;
     esac
     [[ -s $out ]] || die "no requests for $run ($backend)"

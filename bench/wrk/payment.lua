@@ -4,7 +4,8 @@
 --
 -- Environment:
 --   PAYLINK_TOKEN   API token "<digits>|<secret>"            (required)
---   BILL_IDS_FILE   file with one MULTI bill id per line     (required)
+--   BILL_IDS_FILE   file with one MULTI bill id per line     (required); a line may add its
+--                   merchant's token after a space (payment_many: bills of many merchants)
 --
 -- A response that is not 200 with "status":"SUCCESS" is counted by done() (see common.lua).
 --
@@ -18,15 +19,13 @@ done = common.done
 
 local token = common.require_env("PAYLINK_TOKEN")
 
-local headers = {
-   ["Authorization"] = "Bearer " .. token,
-   ["Content-Type"] = "application/x-www-form-urlencoded",
-   ["Accept"] = "application/json",
-}
-
-common.round_robin("BILL_IDS_FILE", function(id)
-   return wrk.format("POST", "/sandbox/pay", headers,
-      "bill_id=" .. id .. "&method=BANK_CARD&card_number=4242424242424242")
+common.round_robin("BILL_IDS_FILE", function(line)
+   local id, own = line:match("^(%S+)%s+(%S+)$")
+   return wrk.format("POST", "/sandbox/pay", {
+      ["Authorization"] = "Bearer " .. (own or token),
+      ["Content-Type"] = "application/x-www-form-urlencoded",
+      ["Accept"] = "application/json",
+   }, "bill_id=" .. (id or line) .. "&method=BANK_CARD&card_number=4242424242424242")
 end)
 
 response = common.expect_body('"status"%s*:%s*"SUCCESS"')
