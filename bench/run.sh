@@ -486,9 +486,12 @@ run_backend() {
             for pair in "${many_shops[@]}"; do
                 read -r m_token m_shop <<<"$pair"
                 create_bills "$port" "$m_token" "$m_shop" "$per" "$ids_file.one" "&type=MULTI"
-                sed "s/\$/ $m_token/" "$ids_file.one" >>"$ids_file.many"
+                awk -v t="$m_token" '{ print NR, $0, t }' "$ids_file.one" >>"$ids_file.many"
             done
-            export BILL_IDS_FILE=$ids_file.many
+            # Interleaved (each merchant's first bill, then each one's second, ...): wrk's
+            # connections walk the file together, so in blocks they would share a merchant.
+            sort -s -n -k1,1 "$ids_file.many" | cut -d' ' -f2- >"$ids_file.many.sorted"
+            export BILL_IDS_FILE=$ids_file.many.sorted
         fi
         if [[ $ep == payout_hot ]]; then
             log "[$backend] funding the hot merchant with $FUND_HOT RUB"

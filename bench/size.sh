@@ -18,6 +18,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 N_ROWS=${N_ROWS:-1000000}          # bills added by the loader, and as many payments
 FRESH_ROWS=${FRESH_ROWS:-10000}    # of them, loaded before the fresh runs (so that payouts and refunds exist)
+((FRESH_ROWS >= 1000)) || { echo "FRESH_ROWS must be at least 1000 (the fresh payout and refund runs need rows)" >&2; exit 2; }
 SAMPLES=${SAMPLES:-20000}      # ids, order ids and days drawn from the database per run
 SIZE_RUNS=${SIZE_RUNS:-payment bill_status bill_search bill_search_order_id bill_search_shop_id bill_search_small_shop bill_search_day bill_search_finish_date bill_payments payment_search payment_search_bill_id payment_search_bill_order_id payment_search_shop_id payment_search_small_shop payment_search_day payment_search_finish_date payout_search payout_search_order_id payout_search_status refund_search refund_search_payment_id refund_search_status}
 # run.sh's helpers; the runs here are our own, so no plain-SQL baseline, and `payment` makes
@@ -182,18 +183,20 @@ size_backend() {
         --name "size-$backend" --verified --json 2>>"$SERVER_LOG") || die "paylink merchant create failed"
     json=$(grep -m 1 '^[[:space:]]*{' <<<"$json" || true)
     # With KEEP_DB=1, the merchant's token and ids, to measure the kept database again.
-    printf '%s\n' "$json" >"$RESULTS_DIR/size-merchant-$backend.json"
+    [[ $KEEP_DB != 1 ]] || printf '%s\n' "$json" >"$RESULTS_DIR/size-merchant-$backend.json"
     token=$(json_str api_token "$json")
     shop=$(json_str shop_id "$json")
     merchant=$(json_str merchant_id "$json")
     [[ $token =~ ^[0-9]+\|.+ && -n $shop && -n $merchant ]] || die "unexpected merchant create output: $json"
     local where=(--postgres "$PG_DB") path=${url#sqlite://}
     [[ $backend != sqlite ]] || where=(--sqlite "${path%%\?*}")
-    local loader=(python3 "$BENCH_DIR/size/load.py" "${where[@]}" --merchant "$merchant" --shop "$shop")
+    # One --now for both loads: the rows' times are laid out once for $N_ROWS.
+    local loader=(python3 "$BENCH_DIR/size/load.py" "${where[@]}" --merchant "$merchant" --shop "$shop"
+        --now "$(date +%s%3N)")
     read -r side small < <("${loader[@]}" --rows 0 --print-shops)
     # The fresh database has the loaded one's merchants and shops and its first $FRESH_ROWS
     # rows (payouts and refunds are made only by the loader).
-    "${loader[@]}" --rows "$FRESH_ROWS" || die "loader failed"
+    "${loader[@]}" --rows "$N_ROWS" --last "$FRESH_ROWS" || die "loader failed"
     # FAIL is rare among the loaded payouts and refunds (2%, 3%), but a page of them (100) is
     # what the loaded runs read: the fresh database gets a full page of each too.
     local t

@@ -26,10 +26,11 @@ Layout (deterministic for a given N):
 Ids are 10 base62 characters like paylink's, a bijection of n (so unique) in a scrambled order
 (so the primary keys fill as randomly as with paylink's random ids).
 
-  load.py --sqlite PATH --merchant M --shop S --rows N [--first F]
+  load.py --sqlite PATH --merchant M --shop S --rows N [--first F] [--last L] [--now MS]
   load.py --postgres DBNAME [--pg-host H --pg-port P --pg-user U] --merchant M --shop S --rows N
-  --rows 0 adds only the merchants and shops (the fresh database's layout); --first F skips rows
-  0..F (loaded before, by an earlier run with --rows F).
+  --rows 0 adds only the merchants and shops (the fresh database's layout). --first F and
+  --last L add only rows F..L-1 of the N laid out (size.sh: --last 10000 for the fresh database,
+  then --first 10000 with the same --now).
 """
 
 import argparse
@@ -126,11 +127,12 @@ class Layout:
         return self.others[(h >> 16) % len(self.others)]
 
 
-def rows(layout, n_rows, first=0):
-    """(bill, payment, payout or None, refund or None) tuples, oldest first."""
+def rows(layout, n_rows, first=0, last=None):
+    """(bill, payment, payout or None, refund or None) tuples of rows first..last-1 of n_rows,
+    oldest first."""
     start = layout.now - 365 * DAY_MS
     step = 360 * DAY_MS // max(n_rows, 1)
-    for n in range(first, n_rows):
+    for n in range(first, min(n_rows, n_rows if last is None else last)):
         h = mix(n)
         merchant, shop = layout.owner(h)
         created = start + n * step + (h >> 40) % max(step, 1)
@@ -244,7 +246,7 @@ def progress(what, done, total, t0):
         print(f"[load] {what}: {done}/{total} ({rate:,.0f}/s)", file=sys.stderr, flush=True)
 
 
-def load_sqlite(path, layout, n_rows, first):
+def load_sqlite(path, layout, n_rows, first, last):
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA synchronous = OFF")
@@ -266,16 +268,17 @@ def load_sqlite(path, layout, n_rows, first):
             db.executemany(sql, batch)
             batch.clear()
 
-    for row in rows(layout, n_rows, first):
+    total = min(n_rows, last) - first
+    for row in rows(layout, n_rows, first, last):
         for batch, value in zip(batches, row):
             if value is not None:
                 batch.append(value)
         done += 1
         if done % 50_000 == 0:
             flush()
-            progress("rows", done, n_rows - first, t0)
+            progress("rows", done, total, t0)
     flush()
-    progress("rows", done, n_rows - first, t0)
+    progress("rows", done, total, t0)
     db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
@@ -287,11 +290,12 @@ def copy_text(v):
     return str(v)  # our values hold no tab, newline or backslash
 
 
-def load_postgres(args, layout, n_rows, first):
+def load_postgres(args, layout, n_rows, first, last):
     base = ["psql", "-h", args.pg_host, "-p", str(args.pg_port), "-U", args.pg_user,
             "-d", args.postgres, "-v", "ON_ERROR_STOP=1", "-qAtX"]
     subprocess.run(base + ["-c", "\n".join(layout.merchants_sql())], check=True)
-    if n_rows <= first:
+    total = min(n_rows, last) - first
+    if total <= 0:
         return
 
     def line(values):
@@ -310,7 +314,7 @@ def load_postgres(args, layout, n_rows, first):
             p.stdin.write("".join(l + "\n" for l in later[table]))
         else:
             chunk, done = [], 0
-            for row in rows(layout, n_rows, first):
+            for row in rows(layout, n_rows, first, last):
                 chunk.append(line(row[pick]))
                 if pick == 1:
                     for name, value in (("payouts", row[2]), ("refunds", row[3])):
@@ -320,11 +324,11 @@ def load_postgres(args, layout, n_rows, first):
                     p.stdin.write("\n".join(chunk) + "\n")
                     done += len(chunk)
                     chunk = []
-                    progress(table, done, n_rows - first, t0)
+                    progress(table, done, total, t0)
             if chunk:
                 p.stdin.write("\n".join(chunk) + "\n")
                 done += len(chunk)
-                progress(table, done, n_rows - first, t0)
+                progress(table, done, total, t0)
         p.stdin.close()
         if p.wait() != 0:
             sys.exit(f"[load] COPY {table} failed")
@@ -345,7 +349,9 @@ def main():
     ap.add_argument("--shop", required=True, help="the benchmark merchant's shop")
     ap.add_argument("--rows", type=int, required=True, help="bills, and as many payments")
     ap.add_argument("--first", type=int, default=0,
-                    help="the first row to add (rows before it were added by --rows FIRST)")
+                    help="the first row to add (rows before it added by an earlier --last FIRST)")
+    ap.add_argument("--last", type=int, default=None,
+                    help="add rows up to this one, not including it (default: --rows)")
     ap.add_argument("--others", type=int, default=9, help="other merchants")
     ap.add_argument("--share", type=int, default=30, help="%% of rows for the benchmark merchant")
     ap.add_argument("--now", type=int, default=int(time.time() * 1000), help="unix ms")
@@ -357,11 +363,12 @@ def main():
         print(layout.side, layout.small)
         return
     t0 = time.time()
+    last = args.rows if args.last is None else args.last
     if args.sqlite:
-        load_sqlite(args.sqlite, layout, args.rows, args.first)
+        load_sqlite(args.sqlite, layout, args.rows, args.first, last)
     else:
-        load_postgres(args, layout, args.rows, args.first)
-    n = max(args.rows - args.first, 0)
+        load_postgres(args, layout, args.rows, args.first, last)
+    n = max(min(args.rows, last) - args.first, 0)
     print(f"[load] {n} bills and {n} payments (and their payouts and refunds) in {time.time() - t0:.0f} s",
           file=sys.stderr, flush=True)
 
