@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Several paylink processes on one PostgreSQL database (issue 15, item 4).
 #
-# For each N in NS (default "1 2 4"): a fresh database, one merchant, N `paylink serve`
+# For each N in NS (default "1 2 4"): a fresh database, MERCHANTS merchants (default one),
+# N `paylink serve`
 # processes on N ports (same database, same key file, same settings; each with its own
 # writers, pools, postback dispatcher and money worker), haproxy from Debian in front of them
 # (round-robin, started here as a child in the foreground and stopped after the run), and wrk's
-# payment load (bench/wrk/payment.lua: sandbox card payments on MULTI bills, one merchant)
-# through haproxy. Prints the payment rate for each N and its ratio to N=1. N=1 goes through
+# payment load (bench/wrk/payment.lua: sandbox card payments on MULTI bills; with several
+# merchants the bills are spread over them, interleaved) through haproxy. Prints the payment rate for each N and its ratio to N=1. N=1 goes through
 # haproxy too, so every N pays the same proxy hop.
 #
 # Usage: bench/multi.sh                      (PostgreSQL on 127.0.0.1:5432, user postgres)
 #        NS="1 2" DURATION=20s bench/multi.sh
+#        MERCHANTS=64 bench/multi.sh         (payments spread over 64 merchants' balances)
 #
 # Needs: psql, curl, wrk and haproxy (both installed with apt-get when missing), a release
 # build of paylink (built once with cargo unless PAYLINK_BIN is set). Exits non-zero if a server
@@ -29,6 +31,7 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 WRK_TIMEOUT=${WRK_TIMEOUT:-5s}
 N_BILLS=${N_BILLS:-1000}
+MERCHANTS=${MERCHANTS:-1}
 BILL_AMOUNT=${BILL_AMOUNT:-100.00}
 HOST=127.0.0.1
 LB_PORT=${LB_PORT:-18780}
@@ -182,23 +185,33 @@ create_bills() {
 declare -A RATE
 ROWS=()
 
-run_round() { # N
-    local n=$1 url json token shop i port out line rps p50 p99 errs
-    PG_DB="paylink_multi_$(date +%s)_$$_$n"
-    psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null || die "could not create a database"
-    url="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
-    json=$(RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" merchant create --database-url "$url" \
-        --name "multi-$n" --verified --json 2>>"$RESULTS_DIR/servers.log") ||
+# new_merchant URL NAME -> "TOKEN SHOP" of a verified merchant whose postbacks go to the sink.
+new_merchant() {
+    local json token shop
+    json=$(RUST_LOG=$SERVER_RUST_LOG "$PAYLINK_BIN" merchant create --database-url "$1" \
+        --name "$2" --verified --json 2>>"$RESULTS_DIR/servers.log") ||
         die "paylink merchant create failed"
     json=$(grep -m 1 '^[[:space:]]*{' <<<"$json" || true)
     token=$(json_str api_token "$json")
     shop=$(json_str shop_id "$json")
     [[ -n $token && -n $shop ]] || die "unexpected output from paylink merchant create: $json"
     if [[ -n ${SINK_URL:-} ]]; then
-        PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 "$PAYLINK_BIN" shop update --database-url "$url" \
+        PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS=1 "$PAYLINK_BIN" shop update --database-url "$1" \
             --shop "$shop" --result-url "$SINK_URL" >>"$RESULTS_DIR/servers.log" 2>&1 ||
             die "setting the shop's result URL failed"
     fi
+    echo "$token $shop"
+}
+
+run_round() { # N
+    local n=$1 url i m port out line rps p50 p99 errs
+    local merchants=()
+    PG_DB="paylink_multi_$(date +%s)_$$_$n"
+    psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null || die "could not create a database"
+    url="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+    for ((m = 1; m <= MERCHANTS; m++)); do
+        merchants+=("$(new_merchant "$url" "multi-$n-$m")")
+    done
 
     # Every process: the same database, key file and settings; its own port.
     for ((i = 0; i < n; i++)); do
@@ -221,8 +234,23 @@ run_round() { # N
     done
     log "[N=$n] ${#SERVER_PIDS[@]} servers on ports $BASE_PORT.. behind haproxy on $LB_PORT"
 
-    create_bills "$token" "$shop" "$N_BILLS" "$RESULTS_DIR/bills-$n.txt"
-    export PAYLINK_TOKEN=$token BILL_IDS_FILE=$RESULTS_DIR/bills-$n.txt
+    local bills=$RESULTS_DIR/bills-$n.txt token shop
+    read -r token shop <<<"${merchants[0]}"
+    export PAYLINK_TOKEN=$token BILL_IDS_FILE=$bills
+    if ((MERCHANTS == 1)); then
+        create_bills "$token" "$shop" "$N_BILLS" "$bills"
+    else
+        # Each line a bill and its merchant's token, interleaved (each merchant's first bill,
+        # then each one's second, ...): wrk's connections walk the file together.
+        local per=$(((N_BILLS + MERCHANTS - 1) / MERCHANTS)) pair
+        : >"$bills.all"
+        for pair in "${merchants[@]}"; do
+            read -r token shop <<<"$pair"
+            create_bills "$token" "$shop" "$per" "$bills.one"
+            awk -v t="$token" '{ print NR, $0, t }' "$bills.one" >>"$bills.all"
+        done
+        sort -s -n -k1,1 "$bills.all" | cut -d' ' -f2- >"$bills"
+    fi
     for phase in warmup measure; do
         out=$RESULTS_DIR/wrk-$n-$phase.txt
         local dur=$DURATION
@@ -264,7 +292,7 @@ main() {
     start_sink
     local n
     for n in $NS; do run_round "$n"; done
-    echo "# paylink: N processes on one PostgreSQL behind haproxy (payment, one merchant)"
+    echo "# paylink: N processes on one PostgreSQL behind haproxy (payment, $MERCHANTS merchant(s))"
     echo
     echo "| N | payments/s | p50 (ms) | p99 (ms) | errors | vs N=1 |"
     echo "| ---: | ---: | ---: | ---: | ---: | ---: |"

@@ -157,7 +157,6 @@ impl Application {
             payout_provider: Arc::new(SandboxPayouts),
             sandbox,
             keys,
-            postbacks_due: tokio::sync::Notify::new(),
             payouts_due: tokio::sync::Notify::new(),
             money_rules: rules,
         });

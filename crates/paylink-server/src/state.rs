@@ -69,8 +69,6 @@ pub struct Services {
     pub sandbox: Arc<SandboxAcquirer>,
     pub keys: Arc<InstanceKeys>,
     pub postback_client: reqwest::Client,
-    /// Wakes the dispatcher: a notice was just written.
-    pub postbacks_due: tokio::sync::Notify,
     /// Wakes the money worker: a payout was created or approved.
     pub payouts_due: tokio::sync::Notify,
     /// The money rules in force: the configuration's, or the ones an operator saved (read

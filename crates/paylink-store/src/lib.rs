@@ -45,7 +45,8 @@ pub use ledger::LedgerReport;
 pub use links::{LinkWithBill, ProcardAccess};
 pub use money::{MoneyFilter, PayoutState, SbpBank};
 pub use outbox::{
-    Claimed, FinishedNotice, HistoryDay, HistoryTotal, NoticeContent, NoticeRecord, StoredNotice,
+    Claimed, FinishedNotice, Handover, HistoryDay, HistoryTotal, NoticeContent, NoticeRecord,
+    StoredNotice,
 };
 pub use reads::{
     BillFilter, Checkout, DailyPayments, Direction, Keyset, Page, PageRequest, PaymentFilter,
@@ -183,6 +184,8 @@ pub struct Store {
     reads: Reads,
     writer: writer::Writer,
     observer: Option<Observer>,
+    /// This process's dispatcher, when it takes new notices straight from the writes.
+    handoff: outbox::Handoffs,
 }
 
 fn now_ms() -> i64 {
@@ -242,6 +245,7 @@ impl Store {
                 reads,
                 writer,
                 observer: options.observer,
+                handoff: Default::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let primary = Arc::new(primary::Primary::parse(url)?);
@@ -299,6 +303,7 @@ impl Store {
                 reads: Reads::Postgres(pool),
                 writer,
                 observer: options.observer,
+                handoff: Default::default(),
             })
         } else {
             // The URL is not echoed: it may carry a password.
@@ -333,9 +338,13 @@ impl Store {
         {
             return Err(StoreError::GuardFailed(Guard::UnbalancedEntry));
         }
+        let handoff = self.handoff.current();
+        let lease = handoff.as_deref().map(outbox::Handoff::lease);
+        let statements = writes::statements(&plan, lease);
+        let then = handoff.and_then(|h| h.after(&plan));
         let applied = self
             .writer
-            .apply(writes::locks(&plan), writes::statements(&plan))
+            .apply(writes::locks(&plan), statements, then)
             .await;
         if let Some(o) = &self.observer {
             match &applied {

@@ -9,8 +9,10 @@ use crate::sql::{padded_ids, placeholders, Columns, Value};
 use crate::{events, Store, StoreError};
 use paylink_core::event::{Dialect, Event, EventKind, NoticeState};
 use paylink_core::id::{BillId, MerchantId, PartnerId, ShopId};
-use paylink_core::plan::DeliveryAttempt;
+use paylink_core::plan::{DeliveryAttempt, Plan, Write};
 use paylink_core::time::Millis;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
 
 /// A notice as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,73 @@ pub struct Claimed {
     pub operation_id: Option<i64>,
 }
 
+/// What the store tells the dispatcher of its own process once a plan has committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handover {
+    /// New notices, written already leased to the dispatcher: deliver them, no claim needed.
+    Leased(Vec<String>),
+    /// A notice was made due without a lease (a redelivery): claim what is due.
+    Due,
+}
+
+/// The dispatcher that takes this process's new notices, and the lease it takes them with.
+#[derive(Debug)]
+pub(crate) struct Handoff {
+    owner: String,
+    lease: Millis,
+    to: mpsc::UnboundedSender<Handover>,
+}
+
+impl Handoff {
+    /// The owner and length of the lease new notices are written with.
+    pub(crate) fn lease(&self) -> (&str, Millis) {
+        (&self.owner, self.lease)
+    }
+
+    /// What to tell the dispatcher once `plan` is durable, if it writes or redelivers notices.
+    /// The writer tells it, so that a caller that stops waiting (a client gone mid-request)
+    /// still hands its notices over. A dispatcher gone by then leaves them to lapse and be
+    /// claimed by another.
+    pub(crate) fn after(&self, plan: &Plan) -> Option<Box<dyn FnOnce() + Send>> {
+        let mut leased = Vec::new();
+        let mut due = false;
+        for w in &plan.writes {
+            match w {
+                Write::EnqueueNotice(n) if !n.url.is_empty() => leased.push(n.id.clone()),
+                Write::Redeliver { .. } => due = true,
+                _ => {}
+            }
+        }
+        if leased.is_empty() && !due {
+            return None;
+        }
+        let to = self.to.clone();
+        Some(Box::new(move || {
+            if !leased.is_empty() {
+                let _ = to.send(Handover::Leased(leased));
+            }
+            if due {
+                let _ = to.send(Handover::Due);
+            }
+        }))
+    }
+}
+
+/// The store's slot for a [`Handoff`], shared by its clones.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Handoffs(Arc<Mutex<Option<Arc<Handoff>>>>);
+
+impl Handoffs {
+    /// The live handoff, if a dispatcher still listens.
+    pub(crate) fn current(&self) -> Option<Arc<Handoff>> {
+        let mut slot = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.as_ref().is_some_and(|h| h.to.is_closed()) {
+            *slot = None;
+        }
+        slot.clone()
+    }
+}
+
 const NOTICE_COLUMNS: &str =
     "o.id, o.kind, o.dialect, o.merchant_id, o.partner_id, o.shop_id, o.bill_id, \
      o.subject_id, o.url, o.event, o.fields, o.state, o.attempts, o.total_attempts, o.next_at, \
@@ -106,17 +175,38 @@ fn record(r: &dyn Columns) -> Result<NoticeRecord, StoreError> {
 }
 
 impl Store {
-    /// Which of `ids` are leased to `owner` and still pending, with the merchant's live token
-    /// and the shop's webhook key. Looked up by id: the lease owner is not indexed, so taking
-    /// and giving back a lease touches no index.
+    /// Hands this process's new notices to its dispatcher, which then claims none of them:
+    /// from now on each notice a plan writes for a URL is written leased to `owner` for
+    /// `lease`, and its id is sent on the returned channel once the plan has committed (a
+    /// redelivery sends [`Handover::Due`]). A process that dies before delivering leaves the
+    /// notices to lapse and be claimed by any dispatcher, as a lease taken by a claim does.
+    /// Replaces an earlier handoff; ends when the receiver is dropped.
+    pub fn hand_over_notices(
+        &self,
+        owner: &str,
+        lease: Millis,
+    ) -> mpsc::UnboundedReceiver<Handover> {
+        let (to, from) = mpsc::unbounded_channel();
+        *self.handoff.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Handoff {
+            owner: owner.to_string(),
+            lease,
+            to,
+        }));
+        from
+    }
+
+    /// Which of `ids` are leased to `owner` until after `live_until` and still pending, with
+    /// the merchant's live token and the shop's webhook key. Looked up by id: the lease owner
+    /// is not indexed, so taking and giving back a lease touches no index.
     pub async fn claimed_notices(
         &self,
         owner: &str,
         ids: &[String],
+        live_until: Millis,
     ) -> Result<Vec<Claimed>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(128) {
-            let mut args = vec![Value::from(owner)];
+            let mut args = vec![Value::from(owner), Value::Int(live_until)];
             let n = padded_ids(&mut args, chunk);
             let sql = format!(
                 "SELECT {NOTICE_COLUMNS}, t.id AS token_id, t.sealed AS token_sealed,
@@ -127,8 +217,9 @@ impl Store {
                  LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
                  LEFT JOIN procard_merchants pm ON pm.id = o.merchant_id AND o.dialect = 'procard'
                  LEFT JOIN link_operations lo ON lo.payment_id = o.subject_id AND o.dialect = 'procard'
-                 WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.state = 'pending'",
-                placeholders(2, n)
+                 WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.leased_until > $2
+                   AND o.state = 'pending'",
+                placeholders(3, n)
             );
             out.extend(
                 self.fetch(&sql, &args, |r| {

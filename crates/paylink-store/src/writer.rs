@@ -27,10 +27,15 @@ pub(crate) enum Job {
         /// The rows the plan updates, sorted (see [`crate::writes::locks`]).
         locks: Vec<Lock>,
         statements: Vec<Statement>,
+        /// Run once the plan has committed, whether or not its caller still waits.
+        then: Option<Committed>,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
     Stop,
 }
+
+/// What a plan does once it is durable.
+pub(crate) type Committed = Box<dyn FnOnce() + Send>;
 
 pub(crate) type Queue = Arc<Mutex<mpsc::Receiver<Job>>>;
 
@@ -71,6 +76,7 @@ impl Writer {
         &self,
         locks: Vec<Lock>,
         statements: Vec<Statement>,
+        then: Option<Committed>,
     ) -> Result<(), StoreError> {
         // Plans that move one owner's money all go to one writer, chosen by the owner's balance
         // row: they batch together there instead of taking turns on the row from every writer
@@ -90,6 +96,7 @@ impl Writer {
             .send(Job::Plan {
                 locks,
                 statements,
+                then,
                 reply,
             })
             .await
@@ -155,8 +162,9 @@ pub(crate) async fn run<C, F, Fut>(
                 Job::Plan {
                     locks,
                     statements,
+                    then,
                     reply,
-                } => Some((locks, statements, reply)),
+                } => Some((locks, statements, (then, reply))),
                 Job::Stop => None,
             })
             .collect();
@@ -199,7 +207,10 @@ pub(crate) async fn run<C, F, Fut>(
                 match attempt {
                     Ok(results) => {
                         let failed = results.iter().filter(|r| r.is_err()).count();
-                        for (reply, result) in replies.into_iter().zip(results) {
+                        for ((then, reply), result) in replies.into_iter().zip(results) {
+                            if let (Ok(()), Some(then)) = (&result, then) {
+                                then();
+                            }
                             let _ = reply.send(result);
                         }
                         break failed;
@@ -214,7 +225,7 @@ pub(crate) async fn run<C, F, Fut>(
                         if matches!(e, StoreError::Unavailable(_)) {
                             continue;
                         }
-                        for reply in replies {
+                        for (_, reply) in replies {
                             let _ = reply.send(Err(match &e {
                                 StoreError::CommitUnknown(m) => {
                                     StoreError::CommitUnknown(m.clone())

@@ -3,11 +3,12 @@
 
 use crate::sql::{padded_ids, placeholders, values_sql, Statement, Value};
 use paylink_core::bill::Bill;
-use paylink_core::event::{AfterAttempt, NoticeState};
+use paylink_core::event::{AfterAttempt, Notice, NoticeState};
 use paylink_core::guard::Guard;
 use paylink_core::merchant::Shop;
 use paylink_core::payment::{BillTransition, Payment};
 use paylink_core::plan::{Finished, Plan, RequestKey, SealedColumn, Write};
+use paylink_core::time::Millis;
 use std::sync::LazyLock;
 
 /// A row a plan updates (and so locks until its batch commits): table and key.
@@ -170,12 +171,57 @@ pub(crate) fn sealed_table(column: SealedColumn) -> (&'static str, &'static str)
     }
 }
 
-pub(crate) fn statements(plan: &Plan) -> Vec<Statement> {
+/// The statements of `plan`; its notices written leased (owner, length) when this process's
+/// dispatcher takes them straight from the writes ([`crate::Store::hand_over_notices`]).
+pub(crate) fn statements(plan: &Plan, lease: Option<(&str, Millis)>) -> Vec<Statement> {
     let mut out = Vec::with_capacity(plan.writes.len() + 1);
     for w in &plan.writes {
-        push(&mut out, w);
+        match w {
+            Write::EnqueueNotice(n) => out.push(enqueue_notice(n, lease)),
+            _ => push(&mut out, w),
+        }
     }
     out
+}
+
+fn enqueue_notice(n: &Notice, lease: Option<(&str, Millis)>) -> Statement {
+    // A notice without a URL (an SMS while no gateway is configured) is kept, not sent:
+    // `paylink sms list` is where it is read.
+    let state = match n.url.is_empty() {
+        true => NoticeState::Kept,
+        false => NoticeState::Pending,
+    };
+    let (owner, until) = match lease {
+        Some((owner, lease)) if state == NoticeState::Pending => {
+            (Some(owner), Some(n.created_at + lease))
+        }
+        _ => (None, None),
+    };
+    let delivered_at: Option<i64> = None;
+    Statement::insert(
+        OUTBOX_INSERT,
+        OUTBOX_INSERT_ROW.as_str(),
+        vec![
+            n.id.as_str().into(),
+            n.event.kind().as_str().into(),
+            n.dialect.as_str().into(),
+            n.merchant_id.as_ref().map(|m| m.as_str()).into(),
+            n.partner_id.as_ref().map(|p| p.as_str()).into(),
+            n.shop_id.as_ref().map(|s| s.as_str()).into(),
+            n.bill_id.as_ref().map(|b| b.as_str()).into(),
+            n.event.subject_id().into(),
+            n.url.as_str().into(),
+            crate::events::encode(&n.event).into(),
+            // Only rows from before events were kept hold fields.
+            "".into(),
+            state.as_str().into(),
+            n.created_at.into(),
+            delivered_at.into(),
+            n.created_at.into(),
+            until.into(),
+            owner.into(),
+        ],
+    )
 }
 
 fn push(out: &mut Vec<Statement>, write: &Write) {
@@ -301,37 +347,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 Guard::SealedValueChanged,
             ))
         }
-        Write::EnqueueNotice(n) => {
-            // A notice without a URL (an SMS while no gateway is configured) is kept, not
-            // sent: `paylink sms list` is where it is read.
-            let state = match n.url.is_empty() {
-                true => NoticeState::Kept,
-                false => NoticeState::Pending,
-            };
-            let delivered_at: Option<i64> = None;
-            out.push(Statement::insert(
-                OUTBOX_INSERT,
-                OUTBOX_INSERT_ROW.as_str(),
-                vec![
-                    n.id.as_str().into(),
-                    n.event.kind().as_str().into(),
-                    n.dialect.as_str().into(),
-                    n.merchant_id.as_ref().map(|m| m.as_str()).into(),
-                    n.partner_id.as_ref().map(|p| p.as_str()).into(),
-                    n.shop_id.as_ref().map(|s| s.as_str()).into(),
-                    n.bill_id.as_ref().map(|b| b.as_str()).into(),
-                    n.event.subject_id().into(),
-                    n.url.as_str().into(),
-                    crate::events::encode(&n.event).into(),
-                    // Only rows from before events were kept hold fields.
-                    "".into(),
-                    state.as_str().into(),
-                    n.created_at.into(),
-                    delivered_at.into(),
-                    n.created_at.into(),
-                ],
-            ))
-        }
+        Write::EnqueueNotice(n) => out.push(enqueue_notice(n, None)),
         Write::ClaimNotices {
             owner,
             ids,
@@ -1029,8 +1045,9 @@ fn shop_args(s: &Shop) -> Vec<Value> {
 }
 
 const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, dialect, merchant_id, partner_id, \
-     shop_id, bill_id, subject_id, url, event, fields, state, next_at, delivered_at, created_at)";
-static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 15, 1));
+     shop_id, bill_id, subject_id, url, event, fields, state, next_at, delivered_at, created_at, \
+     leased_until, lease_owner)";
+static OUTBOX_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(OUTBOX_INSERT, 17, 1));
 const SETTLEMENT_INSERT: &str = "INSERT INTO settlements (id, payment_id, merchant_id, \
      currency, amount, due_at, settled_at)";
 static SETTLEMENT_INSERT_ROW: LazyLock<String> =

@@ -392,9 +392,6 @@ async fn record(
             if p2p {
                 st.payouts_due.notify_one();
             }
-            if shop.result_url.is_some() || sale.link.is_some_and(|l| l.callback_url.is_some()) {
-                st.postbacks_due.notify_one();
-            }
             Ok(payment)
         }
         Err(StoreError::GuardFailed(_)) | Err(StoreError::Conflict(_)) => {

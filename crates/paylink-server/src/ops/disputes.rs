@@ -429,7 +429,6 @@ pub async fn decide(
                 ],
             };
             let refund = crate::ops::refunds::create(st, &payment, None, &seal).await?;
-            st.postbacks_due.notify_one();
             if refund.status == RefundStatus::Fail {
                 return Err(DomainError::TransactionRejected.into());
             }

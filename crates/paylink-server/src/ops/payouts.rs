@@ -218,10 +218,7 @@ pub async fn decline(
     let answer = answer.ok_or(refused)?;
     plan.writes.extend(seal.answer(&answer));
     match st.store.apply(plan).await {
-        Ok(()) => {
-            st.postbacks_due.notify_one();
-            Ok(answer)
-        }
+        Ok(()) => Ok(answer),
         // A part moved by the worker meanwhile (or the request's claim was lost).
         Err(StoreError::GuardFailed(g)) => Err(OpError::refused(g)),
         Err(e) => Err(e.into()),
@@ -464,10 +461,7 @@ async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
 /// Records the provider's answer to `p` with its webhook.
 async fn record(st: &AppState, p: &Payout, outcome: Outcome) -> Result<(), StoreError> {
     match finish(&st.store, p, outcome, st.now()).await {
-        Ok(_) => {
-            st.postbacks_due.notify_one();
-            Ok(())
-        }
+        Ok(_) => Ok(()),
         Err(OpError::Store(e)) => Err(e),
         Err(OpError::Domain(_)) => Err(StoreError::GuardFailed(Guard::PayoutMoved)),
     }

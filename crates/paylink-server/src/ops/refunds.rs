@@ -99,12 +99,7 @@ async fn ask(
     );
     plan.writes.extend(seal.answer_later(&done));
     match st.store.apply(plan).await {
-        Ok(()) => {
-            if url.is_some() {
-                st.postbacks_due.notify_one();
-            }
-            Ok(done)
-        }
+        Ok(()) => Ok(done),
         // Someone else recorded the answer meanwhile (a worker that took over the lease).
         Err(StoreError::GuardFailed(_)) => {
             let recorded = st

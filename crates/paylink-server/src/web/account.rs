@@ -248,7 +248,6 @@ pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
     let email = field(&f, "email");
     match accounts::forgot_password(&st.store, &mailer(&st), email, &v.address, st.now()).await {
         Ok(()) => {
-            st.postbacks_due.notify_one();
             p.notice = Some(v.t.link_sent);
             p.show_form = false;
             page(&v, StatusCode::OK, p)

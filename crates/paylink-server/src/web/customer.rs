@@ -241,7 +241,6 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
     };
     match result {
         Ok(d) => {
-            st.postbacks_due.notify_one();
             p.reference = Some(d.id.to_string());
             page(&v, StatusCode::OK, p)
         }
@@ -480,10 +479,7 @@ pub async fn reply(
     };
     let text = f.get("text").map_or("", String::as_str);
     match disputes::reply(&st.store, &mailer(&st), &d, None, text, st.now()).await {
-        Ok(_) => {
-            st.postbacks_due.notify_one();
-            dispute_view(&st, &v, &d, Some(v.t.replied), None, StatusCode::OK).await
-        }
+        Ok(_) => dispute_view(&st, &v, &d, Some(v.t.replied), None, StatusCode::OK).await,
         Err(e) => {
             let text = refusal_text(v.t, &e);
             dispute_view(

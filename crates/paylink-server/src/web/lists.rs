@@ -481,7 +481,6 @@ pub async fn redeliver(
     let none = HashMap::new();
     match merchants::redeliver_own(&st.store, &merchant, &id, st.now()).await {
         Ok(()) => {
-            st.postbacks_due.notify_one();
             postbacks_page(
                 &st,
                 &v,
@@ -709,7 +708,6 @@ pub async fn refund(
     .await;
     match made {
         Ok(_) => {
-            st.postbacks_due.notify_one();
             payment_page(
                 &st,
                 &v,

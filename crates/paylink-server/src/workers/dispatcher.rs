@@ -15,8 +15,9 @@ use paylink_core::event::AfterAttempt;
 use paylink_core::id::random_base62;
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
 use paylink_core::time::Millis;
-use paylink_store::{Claimed, StoreError};
+use paylink_store::{Claimed, Handover, StoreError};
 use rand::Rng;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, watch, Semaphore};
@@ -40,43 +41,69 @@ pub fn client(settings: &PostbackSettings) -> reqwest::Client {
         .expect("the postback client builds (no TLS files are read)")
 }
 
-/// Delivers due notices until `stop` turns true. Up to `batch` deliveries are in flight at
-/// once, each on its own task, so one slow receiver holds up only its own slot; a free slot
-/// is filled by the next claim. Results go to one recorder that writes them in batches. Wakes
-/// early when this process writes a notice.
+/// Notices handed over and not yet started, at most: beyond it the oldest are left to their
+/// leases, which lapse, after which a claim takes them like any other due notice.
+const MAX_WAITING: usize = 100_000;
+
+/// Delivers notices until `stop` turns true. Up to `batch` deliveries are in flight at once,
+/// each on its own task, so one slow receiver holds up only its own slot; a free slot is filled
+/// by the next notice. The notices this process writes come straight from the store, already
+/// leased to this dispatcher ([`paylink_store::Store::hand_over_notices`]): no read or write
+/// to claim them. Retries, redeliveries and notices other processes left are claimed from the
+/// outbox every `poll`. Results go to one recorder that writes them in batches.
 pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
-    let batch = st.settings.postbacks.batch;
+    let settings = &st.settings.postbacks;
+    let batch = settings.batch;
     let slots = Arc::new(Semaphore::new(batch));
     let (results, finished) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record(st.clone(), finished));
+    let owner = random_base62(&mut rand::thread_rng(), 16);
+    let mut handed = st
+        .store
+        .hand_over_notices(&owner, settings.lease.as_millis() as i64);
+    let mut waiting: VecDeque<String> = VecDeque::new();
+    let mut handing = true;
+    let mut poll = true;
+    let mut next_poll = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             break;
         }
-        let free = slots.available_permits();
-        let mut claimed_all = false;
-        if free > 0 {
+        while let Ok(h) = handed.try_recv() {
+            take(h, &mut waiting, &mut poll);
+        }
+        if tokio::time::Instant::now() >= next_poll {
+            poll = true;
+        }
+        // What is due first, so that retries are not starved by a steady stream of new notices.
+        if poll && slots.available_permits() > 0 {
+            let free = slots.available_permits();
             match claim(&st, free).await {
                 Ok(claimed) => {
-                    claimed_all = claimed.len() == free;
-                    for (owner, c) in claimed {
-                        let Ok(permit) = slots.clone().acquire_owned().await else {
-                            break;
-                        };
-                        let (st, results) = (st.clone(), results.clone());
-                        tokio::spawn(async move {
-                            let done = deliver(&st, owner, c).await;
-                            let _ = results.send(done);
-                            drop(permit);
-                        });
-                    }
+                    // All it asked for: more may be due, so claim again at once.
+                    poll = claimed.len() == free;
+                    start(&st, &slots, &results, claimed).await;
                 }
-                Err(e) => tracing::error!(error = %e, "claiming postbacks failed"),
+                Err(e) => {
+                    poll = false;
+                    tracing::error!(error = %e, "claiming postbacks failed");
+                }
             }
+            next_poll = tokio::time::Instant::now() + settings.poll;
         }
-        if free == 0 || claimed_all {
-            // Every slot busy, or more may be due: claim again once half the slots are free,
-            // so that a backlog is claimed in large batches, not one row per claim.
+        let free = slots.available_permits();
+        if free > 0 && !waiting.is_empty() {
+            let ids: Vec<String> = waiting.drain(..free.min(waiting.len())).collect();
+            match handed_over(&st, &owner, &ids).await {
+                Ok(claimed) => start(&st, &slots, &results, claimed).await,
+                // Their leases lapse and a claim takes them.
+                Err(e) => tracing::error!(error = %e, "reading postbacks handed over failed"),
+            }
+            continue;
+        }
+        if slots.available_permits() == 0 {
+            // Every slot busy: go on once half of them are free, so that work is taken in
+            // large batches, not one notice at a time.
             let half = (batch / 2).max(1) as u32;
             tokio::select! {
                 _ = slots.acquire_many(half) => {}
@@ -84,16 +111,79 @@ pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
             }
             continue;
         }
+        if poll {
+            continue;
+        }
         tokio::select! {
-            _ = st.postbacks_due.notified() => {}
-            _ = tokio::time::sleep(st.settings.postbacks.poll) => {}
+            h = handed.recv(), if handing => match h {
+                Some(h) => take(h, &mut waiting, &mut poll),
+                // The store hands over to another dispatcher now: claims only.
+                None => handing = false,
+            },
+            _ = tokio::time::sleep_until(next_poll) => poll = true,
             _ = stop.changed() => {}
         }
     }
-    // Let the deliveries in flight finish and be recorded.
+    // Let the deliveries in flight finish and be recorded. Notices handed over and not
+    // started keep their leases until they lapse.
+    drop(handed);
     let _ = slots.acquire_many(batch as u32).await;
     drop(results);
     let _ = recorder.await;
+}
+
+fn take(h: Handover, waiting: &mut VecDeque<String>, poll: &mut bool) {
+    match h {
+        Handover::Leased(ids) => {
+            waiting.extend(ids);
+            let over = waiting.len().saturating_sub(MAX_WAITING);
+            waiting.drain(..over);
+        }
+        Handover::Due => *poll = true,
+    }
+}
+
+/// Starts a delivery for each claimed notice, each holding a slot until it is done.
+async fn start(
+    st: &AppState,
+    slots: &Arc<Semaphore>,
+    results: &mpsc::UnboundedSender<Finished>,
+    claimed: Vec<(String, Claimed)>,
+) {
+    for (owner, c) in claimed {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            break;
+        };
+        let (st, results) = (st.clone(), results.clone());
+        tokio::spawn(async move {
+            let done = deliver(&st, owner, c).await;
+            let _ = results.send(done);
+            drop(permit);
+        });
+    }
+}
+
+/// Until when a lease must last for a delivery to start under it: one that lapsed during the
+/// delivery could be claimed and sent a second time.
+fn live_until(st: &AppState, now: Millis) -> Millis {
+    let p = &st.settings.postbacks;
+    now + p.timeout.min(p.lease / 2).as_millis() as i64
+}
+
+/// The notices `ids` handed over to `owner`, those whose lease is still good.
+async fn handed_over(
+    st: &AppState,
+    owner: &str,
+    ids: &[String],
+) -> Result<Vec<(String, Claimed)>, StoreError> {
+    let live = live_until(st, st.now());
+    Ok(st
+        .store
+        .claimed_notices(owner, ids, live)
+        .await?
+        .into_iter()
+        .map(|c| (owner.to_string(), c))
+        .collect())
 }
 
 /// Leases up to `limit` due notices to a fresh owner: finds them with a read, then leases
@@ -113,13 +203,7 @@ async fn claim(st: &AppState, limit: usize) -> Result<Vec<(String, Claimed)>, St
             until: now + st.settings.postbacks.lease.as_millis() as i64,
         }))
         .await?;
-    Ok(st
-        .store
-        .claimed_notices(&owner, &ids)
-        .await?
-        .into_iter()
-        .map(|c| (owner.clone(), c))
-        .collect())
+    handed_over(st, &owner, &ids).await
 }
 
 /// Writes finished attempts, as many at once as have come in.

@@ -166,6 +166,14 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
 
     app.advance_ms(10_000);
     r.wait_for("/postback", 2).await;
+    // The second attempt is scheduled from the clock when its answer comes: let it be
+    // recorded before the clock moves on.
+    for _ in patience() {
+        if state(&app).await.record.total_attempts == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     app.advance_ms(60_000);
     let third = r.wait_for("/postback", 3).await[2].clone();
     // The schedule is spent: failed, with every attempt on record.
@@ -238,7 +246,9 @@ async fn a_receiver_that_is_down_is_an_attempt_with_an_error_and_a_retry() {
     let mut h = Vec::new();
     for _ in patience() {
         h = merchants::postbacks(&app.store, &bill).await.unwrap();
-        if h.first().is_some_and(|p| !p.attempts.is_empty()) {
+        // The notice is read before its attempts: wait for the notice to show the attempt,
+        // or the two reads may straddle the attempt's commit.
+        if h.first().is_some_and(|p| p.record.total_attempts > 0) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;

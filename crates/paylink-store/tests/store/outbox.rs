@@ -6,7 +6,7 @@ use paylink_core::bill::BillType;
 use paylink_core::decide;
 use paylink_core::event::{AfterAttempt, Dialect, Event, EventKind, NoticeState};
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
-use paylink_store::{NoticeContent, Store, StoredNotice};
+use paylink_store::{Handover, NoticeContent, Store, StoredNotice};
 use std::collections::HashSet;
 
 const NOW: i64 = 1_700_000_000_000;
@@ -49,7 +49,7 @@ async fn claim(store: &Store, owner: &str, now: i64, limit: i64) -> Vec<String> 
         .await
         .expect("claim");
     store
-        .claimed_notices(owner, &ids)
+        .claimed_notices(owner, &ids, now)
         .await
         .unwrap()
         .into_iter()
@@ -112,6 +112,58 @@ async fn a_notice_from_before_events_is_read_with_its_fields() {
     assert_eq!(n.notice, legacy);
     assert_eq!(n.state, NoticeState::Pending);
     assert_eq!(claim(&store, "me", NOW, 10).await, vec![legacy.id]);
+}
+
+/// The notices a process writes while its dispatcher takes them over are written leased to
+/// that dispatcher and handed to it once committed: no claimer sees them until the lease
+/// lapses, a redelivery asks for a claim, and once the dispatcher lets go notices are written
+/// unleased again.
+#[tokio::test]
+async fn notices_written_while_a_dispatcher_takes_them_over_are_leased_to_it_and_handed_over() {
+    let (_db, store) = open().await;
+    let mut handed = store.hand_over_notices("disp", 60_000);
+    let ids = notices(&store, 3).await;
+    let mut got = Vec::new();
+    while got.len() < ids.len() {
+        match handed.try_recv().expect("one handover per committed plan") {
+            Handover::Leased(some) => got.extend(some),
+            Handover::Due => panic!("a new notice is handed over, not left to a claim"),
+        }
+    }
+    assert_eq!(got, ids);
+    assert!(claim(&store, "other", NOW, 100).await.is_empty());
+    // Handed over: read like claimed ones, by their owner, while the lease has time left.
+    let leased = store
+        .claimed_notices("disp", &ids, NOW + 59_999)
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 3);
+    assert!(store
+        .claimed_notices("disp", &ids, NOW + 60_000)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .claimed_notices("other", &ids, NOW)
+        .await
+        .unwrap()
+        .is_empty());
+    // A dispatcher that died: its leases lapse and anyone claims them.
+    assert_eq!(claim(&store, "heir", NOW + 60_000, 100).await.len(), 3);
+    // A redelivery is due for a claim, not leased.
+    store
+        .apply(Plan::one(Write::Redeliver {
+            notice_id: ids[0].clone(),
+            now: NOW,
+        }))
+        .await
+        .unwrap();
+    assert_eq!(handed.try_recv().unwrap(), Handover::Due);
+    assert_eq!(claim(&store, "other", NOW, 100).await, vec![ids[0].clone()]);
+    // Let go: new notices are written unleased and handed to nobody.
+    drop(handed);
+    let more = notices(&store, 1).await;
+    assert_eq!(claim(&store, "other", NOW, 100).await, more);
 }
 
 #[tokio::test]

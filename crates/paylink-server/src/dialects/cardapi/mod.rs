@@ -614,7 +614,6 @@ async fn run(
             let code = f.text("product_code", 64)?;
             let sms_url = st.settings.card_api.sms_url.as_deref();
             let c = ops::issue_gift(store, keys, call, &name, &phone, &code, sms_url).await?;
-            st.postbacks_due.notify_one();
             Out::new(json!({
                 "card_id": c.id.as_str(),
                 "card_status": c.status.code(),

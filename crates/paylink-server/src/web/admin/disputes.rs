@@ -352,10 +352,7 @@ async fn done(
 ) -> Response {
     let back = format!("/admin/disputes/{id}");
     match outcome {
-        Ok(()) => {
-            st.postbacks_due.notify_one();
-            form.c.redirect(&format!("{back}?notice=done"))
-        }
+        Ok(()) => form.c.redirect(&format!("{back}?notice=done")),
         Err(e) => super::refused(st, &form.c, &moved_meanwhile(st, id, e).await, &back),
     }
 }

@@ -631,10 +631,7 @@ pub async fn invite(
     match crate::ops::accounts::invite(&st.store, &mailer(&st), &c.actor, &id, email, st.now())
         .await
     {
-        Ok(link) => {
-            st.postbacks_due.notify_one();
-            render(&st, c, &id, Some(words(c).invited), Some(link)).await
-        }
+        Ok(link) => render(&st, c, &id, Some(words(c).invited), Some(link)).await,
         Err(e) => super::refused(&st, c, &e, &back(&id)),
     }
 }

@@ -95,7 +95,6 @@ pub async fn create(State(st): State<AppState>, form: ConsoleForm) -> Response {
     let email = form.field("email");
     match operators::create(&st.store, &mailer(&st), &c.actor, email, role, st.now()).await {
         Ok(made) => {
-            st.postbacks_due.notify_one();
             render(
                 &st,
                 c,
@@ -166,7 +165,6 @@ pub async fn set(
     match outcome {
         Ok(None) => c.redirect("/admin/operators?notice=done"),
         Ok(Some(link)) => {
-            st.postbacks_due.notify_one();
             render(&st, c, StatusCode::OK, None, Some(c.a.done), Some(link), "").await
         }
         Err(e) => {

@@ -475,12 +475,12 @@ pub async fn decide(State(st): State<AppState>, form: ConsoleForm) -> Response {
             Ok(_) => declined += 1,
             Err(OpError::Domain(DomainError::PayoutNotCancelable)) => moved += 1,
             Err(e) => {
-                wake(&st, approved, declined);
+                wake(&st, approved);
                 return super::refused(&st, c, &e, "/admin/payouts");
             }
         }
     }
-    wake(&st, approved, declined);
+    wake(&st, approved);
     if ids.len() == 1 && moved + missing == 1 {
         let e = if moved == 1 {
             DomainError::PayoutNotCancelable
@@ -494,12 +494,10 @@ pub async fn decide(State(st): State<AppState>, form: ConsoleForm) -> Response {
     ))
 }
 
-/// Approved payouts are the money worker's to send; a decline's webhook is the dispatcher's.
-fn wake(st: &AppState, approved: u32, declined: u32) {
+/// Approved payouts are the money worker's to send (a decline's webhook reaches the
+/// dispatcher from the store).
+fn wake(st: &AppState, approved: u32) {
     if approved > 0 {
         st.payouts_due.notify_one();
-    }
-    if declined > 0 {
-        st.postbacks_due.notify_one();
     }
 }

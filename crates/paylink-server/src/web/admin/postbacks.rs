@@ -325,10 +325,7 @@ pub async fn redeliver(
     let c = &form.c;
     let back = format!("/admin/postbacks/{id}");
     match reads::redeliver(&st.store, &c.actor, &id, st.now()).await {
-        Ok(()) => {
-            st.postbacks_due.notify_one();
-            c.redirect(&format!("{back}?notice=done"))
-        }
+        Ok(()) => c.redirect(&format!("{back}?notice=done")),
         Err(e) => super::refused(&st, c, &e, &back),
     }
 }
