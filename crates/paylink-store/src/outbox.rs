@@ -217,10 +217,13 @@ impl Store {
                  LEFT JOIN api_tokens t ON t.merchant_id = o.merchant_id AND t.revoked_at IS NULL
                  LEFT JOIN procard_merchants pm ON pm.id = o.merchant_id AND o.dialect = 'procard'
                  LEFT JOIN link_operations lo ON lo.payment_id = o.subject_id AND o.dialect = 'procard'
-                 WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.leased_until > $2
-                   AND o.state = 'pending'",
+                 WHERE o.id IN ({}) AND o.lease_owner = $1 AND o.leased_until > $2",
                 placeholders(3, n)
             );
+            // The state is checked here, not in SQL: given `state = 'pending'`, PostgreSQL
+            // intersects the ids with the whole partial index of pending notices, which under
+            // load is mostly entries of rows delivered since (measured: 13,000 entries read for
+            // 32 ids, 1.3 ms instead of a few primary-key probes).
             out.extend(
                 self.fetch(&sql, &args, |r| {
                     Ok(Claimed {
@@ -234,7 +237,9 @@ impl Store {
                         operation_id: r.opt_i64("operation_id")?,
                     })
                 })
-                .await?,
+                .await?
+                .into_iter()
+                .filter(|c| c.record.state == NoticeState::Pending),
             );
         }
         Ok(out)

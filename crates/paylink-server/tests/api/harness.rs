@@ -317,6 +317,20 @@ impl TestApp {
         self.clock.advance(ms);
     }
 
+    /// Waits until the bill's postback has `n` attempts on record. A receiver sees a request
+    /// before its attempt is recorded, and the next attempt is scheduled from the clock when
+    /// the answer comes: wait for this before moving the clock on.
+    pub async fn recorded_attempts(&self, bill: &str, n: i64) {
+        for _ in patience() {
+            let h = merchants::postbacks(&self.store, bill).await.unwrap();
+            if h.first().is_some_and(|p| p.record.total_attempts >= n) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the postback of {bill} never had {n} attempts recorded");
+    }
+
     /// Any request: `token` None sends no Authorization header.
     pub async fn send(
         &self,

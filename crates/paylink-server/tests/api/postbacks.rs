@@ -166,14 +166,7 @@ async fn a_failing_receiver_is_retried_on_the_schedule_then_given_up_and_redeliv
 
     app.advance_ms(10_000);
     r.wait_for("/postback", 2).await;
-    // The second attempt is scheduled from the clock when its answer comes: let it be
-    // recorded before the clock moves on.
-    for _ in patience() {
-        if state(&app).await.record.total_attempts == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.recorded_attempts(&bill, 2).await;
     app.advance_ms(60_000);
     let third = r.wait_for("/postback", 3).await[2].clone();
     // The schedule is spent: failed, with every attempt on record.
