@@ -96,8 +96,20 @@ pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
             let ids: Vec<String> = waiting.drain(..free.min(waiting.len())).collect();
             match handed_over(&st, &owner, &ids).await {
                 Ok(claimed) => start(&st, &slots, &results, claimed).await,
-                // Their leases lapse and a claim takes them.
-                Err(e) => tracing::error!(error = %e, "reading postbacks handed over failed"),
+                Err(e) => {
+                    // The database out of reach for a moment (a failover): the leases are still
+                    // this dispatcher's, so the same notices are read again after a pause, not
+                    // left to wait out their leases. One that lapses meanwhile is skipped by the
+                    // read and claimed like any due notice.
+                    tracing::warn!(error = %e, "reading postbacks handed over failed; trying again");
+                    for id in ids.into_iter().rev() {
+                        waiting.push_front(id);
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(settings.poll) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
             }
             continue;
         }
