@@ -94,7 +94,7 @@ pub async fn run(st: AppState, mut stop: watch::Receiver<bool>) {
         let free = slots.available_permits();
         if free > 0 && !waiting.is_empty() {
             let ids: Vec<String> = waiting.drain(..free.min(waiting.len())).collect();
-            match handed_over(&st, &owner, &ids).await {
+            match leased_to(&st, &owner, &ids).await {
                 Ok(claimed) => start(&st, &slots, &results, claimed).await,
                 Err(e) => {
                     // The database out of reach for a moment (a failover): the leases are still
@@ -182,8 +182,9 @@ fn live_until(st: &AppState, now: Millis) -> Millis {
     now + p.timeout.min(p.lease / 2).as_millis() as i64
 }
 
-/// The notices `ids` handed over to `owner`, those whose lease is still good.
-async fn handed_over(
+/// The notices `ids` leased to `owner` (handed over, or just claimed), those whose lease is
+/// still good.
+async fn leased_to(
     st: &AppState,
     owner: &str,
     ids: &[String],
@@ -215,7 +216,7 @@ async fn claim(st: &AppState, limit: usize) -> Result<Vec<(String, Claimed)>, St
             until: now + st.settings.postbacks.lease.as_millis() as i64,
         }))
         .await?;
-    handed_over(st, &owner, &ids).await
+    leased_to(st, &owner, &ids).await
 }
 
 /// Writes finished attempts, as many at once as have come in.
