@@ -73,6 +73,16 @@ impl Panics {
 }
 
 /// The text of a caught panic's payload.
+/// The status a surface answers a storage failure with: 503 while the database is out of reach
+/// (a failover: the client retries), 500 otherwise.
+pub(crate) fn storage_status(e: &StoreError) -> StatusCode {
+    if e.is_transient() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
         .downcast_ref::<String>()
@@ -443,6 +453,7 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
             Observed {
                 metrics,
                 timeout: state.settings.request_timeout,
+                state: state.clone(),
             },
             observe,
         ))
@@ -533,6 +544,7 @@ async fn method_not_allowed() -> ApiError {
 struct Observed {
     metrics: Arc<Metrics>,
     timeout: std::time::Duration,
+    state: AppState,
 }
 
 /// One layer for what every request needs (each `from_fn` layer costs a clone of the stack
@@ -541,8 +553,8 @@ struct Observed {
 ///   in every log line of the request (the span's `request_id`), in the answer's
 ///   `x-request-id` and in a 500's body, so a client reporting an error can point at its log
 ///   lines;
-/// - a deadline: past `request_timeout` the client gets a JSON 503 (the work is dropped, and a
-///   write already queued either commits whole or not at all);
+/// - a deadline: past `request_timeout` the client gets a 503 in its surface's shape (`late`;
+///   the work is dropped, and a write already queued either commits whole or not at all);
 /// - metrics: counted and timed by its route's template.
 async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Response {
     use axum::http::HeaderValue;
@@ -579,6 +591,11 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         }
         _ => req.uri().path(),
     };
+    // Only what `late` reads, kept in case the request runs past its deadline.
+    let language = req
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .cloned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -587,11 +604,10 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
     );
     let mut response = match tokio::time::timeout(o.timeout, next.run(req).instrument(span)).await {
         Ok(response) => response,
-        Err(_) => ApiError::Http(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The request took too long.",
-        )
-        .into_response(),
+        Err(_) => {
+            let language = language.as_ref().and_then(|v| v.to_str().ok());
+            late(&o.state, route.as_ref().map(|r| r.as_str()), language)
+        }
     };
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
         response = with_log_reference(response, &id).await;
@@ -606,6 +622,29 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         started.elapsed(),
     );
     response
+}
+
+/// A request past its deadline (the database out of reach for writes, a failover), answered
+/// 503 in the shape of the surface whose route it matched.
+fn late(st: &AppState, route: Option<&str>, language: Option<&str>) -> Response {
+    let route = route.unwrap_or("");
+    if route.starts_with("/v5/") {
+        cardapi::late(st, route)
+    } else if route.starts_with("/permanent-links/")
+        || route.starts_with("/sandbox/permanent-links/")
+    {
+        procard::late()
+    } else if pages::serves(route) {
+        pages::late(st, language)
+    } else if web::serves(route) {
+        web::late(language)
+    } else {
+        ApiError::Http(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The request took too long.",
+        )
+        .into_response()
+    }
 }
 
 /// A 500 in the Cardlink error shape, with the request id added as `request_id`: the

@@ -82,6 +82,17 @@ pub enum StoreError {
     CommitUnknown(String),
 }
 
+impl StoreError {
+    /// The database was out of reach (a failover, a restart), not the request at fault: each
+    /// surface asks its client to retry (HTTP 503) rather than reporting a failure of its own.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::CommitUnknown(_)
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -135,7 +146,8 @@ pub trait StoreObserver: Send + Sync {
     /// with a failed commit; the transaction took `took` from its first statement to commit.
     fn committed(&self, plans: usize, failed: usize, took: Duration);
 
-    /// `plan` is durable: told once per plan, after its batch committed.
+    /// `plan` is durable: told once per plan, by the writer right after its batch committed
+    /// (also when the caller no longer waits for the answer). Keep it quick: the writer waits.
     fn applied(&self, _plan: &Plan) {}
 
     /// A plan was refused by `guard` (a race lost, a double spend stopped).
@@ -341,17 +353,25 @@ impl Store {
         let handoff = self.handoff.current();
         let lease = handoff.as_deref().map(outbox::Handoff::lease);
         let statements = writes::statements(&plan, lease);
-        let then = handoff.and_then(|h| h.after(&plan));
-        let applied = self
-            .writer
-            .apply(writes::locks(&plan), statements, then)
-            .await;
-        if let Some(o) = &self.observer {
-            match &applied {
-                Ok(()) => o.0.applied(&plan),
-                Err(StoreError::GuardFailed(guard)) => o.0.refused(*guard),
-                Err(_) => {}
+        let locks = writes::locks(&plan);
+        let handed = handoff.and_then(|h| h.after(&plan));
+        // Run by the writer once the plan is durable, whether or not its caller still waits (a
+        // client that hung up drops the request, not what it committed).
+        let then: Option<writer::Committed> = match &self.observer {
+            None => handed,
+            Some(o) => {
+                let o = o.clone();
+                Some(Box::new(move || {
+                    if let Some(hand_over) = handed {
+                        hand_over();
+                    }
+                    o.0.applied(&plan);
+                }))
             }
+        };
+        let applied = self.writer.apply(locks, statements, then).await;
+        if let (Some(o), Err(StoreError::GuardFailed(guard))) = (&self.observer, &applied) {
+            o.0.refused(*guard);
         }
         applied
     }

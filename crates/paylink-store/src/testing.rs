@@ -48,6 +48,30 @@ impl TestDatabase {
     pub fn is_postgres(&self) -> bool {
         self.postgres.is_some()
     }
+
+    /// PostgreSQL only: makes the database take no writes in new sessions, as a standby does
+    /// (or take them again), and ends its other sessions, as a primary's death does.
+    pub async fn set_read_only(&self, on: bool) {
+        let (admin, name) = self.postgres.as_ref().expect("a PostgreSQL test database");
+        let mut conn = PgConnection::connect(admin)
+            .await
+            .expect("connect as admin");
+        conn.execute(
+            format!("ALTER DATABASE {name} SET default_transaction_read_only = {on}").as_str(),
+        )
+        .await
+        .expect("alter the database");
+        conn.execute(
+            format!(
+                "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            )
+            .as_str(),
+        )
+        .await
+        .expect("end the sessions");
+        let _ = conn.close().await;
+    }
 }
 
 /// Migrates the database at `url` up to migration `version` only, then runs `sql` on it: a
@@ -154,5 +178,102 @@ impl Drop for TestDatabase {
             })
         })
         .join();
+    }
+}
+
+/// How a [`Relay`] passes bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    /// Connections stay open and pass nothing more: a host powered off or cut off.
+    Frozen,
+    /// Every connection closed, new ones closed at once: a killed postmaster, a restart.
+    Down,
+}
+
+/// A TCP relay to a database server that fails as a host does, for tests of what paylink does
+/// when its database goes away and comes back.
+pub struct Relay {
+    pub port: u16,
+    link: tokio::sync::watch::Sender<Link>,
+}
+
+impl Relay {
+    /// A relay on a free loopback port to `target` (`host:port`).
+    pub async fn to(target: &str) -> Relay {
+        use tokio::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a relay");
+        let port = listener.local_addr().expect("the relay's address").port();
+        let (link, watch) = tokio::sync::watch::channel(Link::Up);
+        let target = target.to_string();
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if *watch.borrow() == Link::Down {
+                    continue; // dropped: closed at once
+                }
+                let (target, mut watch) = (target.clone(), watch.clone());
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
+                    let (a, b) = (watch.clone(), watch.clone());
+                    let both = async { tokio::join!(pump(ri, wo, a), pump(ro, wi, b)) };
+                    // Down drops both sockets, whatever either side is doing.
+                    tokio::select! {
+                        _ = both => {}
+                        _ = watch.wait_for(|l| *l == Link::Down) => {}
+                    }
+                });
+            }
+        });
+        Relay { port, link }
+    }
+
+    /// `url` (a PostgreSQL URL with one host) through this relay.
+    pub fn url_for(&self, url: &str) -> String {
+        let (user, rest) = url.split_once('@').expect("a URL with a user");
+        let (_, path) = rest.split_once('/').expect("a URL with a database");
+        format!("{user}@127.0.0.1:{}/{path}", self.port)
+    }
+
+    /// Every connection keeps still, open, from now on.
+    pub fn freeze(&self) {
+        self.link.send_replace(Link::Frozen);
+    }
+
+    /// Every connection is closed, and new ones are, until [`Relay::up`].
+    pub fn down(&self) {
+        self.link.send_replace(Link::Down);
+    }
+
+    /// New connections pass again.
+    pub fn up(&self) {
+        self.link.send_replace(Link::Up);
+    }
+}
+
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    link: tokio::sync::watch::Receiver<Link>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if *link.borrow() == Link::Frozen {
+            // Hold both ends open and answer nothing, ever.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }

@@ -32,7 +32,7 @@ use paylink_core::money::format_fixed;
 use paylink_core::payment::{Payment, PaymentMethod, PaymentStatus};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
-use paylink_store::Checkout;
+use paylink_store::{Checkout, StoreError};
 use std::collections::HashMap;
 use texts::Texts;
 
@@ -167,14 +167,32 @@ pub(crate) fn not_found(t: &Texts) -> Response {
     message(t, StatusCode::NOT_FOUND, t.not_found, t.not_found_text)
 }
 
-pub(crate) fn failure(t: &Texts, e: impl std::fmt::Display) -> Response {
-    tracing::error!(error = %e, "payer page failed");
+/// Whether `route` (a route's template) is one of the payer's pages.
+pub(crate) fn serves(route: &str) -> bool {
+    ["/link/", "/p/", "/transfer/", "/card-secret/"]
+        .iter()
+        .any(|p| route.starts_with(p))
+}
+
+/// A payer's request past its deadline: the failure page, 503.
+pub(crate) fn late(st: &AppState, accept_language: Option<&str>) -> Response {
+    let t = texts::choose(st.settings.mode, None, accept_language);
     message(
         t,
-        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::SERVICE_UNAVAILABLE,
         t.unavailable,
         t.error_text,
     )
+}
+
+pub(crate) fn failure(t: &Texts, e: StoreError) -> Response {
+    if e.is_transient() {
+        tracing::warn!(error = %e, "payer page found the database unavailable");
+    } else {
+        tracing::error!(error = %e, "payer page failed");
+    }
+    let status = crate::app::storage_status(&e);
+    message(t, status, t.unavailable, t.error_text)
 }
 
 /// The bill behind a page, with its shop and merchant, and the payer's language for it; or the

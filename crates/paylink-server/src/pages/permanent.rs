@@ -67,7 +67,7 @@ async fn render(
     let progress = if terms.show_total {
         let collected = match links::accumulated(st, link).await {
             Ok(v) => v,
-            Err(e) => return failure(t, e),
+            Err(e) => return super::refused(c, t, e),
         };
         let target = (terms.target_amount > 0).then_some(terms.target_amount);
         Some(Progress {

@@ -1,7 +1,7 @@
 //! Account pages: sign up, sign in, sign out, "forgot password", the one-time link page (an
 //! invitation or a reset: choose a password) and changing the password.
 
-use super::{bad_form, page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use super::{bad_form, page, redirect, refusal_text, status_of, to_sign_in, Chrome, Visitor};
 use crate::ops::accounts::{self, Mailer};
 use crate::pages::{field, fields};
 use crate::state::AppState;
@@ -126,7 +126,7 @@ pub async fn sign_up(State(st): State<AppState>, mut v: Visitor, body: Bytes) ->
         Err(e) => {
             let mut p = sign_up_form(&st, &v, email, shop);
             p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
+            page(&v, status_of(&e, StatusCode::UNPROCESSABLE_ENTITY), p)
         }
     }
 }
@@ -192,7 +192,7 @@ pub async fn sign_in(State(st): State<AppState>, mut v: Visitor, body: Bytes) ->
                 crate::ops::OpError::Domain(paylink_core::DomainError::TooManyFailedAttempts) => {
                     StatusCode::TOO_MANY_REQUESTS
                 }
-                _ => StatusCode::UNAUTHORIZED,
+                e => status_of(&e, StatusCode::UNAUTHORIZED),
             };
             page(&v, status, p)
         }
@@ -258,7 +258,7 @@ pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
                 crate::ops::OpError::Domain(paylink_core::DomainError::TooManyFailedAttempts) => {
                     StatusCode::TOO_MANY_REQUESTS
                 }
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+                e => status_of(&e, StatusCode::INTERNAL_SERVER_ERROR),
             };
             page(&v, status, p)
         }
@@ -348,7 +348,7 @@ pub async fn use_link(
         Err(e) => {
             let mut p = link_form(st, &v, pages, token);
             p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
+            page(&v, status_of(&e, StatusCode::UNPROCESSABLE_ENTITY), p)
         }
     }
 }
@@ -410,7 +410,7 @@ pub async fn change(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
         }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
-            page(&v, StatusCode::UNPROCESSABLE_ENTITY, p)
+            page(&v, status_of(&e, StatusCode::UNPROCESSABLE_ENTITY), p)
         }
     }
 }

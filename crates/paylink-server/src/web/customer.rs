@@ -130,7 +130,7 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
         }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
-            StatusCode::INTERNAL_SERVER_ERROR
+            super::status_of(&e, StatusCode::INTERNAL_SERVER_ERROR)
         }
     };
     page(&v, status, p)
@@ -250,7 +250,7 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
                 OpError::Domain(DomainError::TooManyFailedAttempts) => {
                     StatusCode::TOO_MANY_REQUESTS
                 }
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
+                e => super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
             };
             page(&v, status, p)
         }
@@ -367,7 +367,7 @@ fn failed(v: &Visitor, e: &OpError) -> Response {
     let status = match e {
         OpError::Domain(DomainError::DisputeNotFound) => StatusCode::NOT_FOUND,
         OpError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        OpError::Store(s) => crate::app::storage_status(s),
     };
     let text = match e {
         OpError::Domain(DomainError::DisputeNotFound) => v.t.not_found,
@@ -488,7 +488,7 @@ pub async fn reply(
                 &d,
                 None,
                 Some(text),
-                StatusCode::UNPROCESSABLE_ENTITY,
+                super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
             )
             .await
         }

@@ -88,7 +88,8 @@ async fn links_page(
             )
         }
         Err(e) => {
-            v.finish((StatusCode::INTERNAL_SERVER_ERROR, refusal_text(v.t, &e)).into_response())
+            let status = super::status_of(&e, StatusCode::INTERNAL_SERVER_ERROR);
+            v.finish((status, refusal_text(v.t, &e)).into_response())
         }
     }
 }

@@ -232,7 +232,7 @@ fn failed(v: &Visitor, e: &OpError) -> Response {
             DomainError::PaymentNotFound | DomainError::BillNotFound | DomainError::ShopNotFound,
         ) => StatusCode::NOT_FOUND,
         OpError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        OpError::Store(s) => crate::app::storage_status(s),
     };
     v.finish((status, refusal_text(v.t, e)).into_response())
 }
@@ -329,7 +329,7 @@ pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Respon
                 &v,
                 &merchant_id,
                 &none,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
                 Some(text),
                 None,
             )
@@ -378,7 +378,7 @@ pub async fn set_bill_active(
                 &v,
                 &merchant,
                 &none,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
                 Some(text),
                 None,
             )

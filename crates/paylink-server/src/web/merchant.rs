@@ -139,7 +139,7 @@ fn failed(v: &Visitor, e: &OpError) -> Response {
     let status = match e {
         OpError::Domain(DomainError::ShopNotFound) => StatusCode::NOT_FOUND,
         OpError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        OpError::Store(s) => crate::app::storage_status(s),
     };
     v.finish(axum::response::IntoResponse::into_response((status, text)))
 }

@@ -169,10 +169,48 @@ pub fn refusal_text(t: &WebTexts, e: &OpError) -> &'static str {
             | DomainError::PaymentNotFound => t.not_found,
             _ => t.something_wrong,
         },
+        OpError::Store(s) if s.is_transient() => {
+            tracing::warn!(error = %s, "a web page's operation found the database unavailable");
+            t.something_wrong
+        }
         OpError::Store(s) => {
             tracing::error!(error = %s, "a web page's operation failed");
             t.something_wrong
         }
+    }
+}
+
+/// Whether `route` (a route's template) is one of the web app's or the console's pages:
+/// everything but the APIs (Cardlink's `/api/`, the sandbox's, Procard's, Card API's), the
+/// payer's pages, health and the API documents.
+pub(crate) fn serves(route: &str) -> bool {
+    const NOT_OURS: [&str; 8] = [
+        "/api/",
+        "/sandbox/",
+        "/permanent-links/",
+        "/v5/",
+        "/health",
+        "/docs",
+        "/openapi/",
+        "/metrics",
+    ];
+    !route.is_empty()
+        && !crate::pages::serves(route)
+        && !NOT_OURS.iter().any(|p| route.starts_with(p))
+}
+
+/// A request of the web app or the console past its deadline: 503 with the words of a failure.
+pub(crate) fn late(accept_language: Option<&str>) -> Response {
+    let t = texts::from_accept_language(accept_language);
+    (StatusCode::SERVICE_UNAVAILABLE, t.something_wrong).into_response()
+}
+
+/// The status of a page that answers `e`: `refused` for the domain's refusals; for storage
+/// trouble 503 while the database is out of reach (the visitor retries), else 500.
+pub fn status_of(e: &OpError, refused: StatusCode) -> StatusCode {
+    match e {
+        OpError::Domain(_) => refused,
+        OpError::Store(s) => crate::app::storage_status(s),
     }
 }
 

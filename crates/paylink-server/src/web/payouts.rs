@@ -100,8 +100,8 @@ async fn payouts_page(
     let (accounts, banks, found) = match loaded {
         Ok(x) => x,
         Err(e) => {
-            return v
-                .finish((StatusCode::INTERNAL_SERVER_ERROR, refusal_text(v.t, &e)).into_response())
+            let status = super::status_of(&e, StatusCode::INTERNAL_SERVER_ERROR);
+            return v.finish((status, refusal_text(v.t, &e)).into_response());
         }
     };
     let next = found
@@ -316,13 +316,8 @@ pub async fn cancel(
         Ok(Some(p)) => p,
         Ok(None) => return v.finish((StatusCode::NOT_FOUND, v.t.not_found).into_response()),
         Err(e) => {
-            return v.finish(
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    refusal_text(v.t, &e.into()),
-                )
-                    .into_response(),
-            )
+            let status = crate::app::storage_status(&e);
+            return v.finish((status, refusal_text(v.t, &e.into())).into_response());
         }
     };
     match payouts::cancel(&st, payout, false, &NoSeal).await {

@@ -23,6 +23,7 @@ mod mode;
 mod money;
 mod multi;
 mod openapi;
+mod outage;
 mod pages;
 mod payability;
 mod payment_status;

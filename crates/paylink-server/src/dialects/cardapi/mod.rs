@@ -124,14 +124,41 @@ fn refusal(envelope: Envelope, now: Millis, e: &IssuingError) -> Response {
     failure(envelope, StatusCode::OK, now, e.code(), &e.to_string())
 }
 
+/// A request that failed for want of the database: 503 while it is out of reach (a failover),
+/// else 500; the code is `internal_error` either way, as partners' clients know it.
 fn internal(envelope: Envelope, now: Millis, e: &CardError) -> Response {
-    tracing::error!(error = %e, "a Card API request failed");
+    let status = match e {
+        CardError::Store(s) if s.is_transient() => {
+            tracing::warn!(error = %e, "a Card API request found the database unavailable");
+            crate::app::storage_status(s)
+        }
+        _ => {
+            tracing::error!(error = %e, "a Card API request failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
     failure(
         envelope,
-        StatusCode::INTERNAL_SERVER_ERROR,
+        status,
         now,
         "internal_error",
         "internal error; the request may be retried with a new request_id after checking request/status",
+    )
+}
+
+/// A request on `route` past its deadline: 503, `internal_error`, in the route's envelope.
+pub(crate) fn late(st: &AppState, route: &str) -> Response {
+    let envelope = if route.starts_with("/v5/cards/") {
+        Envelope::Gift
+    } else {
+        Envelope::V5
+    };
+    failure(
+        envelope,
+        StatusCode::SERVICE_UNAVAILABLE,
+        st.now(),
+        "internal_error",
+        "the request took too long; check request/status before retrying it",
     )
 }
 

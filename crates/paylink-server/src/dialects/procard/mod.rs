@@ -133,6 +133,11 @@ impl From<OpError> for Refusal {
     fn from(e: OpError) -> Refusal {
         match e {
             OpError::Domain(d) => d.into(),
+            // Procard has no code for "retry later": clients read -1 as a system error.
+            OpError::Store(s) if s.is_transient() => {
+                tracing::warn!(error = %s, "storage unavailable");
+                Refusal::system()
+            }
             OpError::Store(s) => {
                 tracing::error!(error = %s, "storage failed");
                 Refusal::system()
@@ -142,6 +147,11 @@ impl From<OpError> for Refusal {
 }
 
 type Answer<T> = Result<Json<T>, Refusal>;
+
+/// A request past its deadline: Procard's system error (its clients read the body).
+pub(crate) fn late() -> Response {
+    Refusal::system().into_response()
+}
 
 /// The request's parameters; a body the server would not read (over `body_limit_bytes`, or
 /// cut off) is refused in Procard's shape too, as clients read every answer's body.

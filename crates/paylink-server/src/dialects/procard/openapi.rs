@@ -33,9 +33,9 @@ pub const SPEC_PATH: &str = "/openapi/procard.json";
             booleans, and `null` is an omitted field. Requests are authenticated by `signature`, \
             the lowercase hex HMAC-SHA512 of the fields each operation names joined by `;` under \
             the merchant's secret key (docs/procard-api.md). Every answer is HTTP 200: the \
-            success shape with `result` 0, or `{\"code\": <negative>, \"message\": ...}`. Other \
-            methods answer 405 and a request past the server's deadline 503, both in paylink's \
-            JSON error shape.",
+            success shape with `result` 0, or `{\"code\": <negative>, \"message\": ...}` (a \
+            request past the server's deadline too: `-1`). Other methods answer 405 in \
+            paylink's JSON error shape.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(super::list, super::create, super::update, super::operations, super::sandbox_pay),
@@ -140,29 +140,23 @@ pub struct Around;
 
 impl IntoResponses for Around {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
-        [
-            ("405", "A method other than POST."),
-            (
-                "503",
-                "The request did not finish within the server's deadline (30 s by default).",
-            ),
-        ]
-        .into_iter()
-        .map(|(status, description)| {
-            (
-                status.to_string(),
-                RefOr::T(
-                    ResponseBuilder::new()
-                        .description(description)
-                        .content(
-                            "application/json",
-                            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
-                        )
-                        .build(),
-                ),
-            )
-        })
-        .collect()
+        [("405", "A method other than POST.")]
+            .into_iter()
+            .map(|(status, description)| {
+                (
+                    status.to_string(),
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content(
+                                "application/json",
+                                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                            )
+                            .build(),
+                    ),
+                )
+            })
+            .collect()
     }
 }
 

@@ -260,7 +260,10 @@ pub async fn totp_on(State(st): State<AppState>, form: ConsoleForm) -> Response 
                 None,
                 Some(form.field("offer")),
             );
-            c.page(StatusCode::UNPROCESSABLE_ENTITY, p)
+            c.page(
+                crate::web::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
+                p,
+            )
         }
     }
 }
@@ -298,7 +301,10 @@ pub async fn change_password(State(st): State<AppState>, form: ConsoleForm) -> R
         Ok(()) => c.redirect("/admin/account?notice=password"),
         Err(e) => {
             let p = account_page(&st, c, Some(refusal_text(c.v.t, &e)), None, None);
-            c.page(StatusCode::UNPROCESSABLE_ENTITY, p)
+            c.page(
+                crate::web::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
+                p,
+            )
         }
     }
 }

@@ -285,7 +285,7 @@ pub fn refusal_status(e: &OpError) -> StatusCode {
             | DomainError::ShopNotFound,
         ) => StatusCode::NOT_FOUND,
         OpError::Domain(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        OpError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        OpError::Store(s) => crate::app::storage_status(s),
     }
 }
 
