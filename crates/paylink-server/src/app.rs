@@ -72,7 +72,6 @@ impl Panics {
     }
 }
 
-/// The text of a caught panic's payload.
 /// The status a surface answers a storage failure with: 503 while the database is out of reach
 /// (a failover: the client retries), 500 otherwise.
 pub(crate) fn storage_status(e: &StoreError) -> StatusCode {
@@ -83,6 +82,17 @@ pub(crate) fn storage_status(e: &StoreError) -> StatusCode {
     }
 }
 
+/// Logs a storage failure met while serving `what`: a warning while the database is out of
+/// reach (a failover is expected to pass), an error otherwise.
+pub(crate) fn log_storage_failure(e: &StoreError, what: &str) {
+    if e.is_transient() {
+        tracing::warn!(error = %e, "{what}: the database is unavailable");
+    } else {
+        tracing::error!(error = %e, "{what}: storage failed");
+    }
+}
+
+/// The text of a caught panic's payload.
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
     payload
         .downcast_ref::<String>()

@@ -85,6 +85,38 @@ impl PgWriter {
         (name, Some(prepare))
     }
 
+    /// The statements with their values written in, as one script; one at a time, bound,
+    /// where they cannot be written so.
+    async fn exec_inlined(
+        &mut self,
+        statements: &[(&str, &[Value])],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut script = String::new();
+        for (sql, args) in statements {
+            if !inline(sql, args, &mut script) {
+                return crate::sql::exec_each(&mut self.conn, statements).await;
+            }
+            script.push_str(";\n");
+        }
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        use futures_util::StreamExt;
+        let mut results = sqlx::raw_sql(&script).execute_many(&mut self.conn);
+        let mut changed = Vec::with_capacity(statements.len());
+        while let Some(result) = results.next().await {
+            changed.push(result?.rows_affected());
+        }
+        if changed.len() != statements.len() {
+            return Err(StoreError::Database(format!(
+                "a script of {} statements answered {}",
+                statements.len(),
+                changed.len()
+            )));
+        }
+        Ok(changed)
+    }
+
     /// Forgets the names of `unsure` that the server does not have.
     async fn settle_unsure(&mut self) -> Result<(), StoreError> {
         if self.unsure.is_empty() {
@@ -162,13 +194,13 @@ impl Exec for PgWriter {
                             script.push_str(", ");
                         }
                         if !literal(v, &mut script) {
-                            return self.conn.exec_all(statements).await;
+                            return self.exec_inlined(statements).await;
                         }
                     }
                     script.push(')');
                 }
             } else if !inline(sql, args, &mut script) {
-                return self.conn.exec_all(statements).await;
+                return self.exec_inlined(statements).await;
             }
             script.push_str(";\n");
             answers.push(Some(i));
@@ -286,33 +318,6 @@ impl Exec for PgConnection {
 
     async fn exec(&mut self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
         Ok(bound(sql, args).execute(&mut *self).await?.rows_affected())
-    }
-
-    async fn exec_all(&mut self, statements: &[(&str, &[Value])]) -> Result<Vec<u64>, StoreError> {
-        let mut script = String::new();
-        for (sql, args) in statements {
-            if !inline(sql, args, &mut script) {
-                return crate::sql::exec_each(self, statements).await;
-            }
-            script.push_str(";\n");
-        }
-        if statements.is_empty() {
-            return Ok(Vec::new());
-        }
-        use futures_util::StreamExt;
-        let mut results = sqlx::raw_sql(&script).execute_many(&mut *self);
-        let mut changed = Vec::with_capacity(statements.len());
-        while let Some(result) = results.next().await {
-            changed.push(result?.rows_affected());
-        }
-        if changed.len() != statements.len() {
-            return Err(StoreError::Database(format!(
-                "a script of {} statements answered {}",
-                statements.len(),
-                changed.len()
-            )));
-        }
-        Ok(changed)
     }
 
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
@@ -456,11 +461,11 @@ mod tests {
     #[tokio::test]
     async fn a_script_stores_values_exactly_as_sent() {
         use crate::sql::Exec;
-        use sqlx::Connection;
         let Ok(url) = std::env::var("PAYLINK_TEST_DATABASE_URL") else {
             return;
         };
-        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+        let primary = crate::primary::Primary::parse(&url).unwrap();
+        let mut conn = super::connect_writer(&primary).await.unwrap();
         conn.batch("CREATE TEMP TABLE script_values (n BIGINT PRIMARY KEY, s TEXT)")
             .await
             .unwrap();

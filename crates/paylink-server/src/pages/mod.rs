@@ -186,11 +186,7 @@ pub(crate) fn late(st: &AppState, accept_language: Option<&str>) -> Response {
 }
 
 pub(crate) fn failure(t: &Texts, e: StoreError) -> Response {
-    if e.is_transient() {
-        tracing::warn!(error = %e, "payer page found the database unavailable");
-    } else {
-        tracing::error!(error = %e, "payer page failed");
-    }
+    crate::app::log_storage_failure(&e, "a payer page");
     let status = crate::app::storage_status(&e);
     message(t, status, t.unavailable, t.error_text)
 }

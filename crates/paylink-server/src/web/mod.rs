@@ -169,12 +169,8 @@ pub fn refusal_text(t: &WebTexts, e: &OpError) -> &'static str {
             | DomainError::PaymentNotFound => t.not_found,
             _ => t.something_wrong,
         },
-        OpError::Store(s) if s.is_transient() => {
-            tracing::warn!(error = %s, "a web page's operation found the database unavailable");
-            t.something_wrong
-        }
         OpError::Store(s) => {
-            tracing::error!(error = %s, "a web page's operation failed");
+            crate::app::log_storage_failure(s, "a web page's operation");
             t.something_wrong
         }
     }
@@ -184,7 +180,7 @@ pub fn refusal_text(t: &WebTexts, e: &OpError) -> &'static str {
 /// everything but the APIs (Cardlink's `/api/`, the sandbox's, Procard's, Card API's), the
 /// payer's pages, health and the API documents.
 pub(crate) fn serves(route: &str) -> bool {
-    const NOT_OURS: [&str; 8] = [
+    const NOT_OURS: [&str; 7] = [
         "/api/",
         "/sandbox/",
         "/permanent-links/",
@@ -192,7 +188,6 @@ pub(crate) fn serves(route: &str) -> bool {
         "/health",
         "/docs",
         "/openapi/",
-        "/metrics",
     ];
     !route.is_empty()
         && !crate::pages::serves(route)

@@ -128,12 +128,12 @@ fn refusal(envelope: Envelope, now: Millis, e: &IssuingError) -> Response {
 /// else 500; the code is `internal_error` either way, as partners' clients know it.
 fn internal(envelope: Envelope, now: Millis, e: &CardError) -> Response {
     let status = match e {
-        CardError::Store(s) if s.is_transient() => {
-            tracing::warn!(error = %e, "a Card API request found the database unavailable");
+        CardError::Store(s) => {
+            crate::app::log_storage_failure(s, "a Card API request");
             crate::app::storage_status(s)
         }
-        _ => {
-            tracing::error!(error = %e, "a Card API request failed");
+        CardError::Refused(r) => {
+            tracing::error!(error = %r, "a Card API request failed");
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };

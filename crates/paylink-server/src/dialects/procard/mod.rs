@@ -134,12 +134,8 @@ impl From<OpError> for Refusal {
         match e {
             OpError::Domain(d) => d.into(),
             // Procard has no code for "retry later": clients read -1 as a system error.
-            OpError::Store(s) if s.is_transient() => {
-                tracing::warn!(error = %s, "storage unavailable");
-                Refusal::system()
-            }
             OpError::Store(s) => {
-                tracing::error!(error = %s, "storage failed");
+                crate::app::log_storage_failure(&s, "a Procard request");
                 Refusal::system()
             }
         }
