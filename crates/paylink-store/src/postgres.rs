@@ -4,7 +4,6 @@ use crate::sql::{Decode, Exec, Row, Value};
 use crate::StoreError;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Column, Executor, PgConnection, Row as _, TypeInfo};
-use std::collections::HashSet;
 use std::sync::Arc;
 
 impl From<sqlx::Error> for StoreError {
@@ -34,221 +33,13 @@ impl From<sqlx::Error> for StoreError {
 /// A writer's connection, to the node that accepts writes.
 pub(crate) async fn connect_writer(
     primary: &crate::primary::Primary,
-) -> Result<PgWriter, StoreError> {
+) -> Result<PgConnection, StoreError> {
     let mut conn = primary.connect().await?;
     conn.execute("SET synchronous_commit = on").await?;
     // The server logs the text of a failed statement, which for a batch's script holds its
     // values. Only a superuser may turn that off here; otherwise see docs/operations.md.
     let _ = conn.execute("SET log_min_error_statement = panic").await;
-    Ok(PgWriter {
-        conn,
-        prepared: HashSet::new(),
-        unsure: Vec::new(),
-    })
-}
-
-/// A writer's connection. A batch's script names its statements: each shape is prepared once on
-/// the connection (`PREPARE`, with the types the values are bound with) and run with its
-/// values written in (`EXECUTE`), so that PostgreSQL parses, analyses and plans it once per
-/// connection rather than once per batch (a quarter of its CPU in a payment run, by perf).
-pub(crate) struct PgWriter {
-    conn: PgConnection,
-    /// The statements prepared on this connection, by name.
-    prepared: HashSet<String>,
-    /// Prepared by a script that then failed (`PREPARE` is not undone by a rollback, and the
-    /// failure may have come first): looked up before the next script.
-    unsure: Vec<String>,
-}
-
-/// Most statement shapes a writer's connection keeps prepared; past it, new shapes are sent
-/// with their values written in, as before. The shapes are the code's statements and the
-/// chunk sizes of multi-row inserts: a few hundred at most.
-const MAX_PREPARED: usize = 2_000;
-
-impl PgWriter {
-    #[cfg(feature = "test-support")]
-    pub(crate) async fn close(self) {
-        let _ = sqlx::Connection::close(self.conn).await;
-    }
-
-    /// The statement's name on this connection and its `PREPARE`, if it is not prepared yet.
-    fn name_of(&self, sql: &str, args: &[Value]) -> (String, Option<String>) {
-        use std::hash::{Hash, Hasher};
-        let types: Vec<&str> = args.iter().map(pg_type).collect();
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (sql, &types).hash(&mut h);
-        let name = format!("pl_{:016x}", h.finish());
-        if self.prepared.contains(&name) {
-            return (name, None);
-        }
-        let prepare = format!("PREPARE {name} ({}) AS {sql}", types.join(", "));
-        (name, Some(prepare))
-    }
-
-    /// The statements with their values written in, as one script; one at a time, bound,
-    /// where they cannot be written so.
-    async fn exec_inlined(
-        &mut self,
-        statements: &[(&str, &[Value])],
-    ) -> Result<Vec<u64>, StoreError> {
-        let mut script = String::new();
-        for (sql, args) in statements {
-            if !inline(sql, args, &mut script) {
-                return crate::sql::exec_each(&mut self.conn, statements).await;
-            }
-            script.push_str(";\n");
-        }
-        if statements.is_empty() {
-            return Ok(Vec::new());
-        }
-        use futures_util::StreamExt;
-        let mut results = sqlx::raw_sql(&script).execute_many(&mut self.conn);
-        let mut changed = Vec::with_capacity(statements.len());
-        while let Some(result) = results.next().await {
-            changed.push(result?.rows_affected());
-        }
-        if changed.len() != statements.len() {
-            return Err(StoreError::Database(format!(
-                "a script of {} statements answered {}",
-                statements.len(),
-                changed.len()
-            )));
-        }
-        Ok(changed)
-    }
-
-    /// Forgets the names of `unsure` that the server does not have.
-    async fn settle_unsure(&mut self) -> Result<(), StoreError> {
-        if self.unsure.is_empty() {
-            return Ok(());
-        }
-        let there: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pg_prepared_statements WHERE name LIKE 'pl\\_%'")
-                .fetch_all(&mut self.conn)
-                .await?;
-        for name in self.unsure.drain(..) {
-            if there.contains(&name) {
-                self.prepared.insert(name);
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The type a value is bound with (what `bound` gives sqlx).
-fn pg_type(v: &Value) -> &'static str {
-    match v {
-        Value::Int(_) | Value::NullInt => "int8",
-        Value::Text(_) | Value::NullText => "text",
-    }
-}
-
-/// Whether PostgreSQL can `PREPARE` the statement.
-fn preparable(sql: &str) -> bool {
-    let head = sql.trim_start();
-    ["INSERT", "UPDATE", "DELETE", "SELECT", "WITH"]
-        .iter()
-        .any(|k| head.len() >= k.len() && head[..k.len()].eq_ignore_ascii_case(k))
-}
-
-impl Exec for PgWriter {
-    fn backend(&self) -> crate::Backend {
-        crate::Backend::Postgres
-    }
-
-    fn begin_sql(&self) -> &'static str {
-        "BEGIN"
-    }
-
-    fn coalesces_inserts(&self) -> bool {
-        true
-    }
-
-    async fn exec(&mut self, sql: &str, args: &[Value]) -> Result<u64, StoreError> {
-        self.conn.exec(sql, args).await
-    }
-
-    async fn exec_all(&mut self, statements: &[(&str, &[Value])]) -> Result<Vec<u64>, StoreError> {
-        self.settle_unsure().await?;
-        let mut script = String::new();
-        // Per result of the script: the statement it answers for (`None`: a PREPARE).
-        let mut answers: Vec<Option<usize>> = Vec::with_capacity(statements.len());
-        let mut new = Vec::new();
-        for (i, (sql, args)) in statements.iter().enumerate() {
-            let (name, prepare) = self.name_of(sql, args);
-            let named = preparable(sql)
-                && (prepare.is_none() || self.prepared.len() + new.len() < MAX_PREPARED);
-            if named {
-                if let Some(prepare) = prepare.filter(|_| !new.contains(&name)) {
-                    script.push_str(&prepare);
-                    script.push_str(";\n");
-                    answers.push(None);
-                    new.push(name.clone());
-                }
-                script.push_str("EXECUTE ");
-                script.push_str(&name);
-                if !args.is_empty() {
-                    script.push('(');
-                    for (k, v) in args.iter().enumerate() {
-                        if k > 0 {
-                            script.push_str(", ");
-                        }
-                        if !literal(v, &mut script) {
-                            return self.exec_inlined(statements).await;
-                        }
-                    }
-                    script.push(')');
-                }
-            } else if !inline(sql, args, &mut script) {
-                return self.exec_inlined(statements).await;
-            }
-            script.push_str(";\n");
-            answers.push(Some(i));
-        }
-        if statements.is_empty() {
-            return Ok(Vec::new());
-        }
-        use futures_util::StreamExt;
-        let mut changed = vec![0; statements.len()];
-        let mut answered = 0;
-        let outcome = async {
-            let mut results = sqlx::raw_sql(&script).execute_many(&mut self.conn);
-            while let Some(result) = results.next().await {
-                let rows = result?.rows_affected();
-                if let Some(Some(i)) = answers.get(answered) {
-                    changed[*i] = rows;
-                }
-                answered += 1;
-            }
-            Ok::<_, StoreError>(())
-        }
-        .await;
-        if let Err(e) = outcome {
-            self.unsure.extend(new);
-            return Err(e);
-        }
-        self.prepared.extend(new);
-        if answered != answers.len() {
-            return Err(StoreError::Database(format!(
-                "a script of {} statements answered {answered}",
-                answers.len()
-            )));
-        }
-        Ok(changed)
-    }
-
-    async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
-        self.conn.batch(sql).await
-    }
-
-    async fn query<T: Send>(
-        &mut self,
-        sql: &str,
-        args: &[Value],
-        decode: Decode<T>,
-    ) -> Result<Vec<T>, StoreError> {
-        self.conn.query(sql, args, decode).await
-    }
+    Ok(conn)
 }
 
 fn bound<'q>(sql: &'q str, args: &[Value]) -> sqlx::query::Query<'q, sqlx::Postgres, PgArguments> {
@@ -320,6 +111,33 @@ impl Exec for PgConnection {
         Ok(bound(sql, args).execute(&mut *self).await?.rows_affected())
     }
 
+    async fn exec_all(&mut self, statements: &[(&str, &[Value])]) -> Result<Vec<u64>, StoreError> {
+        let mut script = String::new();
+        for (sql, args) in statements {
+            if !inline(sql, args, &mut script) {
+                return crate::sql::exec_each(self, statements).await;
+            }
+            script.push_str(";\n");
+        }
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        use futures_util::StreamExt;
+        let mut results = sqlx::raw_sql(&script).execute_many(&mut *self);
+        let mut changed = Vec::with_capacity(statements.len());
+        while let Some(result) = results.next().await {
+            changed.push(result?.rows_affected());
+        }
+        if changed.len() != statements.len() {
+            return Err(StoreError::Database(format!(
+                "a script of {} statements answered {}",
+                statements.len(),
+                changed.len()
+            )));
+        }
+        Ok(changed)
+    }
+
     async fn batch(&mut self, sql: &str) -> Result<(), StoreError> {
         // Without arguments sqlx uses the simple protocol, which takes several statements.
         Executor::execute(&mut *self, sql).await?;
@@ -382,8 +200,29 @@ fn inline(sql: &str, args: &[Value], out: &mut String) -> bool {
                     return false;
                 };
                 out.push_str(&sql[copied..i]);
-                if !literal(value, out) {
-                    return false;
+                match value {
+                    Value::Int(v) => {
+                        out.push('\'');
+                        out.push_str(&v.to_string());
+                        out.push_str("'::int8");
+                    }
+                    Value::NullInt => out.push_str("NULL::int8"),
+                    Value::NullText => out.push_str("NULL::text"),
+                    Value::Text(t) => {
+                        if t.contains('\0') {
+                            return false;
+                        }
+                        // E'' takes backslash escapes whatever standard_conforming_strings is.
+                        out.push_str("E'");
+                        for ch in t.chars() {
+                            match ch {
+                                '\'' => out.push_str("''"),
+                                '\\' => out.push_str("\\\\"),
+                                ch => out.push(ch),
+                            }
+                        }
+                        out.push_str("'::text");
+                    }
                 }
                 copied = end;
             }
@@ -391,36 +230,6 @@ fn inline(sql: &str, args: &[Value], out: &mut String) -> bool {
         }
     }
     out.push_str(&sql[copied..]);
-    true
-}
-
-/// Appends `value` as a literal of the type it is bound with; false for a text with a NUL (it
-/// would end the protocol's query string).
-fn literal(value: &Value, out: &mut String) -> bool {
-    match value {
-        Value::Int(v) => {
-            out.push('\'');
-            out.push_str(&v.to_string());
-            out.push_str("'::int8");
-        }
-        Value::NullInt => out.push_str("NULL::int8"),
-        Value::NullText => out.push_str("NULL::text"),
-        Value::Text(t) => {
-            if t.contains('\0') {
-                return false;
-            }
-            // E'' takes backslash escapes whatever standard_conforming_strings is.
-            out.push_str("E'");
-            for ch in t.chars() {
-                match ch {
-                    '\'' => out.push_str("''"),
-                    '\\' => out.push_str("\\\\"),
-                    ch => out.push(ch),
-                }
-            }
-            out.push_str("'::text");
-        }
-    }
     true
 }
 
@@ -461,11 +270,11 @@ mod tests {
     #[tokio::test]
     async fn a_script_stores_values_exactly_as_sent() {
         use crate::sql::Exec;
+        use sqlx::Connection;
         let Ok(url) = std::env::var("PAYLINK_TEST_DATABASE_URL") else {
             return;
         };
-        let primary = crate::primary::Primary::parse(&url).unwrap();
-        let mut conn = super::connect_writer(&primary).await.unwrap();
+        let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
         conn.batch("CREATE TEMP TABLE script_values (n BIGINT PRIMARY KEY, s TEXT)")
             .await
             .unwrap();
@@ -538,69 +347,5 @@ mod tests {
             inlined("SELECT 'é', $1", &[Value::Text("ж".into())]).as_deref(),
             Some("SELECT 'é', E'ж'::text")
         );
-    }
-
-    /// PostgreSQL only: a writer's statements are prepared once per connection and run by name;
-    /// a script that fails after preparing leaves the writer neither preparing them twice nor
-    /// running what it never prepared.
-    #[tokio::test]
-    async fn statements_are_prepared_once_and_a_failed_script_leaves_no_doubt() {
-        use crate::sql::Exec;
-        use crate::testing::TestDatabase;
-        use crate::StoreError;
-        let db = TestDatabase::new().await;
-        if !db.is_postgres() {
-            eprintln!("skipped: prepared statements are PostgreSQL's (PAYLINK_TEST_DATABASE_URL)");
-            return;
-        }
-        let primary = crate::primary::Primary::parse(&db.url).unwrap();
-        let mut w = super::connect_writer(&primary).await.unwrap();
-        w.batch("CREATE TEMP TABLE t (id int8 PRIMARY KEY, name text)")
-            .await
-            .unwrap();
-        let ins = "INSERT INTO t (id, name) VALUES ($1, $2)";
-        let upd = "UPDATE t SET name = $2 WHERE id = $1";
-        let text = "o'clock \\ $1 ' OR 1=1 --";
-        let one: [Value; 2] = [Value::Int(1), Value::Text("a".into())];
-        let two: [Value; 2] = [Value::Int(2), Value::NullText];
-        assert_eq!(
-            w.exec_all(&[(ins, &one), (ins, &two)]).await.unwrap(),
-            [1, 1]
-        );
-        assert_eq!(w.prepared.len(), 1, "one shape, prepared once");
-
-        // The update's shape is prepared, then the duplicate key fails the script.
-        let renamed: [Value; 2] = [Value::Int(1), Value::Text(text.into())];
-        let failed = w.exec_all(&[(upd, &renamed), (ins, &two)]).await;
-        assert!(matches!(failed, Err(StoreError::Conflict(_))), "{failed:?}");
-        assert_eq!(w.unsure.len(), 1);
-
-        // The next script finds it on the server and runs it by name; nothing else changed.
-        let missing: [Value; 2] = [Value::Int(3), Value::Text("y".into())];
-        assert_eq!(
-            w.exec_all(&[(upd, &renamed), (upd, &missing)])
-                .await
-                .unwrap(),
-            [1, 0]
-        );
-        assert!(w.unsure.is_empty());
-        assert_eq!(w.prepared.len(), 2);
-        let rows = w
-            .query("SELECT id, name FROM t ORDER BY id", &[], |r| {
-                Ok((r.i64("id")?, r.opt_text("name")?))
-            })
-            .await
-            .unwrap();
-        assert_eq!(rows, [(1, Some(text.to_string())), (2, None)]);
-        let on_server = w
-            .query(
-                "SELECT count(*) AS n FROM pg_prepared_statements WHERE name LIKE 'pl\\_%'",
-                &[],
-                |r| r.i64("n"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(on_server, [2]);
-        w.close().await;
     }
 }

@@ -88,7 +88,7 @@ pub async fn older_database(url: &str, version: i64, sql: &str) -> Result<(), cr
         let mut conn = crate::postgres::connect_writer(&primary).await?;
         crate::migrate::run_to(&mut conn, 0, None, version).await?;
         conn.batch(sql).await?;
-        conn.close().await;
+        let _ = sqlx::Connection::close(conn).await;
         Ok(())
     }
 }

@@ -11,9 +11,7 @@
 //! as one script (`Exec::exec_all`): the plans' statements in order, their plain inserts as
 //! multi-row statements at the end, and their balance changes added up in memory against the
 //! rows the batch locked and read, each row written once. A batch then takes BEGIN, a round
-//! trip per balance row it locks, the script and COMMIT, whatever its size. The script runs each
-//! statement shape by name (`EXECUTE`), prepared once per connection (`postgres::PgWriter`), so
-//! that PostgreSQL does not parse and plan it again every batch. The replay runs every
+//! trip per balance row it locks, the script and COMMIT, whatever its size. The replay runs every
 //! statement as written, so the script only has to agree with it when nothing fails.
 
 use crate::sql::{Exec, Statement, Value};
