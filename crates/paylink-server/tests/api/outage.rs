@@ -24,6 +24,14 @@ fn skipped(db: &TestDatabase) -> bool {
     !db.is_postgres()
 }
 
+/// A page (the payer's, or the web app's) that says the service is out for a moment: 503, and
+/// words that ask to try again.
+#[track_caller]
+fn asks_to_try_again(status: u16, text: &str) {
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("Please try again"), "{text}");
+}
+
 /// What each surface needs, made while the database is there.
 struct Callers {
     bill: String,
@@ -110,15 +118,9 @@ async fn with_the_database_gone_every_surface_asks_for_a_retry_and_serves_again_
     procard::refused(&listed, -1);
     // The payer's page and the merchant's web app: 503 pages that say to try again.
     let page = checkout_pages::get(&app.url(&format!("/transfer/{}", c.bill)), "en").await;
-    assert_eq!(page.status, 503, "{}", page.text);
-    assert!(page.text.contains("Please try again"), "{}", page.text);
+    asks_to_try_again(page.status, &page.text);
     let (_, signed_in) = web::sign_in(&app, "nobody@example.com", web::PASSWORD).await;
-    assert_eq!(signed_in.status, 503, "{}", signed_in.text);
-    assert!(
-        signed_in.text.contains("Please try again"),
-        "{}",
-        signed_in.text
-    );
+    asks_to_try_again(signed_in.status, &signed_in.text);
 
     // Back: every surface serves again, with no restart.
     relay.up();
@@ -176,15 +178,9 @@ async fn writes_that_wait_for_a_primary_past_the_deadline_are_answered_in_each_s
     procard::refused(&made, -1);
     // The payment page writes its one-time form token before it shows the form.
     let page = checkout_pages::get(&app.url(&format!("/transfer/{}", c.bill)), "en").await;
-    assert_eq!(page.status, 503, "{}", page.text);
-    assert!(page.text.contains("Please try again"), "{}", page.text);
+    asks_to_try_again(page.status, &page.text);
     let (_, signed_up) = web::sign_up(&app, "late@example.com", web::PASSWORD, "Late shop").await;
-    assert_eq!(signed_up.status, 503, "{}", signed_up.text);
-    assert!(
-        signed_up.text.contains("Please try again"),
-        "{}",
-        signed_up.text
-    );
+    asks_to_try_again(signed_up.status, &signed_up.text);
 
     // A node takes writes again: they go through, with no restart.
     app.db.set_read_only(false).await;
