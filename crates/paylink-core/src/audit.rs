@@ -18,6 +18,8 @@ pub enum Role {
     Support,
     /// The command line on the instance's host: everything.
     Cli,
+    /// paylink's own workers, carrying out an operator's earlier decision.
+    System,
 }
 
 impl Role {
@@ -26,6 +28,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Support => "support",
             Role::Cli => "cli",
+            Role::System => "system",
         }
     }
 
@@ -70,6 +73,15 @@ impl Actor {
         Actor {
             name: format!("cli@{user}"),
             role: Role::Cli,
+            address: String::new(),
+        }
+    }
+
+    /// A worker of this instance (`paylink@<task>`), acting on what an operator decided.
+    pub fn system(task: &str) -> Actor {
+        Actor {
+            name: format!("paylink@{task}"),
+            role: Role::System,
             address: String::new(),
         }
     }

@@ -72,6 +72,8 @@ pub enum Guard {
     CodeUsed,
     /// The saved money rules changed since they were read.
     RulesChanged,
+    /// An operator change would leave no admin who can sign in.
+    LastAdmin,
 }
 
 impl Guard {
@@ -114,6 +116,7 @@ impl Guard {
             Guard::DisputeMoved => "dispute_moved",
             Guard::CodeUsed => "code_used",
             Guard::RulesChanged => "rules_changed",
+            Guard::LastAdmin => "last_admin",
         }
     }
 
@@ -169,6 +172,12 @@ impl Guard {
                 field: "dispute",
                 kind: Rule::Refused {
                     reason: "the dispute changed meanwhile".into(),
+                },
+            }),
+            Guard::LastAdmin => Some(DomainError::Invalid {
+                field: "operator",
+                kind: Rule::Refused {
+                    reason: "the last admin cannot be demoted or disabled".into(),
                 },
             }),
         }

@@ -467,17 +467,23 @@ pub enum Write {
         from: DisputeStatus,
         to: DisputeStatus,
     },
-    /// An operator's decision on a dispute (refund, reject, chargeback later), recorded once.
-    /// Guard: no decision yet ([`Guard::DisputeMoved`]).
+    /// An operator's decision on a dispute (refund, reject, chargeback later), recorded once,
+    /// with the refund a refund decision made (its answer is the payer's). Guard: no decision
+    /// yet ([`Guard::DisputeMoved`]).
     DecideDispute {
         dispute_id: DisputeId,
         decision: DisputeDecision,
+        refund_id: Option<RefundId>,
         now: Millis,
     },
-    /// A dispute closed by a refund decision whose refund the acquirer refused: open again
-    /// (answered), without a decision, so that an operator decides anew.
-    ReopenDispute {
+    /// The acquirer's answer to a dispute's refund, taken once, whoever records it (the
+    /// operator's request or, after a crash, the money worker). A `refused` refund opens the
+    /// dispute again (answered), without a decision, so that an operator decides anew. Guard:
+    /// the dispute still waits for `refund_id` ([`Guard::DisputeMoved`]).
+    AnswerDisputeRefund {
         dispute_id: DisputeId,
+        refund_id: RefundId,
+        refused: bool,
         now: Millis,
     },
     /// A line of the audit log; the log is append-only.
@@ -502,8 +508,9 @@ pub enum Write {
         account_id: AccountId,
         step: i64,
     },
-    /// An operator's role, or their access ended (`disabled`) or given back. Guard: the
-    /// operator exists ([`Guard::AccountNotFound`]).
+    /// An operator's role, or their access ended (`disabled`) or given back. Guards: the
+    /// operator exists ([`Guard::AccountNotFound`]); an admin who can sign in is demoted or
+    /// disabled only while another remains ([`Guard::LastAdmin`]).
     SetOperator {
         account_id: AccountId,
         role: String,

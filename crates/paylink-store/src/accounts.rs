@@ -133,18 +133,42 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             role,
             disabled,
             now,
-        } => out.push(Statement::guarded(
-            "UPDATE web_accounts SET role = $2, updated_at = $3,
-                 disabled_at = CASE WHEN $4 = 0 THEN NULL ELSE COALESCE(disabled_at, $3) END
-             WHERE id = $1 AND kind = 'operator'",
-            vec![
-                account_id.as_str().into(),
-                role.as_str().into(),
-                (*now).into(),
-                (*disabled).into(),
-            ],
-            Guard::AccountNotFound,
-        )),
+        } => {
+            // Two admins demoting each other at once would each see the other still an admin
+            // (PostgreSQL reads committed rows): every operator change first locks one row,
+            // so they take turns, and each checks the admins as the one before left them.
+            out.push(Statement::new(
+                "INSERT INTO instance_settings (name, value) VALUES ('operators', '')
+                 ON CONFLICT (name) DO UPDATE SET value = instance_settings.value",
+                vec![],
+            ));
+            out.push(Statement::guarded(
+                "UPDATE instance_settings SET value = value WHERE name = 'operators'
+                 AND (($2 = 'admin' AND $3 = 0)
+                      OR NOT EXISTS (SELECT 1 FROM web_accounts WHERE id = $1
+                          AND kind = 'operator' AND role = 'admin' AND disabled_at IS NULL)
+                      OR EXISTS (SELECT 1 FROM web_accounts WHERE id <> $1
+                          AND kind = 'operator' AND role = 'admin' AND disabled_at IS NULL))",
+                vec![
+                    account_id.as_str().into(),
+                    role.as_str().into(),
+                    (*disabled).into(),
+                ],
+                Guard::LastAdmin,
+            ));
+            out.push(Statement::guarded(
+                "UPDATE web_accounts SET role = $2, updated_at = $3,
+                     disabled_at = CASE WHEN $4 = 0 THEN NULL ELSE COALESCE(disabled_at, $3) END
+                 WHERE id = $1 AND kind = 'operator'",
+                vec![
+                    account_id.as_str().into(),
+                    role.as_str().into(),
+                    (*now).into(),
+                    (*disabled).into(),
+                ],
+                Guard::AccountNotFound,
+            ));
+        }
         other => unreachable!("not an account write: {other:?}"),
     }
 }

@@ -5,7 +5,7 @@ use crate::sql::{Columns, Statement};
 use crate::{Store, StoreError};
 use paylink_core::dispute::{Author, Dispute, DisputeDecision, DisputeMessage, DisputeStatus};
 use paylink_core::guard::Guard;
-use paylink_core::id::{DisputeId, MerchantId, PaymentId};
+use paylink_core::id::{DisputeId, MerchantId, PaymentId, RefundId};
 use paylink_core::money::Currency;
 use paylink_core::plan::Write;
 use paylink_core::time::Millis;
@@ -16,7 +16,7 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         Write::AddDisputeMessage { message, .. } => {
             Some(("disputes", message.dispute_id.to_string()))
         }
-        Write::DecideDispute { dispute_id, .. } | Write::ReopenDispute { dispute_id, .. } => {
+        Write::DecideDispute { dispute_id, .. } | Write::AnswerDisputeRefund { dispute_id, .. } => {
             Some(("disputes", dispute_id.to_string()))
         }
         _ => None,
@@ -66,21 +66,36 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::DecideDispute {
             dispute_id,
             decision,
+            refund_id,
             now,
         } => out.push(Statement::guarded(
-            "UPDATE disputes SET decision = $2, updated_at = $3 WHERE id = $1 AND decision IS NULL",
+            "UPDATE disputes SET decision = $2, refund_id = $4, updated_at = $3
+             WHERE id = $1 AND decision IS NULL",
             vec![
                 dispute_id.as_str().into(),
                 decision.as_str().into(),
                 (*now).into(),
+                refund_id.as_ref().map(|r| r.as_str()).into(),
             ],
             Guard::DisputeMoved,
         )),
-        // Not guarded: it is part of recording the acquirer's answer, which must not fail.
-        Write::ReopenDispute { dispute_id, now } => out.push(Statement::new(
-            "UPDATE disputes SET status = 'answered', decision = NULL, updated_at = $2
-             WHERE id = $1 AND status = 'closed' AND decision = 'refund'",
-            vec![dispute_id.as_str().into(), (*now).into()],
+        Write::AnswerDisputeRefund {
+            dispute_id,
+            refund_id,
+            refused,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE disputes SET refund_id = NULL, updated_at = $3,
+                 status = CASE WHEN $4 = 0 THEN status ELSE 'answered' END,
+                 decision = CASE WHEN $4 = 0 THEN decision ELSE NULL END
+             WHERE id = $1 AND refund_id = $2",
+            vec![
+                dispute_id.as_str().into(),
+                refund_id.as_str().into(),
+                (*now).into(),
+                (*refused).into(),
+            ],
+            Guard::DisputeMoved,
         )),
         other => unreachable!("not a dispute write: {other:?}"),
     }
@@ -172,6 +187,13 @@ impl Store {
     pub async fn dispute(&self, id: &DisputeId) -> Result<Option<Dispute>, StoreError> {
         let sql = sql_once!("SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1");
         self.fetch_one(sql, &[id.as_str().into()], dispute).await
+    }
+
+    /// The dispute whose refund decision made `refund`, while its answer is not recorded.
+    pub async fn dispute_awaiting(&self, refund: &RefundId) -> Result<Option<Dispute>, StoreError> {
+        let sql = sql_once!("SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.refund_id = $1");
+        self.fetch_one(sql, &[refund.as_str().into()], dispute)
+            .await
     }
 
     /// A dispute of `merchant`'s; another merchant's reads as missing.

@@ -111,7 +111,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             w @ (Write::InsertDispute(_)
             | Write::AddDisputeMessage { .. }
             | Write::DecideDispute { .. }
-            | Write::ReopenDispute { .. }) => crate::disputes::lock(w),
+            | Write::AnswerDisputeRefund { .. }) => crate::disputes::lock(w),
             Write::Audit(_) => None,
             Write::SetMoneyRules { .. } => Some(("instance_settings", "money_rules".to_string())),
             card_api => crate::issuing::lock(card_api),
@@ -148,6 +148,8 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
                     format!("{merchant_id}:{period}:{}", currency.code()),
                 )
             })),
+            // The row every operator change takes turns on (see `accounts::push`).
+            Write::SetOperator { .. } => locks.push(("instance_settings", "operators".to_string())),
             _ => {}
         }
     }
@@ -858,7 +860,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         w @ (Write::InsertDispute(_)
         | Write::AddDisputeMessage { .. }
         | Write::DecideDispute { .. }
-        | Write::ReopenDispute { .. }) => crate::disputes::push(out, w),
+        | Write::AnswerDisputeRefund { .. }) => crate::disputes::push(out, w),
         Write::Audit(entry) => crate::console::push_audit(out, entry),
         Write::SetMoneyRules {
             text: Some(text),

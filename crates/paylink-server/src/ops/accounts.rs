@@ -38,6 +38,15 @@ pub struct Mailer<'a> {
 }
 
 impl Mailer<'_> {
+    /// The instance's mailer: its gateway, its public address, its sealing key.
+    pub fn of(st: &crate::state::AppState) -> Mailer<'_> {
+        Mailer {
+            gateway: st.settings.web.mail_url.as_deref(),
+            public_url: &st.settings.public_url,
+            seal: &st.keys.seal,
+        }
+    }
+
     /// An email to `to`, its text sealed: the outbox keeps no link in the clear.
     pub(crate) fn notice(&self, to: &str, subject: &str, text: String, now: Millis) -> Write {
         let subject_id = random_base62(&mut rand::thread_rng(), 16);

@@ -12,7 +12,7 @@ use paylink_core::dispute::{
     check_text, Author, Dispute, DisputeDecision, DisputeMessage, DisputeStatus,
 };
 use paylink_core::error::Rule;
-use paylink_core::id::{DisputeId, MerchantId, PaymentId};
+use paylink_core::id::{DisputeId, MerchantId, PaymentId, RefundId};
 use paylink_core::money::{format_fixed, parse_minor};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::refund::{Refund, RefundStatus};
@@ -348,13 +348,14 @@ pub async fn reply(
 /// and is taken once (of two operators deciding at once, one wins). Refunds move money:
 /// admins only; support may reject or point the payer to a chargeback.
 ///
-/// A refund returns what is left of the charge from the merchant's balance. The decision, the
-/// closing message and the audit line go into the plan that takes the refund's money, so of two
-/// operators only one refunds; the payer's email goes with the acquirer's answer. Should the
-/// acquirer refuse the refund, the same plan that gives the money back opens the dispute again
-/// without a decision (audited as `dispute.refund_failed`) and the operator is told
-/// ([`DomainError::TransactionRejected`]). A refund the acquirer has not answered yet is left
-/// to the money worker, which asks again; the dispute stays closed with its decision.
+/// A refund returns what is left of the charge from the merchant's balance. The decision (with
+/// the refund it made), the closing message and the audit line go into the plan that takes the
+/// refund's money, so of two operators only one refunds; the payer's email goes with the
+/// acquirer's answer. Should the acquirer refuse the refund, the same plan that gives the money
+/// back opens the dispute again without a decision (audited as `dispute.refund_failed`) and the
+/// operator is told ([`DomainError::TransactionRejected`]). A refund whose asker died before
+/// the answer is asked again by the money worker, which tells the payer (or opens the dispute
+/// again) in the same way: the answer is the dispute's once, whoever records it.
 pub async fn decide(
     st: &AppState,
     mailer: &Mailer<'_>,
@@ -370,18 +371,8 @@ pub async fn decide(
     })?;
     let text = check_text(text)?;
     dispute.reply(Author::Operator)?;
-    let mail = mailer.notice(
-        &dispute.email,
-        &format!("Decision on your request {}", dispute.id),
-        format!("{text}\n\n(Reference {}.)", dispute.id),
-        now,
-    );
-    let decided = vec![
-        Write::DecideDispute {
-            dispute_id: dispute.id.clone(),
-            decision,
-            now,
-        },
+    let mail = decision_mail(mailer, dispute, &text, now);
+    let closed = vec![
         Write::AddDisputeMessage {
             message: DisputeMessage {
                 dispute_id: dispute.id.clone(),
@@ -412,21 +403,11 @@ pub async fn decide(
                 .await?
                 .ok_or(DomainError::PaymentNotFound)?;
             let seal = WithRefund {
-                decided,
+                dispute: dispute.id.clone(),
+                closed,
                 mail,
-                reopen: vec![
-                    Write::ReopenDispute {
-                        dispute_id: dispute.id.clone(),
-                        now,
-                    },
-                    Write::Audit(actor.record(
-                        "dispute.refund_failed",
-                        dispute.id.as_str(),
-                        "closed: refund",
-                        "answered: the acquirer refused the refund",
-                        now,
-                    )),
-                ],
+                actor: actor.clone(),
+                now,
             };
             let refund = crate::ops::refunds::create(st, &payment, None, &seal).await?;
             if refund.status == RefundStatus::Fail {
@@ -434,7 +415,13 @@ pub async fn decide(
             }
         }
         DisputeDecision::Reject | DisputeDecision::Chargeback => {
-            let mut writes = decided;
+            let mut writes = vec![Write::DecideDispute {
+                dispute_id: dispute.id.clone(),
+                decision,
+                refund_id: None,
+                now,
+            }];
+            writes.extend(closed);
             writes.push(mail);
             st.store.apply(Plan { writes }).await.map_err(|e| match e {
                 StoreError::GuardFailed(g) => OpError::refused(g),
@@ -445,28 +432,93 @@ pub async fn decide(
     Ok(())
 }
 
+fn decision_mail(mailer: &Mailer<'_>, dispute: &Dispute, text: &str, now: Millis) -> Write {
+    mailer.notice(
+        &dispute.email,
+        &format!("Decision on your request {}", dispute.id),
+        format!("{text}\n\n(Reference {}.)", dispute.id),
+        now,
+    )
+}
+
 /// Puts a dispute's refund decision into the refund's plans: the decision with the plan that
-/// takes the money, the payer's email (or the dispute opened again) with the acquirer's answer.
+/// takes the money, and with the acquirer's answer the payer's email or the dispute opened
+/// again, taken once ([`Write::AnswerDisputeRefund`]).
 struct WithRefund {
-    decided: Vec<Write>,
+    dispute: DisputeId,
+    /// The closing message and the decision's audit line.
+    closed: Vec<Write>,
     mail: Write,
-    reopen: Vec<Write>,
+    /// Who a refused refund's reopening is recorded for.
+    actor: Actor,
+    now: Millis,
 }
 
 impl Seal<Refund> for WithRefund {
     fn answer(&self, _: &Refund) -> Vec<Write> {
         Vec::new()
     }
-    fn bind(&self, _: &str) -> Vec<Write> {
-        self.decided.clone()
+    fn bind(&self, reference: &str) -> Vec<Write> {
+        let mut writes = vec![Write::DecideDispute {
+            dispute_id: self.dispute.clone(),
+            decision: DisputeDecision::Refund,
+            refund_id: Some(RefundId::from_trusted(reference.to_string())),
+            now: self.now,
+        }];
+        writes.extend(self.closed.iter().cloned());
+        writes
     }
     fn answer_later(&self, refund: &Refund) -> Vec<Write> {
+        let answered = |refused| Write::AnswerDisputeRefund {
+            dispute_id: self.dispute.clone(),
+            refund_id: refund.id.clone(),
+            refused,
+            now: self.now,
+        };
         match refund.status {
-            RefundStatus::Success => vec![self.mail.clone()],
-            RefundStatus::Fail => self.reopen.clone(),
+            RefundStatus::Success => vec![answered(false), self.mail.clone()],
+            RefundStatus::Fail => vec![
+                answered(true),
+                Write::Audit(self.actor.record(
+                    "dispute.refund_failed",
+                    self.dispute.as_str(),
+                    "closed: refund",
+                    "answered: the acquirer refused the refund",
+                    self.now,
+                )),
+            ],
             RefundStatus::Process => Vec::new(),
         }
     }
+}
+
+/// What the money worker records with the answer to a refund it asked again: for a refund a
+/// dispute's decision made, the payer's email (the decision's text) or the dispute opened
+/// again; for any other, nothing.
+pub(crate) async fn refund_seal(
+    st: &AppState,
+    refund: &Refund,
+) -> Result<Option<Box<dyn Seal<Refund>>>, StoreError> {
+    let Some(dispute) = st.store.dispute_awaiting(&refund.id).await? else {
+        return Ok(None);
+    };
+    let text = st
+        .store
+        .dispute_messages(&dispute.id)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|m| m.author == Author::Operator)
+        .map(|m| m.text)
+        .unwrap_or_default();
+    let now = st.now();
+    Ok(Some(Box::new(WithRefund {
+        mail: decision_mail(&Mailer::of(st), &dispute, &text, now),
+        dispute: dispute.id,
+        closed: Vec::new(),
+        actor: Actor::system("money-worker"),
+        now,
+    })))
 }
 
 /// Disputes for the console's queue: open and answered ones, oldest first (the deadline

@@ -85,7 +85,7 @@ pub async fn create(
 fn console_role(role: Role) -> Result<Role, DomainError> {
     match role {
         Role::Admin | Role::Support => Ok(role),
-        Role::Cli => Err(DomainError::Invalid {
+        Role::Cli | Role::System => Err(DomainError::Invalid {
             field: "role",
             kind: Rule::Unknown,
         }),
@@ -130,7 +130,8 @@ fn state(role: Option<&str>, disabled: bool) -> String {
 
 /// Changes an operator's role, or takes their access away (`disabled`: every session ends)
 /// or gives it back. The last admin who can sign in cannot be demoted or disabled: the
-/// console would have nobody to manage it (the CLI can always make another).
+/// console would have nobody to manage it (the CLI can always make another). That guard is
+/// in SQL ([`paylink_core::guard::Guard::LastAdmin`]), so two admins demoting each other at once cannot both win.
 pub async fn set_access(
     store: &Store,
     actor: &Actor,
@@ -142,25 +143,6 @@ pub async fn set_access(
     actor.require(Power::Admin)?;
     let role = console_role(role)?;
     let account = operator(store, id).await?;
-    let was_admin = role_of(&account) == Some(Role::Admin);
-    let stays_admin = role == Role::Admin && !disabled;
-    if was_admin && !stays_admin {
-        let admins = store
-            .operators()
-            .await?
-            .iter()
-            .filter(|a| role_of(a) == Some(Role::Admin))
-            .count();
-        if admins <= 1 {
-            return Err(DomainError::Invalid {
-                field: "operator",
-                kind: Rule::Refused {
-                    reason: "the last admin cannot be demoted or disabled".into(),
-                },
-            }
-            .into());
-        }
-    }
     let mut writes = vec![
         Write::SetOperator {
             account_id: account.id.clone(),

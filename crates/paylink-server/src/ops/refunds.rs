@@ -1,5 +1,6 @@
 //! Refunds, shared by every dialect: take the money (PROCESS), ask the acquirer, record its
-//! answer. A refund whose asker died is asked again by the money worker once its lease ends.
+//! answer. A refund whose asker died is asked again by the money worker once its lease ends
+//! (with what a dispute's decision records with the answer, see `disputes::refund_seal`).
 
 use crate::acquirer::RefundRequest;
 use crate::ops::idempotency::{self, NoSeal, Seal};
@@ -109,7 +110,11 @@ async fn ask(
                 .unwrap_or(done);
             let answer = seal.answer_later(&recorded);
             if !answer.is_empty() {
-                st.store.apply(Plan { writes: answer }).await?;
+                match st.store.apply(Plan { writes: answer }).await {
+                    // Told already, with the answer, by whoever recorded it.
+                    Err(StoreError::GuardFailed(g)) if !idempotency::lost(g) => {}
+                    other => other?,
+                }
             }
             Ok(recorded)
         }
@@ -133,7 +138,8 @@ pub async fn retry_stuck(st: &AppState) -> Result<usize, StoreError> {
             Err(e) => return Err(e),
         }
         if let Some(payment) = st.store.payment(&r.payment_id).await? {
-            ask(st, &r, &payment, &NoSeal).await?;
+            let seal = crate::ops::disputes::refund_seal(st, &r).await?;
+            ask(st, &r, &payment, seal.as_deref().unwrap_or(&NoSeal)).await?;
             done += 1;
         }
     }

@@ -232,11 +232,7 @@ pub async fn forgot_page(State(st): State<AppState>, v: Visitor) -> Response {
 }
 
 pub fn mailer(st: &AppState) -> Mailer<'_> {
-    Mailer {
-        gateway: st.settings.web.mail_url.as_deref(),
-        public_url: &st.settings.public_url,
-        seal: &st.keys.seal,
-    }
+    Mailer::of(st)
 }
 
 pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {

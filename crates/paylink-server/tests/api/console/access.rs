@@ -263,6 +263,64 @@ async fn the_last_admin_cannot_be_demoted_or_disabled() {
     assert_eq!(a.get("/admin/account").await.status, 200);
 }
 
+/// Two admins demoting each other at the same moment, round after round: one wins, and one
+/// admin always remains. On PostgreSQL the two plans may run in two writers at once, each
+/// seeing the other still an admin; the guard in SQL makes them take turns.
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let app = spawn_app().await;
+    let mut survivor = (admin(&app).await, "admin@ops.test".to_string());
+    for round in 0..8 {
+        let email = format!("admin{round}@ops.test");
+        let mut other = (operator(&app, &email, Role::Admin).await, email);
+        let ids = (
+            operator_id(&app, &survivor.1).await,
+            operator_id(&app, &other.1).await,
+        );
+        let csrf = (
+            survivor.0.get("/admin/operators").await.csrf(),
+            other.0.get("/admin/operators").await.csrf(),
+        );
+        let paths = (
+            format!("/admin/operators/{}", ids.1),
+            format!("/admin/operators/{}", ids.0),
+        );
+        let forms = (
+            [("csrf", csrf.0.as_str()), ("do", "support")],
+            [("csrf", csrf.1.as_str()), ("do", "support")],
+        );
+        let (by_survivor, by_other) = tokio::join!(
+            survivor.0.post(&paths.0, &forms.0),
+            other.0.post(&paths.1, &forms.1),
+        );
+        let won = [&by_survivor, &by_other].map(|p| p.status == 303);
+        assert_eq!(
+            won.iter().filter(|w| **w).count(),
+            1,
+            "round {round}: {by_survivor:?} {by_other:?}"
+        );
+        for lost in [&by_survivor, &by_other]
+            .into_iter()
+            .filter(|p| p.status != 303)
+        {
+            // Refused as the last admin, or, once demoted, as no admin at all.
+            assert!([422, 403].contains(&lost.status), "round {round}: {lost:?}");
+        }
+        let admins: Vec<String> = operators::list(&app.store)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|a| operators::role_of(a) == Some(Role::Admin))
+            .map(|a| a.email.clone())
+            .collect();
+        assert_eq!(admins.len(), 1, "round {round}: {admins:?}");
+        if won[1] {
+            std::mem::swap(&mut survivor, &mut other);
+        }
+        assert_eq!(admins[0], survivor.1, "round {round}");
+    }
+}
+
 #[tokio::test]
 async fn an_admin_creates_an_operator_whose_link_is_shown_once_and_emailed() {
     let app = spawn_app().await;

@@ -454,3 +454,114 @@ async fn a_refund_the_acquirer_refuses_opens_the_dispute_again() {
         Some(DisputeDecision::Reject)
     );
 }
+
+/// What an admin's refund decision leaves when its process dies after the refund took the
+/// money and before the acquirer answered: the decision with its refund, the closing message,
+/// the refund in PROCESS leased for a minute. Answers the refund's id.
+async fn decided_then_crashed(app: &TestApp, reference: &str, payment: &str, text: &str) -> String {
+    use paylink_core::dispute::{Author, DisputeMessage};
+    use paylink_core::plan::Write;
+    let payment = app
+        .store
+        .payment(&PaymentId::parse(payment).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let d = stored(app, reference).await;
+    let balance = app
+        .store
+        .balance(&payment.merchant_id, payment.account_currency)
+        .await
+        .unwrap();
+    let now = app.now();
+    let (refund, mut plan) = paylink_core::decide::refund::create(
+        &payment,
+        None,
+        balance,
+        paylink_core::id::RefundId::parse("Crashed002").unwrap(),
+        now + 60_000,
+        now,
+    )
+    .unwrap();
+    plan.writes.extend([
+        Write::DecideDispute {
+            dispute_id: d.id.clone(),
+            decision: DisputeDecision::Refund,
+            refund_id: Some(refund.id.clone()),
+            now,
+        },
+        Write::AddDisputeMessage {
+            message: DisputeMessage {
+                dispute_id: d.id.clone(),
+                author: Author::Operator,
+                text: text.to_string(),
+                created_at: now,
+            },
+            from: d.status,
+            to: DisputeStatus::Closed,
+        },
+    ]);
+    app.store.apply(plan).await.unwrap();
+    refund.id.to_string()
+}
+
+/// An admin's refund decision whose process died before the acquirer answered: once the
+/// refund's lease ends the money worker asks again, and the payer is told of the refund with
+/// the decision's text, once; a refund the acquirer refuses (card 0259) opens the dispute
+/// again instead, the money back, the log saying the worker found it so.
+#[tokio::test]
+async fn a_dispute_refund_whose_process_died_is_answered_to_the_payer_by_the_worker() {
+    for (card, refused) in [(CARD_OK, false), ("4000000000000259", true)] {
+        let app = spawn_app().await;
+        let payment = id_of(&app.pay_as(&app.merchant, "1000", card).await);
+        app.fund("1000").await;
+        let before = app.balance().await.available;
+        let reference = dispute(&app, &payment, "payer@mail.test", "Not me").await;
+        let text = "We refund the charge in full.";
+        let refund = decided_then_crashed(&app, &reference, &payment, text).await;
+        let told = || async {
+            mails_to(&app, "payer@mail.test")
+                .await
+                .into_iter()
+                .filter(|m| m.text.contains(text))
+                .count()
+        };
+        assert_eq!(app.balance().await.available, before - 1000_00, "{card}");
+        assert_eq!(told().await, 0, "{card}: not before the acquirer answers");
+
+        app.advance_ms(60_001);
+        let status = app.refund_answered(&refund).await;
+        let d = stored(&app, &reference).await;
+        if refused {
+            assert_eq!(status, json!("FAIL"));
+            assert_eq!(app.balance().await.available, before);
+            assert_eq!(refunded(&app, &payment).await, 0);
+            assert_eq!(
+                (d.status, d.decision),
+                (DisputeStatus::Answered, None),
+                "open again for a new decision"
+            );
+            assert_eq!(told().await, 0, "no refund to tell of");
+            let failed: Vec<_> = audited(&app, &reference)
+                .await
+                .into_iter()
+                .filter(|e| e.action == "dispute.refund_failed")
+                .collect();
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert_eq!(
+                (failed[0].actor.as_str(), failed[0].role.as_str()),
+                ("paylink@money-worker", "system")
+            );
+        } else {
+            assert_eq!(status, json!("SUCCESS"));
+            assert_eq!(refunded(&app, &payment).await, 1000_00);
+            assert_eq!(
+                (d.status, d.decision),
+                (DisputeStatus::Closed, Some(DisputeDecision::Refund))
+            );
+            // In the outbox with the refund's answer, in one plan.
+            assert_eq!(told().await, 1, "the payer is told once");
+        }
+        app.assert_ledger_ok().await;
+    }
+}

@@ -297,6 +297,20 @@ impl TestApp {
         .await
     }
 
+    /// The status of refund `id` once it has left PROCESS (polled, bounded: the worker
+    /// answers on its own time).
+    pub async fn refund_answered(&self, id: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in patience() {
+            last = self.get("/api/v1/refund/status", &[("id", id)]).await.ok()["status"].clone();
+            if last != json!("PROCESS") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        last
+    }
+
     /// `payment/status` with its refunds.
     pub async fn payment_status(&self, id: &str) -> Value {
         self.get("/api/v1/payment/status", &[("id", id), ("refunds", "1")])

@@ -45,20 +45,6 @@ async fn crashed_refund(
     refund
 }
 
-/// The status of refund `id` once it has left PROCESS (polled, bounded: the worker answers
-/// on its own time).
-async fn answered(app: &TestApp, id: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in patience() {
-        last = app.get("/api/v1/refund/status", &[("id", id)]).await.ok()["status"].clone();
-        if last != json!("PROCESS") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    last
-}
-
 #[tokio::test]
 async fn a_paid_bill_is_refunded_in_part_then_in_full_and_each_refund_is_posted() {
     let app = spawn_app().await;
@@ -314,7 +300,7 @@ async fn a_refusal_after_the_settlement_ran_returns_the_held_part_and_settles_it
     // The lease runs out; the worker asks, the acquirer refuses: 400.00 back to hold, and on
     // to available by the next settlement pass.
     app.advance_ms(HOUR_MS + 1);
-    assert_eq!(answered(&app, refund.id.as_str()).await, json!("FAIL"));
+    assert_eq!(app.refund_answered(refund.id.as_str()).await, json!("FAIL"));
     let settled = app
         .wait_balance(app.token(), |b| b.hold == 0 && b.available == 965_00)
         .await;
@@ -349,7 +335,10 @@ async fn a_refund_left_in_process_is_completed_by_the_worker() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(status().await, json!("PROCESS"));
     app.advance_ms(60_001);
-    assert_eq!(answered(&app, refund.id.as_str()).await, json!("SUCCESS"));
+    assert_eq!(
+        app.refund_answered(refund.id.as_str()).await,
+        json!("SUCCESS")
+    );
     assert_eq!(app.balance().await.available, 865_00);
     app.assert_ledger_ok().await;
 }
