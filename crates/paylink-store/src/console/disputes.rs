@@ -2,10 +2,11 @@
 
 use crate::disputes::{dispute, DISPUTE_COLUMNS};
 use crate::rows;
-use crate::sql::Columns;
+use crate::sql::{Columns, Value};
 use crate::{FoundCharge, Store, StoreError};
 use paylink_core::dispute::{Dispute, DisputeStatus};
 use paylink_core::id::{MerchantId, PaymentId};
+use paylink_core::time::Millis;
 
 /// The charge columns of a dispute's payment, `NULL` when it names none.
 const CHARGE_COLUMNS: &str = "p.id AS p_id, p.merchant_id AS p_merchant_id, \
@@ -33,32 +34,40 @@ fn charge(r: &dyn Columns) -> Result<Option<FoundCharge>, StoreError> {
 }
 
 impl Store {
-    /// The operators' queue as [`Store::dispute_queue`] orders it (oldest first), each dispute
-    /// with its charge (shop, amount, day) in the same query.
+    /// The operators' queue as [`Store::dispute_queue`] orders it (oldest first), after
+    /// `(created_at, id)` if given, each dispute with its charge (shop, amount, day) in the
+    /// same query.
     pub async fn console_disputes(
         &self,
         status: Option<DisputeStatus>,
+        after: Option<(Millis, &str)>,
         limit: i64,
     ) -> Result<Vec<(Dispute, Option<FoundCharge>)>, StoreError> {
+        let (at, id) = after.unwrap_or((i64::MIN, ""));
+        let args: [Value; 3] = [at.into(), id.into(), limit.into()];
         match status {
             Some(s) => {
                 let sql = sql_once!(
                     "SELECT {DISPUTE_COLUMNS}, {CHARGE_COLUMNS} FROM disputes d
                      LEFT JOIN payments p ON p.id = d.payment_id
                      LEFT JOIN shops s ON s.id = p.shop_id
-                     WHERE d.status = $1 ORDER BY d.created_at, d.id LIMIT $2"
+                     WHERE d.status = $4
+                       AND (d.created_at > $1 OR (d.created_at = $1 AND d.id > $2))
+                     ORDER BY d.created_at, d.id LIMIT $3"
                 );
-                self.fetch(sql, &[s.as_str().into(), limit.into()], queued)
-                    .await
+                let args = [args.as_slice(), &[s.as_str().into()]].concat();
+                self.fetch(sql, &args, queued).await
             }
             None => {
                 let sql = sql_once!(
                     "SELECT {DISPUTE_COLUMNS}, {CHARGE_COLUMNS} FROM disputes d
                      LEFT JOIN payments p ON p.id = d.payment_id
                      LEFT JOIN shops s ON s.id = p.shop_id
-                     WHERE d.status IN ('open', 'answered') ORDER BY d.created_at, d.id LIMIT $1"
+                     WHERE d.status IN ('open', 'answered')
+                       AND (d.created_at > $1 OR (d.created_at = $1 AND d.id > $2))
+                     ORDER BY d.created_at, d.id LIMIT $3"
                 );
-                self.fetch(sql, &[limit.into()], queued).await
+                self.fetch(sql, &args, queued).await
             }
         }
     }

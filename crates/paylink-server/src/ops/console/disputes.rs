@@ -2,16 +2,18 @@
 
 use crate::ops::OpError;
 use paylink_core::dispute::{Dispute, DisputeStatus};
+use paylink_core::time::Millis;
 use paylink_store::{FoundCharge, Store};
 
-/// The queue (open and answered disputes, or every one of `status`), oldest first, each with
-/// its charge if it names one.
+/// A page of the queue (open and answered disputes, or every one of `status`), oldest first,
+/// after `(created_at, id)` if given, each with its charge if it names one.
 pub async fn queue(
     store: &Store,
     status: Option<DisputeStatus>,
+    after: Option<(Millis, &str)>,
     limit: i64,
 ) -> Result<Vec<(Dispute, Option<FoundCharge>)>, OpError> {
-    Ok(store.console_disputes(status, limit).await?)
+    Ok(store.console_disputes(status, after, limit).await?)
 }
 
 /// A dispute's charge as an operator decides on it: the payment and what of it has been

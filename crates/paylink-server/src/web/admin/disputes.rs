@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use paylink_core::audit::Power;
 use paylink_core::dispute::{Dispute, DisputeDecision, DisputeMessage, DisputeStatus};
+use paylink_core::id::DisputeId;
 use paylink_core::money::format_fixed;
 use paylink_core::time::{format_datetime, Millis};
 use paylink_store::FoundCharge;
@@ -215,9 +216,17 @@ struct QueuePage {
     /// The status filter as chosen (`""`: the queue).
     status: &'static str,
     rows: Vec<Row>,
+    /// The next page's address, when this one is full.
+    next: Option<String>,
 }
 
-/// `GET /admin/disputes?status=`: the queue, oldest first.
+/// `<created_at>.<id>` of the last row of a page.
+fn parse_after(text: Option<&String>) -> Option<(Millis, DisputeId)> {
+    let (at, id) = text?.split_once('.')?;
+    Some((at.parse().ok()?, DisputeId::parse(id)?))
+}
+
+/// `GET /admin/disputes?status=&after=`: the queue, oldest first, a page at a time.
 pub async fn list(
     State(st): State<AppState>,
     c: Console,
@@ -225,14 +234,28 @@ pub async fn list(
 ) -> Response {
     let w = words(&c);
     let status = q.get("status").and_then(|s| DisputeStatus::parse(s.trim()));
+    let after = parse_after(q.get("after"));
     let now = st.now();
-    let rows = match reads::queue(&st.store, status, QUEUE_LIMIT).await {
-        Ok(list) => list
-            .iter()
-            .map(|(d, charge)| row(w, d, charge.as_ref(), now))
-            .collect(),
+    let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
+    let list = match reads::queue(&st.store, status, after, QUEUE_LIMIT).await {
+        Ok(list) => list,
         Err(e) => return super::refused(&st, &c, &e, "/admin"),
     };
+    let next = (list.len() as i64 == QUEUE_LIMIT)
+        .then(|| list.last())
+        .flatten()
+        .map(|(d, _)| {
+            format!(
+                "/admin/disputes?status={}&after={}.{}",
+                status.map(DisputeStatus::as_str).unwrap_or(""),
+                d.created_at,
+                d.id
+            )
+        });
+    let rows = list
+        .iter()
+        .map(|(d, charge)| row(w, d, charge.as_ref(), now))
+        .collect();
     c.page(
         StatusCode::OK,
         QueuePage {
@@ -242,6 +265,7 @@ pub async fn list(
             notice: super::notice(c.a, q.get("notice").map(String::as_str)),
             status: status.map(DisputeStatus::as_str).unwrap_or(""),
             rows,
+            next,
         },
     )
 }

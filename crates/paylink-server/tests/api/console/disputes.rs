@@ -131,6 +131,58 @@ async fn the_queue_is_oldest_first_and_marks_a_passed_deadline() {
     assert_eq!(rows(&open).len(), 2, "{}", open.text);
 }
 
+/// More closed disputes than a page holds (200), many written in the same millisecond: the
+/// list goes on page after page, oldest first, each dispute on exactly one page, the newest
+/// included.
+#[tokio::test]
+async fn the_closed_disputes_go_on_page_after_page() {
+    use paylink_core::dispute::Dispute;
+    use paylink_core::plan::{Plan, Write};
+    let app = spawn_app().await;
+    let writes: Vec<Write> = (0..205)
+        .map(|i| {
+            let at = app.now() + i / 10;
+            Write::InsertDispute(Dispute {
+                id: DisputeId::parse(&format!("Paged{i:05}")).unwrap(),
+                merchant_id: None,
+                payment_id: None,
+                email: format!("p{i}@mail.test"),
+                status: DisputeStatus::Closed,
+                decision: None,
+                created_at: at,
+                updated_at: at,
+            })
+        })
+        .collect();
+    app.store.apply(Plan { writes }).await.unwrap();
+    let mut ops = support(&app).await;
+    let mut seen = Vec::new();
+    let mut page = ops.get("/admin/disputes?status=closed").await;
+    let mut pages = 1;
+    loop {
+        page.assert_html();
+        seen.extend(rows(&page).iter().map(|r| {
+            let at = r.find("data-id=\"").unwrap() + "data-id=\"".len();
+            r[at..at + 10].to_string()
+        }));
+        match super::href_of(&page, "next-page") {
+            Some(next) => {
+                pages += 1;
+                assert!(pages <= 3, "{next}");
+                page = ops.get(&next).await;
+            }
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..205).map(|i| format!("Paged{i:05}")).collect();
+    assert_eq!(seen, expected);
+    assert_eq!(pages, 2);
+    // The queue (open and answered) holds none of them, and has no next page.
+    let queue = ops.get("/admin/disputes").await;
+    assert!(rows(&queue).is_empty());
+    assert!(super::href_of(&queue, "next-page").is_none());
+}
+
 #[tokio::test]
 async fn an_admins_refund_decision_refunds_closes_and_emails_the_payer() {
     let app = spawn_app().await;

@@ -39,17 +39,6 @@ fn listed(page: &Page) -> Vec<String> {
         .collect()
 }
 
-/// The `href` of the element with `id`.
-fn href_of(page: &Page, id: &str) -> Option<String> {
-    let at = page.text.find(&format!("id=\"{id}\""))?;
-    let start = page.text[..at].rfind('<')?;
-    let end = at + page.text[at..].find('>')?;
-    let tag = &page.text[start..end];
-    let h = tag.find("href=\"")? + "href=\"".len();
-    let len = tag[h..].find('"')?;
-    Some(tag[h..h + len].replace("&amp;", "&").replace("&#38;", "&"))
-}
-
 /// The newest audit entry about `target`.
 #[track_caller]
 fn newest(entries: &[AuditEntry]) -> &AuditEntry {
