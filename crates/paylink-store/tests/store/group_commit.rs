@@ -216,6 +216,70 @@ async fn a_failing_plan_alone_leaves_nothing_and_the_writer_goes_on() {
     assert_eq!(stored_bill(&store, &fresh.id).await, fresh);
 }
 
+/// Payments of existing bills, many per batch: a PostgreSQL script updates their bills in one
+/// statement. A payment of a NORMAL bill that has taken money fails alone among them (the one
+/// statement changes fewer rows, and the batch is replayed plan by plan), and every other
+/// payment and bill is as if each had been written alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refused_payment_among_payments_of_other_bills_fails_alone() {
+    let (_db, store) = open().await;
+    let (m, s) = seed(&store, "merged").await;
+    let bills: Vec<Bill> = (0..48)
+        .map(|i| open_bill(&s, BillType::Multi, 1_000 + i, NOW - 10))
+        .collect();
+    for b in &bills {
+        insert_bill(&store, b).await;
+    }
+    let finished = open_bill(&s, BillType::Normal, 5_000, NOW - 10);
+    insert_bill(&store, &finished).await;
+    store
+        .apply(settle(&finished, Outcome::Success, NOW - 5).1)
+        .await
+        .unwrap();
+    let finished_now = stored_bill(&store, &finished.id).await;
+
+    let mut plans = Vec::new();
+    let mut expect = Vec::new();
+    for i in 0..192i64 {
+        let refused = i % 10 == 5;
+        let bill = if refused {
+            &finished
+        } else {
+            &bills[(i % 48) as usize]
+        };
+        let (p, plan) = settle(bill, Outcome::Overpaid, NOW + i);
+        plans.push(plan);
+        expect.push((refused, p));
+    }
+    let results = race(&store, plans).await;
+    for ((refused, p), result) in expect.iter().zip(&results) {
+        let stored = store.merchant_payment(&m.id, &p.id).await.unwrap();
+        if *refused {
+            assert!(is_guard(result), "{result:?}");
+            assert_eq!(stored, None);
+        } else {
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(stored.as_ref(), Some(p));
+        }
+    }
+    for b in &bills {
+        let paid = expect
+            .iter()
+            .filter(|(refused, p)| !refused && p.bill_id == b.id)
+            .count();
+        assert_eq!(bill_payments(&store, b).await.len(), paid, "{}", b.id);
+        let stored = stored_bill(&store, &b.id).await;
+        let status = if paid > 0 {
+            PaymentStatus::Overpaid
+        } else {
+            b.status
+        };
+        assert_eq!(stored.status, status, "{}", b.id);
+    }
+    assert_eq!(stored_bill(&store, &finished.id).await, finished_now);
+    assert_eq!(bill_payments(&store, &finished).await.len(), 1);
+}
+
 /// Concurrent payments of a few shared bills: on PostgreSQL several writers hold row locks of
 /// different bills at once. Every payment is recorded (no writer deadlocks with another).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
