@@ -10,9 +10,9 @@
 //! On PostgreSQL every statement would be a round trip, so the first try sends the whole batch
 //! as one script (`Exec::exec_all`): the plans' statements in order, their plain inserts as
 //! multi-row statements at the end, and their balance changes added up in memory against the
-//! rows the batch locked and read, each row written once. A batch then takes BEGIN, a round
-//! trip per balance row it locks, the script and COMMIT, whatever its size. In the script, a run
-//! of alike one-row updates (the bills of a batch's payments) goes as one `UPDATE ... FROM
+//! rows the batch locked and read, each row written once. A batch then takes BEGIN, one round
+//! trip that locks its balance rows, the script and COMMIT, whatever its size. In the script, a
+//! run of alike one-row updates (the bills of a batch's payments) goes as one `UPDATE ... FROM
 //! (VALUES ...)`, parsed and planned once. The replay runs every statement as written, so the
 //! script only has to agree with it when nothing fails.
 
@@ -482,46 +482,67 @@ fn merge_runs<'a>(statements: &[&'a Statement]) -> Vec<Merged<'a>> {
 const HOT: &str = "balances";
 
 /// Locks the batch's balance rows in order of (owner kind, owner id, currency) and reads them
-/// (PostgreSQL; SQLite's one writer needs no order, and its statements cost no round trip).
+/// (PostgreSQL; SQLite's one writer needs no order, and its statements cost no round trip), in
+/// one statement: PostgreSQL takes the rows of a multi-row insert in their order.
 async fn lock_hot<C: Exec>(
     conn: &mut C,
     hot: &std::collections::BTreeSet<Lock>,
 ) -> Result<Balances, StoreError> {
     let mut balances = Balances::default();
-    if conn.backend() == crate::Backend::Sqlite {
+    if conn.backend() == crate::Backend::Sqlite || hot.is_empty() {
         return Ok(balances);
     }
+    let mut args: Vec<Value> = Vec::with_capacity(hot.len() * 3);
     for (_, key) in hot {
-        let mut parts = key.splitn(3, ':');
-        if let (Some(kind), Some(owner), Some(currency)) =
-            (parts.next(), parts.next(), parts.next())
-        {
-            let row = conn
-                .query(
-                    // Creates a missing row too: two writers creating one row would otherwise
-                    // wait on each other's insert outside the order.
-                    "INSERT INTO balances (owner_kind, owner_id, currency, available, locked,
-                         hold, updated_at)
-                     VALUES ($1, $2, $3, 0, 0, 0, 0)
-                     ON CONFLICT (owner_kind, owner_id, currency)
-                     DO UPDATE SET updated_at = balances.updated_at
-                     RETURNING available, locked, hold, updated_at",
-                    &[kind.into(), owner.into(), currency.into()],
-                    |r| {
-                        Ok(Held {
-                            available: r.i64("available")?,
-                            locked: r.i64("locked")?,
-                            hold: r.i64("hold")?,
-                            updated_at: r.i64("updated_at")?,
-                            changed: false,
-                        })
-                    },
-                )
-                .await?
-                .pop()
-                .ok_or_else(|| StoreError::Corrupt(format!("balance {key} not locked")))?;
-            balances.0.insert(key.clone(), row);
+        let parts: Vec<&str> = key.splitn(3, ':').collect();
+        if parts.len() != 3 {
+            return Err(StoreError::Corrupt(format!("balance key {key}")));
         }
+        args.extend(parts.into_iter().map(Value::from));
+    }
+    let mut values = String::new();
+    for i in 0..hot.len() {
+        let n = i * 3;
+        values.push_str(&format!(
+            "{}(${}, ${}, ${}, 0, 0, 0, 0)",
+            if i == 0 { "" } else { ", " },
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+    }
+    // Creates a missing row too: two writers creating one row would otherwise wait on each
+    // other's insert outside the order.
+    let sql = format!(
+        "INSERT INTO balances (owner_kind, owner_id, currency, available, locked, hold,
+             updated_at)
+         VALUES {values}
+         ON CONFLICT (owner_kind, owner_id, currency)
+         DO UPDATE SET updated_at = balances.updated_at
+         RETURNING owner_kind, owner_id, currency, available, locked, hold, updated_at"
+    );
+    let rows = conn
+        .query(&sql, &args, |r| {
+            Ok((
+                format!(
+                    "{}:{}:{}",
+                    r.text("owner_kind")?,
+                    r.text("owner_id")?,
+                    r.text("currency")?
+                ),
+                Held {
+                    available: r.i64("available")?,
+                    locked: r.i64("locked")?,
+                    hold: r.i64("hold")?,
+                    updated_at: r.i64("updated_at")?,
+                    changed: false,
+                },
+            ))
+        })
+        .await?;
+    balances.0.extend(rows);
+    if let Some((_, key)) = hot.iter().find(|(_, k)| !balances.0.contains_key(k)) {
+        return Err(StoreError::Corrupt(format!("balance {key} not locked")));
     }
     Ok(balances)
 }
