@@ -52,7 +52,7 @@ pub enum Power {
 /// Who is acting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// The operator's email, or `cli@<user>`.
+    /// The operator's email, `cli@<user>`, or `paylink@<task>` for a worker.
     pub name: String,
     pub role: Role,
     /// The client address of a console request; empty for the CLI.

@@ -86,27 +86,6 @@ pub(crate) struct Statement {
     /// For a change to one balance row: the change, which a writer that holds the row may add
     /// up in memory and write once per batch.
     pub delta: Option<BalanceDelta>,
-    /// For a guarded update of one row by its key: the same update of many rows at once, which
-    /// a script may send for a run of alike statements instead of one statement each.
-    pub merge: Option<&'static Merge>,
-}
-
-/// One update of many rows, each row's values (a statement's `args`, in order) as a row of
-/// `VALUES` named `v` (`v.column1`, ...): `head`, the `VALUES` list, then `tail`. It must
-/// change one row per `VALUES` row exactly when each one-row statement would have changed its
-/// row; fewer changed rows (a guard, or one row twice) fail the whole.
-#[derive(Debug)]
-pub(crate) struct Merge {
-    pub head: &'static str,
-    pub tail: &'static str,
-}
-
-impl Merge {
-    /// The update of `rows` rows of `arity` values each.
-    pub(crate) fn sql(&self, arity: usize, rows: usize) -> String {
-        let values = values_sql("", arity, rows);
-        format!("{}({}) AS v{}", self.head, values.trim_start(), self.tail)
-    }
 }
 
 /// A change to the balance row `key` (its lock key: owner kind, owner id, currency), stamped
@@ -167,7 +146,6 @@ impl Statement {
             insert_head: None,
             arity: 0,
             delta: None,
-            merge: None,
         }
     }
 
@@ -180,7 +158,6 @@ impl Statement {
             insert_head: None,
             arity: 0,
             delta: None,
-            merge: None,
         }
     }
 
@@ -208,7 +185,6 @@ impl Statement {
             insert_head: Some(head),
             arity,
             delta: None,
-            merge: None,
         }
     }
 
@@ -216,19 +192,6 @@ impl Statement {
         Statement {
             guard: Some(guard),
             ..Statement::new(sql, args)
-        }
-    }
-
-    /// A guarded update of one row that a script may send as part of `merge`.
-    pub fn merging(
-        sql: &'static str,
-        args: Vec<Value>,
-        guard: Guard,
-        merge: &'static Merge,
-    ) -> Statement {
-        Statement {
-            merge: Some(merge),
-            ..Statement::guarded(sql, args, guard)
         }
     }
 }

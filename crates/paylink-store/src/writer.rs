@@ -11,10 +11,8 @@
 //! as one script (`Exec::exec_all`): the plans' statements in order, their plain inserts as
 //! multi-row statements at the end, and their balance changes added up in memory against the
 //! rows the batch locked and read, each row written once. A batch then takes BEGIN, one round
-//! trip that locks its balance rows, the script and COMMIT, whatever its size. In the script, a
-//! run of alike one-row updates (the bills of a batch's payments) goes as one `UPDATE ... FROM
-//! (VALUES ...)`, parsed and planned once. The replay runs every statement as written, so the
-//! script only has to agree with it when nothing fails.
+//! trip that locks its balance rows, the script and COMMIT, whatever its size. The replay runs
+//! every statement as written, so the script only has to agree with it when nothing fails.
 
 use crate::sql::{Exec, Statement, Value};
 use crate::writes::Lock;
@@ -408,74 +406,26 @@ async fn apply_as_script<C: Exec>(
             }
         }
     }
-    let merged = merge_runs(&guarded);
     let tail: Vec<(String, Vec<Value>)> = deferred
         .statements()
         .into_iter()
         .chain(balances.statements())
         .collect();
-    let script: Vec<(&str, &[Value])> = merged
+    let script: Vec<(&str, &[Value])> = guarded
         .iter()
-        .map(|m| (&*m.sql, &*m.args))
+        .map(|s| (&*s.sql, s.args.as_slice()))
         .chain(
             tail.iter()
                 .map(|(sql, args)| (sql.as_str(), args.as_slice())),
         )
         .collect();
     let changed = conn.exec_all(&script).await?;
-    for (m, changed) in merged.iter().zip(changed) {
-        if let Some(guard) = m.guard {
-            if changed < m.rows {
-                return Err(StoreError::GuardFailed(guard));
-            }
+    for (s, changed) in guarded.iter().zip(changed) {
+        if let (Some(guard), 0) = (s.guard, changed) {
+            return Err(StoreError::GuardFailed(guard));
         }
     }
     Ok(())
-}
-
-/// A statement of a script: a plan's, or a run of alike updates sent as one.
-struct Merged<'a> {
-    sql: std::borrow::Cow<'a, str>,
-    args: std::borrow::Cow<'a, [Value]>,
-    guard: Option<Guard>,
-    /// The rows it changes when every guard in it holds.
-    rows: u64,
-}
-
-/// `statements` in order, each run of two or more alike one-row updates (one
-/// [`crate::sql::Merge`], as many values) as one statement. Only adjacent ones: what runs
-/// between them keeps its place.
-fn merge_runs<'a>(statements: &[&'a Statement]) -> Vec<Merged<'a>> {
-    let mut out = Vec::with_capacity(statements.len());
-    let mut rest = statements;
-    while let Some(first) = rest.first() {
-        let alike = |s: &&&Statement| {
-            s.args.len() == first.args.len()
-                && matches!((s.merge, first.merge), (Some(a), Some(b)) if std::ptr::eq(a, b))
-        };
-        let run = rest.iter().take_while(alike).count().max(1);
-        let (these, tail) = rest.split_at(run);
-        out.push(match (first.merge, these) {
-            (Some(merge), [_, _, ..]) => Merged {
-                sql: merge.sql(first.args.len(), run).into(),
-                args: these
-                    .iter()
-                    .flat_map(|s| s.args.iter().cloned())
-                    .collect::<Vec<_>>()
-                    .into(),
-                guard: first.guard,
-                rows: run as u64,
-            },
-            _ => Merged {
-                sql: (&*first.sql).into(),
-                args: first.args.as_slice().into(),
-                guard: first.guard,
-                rows: 1,
-            },
-        });
-        rest = tail;
-    }
-    out
 }
 
 /// The table whose rows many plans share; see `run`.
@@ -483,7 +433,10 @@ const HOT: &str = "balances";
 
 /// Locks the batch's balance rows in order of (owner kind, owner id, currency) and reads them
 /// (PostgreSQL; SQLite's one writer needs no order, and its statements cost no round trip), in
-/// one statement: PostgreSQL takes the rows of a multi-row insert in their order.
+/// one statement: PostgreSQL's executor inserts (or, on conflict, locks) the rows of a
+/// multi-row `VALUES` one after another in their order. That is how the executor has worked
+/// since `ON CONFLICT` came (9.5), not a documented promise; a change to it would show as
+/// deadlocks between writers, which the concurrency tests would catch.
 async fn lock_hot<C: Exec>(
     conn: &mut C,
     hot: &std::collections::BTreeSet<Lock>,
@@ -608,64 +561,5 @@ fn unknown(e: StoreError) -> StoreError {
     match e {
         StoreError::Unavailable(m) => StoreError::CommitUnknown(m),
         other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::merge_runs;
-    use crate::sql::{Merge, Statement, Value};
-    use paylink_core::guard::Guard;
-
-    static BUMP: Merge = Merge {
-        head: "UPDATE t SET n = n + v.column2 FROM ",
-        tail: " WHERE t.id = v.column1",
-    };
-
-    fn bump(id: &str, by: i64) -> Statement {
-        Statement::merging(
-            "UPDATE t SET n = n + $2 WHERE id = $1",
-            vec![id.into(), Value::Int(by)],
-            Guard::NoticeNotFound,
-            &BUMP,
-        )
-    }
-
-    /// Adjacent alike updates go as one statement that must change as many rows; anything
-    /// between them keeps its place, and a lone one goes as written.
-    #[test]
-    fn runs_of_alike_updates_go_as_one_statement_in_place() {
-        let other = Statement::new("DELETE FROM u", vec![]);
-        let plans = [bump("a", 1), bump("b", 2), other, bump("c", 3)];
-        let refs: Vec<&Statement> = plans.iter().collect();
-        let merged = merge_runs(&refs);
-        let sent: Vec<(&str, usize, u64)> = merged
-            .iter()
-            .map(|m| (&*m.sql, m.args.len(), m.rows))
-            .collect();
-        assert_eq!(
-            sent,
-            [
-                (
-                    "UPDATE t SET n = n + v.column2 FROM (VALUES ($1, $2), ($3, $4)) AS v \
-                     WHERE t.id = v.column1",
-                    4,
-                    2
-                ),
-                ("DELETE FROM u", 0, 1),
-                ("UPDATE t SET n = n + $2 WHERE id = $1", 2, 1),
-            ]
-        );
-        assert_eq!(
-            &*merged[0].args,
-            [
-                Value::from("a"),
-                Value::Int(1),
-                Value::from("b"),
-                Value::Int(2)
-            ]
-        );
-        assert_eq!(merged[0].guard, Some(Guard::NoticeNotFound));
-        assert_eq!(merged[1].guard, None);
     }
 }

@@ -1,7 +1,7 @@
 //! Each planned write as SQL. Guards that depend on concurrent state are WHERE clauses whose
 //! miss fails the plan, so they hold across writers, processes and hosts.
 
-use crate::sql::{padded_ids, placeholders, values_sql, Merge, Statement, Value};
+use crate::sql::{padded_ids, placeholders, values_sql, Statement, Value};
 use paylink_core::bill::Bill;
 use paylink_core::event::{AfterAttempt, Notice, NoticeState};
 use paylink_core::guard::Guard;
@@ -533,13 +533,12 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::RecordPayment { payment, transition } => {
             match transition {
                 // The double-payment guard: a NORMAL bill takes money once, whatever races.
-                BillTransition::Receive { status, now } => out.push(Statement::merging(
+                BillTransition::Receive { status, now } => out.push(Statement::guarded(
                     "UPDATE bills SET status = $2, updated_at = $3
                      WHERE id = $1 AND active = 1 AND (expires_at IS NULL OR expires_at > $3)
                        AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
                     vec![payment.bill_id.as_str().into(), status.as_str().into(), (*now).into()],
                     Guard::BillNotPayable,
-                    &BILLS_RECEIVE,
                 )),
                 BillTransition::Fail { now } => out.push(Statement::new(
                     "UPDATE bills SET status = 'FAIL', updated_at = $2
@@ -1047,14 +1046,6 @@ fn shop_args(s: &Shop) -> Vec<Value> {
     ]
 }
 
-/// The bills' updates above for many payments at once (see [`Merge`]).
-static BILLS_RECEIVE: Merge = Merge {
-    head: "UPDATE bills SET status = v.column2, updated_at = CAST(v.column3 AS BIGINT) FROM ",
-    tail: " WHERE bills.id = v.column1 AND bills.active = 1
-             AND (bills.expires_at IS NULL OR bills.expires_at > CAST(v.column3 AS BIGINT))
-             AND NOT (bills.bill_type = 'NORMAL'
-                      AND bills.status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
-};
 const OUTBOX_INSERT: &str = "INSERT INTO outbox (id, kind, dialect, merchant_id, partner_id, \
      shop_id, bill_id, subject_id, url, event, fields, state, next_at, delivered_at, created_at, \
      leased_until, lease_owner)";

@@ -451,6 +451,7 @@ struct WithRefund {
     mail: Write,
     /// Who a refused refund's reopening is recorded for.
     actor: Actor,
+    /// When the decision was taken.
     now: Millis,
 }
 
@@ -473,7 +474,7 @@ impl Seal<Refund> for WithRefund {
             dispute_id: self.dispute.clone(),
             refund_id: refund.id.clone(),
             refused,
-            now: self.now,
+            now: refund.updated_at,
         };
         match refund.status {
             RefundStatus::Success => vec![answered(false), self.mail.clone()],
@@ -484,7 +485,7 @@ impl Seal<Refund> for WithRefund {
                     self.dispute.as_str(),
                     "closed: refund",
                     "answered: the acquirer refused the refund",
-                    self.now,
+                    refund.updated_at,
                 )),
             ],
             RefundStatus::Process => Vec::new(),

@@ -131,7 +131,8 @@ fn state(role: Option<&str>, disabled: bool) -> String {
 /// Changes an operator's role, or takes their access away (`disabled`: every session ends)
 /// or gives it back. The last admin who can sign in cannot be demoted or disabled: the
 /// console would have nobody to manage it (the CLI can always make another). That guard is
-/// in SQL ([`paylink_core::guard::Guard::LastAdmin`]), so two admins demoting each other at once cannot both win.
+/// in SQL ([`paylink_core::guard::Guard::LastAdmin`]), so that two admins demoting each other
+/// at once cannot both win.
 pub async fn set_access(
     store: &Store,
     actor: &Actor,

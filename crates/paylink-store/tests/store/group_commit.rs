@@ -216,10 +216,9 @@ async fn a_failing_plan_alone_leaves_nothing_and_the_writer_goes_on() {
     assert_eq!(stored_bill(&store, &fresh.id).await, fresh);
 }
 
-/// Payments of existing bills, many per batch: a PostgreSQL script updates their bills in one
-/// statement. A payment of a NORMAL bill that has taken money fails alone among them (the one
-/// statement changes fewer rows, and the batch is replayed plan by plan), and every other
-/// payment and bill is as if each had been written alone.
+/// Payments of existing bills, many per batch: a payment of a NORMAL bill that has taken money
+/// fails alone among them, and every other payment and bill is as if each had been written
+/// alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_refused_payment_among_payments_of_other_bills_fails_alone() {
     let (_db, store) = open().await;
