@@ -165,7 +165,7 @@ async fn the_closed_disputes_go_on_page_after_page() {
             let at = r.find("data-id=\"").unwrap() + "data-id=\"".len();
             r[at..at + 10].to_string()
         }));
-        match super::href_of(&page, "next-page") {
+        match page.href_of("next-page") {
             Some(next) => {
                 pages += 1;
                 assert!(pages <= 3, "{next}");
@@ -180,7 +180,7 @@ async fn the_closed_disputes_go_on_page_after_page() {
     // The queue (open and answered) holds none of them, and has no next page.
     let queue = ops.get("/admin/disputes").await;
     assert!(rows(&queue).is_empty());
-    assert!(super::href_of(&queue, "next-page").is_none());
+    assert!(queue.href_of("next-page").is_none());
 }
 
 #[tokio::test]

@@ -107,7 +107,7 @@ async fn search_finds_a_merchant_by_name_email_and_id_and_no_other() {
         ]
     );
     all.assert_shows("owner.search@shop.test");
-    assert!(href_of(&all, "next-page").is_none());
+    assert!(all.href_of("next-page").is_none());
 }
 
 #[tokio::test]
@@ -123,14 +123,14 @@ async fn the_list_goes_fifty_at_a_time_with_a_link_to_the_next_page() {
     let first_ids = listed(&first);
     assert_eq!(first_ids.len(), 50);
     assert_eq!(first_ids[0], made[50].to_string(), "newest first");
-    let next = href_of(&first, "next-page").expect("a next page");
+    let next = first.href_of("next-page").expect("a next page");
     let second = b.get(&next).await;
     second.assert_html();
     assert_eq!(listed(&second), vec![made[0].to_string()]);
-    assert!(href_of(&second, "next-page").is_none());
+    assert!(second.href_of("next-page").is_none());
     // Without a search the default merchant is on the second page too.
     let everything = b.get("/admin/merchants").await;
-    let next = href_of(&everything, "next-page").expect("a next page");
+    let next = everything.href_of("next-page").expect("a next page");
     assert_eq!(
         listed(&b.get(&next).await),
         vec![made[0].to_string(), app.merchant.merchant_id.to_string()]
@@ -458,7 +458,7 @@ async fn a_shops_commission_is_set_and_goes_back_to_the_default() {
         let refused = act(&mut b, &id, &action, &[("commission", bad)]).await;
         assert_eq!(refused.status, 422, "{bad}: {}", refused.text);
         assert_eq!(
-            href_of(&refused, "back").as_deref(),
+            refused.href_of("back").as_deref(),
             Some(page_of(&id).as_str())
         );
     }

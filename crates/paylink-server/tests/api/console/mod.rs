@@ -83,14 +83,3 @@ pub async fn audited(app: &TestApp, target: &str) -> Vec<paylink_core::audit::Au
         .await
         .expect("the audit log reads")
 }
-
-/// The `href` of the element with `id`.
-pub fn href_of(page: &Page, id: &str) -> Option<String> {
-    let at = page.text.find(&format!("id=\"{id}\""))?;
-    let start = page.text[..at].rfind('<')?;
-    let end = at + page.text[at..].find('>')?;
-    let tag = &page.text[start..end];
-    let h = tag.find("href=\"")? + "href=\"".len();
-    let len = tag[h..].find('"')?;
-    Some(tag[h..h + len].replace("&amp;", "&").replace("&#38;", "&"))
-}

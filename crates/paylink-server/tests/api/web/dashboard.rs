@@ -93,17 +93,6 @@ fn row_of<'a>(page: &'a Page, class: &str, id: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {class} row with {id} in {}", page.text))
 }
 
-/// The `href` of the element with `id`.
-fn href_of(page: &Page, id: &str) -> Option<String> {
-    let at = page.text.find(&format!("id=\"{id}\""))?;
-    let start = page.text[..at].rfind('<')?;
-    let end = at + page.text[at..].find('>')?;
-    let tag = &page.text[start..end];
-    let h = tag.find("href=\"")? + "href=\"".len();
-    let len = tag[h..].find('"')?;
-    Some(unescape(&tag[h..h + len]))
-}
-
 /// POSTs `fields` with the session's form token, as a form on any page of it would.
 async fn post_form(b: &mut Browser, action: &str, fields: &[(&str, &str)]) -> Page {
     let csrf = b.get("/dashboard").await.csrf();
@@ -337,12 +326,12 @@ async fn bills_come_in_pages_of_fifty_with_an_older_link_and_an_order_id_filter(
         "{}",
         first.text
     );
-    let older = href_of(&first, "older").expect("an Older link");
+    let older = first.href_of("older").expect("an Older link");
     assert!(older.starts_with("/bills?cursor="), "{older}");
     let second = su.browser.get(&older).await;
     second.assert_html();
     assert_eq!(rows(&second, "bill").len(), 3, "{}", second.text);
-    assert!(href_of(&second, "older").is_none(), "{}", second.text);
+    assert!(second.href_of("older").is_none(), "{}", second.text);
     let mut seen: Vec<String> = [&first, &second]
         .iter()
         .flat_map(|p| rows(p, "bill"))
@@ -364,7 +353,7 @@ async fn bills_come_in_pages_of_fifty_with_an_older_link_and_an_order_id_filter(
     assert!(listed[0].contains(&made[7]));
     assert_eq!(one.input_value("f_order").as_deref(), Some("order-7"));
     assert_eq!(
-        href_of(&one, "export-bills").as_deref(),
+        one.href_of("export-bills").as_deref(),
         Some("/bills.csv?order_id=order-7")
     );
     let none = su.browser.get("/bills?order_id=nothing-like-it").await;
@@ -486,7 +475,7 @@ async fn payments_are_listed_in_pages_filtered_by_the_bills_order_id_and_exporte
     first.assert_html();
     assert_eq!(rows(&first, "payment").len(), 50);
     assert!(rows(&first, "payment")[0].contains(&made[50]));
-    let older = href_of(&first, "older").expect("an Older link");
+    let older = first.href_of("older").expect("an Older link");
     let second = su.browser.get(&older).await;
     let last = rows(&second, "payment");
     assert_eq!(last.len(), 1, "{}", second.text);
@@ -1143,7 +1132,7 @@ async fn the_older_link_keeps_the_order_id_filter() {
     }
     let first = su.browser.get("/bills?order_id=batch").await;
     assert_eq!(rows(&first, "bill").len(), 50);
-    let older = href_of(&first, "older").expect("an Older link");
+    let older = first.href_of("older").expect("an Older link");
     assert!(older.contains("order_id=batch"), "{older}");
     let second = su.browser.get(&older).await;
     let last = rows(&second, "bill");

@@ -203,6 +203,17 @@ impl Page {
         Some(unescape(&tag[v..v + len]))
     }
 
+    /// The `href` of the element with `id`, unescaped.
+    pub fn href_of(&self, id: &str) -> Option<String> {
+        let at = self.text.find(&format!("id=\"{id}\""))?;
+        let start = self.text[..at].rfind('<')?;
+        let end = at + self.text[at..].find('>')?;
+        let tag = &self.text[start..end];
+        let h = tag.find("href=\"")? + "href=\"".len();
+        let len = tag[h..].find('"')?;
+        Some(unescape(&tag[h..h + len]))
+    }
+
     /// The text of the element with `id` (a shown-once secret: `token`, `webhook-secret`).
     pub fn text_of(&self, id: &str) -> Option<String> {
         let marker = format!("id=\"{id}\"");
