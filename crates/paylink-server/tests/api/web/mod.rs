@@ -194,24 +194,24 @@ impl Page {
     }
 
     fn input_value_by(&self, marker: &str) -> Option<String> {
-        let at = self.text.find(marker)?;
-        let start = self.text[..at].rfind('<')?;
-        let end = at + self.text[at..].find('>')?;
-        let tag = &self.text[start..end];
-        let v = tag.find("value=\"")? + "value=\"".len();
-        let len = tag[v..].find('"')?;
-        Some(unescape(&tag[v..v + len]))
+        self.attribute_by(marker, "value")
     }
 
     /// The `href` of the element with `id`, unescaped.
     pub fn href_of(&self, id: &str) -> Option<String> {
-        let at = self.text.find(&format!("id=\"{id}\""))?;
+        self.attribute_by(&format!("id=\"{id}\""), "href")
+    }
+
+    /// Attribute `name` of the first tag holding `marker`, unescaped.
+    fn attribute_by(&self, marker: &str, name: &str) -> Option<String> {
+        let at = self.text.find(marker)?;
         let start = self.text[..at].rfind('<')?;
         let end = at + self.text[at..].find('>')?;
         let tag = &self.text[start..end];
-        let h = tag.find("href=\"")? + "href=\"".len();
-        let len = tag[h..].find('"')?;
-        Some(unescape(&tag[h..h + len]))
+        let opening = format!("{name}=\"");
+        let v = tag.find(&opening)? + opening.len();
+        let len = tag[v..].find('"')?;
+        Some(unescape(&tag[v..v + len]))
     }
 
     /// The text of the element with `id` (a shown-once secret: `token`, `webhook-secret`).
