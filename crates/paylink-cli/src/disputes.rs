@@ -3,10 +3,12 @@
 
 use crate::{now, report, Failure};
 use clap::Subcommand;
-use paylink_core::dispute::DisputeStatus;
+use paylink_core::dispute::{Dispute, DisputeStatus};
 use paylink_core::id::DisputeId;
 use paylink_core::time::format_datetime;
 use paylink_server::ops::accounts::Mailer;
+use paylink_server::ops::console::disputes::queue;
+use paylink_server::ops::console::After;
 use paylink_server::ops::disputes;
 use paylink_store::Store;
 use serde_json::json;
@@ -19,6 +21,9 @@ pub enum DisputeCommand {
         status: String,
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// The next page: the `cursor` of the last dispute shown (`<created_at>.<id>`).
+        #[arg(long, value_name = "CURSOR")]
+        after: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -57,15 +62,32 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
         DisputeCommand::List {
             status,
             limit,
+            after,
             json,
         } => {
             let status = DisputeStatus::parse(&status).unwrap_or(DisputeStatus::Open);
-            let list = store.disputes_in(status, limit.clamp(1, 10_000)).await?;
+            let after = match after {
+                Some(text) => Some(
+                    After::parse(&text, |id| DisputeId::parse(id).is_some()).ok_or_else(|| {
+                        Failure(format!(
+                            "--after takes a dispute's cursor (<created_at>.<id>), not {text:?}"
+                        ))
+                    })?,
+                ),
+                None => None,
+            };
+            let page = queue(store, Some(status), after.as_ref(), limit.clamp(1, 10_000)).await?;
+            let list: Vec<_> = page.items.into_iter().map(|(d, _)| d).collect();
+            let cursor = |d: &Dispute| After {
+                at: d.created_at,
+                id: d.id.to_string(),
+            };
             if json {
                 let items: Vec<_> = list
                     .iter()
                     .map(|d| {
                         json!({
+                            "cursor": cursor(d).to_string(),
                             "id": d.id.as_str(),
                             "merchant_id": d.merchant_id.as_ref().map(|m| m.as_str()),
                             "payment_id": d.payment_id.as_ref().map(|p| p.as_str()),
@@ -88,6 +110,12 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
                         format_datetime(d.answer_due()),
                         d.email,
                         d.merchant_id.as_ref().map_or("-", |m| m.as_str())
+                    );
+                }
+                if let Some(next) = page.next {
+                    println!(
+                        "more: paylink dispute list --status {} --after {next}",
+                        status.as_str()
                     );
                 }
             }

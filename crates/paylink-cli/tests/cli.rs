@@ -2775,6 +2775,55 @@ async fn invite_mail_and_dispute_commands_work_with_the_web_app() {
     fx.admin(&["dispute", "show", "--id", "ZZZZZZZZZZ"])
         .await
         .refused(&["no dispute"]);
+
+    // A long queue goes a page at a time: each dispute's cursor starts the page after it,
+    // and a page that ends the queue says no more.
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let writes = (0..3)
+        .map(|i| {
+            paylink_core::plan::Write::InsertDispute(paylink_core::dispute::Dispute {
+                id: paylink_core::id::DisputeId::parse(&format!("CliPage{i:03}")).unwrap(),
+                merchant_id: None,
+                payment_id: None,
+                email: format!("p{i}@mail.test"),
+                status: paylink_core::dispute::DisputeStatus::Open,
+                decision: None,
+                created_at: at,
+                updated_at: at,
+            })
+        })
+        .collect();
+    let store = fx.store().await;
+    store
+        .apply(paylink_core::plan::Plan { writes })
+        .await
+        .unwrap();
+    let first = json_array(
+        &fx.admin(&["dispute", "list", "--limit", "2", "--json"])
+            .await,
+    );
+    let ids = |page: &[Value]| page.iter().map(|d| d["id"].to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(&first), [r#""CliPage000""#, r#""CliPage001""#]);
+    let cursor = first[1]["cursor"].as_str().expect("a cursor").to_string();
+    let rest = ["dispute", "list", "--limit", "2", "--after", &cursor];
+    let second = json_array(&fx.admin(&[&rest[..], &["--json"]].concat()).await);
+    assert_eq!(ids(&second), [r#""CliPage002""#]);
+    let shown = fx.admin(&["dispute", "list", "--limit", "2"]).await;
+    assert!(
+        shown.stdout.contains(&format!("--after {cursor}")),
+        "{shown:#?}"
+    );
+    let last = fx.admin(&rest).await;
+    assert!(
+        last.stdout.contains("CliPage002") && !last.stdout.contains("more:"),
+        "{last:#?}"
+    );
+    fx.admin(&["dispute", "list", "--after", "yesterday"])
+        .await
+        .refused(&["--after"]);
 }
 
 /// The log check every server's `Drop` runs finds what it looks for.

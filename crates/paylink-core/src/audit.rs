@@ -86,6 +86,11 @@ impl Actor {
         }
     }
 
+    /// The console operator's email; `None` for the CLI and the workers, who have no account.
+    pub fn operator_email(&self) -> Option<&str> {
+        matches!(self.role, Role::Admin | Role::Support).then_some(self.name.as_str())
+    }
+
     pub fn may(&self, power: Power) -> bool {
         match power {
             Power::Support => true,

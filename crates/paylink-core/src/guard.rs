@@ -74,6 +74,9 @@ pub enum Guard {
     RulesChanged,
     /// An operator change would leave no admin who can sign in.
     LastAdmin,
+    /// The operator making an operator change is no longer an admin who can sign in: another
+    /// change, written first, demoted or disabled them.
+    NoLongerAdmin,
 }
 
 impl Guard {
@@ -117,6 +120,7 @@ impl Guard {
             Guard::CodeUsed => "code_used",
             Guard::RulesChanged => "rules_changed",
             Guard::LastAdmin => "last_admin",
+            Guard::NoLongerAdmin => "no_longer_admin",
         }
     }
 
@@ -180,6 +184,7 @@ impl Guard {
                     reason: "the last admin cannot be demoted or disabled".into(),
                 },
             }),
+            Guard::NoLongerAdmin => Some(DomainError::NotPermitted),
         }
     }
 

@@ -510,9 +510,12 @@ pub enum Write {
     },
     /// An operator's role, or their access ended (`disabled`) or given back. Guards: the
     /// operator exists ([`Guard::AccountNotFound`]); an admin who can sign in is demoted or
-    /// disabled only while another remains ([`Guard::LastAdmin`]).
+    /// disabled only while another remains ([`Guard::LastAdmin`]); the console operator
+    /// making the change (`by`, their email; `None` for the CLI) is still an admin who can
+    /// sign in, as the changes written before this one left them ([`Guard::NoLongerAdmin`]).
     SetOperator {
         account_id: AccountId,
+        by: Option<String>,
         role: String,
         disabled: bool,
         now: Millis,

@@ -130,6 +130,7 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
         )),
         Write::SetOperator {
             account_id,
+            by,
             role,
             disabled,
             now,
@@ -142,6 +143,15 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
                  ON CONFLICT (name) DO UPDATE SET value = instance_settings.value",
                 vec![],
             ));
+            if let Some(by) = by {
+                out.push(Statement::guarded(
+                    "UPDATE instance_settings SET value = value WHERE name = 'operators'
+                     AND EXISTS (SELECT 1 FROM web_accounts WHERE kind = 'operator'
+                         AND email = $1 AND role = 'admin' AND disabled_at IS NULL)",
+                    vec![by.as_str().into()],
+                    Guard::NoLongerAdmin,
+                ));
+            }
             out.push(Statement::guarded(
                 "UPDATE instance_settings SET value = value WHERE name = 'operators'
                  AND (($2 = 'admin' AND $3 = 0)

@@ -157,32 +157,6 @@ fn found(r: &dyn Columns) -> Result<FoundCharge, StoreError> {
 }
 
 impl Store {
-    /// The operators' queue: with `status`, that status's disputes; without, every open and
-    /// answered one. Oldest first: the nearest deadline on top.
-    pub async fn dispute_queue(
-        &self,
-        status: Option<DisputeStatus>,
-        limit: i64,
-    ) -> Result<Vec<Dispute>, StoreError> {
-        match status {
-            Some(s) => {
-                let sql = sql_once!(
-                    "SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.status = $1
-                     ORDER BY d.created_at, d.id LIMIT $2"
-                );
-                self.fetch(sql, &[s.as_str().into(), limit.into()], dispute)
-                    .await
-            }
-            None => {
-                let sql = sql_once!(
-                    "SELECT {DISPUTE_COLUMNS} FROM disputes d
-                     WHERE d.status IN ('open', 'answered') ORDER BY d.created_at, d.id LIMIT $1"
-                );
-                self.fetch(sql, &[limit.into()], dispute).await
-            }
-        }
-    }
-
     /// Dispute `id`, whoever's (operators, and the payer by reference).
     pub async fn dispute(&self, id: &DisputeId) -> Result<Option<Dispute>, StoreError> {
         let sql = sql_once!("SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.id = $1");
@@ -230,20 +204,6 @@ impl Store {
             dispute,
         )
         .await
-    }
-
-    /// Disputes in `status`, oldest first (the operators' queue).
-    pub async fn disputes_in(
-        &self,
-        status: DisputeStatus,
-        limit: i64,
-    ) -> Result<Vec<Dispute>, StoreError> {
-        let sql = sql_once!(
-            "SELECT {DISPUTE_COLUMNS} FROM disputes d WHERE d.status = $1
-             ORDER BY d.created_at, d.id LIMIT $2"
-        );
-        self.fetch(sql, &[status.as_str().into(), limit.into()], dispute)
-            .await
     }
 
     /// A dispute's messages in order.

@@ -522,16 +522,6 @@ pub(crate) async fn refund_seal(
     })))
 }
 
-/// Disputes for the console's queue: open and answered ones, oldest first (the deadline
-/// nearest), or every one of `status`.
-pub async fn queue(
-    store: &Store,
-    status: Option<DisputeStatus>,
-    limit: i64,
-) -> Result<Vec<Dispute>, OpError> {
-    Ok(store.dispute_queue(status, limit).await?)
-}
-
 /// Any dispute with its messages (operators see every merchant's).
 pub async fn dispute(store: &Store, id: &str) -> Result<(Dispute, Vec<DisputeMessage>), OpError> {
     let id = DisputeId::parse(id).ok_or(DomainError::DisputeNotFound)?;

@@ -132,7 +132,8 @@ fn state(role: Option<&str>, disabled: bool) -> String {
 /// or gives it back. The last admin who can sign in cannot be demoted or disabled: the
 /// console would have nobody to manage it (the CLI can always make another). That guard is
 /// in SQL ([`paylink_core::guard::Guard::LastAdmin`]), so that two admins demoting each other
-/// at once cannot both win.
+/// at once cannot both win; so is the check that the acting admin was not demoted by a change
+/// written first ([`paylink_core::guard::Guard::NoLongerAdmin`]).
 pub async fn set_access(
     store: &Store,
     actor: &Actor,
@@ -147,6 +148,7 @@ pub async fn set_access(
     let mut writes = vec![
         Write::SetOperator {
             account_id: account.id.clone(),
+            by: actor.operator_email().map(str::to_string),
             role: role.as_str().to_string(),
             disabled,
             now,

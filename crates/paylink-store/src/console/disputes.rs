@@ -34,9 +34,9 @@ fn charge(r: &dyn Columns) -> Result<Option<FoundCharge>, StoreError> {
 }
 
 impl Store {
-    /// The operators' queue as [`Store::dispute_queue`] orders it (oldest first), after
-    /// `(created_at, id)` if given, each dispute with its charge (shop, amount, day) in the
-    /// same query.
+    /// The operators' queue: with `status`, that status's disputes; without, every open and
+    /// answered one. Oldest first (the nearest deadline on top), after `(created_at, id)` if
+    /// given, each dispute with its charge (shop, amount, day) in the same query.
     pub async fn console_disputes(
         &self,
         status: Option<DisputeStatus>,

@@ -1,19 +1,26 @@
 //! The console's reads: disputes, each with the charge it is about.
 
+use super::{After, Page};
 use crate::ops::OpError;
 use paylink_core::dispute::{Dispute, DisputeStatus};
-use paylink_core::time::Millis;
 use paylink_store::{FoundCharge, Store};
 
-/// A page of the queue (open and answered disputes, or every one of `status`), oldest first,
-/// after `(created_at, id)` if given, each with its charge if it names one.
+/// A page of `limit` disputes of the queue (open and answered ones, or every one of
+/// `status`), oldest first (the deadline nearest), after `after` if given, each with its
+/// charge if it names one.
 pub async fn queue(
     store: &Store,
     status: Option<DisputeStatus>,
-    after: Option<(Millis, &str)>,
+    after: Option<&After>,
     limit: i64,
-) -> Result<Vec<(Dispute, Option<FoundCharge>)>, OpError> {
-    Ok(store.console_disputes(status, after, limit).await?)
+) -> Result<Page<(Dispute, Option<FoundCharge>)>, OpError> {
+    let read = store
+        .console_disputes(status, After::key(after), limit + 1)
+        .await?;
+    Ok(Page::of(read, limit, |(d, _)| After {
+        at: d.created_at,
+        id: d.id.to_string(),
+    }))
 }
 
 /// A dispute's charge as an operator decides on it: the payment and what of it has been

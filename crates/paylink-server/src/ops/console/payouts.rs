@@ -1,5 +1,6 @@
 //! The console's reads: payouts, the moderation queue first.
 
+use super::{After, Page};
 use crate::ops::OpError;
 use paylink_core::payout::{periods, PayoutStatus};
 use paylink_core::time::Millis;
@@ -11,18 +12,22 @@ pub use paylink_store::QueuedPayout as Queued;
 /// How many payouts one page of the queue shows.
 pub const PAGE: i64 = 100;
 
-/// One page of payouts in `status`, oldest first, after `(created_at, id)`; each with its
-/// merchant's context today (`now`).
+/// One page of payouts in `status`, oldest first, after `after`; each with its merchant's
+/// context today (`now`).
 pub async fn queue(
     store: &Store,
     status: PayoutStatus,
-    after: Option<(Millis, &str)>,
+    after: Option<&After>,
     now: Millis,
-) -> Result<Vec<Queued>, OpError> {
+) -> Result<Page<Queued>, OpError> {
     let (day, _) = periods(now);
-    Ok(store
-        .console_payouts(status.as_str(), &day, after, PAGE)
-        .await?)
+    let read = store
+        .console_payouts(status.as_str(), &day, After::key(after), PAGE + 1)
+        .await?;
+    Ok(Page::of(read, PAGE, |q| After {
+        at: q.created_at,
+        id: q.id.clone(),
+    }))
 }
 
 /// One payout with its merchant's context today (`now`).

@@ -5,6 +5,7 @@
 
 use super::{Console, ConsoleForm};
 use crate::ops::console::disputes::{self as reads, Charge};
+use crate::ops::console::After;
 use crate::ops::{disputes, OpError};
 use crate::state::AppState;
 use crate::web::account::mailer;
@@ -220,12 +221,6 @@ struct QueuePage {
     next: Option<String>,
 }
 
-/// `<created_at>.<id>` of the last row of a page.
-fn parse_after(text: Option<&String>) -> Option<(Millis, DisputeId)> {
-    let (at, id) = text?.split_once('.')?;
-    Some((at.parse().ok()?, DisputeId::parse(id)?))
-}
-
 /// `GET /admin/disputes?status=&after=`: the queue, oldest first, a page at a time.
 pub async fn list(
     State(st): State<AppState>,
@@ -234,25 +229,22 @@ pub async fn list(
 ) -> Response {
     let w = words(&c);
     let status = q.get("status").and_then(|s| DisputeStatus::parse(s.trim()));
-    let after = parse_after(q.get("after"));
+    let after = q
+        .get("after")
+        .and_then(|a| After::parse(a, |id| DisputeId::parse(id).is_some()));
     let now = st.now();
-    let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
-    let list = match reads::queue(&st.store, status, after, QUEUE_LIMIT).await {
-        Ok(list) => list,
+    let page = match reads::queue(&st.store, status, after.as_ref(), QUEUE_LIMIT).await {
+        Ok(page) => page,
         Err(e) => return super::refused(&st, &c, &e, "/admin"),
     };
-    let next = (list.len() as i64 == QUEUE_LIMIT)
-        .then(|| list.last())
-        .flatten()
-        .map(|(d, _)| {
-            format!(
-                "/admin/disputes?status={}&after={}.{}",
-                status.map(DisputeStatus::as_str).unwrap_or(""),
-                d.created_at,
-                d.id
-            )
-        });
-    let rows = list
+    let next = page.next.map(|after| {
+        format!(
+            "/admin/disputes?status={}&after={after}",
+            status.map(DisputeStatus::as_str).unwrap_or("")
+        )
+    });
+    let rows = page
+        .items
         .iter()
         .map(|(d, charge)| row(w, d, charge.as_ref(), now))
         .collect();

@@ -5,6 +5,7 @@
 
 use super::{Console, ConsoleForm};
 use crate::ops::console::payouts::{self as reads, Queued};
+use crate::ops::console::After;
 use crate::ops::payouts::{moderate, Moderation};
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -19,7 +20,7 @@ use paylink_core::audit::Power;
 use paylink_core::id::PayoutId;
 use paylink_core::money::Currency;
 use paylink_core::payout::PayoutStatus;
-use paylink_core::time::{format_datetime, Millis};
+use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
 use std::collections::{BTreeMap, HashMap};
 
@@ -218,13 +219,6 @@ fn count(q: &HashMap<String, String>, key: &str) -> u32 {
         .min(10_000)
 }
 
-/// `<created_at>.<id>` of the last row of a page.
-fn parse_after(text: Option<&String>) -> Option<(Millis, String)> {
-    let (at, id) = text?.split_once('.')?;
-    let id = PayoutId::parse(id)?;
-    Some((at.parse().ok()?, id.to_string()))
-}
-
 async fn render_queue(
     st: &AppState,
     c: &Console,
@@ -238,29 +232,16 @@ async fn render_queue(
         .get("status")
         .and_then(|s| s.parse::<PayoutStatus>().ok())
         .unwrap_or(PayoutStatus::Moderating);
-    let after = parse_after(q.get("after"));
-    let found = reads::queue(
-        &st.store,
-        status,
-        after.as_ref().map(|(at, id)| (*at, id.as_str())),
-        st.now(),
-    )
-    .await;
-    let list = match found {
-        Ok(list) => list,
+    let after = q
+        .get("after")
+        .and_then(|a| After::parse(a, |id| PayoutId::parse(id).is_some()));
+    let page = match reads::queue(&st.store, status, after.as_ref(), st.now()).await {
+        Ok(page) => page,
         Err(e) => return super::refused(st, c, &e, "/admin"),
     };
-    let next = (list.len() as i64 == reads::PAGE)
-        .then(|| list.last())
-        .flatten()
-        .map(|l| {
-            format!(
-                "/admin/payouts?status={}&after={}.{}",
-                status.as_str(),
-                l.created_at,
-                l.id
-            )
-        });
+    let next = page
+        .next
+        .map(|after| format!("/admin/payouts?status={}&after={after}", status.as_str()));
     let summary = ["approved", "declined", "moved", "missing"]
         .iter()
         .any(|k| q.contains_key(*k))
@@ -281,7 +262,7 @@ async fn render_queue(
                 .iter()
                 .map(|s| (s.as_str(), *s == status))
                 .collect(),
-            rows: list.iter().map(|p| row(st, t, p)).collect(),
+            rows: page.items.iter().map(|p| row(st, t, p)).collect(),
             summary,
             error,
             reason: reason.to_string(),

@@ -321,6 +321,59 @@ async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
     }
 }
 
+/// An admin's request is let in as an admin's, then another change demotes or disables them
+/// before its write: the write is refused, as though they had asked a moment later. The
+/// acting admin is checked in the same transaction, after the changes written before it.
+#[tokio::test]
+async fn an_admin_demoted_or_disabled_meanwhile_changes_no_operator() {
+    use paylink_core::DomainError;
+    use paylink_server::ops::OpError;
+    let app = spawn_app().await;
+    let _a = admin(&app).await;
+    for email in ["b@ops.test", "c@ops.test"] {
+        invite(&app, email, Role::Admin).await;
+    }
+    let (b, c) = (
+        operator_id(&app, "b@ops.test").await,
+        operator_id(&app, "c@ops.test").await,
+    );
+    // What b's sessions were let in as, before each change below was written.
+    let b_as_read = Actor::operator("b@ops.test", Role::Admin, "203.0.113.7");
+    let a = Actor::operator("admin@ops.test", Role::Admin, "203.0.113.1");
+    let refused =
+        |r: Result<_, OpError>| matches!(r, Err(OpError::Domain(DomainError::NotPermitted)));
+
+    operators::set_access(&app.store, &a, &b, Role::Support, false, app.now())
+        .await
+        .expect("a demotes b");
+    let by_b = operators::set_access(&app.store, &b_as_read, &c, Role::Support, true, app.now());
+    assert!(refused(by_b.await));
+    let by_b = operators::set_access(&app.store, &b_as_read, &b, Role::Admin, false, app.now());
+    assert!(refused(by_b.await), "b cannot promote themselves back");
+
+    operators::set_access(&app.store, &a, &b, Role::Admin, true, app.now())
+        .await
+        .expect("a gives b the admin role back, and disables b");
+    let by_b = operators::set_access(&app.store, &b_as_read, &b, Role::Admin, false, app.now());
+    assert!(
+        refused(by_b.await),
+        "a disabled admin cannot let themselves back in"
+    );
+
+    let b_now = operators::operator(&app.store, &b).await.unwrap();
+    assert_eq!(operators::role_of(&b_now), None, "b stays disabled");
+    let c_now = operators::operator(&app.store, &c).await.unwrap();
+    assert_eq!(operators::role_of(&c_now), Some(Role::Admin), "c untouched");
+    for target in ["b@ops.test", "c@ops.test"] {
+        let lines = audited(&app, target).await;
+        assert!(lines.iter().all(|e| e.actor != "b@ops.test"), "{lines:?}");
+    }
+    // An admin who still is one changes operators as before.
+    operators::set_access(&app.store, &a, &c, Role::Support, false, app.now())
+        .await
+        .expect("a demotes c");
+}
+
 #[tokio::test]
 async fn an_admin_creates_an_operator_whose_link_is_shown_once_and_emailed() {
     let app = spawn_app().await;

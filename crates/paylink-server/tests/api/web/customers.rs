@@ -697,7 +697,7 @@ async fn an_invalid_dispute_is_refused_and_nothing_is_created() {
     assert!(dispute_rows(&list).is_empty(), "{}", list.text);
     let open = app
         .store
-        .disputes_in(DisputeStatus::Open, 100)
+        .console_disputes(Some(DisputeStatus::Open), None, 100)
         .await
         .expect("the store reads");
     assert!(open.is_empty(), "{open:?}");
