@@ -8,9 +8,8 @@ use paylink_core::id::DisputeId;
 use paylink_core::time::format_datetime;
 use paylink_server::ops::accounts::Mailer;
 use paylink_server::ops::console::disputes::queue;
-use paylink_server::ops::console::After;
 use paylink_server::ops::disputes;
-use paylink_store::Store;
+use paylink_store::{Keyset, Store};
 use serde_json::json;
 
 #[derive(Subcommand)]
@@ -67,21 +66,17 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
         } => {
             let status = DisputeStatus::parse(&status).unwrap_or(DisputeStatus::Open);
             let after = match after {
-                Some(text) => Some(
-                    After::parse(&text, |id| DisputeId::parse(id).is_some()).ok_or_else(|| {
-                        Failure(format!(
-                            "--after takes a dispute's cursor (<created_at>.<id>), not {text:?}"
-                        ))
-                    })?,
-                ),
+                Some(text) => Some(Keyset::parse(&text).ok_or_else(|| {
+                    Failure(format!(
+                        "--after takes a dispute's cursor (<created_at>.<id>), not {text:?}"
+                    ))
+                })?),
                 None => None,
             };
             let page = queue(store, Some(status), after.as_ref(), limit.clamp(1, 10_000)).await?;
+            let cursor = |d: &Dispute| Keyset::of(d.created_at, d.id.as_str());
+            let next = page.next(|(d, _)| cursor(d));
             let list: Vec<_> = page.items.into_iter().map(|(d, _)| d).collect();
-            let cursor = |d: &Dispute| After {
-                at: d.created_at,
-                id: d.id.to_string(),
-            };
             if json {
                 let items: Vec<_> = list
                     .iter()
@@ -112,7 +107,7 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
                         d.merchant_id.as_ref().map_or("-", |m| m.as_str())
                     );
                 }
-                if let Some(next) = page.next {
+                if let Some(next) = next {
                     println!(
                         "more: paylink dispute list --status {} --after {next}",
                         status.as_str()

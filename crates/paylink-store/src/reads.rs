@@ -42,11 +42,44 @@ pub struct DailyPayments {
     pub paid: i64,
 }
 
-/// A position in a list ordered newest first: (created_at, id).
+/// A position in a list ordered by (created_at, id), newest or oldest first. Links and the CLI
+/// carry it as `<created_at>.<id>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keyset {
     pub created_at: Millis,
     pub id: String,
+}
+
+impl Keyset {
+    pub fn of(created_at: Millis, id: &str) -> Keyset {
+        Keyset {
+            created_at,
+            id: id.to_string(),
+        }
+    }
+
+    /// From `<created_at>.<id>`, an id being 1 to 64 ASCII letters, digits and `_` (every
+    /// id's alphabet); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Keyset> {
+        let (at, id) = text.split_once('.')?;
+        let id_ok = (1..=64).contains(&id.len())
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        Some(Keyset {
+            created_at: at.parse().ok()?,
+            id: id_ok.then(|| id.to_string())?,
+        })
+    }
+
+    /// As the store's reads take a position.
+    pub fn key(&self) -> (Millis, &str) {
+        (self.created_at, self.id.as_str())
+    }
+}
+
+impl std::fmt::Display for Keyset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.created_at, self.id)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,10 +98,28 @@ pub struct PageRequest {
 
 #[derive(Debug, Clone)]
 pub struct Page<T> {
-    /// Newest first, whatever the direction of travel.
+    /// In the list's order (newest first for the searches, whatever the direction of travel).
     pub items: Vec<T>,
     /// More items lie beyond this page in the direction of travel.
     pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// The first `limit` of `read`, a read of one row more than a page: whether that row came
+    /// tells whether another page follows, without a count (a full last page has none).
+    pub fn of(mut read: Vec<T>, limit: usize) -> Page<T> {
+        let has_more = read.len() > limit;
+        read.truncate(limit);
+        Page {
+            items: read,
+            has_more,
+        }
+    }
+
+    /// Where the next page starts (`at` of the last item), when there is one.
+    pub fn next(&self, at: impl Fn(&T) -> Keyset) -> Option<Keyset> {
+        self.items.last().filter(|_| self.has_more).map(at)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -128,18 +179,13 @@ impl Select {
         page: &PageRequest,
         decode: Decode<T>,
     ) -> Result<Page<T>, StoreError> {
-        let limit = i64::from(page.limit);
         let (sql, args, descending) = self.statement(alias, page);
-        let mut rows = store.fetch(&sql, &args, decode).await?;
-        let has_more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
+        let rows = store.fetch(&sql, &args, decode).await?;
+        let mut found = Page::of(rows, page.limit as usize);
         if !descending {
-            rows.reverse();
+            found.items.reverse();
         }
-        Ok(Page {
-            items: rows,
-            has_more,
-        })
+        Ok(found)
     }
 
     /// The statement for one page (one row more than the page, to tell whether more lie
@@ -910,5 +956,47 @@ mod plans {
         ] {
             check(&store, what, refunds(f), "r", index, false).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod cursors {
+    use super::{Keyset, Page};
+
+    #[test]
+    fn a_cursor_reads_back_as_written_and_nothing_else() {
+        let k = Keyset::parse("1700000000123.msg_Ab9").unwrap();
+        assert_eq!(k.key(), (1700000000123, "msg_Ab9"));
+        assert_eq!(Keyset::parse(&k.to_string()), Some(k));
+        let long = format!("1.{}", "a".repeat(65));
+        for bad in [
+            "",
+            "17",
+            "x.abc",
+            ".abc",
+            "1.",
+            "1.a.c",
+            "1.a\u{0}b",
+            "1.a b",
+            &long,
+        ] {
+            assert_eq!(Keyset::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_next_page_only_when_a_row_is_left_over() {
+        let at = |n: &i64| Keyset::of(*n, &format!("r{n}"));
+        let page = Page::of(vec![0, 1, 2], 2);
+        assert_eq!(page.items, [0, 1]);
+        assert_eq!(
+            page.next(at).map(|k| k.to_string()).as_deref(),
+            Some("1.r1")
+        );
+        assert!(
+            Page::of(vec![0, 1], 2).next(at).is_none(),
+            "a full last page"
+        );
+        assert!(Page::of(Vec::new(), 2).next(at).is_none());
     }
 }

@@ -20,7 +20,7 @@ use paylink_core::money::{format_fixed, parse_minor, Amount};
 use paylink_core::payment::Payment;
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge};
 use paylink_core::DomainError;
-use paylink_store::{BillFilter, Direction, Keyset, PageRequest, PaymentFilter};
+use paylink_store::{BillFilter, Direction, Keyset, Page, PageRequest, PaymentFilter};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -32,17 +32,7 @@ const EXPORT_CHUNK: u32 = 500;
 
 /// `?cursor=<created_at>.<id>`: the page after that row.
 fn cursor(q: &HashMap<String, String>) -> Option<(Keyset, Direction)> {
-    let (at, id) = q.get("cursor")?.split_once('.')?;
-    if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    Some((
-        Keyset {
-            created_at: at.parse().ok()?,
-            id: id.to_string(),
-        },
-        Direction::Next,
-    ))
+    Some((Keyset::parse(q.get("cursor")?)?, Direction::Next))
 }
 
 /// A list's filter as the URL carries it: the order id and a range of days (`YYYY-MM-DD`, UTC,
@@ -110,7 +100,7 @@ impl ListFilter {
     /// The link to the page after `(created_at, id)`, keeping the filter.
     fn next_link(&self, path: &str, created_at: i64, id: &str) -> String {
         let mut q = self.pairs();
-        q.append_pair("cursor", &format!("{created_at}.{id}"));
+        q.append_pair("cursor", &Keyset::of(created_at, id).to_string());
         format!("{path}?{}", q.finish())
     }
 }
@@ -419,20 +409,18 @@ async fn postbacks_page(
 ) -> Response {
     let before = cursor(q).map(|(k, _)| (k.created_at, k.id));
     let limit = i64::from(PER_PAGE);
-    let mut list = match st
+    let list = match st
         .store
         .notices_of_merchant(merchant, before, limit + 1)
         .await
     {
-        Ok(l) => l,
+        Ok(l) => Page::of(l, PER_PAGE as usize),
         Err(e) => return failed(v, &e.into()),
     };
-    let more = list.len() as i64 > limit;
-    list.truncate(PER_PAGE as usize);
     let next = list
-        .last()
-        .filter(|_| more)
-        .map(|n| ListFilter::default().next_link("/postbacks", n.notice.created_at, &n.notice.id));
+        .next(|n| Keyset::of(n.notice.created_at, &n.notice.id))
+        .map(|k| ListFilter::default().next_link("/postbacks", k.created_at, &k.id));
+    let list = list.items;
     let c = Chrome::of(st, v);
     let title = c.t.postbacks;
     page(
@@ -934,13 +922,11 @@ pub async fn postbacks_csv(State(st): State<AppState>, v: Visitor) -> Response {
             async move {
                 let before = request.from.map(|(k, _)| (k.created_at, k.id));
                 let limit = i64::from(request.limit);
-                let mut items = st
+                let items = st
                     .store
                     .notices_of_merchant(&merchant, before, limit + 1)
                     .await?;
-                let has_more = items.len() as i64 > limit;
-                items.truncate(request.limit as usize);
-                Ok(paylink_store::Page { items, has_more })
+                Ok(Page::of(items, request.limit as usize))
             }
         },
         |n: &paylink_store::NoticeRecord| {

@@ -74,12 +74,8 @@ async fn payouts_page(
 ) -> Response {
     let from = q
         .get("cursor")
-        .and_then(|c| c.split_once('.'))
-        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_string())))
-        .filter(|(_, id): &(i64, String)| {
-            id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
-        .map(|(created_at, id)| (Keyset { created_at, id }, Direction::Next));
+        .and_then(|c| Keyset::parse(c))
+        .map(|k| (k, Direction::Next));
     let loaded = async {
         let accounts = st.store.payout_accounts(merchant).await?;
         let banks = st.store.sbp_banks(false).await?;
@@ -105,10 +101,8 @@ async fn payouts_page(
         }
     };
     let next = found
-        .items
-        .last()
-        .filter(|_| found.has_more)
-        .map(|p| format!("/payouts?cursor={}.{}", p.created_at, p.id));
+        .next(|p| Keyset::of(p.created_at, p.id.as_str()))
+        .map(|k| format!("/payouts?cursor={k}"));
     let c = Chrome::of(st, v);
     let title = c.t.payouts;
     page(

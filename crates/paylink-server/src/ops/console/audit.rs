@@ -3,7 +3,7 @@
 
 use crate::ops::OpError;
 use paylink_core::audit::{Actor, AuditEntry, Power};
-use paylink_store::{AuditFilter, Store};
+use paylink_store::{AuditFilter, Page, Store};
 
 /// Entries on one page of the console's log.
 pub const PAGE: i64 = 100;
@@ -27,10 +27,13 @@ pub async fn page(
     // Every operator may read the log (support too): it is how they see what happened.
     actor.require(Power::Support)?;
     let limit = limit.clamp(1, 1_000);
-    // One more than shown tells whether an older page exists, without a count.
-    let mut entries = store.audit_entries(filter, limit + 1).await?;
-    let more = entries.len() as i64 > limit;
-    entries.truncate(limit as usize);
-    let next = entries.last().filter(|_| more).map(|e| e.seq);
-    Ok(AuditPage { entries, next })
+    let page = Page::of(
+        store.audit_entries(filter, limit + 1).await?,
+        limit as usize,
+    );
+    let next = page.items.last().filter(|_| page.has_more).map(|e| e.seq);
+    Ok(AuditPage {
+        entries: page.items,
+        next,
+    })
 }

@@ -1,9 +1,8 @@
 //! The console's reads: disputes, each with the charge it is about.
 
-use super::{After, Page};
 use crate::ops::OpError;
 use paylink_core::dispute::{Dispute, DisputeStatus};
-use paylink_store::{FoundCharge, Store};
+use paylink_store::{FoundCharge, Keyset, Page, Store};
 
 /// A page of `limit` disputes of the queue (open and answered ones, or every one of
 /// `status`), oldest first (the deadline nearest), after `after` if given, each with its
@@ -11,16 +10,13 @@ use paylink_store::{FoundCharge, Store};
 pub async fn queue(
     store: &Store,
     status: Option<DisputeStatus>,
-    after: Option<&After>,
+    after: Option<&Keyset>,
     limit: i64,
 ) -> Result<Page<(Dispute, Option<FoundCharge>)>, OpError> {
     let read = store
-        .console_disputes(status, After::key(after), limit + 1)
+        .console_disputes(status, after.map(Keyset::key), limit + 1)
         .await?;
-    Ok(Page::of(read, limit, |(d, _)| After {
-        at: d.created_at,
-        id: d.id.to_string(),
-    }))
+    Ok(Page::of(read, limit as usize))
 }
 
 /// A dispute's charge as an operator decides on it: the payment and what of it has been

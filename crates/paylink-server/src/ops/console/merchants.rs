@@ -3,7 +3,6 @@
 
 use crate::ops::OpError;
 use paylink_core::audit::Actor;
-use paylink_core::id::MerchantId;
 use paylink_core::ledger::Balance;
 use paylink_core::merchant::{Merchant, Shop};
 use paylink_core::money::Rate;
@@ -11,7 +10,7 @@ use paylink_core::payment::Payment;
 use paylink_core::payout::{periods, Payout, PayoutProfile};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
-use paylink_store::{MoneyFilter, PageRequest, PaymentFilter, Store};
+use paylink_store::{Keyset, MoneyFilter, Page, PageRequest, PaymentFilter, Store};
 
 /// Merchants on one page of the list.
 pub const PER_PAGE: i64 = 50;
@@ -26,28 +25,22 @@ pub struct Found {
     pub next: Option<String>,
 }
 
-/// A cursor made by [`search`]; anything else starts from the top (the link is ours, a
+/// Merchants matching `text` (see [`Store::console_merchants`]), newest first, from `after`
+/// (a cursor made by [`search`]; anything else starts from the top: the link is ours, a
 /// mangled one is not worth an error).
-fn cursor(text: &str) -> Option<(Millis, &str)> {
-    let (at, id) = text.split_once('.')?;
-    let at = at.parse().ok()?;
-    MerchantId::parse(id)?;
-    Some((at, id))
-}
-
-/// Merchants matching `text` (see [`Store::console_merchants`]), newest first, from `after`.
 pub async fn search(store: &Store, text: &str, after: Option<&str>) -> Result<Found, OpError> {
-    let after = after.and_then(cursor);
-    let mut rows = store
-        .console_merchants(text.trim(), after, PER_PAGE + 1)
+    let after = after.and_then(Keyset::parse);
+    let read = store
+        .console_merchants(text.trim(), after.as_ref().map(Keyset::key), PER_PAGE + 1)
         .await?;
-    let more = rows.len() > PER_PAGE as usize;
-    rows.truncate(PER_PAGE as usize);
-    let next = rows
-        .last()
-        .filter(|_| more)
-        .map(|(m, _)| format!("{}.{}", m.created_at, m.id));
-    Ok(Found { rows, next })
+    let page = Page::of(read, PER_PAGE as usize);
+    let next = page
+        .next(|(m, _)| Keyset::of(m.created_at, m.id.as_str()))
+        .map(|k| k.to_string());
+    Ok(Found {
+        rows: page.items,
+        next,
+    })
 }
 
 /// What the console shows of one merchant.

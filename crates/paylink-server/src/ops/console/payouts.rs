@@ -1,10 +1,9 @@
 //! The console's reads: payouts, the moderation queue first.
 
-use super::{After, Page};
 use crate::ops::OpError;
 use paylink_core::payout::{periods, PayoutStatus};
 use paylink_core::time::Millis;
-use paylink_store::Store;
+use paylink_store::{Keyset, Page, Store};
 
 /// A payout as the queue shows it, with what an operator weighs it against.
 pub use paylink_store::QueuedPayout as Queued;
@@ -17,17 +16,14 @@ pub const PAGE: i64 = 100;
 pub async fn queue(
     store: &Store,
     status: PayoutStatus,
-    after: Option<&After>,
+    after: Option<&Keyset>,
     now: Millis,
 ) -> Result<Page<Queued>, OpError> {
     let (day, _) = periods(now);
     let read = store
-        .console_payouts(status.as_str(), &day, After::key(after), PAGE + 1)
+        .console_payouts(status.as_str(), &day, after.map(Keyset::key), PAGE + 1)
         .await?;
-    Ok(Page::of(read, PAGE, |q| After {
-        at: q.created_at,
-        id: q.id.clone(),
-    }))
+    Ok(Page::of(read, PAGE as usize))
 }
 
 /// One payout with its merchant's context today (`now`).

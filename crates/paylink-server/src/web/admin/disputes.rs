@@ -5,7 +5,6 @@
 
 use super::{Console, ConsoleForm};
 use crate::ops::console::disputes::{self as reads, Charge};
-use crate::ops::console::After;
 use crate::ops::{disputes, OpError};
 use crate::state::AppState;
 use crate::web::account::mailer;
@@ -18,10 +17,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use paylink_core::audit::Power;
 use paylink_core::dispute::{Dispute, DisputeDecision, DisputeMessage, DisputeStatus};
-use paylink_core::id::DisputeId;
 use paylink_core::money::format_fixed;
 use paylink_core::time::{format_datetime, Millis};
-use paylink_store::FoundCharge;
+use paylink_store::{FoundCharge, Keyset};
 use std::collections::HashMap;
 
 /// Rows of the queue shown at once (the oldest: the ones due first).
@@ -229,20 +227,20 @@ pub async fn list(
 ) -> Response {
     let w = words(&c);
     let status = q.get("status").and_then(|s| DisputeStatus::parse(s.trim()));
-    let after = q
-        .get("after")
-        .and_then(|a| After::parse(a, |id| DisputeId::parse(id).is_some()));
+    let after = q.get("after").and_then(|a| Keyset::parse(a));
     let now = st.now();
     let page = match reads::queue(&st.store, status, after.as_ref(), QUEUE_LIMIT).await {
         Ok(page) => page,
         Err(e) => return super::refused(&st, &c, &e, "/admin"),
     };
-    let next = page.next.map(|after| {
-        format!(
-            "/admin/disputes?status={}&after={after}",
-            status.map(DisputeStatus::as_str).unwrap_or("")
-        )
-    });
+    let next = page
+        .next(|(d, _)| Keyset::of(d.created_at, d.id.as_str()))
+        .map(|after| {
+            format!(
+                "/admin/disputes?status={}&after={after}",
+                status.map(DisputeStatus::as_str).unwrap_or("")
+            )
+        });
     let rows = page
         .items
         .iter()

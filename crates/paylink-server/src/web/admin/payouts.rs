@@ -5,7 +5,6 @@
 
 use super::{Console, ConsoleForm};
 use crate::ops::console::payouts::{self as reads, Queued};
-use crate::ops::console::After;
 use crate::ops::payouts::{moderate, Moderation};
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -22,6 +21,7 @@ use paylink_core::money::Currency;
 use paylink_core::payout::PayoutStatus;
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
+use paylink_store::Keyset;
 use std::collections::{BTreeMap, HashMap};
 
 pub fn router() -> Router<AppState> {
@@ -232,15 +232,13 @@ async fn render_queue(
         .get("status")
         .and_then(|s| s.parse::<PayoutStatus>().ok())
         .unwrap_or(PayoutStatus::Moderating);
-    let after = q
-        .get("after")
-        .and_then(|a| After::parse(a, |id| PayoutId::parse(id).is_some()));
+    let after = q.get("after").and_then(|a| Keyset::parse(a));
     let page = match reads::queue(&st.store, status, after.as_ref(), st.now()).await {
         Ok(page) => page,
         Err(e) => return super::refused(st, c, &e, "/admin"),
     };
     let next = page
-        .next
+        .next(|p| Keyset::of(p.created_at, &p.id))
         .map(|after| format!("/admin/payouts?status={}&after={after}", status.as_str()));
     let summary = ["approved", "declined", "moved", "missing"]
         .iter()

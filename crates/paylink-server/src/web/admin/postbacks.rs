@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use paylink_core::event::NoticeState;
 use paylink_core::time::format_datetime;
-use paylink_store::NoticeRecord;
+use paylink_store::{Keyset, NoticeRecord, Page};
 use std::collections::HashMap;
 
 /// Rows per page.
@@ -120,16 +120,6 @@ fn host_of(url: &str) -> String {
         .unwrap_or_default()
 }
 
-/// `?cursor=<created_at>.<id>`: the page after that row (notice ids are `msg_` and base62).
-fn cursor(q: &HashMap<String, String>) -> Option<(i64, String)> {
-    let (at, id) = q.get("cursor")?.split_once('.')?;
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return None;
-    }
-    Some((at.parse().ok()?, id.to_string()))
-}
-
 pub struct Row {
     pub id: String,
     pub merchant_id: String,
@@ -196,34 +186,34 @@ pub async fn list(
         bill: super::query_text(q.get("bill")),
         payment: super::query_text(q.get("payment")),
         state: q.get("state").and_then(|s| NoticeState::parse(s.trim())),
-        before: cursor(&q),
+        before: q
+            .get("cursor")
+            .and_then(|c| Keyset::parse(c))
+            .map(|k| (k.created_at, k.id)),
     };
-    let mut list = match reads::search(&st.store, &search, PER_PAGE + 1).await {
-        Ok(list) => list,
+    let list = match reads::search(&st.store, &search, PER_PAGE + 1).await {
+        Ok(list) => Page::of(list, PER_PAGE as usize),
         Err(e) => return super::refused(&st, &c, &e, "/admin"),
     };
-    let more = list.len() as i64 > PER_PAGE;
-    list.truncate(PER_PAGE as usize);
-    let next = list.last().filter(|_| more).map(|last| {
-        let mut link = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("merchant", &search.merchant),
-            ("bill", &search.bill),
-            ("payment", &search.payment),
-        ] {
-            if let Some(v) = v {
-                link.append_pair(k, v);
+    let next = list
+        .next(|n| Keyset::of(n.notice.created_at, &n.notice.id))
+        .map(|last| {
+            let mut link = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in [
+                ("merchant", &search.merchant),
+                ("bill", &search.bill),
+                ("payment", &search.payment),
+            ] {
+                if let Some(v) = v {
+                    link.append_pair(k, v);
+                }
             }
-        }
-        if let Some(s) = search.state {
-            link.append_pair("state", s.as_str());
-        }
-        link.append_pair(
-            "cursor",
-            &format!("{}.{}", last.notice.created_at, last.notice.id),
-        );
-        format!("/admin/postbacks?{}", link.finish())
-    });
+            if let Some(s) = search.state {
+                link.append_pair("state", s.as_str());
+            }
+            link.append_pair("cursor", &last.to_string());
+            format!("/admin/postbacks?{}", link.finish())
+        });
     c.page(
         StatusCode::OK,
         ListPage {
@@ -236,7 +226,7 @@ pub async fn list(
             payment: search.payment.clone().unwrap_or_default(),
             state: search.state.map(NoticeState::as_str).unwrap_or(""),
             states: ["pending", "delivered", "failed"],
-            rows: list.iter().map(row).collect(),
+            rows: list.items.iter().map(row).collect(),
             next,
         },
     )

@@ -585,6 +585,57 @@ async fn a_payment_is_refunded_in_part_then_the_rest_and_too_much_is_refused() {
     app.assert_ledger_ok().await;
 }
 
+/// Saves the shop's result URL (postbacks go there) on the integration page.
+async fn set_result_url(su: &mut SignedUp, result_url: &str) {
+    let saved = su
+        .browser
+        .submit(
+            "/integration",
+            &format!("/integration/shops/{}", su.shop_id),
+            &[
+                ("result_url", result_url),
+                ("success_url", ""),
+                ("fail_url", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+}
+
+/// More postbacks than a page (50): the Older link leads to the rest. A notice's id holds a
+/// `_` (`msg_<payment>`), which the cursor must carry.
+#[tokio::test]
+async fn the_postbacks_log_goes_on_to_older_pages() {
+    let app = spawn_app().await;
+    let r = Receiver::start();
+    let mut su = signed_up(&app, "many-postbacks@merchant.test").await;
+    let result_url = r.url("/postback");
+    set_result_url(&mut su, &result_url).await;
+    let mut made = Vec::new();
+    for i in 0..51 {
+        if i % 2 == 0 {
+            app.advance_ms(1);
+        }
+        made.push(paid(&app, &su, "10", None).await);
+    }
+    let first = su.browser.get("/postbacks").await;
+    first.assert_html();
+    assert_eq!(rows(&first, "postback").len(), 50);
+    let older = first.href_of("older").expect("an Older link");
+    let second = su.browser.get(&older).await;
+    let last = rows(&second, "postback");
+    assert_eq!(last.len(), 1, "{}", second.text);
+    assert!(second.href_of("older").is_none());
+    let shown: Vec<&str> = rows(&first, "postback").into_iter().chain(last).collect();
+    for id in &made {
+        assert_eq!(
+            shown.iter().filter(|r| r.contains(id.as_str())).count(),
+            1,
+            "{id} not once over the pages"
+        );
+    }
+}
+
 #[tokio::test]
 async fn postbacks_are_logged_redelivered_and_shown_on_their_payment() {
     let app = spawn_app().await;
@@ -601,19 +652,7 @@ async fn postbacks_are_logged_redelivered_and_shown_on_their_payment() {
     );
 
     let result_url = r.url("/postback");
-    let saved = su
-        .browser
-        .submit(
-            "/integration",
-            &format!("/integration/shops/{}", su.shop_id),
-            &[
-                ("result_url", result_url.as_str()),
-                ("success_url", ""),
-                ("fail_url", ""),
-            ],
-        )
-        .await;
-    assert_eq!(saved.status, 200, "{}", saved.text);
+    set_result_url(&mut su, &result_url).await;
     let payment = paid(&app, &su, "700", None).await;
     r.wait_for("/postback", 1).await;
     let notice = format!("msg_{payment}");
