@@ -1764,6 +1764,13 @@ async fn money_commands_drive_payouts_on_the_running_server_and_ledger_check_gua
     // A second payout declined by the operator gives its money back.
     let (_, body) = personal(m.token.clone(), account_id.clone()).await;
     let second = body["data"][0]["id"].as_str().unwrap().to_string();
+    // A reason the merchant could not be shown is refused, naming the flag.
+    let long = "r".repeat(501);
+    for reason in [long.as_str(), "tab\tok but bell\u{7} not", "  "] {
+        fx.admin(&["payout", "decline", "--id", &second, "--reason", reason])
+            .await
+            .refused(&["--reason"]);
+    }
     let declined = fx
         .admin(&[
             "payout",

@@ -190,6 +190,12 @@ pub const SIGN_IN_FAILURES_PER_ACCOUNT: i64 = 5;
 pub const SIGN_IN_FAILURES_PER_ADDRESS: i64 = 20;
 pub const SIGN_IN_WINDOW_MS: Millis = 15 * 60 * 1000;
 
+/// Sign-ups per client address within [`SIGN_UP_WINDOW_MS`], successful or not: each hashes a
+/// password (19 MiB and a core for a moment) and tells whether an email has an account, so one
+/// client may not ask without end.
+pub const SIGN_UP_PER_ADDRESS: i64 = 10;
+pub const SIGN_UP_WINDOW_MS: Millis = 60 * 60 * 1000;
+
 /// The keys failures are counted under: the account's email and the client's address.
 pub fn failure_keys(email: &str, address: &str) -> [String; 2] {
     [

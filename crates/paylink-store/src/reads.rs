@@ -58,16 +58,18 @@ impl Keyset {
         }
     }
 
-    /// From `<created_at>.<id>`, an id being 1 to 64 ASCII letters, digits and `_` (every
-    /// id's alphabet); `None` for anything else.
-    pub fn parse(text: &str) -> Option<Keyset> {
-        let (at, id) = text.split_once('.')?;
+    /// A position a client sent: `None` unless `id` is 1 to 64 ASCII letters, digits and `_`
+    /// (every id's alphabet).
+    pub fn checked(created_at: Millis, id: &str) -> Option<Keyset> {
         let id_ok = (1..=64).contains(&id.len())
             && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        Some(Keyset {
-            created_at: at.parse().ok()?,
-            id: id_ok.then(|| id.to_string())?,
-        })
+        id_ok.then(|| Keyset::of(created_at, id))
+    }
+
+    /// From `<created_at>.<id>` (see [`Keyset::checked`]); `None` for anything else.
+    pub fn parse(text: &str) -> Option<Keyset> {
+        let (at, id) = text.split_once('.')?;
+        Keyset::checked(at.parse().ok()?, id)
     }
 
     /// As the store's reads take a position.

@@ -29,6 +29,8 @@ pub fn create(
     mut new_id: impl FnMut() -> PayoutId,
     now: Millis,
 ) -> Result<(Vec<Payout>, Plan), DomainError> {
+    // As long as a bill's: it is in a unique index, whose entries have a size limit.
+    crate::text::check_len("order_id", &order.order_id, crate::bill::MAX_ORDER_ID)?;
     cx.merchant.check_access()?;
     if !cx.merchant.verified {
         return Err(DomainError::MerchantNotVerified);

@@ -9,7 +9,7 @@ use crate::ops::OpError;
 use paylink_core::account::{
     failure_keys, new_token, normalize_email, plausible_token, token_digest, Account, AccountKind,
     LinkPurpose, OneTimeLink, Session, SESSION_TTL_MS, SIGN_IN_FAILURES_PER_ACCOUNT,
-    SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_WINDOW_MS,
+    SIGN_IN_FAILURES_PER_ADDRESS, SIGN_IN_WINDOW_MS, SIGN_UP_PER_ADDRESS, SIGN_UP_WINDOW_MS,
 };
 use paylink_core::error::Rule;
 use paylink_core::event::{Email, Notice};
@@ -143,6 +143,13 @@ pub async fn sign_up(
         &Some(shop_name.to_string()),
         paylink_core::text::MAX_NAME,
     )?;
+    take_attempt(
+        store,
+        &[(format!("sign-up:addr:{address}"), SIGN_UP_PER_ADDRESS)],
+        SIGN_UP_WINDOW_MS,
+        now,
+    )
+    .await?;
     if store
         .account_by_email(AccountKind::Merchant, &email)
         .await?

@@ -225,6 +225,23 @@ pub async fn decline(
     }
 }
 
+/// The reason a decline tells the merchant, trimmed: 1 to [`MAX_DECLINE_REASON`] characters,
+/// no control characters.
+pub fn decline_reason(text: &str) -> Result<String, DomainError> {
+    let reason = text.trim();
+    if reason.is_empty() {
+        return Err(DomainError::Invalid {
+            field: "reason",
+            kind: Rule::Required,
+        });
+    }
+    paylink_core::text::check_len("reason", &Some(reason.to_string()), MAX_DECLINE_REASON)?;
+    Ok(reason.to_string())
+}
+
+/// The longest decline reason, in characters.
+pub const MAX_DECLINE_REASON: usize = 500;
+
 /// An operator's decision on a payout waiting for one.
 #[derive(Debug, Clone)]
 pub enum Moderation {
@@ -299,14 +316,7 @@ pub async fn moderate(
             }
         }
         Moderation::Decline(reason) => {
-            let reason: String = reason.trim().chars().take(500).collect();
-            if reason.is_empty() {
-                return Err(DomainError::Invalid {
-                    field: "reason",
-                    kind: Rule::Required,
-                }
-                .into());
-            }
+            let reason = decline_reason(&reason)?;
             let profile = store.payout_profile(&payout.merchant_id).await?;
             let url = profile.and_then(|p| p.webhook_url);
             for part in parts {

@@ -188,13 +188,7 @@ pub async fn sign_in(State(st): State<AppState>, mut v: Visitor, body: Bytes) ->
         Err(e) => {
             let mut p = sign_in_form(&st, &v, email);
             p.error = Some(refusal_text(v.t, &e));
-            let status = match e {
-                crate::ops::OpError::Domain(paylink_core::DomainError::TooManyFailedAttempts) => {
-                    StatusCode::TOO_MANY_REQUESTS
-                }
-                e => status_of(&e, StatusCode::UNAUTHORIZED),
-            };
-            page(&v, status, p)
+            page(&v, status_of(&e, StatusCode::UNAUTHORIZED), p)
         }
     }
 }
@@ -250,13 +244,7 @@ pub async fn forgot(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
         }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
-            let status = match e {
-                crate::ops::OpError::Domain(paylink_core::DomainError::TooManyFailedAttempts) => {
-                    StatusCode::TOO_MANY_REQUESTS
-                }
-                e => status_of(&e, StatusCode::INTERNAL_SERVER_ERROR),
-            };
-            page(&v, status, p)
+            page(&v, status_of(&e, StatusCode::INTERNAL_SERVER_ERROR), p)
         }
     }
 }

@@ -124,10 +124,6 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
             p.searched = true;
             StatusCode::OK
         }
-        Err(e @ OpError::Domain(DomainError::TooManyFailedAttempts)) => {
-            p.error = Some(refusal_text(v.t, &e));
-            StatusCode::TOO_MANY_REQUESTS
-        }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
             super::status_of(&e, StatusCode::INTERNAL_SERVER_ERROR)
@@ -246,13 +242,11 @@ pub async fn open_dispute(State(st): State<AppState>, v: Visitor, body: Bytes) -
         }
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
-            let status = match e {
-                OpError::Domain(DomainError::TooManyFailedAttempts) => {
-                    StatusCode::TOO_MANY_REQUESTS
-                }
-                e => super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
-            };
-            page(&v, status, p)
+            page(
+                &v,
+                super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
+                p,
+            )
         }
     }
 }

@@ -18,6 +18,7 @@ use paylink_core::bill::{Bill, NewBill};
 use paylink_core::id::{MerchantId, PaymentId};
 use paylink_core::money::{format_fixed, parse_minor, Amount};
 use paylink_core::payment::Payment;
+use paylink_core::text::has_control;
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge};
 use paylink_core::DomainError;
 use paylink_store::{BillFilter, Direction, Keyset, Page, PageRequest, PaymentFilter};
@@ -55,7 +56,7 @@ impl ListFilter {
             order: q
                 .get("order_id")
                 .map(|o| o.trim().to_string())
-                .filter(|o| !o.is_empty() && o.chars().count() <= 255),
+                .filter(|o| !o.is_empty() && o.chars().count() <= 255 && !has_control(o)),
             from: day("from"),
             to: day("to"),
         }

@@ -200,10 +200,11 @@ pub(crate) fn late(accept_language: Option<&str>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, t.something_wrong).into_response()
 }
 
-/// The status of a page that answers `e`: `refused` for the domain's refusals; for storage
-/// trouble 503 while the database is out of reach (the visitor retries), else 500.
+/// The status of a page that answers `e`: `refused` for the domain's refusals (429 for a limit
+/// on attempts); for storage trouble 503 while the database is out of reach (the visitor retries), else 500.
 pub fn status_of(e: &OpError, refused: StatusCode) -> StatusCode {
     match e {
+        OpError::Domain(DomainError::TooManyFailedAttempts) => StatusCode::TOO_MANY_REQUESTS,
         OpError::Domain(_) => refused,
         OpError::Store(s) => crate::app::storage_status(s),
     }

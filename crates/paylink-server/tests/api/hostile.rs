@@ -112,3 +112,22 @@ async fn control_characters_are_refused_alike_on_every_backend() {
         json!(description)
     );
 }
+
+/// A cursor is base64 of JSON, so the parameter's own check sees no control character: the
+/// id inside is checked when it is decoded (a NUL would reach PostgreSQL), and so is its length.
+#[tokio::test]
+async fn a_cursor_hiding_a_nul_or_a_huge_id_is_invalid() {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let app = spawn_app().await;
+    let huge = "a".repeat(10_000);
+    for id in ["\u{0}", "a\u{0}b", "a'b", huge.as_str()] {
+        let cursor = URL_SAFE_NO_PAD
+            .encode(json!({"created_at": 0, "id": id, "_pointsToNextItems": true}).to_string());
+        for path in ["/api/v1/bill/search", "/api/v1/payment/search"] {
+            let a = app.get(path, &[("cursor", cursor.as_str())]).await;
+            a.invalid("cursor");
+        }
+    }
+    still_serving(&app).await;
+}

@@ -113,13 +113,7 @@ fn decode_cursor(text: &str) -> Option<(Keyset, Direction)> {
     } else {
         Direction::Prev
     };
-    Some((
-        Keyset {
-            created_at: c.created_at,
-            id: c.id,
-        },
-        dir,
-    ))
+    Some((Keyset::checked(c.created_at, &c.id)?, dir))
 }
 
 /// Default and largest `per_page`.

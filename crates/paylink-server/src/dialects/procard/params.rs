@@ -4,6 +4,7 @@
 
 use super::Refusal;
 use axum::http::{header, HeaderMap};
+use paylink_core::text::has_control;
 use std::collections::BTreeMap;
 
 pub const MAX_FIELDS: usize = 64;
@@ -62,6 +63,14 @@ impl Params {
         if let Some((k, _)) = out.iter().find(|(_, v)| v.len() > MAX_VALUE) {
             return Err(Refusal::invalid(vec![format!(
                 "Parameter {k} may not be longer than {MAX_VALUE} bytes"
+            )]));
+        }
+        // A NUL cannot be stored (PostgreSQL) nor looked up, and no other control character
+        // belongs in a login, an id or a description.
+        if let Some((k, _)) = out.iter().find(|(k, v)| has_control(k) || has_control(v)) {
+            return Err(Refusal::invalid(vec![format!(
+                "Parameter {} may not hold control characters",
+                k.escape_debug()
             )]));
         }
         Ok(Params(out))
@@ -164,6 +173,17 @@ mod tests {
                 .code,
             -15
         );
+        for (content_type, body) in [
+            ("application/json", r#"{"merchant_id":"\u0000"}"#),
+            ("application/json", r#"{"a\u0001":"x"}"#),
+            ("application/x-www-form-urlencoded", "merchant_id=%00"),
+            ("application/x-www-form-urlencoded", "name=a%1Bb"),
+        ] {
+            let refused = read(content_type, body).unwrap_err();
+            assert_eq!(refused.code, -15, "{body}");
+        }
+        // Line breaks and tabs are text.
+        assert!(read("application/x-www-form-urlencoded", "d=a%0D%0Ab%09c").is_ok());
         let long = format!("a={}", "x".repeat(MAX_VALUE + 1));
         assert_eq!(
             read("application/x-www-form-urlencoded", &long)

@@ -8,7 +8,7 @@ use crate::pages::{field, fields, qr::qr_svg};
 use crate::state::AppState;
 use crate::web::account::{show_link, use_link, Field, FormPage, LinkPages};
 use crate::web::visitor::Visitor;
-use crate::web::{bad_form, page, redirect, refusal_text, Chrome};
+use crate::web::{bad_form, page, redirect, refusal_text, status_of, Chrome};
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -88,13 +88,7 @@ pub async fn sign_in(State(st): State<AppState>, mut v: Visitor, body: Bytes) ->
         Err(e) => {
             let mut p = sign_in_form(&st, &v, email);
             p.error = Some(refusal_text(v.t, &e));
-            let status = match e {
-                OpError::Domain(DomainError::TooManyFailedAttempts) => {
-                    StatusCode::TOO_MANY_REQUESTS
-                }
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            page(&v, status, p)
+            page(&v, status_of(&e, StatusCode::UNAUTHORIZED), p)
         }
     }
 }

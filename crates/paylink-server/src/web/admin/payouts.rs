@@ -5,7 +5,7 @@
 
 use super::{Console, ConsoleForm};
 use crate::ops::console::payouts::{self as reads, Queued};
-use crate::ops::payouts::{moderate, Moderation};
+use crate::ops::payouts::{decline_reason, moderate, Moderation};
 use crate::ops::OpError;
 use crate::state::AppState;
 use crate::web::Chrome;
@@ -352,7 +352,7 @@ pub async fn decide(State(st): State<AppState>, form: ConsoleForm) -> Response {
         )
         .await;
     }
-    if !approve && (reason.is_empty() || reason.chars().count() > 500) {
+    if !approve && decline_reason(&reason).is_err() {
         return render_queue(
             &st,
             c,

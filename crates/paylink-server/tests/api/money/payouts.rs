@@ -212,6 +212,20 @@ async fn a_duplicate_order_id_is_refused_and_locks_nothing() {
         .await
         .invalid("order_id");
     assert_eq!(app.balance().await.available, 9650_00 - 1070_00);
+    // An order id longer than a bill's (255) is refused before anything is locked: a few
+    // kilobytes would not fit the unique index's entry on PostgreSQL.
+    let long = "o".repeat(3000);
+    app.regular_payout(with_order(card("200", CARD_OK), &long))
+        .await
+        .invalid("order_id");
+    app.regular_payout(with_order(card("200", CARD_OK), &long[..256]))
+        .await
+        .invalid("order_id");
+    assert_eq!(app.balance().await.available, 9650_00 - 1070_00);
+    created(
+        &app.regular_payout(with_order(card("200", CARD_OK), &long[..255]))
+            .await,
+    );
     // Another merchant may use the same order id.
     let other = app.new_merchant("Other").await;
     app.set_profile(&other.merchant_id, open_profile()).await;

@@ -66,6 +66,13 @@ async fn authentication_refusals_answer_their_codes_over_json_and_forms() {
                 &json!("Parameter signature not found"),
                 "{path}"
             );
+            // A control character in the login (a NUL cannot even be looked up on
+            // PostgreSQL): -15, never a system error.
+            for login in ["\u{0}", "A\u{1b}B"] {
+                let mut body = c.signed(path, json!({"id": id}));
+                body["merchant_id"] = json!(login);
+                refused(&send(&app, path, &body, wire).await, -15);
+            }
             // An unknown login: -3.
             let stranger = Creds {
                 login: "NO_SUCH_TRADER".into(),

@@ -153,6 +153,40 @@ async fn sign_in_with_a_wrong_password_or_an_unknown_email_says_the_same_thing()
     b.get("/dashboard").await.assert_html();
 }
 
+/// Each sign-up hashes a password and tells whether an email has an account: one address
+/// gets ten an hour, taken emails included, and the eleventh is refused before either.
+#[tokio::test]
+async fn one_address_signs_up_at_most_ten_times_an_hour() {
+    let app = spawn_app().await;
+    signed_up(&app, "first@shop.test").await;
+    for n in 2..=9 {
+        signed_up(&app, &format!("owner{n}@shop.test")).await;
+    }
+    let (_, taken) = sign_up(&app, "first@shop.test", PASSWORD, "Again").await;
+    assert_eq!(taken.status, 422, "{}", taken.text);
+    let (b, refused) = sign_up(&app, "eleventh@shop.test", PASSWORD, "Eleventh").await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    refused.assert_shows("Too many");
+    assert_eq!(b.cookie("paylink_session"), None);
+    let (_, still) = sign_up(&app, "first@shop.test", PASSWORD, "Again").await;
+    assert_eq!(
+        still.status, 429,
+        "no answer about a taken email: {}",
+        still.text
+    );
+    assert!(app
+        .store
+        .account_by_email(
+            paylink_core::account::AccountKind::Merchant,
+            "eleventh@shop.test"
+        )
+        .await
+        .unwrap()
+        .is_none());
+    app.advance_ms(61 * MINUTE_MS);
+    signed_up(&app, "eleventh@shop.test").await;
+}
+
 #[tokio::test]
 async fn sign_in_is_refused_after_five_failures_until_fifteen_minutes_pass() {
     let app = spawn_app().await;

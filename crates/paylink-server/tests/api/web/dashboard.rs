@@ -362,6 +362,16 @@ async fn bills_come_in_pages_of_fifty_with_an_older_link_and_an_order_id_filter(
     let odd = su.browser.get("/bills?cursor=not-a-cursor").await;
     odd.assert_html();
     assert_eq!(rows(&odd, "bill").len(), 50);
+    // Nor does a filter no order id can hold (a NUL cannot even reach PostgreSQL), on the
+    // lists and their exports.
+    for path in ["/bills", "/payments"] {
+        let odd = su.browser.get(&format!("{path}?order_id=a%00b")).await;
+        odd.assert_html();
+        let odd = su.browser.get(&format!("{path}.csv?order_id=%00")).await;
+        assert_eq!(odd.status, 200, "{}", odd.text);
+    }
+    let csv = csv_lines(&su.browser.get("/bills.csv?order_id=%1B").await);
+    assert_eq!(csv.len(), 54, "every bill, as without a filter");
 }
 
 #[tokio::test]
