@@ -316,7 +316,7 @@ pub async fn moderate(
             }
         }
         Moderation::Decline(reason) => {
-            let reason = decline_reason(&reason)?;
+            let reason = decline_reason(reason)?;
             let profile = store.payout_profile(&payout.merchant_id).await?;
             let url = profile.and_then(|p| p.webhook_url);
             for part in parts {
