@@ -14,7 +14,7 @@ use crate::state::{AppState, Clock, Services};
 use crate::web;
 use crate::workers::{dispatcher, money};
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -453,7 +453,9 @@ fn router(state: AppState, panics: Panics, metrics: Arc<Metrics>) -> Router {
         .layer(CatchPanicLayer::custom(
             move |payload: Box<dyn std::any::Any + Send>| {
                 panics.record("a request", panic_message(payload.as_ref()));
-                ApiError::Internal.into_response()
+                let mut answer = ApiError::Internal.into_response();
+                answer.extensions_mut().insert(Panicked);
+                answer
             },
         ))
         // Its events (request, response, latency) go in `observe`'s span; its own span would
@@ -541,12 +543,26 @@ pub(crate) async fn ready(State(st): State<AppState>) -> Response {
 /// How long a readiness check may take before the answer is "not ready".
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn not_found() -> ApiError {
-    ApiError::Http(StatusCode::NOT_FOUND, "Not Found")
+async fn not_found(State(st): State<AppState>, uri: axum::http::Uri, h: HeaderMap) -> Response {
+    unanswered(&st, uri.path(), accept_language(&h), StatusCode::NOT_FOUND)
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::Http(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+async fn method_not_allowed(
+    State(st): State<AppState>,
+    uri: axum::http::Uri,
+    h: HeaderMap,
+) -> Response {
+    unanswered(
+        &st,
+        uri.path(),
+        accept_language(&h),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+}
+
+fn accept_language(h: &HeaderMap) -> Option<&str> {
+    h.get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
 }
 
 /// What every request passes through once: see [`observe`].
@@ -601,7 +617,7 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         }
         _ => req.uri().path(),
     };
-    // Only what `late` reads, kept in case the request runs past its deadline.
+    // Only what `unanswered` reads, kept in case the request runs past its deadline.
     let language = req
         .headers()
         .get(axum::http::header::ACCEPT_LANGUAGE)
@@ -612,12 +628,14 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         method = %method,
         path = %path
     );
+    let path = path.to_string();
+    let language = language.as_ref().and_then(|v| v.to_str().ok());
     let mut response = match tokio::time::timeout(o.timeout, next.run(req).instrument(span)).await {
-        Ok(response) => response,
-        Err(_) => {
-            let language = language.as_ref().and_then(|v| v.to_str().ok());
-            late(&o.state, route.as_ref().map(|r| r.as_str()), language)
+        Ok(response) if unshaped(&response, &path) => {
+            unanswered(&o.state, &path, language, response.status())
         }
+        Ok(response) => response,
+        Err(_) => unanswered(&o.state, &path, language, StatusCode::SERVICE_UNAVAILABLE),
     };
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
         response = with_log_reference(response, &id).await;
@@ -634,27 +652,49 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
     response
 }
 
-/// A request past its deadline (the database out of reach for writes, a failover), answered
-/// 503 in the shape of the surface whose route it matched.
-fn late(st: &AppState, route: Option<&str>, language: Option<&str>) -> Response {
-    let route = route.unwrap_or("");
-    if route.starts_with("/v5/") {
-        cardapi::late(st, route)
-    } else if route.starts_with("/permanent-links/")
-        || route.starts_with("/sandbox/permanent-links/")
+/// An answer of `status` that no handler of the surface wrote (a request past its deadline, a
+/// caught panic, an unknown path or method, an extractor's refusal: a path segment that does
+/// not decode, a body over the limit) in the shape of the surface `path` belongs to, so that
+/// its clients read it as they read the rest. The web app's pages and paths of no surface
+/// answer in Cardlink's shape, as they always have; the web app's own deadline in its text.
+fn unanswered(st: &AppState, path: &str, language: Option<&str>, status: StatusCode) -> Response {
+    if path.starts_with("/v5/") {
+        cardapi::unanswered(st, path, status)
+    } else if path.starts_with("/permanent-links/") || path.starts_with("/sandbox/permanent-links/")
     {
-        procard::late()
-    } else if pages::serves(route) {
-        pages::late(st, language)
-    } else if web::serves(route) {
+        procard::unanswered(status)
+    } else if pages::serves(path) {
+        pages::unanswered(st, language, status)
+    } else if status == StatusCode::SERVICE_UNAVAILABLE && web::serves(path) {
         web::late(language)
     } else {
-        ApiError::Http(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "The request took too long.",
-        )
+        match status {
+            StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal,
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Http(status, "The request took too long."),
+            _ => ApiError::Http(status, status.canonical_reason().unwrap_or("Bad Request")),
+        }
         .into_response()
     }
+}
+
+/// Marks the answer to a request whose handler panicked, for [`observe`] to shape.
+#[derive(Clone, Copy)]
+struct Panicked;
+
+/// Whether `response` is an error axum's extractors or fallbacks wrote (plain text), or a
+/// caught panic's, rather than a handler's own answer.
+fn unshaped(response: &Response, path: &str) -> bool {
+    let status = response.status();
+    if response.extensions().get::<Panicked>().is_some() {
+        return true;
+    }
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    // The web app answers some refusals as plain text of its own (an expired form).
+    plain && (status.is_client_error() || status.is_server_error()) && !web::serves(path)
 }
 
 /// A 500 in the Cardlink error shape, with the request id added as `request_id`: the

@@ -174,15 +174,24 @@ pub(crate) fn serves(route: &str) -> bool {
         .any(|p| route.starts_with(p))
 }
 
-/// A payer's request past its deadline: the failure page, 503.
-pub(crate) fn late(st: &AppState, accept_language: Option<&str>) -> Response {
+/// An answer no page wrote (see `app::unanswered`), as a page in the payer's language: past
+/// the deadline or a panic, the failure page; an unknown path or method, or a path that does not
+/// decode, the page of no such bill; a form that could not be read (over the body limit),
+/// the page of a session no longer valid.
+pub(crate) fn unanswered(
+    st: &AppState,
+    accept_language: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let t = texts::choose(st.settings.mode, None, accept_language);
-    message(
-        t,
-        StatusCode::SERVICE_UNAVAILABLE,
-        t.unavailable,
-        t.error_text,
-    )
+    let (heading, text) = match status {
+        s if s.is_server_error() => (t.unavailable, t.error_text),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => {
+            (t.not_found, t.not_found_text)
+        }
+        _ => (t.unavailable, t.session_invalid),
+    };
+    message(t, status, heading, text)
 }
 
 pub(crate) fn failure(t: &Texts, e: StoreError) -> Response {

@@ -131,3 +131,83 @@ async fn a_cursor_hiding_a_nul_or_a_huge_id_is_invalid() {
     }
     still_serving(&app).await;
 }
+
+/// What no handler answers itself (an unknown path or method, a path segment that is not
+/// UTF-8, a body over the limit) still comes in the shape of the surface the path belongs to:
+/// the Card API's envelopes, Procard's code and messages, the payer's pages as a page.
+#[tokio::test]
+async fn unanswered_requests_come_in_their_surfaces_shape() {
+    let app = spawn_app().await;
+    let big = "x".repeat(200 * 1024);
+    let v5 = [
+        (Method::POST, "/v5/card-api/%FF", Body::None, 400, "status"),
+        (
+            Method::GET,
+            "/v5/card-api/card/info",
+            Body::None,
+            405,
+            "status",
+        ),
+        (Method::POST, "/v5/no/such/thing", Body::None, 404, "status"),
+        (Method::POST, "/v5/cards/%FF", Body::None, 400, "datetime"),
+        (
+            Method::POST,
+            "/v5/card-api/card/info",
+            Body::Raw("application/json", big.clone()),
+            413,
+            "status",
+        ),
+    ];
+    for (method, path, body, status, stamp) in v5 {
+        let a = app.send(method, path, None, body).await;
+        assert_eq!(a.status, status, "{path}: {}", a.text);
+        assert_json(&a);
+        assert!(a.json[stamp].is_string(), "{path}: {}", a.text);
+        assert_eq!(
+            a.json["error_code"],
+            json!("validation_error"),
+            "{path}: {}",
+            a.text
+        );
+        assert!(
+            a.json["error_description"].is_string(),
+            "{path}: {}",
+            a.text
+        );
+    }
+    for (method, path, status) in [
+        (Method::POST, "/permanent-links/nope", 404),
+        (Method::GET, "/permanent-links/list", 405),
+    ] {
+        let a = app.send(method, path, None, Body::None).await;
+        assert_eq!(a.status, status, "{path}: {}", a.text);
+        assert_json(&a);
+        assert_eq!(a.json["code"], json!(-15), "{path}: {}", a.text);
+    }
+    for (method, path, body, status) in [
+        (Method::GET, "/link/%FF", Body::None, 400),
+        (Method::GET, "/p/%C3%28", Body::None, 400),
+        (Method::DELETE, "/transfer/AbCdEfGhIj", Body::None, 405),
+        (
+            Method::POST,
+            "/transfer/AbCdEfGhIj/card",
+            Body::Raw("application/x-www-form-urlencoded", format!("a={big}")),
+            413,
+        ),
+    ] {
+        let a = app.send(method, path, None, body).await;
+        assert_eq!(a.status, status, "{path}: {}", a.text);
+        assert!(
+            a.content_type.starts_with("text/html"),
+            "{path}: {}",
+            a.text
+        );
+        assert!(a.text.contains("<html"), "{path}: {}", a.text);
+    }
+    // The Cardlink API's own, as before.
+    let a = app
+        .send(Method::GET, "/api/v1/nope", None, Body::None)
+        .await;
+    a.error(404, "Not Found");
+    still_serving(&app).await;
+}

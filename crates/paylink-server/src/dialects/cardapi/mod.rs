@@ -146,20 +146,31 @@ fn internal(envelope: Envelope, now: Millis, e: &CardError) -> Response {
     )
 }
 
-/// A request on `route` past its deadline: 503, `internal_error`, in the route's envelope.
-pub(crate) fn late(st: &AppState, route: &str) -> Response {
-    let envelope = if route.starts_with("/v5/cards/") {
+/// An answer of `status` no method wrote (see `app::unanswered`): past the deadline or a
+/// panic, `internal_error` (ask `request/status` before sending again); an unknown path, a
+/// method other than POST, a path that does not decode or a body over the limit,
+/// `validation_error`.
+pub(crate) fn unanswered(st: &AppState, path: &str, status: StatusCode) -> Response {
+    let envelope = if path.starts_with("/v5/cards/") {
         Envelope::Gift
     } else {
         Envelope::V5
     };
-    failure(
-        envelope,
-        StatusCode::SERVICE_UNAVAILABLE,
-        st.now(),
-        "internal_error",
-        "the request took too long; check request/status before retrying it",
-    )
+    let (code, description) = match status {
+        StatusCode::SERVICE_UNAVAILABLE => (
+            "internal_error",
+            "the request took too long; check request/status before retrying it",
+        ),
+        s if s.is_server_error() => (
+            "internal_error",
+            "paylink failed; check request/status before retrying it",
+        ),
+        StatusCode::NOT_FOUND => ("validation_error", "no such method"),
+        StatusCode::METHOD_NOT_ALLOWED => ("validation_error", "every method is a POST"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("validation_error", "the request body is too large"),
+        _ => ("validation_error", "the request could not be read"),
+    };
+    failure(envelope, status, st.now(), code, description)
 }
 
 async fn card_api(

@@ -11,7 +11,6 @@
 // Schema-only types: never built, only described (so their size does not matter either).
 #![allow(dead_code, clippy::large_enum_variant)]
 
-use paylink_api::cardlink::ErrorBody;
 use paylink_api::procard as wire;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -34,12 +33,12 @@ pub const SPEC_PATH: &str = "/openapi/procard.json";
             the lowercase hex HMAC-SHA512 of the fields each operation names joined by `;` under \
             the merchant's secret key (docs/procard-api.md). Every answer is HTTP 200: the \
             success shape with `result` 0, or `{\"code\": <negative>, \"message\": ...}` (a \
-            request past the server's deadline too: `-1`). Other methods answer 405 in \
-            paylink's JSON error shape.",
+            request past the server's deadline too: `-1`). Other methods answer 405 with \
+            `{\"code\": -15, \"message\": [...]}`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(super::list, super::create, super::update, super::operations, super::sandbox_pay),
-    components(schemas(wire::Failure, ErrorBody)),
+    components(schemas(wire::Failure)),
     tags(
         (name = "permanent-links", description = "Permanent links: create, change, list, and their operations."),
         (name = "sandbox", description = "Paying a link without a browser (sandbox mode)."),
@@ -134,8 +133,8 @@ pub enum PayAnswer {
     Failure(wire::Failure),
 }
 
-/// What the server answers on these routes besides the handler's HTTP 200, in paylink's JSON
-/// error shape (`{"success": false, "message": ...}`).
+/// What the server answers on these routes besides the handler's HTTP 200, in Procard's
+/// shape (`{"code": -15, "message": [...]}`).
 pub struct Around;
 
 impl IntoResponses for Around {
@@ -150,7 +149,7 @@ impl IntoResponses for Around {
                             .description(description)
                             .content(
                                 "application/json",
-                                Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                                Content::new(Some(Ref::from_schema_name("Failure"))),
                             )
                             .build(),
                     ),
