@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A refusal (HTTP 200): `code` negative, `message` a text or per-field texts.
+/// A refusal (HTTP 200; 405 for a method other than POST): `code` negative, `message` a text
+/// or per-field texts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Failure {

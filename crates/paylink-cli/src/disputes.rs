@@ -73,7 +73,8 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
                 })?),
                 None => None,
             };
-            let page = queue(store, Some(status), after.as_ref(), limit.clamp(1, 10_000)).await?;
+            let limit = limit.clamp(1, 10_000);
+            let page = queue(store, Some(status), after.as_ref(), limit).await?;
             let cursor = |d: &Dispute| Keyset::of(d.created_at, d.id.as_str());
             let next = page.next(|(d, _)| cursor(d));
             let list: Vec<_> = page.items.into_iter().map(|(d, _)| d).collect();
@@ -109,7 +110,7 @@ pub async fn dispute(store: &Store, mailer: &Mailer<'_>, c: DisputeCommand) -> R
                 }
                 if let Some(next) = next {
                     println!(
-                        "more: paylink dispute list --status {} --after {next}",
+                        "more: paylink dispute list --status {} --limit {limit} --after {next}",
                         status.as_str()
                     );
                 }

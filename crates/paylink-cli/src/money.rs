@@ -520,9 +520,10 @@ pub async fn payout(store: &Store, c: PayoutCommand) -> Result<(), Failure> {
     .ok_or_else(|| Failure(format!("no payout with id {:?}", r.id)))?;
     let refused = |e| match e {
         // The reason given: its own message, naming the flag.
-        e @ paylink_server::ops::OpError::Domain(paylink_core::DomainError::Invalid { .. }) => {
-            Failure::from(e)
-        }
+        e @ paylink_server::ops::OpError::Domain(paylink_core::DomainError::Invalid {
+            field: "reason",
+            ..
+        }) => Failure::from(e),
         paylink_server::ops::OpError::Domain(_) => Failure(format!(
             "payout {} is {}: it cannot be moved that way",
             found.id,

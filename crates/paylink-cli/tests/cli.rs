@@ -2820,7 +2820,9 @@ async fn invite_mail_and_dispute_commands_work_with_the_web_app() {
     assert_eq!(ids(&second), [r#""CliPage002""#]);
     let shown = fx.admin(&["dispute", "list", "--limit", "2"]).await;
     assert!(
-        shown.stdout.contains(&format!("--after {cursor}")),
+        shown
+            .stdout
+            .contains(&format!("--limit 2 --after {cursor}")),
         "{shown:#?}"
     );
     let last = fx.admin(&rest).await;

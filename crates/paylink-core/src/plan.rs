@@ -510,15 +510,19 @@ pub enum Write {
     },
     /// An operator's role, or their access ended (`disabled`) or given back. Guards: the
     /// operator exists ([`Guard::AccountNotFound`]); an admin who can sign in is demoted or
-    /// disabled only while another remains ([`Guard::LastAdmin`]); the console operator
-    /// making the change (`by`, their email; `None` for the CLI) is still an admin who can
-    /// sign in, as the changes written before this one left them ([`Guard::NoLongerAdmin`]).
+    /// disabled only while another remains ([`Guard::LastAdmin`]).
     SetOperator {
         account_id: AccountId,
-        by: Option<String>,
         role: String,
         disabled: bool,
         now: Millis,
+    },
+    /// First in an admin's plan that manages operators (make one, change one, a reset link,
+    /// a second factor turned off): the console operator `email` is still an admin who can
+    /// sign in, as the operator changes written before this plan left them (operator changes
+    /// take turns on one row). Guard: [`Guard::NoLongerAdmin`].
+    ActingAdmin {
+        email: String,
     },
 }
 

@@ -579,8 +579,11 @@ struct Observed {
 ///   in every log line of the request (the span's `request_id`), in the answer's
 ///   `x-request-id` and in a 500's body, so a client reporting an error can point at its log
 ///   lines;
-/// - a deadline: past `request_timeout` the client gets a 503 in its surface's shape (`late`;
-///   the work is dropped, and a write already queued either commits whole or not at all);
+/// - a deadline: past `request_timeout` the client gets a 503 in its surface's shape
+///   (`unanswered`; the work is dropped, and a write already queued either commits whole or
+///   not at all);
+/// - a shape: what no handler answered (a panic, an extractor's plain-text refusal) is
+///   answered in its surface's shape (`unanswered`);
 /// - metrics: counted and timed by its route's template.
 async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Response {
     use axum::http::HeaderValue;
@@ -618,10 +621,7 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         _ => req.uri().path(),
     };
     // Only what `unanswered` reads, kept in case the request runs past its deadline.
-    let language = req
-        .headers()
-        .get(axum::http::header::ACCEPT_LANGUAGE)
-        .cloned();
+    let language = accept_language(req.headers()).map(str::to_string);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -629,7 +629,7 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         path = %path
     );
     let path = path.to_string();
-    let language = language.as_ref().and_then(|v| v.to_str().ok());
+    let language = language.as_deref();
     let mut response = match tokio::time::timeout(o.timeout, next.run(req).instrument(span)).await {
         Ok(response) if unshaped(&response, &path) => {
             unanswered(&o.state, &path, language, response.status())
@@ -652,28 +652,52 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
     response
 }
 
+/// The surfaces with an error shape of their own, by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    CardApi,
+    Procard,
+    /// The payer's pages and the sandbox bank's pages they lead to.
+    Pages,
+    Cardlink,
+    /// The web app, the console, docs and health: answers of their own making.
+    Other,
+}
+
+fn surface(path: &str) -> Surface {
+    if path.starts_with("/v5/") {
+        Surface::CardApi
+    } else if path.starts_with("/permanent-links/") || path.starts_with("/sandbox/permanent-links/")
+    {
+        Surface::Procard
+    } else if pages::serves(path) || path == "/sandbox/acs" || path.starts_with("/sandbox/sbp/") {
+        Surface::Pages
+    } else if path.starts_with("/api/") || path.starts_with("/sandbox/") {
+        Surface::Cardlink
+    } else {
+        Surface::Other
+    }
+}
+
 /// An answer of `status` that no handler of the surface wrote (a request past its deadline, a
 /// caught panic, an unknown path or method, an extractor's refusal: a path segment that does
 /// not decode, a body over the limit) in the shape of the surface `path` belongs to, so that
-/// its clients read it as they read the rest. The web app's pages and paths of no surface
-/// answer in Cardlink's shape, as they always have; the web app's own deadline in its text.
+/// its clients read it as they read the rest. Paths of no such surface answer in Cardlink's
+/// shape, as they always have; the web app's deadline in its own words.
 fn unanswered(st: &AppState, path: &str, language: Option<&str>, status: StatusCode) -> Response {
-    if path.starts_with("/v5/") {
-        cardapi::unanswered(st, path, status)
-    } else if path.starts_with("/permanent-links/") || path.starts_with("/sandbox/permanent-links/")
-    {
-        procard::unanswered(status)
-    } else if pages::serves(path) {
-        pages::unanswered(st, language, status)
-    } else if status == StatusCode::SERVICE_UNAVAILABLE && web::serves(path) {
-        web::late(language)
-    } else {
-        match status {
+    match surface(path) {
+        Surface::CardApi => cardapi::unanswered(st, path, status),
+        Surface::Procard => procard::unanswered(status),
+        Surface::Pages => pages::unanswered(st, path, language, status),
+        Surface::Other if status == StatusCode::SERVICE_UNAVAILABLE && web::serves(path) => {
+            web::late(language)
+        }
+        Surface::Cardlink | Surface::Other => match status {
             StatusCode::INTERNAL_SERVER_ERROR => ApiError::Internal,
             StatusCode::SERVICE_UNAVAILABLE => ApiError::Http(status, "The request took too long."),
             _ => ApiError::Http(status, status.canonical_reason().unwrap_or("Bad Request")),
         }
-        .into_response()
+        .into_response(),
     }
 }
 
@@ -681,45 +705,57 @@ fn unanswered(st: &AppState, path: &str, language: Option<&str>, status: StatusC
 #[derive(Clone, Copy)]
 struct Panicked;
 
-/// Whether `response` is an error axum's extractors or fallbacks wrote (plain text), or a
-/// caught panic's, rather than a handler's own answer.
+/// Whether `response` is a caught panic's, or an error axum's extractors wrote (plain text) on
+/// a surface with a shape of its own, rather than a handler's own answer.
 fn unshaped(response: &Response, path: &str) -> bool {
-    let status = response.status();
     if response.extensions().get::<Panicked>().is_some() {
         return true;
     }
+    let status = response.status();
     let plain = response
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/plain"));
-    // The web app answers some refusals as plain text of its own (an expired form).
-    plain && (status.is_client_error() || status.is_server_error()) && !web::serves(path)
+    plain
+        && (status.is_client_error() || status.is_server_error())
+        && surface(path) != Surface::Other
 }
 
-/// A 500 in the Cardlink error shape, with the request id added as `request_id`: the
-/// reference a client quotes to find the request's log lines (every line of it carries the
-/// id). Done here, once, because a 500 can come from anywhere below (a handler, a caught
-/// panic, an idempotent request's own task). Any other body passes unchanged.
+/// A 500 whose body is a JSON object (Cardlink's error shape, the Card API's envelopes,
+/// Procard's failure), with the request id added as `request_id`: the reference a client
+/// quotes to find the request's log lines (every line of it carries the id). Done here, once,
+/// because a 500 can come from anywhere below (a handler, a caught panic, an idempotent
+/// request's own task). Any other body passes unchanged (a page's: the `x-request-id` header
+/// carries the id).
 async fn with_log_reference(response: Response, id: &str) -> Response {
     use axum::body::Body;
+    use paylink_api::cardlink::ErrorBody;
     let (mut parts, body) = response.into_parts();
     // An error body is a few hundred bytes; anything longer is not one.
-    let mut error = match axum::body::to_bytes(body, 64 * 1024).await {
-        Ok(bytes) => match serde_json::from_slice::<paylink_api::cardlink::ErrorBody>(&bytes) {
-            Ok(error) => error,
-            Err(_) => return Response::from_parts(parts, Body::from(bytes)),
-        },
+    let bytes = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => bytes,
         Err(e) => {
             tracing::error!(error = %e, "cannot read a 500 answer's body");
-            ApiError::Internal.parts().1
+            // Strings: serializing cannot fail.
+            serde_json::to_vec(&ApiError::Internal.parts().1)
+                .unwrap_or_default()
+                .into()
         }
     };
-    error.request_id = Some(id.to_string());
+    // Cardlink's keeps its fields' order; another surface's object gains the field.
+    let body = if let Ok(mut error) = serde_json::from_slice::<ErrorBody>(&bytes) {
+        error.request_id = Some(id.to_string());
+        serde_json::to_vec(&error)
+    } else if let Ok(serde_json::Value::Object(mut error)) = serde_json::from_slice(&bytes) {
+        error.insert("request_id".into(), id.into());
+        serde_json::to_vec(&error)
+    } else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
-    // Strings and a map of strings: serializing cannot fail.
-    let body = serde_json::to_vec(&error).unwrap_or_default();
-    Response::from_parts(parts, Body::from(body))
+    // Strings and maps of JSON values: serializing cannot fail.
+    Response::from_parts(parts, Body::from(body.unwrap_or_default()))
 }
 
 /// A request id unique across processes and time: a random prefix drawn once per process, then
@@ -736,3 +772,70 @@ fn fresh_request_id() -> String {
 }
 
 const REQUEST_ID_PREFIX_LEN: usize = 12;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_belongs_to_the_surface_that_shapes_its_errors() {
+        for (path, expected) in [
+            ("/v5/card-api/card/info", Surface::CardApi),
+            ("/v5/cards/activate", Surface::CardApi),
+            ("/permanent-links/list", Surface::Procard),
+            ("/sandbox/permanent-links/pay", Surface::Procard),
+            ("/link/AbCdEfGhIj", Surface::Pages),
+            ("/card-secret/token", Surface::Pages),
+            ("/sandbox/acs", Surface::Pages),
+            ("/sandbox/sbp/AbCdEfGhIj", Surface::Pages),
+            ("/api/v1/bill/create", Surface::Cardlink),
+            ("/sandbox/pay", Surface::Cardlink),
+            ("/dashboard", Surface::Other),
+            ("/admin/disputes", Surface::Other),
+            ("/docs", Surface::Other),
+            ("/health/ready", Surface::Other),
+        ] {
+            assert_eq!(surface(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_panic_or_an_extractors_text_is_reshaped_and_a_surfaces_own_answer_is_not() {
+        let text = |status: StatusCode| (status, "Failed to buffer the body").into_response();
+        assert!(unshaped(
+            &text(StatusCode::PAYLOAD_TOO_LARGE),
+            "/v5/card-api/x"
+        ));
+        assert!(unshaped(&text(StatusCode::BAD_REQUEST), "/link/x"));
+        // The web app's own plain-text refusals (an expired form) stay as they are.
+        assert!(!unshaped(&text(StatusCode::FORBIDDEN), "/bills"));
+        assert!(!unshaped(&text(StatusCode::OK), "/link/x"));
+        let json = ApiError::Http(StatusCode::NOT_FOUND, "Not Found").into_response();
+        assert!(!unshaped(&json, "/api/v1/nope"));
+        let mut panicked = ApiError::Internal.into_response();
+        panicked.extensions_mut().insert(Panicked);
+        assert!(unshaped(&panicked, "/dashboard"));
+    }
+
+    #[tokio::test]
+    async fn a_json_500_of_any_surface_carries_the_request_id() {
+        let envelope = (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(serde_json::json!({"status": "error", "error_code": "internal_error"})),
+        )
+            .into_response();
+        let answered = with_log_reference(envelope, "ref-1").await;
+        let body = axum::body::to_bytes(answered.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["request_id"], "ref-1");
+        assert_eq!(body["error_code"], "internal_error");
+        let page = (StatusCode::INTERNAL_SERVER_ERROR, "<html>failed</html>").into_response();
+        let answered = with_log_reference(page, "ref-2").await;
+        let body = axum::body::to_bytes(answered.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"<html>failed</html>");
+    }
+}

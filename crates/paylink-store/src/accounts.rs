@@ -17,6 +17,7 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         Write::SetTotp { account_id, .. }
         | Write::UseTotpStep { account_id, .. }
         | Write::SetOperator { account_id, .. } => ("web_accounts", account_id.to_string()),
+        Write::ActingAdmin { .. } => ("instance_settings", "operators".to_string()),
         _ => return None,
     })
 }
@@ -128,30 +129,23 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![account_id.as_str().into(), (*step).into()],
             Guard::CodeUsed,
         )),
+        Write::ActingAdmin { email } => {
+            out.push(operators_turn());
+            out.push(Statement::guarded(
+                "UPDATE instance_settings SET value = value WHERE name = 'operators'
+                 AND EXISTS (SELECT 1 FROM web_accounts WHERE kind = 'operator'
+                     AND email = $1 AND role = 'admin' AND disabled_at IS NULL)",
+                vec![email.as_str().into()],
+                Guard::NoLongerAdmin,
+            ));
+        }
         Write::SetOperator {
             account_id,
-            by,
             role,
             disabled,
             now,
         } => {
-            // Two admins demoting each other at once would each see the other still an admin
-            // (PostgreSQL reads committed rows): every operator change first locks one row,
-            // so they take turns, and each checks the admins as the one before left them.
-            out.push(Statement::new(
-                "INSERT INTO instance_settings (name, value) VALUES ('operators', '')
-                 ON CONFLICT (name) DO UPDATE SET value = instance_settings.value",
-                vec![],
-            ));
-            if let Some(by) = by {
-                out.push(Statement::guarded(
-                    "UPDATE instance_settings SET value = value WHERE name = 'operators'
-                     AND EXISTS (SELECT 1 FROM web_accounts WHERE kind = 'operator'
-                         AND email = $1 AND role = 'admin' AND disabled_at IS NULL)",
-                    vec![by.as_str().into()],
-                    Guard::NoLongerAdmin,
-                ));
-            }
+            out.push(operators_turn());
             out.push(Statement::guarded(
                 "UPDATE instance_settings SET value = value WHERE name = 'operators'
                  AND (($2 = 'admin' AND $3 = 0)
@@ -181,6 +175,19 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
         }
         other => unreachable!("not an account write: {other:?}"),
     }
+}
+
+/// Two admins demoting each other at once would each see the other still an admin
+/// (PostgreSQL reads committed rows): every operator change, and every admin's plan that
+/// manages operators, first locks one row, so they take turns, and each checks the admins as
+/// the one before left them (under READ COMMITTED each statement sees what committed before
+/// it began).
+fn operators_turn() -> Statement {
+    Statement::new(
+        "INSERT INTO instance_settings (name, value) VALUES ('operators', '')
+         ON CONFLICT (name) DO UPDATE SET value = instance_settings.value",
+        vec![],
+    )
 }
 
 const ACCOUNT_COLUMNS: &str = "id, kind, merchant_id, email, password_hash, role, totp_sealed, \

@@ -118,8 +118,9 @@ impl<T> Page<T> {
         }
     }
 
-    /// Where the next page starts (`at` of the last item), when there is one.
-    pub fn next(&self, at: impl Fn(&T) -> Keyset) -> Option<Keyset> {
+    /// `at` of the last item, where the next page starts, when there is one. For pages read
+    /// forward (a [`Direction::Prev`] read's items come reversed into the list's order).
+    pub fn next<K>(&self, at: impl FnOnce(&T) -> K) -> Option<K> {
         self.items.last().filter(|_| self.has_more).map(at)
     }
 }

@@ -107,7 +107,8 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::PurgeAttempts { .. }
             | Write::SetTotp { .. }
             | Write::UseTotpStep { .. }
-            | Write::SetOperator { .. }) => crate::accounts::lock(w),
+            | Write::SetOperator { .. }
+            | Write::ActingAdmin { .. }) => crate::accounts::lock(w),
             w @ (Write::InsertDispute(_)
             | Write::AddDisputeMessage { .. }
             | Write::DecideDispute { .. }
@@ -856,7 +857,8 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         | Write::PurgeAttempts { .. }
         | Write::SetTotp { .. }
         | Write::UseTotpStep { .. }
-        | Write::SetOperator { .. }) => crate::accounts::push(out, w),
+        | Write::SetOperator { .. }
+        | Write::ActingAdmin { .. }) => crate::accounts::push(out, w),
         w @ (Write::InsertDispute(_)
         | Write::AddDisputeMessage { .. }
         | Write::DecideDispute { .. }

@@ -293,10 +293,10 @@ pub async fn sign_in(
                 });
             }
             // A code's step is spent in the same plan: of two sign-ins with one code, one fails.
-            store.apply(Plan { writes }).await.map_err(|e| match e {
-                StoreError::GuardFailed(g) => OpError::refused(g),
-                e => e.into(),
-            })?;
+            store
+                .apply(Plan { writes })
+                .await
+                .map_err(OpError::of_store)?;
             start_session(store, account, address, now).await
         }
         _ => Err(DomainError::Unauthorized.into()),
@@ -522,10 +522,7 @@ pub async fn set_password_by_link(
             ],
         })
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed(g) => OpError::refused(g),
-            e => e.into(),
-        })?;
+        .map_err(OpError::of_store)?;
     // A link is no second factor: an account with one signs in with its code.
     if account.totp_sealed.is_some() {
         return Ok(None);

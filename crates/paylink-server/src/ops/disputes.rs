@@ -277,10 +277,7 @@ pub async fn close(
             ],
         })
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed(g) => OpError::refused(g),
-            e => e.into(),
-        })?;
+        .map_err(OpError::of_store)?;
     Ok(())
 }
 
@@ -337,10 +334,7 @@ pub async fn reply(
             .collect(),
         })
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed(g) => OpError::refused(g),
-            e => e.into(),
-        })?;
+        .map_err(OpError::of_store)?;
     Ok(to)
 }
 
@@ -423,10 +417,10 @@ pub async fn decide(
             }];
             writes.extend(closed);
             writes.push(mail);
-            st.store.apply(Plan { writes }).await.map_err(|e| match e {
-                StoreError::GuardFailed(g) => OpError::refused(g),
-                e => e.into(),
-            })?;
+            st.store
+                .apply(Plan { writes })
+                .await
+                .map_err(OpError::of_store)?;
         }
     }
     Ok(())

@@ -42,4 +42,13 @@ impl OpError {
             None => OpError::Store(StoreError::GuardFailed(guard)),
         }
     }
+
+    /// A plan the store did not apply: a guard's failure as [`OpError::refused`] tells it,
+    /// anything else storage trouble.
+    pub fn of_store(e: StoreError) -> OpError {
+        match e {
+            StoreError::GuardFailed(g) => OpError::refused(g),
+            e => OpError::Store(e),
+        }
+    }
 }

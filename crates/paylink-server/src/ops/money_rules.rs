@@ -95,7 +95,7 @@ pub async fn save(
         })
         .await;
     st.reload_money_rules().await;
-    result.map_err(refused)
+    result.map_err(OpError::of_store)
 }
 
 /// Goes back to the configuration's rules.
@@ -121,12 +121,5 @@ pub async fn reset(
         })
         .await;
     st.reload_money_rules().await;
-    result.map_err(refused)
-}
-
-fn refused(e: paylink_store::StoreError) -> OpError {
-    match e {
-        paylink_store::StoreError::GuardFailed(g) => OpError::refused(g),
-        e => e.into(),
-    }
+    result.map_err(OpError::of_store)
 }

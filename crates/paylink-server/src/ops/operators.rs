@@ -54,7 +54,8 @@ pub async fn create(
     };
     let (token, link) = one_time_link(&account, LinkPurpose::Invite, now);
     let url = mailer.operator_link_url(&token);
-    let writes = vec![
+    let mut writes = acting_admin(actor);
+    writes.extend([
         Write::InsertAccount(account.clone()),
         Write::InsertLink { link, now },
         mailer.notice(
@@ -74,12 +75,25 @@ pub async fn create(
             format!("role={}", role.as_str()),
             now,
         )),
-    ];
+    ]);
     store.apply(Plan { writes }).await.map_err(|e| match e {
         StoreError::Conflict(_) => taken(),
-        e => e.into(),
+        e => OpError::of_store(e),
     })?;
     Ok(CreatedOperator { account, link: url })
+}
+
+/// What an admin's plan that manages operators starts with: from the console, the check that
+/// the admin still is one when the plan is written ([`Write::ActingAdmin`]); nothing for the
+/// CLI, which may always.
+fn acting_admin(actor: &Actor) -> Vec<Write> {
+    actor
+        .operator_email()
+        .map(|email| Write::ActingAdmin {
+            email: email.to_string(),
+        })
+        .into_iter()
+        .collect()
 }
 
 fn console_role(role: Role) -> Result<Role, DomainError> {
@@ -145,10 +159,10 @@ pub async fn set_access(
     actor.require(Power::Admin)?;
     let role = console_role(role)?;
     let account = operator(store, id).await?;
-    let mut writes = vec![
+    let mut writes = acting_admin(actor);
+    writes.extend([
         Write::SetOperator {
             account_id: account.id.clone(),
-            by: actor.operator_email().map(str::to_string),
             role: role.as_str().to_string(),
             disabled,
             now,
@@ -160,7 +174,7 @@ pub async fn set_access(
             state(Some(role.as_str()), disabled),
             now,
         )),
-    ];
+    ]);
     if disabled {
         writes.push(Write::RevokeSessions {
             account_id: account.id.clone(),
@@ -168,10 +182,10 @@ pub async fn set_access(
             now,
         });
     }
-    store.apply(Plan { writes }).await.map_err(|e| match e {
-        StoreError::GuardFailed(g) => OpError::refused(g),
-        e => e.into(),
-    })?;
+    store
+        .apply(Plan { writes })
+        .await
+        .map_err(OpError::of_store)?;
     operator(store, id).await
 }
 
@@ -188,7 +202,8 @@ pub async fn reset_link(
     let account = operator(store, id).await?;
     let (token, link) = one_time_link(&account, LinkPurpose::Reset, now);
     let url = mailer.operator_link_url(&token);
-    let writes = vec![
+    let mut writes = acting_admin(actor);
+    writes.extend([
         Write::InsertLink { link, now },
         mailer.notice(
             &account.email,
@@ -197,8 +212,11 @@ pub async fn reset_link(
             now,
         ),
         Write::Audit(actor.record("operator.reset_link", &account.email, "", "", now)),
-    ];
-    store.apply(Plan { writes }).await?;
+    ]);
+    store
+        .apply(Plan { writes })
+        .await
+        .map_err(OpError::of_store)?;
     Ok(url)
 }
 
@@ -315,20 +333,21 @@ pub async fn disable_totp(
     code: Option<&str>,
     now: Millis,
 ) -> Result<(), OpError> {
-    let mut spent = None;
+    let mut first = Vec::new();
     if actor.name == account.email && actor.role != Role::Cli {
         if account.totp_sealed.is_some() {
             let step = crate::ops::accounts::second_factor(keys, account, code.unwrap_or(""), now)
                 .flatten()
                 .ok_or_else(wrong_code)?;
-            spent = Some(step);
+            first.push(step);
         }
     } else {
         actor.require(Power::Admin)?;
+        first = acting_admin(actor);
     }
     store
         .apply(Plan {
-            writes: spent
+            writes: first
                 .into_iter()
                 .chain([
                     Write::SetTotp {
@@ -351,9 +370,6 @@ pub async fn disable_totp(
                 .collect(),
         })
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed(g) => OpError::refused(g),
-            e => e.into(),
-        })?;
+        .map_err(OpError::of_store)?;
     Ok(())
 }

@@ -150,10 +150,7 @@ pub async fn rotate_key(
             .collect(),
         })
         .await
-        .map_err(|e| match e {
-            StoreError::GuardFailed(g) => OpError::refused(g),
-            e => e.into(),
-        })?;
+        .map_err(OpError::of_store)?;
     Ok(Credentials {
         login: access.login,
         secret_key: Secret::new(key),

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use paylink_core::bill::Locale;
 use paylink_core::issuing::IssuingError;
 
@@ -37,6 +37,7 @@ struct Words {
     button: &'static str,
     once: &'static str,
     gone: &'static str,
+    failed: &'static str,
     number: &'static str,
     expiry: &'static str,
 }
@@ -49,6 +50,7 @@ fn words(t: &Texts) -> Words {
             button: "Показать реквизиты",
             once: "Ссылка больше не работает. Сохраните реквизиты в надёжном месте.",
             gone: "Ссылка уже использована или срок её действия истёк.",
+            failed: "Сейчас реквизиты показать не получается; ссылка по-прежнему действует. Попробуйте позже.",
             number: "Номер карты",
             expiry: "Срок действия",
         }
@@ -59,6 +61,8 @@ fn words(t: &Texts) -> Words {
             button: "Show card details",
             once: "This link no longer works. Keep the details somewhere safe.",
             gone: "This link was used already or has expired.",
+            failed:
+                "The card details cannot be shown right now; the link still works. Try again later.",
             number: "Card number",
             expiry: "Expiry",
         }
@@ -83,6 +87,30 @@ fn page(
         (None, true) => (StatusCode::OK, w.intro),
         (None, false) => (StatusCode::GONE, w.gone),
     };
+    render(t, status, message, token, data, form)
+}
+
+/// An answer no handler here wrote (see `pages::unanswered`): a failure says the link still
+/// works; anything else reads as a used or unknown link does.
+pub(crate) fn unanswered(t: &Texts, status: StatusCode) -> Response {
+    let w = words(t);
+    let message = if status.is_server_error() {
+        w.failed
+    } else {
+        w.gone
+    };
+    render(t, status, message, "", None, false)
+}
+
+fn render(
+    t: &Texts,
+    status: StatusCode,
+    message: &str,
+    token: &str,
+    data: Option<(String, String, String)>,
+    form: bool,
+) -> Response {
+    let w = words(t);
     html(
         status,
         CardSecretPage {
@@ -144,11 +172,12 @@ pub(crate) async fn reveal(
         Err(CardError::Refused(IssuingError::SecretGone)) => page(&st, &headers, "", None, false),
         Err(e) => {
             tracing::error!(error = %e, "opening a card data link failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The card details cannot be shown right now; the link still works. Try again later.",
-            )
-                .into_response()
+            let t = choose(
+                st.settings.mode,
+                None::<Locale>,
+                crate::pages::language(&headers),
+            );
+            unanswered(t, StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }

@@ -177,13 +177,17 @@ pub(crate) fn serves(route: &str) -> bool {
 /// An answer no page wrote (see `app::unanswered`), as a page in the payer's language: past
 /// the deadline or a panic, the failure page; an unknown path or method, or a path that does not
 /// decode, the page of no such bill; a form that could not be read (over the body limit),
-/// the page of a session no longer valid.
+/// the page of a session no longer valid. A card data link's pages say it in their words.
 pub(crate) fn unanswered(
     st: &AppState,
+    path: &str,
     accept_language: Option<&str>,
     status: StatusCode,
 ) -> Response {
     let t = texts::choose(st.settings.mode, None, accept_language);
+    if path.starts_with("/card-secret/") {
+        return card_secret::unanswered(t, status);
+    }
     let (heading, text) = match status {
         s if s.is_server_error() => (t.unavailable, t.error_text),
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::BAD_REQUEST => {

@@ -330,14 +330,11 @@ pub async fn merchant_disputes_csv(State(st): State<AppState>, v: Visitor) -> Re
             let (st, merchant, no) = (st.clone(), merchant.clone(), page_no);
             async move {
                 let per = i64::from(request.limit);
-                let mut items = st
+                let items = st
                     .store
                     .disputes_of(&merchant, per + 1, (no - 1) * per)
                     .await?;
-                // One more than a page says whether another follows; the extra one starts it.
-                let has_more = items.len() as i64 > per;
-                items.truncate(request.limit as usize);
-                Ok(paylink_store::Page { items, has_more })
+                Ok(paylink_store::Page::of(items, request.limit as usize))
             }
         },
         |d: &Dispute| {

@@ -168,11 +168,7 @@ async fn bills_page(
         Ok(x) => x,
         Err(e) => return failed(v, &e),
     };
-    let next = found
-        .has_more
-        .then(|| found.items.last())
-        .flatten()
-        .map(|b| lf.next_link("/bills", b.created_at, b.id.as_str()));
+    let next = found.next(|b| lf.next_link("/bills", b.created_at, b.id.as_str()));
     let public = &st.settings.public_url;
     let c = Chrome::of(st, v);
     let title = c.t.bills;
@@ -419,8 +415,7 @@ async fn postbacks_page(
         Err(e) => return failed(v, &e.into()),
     };
     let next = list
-        .next(|n| Keyset::of(n.notice.created_at, &n.notice.id))
-        .map(|k| ListFilter::default().next_link("/postbacks", k.created_at, &k.id));
+        .next(|n| ListFilter::default().next_link("/postbacks", n.notice.created_at, &n.notice.id));
     let list = list.items;
     let c = Chrome::of(st, v);
     let title = c.t.postbacks;
@@ -558,11 +553,7 @@ pub async fn payments(
         Ok(p) => p,
         Err(e) => return failed(&v, &e.into()),
     };
-    let next = found
-        .has_more
-        .then(|| found.items.last())
-        .flatten()
-        .map(|p| lf.next_link("/payments", p.created_at, p.id.as_str()));
+    let next = found.next(|p| lf.next_link("/payments", p.created_at, p.id.as_str()));
     let c = Chrome::of(&st, &v);
     let title = c.t.payments;
     page(
@@ -852,8 +843,8 @@ where
             if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
                 return;
             }
-            match page.items.last().filter(|_| page.has_more) {
-                Some(last) => from = Some((keyset(last), Direction::Next)),
+            match page.next(keyset) {
+                Some(last) => from = Some((last, Direction::Next)),
                 None => return,
             }
         }

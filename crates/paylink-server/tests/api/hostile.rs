@@ -1,5 +1,5 @@
 //! Requests built to break the server (issue 9's repros and their relatives): each gets a clear
-//! answer in the Cardlink shape, and the server keeps serving everyone else.
+//! answer in its surface's shape, and the server keeps serving everyone else.
 
 use crate::harness::*;
 use reqwest::Method;
@@ -204,6 +204,12 @@ async fn unanswered_requests_come_in_their_surfaces_shape() {
         );
         assert!(a.text.contains("<html"), "{path}: {}", a.text);
     }
+    // A card data link's pages say it in their own words, not a bill's.
+    let a = app
+        .send(Method::DELETE, "/card-secret/AbCd1234", None, Body::None)
+        .await;
+    assert_eq!(a.status, 405, "{}", a.text);
+    assert!(a.text.contains("used already or has expired"), "{}", a.text);
     // The Cardlink API's own, as before.
     let a = app
         .send(Method::GET, "/api/v1/nope", None, Body::None)

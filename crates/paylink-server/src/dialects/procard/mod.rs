@@ -145,23 +145,27 @@ impl From<OpError> for Refusal {
 type Answer<T> = Result<Json<T>, Refusal>;
 
 /// An answer no endpoint wrote (see `app::unanswered`), in Procard's shape (its clients read
-/// the body): past the deadline or a panic, the system error (-1, HTTP 200 as every
-/// endpoint's answer); an unknown path or a method other than POST, -15 naming the endpoints,
-/// with its HTTP status (404, 405).
+/// the body): past the deadline, the system error (-1) with HTTP 200 as every endpoint's
+/// answer; a panic, -1 with its 500; an unknown path or a method other than POST, -15 naming
+/// the endpoints, with its HTTP status (404, 405).
 pub(crate) fn unanswered(status: StatusCode) -> Response {
-    if status.is_server_error() {
-        return Refusal::system().into_response();
-    }
-    let why = match status {
+    let mut answer = match status {
+        StatusCode::SERVICE_UNAVAILABLE => return Refusal::system().into_response(),
+        s if s.is_server_error() => Refusal::system().into_response(),
+        s => Refusal::invalid(vec![why(s).into()]).into_response(),
+    };
+    *answer.status_mut() = status;
+    answer
+}
+
+fn why(status: StatusCode) -> &'static str {
+    match status {
         StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
-            "No such endpoint: POST /permanent-links/list, create, update or operations"
+            "No such endpoint, or a method other than POST"
         }
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large",
         _ => "The request could not be read",
-    };
-    let mut answer = Refusal::invalid(vec![why.into()]).into_response();
-    *answer.status_mut() = status;
-    answer
+    }
 }
 
 /// The request's parameters; a body the server would not read (over `body_limit_bytes`, or

@@ -31,7 +31,7 @@ pub async fn page(
         store.audit_entries(filter, limit + 1).await?,
         limit as usize,
     );
-    let next = page.items.last().filter(|_| page.has_more).map(|e| e.seq);
+    let next = page.next(|e| e.seq);
     Ok(AuditPage {
         entries: page.items,
         next,

@@ -340,8 +340,9 @@ async fn an_admin_demoted_or_disabled_meanwhile_changes_no_operator() {
     // What b's sessions were let in as, before each change below was written.
     let b_as_read = Actor::operator("b@ops.test", Role::Admin, "203.0.113.7");
     let a = Actor::operator("admin@ops.test", Role::Admin, "203.0.113.1");
-    let refused =
-        |r: Result<_, OpError>| matches!(r, Err(OpError::Domain(DomainError::NotPermitted)));
+    fn refused<T>(r: Result<T, OpError>) -> bool {
+        matches!(r, Err(OpError::Domain(DomainError::NotPermitted)))
+    }
 
     operators::set_access(&app.store, &a, &b, Role::Support, false, app.now())
         .await
@@ -350,6 +351,28 @@ async fn an_admin_demoted_or_disabled_meanwhile_changes_no_operator() {
     assert!(refused(by_b.await));
     let by_b = operators::set_access(&app.store, &b_as_read, &b, Role::Admin, false, app.now());
     assert!(refused(by_b.await), "b cannot promote themselves back");
+    // Nor make an admin of their own, nor take over another admin by a reset link.
+    let mailer = paylink_server::ops::accounts::Mailer {
+        gateway: None,
+        public_url: &app.address,
+        seal: &app.keys.seal,
+    };
+    let made = operators::create(
+        &app.store,
+        &mailer,
+        &b_as_read,
+        "mine@ops.test",
+        Role::Admin,
+        app.now(),
+    );
+    assert!(refused(made.await));
+    let link = operators::reset_link(&app.store, &mailer, &b_as_read, &c, app.now());
+    assert!(refused(link.await));
+    assert!(operators::list(&app.store)
+        .await
+        .unwrap()
+        .iter()
+        .all(|o| o.email != "mine@ops.test"));
 
     operators::set_access(&app.store, &a, &b, Role::Admin, true, app.now())
         .await
