@@ -544,7 +544,7 @@ pub(crate) async fn ready(State(st): State<AppState>) -> Response {
 const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 async fn not_found(State(st): State<AppState>, uri: axum::http::Uri, h: HeaderMap) -> Response {
-    unanswered(&st, uri.path(), accept_language(&h), StatusCode::NOT_FOUND)
+    unanswered(&st, uri.path(), pages::language(&h), StatusCode::NOT_FOUND)
 }
 
 async fn method_not_allowed(
@@ -555,14 +555,9 @@ async fn method_not_allowed(
     unanswered(
         &st,
         uri.path(),
-        accept_language(&h),
+        pages::language(&h),
         StatusCode::METHOD_NOT_ALLOWED,
     )
-}
-
-fn accept_language(h: &HeaderMap) -> Option<&str> {
-    h.get(axum::http::header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
 }
 
 /// What every request passes through once: see [`observe`].
@@ -621,7 +616,7 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         _ => req.uri().path(),
     };
     // Only what `unanswered` reads, kept in case the request runs past its deadline.
-    let language = accept_language(req.headers()).map(str::to_string);
+    let language = pages::language(req.headers()).map(str::to_string);
     let span = tracing::info_span!(
         "request",
         request_id = %id,

@@ -149,12 +149,13 @@ type Answer<T> = Result<Json<T>, Refusal>;
 /// answer; a panic, -1 with its 500; an unknown path or a method other than POST, -15 naming
 /// the endpoints, with its HTTP status (404, 405).
 pub(crate) fn unanswered(status: StatusCode) -> Response {
-    let mut answer = match status {
-        StatusCode::SERVICE_UNAVAILABLE => return Refusal::system().into_response(),
-        s if s.is_server_error() => Refusal::system().into_response(),
-        s => Refusal::invalid(vec![why(s).into()]).into_response(),
+    let (refusal, http) = match status {
+        StatusCode::SERVICE_UNAVAILABLE => (Refusal::system(), StatusCode::OK),
+        s if s.is_server_error() => (Refusal::system(), s),
+        s => (Refusal::invalid(vec![why(s).into()]), s),
     };
-    *answer.status_mut() = status;
+    let mut answer = refusal.into_response();
+    *answer.status_mut() = http;
     answer
 }
 
