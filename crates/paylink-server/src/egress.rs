@@ -19,7 +19,9 @@ pub enum Refusal {
     Private(IpAddr),
 }
 
-/// Whether paylink may connect to `ip`.
+/// Whether paylink may connect to `ip`. An IPv6 address that carries an IPv4 one (mapped,
+/// compatible, NAT64, 6to4, Teredo) is judged by that one too, since a translator or tunnel on
+/// the way may deliver it there.
 pub fn check_ip(ip: IpAddr, allow_private: bool) -> Result<(), Refusal> {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -27,7 +29,13 @@ pub fn check_ip(ip: IpAddr, allow_private: bool) -> Result<(), Refusal> {
     };
     let (forbidden, private) = match ip {
         IpAddr::V4(a) => (forbidden_v4(a), private_v4(a)),
-        IpAddr::V6(a) => (forbidden_v6(a), private_v6(a)),
+        IpAddr::V6(a) => match carried_v4(a) {
+            Some(v4) => (
+                forbidden_v6(a) || forbidden_v4(v4),
+                private_v6(a) || private_v4(v4),
+            ),
+            None => (forbidden_v6(a), private_v6(a)),
+        },
     };
     if forbidden {
         Err(Refusal::Forbidden(ip))
@@ -62,6 +70,21 @@ fn forbidden_v6(a: Ipv6Addr) -> bool {
         || a.is_multicast()
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || a == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) // AWS metadata
+}
+
+/// The IPv4 address an IPv6 one carries: IPv4-compatible `::a.b.c.d` (not `::` or `::1`),
+/// NAT64 `64:ff9b::/96` and `64:ff9b:1::/48`, 6to4 `2002::/16`, Teredo `2001::/32` (its client,
+/// stored inverted).
+fn carried_v4(a: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = a.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    match s {
+        [0, 0, 0, 0, 0, 0, hi, lo] if hi != 0 => Some(v4(hi, lo)),
+        [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] | [0x64, 0xff9b, 1, _, _, _, hi, lo] => Some(v4(hi, lo)),
+        [0x2002, hi, lo, ..] => Some(v4(hi, lo)),
+        [0x2001, 0, _, _, _, _, hi, lo] => Some(v4(!hi, !lo)),
+        _ => None,
+    }
 }
 
 fn private_v6(a: Ipv6Addr) -> bool {
@@ -151,6 +174,10 @@ mod tests {
             "0.0.0.0",
             "::",
             "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:5601:5601", // Teredo, client 169.254.169.254
             "100.100.100.200",
             "224.0.0.1",
         ] {
@@ -172,6 +199,11 @@ mod tests {
             "::1",
             "fd12::1",
             "::ffff:10.0.0.1",
+            "::10.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::a00:1",
+            "2002:c0a8:101::1",
+            "2001:0:4136:e378:8000:63bf:f5ff:fffe", // Teredo, client 10.0.0.1
         ] {
             assert!(
                 matches!(check_ip(ip(a), false), Err(Refusal::Private(_))),
@@ -181,6 +213,8 @@ mod tests {
         }
         assert_eq!(check_ip(ip("93.184.216.34"), false), Ok(()));
         assert_eq!(check_ip(ip("2606:4700::1111"), false), Ok(()));
+        assert_eq!(check_ip(ip("64:ff9b::5db8:d822"), false), Ok(()));
+        assert_eq!(check_ip(ip("2002:5db8:d822::1"), false), Ok(()));
     }
 
     #[test]

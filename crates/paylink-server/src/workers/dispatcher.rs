@@ -26,10 +26,12 @@ use tokio::sync::{mpsc, watch, Semaphore};
 const EXCERPT_BYTES: usize = 256;
 
 /// The HTTP client postbacks go out with: no redirects followed (a receiver cannot bounce a
-/// signed postback elsewhere), the configured timeout, and the guarded resolver.
+/// signed postback elsewhere), no proxy from the environment (a proxy would resolve the name
+/// itself, past the guarded resolver), the configured timeout, and the guarded resolver.
 pub fn client(settings: &PostbackSettings) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
         .timeout(settings.timeout)
         .connect_timeout(settings.timeout)
         .dns_resolver(Arc::new(GuardedResolver {
