@@ -633,7 +633,7 @@ async fn observe(State(o): State<Observed>, req: Request, next: Next) -> Respons
         Err(_) => unanswered(&o.state, &path, language, StatusCode::SERVICE_UNAVAILABLE),
     };
     if response.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        response = with_log_reference(response, &id).await;
+        response = with_log_reference(response, &id, surface(&path)).await;
     }
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
@@ -718,12 +718,12 @@ fn unshaped(response: &Response, path: &str) -> bool {
 }
 
 /// A 500 whose body is a JSON object (Cardlink's error shape, the Card API's envelopes,
-/// Procard's failure), with the request id added as `request_id`: the reference a client
-/// quotes to find the request's log lines (every line of it carries the id). Done here, once,
-/// because a 500 can come from anywhere below (a handler, a caught panic, an idempotent
-/// request's own task). Any other body passes unchanged (a page's: the `x-request-id` header
-/// carries the id).
-async fn with_log_reference(response: Response, id: &str) -> Response {
+/// Procard's failure), with the request id added as `request_id` (on the Card API as
+/// `trace_id`: its `request_id` is the partner's own): the reference a client quotes to find
+/// the request's log lines (every line of it carries the id). Done here, once, because a 500
+/// can come from anywhere below (a handler, a caught panic, an idempotent request's own task).
+/// Any other body passes unchanged (a page's: the `x-request-id` header carries the id).
+async fn with_log_reference(response: Response, id: &str, surface: Surface) -> Response {
     use axum::body::Body;
     use paylink_api::cardlink::ErrorBody;
     let (mut parts, body) = response.into_parts();
@@ -743,7 +743,11 @@ async fn with_log_reference(response: Response, id: &str) -> Response {
         error.request_id = Some(id.to_string());
         serde_json::to_vec(&error)
     } else if let Ok(serde_json::Value::Object(mut error)) = serde_json::from_slice(&bytes) {
-        error.insert("request_id".into(), id.into());
+        let name = match surface {
+            Surface::CardApi => "trace_id",
+            _ => "request_id",
+        };
+        error.insert(name.into(), id.into());
         serde_json::to_vec(&error)
     } else {
         return Response::from_parts(parts, Body::from(bytes));
@@ -819,15 +823,28 @@ mod tests {
             Json(serde_json::json!({"status": "error", "error_code": "internal_error"})),
         )
             .into_response();
-        let answered = with_log_reference(envelope, "ref-1").await;
-        let body = axum::body::to_bytes(answered.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(body["request_id"], "ref-1");
+        let json = |answered: Response| async {
+            let body = axum::body::to_bytes(answered.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        };
+        let failure = || {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({"result": -1})),
+            )
+                .into_response()
+        };
+        let body = json(with_log_reference(failure(), "ref-0", Surface::Procard).await).await;
+        assert_eq!(body["request_id"], "ref-0");
+        // The Card API's `request_id` is the partner's: the reference has a name of its own.
+        let body = json(with_log_reference(envelope, "ref-1", Surface::CardApi).await).await;
+        assert_eq!(body["trace_id"], "ref-1");
+        assert_eq!(body.get("request_id"), None);
         assert_eq!(body["error_code"], "internal_error");
         let page = (StatusCode::INTERNAL_SERVER_ERROR, "<html>failed</html>").into_response();
-        let answered = with_log_reference(page, "ref-2").await;
+        let answered = with_log_reference(page, "ref-2", Surface::Pages).await;
         let body = axum::body::to_bytes(answered.into_body(), 1 << 16)
             .await
             .unwrap();

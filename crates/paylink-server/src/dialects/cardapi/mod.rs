@@ -413,8 +413,10 @@ async fn authenticate(
     uri: &Uri,
     body: &[u8],
 ) -> Result<Partner, Auth> {
+    // The seed's table of headers names it `JWS-Signature`, its text `X-JWS-Signature`.
     let header = headers
         .get("x-jws-signature")
+        .or_else(|| headers.get("jws-signature"))
         .ok_or(Auth::Refused(jws::JwsError::Missing))?
         .to_str()
         .map_err(|_| Auth::Refused(jws::JwsError::NotDetached))?;

@@ -85,7 +85,15 @@ fn payout_fields(e: &PayoutFinished) -> Vec<(String, String)> {
         ("TrsId".into(), e.payout_id.to_string()),
         ("Amount".into(), amount.clone()),
         ("IsAuto".into(), "false".into()),
-        ("Status".into(), e.status.clone()),
+        // The webhook's statuses are DECLINED, SUCCESS and FAIL: a provider's error (`ERROR`
+        // in `payout/status`) ended the payout as a failure, its money back on the balance.
+        (
+            "Status".into(),
+            match e.status.as_str() {
+                "ERROR" => "FAIL".into(),
+                other => other.into(),
+            },
+        ),
         ("Currency".into(), currency.clone()),
         ("Commission".into(), commission.clone()),
         ("AccountType".into(), account_type(&e.account_type).into()),

@@ -161,6 +161,21 @@ async fn a_request_signed_by_the_sdk_is_served_and_so_is_one_signed_by_hand() {
     )
     .await;
     assert_eq!(status, 200, "{answer}");
+    // The header under the name the API's table of headers gives it.
+    let body = add_body(&new_request_id());
+    let signature = sign(&p.key, ADD, &p.auth_id, "POST", "", &body);
+    let response = app
+        .http
+        .post(app.url(ADD))
+        .header("Content-Type", "application/json")
+        .header("JWS-Signature", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.expect("JSON");
+    assert!(answer["client_id"].is_string(), "{answer}");
 }
 
 #[tokio::test]

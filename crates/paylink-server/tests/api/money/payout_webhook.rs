@@ -78,6 +78,9 @@ async fn final_payouts_are_posted_to_the_payout_webhook_signed() {
     // A failed one, and one declined by the merchant while in moderation.
     let failed = id_of(&created(&app.regular_payout(card("500", PAYEE_FAIL)).await)[0]);
     r.wait_for("/payouts", 2).await;
+    // The provider's error: `ERROR` in payout/status, `FAIL` in the webhook's statuses.
+    let errored = id_of(&created(&app.regular_payout(card("200", PAYEE_ERROR)).await)[0]);
+    r.wait_for("/payouts", 3).await;
     app.set_profile(
         &app.merchant.merchant_id,
         PayoutProfile {
@@ -95,7 +98,7 @@ async fn final_payouts_are_posted_to_the_payout_webhook_signed() {
     app.post("/api/v1/payout/cancel", json!({"id": moderated}))
         .await
         .ok();
-    let got = r.wait_for("/payouts", 3).await;
+    let got = r.wait_for("/payouts", 4).await;
     let by_id = |id: &str| {
         got.iter()
             .find(|w| w.field("TrsId") == id)
@@ -105,6 +108,11 @@ async fn final_payouts_are_posted_to_the_payout_webhook_signed() {
     assert_payout_webhook(&app, f);
     assert_eq!(f.field("Status"), "FAIL");
     assert_eq!(f.field("AccountNumber"), "400000******0002");
+    let e = by_id(&errored);
+    assert_payout_webhook(&app, e);
+    assert_eq!(e.field("Status"), "FAIL");
+    let status = app.wait_payout(app.token(), &errored).await;
+    assert_eq!(status["status"], json!("ERROR"), "{status}");
     let d = by_id(&moderated);
     assert_payout_webhook(&app, d);
     assert_eq!(d.field("Status"), "DECLINED");
