@@ -33,6 +33,9 @@ pub enum DomainError {
     BillInactive,
     #[error("the bill has expired")]
     BillExpired,
+    /// Another payer's charge of the NORMAL bill is under way.
+    #[error("a payment of the bill is under way")]
+    BillBusy,
     #[error("invalid amount")]
     InvalidAmount,
     #[error("merchant is not verified")]

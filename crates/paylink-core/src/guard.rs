@@ -22,6 +22,8 @@ pub enum Guard {
     BillIsFinished,
     /// A NORMAL bill takes money once.
     BillNotPayable,
+    /// A NORMAL bill is charged by one payment at a time.
+    BillBusy,
     /// A settlement is settled once.
     AlreadySettled,
     /// A payout moves only from the statuses its move expects.
@@ -94,6 +96,7 @@ impl Guard {
             Guard::NoticeNotFound => "notice_not_found",
             Guard::BillIsFinished => "bill_is_finished",
             Guard::BillNotPayable => "bill_not_payable",
+            Guard::BillBusy => "bill_busy",
             Guard::AlreadySettled => "already_settled",
             Guard::PayoutMoved => "payout_moved",
             Guard::PayoutClaimed => "payout_claimed",
@@ -141,6 +144,7 @@ impl Guard {
                 kind: Rule::Unknown,
             }),
             Guard::BillIsFinished | Guard::BillNotPayable => Some(DomainError::BillIsFinished),
+            Guard::BillBusy => Some(DomainError::BillBusy),
             Guard::PayoutMoved | Guard::PayoutClaimed => Some(DomainError::PayoutNotCancelable),
             Guard::RefundMoved | Guard::RefundClaimed => Some(DomainError::TransactionRejected),
             Guard::RefundExceedsPayment => Some(DomainError::InvalidAmount),

@@ -156,7 +156,21 @@ pub enum Write {
         active: bool,
         now: Millis,
     },
-    /// Guard: see [`BillTransition`].
+    /// Holds a NORMAL bill for `payment_id`'s charge until `until` (a bill of another type is
+    /// left as it is). Guard: the bill is not paid and no other payment's charge holds it.
+    ClaimBill {
+        bill_id: BillId,
+        payment_id: PaymentId,
+        until: Millis,
+        now: Millis,
+    },
+    /// Lets the bill go if `payment_id` holds it (a charge that asks the payer to
+    /// authenticate first, or that failed before any answer).
+    ReleaseBill {
+        bill_id: BillId,
+        payment_id: PaymentId,
+    },
+    /// Lets the bill go if the payment held it. Guard: see [`BillTransition`].
     RecordPayment {
         payment: Payment,
         transition: BillTransition,

@@ -20,6 +20,15 @@ pub(crate) type Lock = (&'static str, String);
 /// batch pays next wait on each other, PostgreSQL aborts one of them after `deadlock_timeout`,
 /// and a payment already charged fails to be recorded. (The order is exact for plans that
 /// update one row, which is every plan the domain makes; inserts lock no existing row.)
+/// Lets a NORMAL bill go if `payment_id`'s charge holds it.
+fn release_bill(bill_id: &str, payment_id: &str) -> Statement {
+    Statement::new(
+        "UPDATE bills SET charging_payment = NULL, charging_until = NULL
+         WHERE id = $1 AND charging_payment = $2",
+        vec![bill_id.into(), payment_id.into()],
+    )
+}
+
 pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
     let mut locks: Vec<Lock> = plan
         .writes
@@ -36,6 +45,9 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::UpdateShop(s) => Some(("shops", s.id.to_string())),
             Write::SetBillActive { bill_id, .. } => Some(("bills", bill_id.to_string())),
             Write::RecordPayment { payment, .. } => Some(("bills", payment.bill_id.to_string())),
+            Write::ClaimBill { bill_id, .. } | Write::ReleaseBill { bill_id, .. } => {
+                Some(("bills", bill_id.to_string()))
+            }
             Write::SetWebhookKey { shop_id, .. } => Some(("shops", shop_id.to_string())),
             Write::Reseal { column, lock, .. } => Some((sealed_table(*column).0, lock.clone())),
             // Leased rows: nothing but their owner's recorder touches them, so no order is
@@ -531,21 +543,50 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![bill_id.as_str().into(), (*active).into(), (*now).into()],
             Guard::BillIsFinished,
         )),
+        Write::ClaimBill {
+            bill_id,
+            payment_id,
+            until,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE bills SET charging_payment = CASE WHEN bill_type = 'NORMAL' THEN $2 END,
+                 charging_until = CASE WHEN bill_type = 'NORMAL' THEN $3 END
+             WHERE id = $1 AND (bill_type <> 'NORMAL' OR (
+                 status NOT IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')
+                 AND (charging_payment IS NULL OR charging_payment = $2 OR charging_until <= $4)))",
+            vec![
+                bill_id.as_str().into(),
+                payment_id.as_str().into(),
+                (*until).into(),
+                (*now).into(),
+            ],
+            Guard::BillBusy,
+        )),
+        Write::ReleaseBill {
+            bill_id,
+            payment_id,
+        } => out.push(release_bill(bill_id.as_str(), payment_id.as_str())),
         Write::RecordPayment { payment, transition } => {
             match transition {
                 // The double-payment guard: a NORMAL bill takes money once, whatever races.
+                // Money taken is recorded even if the bill expired or was switched off while
+                // the acquirer took it: whether it could be paid was checked before the charge.
                 BillTransition::Receive { status, now } => out.push(Statement::guarded(
-                    "UPDATE bills SET status = $2, updated_at = $3
-                     WHERE id = $1 AND active = 1 AND (expires_at IS NULL OR expires_at > $3)
+                    "UPDATE bills SET status = $2, updated_at = $3, charging_payment = NULL,
+                         charging_until = NULL
+                     WHERE id = $1
                        AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))",
                     vec![payment.bill_id.as_str().into(), status.as_str().into(), (*now).into()],
                     Guard::BillNotPayable,
                 )),
-                BillTransition::Fail { now } => out.push(Statement::new(
-                    "UPDATE bills SET status = 'FAIL', updated_at = $2
-                     WHERE id = $1 AND status IN ('NEW', 'PROCESS', 'FAIL')",
-                    vec![payment.bill_id.as_str().into(), (*now).into()],
-                )),
+                BillTransition::Fail { now } => {
+                    out.push(Statement::new(
+                        "UPDATE bills SET status = 'FAIL', updated_at = $2
+                         WHERE id = $1 AND status IN ('NEW', 'PROCESS', 'FAIL')",
+                        vec![payment.bill_id.as_str().into(), (*now).into()],
+                    ));
+                    out.push(release_bill(payment.bill_id.as_str(), payment.id.as_str()));
+                }
             }
             out.push(insert_payment(payment));
         }

@@ -24,7 +24,13 @@ pub fn settle(
     booking: Booking,
     now: Millis,
 ) -> Result<(Payment, Plan), DomainError> {
-    bill.check_payable(charge.method, now)?;
+    match charge.result {
+        // Money taken is recorded: whether the bill could be paid (active, not expired) was
+        // checked before the charge, and it may have expired or been switched off since.
+        ChargeResult::Approved if bill.is_finished() => return Err(DomainError::BillIsFinished),
+        ChargeResult::Approved => bill.check_method(charge.method)?,
+        ChargeResult::Declined { .. } => bill.check_payable(charge.method, now)?,
+    }
     booking.check(bill.currency)?;
     let fx_rate = booking
         .fx_rate
@@ -297,6 +303,37 @@ mod tests {
         assert_eq!(st(9_999), PaymentStatus::Underpaid);
         assert_eq!(st(10_000), PaymentStatus::Success);
         assert_eq!(st(10_001), PaymentStatus::Overpaid);
+    }
+
+    #[test]
+    fn money_taken_is_recorded_though_the_bill_expired_or_was_switched_off_meanwhile() {
+        let settled = |b: &Bill, approved: bool, now| {
+            settle(
+                b,
+                Rate::ZERO,
+                charge(PaymentMethod::BankCard, 10_000, approved),
+                pid(),
+                None,
+                Booking::immediate(Currency::Rub),
+                now,
+            )
+            .map(|(p, _)| p.status)
+        };
+        // The bill's ttl is 60 s: the charge began before, its answer came after.
+        let b = bill(BillType::Normal, false);
+        assert_eq!(settled(&b, true, 61_000), Ok(PaymentStatus::Success));
+        assert_eq!(settled(&b, false, 61_000), Err(DomainError::BillExpired));
+        let off = Bill {
+            active: false,
+            ..b.clone()
+        };
+        assert_eq!(settled(&off, true, 1), Ok(PaymentStatus::Success));
+        // A NORMAL bill paid meanwhile is not paid twice.
+        let paid = Bill {
+            status: PaymentStatus::Success,
+            ..b
+        };
+        assert_eq!(settled(&paid, true, 1), Err(DomainError::BillIsFinished));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use paylink_core::merchant::Shop;
 use paylink_core::money::{Amount, Rate};
 use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
 use paylink_core::permanent_link::{LinkFlow, PermanentLink};
-use paylink_core::plan::Plan;
+use paylink_core::plan::{Plan, Write};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::{Checkout, StoreError};
@@ -188,6 +188,7 @@ pub async fn pay(
         Tender::Card(card) => (sale.quote(st), Some(card)),
         Tender::Sbp { amount, .. } => (amount.map_or_else(|| sale.quote(st), Amount::minor), None),
     };
+    hold(st, bill, &payment_id).await?;
     let step = st
         .acquirer
         .charge(ChargeRequest {
@@ -218,6 +219,15 @@ pub async fn pay(
                 .map(|p| Step::Paid(Box::new(p)))
         }
         ChargeStep::Challenge { acs_url, request } => {
+            // No money is taken until the payer is back from the issuer: the bill is free
+            // meanwhile, and held again for the completion.
+            let release = Write::ReleaseBill {
+                bill_id: bill.id.clone(),
+                payment_id: payment_id.clone(),
+            };
+            if bill.bill_type == BillType::Normal {
+                st.store.apply(Plan::one(release)).await?;
+            }
             if let Some(l) = sale.link {
                 // The payer is at the issuer: the link's operation waits for the answer.
                 let waiting = decide::permanent_link::waiting(
@@ -288,6 +298,7 @@ pub async fn complete(
         }
     }
     sale.check(Some(PaymentMethod::BankCard), st.now())?;
+    hold(st, sale.bill, &pending.payment_id).await?;
     let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
     let charge = Charge {
         method: PaymentMethod::BankCard,
@@ -298,6 +309,44 @@ pub async fn complete(
         client_addr: client.0.clone(),
     };
     record(st, sale, charge, pending.payment_id).await
+}
+
+/// How long a charge holds a NORMAL bill: longer than an acquirer takes to answer (a holder
+/// that died lets it go then).
+const CHARGE_HOLD_MS: Millis = 120_000;
+
+/// Holds a NORMAL bill for `payment_id`'s charge, so that a second payer's charge is refused
+/// before any money is taken ([`DomainError::BillBusy`]), instead of being taken and then
+/// refused by the double-payment guard. The payment's record lets it go. Other bills take
+/// every payment and are not held.
+async fn hold(st: &AppState, bill: &Bill, payment_id: &PaymentId) -> Result<(), OpError> {
+    if bill.bill_type != BillType::Normal {
+        return Ok(());
+    }
+    let now = st.now();
+    let claim = Write::ClaimBill {
+        bill_id: bill.id.clone(),
+        payment_id: payment_id.clone(),
+        until: now + CHARGE_HOLD_MS,
+        now,
+    };
+    match st.store.apply(Plan::one(claim)).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::GuardFailed(_)) => {
+            // Paid meanwhile, or another payer's charge holds it.
+            let current = st
+                .store
+                .bill(&bill.id)
+                .await?
+                .ok_or(DomainError::BillNotFound)?;
+            if current.is_finished() {
+                Err(DomainError::BillIsFinished.into())
+            } else {
+                Err(DomainError::BillBusy.into())
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Refuses a card attempt once the bill, or the client's address, has had as many declined

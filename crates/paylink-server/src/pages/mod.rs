@@ -249,6 +249,7 @@ pub(crate) fn unpayable(c: &Checkout, now: Millis, t: &Texts) -> Option<&'static
 pub(crate) fn why(t: &Texts, e: &DomainError) -> &'static str {
     match e {
         DomainError::BillIsFinished => t.bill_paid,
+        DomainError::BillBusy => t.bill_busy,
         DomainError::BillInactive => t.bill_inactive,
         DomainError::BillExpired => t.bill_expired,
         DomainError::ShopNotEnabled => t.shop_disabled,

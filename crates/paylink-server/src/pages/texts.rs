@@ -45,6 +45,8 @@ pub struct Texts {
     pub not_found: &'static str,
     pub not_found_text: &'static str,
     pub bill_paid: &'static str,
+    /// Another payer's charge of the bill is under way.
+    pub bill_busy: &'static str,
     pub bill_inactive: &'static str,
     pub bill_expired: &'static str,
     pub shop_disabled: &'static str,
@@ -114,6 +116,7 @@ pub const EN: Texts = Texts {
     not_found: "Bill not found",
     not_found_text: "There is no such bill. Check the link you were given.",
     bill_paid: "This bill has been paid.",
+    bill_busy: "This bill is being paid right now. Try again in a couple of minutes if that payment does not go through.",
     bill_inactive: "This bill is not active.",
     bill_expired: "This bill has expired.",
     shop_disabled: "The shop does not accept payments at the moment.",
@@ -183,6 +186,7 @@ pub const RU: Texts = Texts {
     not_found: "Счёт не найден",
     not_found_text: "Такого счёта нет. Проверьте ссылку.",
     bill_paid: "Счёт оплачен.",
+    bill_busy: "Этот счёт сейчас оплачивается. Если та оплата не пройдёт, попробуйте снова через пару минут.",
     bill_inactive: "Счёт не активен.",
     bill_expired: "Срок действия счёта истёк.",
     shop_disabled: "Магазин сейчас не принимает платежи.",
@@ -252,6 +256,8 @@ pub const UK: Texts = Texts {
     not_found: "Рахунок не знайдено",
     not_found_text: "Такого рахунку немає. Перевірте посилання.",
     bill_paid: "Рахунок сплачено.",
+    bill_busy:
+        "Цей рахунок зараз оплачують. Якщо та оплата не пройде, спробуйте знову за кілька хвилин.",
     bill_inactive: "Рахунок не активний.",
     bill_expired: "Термін дії рахунку минув.",
     shop_disabled: "Магазин зараз не приймає платежі.",

@@ -1,6 +1,6 @@
-//! Guards held by the SQL itself, under real concurrency: a NORMAL bill takes money once, an
-//! inactive or expired bill takes none, a finished bill is not toggled, a failure does not hide
-//! money received.
+//! Guards held by the SQL itself, under real concurrency: a NORMAL bill takes money once and is
+//! charged by one payment at a time, money taken is recorded though the bill closed meanwhile, a
+//! finished bill is not toggled, a failure does not hide money received.
 
 use crate::support::{
     bill_payments, insert_bill, is_guard, open, open_bill, race, seed, settle, stored_bill,
@@ -8,6 +8,7 @@ use crate::support::{
 };
 use paylink_core::bill::{Bill, BillType};
 use paylink_core::decide;
+use paylink_core::id::PaymentId;
 use paylink_core::payment::{BillTransition, Payment, PaymentStatus};
 use paylink_core::plan::{Plan, Write};
 
@@ -89,12 +90,12 @@ async fn a_multi_bill_takes_every_payment_of_a_race() {
 }
 
 #[tokio::test]
-async fn an_inactive_bill_takes_no_money_and_the_plan_leaves_nothing() {
+async fn money_taken_is_recorded_though_the_bill_was_switched_off_or_expired_meanwhile() {
     let (_db, store) = open().await;
-    let (m, s) = seed(&store, "inactive").await;
+    let (m, s) = seed(&store, "late").await;
+    // The payer's charge began while the bill was active; the merchant closed it since.
     let bill = open_bill(&s, BillType::Multi, 10_000, NOW);
     insert_bill(&store, &bill).await;
-    // The payer loaded the page while the bill was active; the merchant closed it since.
     store
         .apply(Plan::one(
             decide::bill::toggle(&bill, false, NOW + 1).unwrap(),
@@ -102,71 +103,101 @@ async fn an_inactive_bill_takes_no_money_and_the_plan_leaves_nothing() {
         .await
         .unwrap();
     let (payment, plan) = settle(&bill, Outcome::Success, NOW + 2);
-    // Another write in the same plan, before the guarded one, must vanish with it.
-    let companion = open_bill(&s, BillType::Normal, 100, NOW + 2);
-    let mut writes = vec![Write::InsertBill(companion.clone())];
-    writes.extend(plan.writes);
-    let r = store.apply(Plan { writes }).await;
-    assert!(is_guard(&r), "{r:?}");
+    store.apply(plan).await.unwrap();
+    assert_eq!(bill_payments(&store, &bill).await, vec![payment.clone()]);
+    let stored = stored_bill(&store, &bill.id).await;
+    assert!(!stored.active);
+    assert_eq!(stored.status, PaymentStatus::Success);
 
-    assert_eq!(
-        store.merchant_payment(&m.id, &payment.id).await.unwrap(),
-        None
-    );
-    assert!(bill_payments(&store, &bill).await.is_empty());
-    assert_eq!(store.bill(&companion.id).await.unwrap(), None);
-    assert_eq!(
-        stored_bill(&store, &bill.id).await,
-        Bill {
-            active: false,
-            updated_at: NOW + 1,
-            ..bill
-        }
-    );
-}
-
-#[tokio::test]
-async fn an_expired_bill_takes_no_money() {
-    let (_db, store) = open().await;
-    let (m, s) = seed(&store, "expired").await;
+    // The charge began just before expiry and its answer reaches the store after it.
     let bill = Bill {
         ttl_secs: Some(60),
         expires_at: Some(NOW + 60_000),
         ..open_bill(&s, BillType::Normal, 10_000, NOW)
     };
     insert_bill(&store, &bill).await;
-    let (payment, plan) = settle(&bill, Outcome::Success, NOW + 59_999);
-    let Write::RecordPayment { transition, .. } = &plan.writes[0] else {
-        panic!("settle records a payment");
-    };
-    assert!(matches!(transition, BillTransition::Receive { .. }));
-
-    // The charge was settled just before expiry but reaches the store at or after it.
-    for late in [NOW + 60_000, NOW + 60_001, NOW + 86_400_000] {
-        let r = store
-            .apply(Plan::one(Write::RecordPayment {
-                payment: payment.clone(),
-                transition: BillTransition::Receive {
-                    status: PaymentStatus::Success,
-                    now: late,
-                },
-            }))
-            .await;
-        assert!(is_guard(&r), "at {late}: {r:?}");
-        assert_eq!(
-            store.merchant_payment(&m.id, &payment.id).await.unwrap(),
-            None
-        );
-        assert_eq!(stored_bill(&store, &bill.id).await, bill);
-    }
-
-    // One millisecond before expiry it is taken.
-    store.apply(plan).await.unwrap();
-    assert_eq!(bill_payments(&store, &bill).await, vec![payment.clone()]);
+    let (payment, _) = settle(&bill, Outcome::Success, NOW + 59_999);
+    store
+        .apply(Plan::one(Write::RecordPayment {
+            payment: payment.clone(),
+            transition: BillTransition::Receive {
+                status: PaymentStatus::Success,
+                now: NOW + 86_400_000,
+            },
+        }))
+        .await
+        .unwrap();
     assert_eq!(
-        stored_bill(&store, &bill.id).await.status,
-        PaymentStatus::Success
+        store.merchant_payment(&m.id, &payment.id).await.unwrap(),
+        Some(payment)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_charge_at_a_time_holds_a_normal_bill() {
+    let (_db, store) = open().await;
+    let (_, s) = seed(&store, "hold").await;
+    let bill = open_bill(&s, BillType::Normal, 10_000, NOW);
+    insert_bill(&store, &bill).await;
+    let claim = |payment: &str, now: i64| {
+        Plan::one(Write::ClaimBill {
+            bill_id: bill.id.clone(),
+            payment_id: PaymentId::from_trusted(payment.to_string()),
+            until: now + 120_000,
+            now,
+        })
+    };
+    // Many payers at once: one holds it.
+    let claims = (0..RACERS)
+        .map(|i| claim(&format!("payer{i:05}"), NOW))
+        .collect();
+    let results = race(&store, claims).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results.iter().all(|r| r.is_ok() || is_guard(r)),
+        "{results:?}"
+    );
+    let holder = format!(
+        "payer{:05}",
+        results.iter().position(|r| r.is_ok()).unwrap()
+    );
+    // The holder may claim again (its completion); another may not, until the hold lapses.
+    store.apply(claim(&holder, NOW + 1)).await.unwrap();
+    assert!(is_guard(&store.apply(claim("other", NOW + 2)).await));
+    store.apply(claim("other", NOW + 120_001)).await.unwrap();
+    // Released by its holder only; then anyone may hold it.
+    let release = |payment: &str| {
+        Plan::one(Write::ReleaseBill {
+            bill_id: bill.id.clone(),
+            payment_id: PaymentId::from_trusted(payment.to_string()),
+        })
+    };
+    store.apply(release(&holder)).await.unwrap();
+    assert!(is_guard(&store.apply(claim("third", NOW + 120_002)).await));
+    store.apply(release("other")).await.unwrap();
+    store.apply(claim("third", NOW + 120_003)).await.unwrap();
+    // The payment's record lets it go; a paid bill is held by nobody.
+    let (_, plan) = settle(&bill, Outcome::Success, NOW + 120_004);
+    store.apply(plan).await.unwrap();
+    assert!(is_guard(&store.apply(claim("fourth", NOW + 120_005)).await));
+    // A MULTI bill is never held.
+    let multi = open_bill(&s, BillType::Multi, 10_000, NOW);
+    insert_bill(&store, &multi).await;
+    for payer in ["a", "b"] {
+        store
+            .apply(Plan::one(Write::ClaimBill {
+                bill_id: multi.id.clone(),
+                payment_id: PaymentId::from_trusted(payer.to_string()),
+                until: NOW + 120_000,
+                now: NOW,
+            }))
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test]

@@ -44,6 +44,7 @@ impl From<DomainError> for ApiError {
             D::ShopNotEnabled => forbidden("shop_not_enabled"),
             D::AccessDenied | D::NotPermitted => forbidden("access_denied"),
             D::BillIsFinished => forbidden("bill_is_finished"),
+            D::BillBusy => forbidden("bill_busy"),
             D::BillInactive => forbidden("bill_inactive"),
             D::BillExpired => forbidden("bill_expired"),
             D::InvalidAmount => forbidden("invalid_amount"),

@@ -117,9 +117,11 @@ impl From<DomainError> for Refusal {
                 Refusal::new(-17, "Operation not allowed")
             }
             D::TooManyFailedAttempts => Refusal::new(-18, "Declined by anti-fraud"),
-            D::BillInactive | D::BillExpired | D::BillIsFinished | D::ShopNotEnabled => {
-                Refusal::new(-12, "Operation rejected")
-            }
+            D::BillInactive
+            | D::BillExpired
+            | D::BillIsFinished
+            | D::BillBusy
+            | D::ShopNotEnabled => Refusal::new(-12, "Operation rejected"),
             D::RateNotFound => Refusal::new(-7, "Invalid currency"),
             other => {
                 tracing::warn!(error = %other, "a Procard request was refused");
