@@ -329,6 +329,46 @@ async fn three_d_secure_confirms_or_fails_through_the_issuer_page() {
 }
 
 #[tokio::test]
+async fn a_payer_at_the_issuer_does_not_hold_a_normal_bill_and_comes_back_to_a_paid_one() {
+    let app = spawn_app().await;
+    let bill = app.bill(json!({"amount": 15})).await;
+    // Payer A is sent to the issuer: no money is taken until they are back.
+    let (to_bank, _) = card_form(&app, &bill, "4000000000003220", "12/30", "123").await;
+    assert_eq!(action(&to_bank.text), app.url("/sandbox/acs"));
+    let (pareq, md, term) = (
+        input(&to_bank.text, "PaReq"),
+        input(&to_bank.text, "MD"),
+        input(&to_bank.text, "TermUrl"),
+    );
+    // Meanwhile payer B pays: the bill is not held by A's challenge.
+    let (paid, _) = card_form(&app, &bill, CARD_OK, "12/30", "123").await;
+    assert_eq!(paid.status, 303, "{}", paid.text);
+    // A confirms at the issuer and is told the bill is paid; nothing is charged twice.
+    let back = post(
+        &app.url("/sandbox/acs/answer"),
+        &[
+            ("PaReq", &pareq),
+            ("MD", &md),
+            ("TermUrl", &term),
+            ("verdict", "Y"),
+        ],
+    )
+    .await;
+    let pares = input(&back.text, "PaRes");
+    let done = post(&term, &[("PaRes", &pares), ("MD", &md)]).await;
+    assert!(
+        done.text.contains("This bill has been paid."),
+        "{} {}",
+        done.status,
+        done.text
+    );
+    let payments = app.get("/api/v1/bill/payments", &[("id", &bill)]).await;
+    let data = payments.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1, "{}", payments.text);
+    assert_eq!(data[0]["status"], json!("SUCCESS"));
+}
+
+#[tokio::test]
 async fn sbp_pays_from_the_bank_app_with_the_amount_the_payer_chose() {
     let app = spawn_app().await;
     let r = Receiver::start();
