@@ -267,10 +267,12 @@ pub enum Write {
         until: Millis,
     },
     /// Adds `amount` (negative: a failed refund gives it back) to the payment's refunded
-    /// amount. Guard: it stays within the payment's amount ([`Guard::RefundExceedsPayment`]).
+    /// amount. Guard: it stays within the payment's amount, and is still `was` when given
+    /// ([`Guard::RefundExceedsPayment`]).
     AddRefunded {
         payment_id: PaymentId,
         amount: i64,
+        was: Option<i64>,
         now: Millis,
     },
     SetFxRate {

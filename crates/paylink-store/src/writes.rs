@@ -710,12 +710,30 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::AddRefunded {
             payment_id,
             amount,
+            was: None,
             now,
         } => out.push(Statement::guarded(
             "UPDATE payments SET refunded_amount = refunded_amount + $2, updated_at = $3
              WHERE id = $1 AND refunded_amount + $2 <= amount
                AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')",
             vec![payment_id.as_str().into(), (*amount).into(), (*now).into()],
+            Guard::RefundExceedsPayment,
+        )),
+        Write::AddRefunded {
+            payment_id,
+            amount,
+            was: Some(was),
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE payments SET refunded_amount = refunded_amount + $2, updated_at = $3
+             WHERE id = $1 AND refunded_amount + $2 <= amount AND refunded_amount = $4
+               AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')",
+            vec![
+                payment_id.as_str().into(),
+                (*amount).into(),
+                (*now).into(),
+                (*was).into(),
+            ],
             Guard::RefundExceedsPayment,
         )),
         Write::SetFxRate {

@@ -32,8 +32,14 @@ pub fn create(
     }
     let fx_rate = payment.fx_rate;
     let account_amount = match fx_rate {
-        // Rounded up: a merchant never pays back less than the payment brought it.
-        Some(rate) => rate.convert_up(amount).ok_or(DomainError::InvalidAmount)?,
+        // Rounded up, once for all the payment's refunds (what they refund together, converted,
+        // less what the refunds before took): a merchant never pays back less than the payment
+        // brought it, nor a minor unit more per partial refund.
+        Some(rate) => {
+            let before = payment.refunded_amount;
+            let up = |minor: i64| rate.convert_up(minor).ok_or(DomainError::InvalidAmount);
+            up(before + amount)? - up(before)?
+        }
         None => amount,
     };
     let from_available = balance.available.min(account_amount);
@@ -95,6 +101,8 @@ pub fn create(
     plan.writes.push(Write::AddRefunded {
         payment_id: payment.id.clone(),
         amount,
+        // The conversion above holds only for the refunded amount it was made from.
+        was: fx_rate.map(|_| payment.refunded_amount),
         now,
     });
     plan.writes.push(Write::Post(entry));
@@ -175,6 +183,7 @@ pub fn complete(
             plan.writes.push(Write::AddRefunded {
                 payment_id: refund.payment_id.clone(),
                 amount: -refund.amount,
+                was: None,
                 now,
             });
             plan.writes.push(Write::Post(entry));
@@ -341,6 +350,41 @@ mod tests {
             .writes
             .iter()
             .any(|w| matches!(w, Write::InsertSettlement(_))));
+    }
+
+    #[test]
+    fn partial_refunds_of_a_converted_payment_cost_what_the_whole_converts_to() {
+        // 10.00 USD booked at 0.01081081 (a rate below one: each conversion rounds up a
+        // whole cent of a tenth of a unit's worth).
+        let p = Payment {
+            amount: 100_000,
+            ..payment(FxRate::parse("0.01081081"))
+        };
+        let rate = p.fx_rate.unwrap();
+        let mut refunded = p.clone();
+        let mut taken = 0;
+        for cents in [1, 1, 1, 97, 1_000, 98_900] {
+            let (r, plan) = create(
+                &refunded,
+                Some(cents),
+                balance(Currency::Rub, 1_000_000, 0),
+                RefundId::from_trusted("RRRRRRRRRR".into()),
+                9,
+                1,
+            )
+            .unwrap();
+            // The refund holds only for the refunded amount it was converted from.
+            assert!(plan.writes.iter().any(|w| matches!(
+                w,
+                Write::AddRefunded { was: Some(was), .. } if *was == refunded.refunded_amount
+            )));
+            assert!(entries(&plan)[0].is_balanced());
+            taken += r.account_amount;
+            refunded.refunded_amount += cents;
+            assert_eq!(taken, rate.convert_up(refunded.refunded_amount).unwrap());
+        }
+        // All of it: 1,000.00 at the rate is 10.8108... rounded up once, not six times.
+        assert_eq!(taken, 1_082);
     }
 
     #[test]

@@ -750,10 +750,14 @@ impl World {
         if !committed(self.store.apply(plan).await, !stale, "a refund")? {
             return Ok(());
         }
-        // Back at the payment's own rate (rounded up: never less than it brought), from
-        // available first, then from hold.
+        // Back at the payment's own rate (rounded up once for all its refunds: never less than
+        // it brought, never a unit more per partial refund), from available first, then from
+        // hold.
         let taken = match payment.fx_rate {
-            Some(rate) => rate.convert_up(r.amount).expect("no overflow"),
+            Some(rate) => {
+                let up = |minor| rate.convert_up(minor).expect("no overflow");
+                up(payment.refunded_amount + r.amount) - up(payment.refunded_amount)
+            }
             None => r.amount,
         };
         prop_assert_eq!(r.account_amount, taken);

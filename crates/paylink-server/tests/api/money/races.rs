@@ -330,6 +330,7 @@ async fn the_ledger_check_finds_money_moved_without_its_postings() {
         .apply(Plan::one(Write::AddRefunded {
             payment_id: PaymentId::from_trusted(id_of(&paid)),
             amount: 1_00,
+            was: None,
             now: app.now(),
         }))
         .await
