@@ -56,6 +56,8 @@ pub enum Guard {
     CardMoved,
     /// The card was closed before the plan applied.
     CardClosed,
+    /// The card was no longer active (blocked) when a plan spending from it applied.
+    CardNotActive,
     /// The card belongs to another client.
     CardLinked,
     /// A clearing, reversal or refund would exceed the transaction.
@@ -113,6 +115,7 @@ impl Guard {
             Guard::ClientNotFound => "client_not_found",
             Guard::CardMoved => "card_moved",
             Guard::CardClosed => "card_closed",
+            Guard::CardNotActive => "card_not_active",
             Guard::CardLinked => "card_linked",
             Guard::AmountExceedsAuthorized => "amount_exceeds_authorized",
             Guard::OtpSpent => "otp_spent",
@@ -161,6 +164,7 @@ impl Guard {
             | Guard::ClientNotFound
             | Guard::CardMoved
             | Guard::CardClosed
+            | Guard::CardNotActive
             | Guard::CardLinked
             | Guard::AmountExceedsAuthorized
             | Guard::OtpSpent
@@ -208,6 +212,8 @@ impl Guard {
                 },
             }),
             Guard::CardClosed => Some(IssuingError::CardClosed),
+            // Closed is checked first: what else ends an active card while it is read is a block.
+            Guard::CardNotActive => Some(IssuingError::CardBlocked),
             Guard::CardLinked => Some(IssuingError::Invalid {
                 field: "card_id",
                 kind: Rule::Refused {

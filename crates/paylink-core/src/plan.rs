@@ -373,8 +373,11 @@ pub enum Write {
     },
     /// In every plan that moves a card's money: the card is not closed when the plan applies
     /// ([`Guard::CardClosed`]), and its version moves on, so a close decided before refuses.
+    /// A plan that `spends` from the card (a debit, a hold) also needs it still active
+    /// ([`Guard::CardNotActive`]): a block that came first stops it.
     MoveCardMoney {
         card_id: CardId,
+        spends: bool,
     },
     /// Guard: the card has no client yet, or this one ([`Guard::CardLinked`]).
     LinkCard {

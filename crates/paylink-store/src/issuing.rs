@@ -24,7 +24,7 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         Write::UpdateCardClient(c) => ("card_clients", c.id.to_string()),
         Write::SetCardStatus { card_id, .. }
         | Write::LinkCard { card_id, .. }
-        | Write::MoveCardMoney { card_id } => ("cards", card_id.to_string()),
+        | Write::MoveCardMoney { card_id, .. } => ("cards", card_id.to_string()),
         Write::SettleAuthorization { id, .. } | Write::AddCardRefund { id, .. } => {
             ("card_transactions", id.to_string())
         }
@@ -199,14 +199,26 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             ],
             Guard::CardMoved,
         )),
-        Write::MoveCardMoney { card_id } => out.push(Statement::guarded(
-            "UPDATE cards SET version = version + 1 WHERE id = $1 AND status <> $2",
-            vec![
-                card_id.as_str().into(),
-                i64::from(CardStatus::Closed.code()).into(),
-            ],
-            Guard::CardClosed,
-        )),
+        Write::MoveCardMoney { card_id, spends } => {
+            out.push(Statement::guarded(
+                "UPDATE cards SET version = version + 1 WHERE id = $1 AND status <> $2",
+                vec![
+                    card_id.as_str().into(),
+                    i64::from(CardStatus::Closed.code()).into(),
+                ],
+                Guard::CardClosed,
+            ));
+            if *spends {
+                out.push(Statement::guarded(
+                    "UPDATE cards SET version = version WHERE id = $1 AND status = $2",
+                    vec![
+                        card_id.as_str().into(),
+                        i64::from(CardStatus::Active.code()).into(),
+                    ],
+                    Guard::CardNotActive,
+                ));
+            }
+        }
         Write::LinkCard {
             card_id,
             client_id,

@@ -1172,6 +1172,7 @@ pub async fn create_transaction(
     let writes = vec![
         Write::MoveCardMoney {
             card_id: card.card.id.clone(),
+            spends: what == CardUse::Debit,
         },
         Write::InsertCardTransaction(t.clone()),
         Write::Post(entry),
@@ -1217,6 +1218,7 @@ pub async fn authorize(
     let writes = vec![
         Write::MoveCardMoney {
             card_id: card.card.id.clone(),
+            spends: true,
         },
         Write::InsertCardTransaction(t.clone()),
         Write::Post(entry),
@@ -1287,6 +1289,7 @@ pub async fn settle(
     let writes = vec![
         Write::MoveCardMoney {
             card_id: card.card.id.clone(),
+            spends: false,
         },
         Write::SettleAuthorization {
             id: t.id.clone(),
@@ -1345,6 +1348,7 @@ pub async fn refund(
     let writes = vec![
         Write::MoveCardMoney {
             card_id: card.card.id.clone(),
+            spends: false,
         },
         Write::AddCardRefund {
             id: original.id.clone(),

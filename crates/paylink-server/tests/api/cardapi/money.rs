@@ -500,3 +500,35 @@ async fn a_close_racing_credits_leaves_no_money_on_a_closed_card() {
         app.assert_ledger_ok().await;
     }
 }
+
+#[tokio::test]
+async fn a_debit_decided_before_a_block_spends_nothing_from_the_blocked_card() {
+    use paylink_core::guard::Guard;
+    use paylink_core::id::CardId;
+    use paylink_core::plan::{Plan, Write};
+    use paylink_store::StoreError;
+    let app = spawn_app().await;
+    let p = partner(&app, 1_000_000).await;
+    let card = p.funded_card("100.00").await;
+    // A debit (or a hold) read the card active; the block commits before the debit's plan.
+    p.ok("card-api/card/block", json!({"card_id": card})).await;
+    let moves = |spends| {
+        Plan::one(Write::MoveCardMoney {
+            card_id: CardId::from_trusted(card.clone()),
+            spends,
+        })
+    };
+    let refused = app.store.apply(moves(true)).await;
+    assert!(
+        matches!(refused, Err(StoreError::GuardFailed(Guard::CardNotActive))),
+        "{refused:?}"
+    );
+    // Money onto a blocked card, and settling what came before, still go.
+    app.store.apply(moves(false)).await.unwrap();
+    // Through the API the card answers as blocked.
+    let a = p
+        .call("card-api/transaction/create", money(&card, "debit", "1.00"))
+        .await;
+    assert_eq!(a.error_code(), Some("card_blocked"), "{}", a.body);
+    assert_eq!(p.balance(&card).await.0, "100.00");
+}
