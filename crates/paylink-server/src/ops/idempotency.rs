@@ -15,6 +15,7 @@
 
 use crate::state::AppState;
 use paylink_core::guard::Guard;
+use paylink_core::id::MerchantId;
 use paylink_core::plan::{Plan, RequestKey, StoredAnswer, Write};
 use paylink_store::StoreError;
 use std::sync::Mutex;
@@ -30,6 +31,16 @@ pub const MAX_KEY_LEN: usize = 255;
 /// A key as the client sent it, if acceptable: 1 to [`MAX_KEY_LEN`] printable ASCII characters.
 pub fn valid_key(key: &str) -> bool {
     (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
+/// The key of a web form's one-time token `token` on the form `form` (`refund`, `payout`), kept
+/// with the merchant's `Idempotency-Key`s. It holds `·`, which is not ASCII and so in no key
+/// [`valid_key`] accepts: a form's keys and an API client's never meet.
+pub fn form_key(merchant: &MerchantId, form: &str, token: &str) -> RequestKey {
+    RequestKey {
+        merchant_id: merchant.clone(),
+        key: format!("form·{form}·{token}"),
+    }
 }
 
 /// A claim on a key held by one request.
@@ -121,22 +132,31 @@ pub fn keep_ms(st: &AppState) -> i64 {
 /// nothing, an answer from an object already made), or gives up the claim on a server error
 /// (5xx: the client retries, and the retry runs again).
 pub async fn finish(st: &AppState, claim: &Claim, answer: &StoredAnswer) {
-    let write = if answer.status >= 500 {
-        Write::ReleaseRequest {
-            key: claim.key.clone(),
-            token: claim.token.clone(),
-        }
-    } else {
-        Write::SettleRequest {
-            key: claim.key.clone(),
-            token: claim.token.clone(),
-            answer: answer.clone(),
-            must_hold: false,
-        }
+    if answer.status >= 500 {
+        return release(st, claim).await;
+    }
+    let write = Write::SettleRequest {
+        key: claim.key.clone(),
+        token: claim.token.clone(),
+        answer: answer.clone(),
+        must_hold: false,
     };
     if let Err(e) = st.store.apply(Plan::one(write)).await {
         // The claim then runs out and a retry runs the request again (it made no effect).
         tracing::error!(error = %e, "cannot store an idempotent request's outcome");
+    }
+}
+
+/// Gives up the claim without an answer: the key is forgotten if the request made no effect
+/// (the next request with it runs), else the next one answers from the object made.
+pub async fn release(st: &AppState, claim: &Claim) {
+    let write = Write::ReleaseRequest {
+        key: claim.key.clone(),
+        token: claim.token.clone(),
+    };
+    if let Err(e) = st.store.apply(Plan::one(write)).await {
+        // The claim then runs out and the next request with the key runs.
+        tracing::error!(error = %e, "cannot give up an idempotent request's claim");
     }
 }
 

@@ -3,8 +3,9 @@
 //! its postbacks and a refund, and CSV exports of the lists with the same filter, streamed page
 //! by page.
 
-use super::{page, refusal_text, to_sign_in, Chrome, Visitor};
-use crate::ops::idempotency::NoSeal;
+use super::once::{self, Outcome};
+use super::{page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use crate::ops::idempotency::{NoSeal, Seal};
 use crate::ops::{bills, merchants, refunds, OpError};
 use crate::pages::field;
 use crate::state::AppState;
@@ -18,12 +19,14 @@ use paylink_core::bill::{Bill, NewBill};
 use paylink_core::id::{MerchantId, PaymentId};
 use paylink_core::money::{format_fixed, parse_minor, Amount};
 use paylink_core::payment::Payment;
+use paylink_core::refund::Refund;
 use paylink_core::text::has_control;
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge};
 use paylink_core::DomainError;
 use paylink_store::{BillFilter, Direction, Keyset, Page, PageRequest, PaymentFilter};
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Rows per page of a list.
@@ -581,6 +584,8 @@ struct PaymentPage {
     notice: Option<&'static str>,
     p: PaymentRow,
     refundable: bool,
+    /// The refund form's one-time token.
+    form: String,
     /// Id, created, URL, state, attempts, last HTTP status.
     postbacks: Vec<(String, String, String, &'static str, i64, String)>,
 }
@@ -621,6 +626,7 @@ async fn payment_page(
             error,
             notice,
             refundable,
+            form: once::fresh(),
             postbacks: history
                 .iter()
                 .filter(|h| h.record.notice.subject_id == p.id.as_str())
@@ -643,76 +649,73 @@ async fn payment_page(
     )
 }
 
-pub async fn payment(State(st): State<AppState>, v: Visitor, Path(id): Path<String>) -> Response {
+/// `?notice=` after a refund form: the refund is made.
+const REFUND_MADE: &str = "refund_made";
+
+pub async fn payment(
+    State(st): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
-    payment_page(&st, &v, &merchant, &id, StatusCode::OK, None, None).await
+    let notice =
+        (q.get("notice").map(String::as_str) == Some(REFUND_MADE)).then_some(v.t.refund_done);
+    payment_page(&st, &v, &merchant, &id, StatusCode::OK, None, notice).await
 }
 
-/// A refund of the payment: the amount given, or all that is left.
+/// A refund of the payment: the amount given, or all that is left. Once per form (see
+/// [`once`]); made, it is shown on the payment's page (303: reloading that page sends nothing).
 pub async fn refund(
     State(st): State<AppState>,
     Path(id): Path<String>,
     form: SignedForm,
 ) -> Response {
     let SignedForm { v, merchant, f } = form;
-    let amount = match field(&f, "amount") {
+    let refused = |status, text| payment_page(&st, &v, &merchant, &id, status, Some(text), None);
+    let amount_text = field(&f, "amount");
+    let amount = match amount_text {
         "" => None,
         text => match parse_minor(text, 2).filter(|a| *a > 0) {
             Some(a) => Some(a),
-            None => {
-                let t = v.t.amount_invalid;
-                return payment_page(
-                    &st,
-                    &v,
-                    &merchant,
-                    &id,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some(t),
-                    None,
-                )
-                .await;
-            }
+            None => return refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.amount_invalid).await,
         },
     };
-    let made = async {
-        let pid = PaymentId::parse(&id).ok_or(DomainError::PaymentNotFound)?;
-        let p = st
-            .store
-            .merchant_payment(&merchant, &pid)
-            .await?
-            .ok_or(DomainError::PaymentNotFound)?;
-        refunds::create(&st, &p, amount, &NoSeal).await
-    }
-    .await;
-    match made {
-        Ok(_) => {
-            payment_page(
-                &st,
-                &v,
-                &merchant,
-                &id,
-                StatusCode::OK,
-                None,
-                Some(v.t.refund_done),
-            )
-            .await
+    let run = {
+        let (st, merchant, id) = (st.clone(), merchant.clone(), id.clone());
+        move |seal: Arc<dyn Seal<Refund>>, made: Option<String>| async move {
+            if let Some(made) = made {
+                // An earlier submit of the form took the money and gave up before the
+                // acquirer's answer: its refund answers (the money worker finishes it).
+                return Ok(st
+                    .store
+                    .merchant_refund(&merchant, &made)
+                    .await?
+                    .ok_or(DomainError::RefundNotFound)?);
+            }
+            let pid = PaymentId::parse(&id).ok_or(DomainError::PaymentNotFound)?;
+            let p = st
+                .store
+                .merchant_payment(&merchant, &pid)
+                .await?
+                .ok_or(DomainError::PaymentNotFound)?;
+            refunds::create(&st, &p, amount, seal.as_ref()).await
         }
-        Err(e @ OpError::Domain(DomainError::PaymentNotFound)) => failed(&v, &e),
-        Err(e) => {
-            let text = refusal_text(v.t, &e);
-            payment_page(
-                &st,
-                &v,
-                &merchant,
-                &id,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(text),
-                None,
-            )
-            .await
+    };
+    let done = |r: &Refund| format!("/payments/{}?notice={REFUND_MADE}", r.payment_id);
+    let values = [id.as_str(), amount_text];
+    match once::once(&st, &merchant, "refund", &f, &values, done, run).await {
+        Outcome::Done(to) => redirect(&v, &to),
+        Outcome::Refused(e @ OpError::Domain(DomainError::PaymentNotFound)) => failed(&v, &e),
+        Outcome::Refused(e) => {
+            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
+            refused(status, refusal_text(v.t, &e)).await
         }
+        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
+        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
+        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
     }
 }
 

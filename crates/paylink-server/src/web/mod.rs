@@ -11,6 +11,7 @@ mod links;
 mod lists;
 pub mod mail;
 mod merchant;
+mod once;
 mod payouts;
 pub mod texts;
 pub mod visitor;

@@ -3,8 +3,9 @@
 //! cancelled, and a CSV export. The rules are the API's own ([`crate::ops::payouts`]).
 
 use super::lists::{csv_line, stream_csv};
-use super::{page, refusal_text, to_sign_in, Chrome, Visitor};
-use crate::ops::idempotency::NoSeal;
+use super::once::{self, Outcome};
+use super::{page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use crate::ops::idempotency::{NoSeal, Seal};
 use crate::ops::payouts::{self, Destination};
 use crate::ops::OpError;
 use crate::pages::field;
@@ -22,6 +23,7 @@ use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
 use paylink_store::{Direction, Keyset, MoneyFilter, PageRequest};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 const PER_PAGE: u32 = 50;
 
@@ -61,6 +63,8 @@ struct PayoutsPage {
     currencies: Vec<&'static str>,
     rows: Vec<PayoutRow>,
     next: Option<String>,
+    /// The payout form's one-time token.
+    form: String,
 }
 
 async fn payouts_page(
@@ -138,9 +142,13 @@ async fn payouts_page(
             currencies: Currency::ALL.iter().map(|c| c.code()).collect(),
             rows: found.items.iter().map(row).collect(),
             next,
+            form: once::fresh(),
         },
     )
 }
+
+/// `?notice=` after a payout form: the payout is made.
+const PAYOUT_MADE: &str = "payout_made";
 
 pub async fn payouts_list(
     State(st): State<AppState>,
@@ -150,7 +158,9 @@ pub async fn payouts_list(
     let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
-    payouts_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
+    let notice =
+        (q.get("notice").map(String::as_str) == Some(PAYOUT_MADE)).then_some(v.t.payout_done);
+    payouts_page(&st, &v, &merchant, &q, StatusCode::OK, None, notice).await
 }
 
 pub async fn add_account(State(st): State<AppState>, form: SignedForm) -> Response {
@@ -211,6 +221,8 @@ pub async fn add_account(State(st): State<AppState>, form: SignedForm) -> Respon
     }
 }
 
+/// A payout to one of the merchant's accounts. Once per form (see [`once`]); made, it is shown
+/// on the payouts page (303: reloading that page sends nothing).
 pub async fn create(State(st): State<AppState>, form: SignedForm) -> Response {
     let SignedForm {
         v,
@@ -218,66 +230,50 @@ pub async fn create(State(st): State<AppState>, form: SignedForm) -> Response {
         f,
     } = form;
     let none = HashMap::new();
-    let amount = parse_minor(field(&f, "amount"), 2).filter(|a| *a > 0);
-    let currency = field(&f, "currency").parse::<Currency>().ok();
+    let refused =
+        |status, text| payouts_page(&st, &v, &merchant_id, &none, status, Some(text), None);
+    let (amount_text, currency_text, account) = (
+        field(&f, "amount"),
+        field(&f, "currency"),
+        field(&f, "account"),
+    );
+    let amount = parse_minor(amount_text, 2).filter(|a| *a > 0);
+    let currency = currency_text.parse::<Currency>().ok();
     let (Some(amount), Some(currency)) = (amount, currency) else {
-        let t = v.t.amount_invalid;
-        return payouts_page(
-            &st,
-            &v,
-            &merchant_id,
-            &none,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(t),
-            None,
-        )
-        .await;
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.amount_invalid).await;
     };
-    let made = async {
-        let merchant = st
-            .store
-            .merchant(&merchant_id)
-            .await?
-            .ok_or(DomainError::MerchantNotFound)?;
-        payouts::create_personal(
-            &st,
-            &merchant,
-            field(&f, "account"),
-            amount,
-            currency,
-            None,
-            &NoSeal,
-        )
-        .await
-    }
-    .await;
-    match made {
-        Ok(_) => {
-            st.payouts_due.notify_one();
-            payouts_page(
+    let run = {
+        let (st, merchant_id, account) = (st.clone(), merchant_id.clone(), account.to_string());
+        // Payouts answer with their effect (never only bound): no earlier one to answer from.
+        move |seal: Arc<dyn Seal<Vec<Payout>>>, _made: Option<String>| async move {
+            let merchant = st
+                .store
+                .merchant(&merchant_id)
+                .await?
+                .ok_or(DomainError::MerchantNotFound)?;
+            payouts::create_personal(
                 &st,
-                &v,
-                &merchant_id,
-                &none,
-                StatusCode::OK,
+                &merchant,
+                &account,
+                amount,
+                currency,
                 None,
-                Some(v.t.saved),
+                seal.as_ref(),
             )
             .await
         }
-        Err(e) => {
-            let t = payout_refusal(&v, &e);
-            payouts_page(
-                &st,
-                &v,
-                &merchant_id,
-                &none,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(t),
-                None,
-            )
-            .await
+    };
+    let done = |_: &Vec<Payout>| format!("/payouts?notice={PAYOUT_MADE}");
+    let values = [account, amount_text, currency_text];
+    match once::once(&st, &merchant_id, "payout", &f, &values, done, run).await {
+        Outcome::Done(to) => redirect(&v, &to),
+        Outcome::Refused(e) => {
+            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
+            refused(status, payout_refusal(&v, &e)).await
         }
+        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
+        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
+        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
     }
 }
 

@@ -110,6 +110,9 @@ pub struct WebTexts {
     pub refund: &'static str,
     pub refund_amount: &'static str,
     pub refund_done: &'static str,
+    pub payout_done: &'static str,
+    /// A one-time form sent again with other values.
+    pub form_used: &'static str,
     pub next_page: &'static str,
     pub newest: &'static str,
     pub payment_link: &'static str,
@@ -281,6 +284,9 @@ pub const EN: WebTexts = WebTexts {
     refund: "Refund",
     refund_amount: "Refund amount (empty: all that is left)",
     refund_done: "The refund is made.",
+    payout_done: "The payout is made.",
+    form_used: "This form was already sent, with other values, and that stands. Check the \
+        page, and fill in the form again to make another.",
     next_page: "Older",
     newest: "Newest",
     payment_link: "Payment link",
@@ -457,6 +463,9 @@ pub const RU: WebTexts = WebTexts {
     refund: "Возврат",
     refund_amount: "Сумма возврата (пусто: всё, что осталось)",
     refund_done: "Возврат оформлен.",
+    payout_done: "Выплата создана.",
+    form_used: "Эта форма уже отправлена, с другими значениями, и это в силе. Проверьте \
+        страницу и заполните форму заново, чтобы сделать ещё.",
     next_page: "Раньше",
     newest: "Новые",
     payment_link: "Ссылка на оплату",

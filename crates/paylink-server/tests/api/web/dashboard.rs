@@ -545,6 +545,8 @@ async fn a_payment_is_refunded_in_part_then_the_rest_and_too_much_is_refused() {
         .browser
         .submit(&path, &action, &[("amount", "300")])
         .await;
+    part.assert_redirect(&format!("{path}?notice=refund_made"));
+    let part = su.browser.follow(part).await;
     part.assert_html();
     assert_eq!(
         part.text_of("refunded").as_deref(),
@@ -568,6 +570,7 @@ async fn a_payment_is_refunded_in_part_then_the_rest_and_too_much_is_refused() {
 
     // An empty amount refunds all that is left.
     let rest = su.browser.submit(&path, &action, &[("amount", "")]).await;
+    let rest = su.browser.follow(rest).await;
     rest.assert_html();
     assert_eq!(
         rest.text_of("refunded").as_deref(),
@@ -581,7 +584,9 @@ async fn a_payment_is_refunded_in_part_then_the_rest_and_too_much_is_refused() {
         "{}",
         rest.text
     );
-    let again = post_form(&mut su.browser, &action, &[("amount", "")]).await;
+    // A form kept open from before (its own token).
+    let once = fresh_form_token();
+    let again = post_form(&mut su.browser, &action, &[("amount", ""), ("form", &once)]).await;
     assert_eq!(again.status, 422, "{}", again.text);
     assert_eq!(again.text_of("refunded").as_deref(), Some("1000.00"));
     let now = app.balance_of(&su.token).await;
@@ -592,6 +597,156 @@ async fn a_payment_is_refunded_in_part_then_the_rest_and_too_much_is_refused() {
         .find(|l| l.starts_with(&payment))
         .expect("the payment exported");
     assert!(line.ends_with(",1000.00"), "{line}");
+    app.assert_ledger_ok().await;
+}
+
+/// The refunds of `payment` as the API lists them.
+async fn refunds_of(app: &TestApp, su: &SignedUp, payment: &str) -> usize {
+    let a = app
+        .get_as(
+            &su.token,
+            "/api/v1/refund/search",
+            &[("payment_id", payment)],
+        )
+        .await;
+    a.ok()["data"].as_array().expect("a data array").len()
+}
+
+/// All of the merchant's RUB: available, on hold and reserved.
+async fn rub_total(app: &TestApp, su: &SignedUp) -> i64 {
+    let b = app.balance_of(&su.token).await;
+    b.available + b.hold + b.locked
+}
+
+/// The fields of a page's form to `action` as a browser sends them: the CSRF and one-time
+/// tokens, then `fields`.
+fn form_of(page: &Page, action: &str, fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    let once = page
+        .form_token(action)
+        .unwrap_or_else(|| panic!("no one-time token in the form to {action}: {}", page.text));
+    let mut all = vec![
+        ("csrf".to_string(), page.csrf()),
+        ("form".to_string(), once),
+    ];
+    all.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    all
+}
+
+async fn post_fields(b: &mut Browser, action: &str, fields: &[(String, String)]) -> Page {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.post(action, &pairs).await
+}
+
+/// Sends the same form `times` times at once, each from its own connection.
+async fn all_at_once(
+    b: &Browser,
+    action: &str,
+    fields: &[(String, String)],
+    times: usize,
+) -> Vec<Page> {
+    let sends: Vec<_> = (0..times)
+        .map(|_| {
+            let (mut b, action, fields) = (b.clone(), action.to_string(), fields.to_vec());
+            tokio::spawn(async move { post_fields(&mut b, &action, &fields).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for send in sends {
+        answers.push(send.await.expect("a submit"));
+    }
+    answers
+}
+
+/// A double click, a network retry, or F5 on the answer sends a refund form again: one refund,
+/// the money moves once, and every submit is sent to the payment with the first one's notice.
+/// The same form with another amount, or one without its token, makes nothing; a new form (a
+/// new token) is a new refund.
+#[tokio::test]
+async fn a_refund_form_sent_again_makes_no_second_refund() {
+    let app = spawn_app().await;
+    let mut su = signed_up(&app, "refund-twice@merchant.test").await;
+    let payment = paid(&app, &su, "1000", None).await;
+    paid(&app, &su, "1000", None).await;
+    let path = format!("/payments/{payment}");
+    let action = format!("{path}/refund");
+    let done = format!("{path}?notice=refund_made");
+    let before = rub_total(&app, &su).await;
+
+    let page = su.browser.get(&path).await;
+    let form = form_of(&page, &action, &[("amount", "300")]);
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(post_fields(&mut su.browser, &action, &form).await);
+    }
+    assert_eq!(refunds_of(&app, &su, &payment).await, 1);
+    assert_eq!(rub_total(&app, &su).await, before - 300_00);
+    for answer in answers {
+        answer.assert_redirect(&done);
+    }
+    let shown = su.browser.get(&done).await;
+    shown.assert_html();
+    assert_eq!(
+        shown.text_of("notice").as_deref(),
+        Some("The refund is made.")
+    );
+    assert_eq!(shown.text_of("refunded").as_deref(), Some("300.00"));
+    // The page itself, reloaded, shows no notice.
+    let plain = su.browser.get(&path).await;
+    assert!(plain.text_of("notice").is_none(), "{}", plain.text);
+
+    let mut other = form.clone();
+    other[2].1 = "200".into();
+    let used = post_fields(&mut su.browser, &action, &other).await;
+    assert_eq!(used.status, 409, "{}", used.text);
+    assert!(used.text_of("error").is_some(), "{}", used.text);
+    assert_eq!(used.text_of("refunded").as_deref(), Some("300.00"));
+    let bare = post_fields(
+        &mut su.browser,
+        &action,
+        &[form[0].clone(), form[2].clone()],
+    )
+    .await;
+    assert_eq!(bare.status, 422, "{}", bare.text);
+    assert!(bare.text_of("error").is_some(), "{}", bare.text);
+    assert_eq!(refunds_of(&app, &su, &payment).await, 1);
+    assert_eq!(rub_total(&app, &su).await, before - 300_00);
+
+    let second = su
+        .browser
+        .submit(&path, &action, &[("amount", "300")])
+        .await;
+    second.assert_redirect(&done);
+    let shown = su.browser.follow(second).await;
+    assert_eq!(shown.text_of("refunded").as_deref(), Some("600.00"));
+    assert_eq!(refunds_of(&app, &su, &payment).await, 2);
+    assert_eq!(rub_total(&app, &su).await, before - 600_00);
+    app.assert_ledger_ok().await;
+}
+
+/// Submits of one refund form that arrive together (a double click the browser did not stop)
+/// make one refund; every one is answered with it.
+#[tokio::test]
+async fn submits_of_one_refund_form_at_once_make_one_refund() {
+    let app = spawn_app().await;
+    let mut su = signed_up(&app, "refund-at-once@merchant.test").await;
+    let payment = paid(&app, &su, "1000", None).await;
+    paid(&app, &su, "1000", None).await;
+    let path = format!("/payments/{payment}");
+    let action = format!("{path}/refund");
+    let before = rub_total(&app, &su).await;
+    let page = su.browser.get(&path).await;
+    let form = form_of(&page, &action, &[("amount", "250")]);
+    let answers = all_at_once(&su.browser, &action, &form, 4).await;
+    assert_eq!(refunds_of(&app, &su, &payment).await, 1);
+    assert_eq!(rub_total(&app, &su).await, before - 250_00);
+    for answer in answers {
+        answer.assert_redirect(&format!("{path}?notice=refund_made"));
+    }
+    let shown = su.browser.get(&path).await;
+    assert_eq!(shown.text_of("refunded").as_deref(), Some("250.00"));
     app.assert_ledger_ok().await;
 }
 
@@ -991,6 +1146,8 @@ async fn a_verified_merchant_pays_out_and_cancels_a_payout_under_moderation() {
             ],
         )
         .await;
+    made.assert_redirect("/payouts?notice=payout_made");
+    let made = su.browser.follow(made).await;
     made.assert_html();
     let listed = rows(&made, "payout");
     assert_eq!(listed.len(), 1, "{}", made.text);
@@ -1032,6 +1189,117 @@ async fn a_verified_merchant_pays_out_and_cancels_a_payout_under_moderation() {
     assert!(again.text_of("error").is_some());
     let missing = post_form(&mut su.browser, "/payouts/ZZZZZZZZZZ/cancel", &[]).await;
     assert_eq!(missing.status, 404, "{}", missing.text);
+    app.assert_ledger_ok().await;
+}
+
+/// A verified merchant whose payouts wait for an operator (they stay as made), with 4825.00
+/// from a paid bill of 5000, and a card payout account: the account's id.
+async fn ready_to_pay_out(app: &TestApp, email: &str) -> (SignedUp, String) {
+    let mut su = signed_up(app, email).await;
+    let merchant = merchant_id(app, email).await;
+    paylink_server::ops::merchants::set_verified(
+        &app.store,
+        &paylink_core::audit::Actor::cli("test"),
+        merchant.as_str(),
+        true,
+        0,
+    )
+    .await
+    .expect("verified");
+    app.set_profile(
+        &merchant,
+        PayoutProfile {
+            moderation: true,
+            ..open_profile()
+        },
+    )
+    .await;
+    paid(app, &su, "5000", None).await;
+    let account = card_account(&mut su).await;
+    (su, account)
+}
+
+/// The payouts as the merchant's export lists them.
+async fn payouts_of(su: &mut SignedUp) -> usize {
+    csv_lines(&su.browser.get("/payouts.csv").await).len() - 1
+}
+
+/// A payout form sent again (a double click, a retry, F5) makes one payout and moves the money
+/// once; every submit is sent to the payouts with the first one's notice. The same form with
+/// another amount, or one without its token, makes nothing; a new form is a new payout.
+#[tokio::test]
+async fn a_payout_form_sent_again_makes_no_second_payout() {
+    let app = spawn_app().await;
+    let (mut su, account) = ready_to_pay_out(&app, "payout-twice@merchant.test").await;
+    let done = "/payouts?notice=payout_made";
+    let page = su.browser.get("/payouts").await;
+    let fields = [
+        ("account", account.as_str()),
+        ("amount", "1000"),
+        ("currency", "RUB"),
+    ];
+    let form = form_of(&page, "/payouts", &fields);
+    let mut answers = Vec::new();
+    for _ in 0..3 {
+        answers.push(post_fields(&mut su.browser, "/payouts", &form).await);
+    }
+    assert_eq!(payouts_of(&mut su).await, 1);
+    assert_eq!(app.balance_of(&su.token).await.available, 4825_00 - 1070_00);
+    for answer in answers {
+        answer.assert_redirect(done);
+    }
+    let shown = su.browser.get(done).await;
+    shown.assert_html();
+    assert_eq!(
+        shown.text_of("notice").as_deref(),
+        Some("The payout is made.")
+    );
+    assert_eq!(rows(&shown, "payout").len(), 1, "{}", shown.text);
+
+    let mut other = form.clone();
+    other[3].1 = "500".into();
+    let used = post_fields(&mut su.browser, "/payouts", &other).await;
+    assert_eq!(used.status, 409, "{}", used.text);
+    assert!(used.text_of("error").is_some(), "{}", used.text);
+    let mut bare = form.clone();
+    bare.remove(1);
+    let bare = post_fields(&mut su.browser, "/payouts", &bare).await;
+    assert_eq!(bare.status, 422, "{}", bare.text);
+    assert!(bare.text_of("error").is_some(), "{}", bare.text);
+    assert_eq!(payouts_of(&mut su).await, 1);
+    assert_eq!(app.balance_of(&su.token).await.available, 4825_00 - 1070_00);
+
+    let second = su.browser.submit("/payouts", "/payouts", &fields).await;
+    second.assert_redirect(done);
+    assert_eq!(payouts_of(&mut su).await, 2);
+    assert_eq!(
+        app.balance_of(&su.token).await.available,
+        4825_00 - 2 * 1070_00
+    );
+    app.assert_ledger_ok().await;
+}
+
+/// Submits of one payout form that arrive together make one payout.
+#[tokio::test]
+async fn submits_of_one_payout_form_at_once_make_one_payout() {
+    let app = spawn_app().await;
+    let (mut su, account) = ready_to_pay_out(&app, "payout-at-once@merchant.test").await;
+    let page = su.browser.get("/payouts").await;
+    let form = form_of(
+        &page,
+        "/payouts",
+        &[
+            ("account", account.as_str()),
+            ("amount", "1000"),
+            ("currency", "RUB"),
+        ],
+    );
+    let answers = all_at_once(&su.browser, "/payouts", &form, 4).await;
+    assert_eq!(payouts_of(&mut su).await, 1);
+    assert_eq!(app.balance_of(&su.token).await.available, 4825_00 - 1070_00);
+    for answer in answers {
+        answer.assert_redirect("/payouts?notice=payout_made");
+    }
     app.assert_ledger_ok().await;
 }
 
@@ -1244,10 +1512,11 @@ async fn a_failed_payment_has_no_refund_and_a_refund_of_it_is_refused() {
         page.text
     );
     let before = app.balance_of(&su.token).await;
+    let once = fresh_form_token();
     let refused = post_form(
         &mut su.browser,
         &format!("{path}/refund"),
-        &[("amount", "")],
+        &[("amount", ""), ("form", &once)],
     )
     .await;
     assert_eq!(refused.status, 422, "{}", refused.text);
@@ -1296,6 +1565,7 @@ async fn another_merchants_payout_account_and_payout_are_out_of_reach() {
             ],
         )
         .await;
+    let made = a.browser.follow(made).await;
     made.assert_html();
     let row = rows(&made, "payout");
     let at = row[0].find("<code>").expect("an id") + "<code>".len();

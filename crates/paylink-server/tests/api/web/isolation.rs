@@ -122,7 +122,9 @@ async fn knock(b: &mut Browser, method: &str, path: &str, fields: &[(&str, &str)
         return b.get(path).await;
     }
     let csrf = b.get("/dashboard").await.csrf();
-    let mut all = vec![("csrf", csrf.as_str())];
+    // A form's one-time token too (a refund's form has one; the others ignore it).
+    let once = fresh_form_token();
+    let mut all = vec![("csrf", csrf.as_str()), ("form", once.as_str())];
     all.extend_from_slice(fields);
     b.post(path, &all).await
 }

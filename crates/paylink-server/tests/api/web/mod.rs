@@ -12,6 +12,11 @@ mod isolation;
 use crate::harness::*;
 use std::collections::BTreeMap;
 
+/// A one-time form token as a page draws one (a page kept open in another tab has its own).
+pub fn fresh_form_token() -> String {
+    paylink_core::id::random_base62(&mut rand::thread_rng(), 16)
+}
+
 /// A password that meets the rules (10 to 128 characters).
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -134,8 +139,8 @@ impl Browser {
         self.send(rb).await
     }
 
-    /// As a person submits a form: opens `page`, takes its `csrf` field and POSTs it to
-    /// `action` with `fields`.
+    /// As a person submits a form: opens `page`, takes its `csrf` field (and the form's
+    /// one-time `form` token, if it has one) and POSTs them to `action` with `fields`.
     pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let opened = self.get(page).await;
         assert_eq!(opened.status, 200, "GET {page}: {}", opened.text);
@@ -145,9 +150,24 @@ impl Browser {
             opened.text
         );
         let csrf = opened.csrf();
+        let once = opened.form_token(action);
         let mut all = vec![("csrf", csrf.as_str())];
+        if let Some(once) = &once {
+            all.push(("form", once.as_str()));
+        }
         all.extend_from_slice(fields);
         self.post(action, &all).await
+    }
+
+    /// Where a 303 leads, as a browser follows it (a GET); any other answer as it is.
+    pub async fn follow(&mut self, answer: Page) -> Page {
+        match (answer.status, &answer.location) {
+            (303, Some(to)) => {
+                let to = to.clone();
+                self.get(&to).await
+            }
+            _ => answer,
+        }
     }
 }
 
@@ -186,6 +206,21 @@ impl Page {
     pub fn csrf(&self) -> String {
         self.input_value_by("name=\"csrf\"")
             .unwrap_or_else(|| panic!("no csrf field in {}", self.text))
+    }
+
+    /// The one-time token (the hidden `form` field) of the page's form to `action`.
+    pub fn form_token(&self, action: &str) -> Option<String> {
+        let at = self.text.find(&format!("action=\"{action}\""))?;
+        let form = &self.text[at..];
+        let form = &form[..form.find("</form>")?];
+        let page = Page {
+            status: self.status,
+            content_type: String::new(),
+            location: None,
+            set_cookies: Vec::new(),
+            text: form.to_string(),
+        };
+        page.input_value_by("name=\"form\"")
     }
 
     /// The `value` of the input whose `id` is `id`.
