@@ -150,6 +150,14 @@ pub enum Write {
     /// Records a link payment as an operation, or moves it on (by payment id): a 3-D Secure
     /// challenge records it WAITING-AUTH, the payment's plan records its outcome.
     RecordOperation(Operation),
+    /// Brings the operation of a link's payment in line with the payment's refunds (with the
+    /// payment's row locked, so refunds answered at once agree): `APPROVED` while some of the
+    /// payment is not refunded, `REFUNDINPROC` once all of it is, some still with the
+    /// acquirer, `REFUNDED` once all of it is refunded. A payment of no link has no operation.
+    RefreshOperation {
+        payment_id: PaymentId,
+        now: Millis,
+    },
     /// Guard: a finished NORMAL bill is not toggled.
     SetBillActive {
         bill_id: BillId,

@@ -254,13 +254,16 @@ impl Store {
         self.fetch_one(sql, &[id.as_str().into()], operation).await
     }
 
-    /// What payers paid through the link (APPROVED operations, before fee).
+    /// What payers paid through the link and was not refunded (APPROVED operations, less
+    /// their payments' partial refunds; before fee).
     pub async fn link_approved_total(&self, link: &BillId) -> Result<i64, StoreError> {
         Ok(self
             .fetch_one(
                 // PostgreSQL sums BIGINT as NUMERIC: cast back, as the ledger's sums do.
-                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM link_operations
-                 WHERE link_id = $1 AND status = 'APPROVED'",
+                "SELECT CAST(COALESCE(SUM(o.amount - CASE WHEN p.refunded_amount < o.amount
+                     THEN p.refunded_amount ELSE o.amount END), 0) AS BIGINT) AS total
+                 FROM link_operations o JOIN payments p ON p.id = o.payment_id
+                 WHERE o.link_id = $1 AND o.status = 'APPROVED'",
                 &[link.as_str().into()],
                 |r| r.i64("total"),
             )

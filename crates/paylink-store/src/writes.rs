@@ -65,6 +65,9 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             }
             Write::UpdatePermanentLink { link, .. } => Some(("bills", link.id.to_string())),
             Write::RecordOperation(op) => Some(("link_operations", op.payment_id.to_string())),
+            Write::RefreshOperation { payment_id, .. } => {
+                Some(("payments", payment_id.to_string()))
+            }
             Write::InsertMerchant(_)
             | Write::InsertPermanentLink(_)
             | Write::InsertShop(_)
@@ -510,6 +513,23 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                     l.updated_at.into(),
                 ],
                 Guard::LinkNotFound,
+            ));
+        }
+        Write::RefreshOperation { payment_id, now } => {
+            out.push(Statement::new(
+                "UPDATE payments SET updated_at = updated_at WHERE id = $1",
+                vec![payment_id.as_str().into()],
+            ));
+            out.push(Statement::new(
+                "UPDATE link_operations SET updated_at = $2, status = CASE
+                     WHEN (SELECT p.refunded_amount < p.amount FROM payments p WHERE p.id = $1)
+                         THEN 'APPROVED'
+                     WHEN EXISTS (SELECT 1 FROM refunds r
+                                  WHERE r.payment_id = $1 AND r.status = 'PROCESS')
+                         THEN 'REFUNDINPROC'
+                     ELSE 'REFUNDED' END
+                 WHERE payment_id = $1 AND status IN ('APPROVED', 'REFUNDINPROC', 'REFUNDED')",
+                vec![payment_id.as_str().into(), (*now).into()],
             ));
         }
         Write::RecordOperation(op) => out.push(Statement::new(

@@ -106,6 +106,10 @@ pub fn create(
         now,
     });
     plan.writes.push(Write::Post(entry));
+    plan.writes.push(Write::RefreshOperation {
+        payment_id: payment.id.clone(),
+        now,
+    });
     Ok((refund, plan))
 }
 
@@ -198,6 +202,10 @@ pub fn complete(
             now,
         },
     );
+    plan.writes.push(Write::RefreshOperation {
+        payment_id: refund.payment_id.clone(),
+        now,
+    });
     if let Some(url) = postback_url {
         let event = Event::RefundMade(RefundMade {
             refund_id: done.id.clone(),

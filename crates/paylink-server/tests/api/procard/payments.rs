@@ -4,6 +4,7 @@
 #![allow(clippy::inconsistent_digit_grouping)]
 
 use super::*;
+use paylink_core::id::PaymentId;
 
 /// `YYYY-MM-DD HH:MM:SS`.
 fn is_datetime(text: &str) -> bool {
@@ -330,4 +331,105 @@ async fn sixteen_payments_of_one_link_at_once_are_all_recorded() {
     app.wait_balance(app.token(), |b| b.available == 16 * 9_65)
         .await;
     app.assert_ledger_ok().await;
+}
+
+#[tokio::test]
+async fn a_refunded_operation_leaves_the_list_and_the_collected_amount() {
+    let app = spawn_app().await;
+    let c = enable(&app).await;
+    let id = c
+        .create(
+            &app,
+            json!({"amount": "100.00", "show_total_amount": "1", "language": "en"}),
+        )
+        .await;
+    let collected = |app: &TestApp| {
+        let url = app.url(&format!("/p/{id}"));
+        let http = app.http.clone();
+        async move {
+            let html = http.get(url).send().await.unwrap().text().await.unwrap();
+            let start = html
+                .find("id=\"collected\">")
+                .expect("the collected amount");
+            let rest = &html[start + "id=\"collected\">".len()..];
+            rest[..rest.find('<').unwrap()].to_string()
+        }
+    };
+    let a = pay_ok(&app, &id, "100.00", 1, CARD_OK).await;
+    let b = pay_ok(&app, &id, "100.00", 1, CARD_OK).await;
+    let payment = |op: &Value| op["order_id"].as_str().unwrap().to_string();
+    let listed = |page: &Value| -> Vec<(i64, String)> {
+        page["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                (
+                    o["id"].as_i64().unwrap(),
+                    o["status"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let (a_id, b_id) = (a["id"].as_i64().unwrap(), b["id"].as_i64().unwrap());
+    assert_eq!(collected(&app).await, "200.00 RUB");
+    // Refunds take the commission back too: enough on the balance for all of them.
+    app.fund("100").await;
+
+    // A part of A back: A stays APPROVED, the collected amount loses the part.
+    app.refund_partial_as(app.token(), &payment(&a), "30")
+        .await
+        .ok();
+    let page = c.operations(&app, &id, json!({})).await;
+    assert_eq!(
+        listed(&page),
+        vec![(b_id, "APPROVED".into()), (a_id, "APPROVED".into())]
+    );
+    assert_eq!(collected(&app).await, "170.00 RUB");
+    // The rest of A back: A is REFUNDED, out of the list and of the collected amount.
+    app.refund_full_as(app.token(), &payment(&a)).await.ok();
+    let page = c.operations(&app, &id, json!({})).await;
+    assert_eq!(listed(&page), vec![(b_id, "APPROVED".into())]);
+    assert_eq!(page["total"], json!(1));
+    assert_eq!(collected(&app).await, "100.00 RUB");
+
+    // All of B asked back, the acquirer not answered yet: REFUNDINPROC, out of the list.
+    let pay_b = app
+        .store
+        .payment(&PaymentId::parse(&payment(&b)).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let balance = app
+        .store
+        .balance(&pay_b.merchant_id, pay_b.account_currency)
+        .await
+        .unwrap();
+    let now = app.now();
+    let (refund, plan) = paylink_core::decide::refund::create(
+        &pay_b,
+        None,
+        balance,
+        paylink_core::id::RefundId::random(&mut rand::thread_rng()),
+        now + 60_000,
+        now,
+    )
+    .unwrap();
+    app.store.apply(plan).await.unwrap();
+    let page = c.operations(&app, &id, json!({})).await;
+    assert_eq!(listed(&page), vec![]);
+    assert_eq!(collected(&app).await, "0.00 RUB");
+    // The acquirer refuses it: B is APPROVED again, listed and collected.
+    let (_, plan) = paylink_core::decide::refund::complete(
+        &refund,
+        Err("refused".into()),
+        None,
+        None,
+        now,
+        now,
+    );
+    app.store.apply(plan).await.unwrap();
+    let page = c.operations(&app, &id, json!({})).await;
+    assert_eq!(listed(&page), vec![(b_id, "APPROVED".into())]);
+    assert_eq!(collected(&app).await, "100.00 RUB");
 }
