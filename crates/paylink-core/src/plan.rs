@@ -449,6 +449,12 @@ pub enum Write {
         hash: String,
         now: Millis,
     },
+    /// Spends every one-time link of the account not used yet: a password chosen by the owner
+    /// makes an earlier invitation or reset link void.
+    SpendLinks {
+        account_id: AccountId,
+        now: Millis,
+    },
     InsertSession(Session),
     /// Ends one session (signing out); a session already ended stays so.
     RevokeSession {

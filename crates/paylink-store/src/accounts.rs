@@ -51,6 +51,10 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             ],
             Guard::AccountNotFound,
         )),
+        Write::SpendLinks { account_id, now } => out.push(Statement::new(
+            "UPDATE web_links SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL",
+            vec![account_id.as_str().into(), (*now).into()],
+        )),
         Write::InsertSession(s) => out.push(Statement::new(
             "INSERT INTO web_sessions (digest, account_id, csrf, address, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",

@@ -141,6 +141,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 22,
+        sql: include_str!("../migrations/0022_links_by_account.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

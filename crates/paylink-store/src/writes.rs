@@ -112,6 +112,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             Write::PurgeRequests { .. } => None,
             w @ (Write::InsertAccount(_)
             | Write::SetPassword { .. }
+            | Write::SpendLinks { .. }
             | Write::InsertSession(_)
             | Write::RevokeSession { .. }
             | Write::RevokeSessions { .. }
@@ -926,6 +927,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         )),
         w @ (Write::InsertAccount(_)
         | Write::SetPassword { .. }
+        | Write::SpendLinks { .. }
         | Write::InsertSession(_)
         | Write::RevokeSession { .. }
         | Write::RevokeSessions { .. }

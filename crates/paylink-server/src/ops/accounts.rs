@@ -488,8 +488,8 @@ pub async fn link_account(
     Ok((link, account))
 }
 
-/// Sets a new password through a one-time link (an invitation or a reset): the link is spent,
-/// every session of the account ends, and a new one starts (`None`: the account has a second
+/// Sets a new password through a one-time link (an invitation or a reset): the link is spent
+/// (and every other of the account's), every session of the account ends, and a new one starts (`None`: the account has a second
 /// factor, and signs in with it).
 pub async fn set_password_by_link(
     store: &Store,
@@ -514,6 +514,10 @@ pub async fn set_password_by_link(
                     hash: hashed,
                     now,
                 },
+                Write::SpendLinks {
+                    account_id: account.id.clone(),
+                    now,
+                },
                 Write::RevokeSessions {
                     account_id: account.id.clone(),
                     except: None,
@@ -531,7 +535,7 @@ pub async fn set_password_by_link(
 }
 
 /// Changes the password of a signed-in account (the current one must be given); every other
-/// session of the account ends.
+/// session of the account ends, and every link to set a password made before is spent.
 pub async fn change_password(
     store: &Store,
     session: &Session,
@@ -555,6 +559,10 @@ pub async fn change_password(
                 Write::SetPassword {
                     account_id: account.id.clone(),
                     hash: hashed,
+                    now,
+                },
+                Write::SpendLinks {
+                    account_id: account.id.clone(),
                     now,
                 },
                 Write::RevokeSessions {

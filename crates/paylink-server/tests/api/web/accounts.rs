@@ -519,7 +519,10 @@ async fn reset_link_sets_a_new_password_once_and_signs_out_the_other_sessions() 
     signed_up(&app, "owner@shop.test").await;
     let mut elsewhere = signed_in(&app, "owner@shop.test", PASSWORD).await;
     elsewhere.get("/dashboard").await.assert_html();
+    // A link asked for earlier is spent by the one used.
+    let earlier = reset_link(&app, "owner@shop.test").await;
     let path = reset_link(&app, "owner@shop.test").await;
+    assert_ne!(earlier, path);
     let mut b = Browser::new(&app);
     let form = b.get(&path).await;
     form.assert_html();
@@ -543,10 +546,12 @@ async fn reset_link_sets_a_new_password_once_and_signs_out_the_other_sessions() 
         .get("/dashboard")
         .await
         .assert_redirect("/sign-in");
-    // The link works once.
-    let again = Browser::new(&app).get(&path).await;
-    assert_eq!(again.status, 410, "{}", again.text);
-    again.assert_shows("This link was used already or has expired.");
+    // The link works once, and the earlier one no more.
+    for used in [&path, &earlier] {
+        let again = Browser::new(&app).get(used).await;
+        assert_eq!(again.status, 410, "{}", again.text);
+        again.assert_shows("This link was used already or has expired.");
+    }
     let mut late = Browser::new(&app);
     let csrf = late.get("/forgot-password").await.csrf();
     let reuse = late
@@ -595,6 +600,8 @@ async fn change_password_needs_the_current_one_and_signs_out_only_the_other_sess
     let app = spawn_app().await;
     let SignedUp { mut browser, .. } = signed_up(&app, "owner@shop.test").await;
     let mut elsewhere = signed_in(&app, "owner@shop.test", PASSWORD).await;
+    // A reset link asked for before the change (by the owner, or by whoever read their mail).
+    let reset = reset_link(&app, "owner@shop.test").await;
     let wrong = browser
         .submit(
             "/account/password",
@@ -638,6 +645,9 @@ async fn change_password_needs_the_current_one_and_signs_out_only_the_other_sess
     let (_, old) = sign_in(&app, "owner@shop.test", PASSWORD).await;
     assert_eq!(old.status, 401);
     signed_in(&app, "owner@shop.test", "a brand new password").await;
+    // The reset link asked for before no longer sets a password.
+    let stale = Browser::new(&app).get(&reset).await;
+    assert_eq!(stale.status, 410, "{}", stale.text);
 }
 
 #[tokio::test]
