@@ -131,6 +131,8 @@ struct BillsPage {
     notice: Option<&'static str>,
     /// Id and name of each shop (the create form's choice).
     shops: Vec<(String, String)>,
+    /// The create form's one-time token (see [`once`]).
+    form: String,
     order_id: String,
     from: String,
     to: String,
@@ -187,6 +189,7 @@ async fn bills_page(
                 .iter()
                 .map(|s| (s.id.to_string(), s.name.clone()))
                 .collect(),
+            form: once::fresh(),
             order_id: lf.order.clone().unwrap_or_default(),
             from: lf.from.clone().unwrap_or_default(),
             to: lf.to.clone().unwrap_or_default(),
@@ -235,10 +238,33 @@ pub async fn bills(
     let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
-    bills_page(&st, &v, &merchant, &q, StatusCode::OK, None, None).await
+    let notice = (q.get("notice").map(String::as_str) == Some(BILL_MADE)).then_some(v.t.saved);
+    bills_page(&st, &v, &merchant, &q, StatusCode::OK, None, notice).await
 }
 
-/// A bill from the create form: amount, shop, description, order id.
+/// `?notice=` after the create form: the bill is made.
+const BILL_MADE: &str = "bill_made";
+
+/// The form's fields that make a bill (what a second submit of the form is compared by).
+const BILL_FIELDS: [&str; 14] = [
+    "amount",
+    "shop_id",
+    "description",
+    "order_id",
+    "name",
+    "custom",
+    "payer_email",
+    "success_url",
+    "fail_url",
+    "type",
+    "currency",
+    "payment_method",
+    "ttl",
+    "payer_pays_commission",
+];
+
+/// A bill from the create form: amount, shop, description, order id. Once per form (see
+/// [`once`]): made, the list shows it (303: reloading the list sends nothing).
 pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Response {
     let SignedForm {
         v,
@@ -246,33 +272,18 @@ pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Respon
         f,
     } = form;
     let none = HashMap::new();
+    let refused = |status, text| bills_page(&st, &v, &merchant_id, &none, status, Some(text), None);
     let Some(amount) = parse_minor(field(&f, "amount"), 2).and_then(Amount::from_minor) else {
-        let t = v.t.amount_invalid;
-        return bills_page(
-            &st,
-            &v,
-            &merchant_id,
-            &none,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(t),
-            None,
-        )
-        .await;
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.amount_invalid).await;
     };
     let text = |name: &str| Some(field(&f, name).to_string()).filter(|s| !s.is_empty());
-    let created = async {
-        let shop = merchants::own_shop(&st.store, &merchant_id, field(&f, "shop_id")).await?;
-        let merchant = st
-            .store
-            .merchant(&merchant_id)
-            .await?
-            .ok_or(DomainError::MerchantNotFound)?;
-        // The API's options, each refused as the API refuses it.
-        let parsed = |name: &'static str| DomainError::Invalid {
-            field: name,
-            kind: paylink_core::error::Rule::Unknown,
-        };
-        let new = NewBill {
+    // The API's options, each refused as the API refuses it.
+    let parsed = |name: &'static str| DomainError::Invalid {
+        field: name,
+        kind: paylink_core::error::Rule::Unknown,
+    };
+    let options = (|| {
+        Ok::<_, DomainError>(NewBill {
             amount: Some(amount),
             description: text("description"),
             order_id: text("order_id"),
@@ -295,36 +306,47 @@ pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Respon
                 .transpose()?,
             payer_pays_commission: field(&f, "payer_pays_commission") == "1",
             ..NewBill::default()
-        };
-        bills::create(&st, &merchant, Some(shop), new, &NoSeal).await
-    }
-    .await;
-    match created {
-        Ok(_) => {
-            bills_page(
-                &st,
-                &v,
-                &merchant_id,
-                &none,
-                StatusCode::OK,
-                None,
-                Some(v.t.saved),
-            )
-            .await
-        }
+        })
+    })();
+    let new = match options {
+        Ok(new) => new,
         Err(e) => {
-            let text = refusal_text(v.t, &e);
-            bills_page(
-                &st,
-                &v,
-                &merchant_id,
-                &none,
-                super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY),
-                Some(text),
-                None,
-            )
-            .await
+            let e = OpError::from(e);
+            return refused(StatusCode::UNPROCESSABLE_ENTITY, refusal_text(v.t, &e)).await;
         }
+    };
+    let run = {
+        let (st, merchant_id, shop_id) = (
+            st.clone(),
+            merchant_id.clone(),
+            field(&f, "shop_id").to_string(),
+        );
+        move |seal: Arc<dyn Seal<Bill>>, made: Option<String>| async move {
+            if made.is_some() {
+                // Bills are answered with their effect: an earlier submit's bill is in the
+                // stored answer, never only bound.
+                return Err(DomainError::BillNotFound.into());
+            }
+            let shop = merchants::own_shop(&st.store, &merchant_id, &shop_id).await?;
+            let merchant = st
+                .store
+                .merchant(&merchant_id)
+                .await?
+                .ok_or(DomainError::MerchantNotFound)?;
+            bills::create(&st, &merchant, Some(shop), new, seal.as_ref()).await
+        }
+    };
+    let done = |_: &Bill| format!("/bills?notice={BILL_MADE}");
+    let values: Vec<&str> = BILL_FIELDS.iter().map(|name| field(&f, name)).collect();
+    match once::once(&st, &merchant_id, "bill", &f, &values, done, run).await {
+        Outcome::Done(to) => redirect(&v, &to),
+        Outcome::Refused(e) => {
+            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
+            refused(status, refusal_text(v.t, &e)).await
+        }
+        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
+        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
+        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
     }
 }
 

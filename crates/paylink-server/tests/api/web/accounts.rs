@@ -521,6 +521,8 @@ async fn reset_link_sets_a_new_password_once_and_signs_out_the_other_sessions() 
     elsewhere.get("/dashboard").await.assert_html();
     // A link asked for earlier is spent by the one used.
     let earlier = reset_link(&app, "owner@shop.test").await;
+    // A second later, so that the newest email is the second link's.
+    app.advance_ms(1_000);
     let path = reset_link(&app, "owner@shop.test").await;
     assert_ne!(earlier, path);
     let mut b = Browser::new(&app);
@@ -601,6 +603,7 @@ async fn change_password_needs_the_current_one_and_signs_out_only_the_other_sess
     let SignedUp { mut browser, .. } = signed_up(&app, "owner@shop.test").await;
     let mut elsewhere = signed_in(&app, "owner@shop.test", PASSWORD).await;
     // A reset link asked for before the change (by the owner, or by whoever read their mail).
+    app.advance_ms(1_000);
     let reset = reset_link(&app, "owner@shop.test").await;
     let wrong = browser
         .submit(

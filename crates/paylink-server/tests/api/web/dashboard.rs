@@ -250,7 +250,10 @@ async fn a_bill_made_in_the_form_is_listed_and_a_bad_amount_is_refused() {
             ],
         )
         .await;
+    made.assert_redirect("/bills?notice=bill_made");
+    let made = su.browser.follow(made).await;
     made.assert_html();
+    assert!(made.text_of("notice").is_some(), "{}", made.text);
     let listed = rows(&made, "bill");
     assert_eq!(listed.len(), 1, "{}", made.text);
     for words in ["1500.50 RUB", "Blue kettle", "order-15", "Deactivate"] {
@@ -276,6 +279,22 @@ async fn a_bill_made_in_the_form_is_listed_and_a_bad_amount_is_refused() {
         assert!(refused.text_of("error").is_some(), "{}", refused.text);
         assert_eq!(rows(&refused, "bill").len(), 1, "{amount:?} made a bill");
     }
+
+    // One form sent three times (a double click, a resubmit) makes one bill; at once, too.
+    let page = su.browser.get("/bills").await;
+    let fields = [("amount", "20"), ("shop_id", shop.as_str())];
+    let form = form_of(&page, "/bills", &fields);
+    for _ in 0..3 {
+        post_fields(&mut su.browser, "/bills", &form)
+            .await
+            .assert_redirect("/bills?notice=bill_made");
+    }
+    let page = su.browser.get("/bills").await;
+    let form = form_of(&page, "/bills", &fields);
+    for answer in all_at_once(&su.browser, "/bills", &form, 4).await {
+        answer.assert_redirect("/bills?notice=bill_made");
+    }
+    assert_eq!(rows(&su.browser.get("/bills").await, "bill").len(), 3);
 }
 
 #[tokio::test]
@@ -1482,6 +1501,7 @@ async fn what_a_merchant_typed_is_shown_as_text_not_markup() {
             ],
         )
         .await;
+    let made = su.browser.follow(made).await;
     made.assert_html();
     assert!(!made.text.contains("<script>alert"), "{}", made.text);
     assert!(!made.text.contains("<img src=x"), "{}", made.text);
