@@ -67,6 +67,23 @@ impl Amount {
     pub fn parse(text: &str) -> Option<Amount> {
         parse_minor(text, 2).and_then(Amount::from_minor)
     }
+
+    /// Parses an amount as a person types it on a page: [`Amount::parse`], and also a comma
+    /// before the decimals (`150,50`, what a Russian keypad gives) and spaces between thousands
+    /// (`1 500,00`, as a bank statement prints it). Text with both a comma and a dot, or with
+    /// more than one of either, is refused: `1,500.00` could mean two amounts.
+    pub fn parse_written(text: &str) -> Option<Amount> {
+        let plain: String = text
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
+            .collect();
+        let separators = plain.chars().filter(|c| matches!(c, ',' | '.')).count();
+        if separators > 1 {
+            return None;
+        }
+        Amount::parse(&plain.replace(',', "."))
+    }
 }
 
 /// Exact decimal text → minor units with `exponent` digits. `None` for anything that is not a
@@ -187,6 +204,22 @@ fn div_round_half_up(numerator: i128, denominator: i128) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn parses_an_amount_as_a_person_types_it() {
+        let minor = |t: &str| Amount::parse_written(t).map(Amount::minor);
+        assert_eq!(minor("150,50"), Some(15_050));
+        assert_eq!(minor("150.5"), Some(15_050));
+        assert_eq!(minor(" 1 500,00 "), Some(150_000));
+        assert_eq!(minor("1\u{a0}500,00"), Some(150_000));
+        assert_eq!(minor("1\u{202f}500"), Some(150_000));
+        assert_eq!(minor("7"), Some(700));
+        for refused in [
+            "1,500.00", "1.500,00", "1,5,0", "150,505", "", ",", "abc", "-5,00",
+        ] {
+            assert_eq!(minor(refused), None, "{refused:?}");
+        }
+    }
 
     #[test]
     fn parses_every_spelling_clients_send() {

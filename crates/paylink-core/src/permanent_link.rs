@@ -261,6 +261,10 @@ pub enum OperationStatus {
     WaitingAuth,
     Approved,
     Declined,
+    /// All of its payment is asked back; some of it is still with the acquirer.
+    RefundInProc,
+    /// All of its payment is refunded.
+    Refunded,
 }
 
 impl OperationStatus {
@@ -269,6 +273,8 @@ impl OperationStatus {
             OperationStatus::WaitingAuth => "WAITING-AUTH",
             OperationStatus::Approved => "APPROVED",
             OperationStatus::Declined => "DECLINED",
+            OperationStatus::RefundInProc => "REFUNDINPROC",
+            OperationStatus::Refunded => "REFUNDED",
         }
     }
 
@@ -277,6 +283,8 @@ impl OperationStatus {
             OperationStatus::WaitingAuth,
             OperationStatus::Approved,
             OperationStatus::Declined,
+            OperationStatus::RefundInProc,
+            OperationStatus::Refunded,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)

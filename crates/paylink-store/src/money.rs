@@ -103,9 +103,10 @@ const REFUND_INSERT: &str = "INSERT INTO refunds (id, payment_id, bill_id, merch
      created_at, updated_at, error_message, process_at, from_hold)";
 static REFUND_INSERT_ROW: LazyLock<String> = LazyLock::new(|| values_sql(REFUND_INSERT, 16, 1));
 
+/// Not a deferred insert (see `writer`): the refund's plan then reads the refunds of its
+/// payment (`Write::RefreshOperation`), which must see this one.
 pub(crate) fn insert_refund(r: &Refund, process_at: Millis) -> Statement {
-    Statement::insert(
-        REFUND_INSERT,
+    Statement::new(
         REFUND_INSERT_ROW.as_str(),
         vec![
             r.id.as_str().into(),

@@ -184,6 +184,7 @@ pub async fn pay(
     }
     // A conversion without a rate is refused before any money is taken.
     booking(st, bill, shop).await?;
+    payable_on(st, &sale)?;
     let (paid, card) = match &tender {
         Tender::Card(card) => (sale.quote(st), Some(card)),
         Tender::Sbp { amount, .. } => (amount.map_or_else(|| sale.quote(st), Amount::minor), None),
@@ -298,6 +299,7 @@ pub async fn complete(
         }
     }
     sale.check(Some(PaymentMethod::BankCard), st.now())?;
+    payable_on(st, &sale)?;
     hold(st, sale.bill, &pending.payment_id).await?;
     let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
     let charge = Charge {
@@ -309,6 +311,17 @@ pub async fn complete(
         client_addr: client.0.clone(),
     };
     record(st, sale, charge, pending.payment_id).await
+}
+
+/// A P2Pin link's money is paid on to its recipient card in the payment's own plan: a card
+/// that cannot be read (a seal key retired) is refused before any money is taken, not after.
+fn payable_on(st: &AppState, sale: &Sale<'_>) -> Result<(), OpError> {
+    match &sale.link {
+        Some(l) if l.link.flow == LinkFlow::P2pIn => {
+            crate::ops::permanent_links::recipient(st, l.link).map(drop)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// How long a charge holds a NORMAL bill: longer than an acquirer takes to answer (a holder

@@ -13,7 +13,7 @@ use paylink_core::dispute::{
 };
 use paylink_core::error::Rule;
 use paylink_core::id::{DisputeId, MerchantId, PaymentId, RefundId};
-use paylink_core::money::{format_fixed, parse_minor};
+use paylink_core::money::{format_fixed, Amount};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::refund::{Refund, RefundStatus};
 use paylink_core::time::{format_datetime, parse_filter_date, DayEdge, Millis};
@@ -24,6 +24,8 @@ use paylink_store::{FoundCharge, Store, StoreError};
 /// to walk card numbers.
 pub const SEARCHES_PER_ADDRESS: i64 = 10;
 pub const SEARCH_WINDOW_MS: Millis = 15 * 60 * 1000;
+
+const HOUR_MS: Millis = 60 * 60 * 1000;
 
 /// What a payer types to find a charge: the card's first 6 and last 4 digits, or (an SBP
 /// payment) the phone their bank knows.
@@ -72,10 +74,13 @@ pub async fn find_charges(
             .flatten(),
         parse_filter_date(day, DayEdge::End),
     ) {
-        (Some(from), Some(to)) => (from, to),
+        // The statement's day wherever the payer is (UTC−12 to UTC+14); the card and the exact
+        // amount narrow it enough.
+        (Some(from), Some(to)) => (from - 14 * HOUR_MS, to + 12 * HOUR_MS),
         _ => return Err(invalid("date", Rule::NotValid)),
     };
-    let amount = parse_minor(q.amount.trim(), 2)
+    let amount = Amount::parse_written(q.amount)
+        .map(|a| a.minor())
         .filter(|a| *a > 0)
         .ok_or_else(|| invalid("amount", Rule::NotValid))?;
     if !q.phone.trim().is_empty() {

@@ -43,7 +43,20 @@ struct Words {
 }
 
 fn words(t: &Texts) -> Words {
-    if t.lang == "ru" {
+    if t.lang == "uk" {
+        Words {
+            heading: "Дані картки",
+            intro:
+                "Реквізити картки можна переглянути один раз. Переконайтеся, що поруч нікого немає.",
+            button: "Показати реквізити",
+            once: "Посилання більше не працює. Збережіть реквізити в надійному місці.",
+            gone: "Посилання вже використано або термін його дії минув.",
+            failed:
+                "Зараз показати реквізити не вдається; посилання й далі дійсне. Спробуйте пізніше.",
+            number: "Номер картки",
+            expiry: "Термін дії",
+        }
+    } else if t.lang == "ru" {
         Words {
             heading: "Данные карты",
             intro: "Реквизиты карты можно посмотреть один раз. Убедитесь, что рядом никого нет.",
@@ -138,17 +151,22 @@ pub(crate) async fn show_form(
     Path(token): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let usable = plausible(&token)
-        && matches!(
-            issuing::card_secret_usable(&st.store, &token, st.now()).await,
-            Ok(true)
-        );
-    let token = if plausible(&token) {
-        token
-    } else {
-        String::new()
-    };
-    page(&st, &headers, &token, None, usable)
+    if !plausible(&token) {
+        return page(&st, &headers, "", None, false);
+    }
+    match issuing::card_secret_usable(&st.store, &token, st.now()).await {
+        Ok(usable) => page(&st, &headers, &token, None, usable),
+        // Storage trouble says nothing about the link: it still works, later.
+        Err(e) => {
+            tracing::error!(error = %e, "a card data link could not be looked up");
+            let t = choose(
+                st.settings.mode,
+                None::<Locale>,
+                crate::pages::language(&headers),
+            );
+            unanswered(t, StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
 }
 
 pub(crate) async fn reveal(

@@ -98,6 +98,14 @@ pub(crate) fn html(status: StatusCode, page: impl Template) -> Response {
             );
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+            // What every page can refuse without hashing its few inline scripts: framing, a
+            // <base> that re-points its relative links and forms, and plugins.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+                ),
+            );
             h.insert(
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),

@@ -193,7 +193,7 @@ pub(super) async fn pay(
     }
     let unit = match field(&f, "amount") {
         "" => None,
-        text => match Amount::parse(text) {
+        text => match Amount::parse_written(text) {
             Some(a) => Some(a),
             None => return render(&st, &c, &link, t, chosen, Some(t.amount_invalid)).await,
         },

@@ -144,6 +144,10 @@ pub(super) async fn sbp_page(
         Ok(found) => found,
         Err(page) => return page,
     };
+    // A permanent link is paid on its own page, on its terms (amount, quantity).
+    if c.link.is_some() {
+        return see_other(&permanent::page_url(&st, &c.bill.id));
+    }
     let Some(pid) = payment_id(&st, &c.bill, &qrc) else {
         return not_found(t);
     };
@@ -167,6 +171,10 @@ pub(super) async fn pay_by_card(
         Ok(found) => found,
         Err(page) => return page,
     };
+    // A permanent link is paid on its own page, on its terms (amount, quantity).
+    if c.link.is_some() {
+        return not_found(t);
+    }
     let f = fields(&body);
     let Some(pid) = payment_id(&st, &c.bill, field(&f, "form")) else {
         return transfer(

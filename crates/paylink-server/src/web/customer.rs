@@ -106,7 +106,7 @@ pub async fn find(State(st): State<AppState>, v: Visitor, body: Bytes) -> Respon
                     proof: disputes::charge_proof(&st.keys, f.payment_id.as_str()),
                     payment_id: f.payment_id.to_string(),
                     shop: f.shop_name,
-                    date: format_datetime(f.created_at),
+                    date: format!("{} UTC", format_datetime(f.created_at)),
                     amount: format!("{} {}", format_fixed(f.amount), f.currency),
                     status: f.status,
                     // An SBP payment has no card: it was found by the payer's phone.

@@ -121,6 +121,8 @@ pub struct Chrome {
     pub console: Option<&'static admin::texts::ConsoleTexts>,
     /// A console page shown to an admin (support sees no buttons for admin actions).
     pub admin: bool,
+    /// This page in the other language (see [`Visitor::other_lang`]).
+    pub other_lang: String,
 }
 
 impl Chrome {
@@ -134,6 +136,7 @@ impl Chrome {
             admin: v.signed_in.as_ref().is_some_and(|(_, a)| {
                 crate::ops::operators::role_of(a) == Some(paylink_core::audit::Role::Admin)
             }),
+            other_lang: v.other_lang.clone(),
         }
     }
 }

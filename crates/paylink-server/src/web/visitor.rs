@@ -43,6 +43,9 @@ pub struct Visitor {
     secure: bool,
     /// A visit to the operator console (`/admin`).
     pub console: bool,
+    /// The address of this page in the other language: its query kept (a dispute form's
+    /// charge, a list's filter), `lang` switched.
+    pub other_lang: String,
 }
 
 /// The value of cookie `name` in the request.
@@ -85,6 +88,16 @@ impl FromRequestParts<AppState> for Visitor {
                     )
                 }),
         };
+        let other_lang = {
+            let mut q = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+                if k != "lang" {
+                    q.append_pair(&k, &v);
+                }
+            }
+            q.append_pair("lang", t.other_lang.0);
+            format!("?{}", q.finish())
+        };
         let path = parts.uri.path();
         let console = path == "/admin" || path.starts_with("/admin/");
         let (name, kind) = if console {
@@ -123,6 +136,7 @@ impl FromRequestParts<AppState> for Visitor {
             address,
             secure,
             console,
+            other_lang,
         })
     }
 }

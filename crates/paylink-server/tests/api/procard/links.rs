@@ -379,3 +379,53 @@ async fn the_link_page_shows_the_collected_amount_growing_with_payments() {
         .unwrap();
     assert!(!r.text().await.unwrap().contains("id=\"collected\""));
 }
+
+#[tokio::test]
+async fn the_link_page_takes_a_comma_amount_and_the_bill_pages_send_the_payer_to_it() {
+    use crate::checkout_pages::{get, input, post};
+    let app = spawn_app().await;
+    let c = enable(&app).await;
+    let id = c.create(&app, json!({"kind": 1, "language": "en"})).await;
+    let url = app.url(&format!("/p/{id}"));
+    let form = get(&url, "ru").await;
+    assert_eq!(form.status, 200, "{}", form.text);
+    let paid = post(
+        &url,
+        &[
+            ("form", &input(&form.text, "form")),
+            ("amount", "150,50"),
+            ("card_number", CARD_OK),
+            ("expiry", "12/30"),
+            ("cvc", "123"),
+            ("holder", "IVAN IVANOV"),
+        ],
+    )
+    .await;
+    assert_eq!(paid.status, 303, "{}", paid.text);
+    let payments = app.get("/api/v1/bill/payments", &[("id", &id)]).await;
+    let data = payments.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1, "{}", payments.text);
+    assert_eq!(data[0]["amount"], json!(150.5), "{}", payments.text);
+    // The bill pages' other doors do not take a link's payment on other terms.
+    let sbp = get(
+        &app.url(&format!("/transfer/{id}/sbp/AAAAAAAAAAAAAAAA")),
+        "en",
+    )
+    .await;
+    assert_eq!(sbp.status, 303, "{}", sbp.text);
+    assert_eq!(sbp.location, url);
+    let card = post(
+        &app.url(&format!("/transfer/{id}/card")),
+        &[
+            ("form", &input(&form.text, "form")),
+            ("card_number", CARD_OK),
+            ("expiry", "12/30"),
+            ("cvc", "123"),
+            ("holder", "IVAN IVANOV"),
+        ],
+    )
+    .await;
+    assert_eq!(card.status, 404, "{}", card.text);
+    let payments = app.get("/api/v1/bill/payments", &[("id", &id)]).await;
+    assert_eq!(payments.ok()["data"].as_array().unwrap().len(), 1);
+}

@@ -388,6 +388,15 @@ async fn a_refunded_operation_leaves_the_list_and_the_collected_amount() {
     assert_eq!(collected(&app).await, "170.00 RUB");
     // The rest of A back: A is REFUNDED, out of the list and of the collected amount.
     app.refund_full_as(app.token(), &payment(&a)).await.ok();
+    let status = |op: &Value| {
+        let id = PaymentId::parse(&payment(op)).unwrap();
+        let app = &app;
+        async move {
+            let op = app.store.operation(&id).await.unwrap().unwrap();
+            op.status.as_str()
+        }
+    };
+    assert_eq!(status(&a).await, "REFUNDED");
     let page = c.operations(&app, &id, json!({})).await;
     assert_eq!(listed(&page), vec![(b_id, "APPROVED".into())]);
     assert_eq!(page["total"], json!(1));
@@ -416,6 +425,7 @@ async fn a_refunded_operation_leaves_the_list_and_the_collected_amount() {
     )
     .unwrap();
     app.store.apply(plan).await.unwrap();
+    assert_eq!(status(&b).await, "REFUNDINPROC");
     let page = c.operations(&app, &id, json!({})).await;
     assert_eq!(listed(&page), vec![]);
     assert_eq!(collected(&app).await, "0.00 RUB");
@@ -429,6 +439,7 @@ async fn a_refunded_operation_leaves_the_list_and_the_collected_amount() {
         now,
     );
     app.store.apply(plan).await.unwrap();
+    assert_eq!(status(&b).await, "APPROVED");
     let page = c.operations(&app, &id, json!({})).await;
     assert_eq!(listed(&page), vec![(b_id, "APPROVED".into())]);
     assert_eq!(collected(&app).await, "100.00 RUB");

@@ -255,8 +255,10 @@ async fn find_transactions_needs_every_field_to_match() {
         ("another last4", "411111", "1112", TODAY, "1234.50"),
         ("an amount 0.01 less", "411111", "1111", TODAY, "1234.49"),
         ("an amount 0.01 more", "411111", "1111", TODAY, "1234.51"),
-        ("the day before", "411111", "1111", "2024-05-13", "1234.50"),
-        ("the day after", "411111", "1111", "2024-05-15", "1234.50"),
+        // The day searched is the statement's wherever the payer is: a day more on either
+        // side is another day everywhere.
+        ("two days before", "411111", "1111", "2024-05-12", "1234.50"),
+        ("two days after", "411111", "1111", "2024-05-16", "1234.50"),
         ("another first6", "424242", "1111", TODAY, "1234.50"),
     ] {
         let page = search(&mut payer, first6, last4, date, amount).await;
@@ -280,8 +282,8 @@ async fn find_transactions_needs_every_field_to_match() {
 async fn find_transactions_shows_only_the_payments_of_the_day_searched() {
     let app = spawn_app().await;
     let (_, today) = default_payment(&app, "500", CARD).await;
-    app.advance_ms(DAY_MS);
-    let (_, tomorrow) = default_payment(&app, "500", CARD).await;
+    app.advance_ms(2 * DAY_MS);
+    let (_, later) = default_payment(&app, "500", CARD).await;
     let mut payer = Browser::new(&app);
 
     let page = search(&mut payer, "411111", "1111", TODAY, "500").await;
@@ -291,16 +293,41 @@ async fn find_transactions_shows_only_the_payments_of_the_day_searched() {
         "{}",
         page.text
     );
-    page.assert_hides(&tomorrow);
+    page.assert_hides(&later);
 
-    let page = search(&mut payer, "411111", "1111", "2024-05-15", "500.00").await;
+    let page = search(&mut payer, "411111", "1111", "2024-05-16", "500.00").await;
     assert_eq!(
         dispute_links(&page),
-        vec![dispute_form(&app, &tomorrow)],
+        vec![dispute_form(&app, &later)],
         "{}",
         page.text
     );
     page.assert_hides(&today);
+}
+
+#[tokio::test]
+async fn find_transactions_takes_the_statements_day_and_a_comma_amount() {
+    let app = spawn_app().await;
+    // 22:30 UTC on the 14th: 01:30 on the 15th in Moscow, where the bank's statement says
+    // "15.05.2024, 1 500,00".
+    app.advance_ms(12 * 60 * 60 * 1000 + 30 * 60 * 1000);
+    let (_, payment) = default_payment(&app, "1500", CARD).await;
+    let mut payer = Browser::new(&app);
+    for (date, amount) in [
+        ("2024-05-15", "1 500,00"),
+        ("2024-05-15", "1500,00"),
+        ("2024-05-14", "1500"),
+    ] {
+        let page = search(&mut payer, "411111", "1111", date, amount).await;
+        assert_eq!(
+            dispute_links(&page),
+            vec![dispute_form(&app, &payment)],
+            "{date} {amount:?}: {}",
+            page.text
+        );
+        // Its time is shown with its zone.
+        assert!(page.text.contains("22:30:00 UTC"), "{}", page.text);
+    }
 }
 
 #[tokio::test]
@@ -319,7 +346,7 @@ async fn malformed_search_fields_answer_like_no_match() {
         ("411111", "1111", "2024-13-40", "1234.50"),
         ("411111", "1111", "", "1234.50"),
         ("411111", "1111", TODAY, "1234.505"),
-        ("411111", "1111", TODAY, "12,34"),
+        ("411111", "1111", TODAY, "1,234.50"),
         ("411111", "1111", TODAY, "-1234.50"),
         ("411111", "1111", TODAY, "0"),
         ("411111", "1111", TODAY, "abc"),
@@ -420,6 +447,28 @@ async fn a_search_without_its_form_token_is_forbidden() {
     let page = stranger.post("/find-transactions", &with_foreign).await;
     assert_eq!(page.status, 403, "{}", page.text);
     page.assert_hides(MASK);
+}
+
+#[tokio::test]
+async fn switching_the_language_of_a_dispute_form_keeps_its_charge() {
+    let app = spawn_app().await;
+    let (_, payment) = default_payment(&app, "1234.50", CARD).await;
+    let mut payer = Browser::new(&app);
+    let form = dispute_form(&app, &payment);
+    let page = payer.get(&form).await;
+    page.assert_html();
+    assert_eq!(payment_field(&page).as_deref(), Some(payment.as_str()));
+    // The link to the other language is this page's, with its charge.
+    let marker = "hreflang=\"ru\"";
+    let at = page.text.find(marker).expect("a link to Russian");
+    let start = page.text[..at].rfind("href=\"").unwrap() + "href=\"".len();
+    let link = page.text[start..at].trim_end().trim_end_matches('"');
+    let link = link.replace("&amp;", "&").replace("&#38;", "&");
+    assert!(link.starts_with("?payment="), "{link}");
+    let russian = payer.get(&format!("/disputes/new{link}")).await;
+    russian.assert_html();
+    assert!(russian.text.contains("lang=\"ru\""), "{}", russian.text);
+    assert_eq!(payment_field(&russian).as_deref(), Some(payment.as_str()));
 }
 
 #[tokio::test]
