@@ -159,6 +159,9 @@ pub(crate) async fn run<C, F, Fut>(
         let mut plans: Vec<(Vec<Lock>, Vec<Statement>, _)> = batch
             .into_iter()
             .filter_map(|job| match job {
+                // Its caller stopped waiting (a request past its deadline, answered that it
+                // took too long): it is not carried out later behind the caller's back.
+                Job::Plan { reply, .. } if reply.is_closed() => None,
                 Job::Plan {
                     locks,
                     statements,
@@ -223,6 +226,16 @@ pub(crate) async fn run<C, F, Fut>(
                         // callers only wait. One past its request deadline was answered 503
                         // there, as a request still queued would be.
                         if matches!(e, StoreError::Unavailable(_)) {
+                            // Whose caller stopped waiting meanwhile is dropped, as above.
+                            let keep: Vec<bool> =
+                                replies.iter().map(|(_, r)| !r.is_closed()).collect();
+                            let mut kept = keep.iter();
+                            statements.retain(|_| *kept.next().unwrap_or(&true));
+                            let mut kept = keep.iter();
+                            replies.retain(|_| *kept.next().unwrap_or(&true));
+                            if statements.is_empty() {
+                                break 0;
+                            }
                             continue;
                         }
                         for (_, reply) in replies {

@@ -449,7 +449,13 @@ async fn record(
             now,
         ));
     }
-    match st.store.apply(plan).await {
+    // The acquirer has answered: its record is written on a task of its own, so a request
+    // that stops waiting (past its deadline) does not take the record of money taken with it.
+    let store = st.store.clone();
+    let applied = tokio::spawn(async move { store.apply(plan).await })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Database(format!("recording a payment: {e}"))));
+    match applied {
         Ok(()) => {
             if p2p {
                 st.payouts_due.notify_one();

@@ -83,11 +83,17 @@ async fn writes_wait_out_a_node_that_refuses_them_and_go_through_when_one_takes_
         tokio::spawn(async move { store.apply(Plan::one(Write::InsertBill(bill))).await })
     };
     let waiting = [spawn(first.clone()), spawn(second.clone())];
+    // A third whose caller stops waiting (a request past its deadline, told it took too
+    // long): it must not be carried out later behind the caller's back.
+    let third = open_bill(&shop, BillType::Normal, 30_000, NOW);
+    let abandoned = spawn(third.clone());
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
         waiting.iter().all(|w| !w.is_finished()),
         "no write may land on, or be failed by, a read-only node"
     );
+    abandoned.abort();
+    assert!(abandoned.await.unwrap_err().is_cancelled());
 
     // A node takes writes again (the promoted standby): the waiting writes land, each once,
     // and reads follow, with no restart.
@@ -102,6 +108,7 @@ async fn writes_wait_out_a_node_that_refuses_them_and_go_through_when_one_takes_
     }
     assert_eq!(stored_bill(&store, &first.id).await.amount, first.amount);
     assert_eq!(stored_bill(&store, &second.id).await.amount, second.amount);
+    assert_eq!(store.bill(&third.id).await.unwrap(), None);
     store.close().await;
 }
 
