@@ -12,10 +12,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict(db.message().to_string())
             }
-            // Connection exceptions, a server shutting down or starting, a read-only node.
+            // Connection exceptions, a server shutting down or starting, a read-only node; and
+            // a deadlock or serialization failure, which the writer also answers by running the
+            // whole batch again (PostgreSQL aborted it for no fault of its plans).
             sqlx::Error::Database(db)
                 if db.code().is_some_and(|c| {
-                    (c.starts_with("08") && c != "08P01") || c.starts_with("57P") || c == "25006"
+                    (c.starts_with("08") && c != "08P01")
+                        || c.starts_with("57P")
+                        || c == "25006"
+                        || c == "40P01"
+                        || c == "40001"
                 }) =>
             {
                 StoreError::Unavailable(e.to_string())

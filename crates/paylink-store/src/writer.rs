@@ -557,6 +557,11 @@ async fn commit<C: Exec>(
     for plan in plans {
         conn.batch("SAVEPOINT plan").await?;
         let result = apply_plan(conn, plan).await;
+        // Not the plan's fault (a deadlock, the node going away): the batch runs again.
+        if let Err(e @ StoreError::Unavailable(_)) = result {
+            let _ = conn.batch("ROLLBACK").await;
+            return Err(e);
+        }
         if result.is_ok() {
             conn.batch("RELEASE SAVEPOINT plan").await?;
         } else {

@@ -19,16 +19,9 @@ pub(crate) type Lock = (&'static str, String);
 /// global order instead of deadlocking: without it, two writers each holding a bill the other's
 /// batch pays next wait on each other, PostgreSQL aborts one of them after `deadlock_timeout`,
 /// and a payment already charged fails to be recorded. (The order is exact for plans that
-/// update one row, which is every plan the domain makes; inserts lock no existing row.)
-/// Lets a NORMAL bill go if `payment_id`'s charge holds it.
-fn release_bill(bill_id: &str, payment_id: &str) -> Statement {
-    Statement::new(
-        "UPDATE bills SET charging_payment = NULL, charging_until = NULL
-         WHERE id = $1 AND charging_payment = $2",
-        vec![bill_id.into(), payment_id.into()],
-    )
-}
-
+/// update one row, which most plans do; inserts lock no existing row. A plan that updates
+/// several, such as a refund's answer with its payment, may still meet another in a deadlock:
+/// PostgreSQL aborts one batch, and its writer runs it again.)
 pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
     let mut locks: Vec<Lock> = plan
         .writes
@@ -1210,5 +1203,14 @@ fn insert_payment(p: &Payment) -> Statement {
             p.fx_rate.map(|r| r.e8()).into(),
             (&p.client_addr).into(),
         ],
+    )
+}
+
+/// Lets a NORMAL bill go if `payment_id`'s charge holds it.
+fn release_bill(bill_id: &str, payment_id: &str) -> Statement {
+    Statement::new(
+        "UPDATE bills SET charging_payment = NULL, charging_until = NULL
+         WHERE id = $1 AND charging_payment = $2",
+        vec![bill_id.into(), payment_id.into()],
     )
 }
