@@ -28,8 +28,9 @@ SHOP_URL = "http://127.0.0.1:18990/postback"
 AMOUNT = 10050  # minor units, as the bills of paylink's run (100.50)
 COMMISSION = 352  # 3.5%, rounded
 
-UPDATE_BILL = """UPDATE bills SET status = 'SUCCESS', updated_at = ?1
- WHERE id = ?2 AND active = 1 AND (expires_at IS NULL OR expires_at > ?1)
+UPDATE_BILL = """UPDATE bills SET status = 'SUCCESS', updated_at = ?1, charging_payment = NULL,
+    charging_until = NULL
+ WHERE id = ?2
    AND NOT (bill_type = 'NORMAL' AND status IN ('SUCCESS', 'UNDERPAID', 'OVERPAID'))"""
 INSERT_PAYMENT = """INSERT INTO payments (id, bill_id, merchant_id, shop_id, method, status, amount,
     amount_received, commission, account_amount, account_currency, refunded_amount, currency,

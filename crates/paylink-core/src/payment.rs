@@ -72,7 +72,8 @@ pub struct Charge {
 /// How a recorded payment moves its bill; the store enforces the guard in SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BillTransition {
-    /// Money received: only an active, unexpired bill that is not a finished NORMAL one.
+    /// Money received: by any bill but a finished NORMAL one (whether it was active and
+    /// unexpired was checked before the charge; money taken is recorded).
     Receive { status: PaymentStatus, now: Millis },
     /// A failed attempt: marks the bill FAIL only while it has received nothing.
     Fail { now: Millis },

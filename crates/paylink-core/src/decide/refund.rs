@@ -12,12 +12,14 @@ use crate::settlement::{self, Settlement};
 use crate::time::Millis;
 
 /// Decides a refund of `amount` (`None`: all that remains) of `payment`, whose merchant has
-/// `balance` in the payment's account currency: the refund in PROCESS with its money taken.
-/// The acquirer is asked until `lease_until`; then whoever finds it still in PROCESS asks.
+/// `balance` in the payment's account currency and whose refunds in process or done took
+/// `taken` of it: the refund in PROCESS with its money taken. The acquirer is asked until
+/// `lease_until`; then whoever finds it still in PROCESS asks.
 pub fn create(
     payment: &Payment,
     amount: Option<i64>,
     balance: Balance,
+    taken: i64,
     id: RefundId,
     lease_until: Millis,
     now: Millis,
@@ -32,13 +34,15 @@ pub fn create(
     }
     let fx_rate = payment.fx_rate;
     let account_amount = match fx_rate {
-        // Rounded up, once for all the payment's refunds (what they refund together, converted,
-        // less what the refunds before took): a merchant never pays back less than the payment
-        // brought it, nor a minor unit more per partial refund.
+        // Rounded up, once for all the payment's refunds: what they refund together, converted,
+        // less what the live ones (in process or done) took. A merchant never pays back less
+        // than the payment brought it, nor a minor unit more per partial refund; a refused
+        // refund gives back what it took, and the next one makes up for it.
         Some(rate) => {
-            let before = payment.refunded_amount;
-            let up = |minor: i64| rate.convert_up(minor).ok_or(DomainError::InvalidAmount);
-            up(before + amount)? - up(before)?
+            let together = rate
+                .convert_up(payment.refunded_amount + amount)
+                .ok_or(DomainError::InvalidAmount)?;
+            (together - taken).max(0)
         }
         None => amount,
     };
@@ -294,6 +298,7 @@ mod tests {
             &p,
             Some(500),
             balance(Currency::Rub, 40_000, 10_000),
+            0,
             id,
             9,
             1,
@@ -346,6 +351,7 @@ mod tests {
             &p,
             Some(500),
             balance(Currency::Rub, 50_000, 0),
+            0,
             RefundId::from_trusted("RRRRRRRRRR".into()),
             9,
             1,
@@ -362,20 +368,23 @@ mod tests {
 
     #[test]
     fn partial_refunds_of_a_converted_payment_cost_what_the_whole_converts_to() {
-        // 10.00 USD booked at 0.01081081 (a rate below one: each conversion rounds up a
-        // whole cent of a tenth of a unit's worth).
+        // A payment of 1,000.00 booked at 0.01081081 (a rate below one, where rounding each
+        // refund up on its own would cost a unit per refund): 10.81081 rounds up to 10.82.
         let p = Payment {
             amount: 100_000,
             ..payment(FxRate::parse("0.01081081"))
         };
         let rate = p.fx_rate.unwrap();
-        let mut refunded = p.clone();
-        let mut taken = 0;
-        for cents in [1, 1, 1, 97, 1_000, 98_900] {
+        let mut paid = p.clone();
+        // The live refunds: (amount, what each took).
+        let mut live: Vec<(i64, i64)> = Vec::new();
+        let refund = |paid: &mut Payment, live: &mut Vec<(i64, i64)>, cents| {
+            let taken = live.iter().map(|(_, t)| t).sum();
             let (r, plan) = create(
-                &refunded,
+                paid,
                 Some(cents),
                 balance(Currency::Rub, 1_000_000, 0),
+                taken,
                 RefundId::from_trusted("RRRRRRRRRR".into()),
                 9,
                 1,
@@ -384,15 +393,27 @@ mod tests {
             // The refund holds only for the refunded amount it was converted from.
             assert!(plan.writes.iter().any(|w| matches!(
                 w,
-                Write::AddRefunded { was: Some(was), .. } if *was == refunded.refunded_amount
+                Write::AddRefunded { was: Some(was), .. } if *was == paid.refunded_amount
             )));
             assert!(entries(&plan)[0].is_balanced());
-            taken += r.account_amount;
-            refunded.refunded_amount += cents;
-            assert_eq!(taken, rate.convert_up(refunded.refunded_amount).unwrap());
+            paid.refunded_amount += cents;
+            live.push((cents, r.account_amount));
+        };
+        for cents in [1, 1, 1] {
+            refund(&mut paid, &mut live, cents);
         }
-        // All of it: 1,000.00 at the rate is 10.8108... rounded up once, not six times.
-        assert_eq!(taken, 1_082);
+        // The first is refused by the acquirer: its amount and what it took come back.
+        let (cents, _) = live.remove(0);
+        paid.refunded_amount -= cents;
+        for cents in [97, 1_000] {
+            refund(&mut paid, &mut live, cents);
+            let taken: i64 = live.iter().map(|(_, t)| t).sum();
+            assert_eq!(taken, rate.convert_up(paid.refunded_amount).unwrap());
+        }
+        let rest = 100_000 - paid.refunded_amount;
+        refund(&mut paid, &mut live, rest);
+        let taken: i64 = live.iter().map(|(_, t)| t).sum();
+        assert_eq!(taken, 1_082, "rounded up once for all of it");
     }
 
     #[test]
@@ -401,23 +422,23 @@ mod tests {
         let id = || RefundId::from_trusted("RRRRRRRRRR".into());
         let rich = balance(Currency::Usd, 100_000, 0);
         assert_eq!(
-            create(&p, Some(1_001), rich, id(), 9, 1).map(|_| ()),
+            create(&p, Some(1_001), rich, 0, id(), 9, 1).map(|_| ()),
             Err(DomainError::InvalidAmount)
         );
         assert_eq!(
-            create(&p, Some(0), rich, id(), 9, 1).map(|_| ()),
+            create(&p, Some(0), rich, 0, id(), 9, 1).map(|_| ()),
             Err(DomainError::InvalidAmount)
         );
         assert_eq!(
-            create(&p, None, balance(Currency::Usd, 500, 499), id(), 9, 1).map(|_| ()),
+            create(&p, None, balance(Currency::Usd, 500, 499), 0, id(), 9, 1).map(|_| ()),
             Err(DomainError::BalanceNotEnough)
         );
-        let (r, _) = create(&p, None, balance(Currency::Usd, 500, 500), id(), 9, 1).unwrap();
+        let (r, _) = create(&p, None, balance(Currency::Usd, 500, 500), 0, id(), 9, 1).unwrap();
         assert!(r.full);
         let mut failed = p.clone();
         failed.status = crate::payment::PaymentStatus::Fail;
         assert_eq!(
-            create(&failed, None, rich, id(), 9, 1).map(|_| ()),
+            create(&failed, None, rich, 0, id(), 9, 1).map(|_| ()),
             Err(DomainError::TransactionRejected)
         );
     }

@@ -10,7 +10,7 @@ use paylink_core::decide;
 use paylink_core::id::RefundId;
 use paylink_core::payment::Payment;
 use paylink_core::plan::Plan;
-use paylink_core::refund::Refund;
+use paylink_core::refund::{Refund, RefundStatus};
 use paylink_core::DomainError;
 use paylink_store::StoreError;
 
@@ -39,11 +39,24 @@ pub async fn create(
             .store
             .balance(&current.merchant_id, current.account_currency)
             .await?;
+        // What the payment's live refunds took (its converted refunds round up once for all).
+        let taken = match current.fx_rate {
+            Some(_) => st
+                .store
+                .refunds_of(&current.id)
+                .await?
+                .iter()
+                .filter(|r| matches!(r.status, RefundStatus::Process | RefundStatus::Success))
+                .map(|r| r.account_amount)
+                .sum(),
+            None => 0,
+        };
         let now = st.now();
         let (refund, mut plan) = decide::refund::create(
             &current,
             amount,
             balance,
+            taken,
             RefundId::random(&mut rand::thread_rng()),
             now + LEASE_MS,
             now,

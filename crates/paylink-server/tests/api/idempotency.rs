@@ -449,6 +449,7 @@ async fn a_retry_after_a_crash_answers_the_refund_the_dead_request_made() {
         &stored,
         Some(100_00),
         bal,
+        0,
         RefundId::parse("DeadClaim1").unwrap(),
         now + 60_000,
         now,

@@ -737,10 +737,20 @@ impl World {
         };
         let remaining = payment.amount - payment.refunded_amount;
         let amount = permille.map(|p| remaining * p / 1_000);
+        // What the payment's live refunds took, by the model.
+        let live = |id: &PaymentId, refunds: &[(Refund, RefundStatus)]| -> i64 {
+            refunds
+                .iter()
+                .filter(|(r, s)| &r.payment_id == id && *s != RefundStatus::Fail)
+                .map(|(r, _)| r.account_amount)
+                .sum()
+        };
+        let taken_before = live(&payment.id, &self.model.refunds);
         let Ok((r, plan)) = decide::refund::create(
             &payment,
             amount,
             balance,
+            taken_before,
             RefundId::random(&mut rand::thread_rng()),
             self.now + 60_000,
             self.now,
@@ -750,13 +760,21 @@ impl World {
         if !committed(self.store.apply(plan).await, !stale, "a refund")? {
             return Ok(());
         }
-        // Back at the payment's own rate (rounded up once for all its refunds: never less than
-        // it brought, never a unit more per partial refund), from available first, then from
-        // hold.
+        // Back at the payment's own rate, from available first, then from hold. Converted, the
+        // live refunds together take the refunded amount rounded up once (or what they took
+        // already, if a refused refund left them above it).
         let taken = match payment.fx_rate {
             Some(rate) => {
-                let up = |minor| rate.convert_up(minor).expect("no overflow");
-                up(payment.refunded_amount + r.amount) - up(payment.refunded_amount)
+                let together = rate
+                    .convert_up(payment.refunded_amount + r.amount)
+                    .expect("no overflow");
+                // Committed, so it was decided on the payment's refunds as they are.
+                prop_assert_eq!(
+                    taken_before + r.account_amount,
+                    together.max(taken_before),
+                    "the live refunds take their sum converted, rounded up once"
+                );
+                r.account_amount
             }
             None => r.amount,
         };
@@ -1088,6 +1106,7 @@ async fn refused_refunds_racing_settlements_keep_the_hold_settleable() {
             &p,
             Some(5_000),
             balance,
+            0,
             RefundId::random(&mut rand::thread_rng()),
             NOW + 60_000,
             NOW + 2 + i as Millis,

@@ -530,6 +530,7 @@ async fn decided_then_crashed(app: &TestApp, reference: &str, payment: &str, tex
         &payment,
         None,
         balance,
+        0,
         paylink_core::id::RefundId::parse("Crashed002").unwrap(),
         now + 60_000,
         now,

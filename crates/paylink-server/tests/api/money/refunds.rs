@@ -36,6 +36,7 @@ async fn crashed_refund(
         &payment,
         Some(amount),
         bal,
+        0,
         paylink_core::id::RefundId::parse(id).unwrap(),
         now + lease_ms,
         now,

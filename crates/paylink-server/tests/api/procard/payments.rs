@@ -419,6 +419,7 @@ async fn a_refunded_operation_leaves_the_list_and_the_collected_amount() {
         &pay_b,
         None,
         balance,
+        0,
         paylink_core::id::RefundId::random(&mut rand::thread_rng()),
         now + 60_000,
         now,
