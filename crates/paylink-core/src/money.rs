@@ -69,20 +69,28 @@ impl Amount {
     }
 
     /// Parses an amount as a person types it on a page: [`Amount::parse`], and also a comma
-    /// before the decimals (`150,50`, what a Russian keypad gives) and spaces between thousands
-    /// (`1 500,00`, as a bank statement prints it). Text with both a comma and a dot, or with
-    /// more than one of either, is refused: `1,500.00` could mean two amounts.
+    /// before the decimals (`150,50`, what a Russian keypad gives) and spaces between groups
+    /// of three digits (`1 500,00`, as a bank statement prints it). Text with both a comma and
+    /// a dot, more than one of either, or spaces anywhere else is refused: `1,500.00` or
+    /// `1 2,5` could mean two amounts.
     pub fn parse_written(text: &str) -> Option<Amount> {
-        let plain: String = text
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
-            .collect();
-        let separators = plain.chars().filter(|c| matches!(c, ',' | '.')).count();
-        if separators > 1 {
+        let text = text.trim();
+        if text.matches([',', '.']).count() > 1 {
             return None;
         }
-        Amount::parse(&plain.replace(',', "."))
+        let (whole, decimals) = match text.find([',', '.']) {
+            Some(at) => (&text[..at], Some(&text[at + 1..])),
+            None => (text, None),
+        };
+        let groups: Vec<&str> = whole.split([' ', '\u{a0}', '\u{202f}']).collect();
+        if groups.len() > 1 && (groups[0].len() > 3 || groups[1..].iter().any(|g| g.len() != 3)) {
+            return None;
+        }
+        let whole = groups.concat();
+        match decimals {
+            Some(d) => Amount::parse(&format!("{whole}.{d}")),
+            None => Amount::parse(&whole),
+        }
     }
 }
 
@@ -214,8 +222,10 @@ mod tests {
         assert_eq!(minor("1\u{a0}500,00"), Some(150_000));
         assert_eq!(minor("1\u{202f}500"), Some(150_000));
         assert_eq!(minor("7"), Some(700));
+        assert_eq!(minor("12 345 678,90"), Some(1_234_567_890));
         for refused in [
-            "1,500.00", "1.500,00", "1,5,0", "150,505", "", ",", "abc", "-5,00",
+            "1,500.00", "1.500,00", "1,5,0", "150,505", "", ",", "abc", "-5,00", "1 2,5", "1  500",
+            "1500 00", "1 500 0", "15 00,00",
         ] {
             assert_eq!(minor(refused), None, "{refused:?}");
         }

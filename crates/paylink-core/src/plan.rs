@@ -164,8 +164,9 @@ pub enum Write {
         active: bool,
         now: Millis,
     },
-    /// Holds a NORMAL bill for `payment_id`'s charge until `until` (a bill of another type is
-    /// left as it is). Guard: the bill is not paid and no other payment's charge holds it.
+    /// Holds a NORMAL bill for `payment_id`'s charge until `until` (bills of other types take
+    /// every payment and are not held). Guard: the bill is a NORMAL one, active, not expired,
+    /// not paid, and no other payment's charge holds it ([`Guard::BillBusy`]).
     ClaimBill {
         bill_id: BillId,
         payment_id: PaymentId,
@@ -173,7 +174,7 @@ pub enum Write {
         now: Millis,
     },
     /// Lets the bill go if `payment_id` holds it (a charge that asks the payer to
-    /// authenticate first, or that failed before any answer).
+    /// authenticate first, or whose answer could not be recorded).
     ReleaseBill {
         bill_id: BillId,
         payment_id: PaymentId,

@@ -160,8 +160,11 @@ pub(crate) async fn run<C, F, Fut>(
             .into_iter()
             .filter_map(|job| match job {
                 // Its caller stopped waiting (a request past its deadline, answered that it
-                // took too long): it is not carried out later behind the caller's back.
-                Job::Plan { reply, .. } if reply.is_closed() => None,
+                // took too long; a client gone): it is not carried out later behind its back.
+                Job::Plan { reply, .. } if reply.is_closed() => {
+                    tracing::warn!("a write whose caller stopped waiting was dropped unwritten");
+                    None
+                }
                 Job::Plan {
                     locks,
                     statements,
@@ -229,6 +232,13 @@ pub(crate) async fn run<C, F, Fut>(
                             // Whose caller stopped waiting meanwhile is dropped, as above.
                             let keep: Vec<bool> =
                                 replies.iter().map(|(_, r)| !r.is_closed()).collect();
+                            let dropped = keep.iter().filter(|k| !**k).count();
+                            if dropped > 0 {
+                                tracing::warn!(
+                                    dropped,
+                                    "writes whose callers stopped waiting were dropped unwritten"
+                                );
+                            }
                             let mut kept = keep.iter();
                             statements.retain(|_| *kept.next().unwrap_or(&true));
                             let mut kept = keep.iter();

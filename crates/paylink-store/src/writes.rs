@@ -563,11 +563,11 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             until,
             now,
         } => out.push(Statement::guarded(
-            "UPDATE bills SET charging_payment = CASE WHEN bill_type = 'NORMAL' THEN $2 END,
-                 charging_until = CASE WHEN bill_type = 'NORMAL' THEN $3 END
-             WHERE id = $1 AND (bill_type <> 'NORMAL' OR (
-                 status NOT IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')
-                 AND (charging_payment IS NULL OR charging_payment = $2 OR charging_until <= $4)))",
+            "UPDATE bills SET charging_payment = $2, charging_until = $3
+             WHERE id = $1 AND bill_type = 'NORMAL' AND active = 1
+               AND (expires_at IS NULL OR expires_at > $4)
+               AND status NOT IN ('SUCCESS', 'UNDERPAID', 'OVERPAID')
+               AND (charging_payment IS NULL OR charging_payment = $2 OR charging_until <= $4)",
             vec![
                 bill_id.as_str().into(),
                 payment_id.as_str().into(),
@@ -704,17 +704,28 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             status,
             error_message,
             now,
-        } => out.push(Statement::guarded(
-            "UPDATE refunds SET status = $2, error_message = $3, updated_at = $4, process_at = NULL
-             WHERE id = $1 AND status = 'PROCESS'",
-            vec![
-                id.as_str().into(),
-                status.as_str().into(),
-                error_message.as_deref().into(),
-                (*now).into(),
-            ],
-            Guard::RefundMoved,
-        )),
+        } => {
+            // The payment's row first, as a refund's making takes it (its refunded amount)
+            // before anything of the refund: the answer's plan, which moves the payment's
+            // refunded amount or its operation too, takes the rows in the same order.
+            out.push(Statement::new(
+                "UPDATE payments SET updated_at = updated_at
+                 WHERE id = (SELECT payment_id FROM refunds WHERE id = $1)",
+                vec![id.as_str().into()],
+            ));
+            out.push(Statement::guarded(
+                "UPDATE refunds SET status = $2, error_message = $3, updated_at = $4,
+                     process_at = NULL
+                 WHERE id = $1 AND status = 'PROCESS'",
+                vec![
+                    id.as_str().into(),
+                    status.as_str().into(),
+                    error_message.as_deref().into(),
+                    (*now).into(),
+                ],
+                Guard::RefundMoved,
+            ));
+        }
         Write::ClaimRefund { id, now, until } => out.push(Statement::guarded(
             "UPDATE refunds SET process_at = $3
              WHERE id = $1 AND status = 'PROCESS' AND process_at <= $2",

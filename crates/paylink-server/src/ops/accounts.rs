@@ -489,8 +489,8 @@ pub async fn link_account(
 }
 
 /// Sets a new password through a one-time link (an invitation or a reset): the link is spent
-/// (and every other of the account's), every session of the account ends, and a new one starts (`None`: the account has a second
-/// factor, and signs in with it).
+/// (and every other of the account's), every session of the account ends, and a new one
+/// starts (`None`: the account has a second factor, and signs in with it).
 pub async fn set_password_by_link(
     store: &Store,
     kind: AccountKind,

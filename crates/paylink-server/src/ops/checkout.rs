@@ -182,8 +182,9 @@ pub async fn pay(
     if method == PaymentMethod::BankCard {
         card_attempts_left(st, bill, client).await?;
     }
-    // A conversion without a rate is refused before any money is taken.
-    booking(st, bill, shop).await?;
+    // A conversion without a rate is refused before any money is taken, and the payment is
+    // booked as decided now (a rate removed meanwhile does not refuse money taken).
+    let booked = booking(st, bill, shop).await?;
     payable_on(st, &sale)?;
     let (paid, card) = match &tender {
         Tender::Card(card) => (sale.quote(st), Some(card)),
@@ -215,7 +216,7 @@ pub async fn pay(
                 result,
                 client_addr: client.0.clone(),
             };
-            record(st, sale, charge, payment_id)
+            record(st, sale, charge, payment_id, booked)
                 .await
                 .map(|p| Step::Paid(Box::new(p)))
         }
@@ -300,6 +301,7 @@ pub async fn complete(
     }
     sale.check(Some(PaymentMethod::BankCard), st.now())?;
     payable_on(st, &sale)?;
+    let booked = booking(st, sale.bill, sale.shop).await?;
     hold(st, sale.bill, &pending.payment_id).await?;
     let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
     let charge = Charge {
@@ -310,7 +312,7 @@ pub async fn complete(
         result,
         client_addr: client.0.clone(),
     };
-    record(st, sale, charge, pending.payment_id).await
+    record(st, sale, charge, pending.payment_id, booked).await
 }
 
 /// A P2Pin link's money is paid on to its recipient card in the payment's own plan: a card
@@ -346,17 +348,14 @@ async fn hold(st: &AppState, bill: &Bill, payment_id: &PaymentId) -> Result<(), 
     match st.store.apply(Plan::one(claim)).await {
         Ok(()) => Ok(()),
         Err(StoreError::GuardFailed(_)) => {
-            // Paid meanwhile, or another payer's charge holds it.
+            // Paid, switched off or expired meanwhile; else another payer's charge holds it.
             let current = st
                 .store
                 .bill(&bill.id)
                 .await?
                 .ok_or(DomainError::BillNotFound)?;
-            if current.is_finished() {
-                Err(DomainError::BillIsFinished.into())
-            } else {
-                Err(DomainError::BillBusy.into())
-            }
+            current.check_open(now)?;
+            Err(DomainError::BillBusy.into())
         }
         Err(e) => Err(e.into()),
     }
@@ -405,18 +404,45 @@ fn commission(st: &AppState, shop: &Shop) -> Rate {
     shop.commission.unwrap_or(st.settings.default_commission)
 }
 
-/// Records an answered charge (and its postback; a link's operation and callback) in one plan.
+/// Records an answered charge (and its postback; a link's operation and callback) in one plan,
+/// booked as `booking` decided before the charge. Money taken that cannot be recorded (the
+/// bill paid by another payer once this charge's hold lapsed) is logged as an error with what
+/// the acquirer must give back; a NORMAL bill's hold is let go whatever the outcome.
 async fn record(
     st: &AppState,
     sale: Sale<'_>,
     charge: Charge,
     payment_id: PaymentId,
+    mut booking: Booking,
 ) -> Result<Payment, OpError> {
     let Sale { bill, shop, .. } = sale;
     let rate = commission(st, shop);
-    let method = charge.method;
+    let approved = matches!(charge.result, ChargeResult::Approved);
+    let paid = charge.paid;
     let now = st.now();
-    let mut booking = booking(st, bill, shop).await?;
+    let unrecorded = |why: &dyn std::fmt::Display| {
+        if approved {
+            tracing::error!(
+                payment = %payment_id,
+                bill = %bill.id,
+                amount = paid,
+                currency = %bill.currency,
+                error = %why,
+                "an approved charge could not be recorded: the acquirer must give it back"
+            );
+        }
+    };
+    let release = || async {
+        if bill.bill_type == BillType::Normal {
+            let write = Write::ReleaseBill {
+                bill_id: bill.id.clone(),
+                payment_id: payment_id.clone(),
+            };
+            if let Err(e) = st.store.apply(Plan::one(write)).await {
+                tracing::warn!(error = %e, bill = %bill.id, "a bill's hold is left to lapse");
+            }
+        }
+    };
     // A P2Pin link's money is paid on to its recipient card in the same plan: booked straight
     // to available (no settlement), where the payout's lock takes it.
     let recipient = match sale.link {
@@ -430,15 +456,22 @@ async fn record(
         _ => None,
     };
     let p2p = recipient.is_some();
-    let (payment, mut plan) = decide::payment::settle(
+    let (payment, mut plan) = match decide::payment::settle(
         bill,
         rate,
         charge,
-        payment_id,
+        payment_id.clone(),
         shop.result_url.as_deref(),
         booking,
         now,
-    )?;
+    ) {
+        Ok(decided) => decided,
+        Err(e) => {
+            unrecorded(&e);
+            release().await;
+            return Err(e.into());
+        }
+    };
     if let Some(l) = sale.link {
         plan.writes.extend(decide::permanent_link::finished(
             l.link,
@@ -463,19 +496,18 @@ async fn record(
             Ok(payment)
         }
         Err(StoreError::GuardFailed(_)) | Err(StoreError::Conflict(_)) => {
-            // A twin submit recorded this very payment, or another payment, a toggle or the
-            // clock won the race: say which.
+            // A twin submit recorded this very payment; else another payer's payment finished
+            // the NORMAL bill once this charge's hold had lapsed.
             if let Some(done) = st.store.payment(&payment.id).await? {
                 return Ok(done);
             }
-            let current = st
-                .store
-                .bill(&bill.id)
-                .await?
-                .ok_or(DomainError::BillNotFound)?;
-            current.check_payable(method, now)?;
+            unrecorded(&"another payment finished the bill");
             Err(DomainError::BillIsFinished.into())
         }
-        Err(e) => Err(e.into()),
+        Err(e) => {
+            unrecorded(&e);
+            release().await;
+            Err(e.into())
+        }
     }
 }

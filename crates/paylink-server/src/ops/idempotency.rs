@@ -33,9 +33,9 @@ pub fn valid_key(key: &str) -> bool {
     (1..=MAX_KEY_LEN).contains(&key.len()) && key.bytes().all(|b| (0x20..=0x7e).contains(&b))
 }
 
-/// The key of a web form's one-time token `token` on the form `form` (`refund`, `payout`), kept
-/// with the merchant's `Idempotency-Key`s. It holds `·`, which is not ASCII and so in no key
-/// [`valid_key`] accepts: a form's keys and an API client's never meet.
+/// The key of a web form's one-time token `token` on the form `form` (`bill`, `refund`,
+/// `payout`), kept with the merchant's `Idempotency-Key`s. It holds `·`, which is not ASCII
+/// and so in no key [`valid_key`] accepts: a form's keys and an API client's never meet.
 pub fn form_key(merchant: &MerchantId, form: &str, token: &str) -> RequestKey {
     RequestKey {
         merchant_id: merchant.clone(),

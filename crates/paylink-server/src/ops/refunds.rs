@@ -112,7 +112,13 @@ async fn ask(
         now,
     );
     plan.writes.extend(seal.answer_later(&done));
-    match st.store.apply(plan).await {
+    // The acquirer has answered: the record is written on a task of its own, so a request that
+    // stops waiting does not leave the refund to wait out its lease.
+    let store = st.store.clone();
+    let applied = tokio::spawn(async move { store.apply(plan).await })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Database(format!("recording a refund: {e}"))));
+    match applied {
         Ok(()) => Ok(done),
         // Someone else recorded the answer meanwhile (a worker that took over the lease).
         Err(StoreError::GuardFailed(_)) => {

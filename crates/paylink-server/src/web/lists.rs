@@ -17,7 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use paylink_core::bill::{Bill, NewBill};
 use paylink_core::id::{MerchantId, PaymentId};
-use paylink_core::money::{format_fixed, parse_minor, Amount};
+use paylink_core::money::{format_fixed, Amount};
 use paylink_core::payment::Payment;
 use paylink_core::refund::Refund;
 use paylink_core::text::has_control;
@@ -273,7 +273,7 @@ pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Respon
     } = form;
     let none = HashMap::new();
     let refused = |status, text| bills_page(&st, &v, &merchant_id, &none, status, Some(text), None);
-    let Some(amount) = parse_minor(field(&f, "amount"), 2).and_then(Amount::from_minor) else {
+    let Some(amount) = Amount::parse_written(field(&f, "amount")) else {
         return refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.amount_invalid).await;
     };
     let text = |name: &str| Some(field(&f, name).to_string()).filter(|s| !s.is_empty());
@@ -700,7 +700,10 @@ pub async fn refund(
     let amount_text = field(&f, "amount");
     let amount = match amount_text {
         "" => None,
-        text => match parse_minor(text, 2).filter(|a| *a > 0) {
+        text => match Amount::parse_written(text)
+            .map(|a| a.minor())
+            .filter(|a| *a > 0)
+        {
             Some(a) => Some(a),
             None => return refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.amount_invalid).await,
         },

@@ -1,4 +1,4 @@
-//! Forms that move money (a refund, a payout) act once per form. Each page draws a one-time
+//! Forms that make something (a bill, a refund, a payout) act once per form. Each page draws a one-time
 //! token into the form (the hidden field `form`); a submit claims it as one of the merchant's
 //! idempotency keys ([`crate::ops::idempotency`], the machinery of the API's
 //! `Idempotency-Key`, in a namespace of its own: [`idempotency::form_key`]), and the

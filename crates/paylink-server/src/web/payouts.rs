@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use paylink_core::card::{holder_name, CardNumber};
 use paylink_core::id::MerchantId;
-use paylink_core::money::{format_fixed, parse_minor, Currency};
+use paylink_core::money::{format_fixed, Amount, Currency};
 use paylink_core::payout::{Payout, PayoutStatus, Phone};
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
@@ -237,7 +237,9 @@ pub async fn create(State(st): State<AppState>, form: SignedForm) -> Response {
         field(&f, "currency"),
         field(&f, "account"),
     );
-    let amount = parse_minor(amount_text, 2).filter(|a| *a > 0);
+    let amount = Amount::parse_written(amount_text)
+        .map(|a| a.minor())
+        .filter(|a| *a > 0);
     let currency = currency_text.parse::<Currency>().ok();
     let (Some(amount), Some(currency)) = (amount, currency) else {
         return refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.amount_invalid).await;

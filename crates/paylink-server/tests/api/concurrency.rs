@@ -51,3 +51,33 @@ async fn concurrent_payments_on_a_normal_bill_succeed_exactly_once() {
     let all = app.get("/api/v1/payment/search", &[]).await;
     assert_eq!(all.ok()["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_normal_bill_another_payers_charge_holds_refuses_before_charging() {
+    use paylink_core::id::{BillId, PaymentId};
+    use paylink_core::plan::{Plan, Write};
+    let app = spawn_app().await;
+    let id = app.bill(json!({"amount": "100.50"})).await;
+    // Another payer's charge is with the acquirer.
+    app.store
+        .apply(Plan::one(Write::ClaimBill {
+            bill_id: BillId::parse(&id).unwrap(),
+            payment_id: PaymentId::from_trusted("OtherPayer".into()),
+            until: app.now() + 120_000,
+            now: app.now(),
+        }))
+        .await
+        .unwrap();
+    let pay = || {
+        app.post(
+            "/sandbox/pay",
+            json!({"bill_id": id, "method": "BANK_CARD", "card_number": CARD_OK}),
+        )
+    };
+    pay().await.error(403, "api:error.bill_busy");
+    let payments = app.get("/api/v1/bill/payments", &[("id", &id)]).await;
+    assert_eq!(payments.ok()["data"].as_array().unwrap().len(), 0);
+    // Its hold lapses (the other payer's process died): the bill is paid.
+    app.advance_ms(120_001);
+    assert_eq!(pay().await.ok()["status"], json!("SUCCESS"));
+}

@@ -184,19 +184,31 @@ async fn one_charge_at_a_time_holds_a_normal_bill() {
     let (_, plan) = settle(&bill, Outcome::Success, NOW + 120_004);
     store.apply(plan).await.unwrap();
     assert!(is_guard(&store.apply(claim("fourth", NOW + 120_005)).await));
-    // A MULTI bill is never held.
-    let multi = open_bill(&s, BillType::Multi, 10_000, NOW);
-    insert_bill(&store, &multi).await;
-    for payer in ["a", "b"] {
-        store
+    // Nor is one switched off or expired since the payer's page was read.
+    let closed = open_bill(&s, BillType::Normal, 10_000, NOW);
+    insert_bill(&store, &closed).await;
+    let expiring = Bill {
+        ttl_secs: Some(60),
+        expires_at: Some(NOW + 60_000),
+        ..open_bill(&s, BillType::Normal, 10_000, NOW)
+    };
+    insert_bill(&store, &expiring).await;
+    store
+        .apply(Plan::one(
+            decide::bill::toggle(&closed, false, NOW + 1).unwrap(),
+        ))
+        .await
+        .unwrap();
+    for (bill, now) in [(&closed, NOW + 2), (&expiring, NOW + 60_000)] {
+        let r = store
             .apply(Plan::one(Write::ClaimBill {
-                bill_id: multi.id.clone(),
-                payment_id: PaymentId::from_trusted(payer.to_string()),
-                until: NOW + 120_000,
-                now: NOW,
+                bill_id: bill.id.clone(),
+                payment_id: PaymentId::from_trusted("late".to_string()),
+                until: now + 120_000,
+                now,
             }))
-            .await
-            .unwrap();
+            .await;
+        assert!(is_guard(&r), "{r:?}");
     }
 }
 
