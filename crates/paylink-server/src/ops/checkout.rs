@@ -23,6 +23,7 @@ use paylink_core::plan::{Plan, Write};
 use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::{Checkout, StoreError};
+use std::future::Future;
 
 /// A bill to pay, with its shop and whether its merchant is banned: what the payability rule
 /// ([`payment::check_payable`]) reads. A permanent link's sale also carries the link: its
@@ -166,10 +167,70 @@ impl Pending {
     }
 }
 
+/// A sale's own copy, for a task that outlives the request.
+struct OwnedSale {
+    bill: Bill,
+    shop: Shop,
+    merchant_banned: bool,
+    link: Option<(PermanentLink, i64, Option<String>)>,
+}
+
+impl OwnedSale {
+    fn of(sale: Sale<'_>) -> OwnedSale {
+        OwnedSale {
+            bill: sale.bill.clone(),
+            shop: sale.shop.clone(),
+            merchant_banned: sale.merchant_banned,
+            link: sale
+                .link
+                .map(|l| (l.link.clone(), l.quantity, l.callback_url.map(String::from))),
+        }
+    }
+
+    fn sale(&self) -> Sale<'_> {
+        Sale {
+            bill: &self.bill,
+            shop: &self.shop,
+            merchant_banned: self.merchant_banned,
+            link: self.link.as_ref().map(|(link, quantity, url)| LinkSale {
+                link,
+                quantity: *quantity,
+                callback_url: url.as_deref(),
+            }),
+        }
+    }
+}
+
+/// Runs a charge and its record on a task of their own: once the acquirer is asked, a request
+/// that stops waiting (past its deadline, a payer gone) must not take the record of its answer
+/// with it.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, OpError>> + Send + 'static,
+) -> Result<T, OpError> {
+    tokio::spawn(tracing::Instrument::in_current_span(work))
+        .await
+        .unwrap_or_else(|e| {
+            Err(OpError::Store(StoreError::Database(format!(
+                "a charge's task failed: {e}"
+            ))))
+        })
+}
+
 /// Charges `tender` for the sale's bill as payment `payment_id`, from `client`. A caller whose
 /// id may already be taken (a one-time form token) looks for that payment first; should a twin
 /// win the race meanwhile, its payment is returned instead of a second one.
 pub async fn pay(
+    st: &AppState,
+    sale: Sale<'_>,
+    payment_id: PaymentId,
+    tender: Tender,
+    client: &ClientAddr,
+) -> Result<Step, OpError> {
+    let (st, sale, client) = (st.clone(), OwnedSale::of(sale), client.clone());
+    detached(async move { pay_now(&st, sale.sale(), payment_id, tender, &client).await }).await
+}
+
+async fn pay_now(
     st: &AppState,
     sale: Sale<'_>,
     payment_id: PaymentId,
@@ -265,6 +326,18 @@ pub async fn pay(
 /// `state` (`MD`). State that does not open, or has expired, is refused; so is a bill that
 /// can no longer be paid (the attempt was counted against card testing when it began).
 pub async fn complete(
+    st: &AppState,
+    sale: Sale<'_>,
+    state: &str,
+    answer: &str,
+    client: &ClientAddr,
+) -> Result<Payment, OpError> {
+    let (st, sale, client) = (st.clone(), OwnedSale::of(sale), client.clone());
+    let (state, answer) = (state.to_string(), answer.to_string());
+    detached(async move { complete_now(&st, sale.sale(), &state, &answer, &client).await }).await
+}
+
+async fn complete_now(
     st: &AppState,
     sale: Sale<'_>,
     state: &str,
@@ -482,13 +555,7 @@ async fn record(
             now,
         ));
     }
-    // The acquirer has answered: its record is written on a task of its own, so a request
-    // that stops waiting (past its deadline) does not take the record of money taken with it.
-    let store = st.store.clone();
-    let applied = tokio::spawn(async move { store.apply(plan).await })
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Database(format!("recording a payment: {e}"))));
-    match applied {
+    match st.store.apply(plan).await {
         Ok(()) => {
             if p2p {
                 st.payouts_due.notify_one();
