@@ -4,7 +4,7 @@
 //! by page.
 
 use super::once::{self, Outcome};
-use super::{page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use super::{page, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::idempotency::{NoSeal, Seal};
 use crate::ops::{bills, merchants, refunds, OpError};
 use crate::pages::field;
@@ -338,16 +338,8 @@ pub async fn create_bill(State(st): State<AppState>, form: SignedForm) -> Respon
     };
     let done = |_: &Bill| format!("/bills?notice={BILL_MADE}");
     let values: Vec<&str> = BILL_FIELDS.iter().map(|name| field(&f, name)).collect();
-    match once::once(&st, &merchant_id, "bill", &f, &values, done, run).await {
-        Outcome::Done(to) => redirect(&v, &to),
-        Outcome::Refused(e) => {
-            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
-            refused(status, refusal_text(v.t, &e)).await
-        }
-        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
-        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
-        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
-    }
+    let outcome = once::once(&st, &merchant_id, "bill", &f, &values, done, run).await;
+    once::answer(outcome, &v, |e| refusal_text(v.t, e), refused).await
 }
 
 /// Switches a bill on or off (the list's button).
@@ -732,15 +724,8 @@ pub async fn refund(
     let done = |r: &Refund| format!("/payments/{}?notice={REFUND_MADE}", r.payment_id);
     let values = [id.as_str(), amount_text];
     match once::once(&st, &merchant, "refund", &f, &values, done, run).await {
-        Outcome::Done(to) => redirect(&v, &to),
         Outcome::Refused(e @ OpError::Domain(DomainError::PaymentNotFound)) => failed(&v, &e),
-        Outcome::Refused(e) => {
-            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
-            refused(status, refusal_text(v.t, &e)).await
-        }
-        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
-        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
-        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
+        outcome => once::answer(outcome, &v, |e| refusal_text(v.t, e), refused).await,
     }
 }
 

@@ -11,6 +11,9 @@ use crate::ops::idempotency::{self, Seal, Sealer, Start};
 use crate::ops::OpError;
 use crate::pages::{field, Fields, FORM_TOKEN_LEN};
 use crate::state::AppState;
+use crate::web::Visitor;
+use axum::http::StatusCode;
+use axum::response::Response;
 use paylink_core::id::{random_base62, MerchantId};
 use paylink_core::plan::StoredAnswer;
 use sha2::{Digest, Sha256};
@@ -123,5 +126,29 @@ where
             tracing::error!(error = %e, "a one-time form's task failed");
             Outcome::Failed
         }
+    }
+}
+
+/// The answer to a submit: a redirect to the outcome's page, or the form's page again (by
+/// `refused`) with why nothing was made, a refusal in the words `words` gives it.
+pub async fn answer<F, Fut>(
+    outcome: Outcome,
+    v: &Visitor,
+    words: impl Fn(&OpError) -> &'static str,
+    refused: F,
+) -> Response
+where
+    F: FnOnce(StatusCode, &'static str) -> Fut,
+    Fut: Future<Output = Response>,
+{
+    match outcome {
+        Outcome::Done(to) => super::redirect(v, &to),
+        Outcome::Refused(e) => {
+            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
+            refused(status, words(&e)).await
+        }
+        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
+        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
+        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
     }
 }

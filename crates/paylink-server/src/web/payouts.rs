@@ -3,8 +3,8 @@
 //! cancelled, and a CSV export. The rules are the API's own ([`crate::ops::payouts`]).
 
 use super::lists::{csv_line, stream_csv};
-use super::once::{self, Outcome};
-use super::{page, redirect, refusal_text, to_sign_in, Chrome, Visitor};
+use super::once;
+use super::{page, refusal_text, to_sign_in, Chrome, Visitor};
 use crate::ops::idempotency::{NoSeal, Seal};
 use crate::ops::payouts::{self, Destination};
 use crate::ops::OpError;
@@ -267,16 +267,8 @@ pub async fn create(State(st): State<AppState>, form: SignedForm) -> Response {
     };
     let done = |_: &Vec<Payout>| format!("/payouts?notice={PAYOUT_MADE}");
     let values = [account, amount_text, currency_text];
-    match once::once(&st, &merchant_id, "payout", &f, &values, done, run).await {
-        Outcome::Done(to) => redirect(&v, &to),
-        Outcome::Refused(e) => {
-            let status = super::status_of(&e, StatusCode::UNPROCESSABLE_ENTITY);
-            refused(status, payout_refusal(&v, &e)).await
-        }
-        Outcome::NoToken => refused(StatusCode::UNPROCESSABLE_ENTITY, v.t.form_expired).await,
-        Outcome::Used => refused(StatusCode::CONFLICT, v.t.form_used).await,
-        Outcome::Failed => refused(StatusCode::INTERNAL_SERVER_ERROR, v.t.something_wrong).await,
-    }
+    let outcome = once::once(&st, &merchant_id, "payout", &f, &values, done, run).await;
+    once::answer(outcome, &v, |e| payout_refusal(&v, e), refused).await
 }
 
 /// A payout's refusal in the words of the API's errors (balance, limits, verification).
