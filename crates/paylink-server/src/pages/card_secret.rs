@@ -82,6 +82,15 @@ fn words(t: &Texts) -> Words {
     }
 }
 
+/// The visitor's words: a card data link belongs to no bill, so the browser's language.
+fn texts(st: &AppState, headers: &HeaderMap) -> &'static Texts {
+    choose(
+        st.settings.mode,
+        None::<Locale>,
+        crate::pages::language(headers),
+    )
+}
+
 fn page(
     st: &AppState,
     headers: &HeaderMap,
@@ -89,11 +98,7 @@ fn page(
     data: Option<(String, String, String)>,
     form: bool,
 ) -> Response {
-    let t = choose(
-        st.settings.mode,
-        None::<Locale>,
-        crate::pages::language(headers),
-    );
+    let t = texts(st, headers);
     let w = words(t);
     let (status, message) = match (&data, form) {
         (Some(_), _) => (StatusCode::OK, w.once),
@@ -159,12 +164,7 @@ pub(crate) async fn show_form(
         // Storage trouble says nothing about the link: it still works, later.
         Err(e) => {
             tracing::error!(error = %e, "a card data link could not be looked up");
-            let t = choose(
-                st.settings.mode,
-                None::<Locale>,
-                crate::pages::language(&headers),
-            );
-            unanswered(t, StatusCode::SERVICE_UNAVAILABLE)
+            unanswered(texts(&st, &headers), StatusCode::SERVICE_UNAVAILABLE)
         }
     }
 }
@@ -190,12 +190,7 @@ pub(crate) async fn reveal(
         Err(CardError::Refused(IssuingError::SecretGone)) => page(&st, &headers, "", None, false),
         Err(e) => {
             tracing::error!(error = %e, "opening a card data link failed");
-            let t = choose(
-                st.settings.mode,
-                None::<Locale>,
-                crate::pages::language(&headers),
-            );
-            unanswered(t, StatusCode::INTERNAL_SERVER_ERROR)
+            unanswered(texts(&st, &headers), StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }

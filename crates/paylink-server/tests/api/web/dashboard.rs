@@ -1130,29 +1130,8 @@ async fn an_unverified_merchant_or_one_without_the_money_may_not_pay_out() {
 #[tokio::test]
 async fn a_verified_merchant_pays_out_and_cancels_a_payout_under_moderation() {
     let app = spawn_app().await;
-    let email = "payouts@merchant.test";
-    let mut su = signed_up(&app, email).await;
-    let merchant = merchant_id(&app, email).await;
-    paylink_server::ops::merchants::set_verified(
-        &app.store,
-        &paylink_core::audit::Actor::cli("test"),
-        merchant.as_str(),
-        true,
-        0,
-    )
-    .await
-    .expect("verified");
     // Every payout waits for an operator, so it stays cancelable while the test looks.
-    app.set_profile(
-        &merchant,
-        PayoutProfile {
-            moderation: true,
-            ..open_profile()
-        },
-    )
-    .await;
-    paid(&app, &su, "5000", None).await; // 4825.00
-    let account = card_account(&mut su).await;
+    let (mut su, account) = ready_to_pay_out(&app, "payouts@merchant.test").await;
     let made = su
         .browser
         .submit(
