@@ -350,7 +350,8 @@ const REFUSALS: &[(&str, &str, &str)] = &[
         "A documented `api:error.<key>`: `merchant_banned`, `merchant_subscription_inactive`, \
          `merchant_subscription_not_found` on every endpoint; per endpoint `invalid_amount`, \
          `shop_not_found`, `shop_not_enabled`, `access_denied`, `bill_is_finished`, \
-         `bill_inactive`, `bill_expired`, `bill_not_found` (bill/payments), `rate-not-found`, \
+         `bill_inactive`, `bill_expired`, `bill_busy` (sandbox/pay: another payer's charge \
+         holds the NORMAL bill), `bill_not_found` (bill/payments), `rate-not-found`, \
          `no_payout`, or the plain `This action is unauthorized.`",
     ),
     (
