@@ -535,7 +535,9 @@ pub async fn set_password_by_link(
 }
 
 /// Changes the password of a signed-in account (the current one must be given); every other
-/// session of the account ends, and every link to set a password made before is spent.
+/// session of the account ends, and every link to set a password made before is spent. A wrong
+/// current password counts as a failed sign-in of the account, so a session left open cannot
+/// guess it faster than the sign-in page can.
 pub async fn change_password(
     store: &Store,
     session: &Session,
@@ -544,6 +546,15 @@ pub async fn change_password(
     new_password: &str,
     now: Millis,
 ) -> Result<(), OpError> {
+    password::validate(new_password)?;
+    let [by_email, _] = failure_keys(&account.email, "");
+    let taken = take_attempt(
+        store,
+        &[(by_email, SIGN_IN_FAILURES_PER_ACCOUNT)],
+        SIGN_IN_WINDOW_MS,
+        now,
+    )
+    .await?;
     if !verify(current.to_string(), account.password_hash.clone()).await {
         return Err(DomainError::Invalid {
             field: "current_password",
@@ -551,26 +562,30 @@ pub async fn change_password(
         }
         .into());
     }
-    password::validate(new_password)?;
     let hashed = hash(new_password.to_string()).await?;
+    let forget = taken
+        .into_iter()
+        .map(|(key, id)| Write::ForgetAttempt { key, id });
     store
         .apply(Plan {
-            writes: vec![
-                Write::SetPassword {
-                    account_id: account.id.clone(),
-                    hash: hashed,
-                    now,
-                },
-                Write::SpendLinks {
-                    account_id: account.id.clone(),
-                    now,
-                },
-                Write::RevokeSessions {
-                    account_id: account.id.clone(),
-                    except: Some(session.digest.clone()),
-                    now,
-                },
-            ],
+            writes: forget
+                .chain([
+                    Write::SetPassword {
+                        account_id: account.id.clone(),
+                        hash: hashed,
+                        now,
+                    },
+                    Write::SpendLinks {
+                        account_id: account.id.clone(),
+                        now,
+                    },
+                    Write::RevokeSessions {
+                        account_id: account.id.clone(),
+                        except: Some(session.digest.clone()),
+                        now,
+                    },
+                ])
+                .collect(),
         })
         .await?;
     Ok(())

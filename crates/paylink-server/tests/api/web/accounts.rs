@@ -963,3 +963,39 @@ async fn the_outbox_holds_reset_links_only_sealed() {
     assert!(!stored[0].text.contains(&link), "{}", stored[0].text);
     assert!(!stored[0].text.contains("/password/"));
 }
+
+#[tokio::test]
+async fn wrong_current_passwords_count_as_failed_sign_ins() {
+    let app = spawn_app().await;
+    let SignedUp { mut browser, .. } = signed_up(&app, "owner@shop.test").await;
+    let change = |current: &'static str| {
+        [
+            ("current_password", current),
+            ("password", "a brand new password"),
+        ]
+    };
+    // A session left open guesses the password no faster than the sign-in page.
+    for _ in 0..5 {
+        let wrong = browser
+            .submit(
+                "/account/password",
+                "/account/password",
+                &change("a wrong guess"),
+            )
+            .await;
+        assert_eq!(wrong.status, 422, "{}", wrong.text);
+    }
+    let refused = browser
+        .submit("/account/password", "/account/password", &change(PASSWORD))
+        .await;
+    assert_eq!(refused.status, 429, "{}", refused.text);
+    let (_, sign_in) = sign_in(&app, "owner@shop.test", PASSWORD).await;
+    assert_eq!(sign_in.status, 429, "{}", sign_in.text);
+    // Fifteen minutes on, the right one changes it.
+    app.advance_ms(15 * MINUTE_MS + 1000);
+    let done = browser
+        .submit("/account/password", "/account/password", &change(PASSWORD))
+        .await;
+    done.assert_shows("Your password is changed.");
+    signed_in(&app, "owner@shop.test", "a brand new password").await;
+}
