@@ -488,6 +488,32 @@ pub async fn link_account(
     Ok((link, account))
 }
 
+/// What setting a password writes: the hash, every link to set one made before spent, and
+/// every session of the account ended but `keep` (the one that changed it, if any).
+fn password_writes(
+    account: &Account,
+    hash: String,
+    keep: Option<&str>,
+    now: Millis,
+) -> [Write; 3] {
+    [
+        Write::SetPassword {
+            account_id: account.id.clone(),
+            hash,
+            now,
+        },
+        Write::SpendLinks {
+            account_id: account.id.clone(),
+            now,
+        },
+        Write::RevokeSessions {
+            account_id: account.id.clone(),
+            except: keep.map(str::to_string),
+            now,
+        },
+    ]
+}
+
 /// Sets a new password through a one-time link (an invitation or a reset): the link is spent
 /// (and every other of the account's), every session of the account ends, and a new one
 /// starts (`None`: the account has a second factor, and signs in with it).
@@ -504,26 +530,12 @@ pub async fn set_password_by_link(
     let hashed = hash(new_password.to_string()).await?;
     store
         .apply(Plan {
-            writes: vec![
-                Write::UseLink {
-                    digest: link.digest,
-                    now,
-                },
-                Write::SetPassword {
-                    account_id: account.id.clone(),
-                    hash: hashed,
-                    now,
-                },
-                Write::SpendLinks {
-                    account_id: account.id.clone(),
-                    now,
-                },
-                Write::RevokeSessions {
-                    account_id: account.id.clone(),
-                    except: None,
-                    now,
-                },
-            ],
+            writes: std::iter::once(Write::UseLink {
+                digest: link.digest,
+                now,
+            })
+            .chain(password_writes(&account, hashed, None, now))
+            .collect(),
         })
         .await
         .map_err(OpError::of_store)?;
@@ -569,25 +581,11 @@ pub async fn change_password(
     store
         .apply(Plan {
             writes: forget
-                .chain([
-                    Write::SetPassword {
-                        account_id: account.id.clone(),
-                        hash: hashed,
-                        now,
-                    },
-                    Write::SpendLinks {
-                        account_id: account.id.clone(),
-                        now,
-                    },
-                    Write::RevokeSessions {
-                        account_id: account.id.clone(),
-                        except: Some(session.digest.clone()),
-                        now,
-                    },
-                ])
+                .chain(password_writes(account, hashed, Some(session.digest.as_str()), now))
                 .collect(),
         })
-        .await?;
+        .await
+        .map_err(OpError::of_store)?;
     Ok(())
 }
 
