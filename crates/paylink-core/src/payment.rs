@@ -130,7 +130,8 @@ pub fn check_payable(
 
 /// Limits on declined card payments, against card testing (someone trying stolen card numbers
 /// on a bill until one goes through): within `window`, at most `per_bill` declined card
-/// payments of one bill and `per_client` from one client address. 0 turns a limit off.
+/// payments of one bill (of a bill many payers pay, from one client address on it) and
+/// `per_client` from one client address. 0 turns a limit off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CardAttemptLimits {
     pub per_bill: i64,

@@ -660,13 +660,15 @@ impl Store {
         .await
     }
 
-    /// Declined card payments since `since`: of bill `bill`, and (when known) from client
-    /// address `client`; each count stops at `cap` (all a limit needs to know), so a flood
-    /// costs no more to count than the limit allows.
+    /// Declined card payments since `since`: of bill `bill` (with `payer_only`, only those
+    /// from `client` on it), and (when known) from client address `client`; each count stops
+    /// at `cap` (all a limit needs to know), so a flood costs no more to count than the limit
+    /// allows.
     pub async fn failed_card_payments(
         &self,
         bill: &BillId,
         client: Option<&str>,
+        payer_only: bool,
         since: Millis,
         cap: i64,
     ) -> Result<(i64, i64), StoreError> {
@@ -676,15 +678,22 @@ impl Store {
             Value::Int(since),
             Value::Int(cap),
         ];
+        let by_bill = if payer_only {
+            "bill_id = $1 AND client_addr = $2"
+        } else {
+            "bill_id = $1"
+        };
         let found = self
             .fetch_one(
-                "SELECT
+                &format!(
+                    "SELECT
                      (SELECT COUNT(*) FROM (SELECT 1 FROM payments
-                         WHERE bill_id = $1 AND status = 'FAIL' AND method = 'BANK_CARD'
+                         WHERE {by_bill} AND status = 'FAIL' AND method = 'BANK_CARD'
                            AND created_at >= $3 LIMIT $4) b) AS by_bill,
                      (SELECT COUNT(*) FROM (SELECT 1 FROM payments
                          WHERE client_addr = $2 AND status = 'FAIL' AND method = 'BANK_CARD'
-                           AND created_at >= $3 LIMIT $4) c) AS by_client",
+                           AND created_at >= $3 LIMIT $4) c) AS by_client"
+                ),
                 &args,
                 |r| Ok((r.i64("by_bill")?, r.i64("by_client")?)),
             )

@@ -435,8 +435,10 @@ async fn hold(st: &AppState, bill: &Bill, payment_id: &PaymentId) -> Result<(), 
 }
 
 /// Refuses a card attempt once the bill, or the client's address, has had as many declined
-/// card payments within the window as the limits allow. Attempts racing each other may each
-/// pass the count before any is declined: the limit bounds card testing, it is not a ledger.
+/// card payments within the window as the limits allow. A bill many payers pay (MULTI, a
+/// permanent link) counts only the client's own declines on it: a stranger's five wrong cards
+/// must not shut it for every other payer. Attempts racing each other may each pass the count
+/// before any is declined: the limit bounds card testing, it is not a ledger.
 async fn card_attempts_left(
     st: &AppState,
     bill: &Bill,
@@ -450,7 +452,13 @@ async fn card_attempts_left(
     let cap = limits.per_bill.max(limits.per_client);
     let (by_bill, by_client) = st
         .store
-        .failed_card_payments(&bill.id, client.0.as_deref(), since, cap)
+        .failed_card_payments(
+            &bill.id,
+            client.0.as_deref(),
+            bill.bill_type != BillType::Normal,
+            since,
+            cap,
+        )
         .await?;
     Ok(limits.check(by_bill, by_client)?)
 }

@@ -167,3 +167,33 @@ async fn behind_a_trusted_proxy_each_forwarded_client_counts_on_its_own() {
     let other = attempt(&app, &fresh, CARD_OK, Some("203.0.113.8")).await;
     assert_eq!(other.status, 303, "{}", other.text);
 }
+
+#[tokio::test]
+async fn a_bill_many_payers_pay_is_not_shut_for_all_by_one_payers_declines() {
+    let app = spawn_app_with(|s| {
+        limits(3, 100)(s);
+        s.checkout.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let (tester, payer) = (Some("203.0.113.7"), Some("203.0.113.8"));
+    // A MULTI bill (a donation page, say): three wrong cards from one address shut it for
+    // that address only.
+    let multi = app.bill(json!({"amount": "10.00", "type": "multi"})).await;
+    for _ in 0..3 {
+        declined(&app, &multi, tester).await;
+    }
+    refused(&attempt(&app, &multi, CARD_OK, tester).await);
+    let other = attempt(&app, &multi, CARD_OK, payer).await;
+    assert_eq!(other.status, 303, "{}", other.text);
+    assert!(get(&other.location, "en")
+        .await
+        .text
+        .contains("Payment successful"));
+    // A NORMAL bill is one payer's: its declines shut it whoever tries next.
+    let normal = app.bill(json!({"amount": "10.00"})).await;
+    for _ in 0..3 {
+        declined(&app, &normal, tester).await;
+    }
+    refused(&attempt(&app, &normal, CARD_OK, payer).await);
+    assert_eq!(payments_of(&app, &normal).await, 3);
+}
