@@ -9,6 +9,8 @@ use crate::state::AppState;
 use paylink_core::decide;
 use paylink_core::id::RefundId;
 use paylink_core::payment::Payment;
+use paylink_core::payout::PayoutStatus;
+use paylink_core::permanent_link::LinkFlow;
 use paylink_core::plan::Plan;
 use paylink_core::refund::{Refund, RefundStatus};
 use paylink_core::DomainError;
@@ -17,7 +19,8 @@ use paylink_store::StoreError;
 /// How long the creator of a refund has to record the acquirer's answer.
 const LEASE_MS: i64 = 60_000;
 
-/// Refunds `amount` of `payment` (`None`: all that remains). A balance that a concurrent
+/// Refunds `amount` of `payment` (`None`: all that remains); not a P2Pin payment whose money
+/// went on to its recipient ([`passed_on`]). A balance that a concurrent
 /// request spent between the read and the write is read again, a few times, before the
 /// refund is refused. `seal` binds the refund to an idempotent request with the money taken,
 /// and stores the answer with the acquirer's.
@@ -27,6 +30,9 @@ pub async fn create(
     amount: Option<i64>,
     seal: &dyn Seal<Refund>,
 ) -> Result<Refund, OpError> {
+    if passed_on(st, payment).await? {
+        return Err(DomainError::TransactionRejected.into());
+    }
     let mut attempts = 0;
     let refund = loop {
         attempts += 1;
@@ -75,6 +81,31 @@ pub async fn create(
         }
     };
     Ok(ask(st, &refund, payment, seal).await?)
+}
+
+/// Whether `payment` is a P2Pin link's whose money went on to the link's recipient card, or may
+/// still: the merchant never held it, so a refund would be paid from their other sales while
+/// the recipient keeps the transfer. Only a transfer that ended without sending the money
+/// (which then came back to the merchant's balance, and stays there: its end is final) leaves
+/// the payment refundable.
+async fn passed_on(st: &AppState, payment: &Payment) -> Result<bool, OpError> {
+    let p2p = st
+        .store
+        .link(&payment.bill_id)
+        .await?
+        .is_some_and(|l| l.flow == LinkFlow::P2pIn);
+    if !p2p {
+        return Ok(false);
+    }
+    let transfer = st
+        .store
+        .payout_by_order(&payment.merchant_id, payment.id.as_str())
+        .await?;
+    Ok(match transfer {
+        Some(t) => !t.status.is_final() || t.status == PayoutStatus::Success,
+        // An approved P2Pin payment always has one; a declined one brought nothing to refund.
+        None => false,
+    })
 }
 
 /// Asks the acquirer for `refund` of `payment` and records the answer with its postback (and

@@ -31,6 +31,17 @@ async fn a_p2pin_payment_goes_to_the_recipient_card_not_to_the_merchant() {
             json!({"operation": "P2Pin", "card_number2": "4111 1111 1111 1111"}),
         )
         .await;
+    // While the transfer is under way, and after it, the payment is not the merchant's to
+    // refund: the money went to the recipient. The merchant's other sales pay for nothing.
+    let other = app.bill(json!({"amount": "500.00"})).await;
+    app.pay_card(&other, CARD_OK).await.ok();
+    let total = |b: Bal| b.available + b.hold + b.locked;
+    let mine = total(app.balance_of(app.token()).await);
+    let op = pay_ok(&app, &id, "100.00", 1, CARD_OK).await;
+    let payment = op["order_id"].as_str().unwrap().to_string();
+    app.refund_full_as(app.token(), &payment)
+        .await
+        .error(400, "api:error.transaction_rejected");
     let done = paid_on(&app, &id).await;
     assert_eq!(done["status"], json!("SUCCESS"), "{done}");
     assert_eq!(
@@ -38,10 +49,20 @@ async fn a_p2pin_payment_goes_to_the_recipient_card_not_to_the_merchant() {
         json!("411111******1111"),
         "{done}"
     );
-    // Paid in, paid on: nothing stays with the merchant.
-    assert_eq!(app.balance_of(app.token()).await, Bal::default());
+    let first = app
+        .get("/api/v1/payout/status", &[("order_id", &payment)])
+        .await;
+    let first = app
+        .wait_payout(app.token(), first.ok()["id"].as_str().unwrap())
+        .await;
+    assert_eq!(first["status"], json!("SUCCESS"), "{first}");
+    app.refund_partial_as(app.token(), &payment, "10.00")
+        .await
+        .error(400, "api:error.transaction_rejected");
+    // Paid in, paid on: nothing stays with the merchant, nor is taken from them.
+    assert_eq!(total(app.balance_of(app.token()).await), mine);
     let page = c.operations(&app, &id, json!({})).await;
-    assert_eq!(page["total"], json!(1));
+    assert_eq!(page["total"], json!(2));
     app.assert_ledger_ok().await;
 }
 
@@ -62,5 +83,12 @@ async fn a_refused_transfer_comes_back_to_the_merchant() {
         .wait_balance(app.token(), |b| b.available == 96_50)
         .await;
     assert_eq!(bal.locked, 0);
+    // The money came back: the merchant may give the payer back what they hold.
+    let order = done["order_id"].as_str().unwrap();
+    let refund = app.refund_partial_as(app.token(), order, "50.00").await;
+    let refund = refund.ok()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.refund_answered(&refund).await, json!("SUCCESS"));
+    app.wait_balance(app.token(), |b| b.available == 46_50)
+        .await;
     app.assert_ledger_ok().await;
 }
