@@ -81,6 +81,8 @@ pub enum Guard {
     /// The operator making an operator change is no longer an admin who can sign in: another
     /// change, written first, demoted or disabled them.
     NoLongerAdmin,
+    /// A link payment's operation is no longer waiting for its 3-D Secure answer.
+    OperationMoved,
 }
 
 impl Guard {
@@ -127,6 +129,7 @@ impl Guard {
             Guard::RulesChanged => "rules_changed",
             Guard::LastAdmin => "last_admin",
             Guard::NoLongerAdmin => "no_longer_admin",
+            Guard::OperationMoved => "operation_moved",
         }
     }
 
@@ -168,7 +171,8 @@ impl Guard {
             | Guard::CardLinked
             | Guard::AmountExceedsAuthorized
             | Guard::OtpSpent
-            | Guard::SecretGone => None,
+            | Guard::SecretGone
+            | Guard::OperationMoved => None,
             Guard::AccountNotFound | Guard::CodeUsed => Some(DomainError::Unauthorized),
             Guard::RulesChanged => Some(DomainError::Invalid {
                 field: "rules",

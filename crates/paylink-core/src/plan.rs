@@ -150,6 +150,14 @@ pub enum Write {
     /// Records a link payment as an operation, or moves it on (by payment id): a 3-D Secure
     /// challenge records it WAITING-AUTH, the payment's plan records its outcome.
     RecordOperation(Operation),
+    /// Declines the operation of a link's payment whose 3-D Secure challenge was left
+    /// unanswered. Guard: it is still WAITING-AUTH and was recorded before `before`
+    /// ([`Guard::OperationMoved`] otherwise: its answer came, or another worker declined it).
+    DeclineOperation {
+        payment_id: PaymentId,
+        before: Millis,
+        now: Millis,
+    },
     /// Brings the operation of a link's payment in line with the payment's refunds (with the
     /// payment's row locked, so refunds answered at once agree): `APPROVED` while some of the
     /// payment is not refunded, `REFUNDINPROC` once all of it is, some still with the

@@ -254,6 +254,22 @@ impl Store {
         self.fetch_one(sql, &[id.as_str().into()], operation).await
     }
 
+    /// Operations still waiting for a 3-D Secure answer that were recorded before `before`,
+    /// oldest first; at most `limit`.
+    pub async fn abandoned_operations(
+        &self,
+        before: Millis,
+        limit: i64,
+    ) -> Result<Vec<Operation>, StoreError> {
+        let sql = sql_once!(
+            "SELECT {OPERATION_COLUMNS} FROM link_operations o
+             WHERE o.status = 'WAITING-AUTH' AND o.created_at < $1
+             ORDER BY o.created_at LIMIT $2"
+        );
+        self.fetch(sql, &[before.into(), limit.into()], operation)
+            .await
+    }
+
     /// What payers paid through the link and was not refunded (APPROVED operations, less
     /// their payments' partial refunds; before fee).
     pub async fn link_approved_total(&self, link: &BillId) -> Result<i64, StoreError> {

@@ -58,6 +58,9 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             }
             Write::UpdatePermanentLink { link, .. } => Some(("bills", link.id.to_string())),
             Write::RecordOperation(op) => Some(("link_operations", op.payment_id.to_string())),
+            Write::DeclineOperation { payment_id, .. } => {
+                Some(("link_operations", payment_id.to_string()))
+            }
             Write::RefreshOperation { payment_id, .. } => {
                 Some(("payments", payment_id.to_string()))
             }
@@ -526,6 +529,16 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 vec![payment_id.as_str().into(), (*now).into()],
             ));
         }
+        Write::DeclineOperation {
+            payment_id,
+            before,
+            now,
+        } => out.push(Statement::guarded(
+            "UPDATE link_operations SET status = 'DECLINED', fee = 0, updated_at = $3
+             WHERE payment_id = $1 AND status = 'WAITING-AUTH' AND created_at < $2",
+            vec![payment_id.as_str().into(), (*before).into(), (*now).into()],
+            Guard::OperationMoved,
+        )),
         Write::RecordOperation(op) => out.push(Statement::new(
             // A challenge records the operation WAITING-AUTH; its payment's plan moves it on,
             // once: an outcome is final.

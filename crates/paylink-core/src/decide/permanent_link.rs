@@ -5,7 +5,7 @@ use crate::bill::{Bill, BillType, NewBill};
 use crate::error::DomainError;
 use crate::event::{Dialect, Event, LinkPaymentFinished, Notice};
 use crate::guard::Guard;
-use crate::id::{BillId, MerchantId, PayoutId};
+use crate::id::{BillId, MerchantId, PayoutId, ShopId};
 use crate::ledger::{Bucket, Entry, EntryKind, Owner};
 use crate::merchant::Shop;
 use crate::payment::{Payment, PaymentMethod};
@@ -197,6 +197,52 @@ pub fn finished(
     writes.extend(transfer);
     writes
 }
+
+/// A payment of a link whose 3-D Secure challenge was never answered: its operation, still
+/// WAITING-AUTH and recorded before `before` (no answer can come any more), becomes DECLINED,
+/// and the link's callback (with `callback_url`; signed as the link's shop `shop`) says so, as
+/// for any decline. No money was taken: the charge waits for the answer.
+pub fn abandoned(
+    op: &Operation,
+    shop: &ShopId,
+    callback_url: Option<&str>,
+    before: Millis,
+    now: Millis,
+) -> Vec<Write> {
+    let mut writes = vec![Write::DeclineOperation {
+        payment_id: op.payment_id.clone(),
+        before,
+        now,
+    }];
+    if let Some(url) = callback_url {
+        writes.push(Write::EnqueueNotice(Notice::new(
+            Dialect::Procard,
+            op.merchant_id.clone(),
+            Some(shop.clone()),
+            Some(op.link_id.clone()),
+            url,
+            Event::LinkPaymentFinished(LinkPaymentFinished {
+                payment_id: op.payment_id.clone(),
+                link_id: op.link_id.clone(),
+                status: OperationStatus::Declined.as_str().to_string(),
+                amount: op.amount,
+                fee: 0,
+                currency: op.currency,
+                card_mask: op.card_mask.clone(),
+                reason: Some(ABANDONED.to_string()),
+                reason_code: Some(ABANDONED_CODE),
+                created_at: op.created_at,
+            }),
+            now,
+        )));
+    }
+    writes
+}
+
+/// The reason an unanswered challenge's callback gives.
+pub const ABANDONED: &str = "3-D Secure authentication was not completed.";
+/// Its code: ISO 8583 "do not honor", as for a failed challenge.
+pub const ABANDONED_CODE: i64 = 5;
 
 /// The payout of a P2Pin payment's received money to the link's recipient card, its money
 /// locked: the payout worker sends it; a failed payout returns it to the merchant's available

@@ -490,12 +490,7 @@ pub async fn link_account(
 
 /// What setting a password writes: the hash, every link to set one made before spent, and
 /// every session of the account ended but `keep` (the one that changed it, if any).
-fn password_writes(
-    account: &Account,
-    hash: String,
-    keep: Option<&str>,
-    now: Millis,
-) -> [Write; 3] {
+fn password_writes(account: &Account, hash: String, keep: Option<&str>, now: Millis) -> [Write; 3] {
     [
         Write::SetPassword {
             account_id: account.id.clone(),
@@ -581,7 +576,12 @@ pub async fn change_password(
     store
         .apply(Plan {
             writes: forget
-                .chain(password_writes(account, hashed, Some(session.digest.as_str()), now))
+                .chain(password_writes(
+                    account,
+                    hashed,
+                    Some(session.digest.as_str()),
+                    now,
+                ))
                 .collect(),
         })
         .await

@@ -338,6 +338,34 @@ pub async fn operations(
         .await?)
 }
 
+/// How long after its challenge expires an unanswered payment is declined: longer than an
+/// answer sent just before the expiry takes to be charged and recorded.
+const ABANDONED_AFTER_MS: Millis = checkout::CHALLENGE_TTL_MS + 10 * 60_000;
+
+/// Declines the link payments whose 3-D Secure challenge was left unanswered, each with its
+/// DECLINED callback (the money worker's, every minute; workers in several processes may race:
+/// the decline is guarded in SQL, so each is declined and called back once). How many it did.
+pub async fn decline_abandoned(store: &Store, now: Millis) -> Result<usize, StoreError> {
+    let before = now - ABANDONED_AFTER_MS;
+    let mut declined = 0;
+    for op in store.abandoned_operations(before, 256).await? {
+        let Some(link) = store.checkout(&op.link_id).await? else {
+            continue;
+        };
+        let url = link.link_callback.as_deref();
+        let plan = Plan {
+            writes: decide::abandoned(&op, &link.shop.id, url, before, now),
+        };
+        match store.apply(plan).await {
+            Ok(()) => declined += 1,
+            // Answered, or declined by another worker, meanwhile.
+            Err(StoreError::GuardFailed(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(declined)
+}
+
 /// The link behind a payer's page or sandbox call, with its bill, shop and merchant.
 pub async fn checkout(st: &AppState, id: &str) -> Result<Checkout, OpError> {
     let id = BillId::parse(id).ok_or(DomainError::LinkNotFound)?;

@@ -1,5 +1,6 @@
 //! The money worker: settles due money, asks the acquirer again about refunds left in
-//! PROCESS, and moves payouts through the provider. Each pass handles what is due at once,
+//! PROCESS, and moves payouts through the provider; every minute it also declines link
+//! payments whose 3-D Secure challenge was left unanswered. Each pass handles what is due at once,
 //! concurrently, so that it keeps up with the rate payouts are created at.
 
 use crate::ops::payouts;
@@ -41,7 +42,8 @@ pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
     }
 }
 
-/// How often idempotency keys past their retention are purged (a claim already ignores them).
+/// How often idempotency keys past their retention are purged (a claim already ignores them),
+/// and link payments whose 3-D Secure challenge was left unanswered are declined.
 const PURGE_EVERY_MS: i64 = 60_000;
 
 /// The worker loop: a pass whenever woken (a payout was created) or every poll interval.
@@ -52,6 +54,11 @@ pub async fn run(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
             next_purge = st.now() + PURGE_EVERY_MS;
             if let Err(e) = crate::ops::idempotency::purge(&st).await {
                 tracing::error!(error = %e, "purging idempotency keys failed");
+            }
+            match crate::ops::permanent_links::decline_abandoned(&st.store, st.now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(declined = n, "unanswered 3-D Secure challenges declined"),
+                Err(e) => tracing::error!(error = %e, "declining unanswered challenges failed"),
             }
         }
         match work_once(&st).await {

@@ -260,3 +260,77 @@ async fn a_failed_callback_is_retried_given_up_and_redelivered_with_the_same_byt
     assert_eq!(third.body, first.body);
     assert_callback(&verified(&app, &third), &op, &c.key, "100", "APPROVED");
 }
+
+#[tokio::test]
+async fn a_challenge_left_unanswered_is_declined_and_called_back_once() {
+    use crate::checkout_pages::{get, input, post};
+    let app = spawn_app().await;
+    let r = Receiver::start();
+    let c = enable(&app).await;
+    let id = c
+        .create(
+            &app,
+            json!({"amount": "50.00", "callback_url": r.url("/procard")}),
+        )
+        .await;
+    // The payer starts paying on the link's page and is sent to their bank, never to return.
+    let page = get(&app.url(&format!("/p/{id}")), "en").await;
+    let form = input(&page.text, "form");
+    let sent = post(
+        &app.url(&format!("/p/{id}")),
+        &[
+            ("form", form.as_str()),
+            ("amount", "50.00"),
+            ("card_number", CARD_THREE_DS),
+            ("expiry", "12/30"),
+            ("cvc", "123"),
+        ],
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert!(sent.text.contains("/sandbox/acs"), "{}", sent.text);
+    let waiting = app
+        .store
+        .abandoned_operations(app.now() + 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let pid = waiting[0].payment_id.clone();
+    let status = || async {
+        let op = app.store.operation(&pid).await.unwrap().expect("recorded");
+        op.status.as_str().to_string()
+    };
+    assert_eq!(status().await, "WAITING-AUTH");
+    // Still waiting a while after the challenge expired (an answer sent at the last moment
+    // may still be recorded)...
+    app.advance_ms(20 * 60_000);
+    let decline = || permanent_links::decline_abandoned(&app.store, app.now());
+    assert_eq!(decline().await.unwrap(), 0);
+    let listed = c.operations(&app, &id, json!({})).await;
+    assert_eq!(listed["total"], json!(0), "{listed}");
+    assert_eq!(status().await, "WAITING-AUTH");
+    // ...then DECLINED, and the merchant told once, however many workers race to it.
+    app.advance_ms(6 * 60_000);
+    let (a, b, c2, d) = tokio::join!(decline(), decline(), decline(), decline());
+    let by_us: usize = [a, b, c2, d].into_iter().map(|n| n.unwrap()).sum();
+    assert!(by_us <= 1, "declined {by_us} times");
+    let got = r.wait_for("/procard", 1).await;
+    let cb = verified(&app, &got[0]);
+    assert_eq!(cb["transactionStatus"], json!("DECLINED"), "{cb}");
+    assert_eq!(cb["orderReference"], json!(pid.as_str()), "{cb}");
+    assert_eq!(cb["amount"], json!("50"), "{cb}");
+    assert_eq!(cb["fee"], json!("0.00"), "{cb}");
+    assert_eq!(
+        cb["reason"],
+        json!("3-D Secure authentication was not completed."),
+        "{cb}"
+    );
+    assert_eq!(status().await, "DECLINED");
+    assert_eq!(decline().await.unwrap(), 0);
+    assert_eq!(r.at("/procard").len(), 1);
+    // Nothing was charged.
+    let bill = app
+        .get("/api/v1/bill/payments", &[("id", id.as_str())])
+        .await;
+    assert_eq!(bill.ok()["data"], json!([]));
+}
