@@ -246,7 +246,8 @@ pub async fn create(
     Ok(link)
 }
 
-/// What `update` changes; `None` keeps the current value.
+/// What `update` changes; `None` keeps the current value (an empty `callback_url` removes the
+/// link's own: its callbacks go to the merchant's default).
 #[derive(Debug)]
 pub struct LinkChanges {
     pub name: String,
@@ -268,9 +269,14 @@ pub async fn update(
     changes: LinkChanges,
 ) -> Result<PermanentLink, OpError> {
     let found = link_of(st, &access.merchant_id, id).await?;
-    if let Some(url) = &changes.callback_url {
-        check_callback(url, st.settings.postbacks.allow_private).await?;
-    }
+    let callback_url = match changes.callback_url {
+        Some(url) if url.is_empty() => None,
+        Some(url) => {
+            check_callback(&url, st.settings.postbacks.allow_private).await?;
+            Some(url)
+        }
+        None => found.link.callback_url.clone(),
+    };
     let old = &found.link.terms;
     let terms = LinkTerms {
         kind: old.kind,
@@ -286,7 +292,7 @@ pub async fn update(
         changes.name,
         changes.description,
         terms,
-        changes.callback_url.or(found.link.callback_url.clone()),
+        callback_url,
         st.now(),
     )?;
     match st.store.apply(Plan::one(write)).await {

@@ -214,6 +214,17 @@ async fn authenticate(
     Ok(access)
 }
 
+/// The fields `create` and `update` sign: the protocol's, then paylink's own `callback_url`
+/// when one is sent (no Procard client sends it), so that a replayed request cannot send a
+/// link's callbacks elsewhere.
+fn signed_with_callback<'a>(p: &Params, protocol: &[&'a str]) -> Vec<&'a str> {
+    let mut fields = protocol.to_vec();
+    if p.text("callback_url").is_some_and(|u| !u.is_empty()) {
+        fields.push("callback_url");
+    }
+    fields
+}
+
 fn public_link(st: &AppState, id: &str) -> String {
     format!("{}/p/{id}", st.settings.public_url)
 }
@@ -373,7 +384,7 @@ fn optional(p: &Params, errors: &mut Vec<String>) -> Optional {
     path = "/permanent-links/create",
     operation_id = "procard_create",
     tag = "permanent-links",
-    description = "Creates a link. Signed over `merchant_id;operation;amount;language`. Refusals: -2, -13, -3, -4, -17; -11 an unknown `operation`; -14 a missing parameter (`card_number2` for P2Pin too); -6 a `card_number2` failing the Luhn check; -15 invalid values, `message` one text per field.",
+    description = "Creates a link. Signed over `merchant_id;operation;amount;language`, then `;callback_url` when one is sent. Refusals: -2, -13, -3, -4, -17; -11 an unknown `operation`; -14 a missing parameter (`card_number2` for P2Pin too); -6 a `card_number2` failing the Luhn check; -15 invalid values, `message` one text per field.",
     request_body = openapi::CreateParams,
     responses((status = 200, description = "The new link's id and public URL (`result` 0) or a refusal.", body = openapi::CreateAnswer), openapi::Around),
 )]
@@ -386,7 +397,7 @@ async fn create(
     let access = authenticate(
         &st,
         &p,
-        &["merchant_id", "operation", "amount", "language"],
+        &signed_with_callback(&p, &["merchant_id", "operation", "amount", "language"]),
         Some(2),
     )
     .await?;
@@ -433,7 +444,8 @@ async fn create(
             language,
         },
         recipient,
-        callback_url: o.callback_url,
+        // Empty, as any optional field: not given.
+        callback_url: o.callback_url.filter(|u| !u.is_empty()),
     };
     let link = links::create(&st, &access, request).await?;
     Ok(Json(wire::Created {
@@ -449,7 +461,7 @@ async fn create(
     path = "/permanent-links/update",
     operation_id = "procard_update",
     tag = "permanent-links",
-    description = "Changes a link; omitted optional fields keep their values. Signed over `merchant_id;id;amount;language`. Refusals: -2, -13, -3, -4, -17, -14, -15; -16 an unknown link or another merchant's.",
+    description = "Changes a link; omitted optional fields keep their values. Signed over `merchant_id;id;amount;language`, then `;callback_url` when one is sent. Refusals: -2, -13, -3, -4, -17, -14, -15; -16 an unknown link or another merchant's.",
     request_body = openapi::UpdateParams,
     responses((status = 200, description = "Done (`result` 0) or a refusal.", body = openapi::UpdateAnswer), openapi::Around),
 )]
@@ -462,7 +474,7 @@ async fn update(
     let access = authenticate(
         &st,
         &p,
-        &["merchant_id", "id", "amount", "language"],
+        &signed_with_callback(&p, &["merchant_id", "id", "amount", "language"]),
         Some(2),
     )
     .await?;

@@ -399,7 +399,7 @@ pub struct CreateParams {
     #[schema(required = false)]
     card_number2: String,
     /// An http(s) URL the callback of each payment goes to (default: the merchant's, from
-    /// `paylink procard enable --callback-url`).
+    /// `paylink procard enable --callback-url`). Signed, after the protocol's fields, when sent.
     #[schema(required = false, max_length = 2048)]
     callback_url: String,
 }
@@ -441,6 +441,7 @@ pub struct UpdateParams {
     target_amount: f64,
     #[schema(schema_with = show_total_amount, required = false)]
     show_total_amount: i64,
+    /// As for `create` (signed when sent); empty: the merchant's default again.
     #[schema(required = false, max_length = 2048)]
     callback_url: String,
 }

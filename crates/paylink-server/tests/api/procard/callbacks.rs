@@ -172,6 +172,42 @@ async fn the_merchants_default_callback_url_serves_links_without_their_own() {
     let p3 = pay_ok(&app, &plain, "10", 1, CARD_OK).await;
     let moved = r.wait_for("/moved", 1).await;
     assert_callback(&verified(&app, &moved[0]), &p3, &c.key, "10", "APPROVED");
+    // The URL is signed with the rest: a signed update seen once cannot be sent again with a
+    // URL of its sender's choice.
+    let update = json!({
+        "merchant_id": LOGIN,
+        "id": plain,
+        "name": "Donation",
+        "description": "For the shelter",
+        "amount": "10",
+        "language": "ukr",
+    });
+    let seen = signature(&c.key, "/permanent-links/update", &update);
+    let mut replayed = update.clone();
+    replayed["signature"] = json!(seen);
+    replayed["callback_url"] = json!(r.url("/stolen"));
+    refused(
+        &send(&app, "/permanent-links/update", &replayed, Wire::Json).await,
+        -4,
+    );
+    // An empty URL gives the link's callbacks back to the merchant's default; an empty one at
+    // create is no URL.
+    let mut cleared = update.clone();
+    cleared["callback_url"] = json!("");
+    cleared["signature"] = json!(seen);
+    accepted(&send(&app, "/permanent-links/update", &cleared, Wire::Json).await);
+    let none = c
+        .create(&app, json!({"amount": "30", "callback_url": ""}))
+        .await;
+    let p4 = pay_ok(&app, &plain, "10", 1, CARD_OK).await;
+    let p5 = pay_ok(&app, &none, "30", 1, CARD_OK).await;
+    let default = r.wait_for("/default", 3).await;
+    for (p, amount) in [(&p4, "10"), (&p5, "30")] {
+        let got: Vec<Value> = default.iter().map(|d| verified(&app, d)).collect();
+        assert_callback(about(&got, p), p, &c.key, amount, "APPROVED");
+    }
+    assert_eq!(r.at("/moved").len(), 1);
+    assert!(r.at("/stolen").is_empty());
     // A callback URL paylink must not call is refused at create, changing nothing.
     let before = c.list(&app).await;
     let a = c
