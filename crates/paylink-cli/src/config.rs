@@ -185,18 +185,21 @@ pub struct Overrides {
 
 /// The keys' source: `PAYLINK_KEYS` (the key file's text), else the key file named by the flag
 /// or `PAYLINK_KEY_FILE` (`flag`), else by `key_file` in the file; else the default (see
-/// [`KeySource::Default`]). A key file and `PAYLINK_KEYS` together are refused: which one
-/// seals would be a guess.
+/// [`KeySource::Default`]). `PAYLINK_KEYS` wins over the file's `key_file`, as every variable
+/// wins over the file; with the flag or `PAYLINK_KEY_FILE` it is refused: which one seals
+/// would be a guess.
 pub fn key_source(flag: Option<PathBuf>, file: &FileConfig) -> Result<KeySource, String> {
-    let path = flag.or_else(|| file.key_file.clone());
-    match (env("PAYLINK_KEYS"), path) {
+    match (env("PAYLINK_KEYS"), flag) {
         (Some(_), Some(path)) => Err(format!(
             "both PAYLINK_KEYS and a key file ({}) are set: keep one",
             path.display()
         )),
         (Some(text), None) => Ok(KeySource::Text(Secret::new(text))),
         (None, Some(path)) => Ok(KeySource::File(path)),
-        (None, None) => Ok(KeySource::Default),
+        (None, None) => Ok(file
+            .key_file
+            .clone()
+            .map_or(KeySource::Default, KeySource::File)),
     }
 }
 
@@ -306,7 +309,15 @@ pub fn postbacks(file: &FileConfig) -> Result<PostbackSettings, String> {
     if let Some(t) = env("PAYLINK_POSTBACKS_POLL_INTERVAL").or_else(|| f.poll_interval.clone()) {
         p.poll = duration("postbacks.poll_interval", &t)?;
     }
-    if let Some(b) = f.batch {
+    let batch = match env("PAYLINK_POSTBACKS_BATCH") {
+        Some(b) => Some(
+            b.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("postbacks.batch: {b:?} is not a whole number"))?,
+        ),
+        None => f.batch,
+    };
+    if let Some(b) = batch {
         p.batch = b.clamp(1, 4096);
     }
     if let Some(a) = env("PAYLINK_POSTBACKS_ALLOW_PRIVATE_RECEIVERS") {
@@ -566,7 +577,9 @@ mod tests {
     fn the_example_file_documents_every_key_and_parses() {
         let text = include_str!("../../../config/paylink.example.toml");
         let file: FileConfig = toml::from_str(text).expect("example parses");
-        assert!(file.database_url.is_some() && file.listen.is_some() && file.public_url.is_some());
+        assert!(file.database_url.is_some() && file.listen.is_some());
+        // Shown, not set: unset, it follows `listen`.
+        assert!(file.public_url.is_none() && text.contains("\n# public_url = "));
         assert!(file.default_commission.is_some() && file.body_limit_bytes.is_some());
         assert!(file.request_timeout_secs.is_some() && file.writers.is_some());
         assert!(file.header_timeout_secs.is_some() && file.max_connections.is_some());

@@ -510,11 +510,10 @@ impl Server {
 
     /// SIGTERM, then the exit status.
     fn terminate(&mut self) -> ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM failed");
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+        // SAFETY: kill(2) takes plain integers; `pid` is our own child, not yet reaped.
+        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(sent, 0, "kill(SIGTERM) failed");
         let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait for paylink") {
@@ -2170,6 +2169,17 @@ async fn a_new_sqlite_database_gets_its_key_file_and_postgresql_requires_one() {
         std::fs::read_to_string(fx.key_file()).unwrap(),
     );
     Server::start(cmd).await;
+    // Even when the configuration file names a key file: the variable wins over the file.
+    let config = fx.dir.path().join("keys.toml");
+    std::fs::write(&config, "key_file = \"/nonexistent/paylink.key\"\n").unwrap();
+    let mut cmd = fx.cmd(&["merchant", "create", "--name", "Env keys", "--json"]);
+    cmd.env_remove("PAYLINK_KEY_FILE")
+        .env("PAYLINK_CONFIG", &config)
+        .env(
+            "PAYLINK_KEYS",
+            std::fs::read_to_string(fx.key_file()).unwrap(),
+        );
+    assert!(run(cmd).await.json().contains_key("merchant_id"));
     // Both at once is a guess paylink does not make.
     let mut cmd = fx.cmd(&["merchant", "create", "--name", "Both"]);
     cmd.env(

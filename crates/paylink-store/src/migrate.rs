@@ -194,6 +194,22 @@ pub(crate) async fn run_to<C: Exec>(
             Err(e) => return Err(e),
         }
     }
+    // A database a newer paylink upgraded holds rows this binary does not expect: refused
+    // before anything reads or writes them.
+    let known = MIGRATIONS.last().map_or(0, |m| m.version);
+    let newest = conn
+        .query(
+            "SELECT version FROM schema_migrations WHERE version > $1 ORDER BY version DESC LIMIT 1",
+            &[Value::Int(known)],
+            |r| r.i64("version"),
+        )
+        .await?;
+    if let Some(newer) = newest.first() {
+        return Err(StoreError::Migrate(format!(
+            "the database was upgraded by a newer paylink (migration {newer}; this binary knows \
+             up to {known}): run that version, or restore a backup taken before the upgrade"
+        )));
+    }
     let total = MIGRATIONS.len();
     let told = |done: usize| {
         if let Some(o) = observer {

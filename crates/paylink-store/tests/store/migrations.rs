@@ -317,3 +317,25 @@ async fn an_upgraded_database_reads_the_same_balances_under_owned_accounts() {
     }
     store.close().await;
 }
+
+#[tokio::test]
+async fn a_database_a_newer_paylink_upgraded_is_refused() {
+    let db = TestDatabase::new().await;
+    let store = Store::open(&db.url, StoreOptions::default())
+        .await
+        .expect("opens");
+    store
+        .execute_raw("INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)")
+        .await
+        .unwrap();
+    store.close().await;
+    let refused = Store::open(&db.url, StoreOptions::default())
+        .await
+        .err()
+        .expect("an older binary refuses the newer schema")
+        .to_string();
+    assert!(
+        refused.contains("newer paylink") && refused.contains("9999"),
+        "{refused}"
+    );
+}
