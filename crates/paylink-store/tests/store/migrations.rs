@@ -339,3 +339,40 @@ async fn a_database_a_newer_paylink_upgraded_is_refused() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn a_postgres_url_asking_for_tls_gets_an_encrypted_connection() {
+    let db = TestDatabase::new().await;
+    if !db.is_postgres() {
+        return; // SQLite is a file: there is no connection to encrypt.
+    }
+    let plain = Store::open(&db.url, StoreOptions::default())
+        .await
+        .expect("opens");
+    // Whether the server offers TLS (Debian's clusters do, with a self-signed certificate).
+    let offers = plain
+        .execute_raw(
+            "DO $$ BEGIN IF current_setting('ssl') = 'on' THEN RAISE EXCEPTION 'ssl'; END IF; END $$",
+        )
+        .await
+        .is_err();
+    plain.close().await;
+    let sep = if db.url.contains('?') { '&' } else { '?' };
+    let url = format!("{}{sep}sslmode=require", db.url);
+    let opened = Store::open(&url, StoreOptions::default()).await;
+    if !offers {
+        assert!(opened.is_err(), "sslmode=require on a server without TLS");
+        return;
+    }
+    let store = opened.expect("sslmode=require opens on a server with TLS");
+    store
+        .execute_raw(
+            "DO $$ BEGIN IF NOT (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) THEN
+                 RAISE EXCEPTION 'not encrypted'; END IF; END $$",
+        )
+        .await
+        .expect("the connection is encrypted");
+    let (merchant, _) = seed(&store, "tls").await;
+    assert_eq!(store.merchant(&merchant.id).await.unwrap(), Some(merchant));
+    store.close().await;
+}
