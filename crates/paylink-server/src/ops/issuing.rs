@@ -452,6 +452,7 @@ impl CardView {
             status: self.card.status,
             card_type: self.card.card_type,
             expiry: self.expiry,
+            linked: self.card.client_id.is_some(),
         }
     }
 }
@@ -486,6 +487,7 @@ fn view(keys: &InstanceKeys, card: IssuedCard, now: Millis) -> Result<CardView, 
         status: card.status,
         card_type: card.card_type,
         expiry,
+        linked: card.client_id.is_some(),
     }
     .status_at(now);
     Ok(CardView {

@@ -1208,8 +1208,10 @@ fn methods() -> Vec<Method> {
             "CardActivate",
             "Activates a card.",
             "An inactive card becomes active; an active one answers success as it is. A gift \
-             card is activated only with its code (`/v5/cards/activate_card`). Blocked, closed \
-             and expired cards are refused (`card_blocked`, `card_closed`, `card_inactive`).",
+             card is activated only with its code (`/v5/cards/activate_card`), and a card without \
+             a client (bulk-issued) only once linked to one with `card/link` (else \
+             `validation_error`). Blocked, closed and expired cards are refused \
+             (`card_blocked`, `card_closed`, `card_inactive`).",
         ),
         card_status_change(
             "/v5/card-api/card/block",

@@ -494,6 +494,60 @@ async fn bulk_issued_cards_are_inactive_without_a_client_until_linked_and_activa
     assert_eq!(b["cards"].as_array().unwrap().len(), 1, "{b}");
 }
 
+/// A bulk-issued card is linked to a client before it is activated: activating it unlinked is
+/// refused, and money put on it cannot be spent until it is linked and activated.
+#[tokio::test]
+async fn an_unlinked_bulk_card_is_not_activated_or_spent() {
+    let app = spawn_app().await;
+    let p = partner(&app, 1000).await;
+    let rid = new_request_id();
+    p.ok(
+        "card-api/card/bulk_issue",
+        json!({"request_id": rid, "product_id": 2000, "quantity": 1, "currency": "KZT"}),
+    )
+    .await;
+    let s = p
+        .ok("card-api/request/status", json!({"request_id": rid}))
+        .await;
+    let card = s["cards"][0]["card_id"]
+        .as_str()
+        .expect("a card")
+        .to_string();
+    let b = p
+        .refused(
+            "card-api/card/activate",
+            json!({"card_id": card}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.contains("card/link"), "{why}");
+    let i = info(&p, &card).await;
+    assert_eq!(
+        (i["card_status"].clone(), i["client_id"].clone()),
+        (json!(0), Value::Null)
+    );
+    // Money can be put on it, but nothing can be taken off it.
+    assert!(movement(&p, &card, "credit", "10.00").await.is_ok());
+    let a = movement(&p, &card, "debit", "1.00").await;
+    assert_eq!(a.error_code(), Some("card_inactive"), "{}", a.body);
+    assert_eq!(p.balance(&card).await.0, "10.00");
+    // Linked, it activates and spends.
+    let ivan = p.client("Ivan", "Petrov", "77011234567").await;
+    p.ok(
+        "card-api/card/link",
+        json!({"client_id": ivan, "card_id": card}),
+    )
+    .await;
+    let b = p
+        .ok("card-api/card/activate", json!({"card_id": card}))
+        .await;
+    assert_eq!(b["card_status"], json!(1), "{b}");
+    assert!(movement(&p, &card, "debit", "1.00").await.is_ok());
+    assert_eq!(p.balance(&card).await.0, "9.00");
+    app.assert_ledger_ok().await;
+}
+
 #[tokio::test]
 async fn a_gift_card_is_not_activated_by_card_activate() {
     let app = spawn_app().await;
