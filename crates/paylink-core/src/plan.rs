@@ -442,6 +442,13 @@ pub enum Write {
         digest: String,
         now: Millis,
     },
+    /// Spends every one-time link of the card not used yet (a block or a close): a link handed
+    /// out before shows nothing afterwards. A link opened concurrently is either opened first
+    /// or finds itself spent ([`Guard::SecretGone`]).
+    SpendCardSecrets {
+        card_id: CardId,
+        now: Millis,
+    },
     /// Conflict (not a guard) when the kind's email is taken.
     InsertAccount(Account),
     /// Guard: the account exists ([`Guard::AccountNotFound`]).

@@ -32,6 +32,8 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         | Write::CountOtpAttempt { card_id, .. }
         | Write::SpendOtp { card_id, .. } => ("card_otps", card_id.to_string()),
         Write::UseCardSecret { digest, .. } => ("card_secrets", digest.clone()),
+        // Every unused link of the card: sorted among the plans that lock links by the card.
+        Write::SpendCardSecrets { card_id, .. } => ("card_secrets", card_id.to_string()),
         _ => return None,
     })
 }
@@ -340,6 +342,10 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
              WHERE digest = $1 AND used_at IS NULL AND expires_at > $2",
             vec![digest.as_str().into(), (*now).into()],
             Guard::SecretGone,
+        )),
+        Write::SpendCardSecrets { card_id, now } => out.push(Statement::new(
+            "UPDATE card_secrets SET used_at = $2 WHERE card_id = $1 AND used_at IS NULL",
+            vec![card_id.as_str().into(), (*now).into()],
         )),
         other => unreachable!("not a Card API write: {other:?}"),
     }

@@ -147,6 +147,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 23,
+        sql: include_str!("../migrations/0023_card_secrets_by_card.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

@@ -759,6 +759,14 @@ pub async fn change_status(
         StatusChange::Close => state.close()?,
     };
     let mut writes = Vec::new();
+    if matches!(change, StatusChange::Block | StatusChange::Close) {
+        // The card's data links handed out so far show nothing any more (first: the links
+        // are locked before the card, as opening one locks only the link).
+        writes.push(Write::SpendCardSecrets {
+            card_id: card.card.id.clone(),
+            now: call.now,
+        });
+    }
     if to != card.card.status {
         writes.push(Write::SetCardStatus {
             card_id: card.card.id.clone(),
@@ -948,20 +956,40 @@ pub async fn card_secret(
     Ok((Secret::new(token), expires_at))
 }
 
+/// The card of the one-time link with `digest` if the link opens now: unused, not expired,
+/// and its card neither blocked nor closed (a block or a close spends the links handed out
+/// before it; this also stops one asked for while the card is blocked).
+async fn openable_card(
+    store: &Store,
+    digest: &str,
+    now: Millis,
+) -> Result<Option<IssuedCard>, CardError> {
+    let Some(link) = store
+        .card_secret(digest)
+        .await?
+        .filter(|l| l.used_at.is_none() && l.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    Ok(store
+        .card_anywhere(&link.card_id)
+        .await?
+        .filter(|c| !matches!(c.status, CardStatus::Blocked | CardStatus::Closed)))
+}
+
 /// Whether a one-time link would still open (for the page that offers to open it).
 pub async fn card_secret_usable(
     store: &Store,
     token: &str,
     now: Millis,
 ) -> Result<bool, CardError> {
-    Ok(store
-        .card_secret(&secret_digest(token))
+    Ok(openable_card(store, &secret_digest(token), now)
         .await?
-        .is_some_and(|l| l.used_at.is_none() && l.expires_at > now))
+        .is_some())
 }
 
-/// Opens a one-time link: the card's data, once. A used, expired or unknown token answers
-/// [`IssuingError::SecretGone`] alike.
+/// Opens a one-time link: the card's data, once. A used, expired or unknown token, and a link
+/// of a blocked or closed card, answer [`IssuingError::SecretGone`] alike.
 pub async fn open_card_secret(
     store: &Store,
     keys: &InstanceKeys,
@@ -972,13 +1000,7 @@ pub async fn open_card_secret(
         return Err(IssuingError::SecretGone.into());
     }
     let digest = secret_digest(token);
-    let link = store
-        .card_secret(&digest)
-        .await?
-        .filter(|l| l.used_at.is_none() && l.expires_at > now)
-        .ok_or(IssuingError::SecretGone)?;
-    let card = store
-        .card_anywhere(&link.card_id)
+    let card = openable_card(store, &digest, now)
         .await?
         .ok_or(IssuingError::SecretGone)?;
     // Opened first: a link is spent only when its data can be shown.

@@ -265,6 +265,35 @@ async fn a_card_data_link_unused_for_ten_minutes_is_gone() {
     assert!(shown.pan.starts_with("400000"));
 }
 
+/// A block or a close ends the card's data links: one handed out before shows nothing, not
+/// even after an unblock, and one asked for while the card is blocked opens only once it is
+/// active again.
+#[tokio::test]
+async fn a_blocked_or_closed_cards_data_page_shows_nothing() {
+    let app = spawn_app().await;
+    let p = partner(&app, 0).await;
+    let card = p.card("KZT").await;
+    let before_block = secret_url(&p, &card).await;
+    p.ok("card-api/card/block", json!({"card_id": card})).await;
+    assert_gone(&app, &before_block).await;
+    let while_blocked = secret_url(&p, &card).await;
+    assert_gone(&app, &while_blocked).await;
+    p.ok("card-api/card/unblock", json!({"card_id": card}))
+        .await;
+    assert_gone(&app, &before_block).await;
+    let shown = open_secret(&app, &while_blocked).await;
+    assert!(shown.pan.starts_with("400000"));
+
+    let before_close = secret_url(&p, &card).await;
+    let also_before_close = secret_url(&p, &card).await;
+    // The page offered, the card closed before the button is pressed.
+    let page = app.http.get(&also_before_close).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    p.ok("card-api/card/close", json!({"card_id": card})).await;
+    assert_gone(&app, &before_close).await;
+    assert_gone(&app, &also_before_close).await;
+}
+
 #[tokio::test]
 async fn card_list_filters_by_client_and_pages() {
     let app = spawn_app().await;
