@@ -365,7 +365,9 @@ pub enum Write {
     /// not used the request id before ([`Guard::DuplicateRequestId`]).
     RecordCardRequest(CardRequest),
     InsertCardClient(CardClient),
-    /// New particulars. Guard: the client is the partner's ([`Guard::ClientNotFound`]).
+    /// New particulars, written over the version they were read at (and moving it on).
+    /// Guard: the client is the partner's and still at `version` ([`Guard::ClientMoved`]), so
+    /// an edit made from an older read never undoes one written meanwhile.
     UpdateCardClient(CardClient),
     /// Conflict (not a guard) when the PAN's fingerprint or the token is taken: the caller
     /// draws again.

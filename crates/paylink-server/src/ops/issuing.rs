@@ -15,6 +15,7 @@ use paylink_core::cardholder::{self, Person, Score};
 use paylink_core::decide::issuing as decide;
 use paylink_core::event::Notice;
 use paylink_core::event::Sms;
+use paylink_core::guard::Guard;
 use paylink_core::id::{random_base62, CardId, CardTransactionId, ClientId, PartnerId};
 use paylink_core::issued::{
     CardClient, CardRequest, CardTransaction, ClientDetails, IssuedCard, Partner, Produced,
@@ -295,12 +296,20 @@ impl Call<'_> {
         produced: Produced,
         writes: Vec<Write>,
     ) -> Result<(), CardError> {
+        store
+            .apply(self.plan(outcome, produced, writes))
+            .await
+            .map_err(refused)
+    }
+
+    /// `writes` after the request's record.
+    fn plan(&self, outcome: RequestOutcome, produced: Produced, writes: Vec<Write>) -> Plan {
         let mut plan = Plan {
             writes: Vec::with_capacity(writes.len() + 1),
         };
         plan.writes.push(self.record(outcome, produced));
         plan.writes.extend(writes);
-        store.apply(plan).await.map_err(refused)
+        plan
     }
 }
 
@@ -372,6 +381,7 @@ pub async fn add_client(
         partner_id: call.partner.id.clone(),
         product_id,
         details,
+        version: 0,
         created_at: call.now,
         updated_at: call.now,
     };
@@ -400,32 +410,52 @@ pub async fn client(
         .ok_or(IssuingError::ClientNotFound)?)
 }
 
-/// New particulars for a client: `change` gets the stored ones and amends them.
+/// How many times an edit of a client is read and made again after losing to another edit
+/// written meanwhile. Each loss means another edit landed, so this many edits of one client
+/// sent at once all land.
+const EDIT_ATTEMPTS: usize = 10;
+
+/// New particulars for a client: `change` gets the stored ones and answers the new ones.
+/// The edit is written over the version it read; when another edit was written meanwhile, the
+/// client is read again and `change` made again over what that edit wrote, so concurrent edits
+/// of different fields all land.
 pub async fn edit_client(
     store: &Store,
     call: &Call<'_>,
     client_id: &str,
     product_id: Option<u32>,
-    change: impl FnOnce(&mut ClientDetails),
+    change: impl Fn(&ClientDetails) -> Result<ClientDetails, IssuingError>,
 ) -> Result<CardClient, CardError> {
-    let mut client = client(store, call.partner, client_id).await?;
-    if let Some(p) = product_id {
-        check_product(call.partner, p)?;
-        client.product_id = p;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut client = client(store, call.partner, client_id).await?;
+        if let Some(p) = product_id {
+            check_product(call.partner, p)?;
+            client.product_id = p;
+        }
+        client.details = change(&client.details)?;
+        client.updated_at = call.now;
+        let produced = Produced {
+            client_id: Some(client.id.clone()),
+            ..Produced::default()
+        };
+        let plan = call.plan(
+            RequestOutcome::Success,
+            produced,
+            vec![Write::UpdateCardClient(client.clone())],
+        );
+        match store.apply(plan).await {
+            Ok(()) => {
+                client.version += 1;
+                return Ok(client);
+            }
+            Err(StoreError::GuardFailed(Guard::ClientMoved)) if attempts < EDIT_ATTEMPTS => {
+                tracing::debug!("a client edit raced another; reading again");
+            }
+            Err(e) => return Err(refused(e)),
+        }
     }
-    change(&mut client.details);
-    client.updated_at = call.now;
-    let produced = Produced {
-        client_id: Some(client.id.clone()),
-        ..Produced::default()
-    };
-    call.apply(
-        store,
-        produced,
-        vec![Write::UpdateCardClient(client.clone())],
-    )
-    .await?;
-    Ok(client)
 }
 
 // ---------------------------------------------------------------------------------------------

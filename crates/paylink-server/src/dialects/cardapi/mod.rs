@@ -476,10 +476,12 @@ async fn run(
             let client_id = f.text("client_id", 64)?;
             let product_id = f.opt_product_id()?;
             let changes = f.object("client")?;
-            // Checked against the stored particulars: each given field replaces its value.
-            let current = ops::client(store, call.partner, &client_id).await?;
-            let details = client_details(&changes, Some(&current.details))?;
-            let c = ops::edit_client(store, call, &client_id, product_id, |d| *d = details).await?;
+            // Over the stored particulars (as read by the edit, again if it races another):
+            // each given field replaces its value.
+            let c = ops::edit_client(store, call, &client_id, product_id, |stored| {
+                client_details(&changes, Some(stored))
+            })
+            .await?;
             Out::new(json!({"client_id": c.id.as_str()}))
         }
         Method::CardIssue => {

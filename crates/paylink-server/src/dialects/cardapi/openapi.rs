@@ -1081,8 +1081,9 @@ fn methods() -> Vec<Method> {
             name: "ClientEdit",
             tag: "clients",
             summary: "Changes a client's particulars.",
-            description: "Changes the particulars given in `client`; the others stay. \
-                `client_not_found` for an unknown client.",
+            description: "Changes the particulars given in `client`; the others stay. Edits \
+                sent at once all land, each over what the others wrote. `client_not_found` for \
+                an unknown client.",
             request: request(
                 "The client and what changes.",
                 json!({

@@ -220,6 +220,83 @@ async fn a_client_edit_changes_only_the_fields_it_names() {
     .await;
 }
 
+/// Edits of different fields of one client sent at the same moment all land: none is lost to
+/// another that read the client before it was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_edits_of_different_fields_all_land() {
+    use paylink_core::id::ClientId;
+    let app = spawn_app().await;
+    let p = partner(&app, 0).await;
+    let client = p.client("Ivan", "Petrov", "77011234567").await;
+    for round in 0..3u8 {
+        let d = round + 1;
+        let country = ["KZ", "RUS", "US"][usize::from(round)];
+        let edits = [
+            json!({"phone": format!("7701000000{d}")}),
+            json!({"email": format!("ivan{d}@example.com")}),
+            json!({"first_name": format!("Ivan{}", "a".repeat(d.into()))}),
+            json!({"last_name": format!("Petrov{}", "a".repeat(d.into()))}),
+            json!({"middle_name": format!("M{d}")}),
+            json!({"birthdate": format!("1990-01-0{d}")}),
+            json!({"country": country}),
+            json!({"type": d}),
+            json!({"resident": 2 - round % 2}),
+        ];
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(edits.len()));
+        let tasks: Vec<_> = edits
+            .into_iter()
+            .map(|edit| {
+                let body = json!({"request_id": new_request_id(), "client_id": client,
+                                  "client": edit});
+                let api = p.client.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    api.call("/v5/card-api/client/edit", &body).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            let a = t.await.unwrap().expect("the server answers JSON");
+            assert!(a.is_ok(), "round {round}: {}", a.body);
+        }
+        let stored = app
+            .store
+            .card_client(
+                &PartnerId::from_trusted(p.auth_id.clone()),
+                &ClientId::from_trusted(client.clone()),
+            )
+            .await
+            .unwrap()
+            .expect("the client");
+        let s = &stored.details;
+        let got = json!([
+            s.phone,
+            s.email,
+            s.first_name,
+            s.last_name,
+            s.middle_name,
+            s.birthdate,
+            s.country,
+            s.client_type,
+            s.resident
+        ]);
+        let a = "a".repeat(d.into());
+        let want = json!([
+            format!("7701000000{d}"),
+            format!("ivan{d}@example.com"),
+            format!("Ivan{a}"),
+            format!("Petrov{a}"),
+            format!("M{d}"),
+            format!("1990-01-0{d}"),
+            country,
+            d,
+            2 - round % 2
+        ]);
+        assert_eq!(got, want, "round {round}: an edit was lost");
+    }
+}
+
 #[tokio::test]
 async fn the_one_time_page_shows_a_luhn_valid_unique_pan_of_the_partners_bin_once() {
     let app = spawn_app().await;
