@@ -167,6 +167,25 @@ impl CardType {
     }
 }
 
+/// Where a refund's money goes ([`CardState::refund_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundTo {
+    /// Back onto the card.
+    Card,
+    /// The card is closed: to its partner's prepaid balance in the card's currency.
+    PrepaidBalance,
+}
+
+impl RefundTo {
+    /// The wire `refunded_to`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundTo::Card => "card",
+            RefundTo::PrepaidBalance => "prepaid_balance",
+        }
+    }
+}
+
 /// What a request wants to do with a card's money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardUse {
@@ -302,6 +321,16 @@ impl CardState {
         match self.status_at(now) {
             CardStatus::Blocked | CardStatus::Active => Ok(CardStatus::Active),
             other => Err(other.refusal()),
+        }
+    }
+
+    /// Where a refund of an earlier debit or capture goes: onto the card while it is not
+    /// closed (blocked, inactive and expired cards too, like any settling), else to the
+    /// partner's prepaid balance, where closing the card sent its money.
+    pub fn refund_to(&self) -> RefundTo {
+        match self.status {
+            CardStatus::Closed => RefundTo::PrepaidBalance,
+            _ => RefundTo::Card,
         }
     }
 
@@ -825,6 +854,17 @@ mod tests {
             ..unlinked
         };
         assert_eq!(linked.activate(NOW), Ok(CardStatus::Active));
+    }
+
+    #[test]
+    fn a_refund_goes_onto_the_card_unless_it_is_closed() {
+        for s in CardStatus::ALL {
+            let want = match s {
+                CardStatus::Closed => RefundTo::PrepaidBalance,
+                _ => RefundTo::Card,
+            };
+            assert_eq!(card(s, CardType::Virtual).refund_to(), want, "{s:?}");
+        }
     }
 
     #[test]

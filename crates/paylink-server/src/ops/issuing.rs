@@ -23,7 +23,7 @@ use paylink_core::issued::{
 };
 use paylink_core::issuing::{
     self, generate_cvv, generate_pan, issue_otp, sandbox_products, BinRange, CardBalance,
-    CardState, CardStatus, CardType, CardUse, Expiry, GiftProduct, IssuingError,
+    CardState, CardStatus, CardType, CardUse, Expiry, GiftProduct, IssuingError, RefundTo,
     CARD_VALIDITY_YEARS, OTP_MAX_ATTEMPTS,
 };
 use paylink_core::ledger::{Balance, Owner};
@@ -1367,53 +1367,89 @@ pub async fn settle(
     Ok(t)
 }
 
-/// `transaction/refund`: gives back (part of) a debit or a cleared authorization.
+/// `transaction/refund`: gives back (part of) a debit or a cleared authorization: onto the
+/// card, or, once the card is closed, to the partner's prepaid balance (where the close sent
+/// the card's money). Answers the refund, the original and where the money went. A refund
+/// decided for the card that a close beat to the database is decided again for the partner.
 pub async fn refund(
     store: &Store,
     keys: &InstanceKeys,
     call: &Call<'_>,
     transaction_id: &str,
     amount: Option<Amount>,
-) -> Result<(CardTransaction, CardTransaction), CardError> {
-    let original = transaction(store, call.partner, transaction_id).await?;
-    let refundable = original.refundable();
-    let base = Amount::from_minor(original.refunded + refundable)
-        .ok_or(IssuingError::AmountExceedsAuthorized)?;
-    let give = issuing::refund(base, original.refunded, amount)?;
-    let card = card(
-        store,
-        keys,
-        call.partner,
-        original.card_id.as_str(),
-        call.now,
-    )
-    .await?;
-    card.state().allows(CardUse::Settle, call.now)?;
-    let mut r = new_transaction(
-        call,
-        &card.card,
-        TransactionKind::Refund,
-        give,
-        TransactionStatus::Success,
-        &format!("refund of {}", original.id),
-    );
-    r.parent_id = Some(original.id.clone());
-    let entry = decide::refund(&card.card.id, r.currency, give, r.id.as_str(), call.now);
-    let writes = vec![
-        Write::MoveCardMoney {
-            card_id: card.card.id.clone(),
-            spends: false,
-        },
-        Write::AddCardRefund {
-            id: original.id.clone(),
-            amount: give.minor(),
-            now: call.now,
-        },
-        Write::InsertCardTransaction(r.clone()),
-        Write::Post(entry),
-    ];
-    call.apply(store, produced_transaction(&r), writes).await?;
-    Ok((r, original))
+) -> Result<(CardTransaction, CardTransaction, RefundTo), CardError> {
+    let mut closed_meanwhile = false;
+    loop {
+        let original = transaction(store, call.partner, transaction_id).await?;
+        let refundable = original.refundable();
+        let base = Amount::from_minor(original.refunded + refundable)
+            .ok_or(IssuingError::AmountExceedsAuthorized)?;
+        let give = issuing::refund(base, original.refunded, amount)?;
+        let card = card(
+            store,
+            keys,
+            call.partner,
+            original.card_id.as_str(),
+            call.now,
+        )
+        .await?;
+        let to = card.state().refund_to();
+        let description = match to {
+            RefundTo::Card => format!("refund of {}", original.id),
+            RefundTo::PrepaidBalance => format!(
+                "refund of {} to the partner's prepaid balance (the card is closed)",
+                original.id
+            ),
+        };
+        let mut r = new_transaction(
+            call,
+            &card.card,
+            TransactionKind::Refund,
+            give,
+            TransactionStatus::Success,
+            &description,
+        );
+        r.parent_id = Some(original.id.clone());
+        // The refund's caps hold in SQL either way: AddCardRefund keeps the refunds within what
+        // the original took.
+        let mut writes = Vec::with_capacity(4);
+        let entry = match to {
+            RefundTo::Card => {
+                // Refused if the card is closed by the time this applies.
+                writes.push(Write::MoveCardMoney {
+                    card_id: card.card.id.clone(),
+                    spends: false,
+                });
+                decide::refund(&card.card.id, r.currency, give, r.id.as_str(), call.now)
+            }
+            // Closed is final: nothing can change where this goes.
+            RefundTo::PrepaidBalance => decide::refund_to_partner(
+                &call.partner.id,
+                r.currency,
+                give,
+                r.id.as_str(),
+                call.now,
+            ),
+        };
+        writes.extend([
+            Write::AddCardRefund {
+                id: original.id.clone(),
+                amount: give.minor(),
+                now: call.now,
+            },
+            Write::InsertCardTransaction(r.clone()),
+            Write::Post(entry),
+        ]);
+        let plan = call.plan(RequestOutcome::Success, produced_transaction(&r), writes);
+        match store.apply(plan).await {
+            Ok(()) => return Ok((r, original, to)),
+            // Closed is final, so this happens once: read again, it goes to the partner.
+            Err(StoreError::GuardFailed(Guard::CardClosed)) if !closed_meanwhile => {
+                closed_meanwhile = true;
+            }
+            Err(e) => return Err(refused(e)),
+        }
+    }
 }
 
 /// `transaction/info`.

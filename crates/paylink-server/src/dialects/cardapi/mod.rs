@@ -625,12 +625,13 @@ async fn run(
         Method::TransactionRefund => {
             let id = f.text("transaction_id", 64)?;
             let amount = f.opt_amount("amount")?;
-            let (r, original) = ops::refund(store, keys, call, &id, amount).await?;
+            let (r, original, to) = ops::refund(store, keys, call, &id, amount).await?;
             Out::new(json!({
                 "transaction_id": r.id.as_str(),
                 "refunded_transaction_id": original.id.as_str(),
                 "amount": format_fixed(r.amount.minor()),
                 "transaction_status": r.status.as_str(),
+                "refunded_to": to.as_str(),
             }))
         }
         Method::TransactionInfo => {

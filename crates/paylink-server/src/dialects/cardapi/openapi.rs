@@ -1479,8 +1479,10 @@ fn methods() -> Vec<Method> {
             tag: "transactions",
             summary: "Gives a debit back to the card.",
             description: "Refunds a debit or a cleared authorization, in part or (no `amount`) \
-                all that is left; a new transaction of type `refund`. \
-                `amount_exceeds_authorized` above what is left, `transaction_not_found`.",
+                all that is left; a new transaction of type `refund`. The money goes onto the \
+                card, or, when the card is closed, to the partner's prepaid balance \
+                (`refunded_to`). `amount_exceeds_authorized` above what is left, \
+                `transaction_not_found`.",
             request: transaction_amount_request(
                 "The transaction and the amount to give back.",
                 "At most what is left to refund; absent: all of it.",
@@ -1490,6 +1492,12 @@ fn methods() -> Vec<Method> {
                 json!({
                     "transaction_id": string("The refund's own id."),
                     "refunded_transaction_id": string("The transaction refunded."),
+                    "refunded_to": {
+                        "type": "string",
+                        "enum": ["card", "prepaid_balance"],
+                        "description": "Where the money went: `card`, or `prepaid_balance` \
+                            (the partner's, in the card's currency) when the card is closed.",
+                    },
                 }),
                 &["transaction_id", "refunded_transaction_id"],
             ),
