@@ -52,6 +52,8 @@ pub enum Guard {
     DuplicateRequestId,
     /// The client is not the partner's.
     ClientNotFound,
+    /// The client was edited since it was read.
+    ClientMoved,
     /// The card's status changed since it was read.
     CardMoved,
     /// The card was closed before the plan applied.
@@ -115,6 +117,7 @@ impl Guard {
             Guard::PartnerNotFound => "partner_not_found",
             Guard::DuplicateRequestId => "duplicate_request_id",
             Guard::ClientNotFound => "client_not_found",
+            Guard::ClientMoved => "client_moved",
             Guard::CardMoved => "card_moved",
             Guard::CardClosed => "card_closed",
             Guard::CardNotActive => "card_not_active",
@@ -165,6 +168,7 @@ impl Guard {
             | Guard::PartnerNotFound
             | Guard::DuplicateRequestId
             | Guard::ClientNotFound
+            | Guard::ClientMoved
             | Guard::CardMoved
             | Guard::CardClosed
             | Guard::CardNotActive
@@ -207,6 +211,13 @@ impl Guard {
             Guard::PartnerNotFound => Some(IssuingError::PartnerNotFound),
             Guard::DuplicateRequestId => Some(IssuingError::DuplicateRequestId),
             Guard::ClientNotFound => Some(IssuingError::ClientNotFound),
+            // Only once the edit was read again and lost again a few times.
+            Guard::ClientMoved => Some(IssuingError::Invalid {
+                field: "client_id",
+                kind: Rule::Refused {
+                    reason: "the client is being edited by other requests; try again".into(),
+                },
+            }),
             // Another request changed the card first: what it answers now is what the partner
             // sees when it asks again.
             Guard::CardMoved => Some(IssuingError::Invalid {

@@ -37,6 +37,8 @@ pub struct CardClient {
     pub partner_id: PartnerId,
     pub product_id: u32,
     pub details: ClientDetails,
+    /// Moves on with every edit: an edit is written only over the version it read.
+    pub version: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

@@ -167,6 +167,25 @@ impl CardType {
     }
 }
 
+/// Where a refund's money goes ([`CardState::refund_to`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundTo {
+    /// Back onto the card.
+    Card,
+    /// The card is closed: to its partner's prepaid balance in the card's currency.
+    PrepaidBalance,
+}
+
+impl RefundTo {
+    /// The wire `refunded_to`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundTo::Card => "card",
+            RefundTo::PrepaidBalance => "prepaid_balance",
+        }
+    }
+}
+
 /// What a request wants to do with a card's money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CardUse {
@@ -186,6 +205,9 @@ pub struct CardState {
     pub status: CardStatus,
     pub card_type: CardType,
     pub expiry: Expiry,
+    /// Whether the card has a client (issued to one, or linked with `card/link`). A link is
+    /// never undone, so a card read linked stays linked.
+    pub linked: bool,
 }
 
 impl CardState {
@@ -225,7 +247,8 @@ impl CardState {
     }
 
     /// `card/activate`: inactive → active. An active card answers success (it is already where
-    /// the request wants it). A gift card refuses: only its OTP activates it.
+    /// the request wants it). A gift card refuses: only its OTP activates it. A virtual card
+    /// without a client (bulk-issued, not linked yet) refuses: it is linked first.
     pub fn activate(&self, now: Millis) -> Result<CardStatus, IssuingError> {
         if self.card_type == CardType::Gift {
             return Err(IssuingError::Invalid {
@@ -236,6 +259,15 @@ impl CardState {
             });
         }
         match self.status_at(now) {
+            CardStatus::Inactive | CardStatus::Active if !self.linked => {
+                Err(IssuingError::Invalid {
+                    field: "card_id",
+                    kind: Rule::Refused {
+                        reason: "the card has no client; link it to one with card/link first"
+                            .into(),
+                    },
+                })
+            }
             CardStatus::Inactive | CardStatus::Active => Ok(CardStatus::Active),
             other => Err(other.refusal()),
         }
@@ -289,6 +321,16 @@ impl CardState {
         match self.status_at(now) {
             CardStatus::Blocked | CardStatus::Active => Ok(CardStatus::Active),
             other => Err(other.refusal()),
+        }
+    }
+
+    /// Where a refund of an earlier debit or capture goes: onto the card while it is not
+    /// closed (blocked, inactive and expired cards too, like any settling), else to the
+    /// partner's prepaid balance, where closing the card sent its money.
+    pub fn refund_to(&self) -> RefundTo {
+        match self.status {
+            CardStatus::Closed => RefundTo::PrepaidBalance,
+            _ => RefundTo::Card,
         }
     }
 
@@ -739,6 +781,7 @@ mod tests {
             status,
             card_type,
             expiry: Expiry::years_after(NOW, 3),
+            linked: card_type == CardType::Virtual,
         }
     }
 
@@ -783,6 +826,44 @@ mod tests {
                 Ok(CardStatus::Closed),
                 "{s:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_virtual_card_without_a_client_is_not_activated() {
+        let unlinked = CardState {
+            linked: false,
+            ..card(CardStatus::Inactive, CardType::Virtual)
+        };
+        let refused = unlinked.activate(NOW).unwrap_err();
+        assert_eq!(refused.code(), "validation_error");
+        assert!(refused.to_string().contains("card/link"), "{refused}");
+        let active = CardState {
+            status: CardStatus::Active,
+            ..unlinked
+        };
+        assert_eq!(active.activate(NOW).unwrap_err().code(), "validation_error");
+        // What the status refuses comes first.
+        let closed = CardState {
+            status: CardStatus::Closed,
+            ..unlinked
+        };
+        assert_eq!(closed.activate(NOW), Err(IssuingError::CardClosed));
+        let linked = CardState {
+            linked: true,
+            ..unlinked
+        };
+        assert_eq!(linked.activate(NOW), Ok(CardStatus::Active));
+    }
+
+    #[test]
+    fn a_refund_goes_onto_the_card_unless_it_is_closed() {
+        for s in CardStatus::ALL {
+            let want = match s {
+                CardStatus::Closed => RefundTo::PrepaidBalance,
+                _ => RefundTo::Card,
+            };
+            assert_eq!(card(s, CardType::Virtual).refund_to(), want, "{s:?}");
         }
     }
 

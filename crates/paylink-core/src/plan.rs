@@ -373,7 +373,9 @@ pub enum Write {
     /// not used the request id before ([`Guard::DuplicateRequestId`]).
     RecordCardRequest(CardRequest),
     InsertCardClient(CardClient),
-    /// New particulars. Guard: the client is the partner's ([`Guard::ClientNotFound`]).
+    /// New particulars, written over the version they were read at (and moving it on).
+    /// Guard: the client is the partner's and still at `version` ([`Guard::ClientMoved`]), so
+    /// an edit made from an older read never undoes one written meanwhile.
     UpdateCardClient(CardClient),
     /// Conflict (not a guard) when the PAN's fingerprint or the token is taken: the caller
     /// draws again.
@@ -448,6 +450,13 @@ pub enum Write {
     /// Opens the link once. Guard: unused and not expired ([`Guard::SecretGone`]).
     UseCardSecret {
         digest: String,
+        now: Millis,
+    },
+    /// Spends every one-time link of the card not used yet (a block or a close): a link handed
+    /// out before shows nothing afterwards. A link opened concurrently is either opened first
+    /// or finds itself spent ([`Guard::SecretGone`]).
+    SpendCardSecrets {
+        card_id: CardId,
         now: Millis,
     },
     /// Conflict (not a guard) when the kind's email is taken.

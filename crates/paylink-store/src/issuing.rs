@@ -32,6 +32,8 @@ pub(crate) fn lock(write: &Write) -> Option<(&'static str, String)> {
         | Write::CountOtpAttempt { card_id, .. }
         | Write::SpendOtp { card_id, .. } => ("card_otps", card_id.to_string()),
         Write::UseCardSecret { digest, .. } => ("card_secrets", digest.clone()),
+        // Every unused link of the card: sorted among the plans that lock links by the card.
+        Write::SpendCardSecrets { card_id, .. } => ("card_secrets", card_id.to_string()),
         _ => return None,
     })
 }
@@ -134,26 +136,27 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
         Write::InsertCardClient(c) => {
             let mut args = vec![Value::from(c.id.as_str()), c.partner_id.as_str().into()];
             args.extend(client_args(c));
-            args.extend([c.created_at.into(), c.updated_at.into()]);
+            args.extend([c.created_at.into(), c.updated_at.into(), c.version.into()]);
             out.push(Statement::new(
                 "INSERT INTO card_clients (id, partner_id, product_id, client_type, resident,
                      first_name, last_name, middle_name, phone, birthdate, email, country,
-                     created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                     created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 args,
             ))
         }
         Write::UpdateCardClient(c) => {
             let mut args = vec![Value::from(c.id.as_str()), c.partner_id.as_str().into()];
             args.extend(client_args(c));
-            args.push(c.updated_at.into());
+            args.extend([c.updated_at.into(), c.version.into()]);
             out.push(Statement::guarded(
                 "UPDATE card_clients SET product_id = $3, client_type = $4, resident = $5,
                      first_name = $6, last_name = $7, middle_name = $8, phone = $9,
-                     birthdate = $10, email = $11, country = $12, updated_at = $13
-                 WHERE id = $1 AND partner_id = $2",
+                     birthdate = $10, email = $11, country = $12, updated_at = $13,
+                     version = version + 1
+                 WHERE id = $1 AND partner_id = $2 AND version = $14",
                 args,
-                Guard::ClientNotFound,
+                Guard::ClientMoved,
             ))
         }
         Write::InsertCard(c) => out.push(Statement::new(
@@ -341,6 +344,10 @@ pub(crate) fn push(out: &mut Vec<Statement>, write: &Write) {
             vec![digest.as_str().into(), (*now).into()],
             Guard::SecretGone,
         )),
+        Write::SpendCardSecrets { card_id, now } => out.push(Statement::new(
+            "UPDATE card_secrets SET used_at = $2 WHERE card_id = $1 AND used_at IS NULL",
+            vec![card_id.as_str().into(), (*now).into()],
+        )),
         other => unreachable!("not a Card API write: {other:?}"),
     }
 }
@@ -419,13 +426,14 @@ fn client(r: &dyn Columns) -> Result<CardClient, StoreError> {
             email: r.opt_text("email")?,
             country: r.opt_text("country")?,
         },
+        version: r.i64("version")?,
         created_at: r.i64("created_at")?,
         updated_at: r.i64("updated_at")?,
     })
 }
 
 const CLIENT_COLUMNS: &str = "id, partner_id, product_id, client_type, resident, first_name, \
-     last_name, middle_name, phone, birthdate, email, country, created_at, updated_at";
+     last_name, middle_name, phone, birthdate, email, country, version, created_at, updated_at";
 
 fn card(r: &dyn Columns) -> Result<IssuedCard, StoreError> {
     let card_type = r.text("card_type")?;

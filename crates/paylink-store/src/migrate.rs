@@ -153,6 +153,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 24,
+        sql: include_str!("../migrations/0024_card_secrets_by_card.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 25,
+        sql: include_str!("../migrations/0025_card_client_versions.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The first migration this binary knows that is not among `applied`, if any.

@@ -127,6 +127,7 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::AnswerDisputeRefund { .. }) => crate::disputes::lock(w),
             Write::Audit(_) => None,
             Write::SetMoneyRules { .. } => Some(("instance_settings", "money_rules".to_string())),
+            w @ Write::SpendCardSecrets { .. } => crate::issuing::lock(w),
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -992,6 +993,7 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             text: None,
             expected: None,
         } => {}
+        w @ Write::SpendCardSecrets { .. } => crate::issuing::push(out, w),
         card_api => crate::issuing::push(out, card_api),
     }
 }

@@ -9,6 +9,7 @@
 //! | authorization | card available −x, card hold +x |
 //! | settling it | card hold −(c+r), platform card_clearing +c, card available +r |
 //! | refund | platform card_clearing −x, card available +x |
+//! | refund, the card closed | platform card_clearing −x, partner available +x |
 //! | card closed | card available −x, partner available +x |
 //!
 //! The balance rows' guards (never negative) make "a debit never takes a card below zero" and
@@ -189,6 +190,35 @@ pub fn refund(
     )
 }
 
+/// A refund of what a debit or capture took from a card closed since: to the partner's
+/// prepaid balance, where the close returned the card's money (nothing lands on a closed card).
+pub fn refund_to_partner(
+    partner: &PartnerId,
+    currency: Currency,
+    amount: Amount,
+    refund_transaction: &str,
+    now: Millis,
+) -> Entry {
+    Entry::new(
+        EntryKind::CardRefund,
+        format!("ctx_{refund_transaction}"),
+        refund_transaction,
+        now,
+    )
+    .leg(
+        Bucket::CardClearing,
+        &Owner::PLATFORM,
+        currency,
+        -amount.minor(),
+    )
+    .leg(
+        Bucket::Available,
+        &Owner::partner(partner),
+        currency,
+        amount.minor(),
+    )
+}
+
 /// A closed card's remaining money back to its partner's prepaid balance.
 pub fn return_to_partner(
     partner: &PartnerId,
@@ -242,6 +272,7 @@ mod tests {
                 1,
             ),
             refund(&c, kzt, amount(700), "t4", 1),
+            refund_to_partner(&p, kzt, amount(300), "t5", 1),
             return_to_partner(&p, &c, kzt, 4_400, 1),
         ];
         for e in &entries {

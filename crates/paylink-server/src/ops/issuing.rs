@@ -15,6 +15,7 @@ use paylink_core::cardholder::{self, Person, Score};
 use paylink_core::decide::issuing as decide;
 use paylink_core::event::Notice;
 use paylink_core::event::Sms;
+use paylink_core::guard::Guard;
 use paylink_core::id::{random_base62, CardId, CardTransactionId, ClientId, PartnerId};
 use paylink_core::issued::{
     CardClient, CardRequest, CardTransaction, ClientDetails, IssuedCard, Partner, Produced,
@@ -22,7 +23,7 @@ use paylink_core::issued::{
 };
 use paylink_core::issuing::{
     self, generate_cvv, generate_pan, issue_otp, sandbox_products, BinRange, CardBalance,
-    CardState, CardStatus, CardType, CardUse, Expiry, GiftProduct, IssuingError,
+    CardState, CardStatus, CardType, CardUse, Expiry, GiftProduct, IssuingError, RefundTo,
     CARD_VALIDITY_YEARS, OTP_MAX_ATTEMPTS,
 };
 use paylink_core::ledger::{Balance, Owner};
@@ -295,12 +296,20 @@ impl Call<'_> {
         produced: Produced,
         writes: Vec<Write>,
     ) -> Result<(), CardError> {
+        store
+            .apply(self.plan(outcome, produced, writes))
+            .await
+            .map_err(refused)
+    }
+
+    /// `writes` after the request's record.
+    fn plan(&self, outcome: RequestOutcome, produced: Produced, writes: Vec<Write>) -> Plan {
         let mut plan = Plan {
             writes: Vec::with_capacity(writes.len() + 1),
         };
         plan.writes.push(self.record(outcome, produced));
         plan.writes.extend(writes);
-        store.apply(plan).await.map_err(refused)
+        plan
     }
 }
 
@@ -372,6 +381,7 @@ pub async fn add_client(
         partner_id: call.partner.id.clone(),
         product_id,
         details,
+        version: 0,
         created_at: call.now,
         updated_at: call.now,
     };
@@ -400,32 +410,52 @@ pub async fn client(
         .ok_or(IssuingError::ClientNotFound)?)
 }
 
-/// New particulars for a client: `change` gets the stored ones and amends them.
+/// How many times an edit of a client is read and made again after losing to another edit
+/// written meanwhile. Each loss means another edit landed, so this many edits of one client
+/// sent at once all land.
+const EDIT_ATTEMPTS: usize = 10;
+
+/// New particulars for a client: `change` gets the stored ones and answers the new ones.
+/// The edit is written over the version it read; when another edit was written meanwhile, the
+/// client is read again and `change` made again over what that edit wrote, so concurrent edits
+/// of different fields all land.
 pub async fn edit_client(
     store: &Store,
     call: &Call<'_>,
     client_id: &str,
     product_id: Option<u32>,
-    change: impl FnOnce(&mut ClientDetails),
+    change: impl Fn(&ClientDetails) -> Result<ClientDetails, IssuingError>,
 ) -> Result<CardClient, CardError> {
-    let mut client = client(store, call.partner, client_id).await?;
-    if let Some(p) = product_id {
-        check_product(call.partner, p)?;
-        client.product_id = p;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut client = client(store, call.partner, client_id).await?;
+        if let Some(p) = product_id {
+            check_product(call.partner, p)?;
+            client.product_id = p;
+        }
+        client.details = change(&client.details)?;
+        client.updated_at = call.now;
+        let produced = Produced {
+            client_id: Some(client.id.clone()),
+            ..Produced::default()
+        };
+        let plan = call.plan(
+            RequestOutcome::Success,
+            produced,
+            vec![Write::UpdateCardClient(client.clone())],
+        );
+        match store.apply(plan).await {
+            Ok(()) => {
+                client.version += 1;
+                return Ok(client);
+            }
+            Err(StoreError::GuardFailed(Guard::ClientMoved)) if attempts < EDIT_ATTEMPTS => {
+                tracing::debug!("a client edit raced another; reading again");
+            }
+            Err(e) => return Err(refused(e)),
+        }
     }
-    change(&mut client.details);
-    client.updated_at = call.now;
-    let produced = Produced {
-        client_id: Some(client.id.clone()),
-        ..Produced::default()
-    };
-    call.apply(
-        store,
-        produced,
-        vec![Write::UpdateCardClient(client.clone())],
-    )
-    .await?;
-    Ok(client)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -452,6 +482,7 @@ impl CardView {
             status: self.card.status,
             card_type: self.card.card_type,
             expiry: self.expiry,
+            linked: self.card.client_id.is_some(),
         }
     }
 }
@@ -486,6 +517,7 @@ fn view(keys: &InstanceKeys, card: IssuedCard, now: Millis) -> Result<CardView, 
         status: card.status,
         card_type: card.card_type,
         expiry,
+        linked: card.client_id.is_some(),
     }
     .status_at(now);
     Ok(CardView {
@@ -757,6 +789,14 @@ pub async fn change_status(
         StatusChange::Close => state.close()?,
     };
     let mut writes = Vec::new();
+    if matches!(change, StatusChange::Block | StatusChange::Close) {
+        // The card's data links handed out so far show nothing any more (first: the links
+        // are locked before the card, as opening one locks only the link).
+        writes.push(Write::SpendCardSecrets {
+            card_id: card.card.id.clone(),
+            now: call.now,
+        });
+    }
     if to != card.card.status {
         writes.push(Write::SetCardStatus {
             card_id: card.card.id.clone(),
@@ -946,20 +986,40 @@ pub async fn card_secret(
     Ok((Secret::new(token), expires_at))
 }
 
+/// The card of the one-time link with `digest` if the link opens now: unused, not expired,
+/// and its card neither blocked nor closed (a block or a close spends the links handed out
+/// before it; this also stops one asked for while the card is blocked).
+async fn openable_card(
+    store: &Store,
+    digest: &str,
+    now: Millis,
+) -> Result<Option<IssuedCard>, CardError> {
+    let Some(link) = store
+        .card_secret(digest)
+        .await?
+        .filter(|l| l.used_at.is_none() && l.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    Ok(store
+        .card_anywhere(&link.card_id)
+        .await?
+        .filter(|c| !matches!(c.status, CardStatus::Blocked | CardStatus::Closed)))
+}
+
 /// Whether a one-time link would still open (for the page that offers to open it).
 pub async fn card_secret_usable(
     store: &Store,
     token: &str,
     now: Millis,
 ) -> Result<bool, CardError> {
-    Ok(store
-        .card_secret(&secret_digest(token))
+    Ok(openable_card(store, &secret_digest(token), now)
         .await?
-        .is_some_and(|l| l.used_at.is_none() && l.expires_at > now))
+        .is_some())
 }
 
-/// Opens a one-time link: the card's data, once. A used, expired or unknown token answers
-/// [`IssuingError::SecretGone`] alike.
+/// Opens a one-time link: the card's data, once. A used, expired or unknown token, and a link
+/// of a blocked or closed card, answer [`IssuingError::SecretGone`] alike.
 pub async fn open_card_secret(
     store: &Store,
     keys: &InstanceKeys,
@@ -970,13 +1030,7 @@ pub async fn open_card_secret(
         return Err(IssuingError::SecretGone.into());
     }
     let digest = secret_digest(token);
-    let link = store
-        .card_secret(&digest)
-        .await?
-        .filter(|l| l.used_at.is_none() && l.expires_at > now)
-        .ok_or(IssuingError::SecretGone)?;
-    let card = store
-        .card_anywhere(&link.card_id)
+    let card = openable_card(store, &digest, now)
         .await?
         .ok_or(IssuingError::SecretGone)?;
     // Opened first: a link is spent only when its data can be shown.
@@ -1313,53 +1367,89 @@ pub async fn settle(
     Ok(t)
 }
 
-/// `transaction/refund`: gives back (part of) a debit or a cleared authorization.
+/// `transaction/refund`: gives back (part of) a debit or a cleared authorization: onto the
+/// card, or, once the card is closed, to the partner's prepaid balance (where the close sent
+/// the card's money). Answers the refund, the original and where the money went. A refund
+/// decided for the card that a close beat to the database is decided again for the partner.
 pub async fn refund(
     store: &Store,
     keys: &InstanceKeys,
     call: &Call<'_>,
     transaction_id: &str,
     amount: Option<Amount>,
-) -> Result<(CardTransaction, CardTransaction), CardError> {
-    let original = transaction(store, call.partner, transaction_id).await?;
-    let refundable = original.refundable();
-    let base = Amount::from_minor(original.refunded + refundable)
-        .ok_or(IssuingError::AmountExceedsAuthorized)?;
-    let give = issuing::refund(base, original.refunded, amount)?;
-    let card = card(
-        store,
-        keys,
-        call.partner,
-        original.card_id.as_str(),
-        call.now,
-    )
-    .await?;
-    card.state().allows(CardUse::Settle, call.now)?;
-    let mut r = new_transaction(
-        call,
-        &card.card,
-        TransactionKind::Refund,
-        give,
-        TransactionStatus::Success,
-        &format!("refund of {}", original.id),
-    );
-    r.parent_id = Some(original.id.clone());
-    let entry = decide::refund(&card.card.id, r.currency, give, r.id.as_str(), call.now);
-    let writes = vec![
-        Write::MoveCardMoney {
-            card_id: card.card.id.clone(),
-            spends: false,
-        },
-        Write::AddCardRefund {
-            id: original.id.clone(),
-            amount: give.minor(),
-            now: call.now,
-        },
-        Write::InsertCardTransaction(r.clone()),
-        Write::Post(entry),
-    ];
-    call.apply(store, produced_transaction(&r), writes).await?;
-    Ok((r, original))
+) -> Result<(CardTransaction, CardTransaction, RefundTo), CardError> {
+    let mut closed_meanwhile = false;
+    loop {
+        let original = transaction(store, call.partner, transaction_id).await?;
+        let refundable = original.refundable();
+        let base = Amount::from_minor(original.refunded + refundable)
+            .ok_or(IssuingError::AmountExceedsAuthorized)?;
+        let give = issuing::refund(base, original.refunded, amount)?;
+        let card = card(
+            store,
+            keys,
+            call.partner,
+            original.card_id.as_str(),
+            call.now,
+        )
+        .await?;
+        let to = card.state().refund_to();
+        let description = match to {
+            RefundTo::Card => format!("refund of {}", original.id),
+            RefundTo::PrepaidBalance => format!(
+                "refund of {} to the partner's prepaid balance (the card is closed)",
+                original.id
+            ),
+        };
+        let mut r = new_transaction(
+            call,
+            &card.card,
+            TransactionKind::Refund,
+            give,
+            TransactionStatus::Success,
+            &description,
+        );
+        r.parent_id = Some(original.id.clone());
+        // The refund's caps hold in SQL either way: AddCardRefund keeps the refunds within what
+        // the original took.
+        let mut writes = Vec::with_capacity(4);
+        let entry = match to {
+            RefundTo::Card => {
+                // Refused if the card is closed by the time this applies.
+                writes.push(Write::MoveCardMoney {
+                    card_id: card.card.id.clone(),
+                    spends: false,
+                });
+                decide::refund(&card.card.id, r.currency, give, r.id.as_str(), call.now)
+            }
+            // Closed is final: nothing can change where this goes.
+            RefundTo::PrepaidBalance => decide::refund_to_partner(
+                &call.partner.id,
+                r.currency,
+                give,
+                r.id.as_str(),
+                call.now,
+            ),
+        };
+        writes.extend([
+            Write::AddCardRefund {
+                id: original.id.clone(),
+                amount: give.minor(),
+                now: call.now,
+            },
+            Write::InsertCardTransaction(r.clone()),
+            Write::Post(entry),
+        ]);
+        let plan = call.plan(RequestOutcome::Success, produced_transaction(&r), writes);
+        match store.apply(plan).await {
+            Ok(()) => return Ok((r, original, to)),
+            // Closed is final, so this happens once: read again, it goes to the partner.
+            Err(StoreError::GuardFailed(Guard::CardClosed)) if !closed_meanwhile => {
+                closed_meanwhile = true;
+            }
+            Err(e) => return Err(refused(e)),
+        }
+    }
 }
 
 /// `transaction/info`.

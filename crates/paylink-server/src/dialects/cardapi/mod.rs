@@ -476,10 +476,12 @@ async fn run(
             let client_id = f.text("client_id", 64)?;
             let product_id = f.opt_product_id()?;
             let changes = f.object("client")?;
-            // Checked against the stored particulars: each given field replaces its value.
-            let current = ops::client(store, call.partner, &client_id).await?;
-            let details = client_details(&changes, Some(&current.details))?;
-            let c = ops::edit_client(store, call, &client_id, product_id, |d| *d = details).await?;
+            // Over the stored particulars (as read by the edit, again if it races another):
+            // each given field replaces its value.
+            let c = ops::edit_client(store, call, &client_id, product_id, |stored| {
+                client_details(&changes, Some(stored))
+            })
+            .await?;
             Out::new(json!({"client_id": c.id.as_str()}))
         }
         Method::CardIssue => {
@@ -623,12 +625,13 @@ async fn run(
         Method::TransactionRefund => {
             let id = f.text("transaction_id", 64)?;
             let amount = f.opt_amount("amount")?;
-            let (r, original) = ops::refund(store, keys, call, &id, amount).await?;
+            let (r, original, to) = ops::refund(store, keys, call, &id, amount).await?;
             Out::new(json!({
                 "transaction_id": r.id.as_str(),
                 "refunded_transaction_id": original.id.as_str(),
                 "amount": format_fixed(r.amount.minor()),
                 "transaction_status": r.status.as_str(),
+                "refunded_to": to.as_str(),
             }))
         }
         Method::TransactionInfo => {

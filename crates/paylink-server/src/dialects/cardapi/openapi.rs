@@ -1081,8 +1081,9 @@ fn methods() -> Vec<Method> {
             name: "ClientEdit",
             tag: "clients",
             summary: "Changes a client's particulars.",
-            description: "Changes the particulars given in `client`; the others stay. \
-                `client_not_found` for an unknown client.",
+            description: "Changes the particulars given in `client`; the others stay. Edits \
+                sent at once all land, each over what the others wrote. `client_not_found` for \
+                an unknown client.",
             request: request(
                 "The client and what changes.",
                 json!({
@@ -1208,8 +1209,10 @@ fn methods() -> Vec<Method> {
             "CardActivate",
             "Activates a card.",
             "An inactive card becomes active; an active one answers success as it is. A gift \
-             card is activated only with its code (`/v5/cards/activate_card`). Blocked, closed \
-             and expired cards are refused (`card_blocked`, `card_closed`, `card_inactive`).",
+             card is activated only with its code (`/v5/cards/activate_card`), and a card without \
+             a client (bulk-issued) only once linked to one with `card/link` (else \
+             `validation_error`). Blocked, closed and expired cards are refused \
+             (`card_blocked`, `card_closed`, `card_inactive`).",
         ),
         card_status_change(
             "/v5/card-api/card/block",
@@ -1476,8 +1479,10 @@ fn methods() -> Vec<Method> {
             tag: "transactions",
             summary: "Gives a debit back to the card.",
             description: "Refunds a debit or a cleared authorization, in part or (no `amount`) \
-                all that is left; a new transaction of type `refund`. \
-                `amount_exceeds_authorized` above what is left, `transaction_not_found`.",
+                all that is left; a new transaction of type `refund`. The money goes onto the \
+                card, or, when the card is closed, to the partner's prepaid balance \
+                (`refunded_to`). `amount_exceeds_authorized` above what is left, \
+                `transaction_not_found`.",
             request: transaction_amount_request(
                 "The transaction and the amount to give back.",
                 "At most what is left to refund; absent: all of it.",
@@ -1487,6 +1492,12 @@ fn methods() -> Vec<Method> {
                 json!({
                     "transaction_id": string("The refund's own id."),
                     "refunded_transaction_id": string("The transaction refunded."),
+                    "refunded_to": {
+                        "type": "string",
+                        "enum": ["card", "prepaid_balance"],
+                        "description": "Where the money went: `card`, or `prepaid_balance` \
+                            (the partner's, in the card's currency) when the card is closed.",
+                    },
                 }),
                 &["transaction_id", "refunded_transaction_id"],
             ),

@@ -220,6 +220,83 @@ async fn a_client_edit_changes_only_the_fields_it_names() {
     .await;
 }
 
+/// Edits of different fields of one client sent at the same moment all land: none is lost to
+/// another that read the client before it was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_edits_of_different_fields_all_land() {
+    use paylink_core::id::ClientId;
+    let app = spawn_app().await;
+    let p = partner(&app, 0).await;
+    let client = p.client("Ivan", "Petrov", "77011234567").await;
+    for round in 0..3u8 {
+        let d = round + 1;
+        let country = ["KZ", "RUS", "US"][usize::from(round)];
+        let edits = [
+            json!({"phone": format!("7701000000{d}")}),
+            json!({"email": format!("ivan{d}@example.com")}),
+            json!({"first_name": format!("Ivan{}", "a".repeat(d.into()))}),
+            json!({"last_name": format!("Petrov{}", "a".repeat(d.into()))}),
+            json!({"middle_name": format!("M{d}")}),
+            json!({"birthdate": format!("1990-01-0{d}")}),
+            json!({"country": country}),
+            json!({"type": d}),
+            json!({"resident": 2 - round % 2}),
+        ];
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(edits.len()));
+        let tasks: Vec<_> = edits
+            .into_iter()
+            .map(|edit| {
+                let body = json!({"request_id": new_request_id(), "client_id": client,
+                                  "client": edit});
+                let api = p.client.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    api.call("/v5/card-api/client/edit", &body).await
+                })
+            })
+            .collect();
+        for t in tasks {
+            let a = t.await.unwrap().expect("the server answers JSON");
+            assert!(a.is_ok(), "round {round}: {}", a.body);
+        }
+        let stored = app
+            .store
+            .card_client(
+                &PartnerId::from_trusted(p.auth_id.clone()),
+                &ClientId::from_trusted(client.clone()),
+            )
+            .await
+            .unwrap()
+            .expect("the client");
+        let s = &stored.details;
+        let got = json!([
+            s.phone,
+            s.email,
+            s.first_name,
+            s.last_name,
+            s.middle_name,
+            s.birthdate,
+            s.country,
+            s.client_type,
+            s.resident
+        ]);
+        let a = "a".repeat(d.into());
+        let want = json!([
+            format!("7701000000{d}"),
+            format!("ivan{d}@example.com"),
+            format!("Ivan{a}"),
+            format!("Petrov{a}"),
+            format!("M{d}"),
+            format!("1990-01-0{d}"),
+            country,
+            d,
+            2 - round % 2
+        ]);
+        assert_eq!(got, want, "round {round}: an edit was lost");
+    }
+}
+
 #[tokio::test]
 async fn the_one_time_page_shows_a_luhn_valid_unique_pan_of_the_partners_bin_once() {
     let app = spawn_app().await;
@@ -263,6 +340,35 @@ async fn a_card_data_link_unused_for_ten_minutes_is_gone() {
     let url = secret_url(&p, &card).await;
     let shown = open_secret(&app, &url).await;
     assert!(shown.pan.starts_with("400000"));
+}
+
+/// A block or a close ends the card's data links: one handed out before shows nothing, not
+/// even after an unblock, and one asked for while the card is blocked opens only once it is
+/// active again.
+#[tokio::test]
+async fn a_blocked_or_closed_cards_data_page_shows_nothing() {
+    let app = spawn_app().await;
+    let p = partner(&app, 0).await;
+    let card = p.card("KZT").await;
+    let before_block = secret_url(&p, &card).await;
+    p.ok("card-api/card/block", json!({"card_id": card})).await;
+    assert_gone(&app, &before_block).await;
+    let while_blocked = secret_url(&p, &card).await;
+    assert_gone(&app, &while_blocked).await;
+    p.ok("card-api/card/unblock", json!({"card_id": card}))
+        .await;
+    assert_gone(&app, &before_block).await;
+    let shown = open_secret(&app, &while_blocked).await;
+    assert!(shown.pan.starts_with("400000"));
+
+    let before_close = secret_url(&p, &card).await;
+    let also_before_close = secret_url(&p, &card).await;
+    // The page offered, the card closed before the button is pressed.
+    let page = app.http.get(&also_before_close).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    p.ok("card-api/card/close", json!({"card_id": card})).await;
+    assert_gone(&app, &before_close).await;
+    assert_gone(&app, &also_before_close).await;
 }
 
 #[tokio::test]
@@ -492,6 +598,60 @@ async fn bulk_issued_cards_are_inactive_without_a_client_until_linked_and_activa
     assert_eq!(info(&p, card).await["card_status"], json!(1));
     let b = p.ok("card-api/card/list", json!({"client_id": ivan})).await;
     assert_eq!(b["cards"].as_array().unwrap().len(), 1, "{b}");
+}
+
+/// A bulk-issued card is linked to a client before it is activated: activating it unlinked is
+/// refused, and money put on it cannot be spent until it is linked and activated.
+#[tokio::test]
+async fn an_unlinked_bulk_card_is_not_activated_or_spent() {
+    let app = spawn_app().await;
+    let p = partner(&app, 1000).await;
+    let rid = new_request_id();
+    p.ok(
+        "card-api/card/bulk_issue",
+        json!({"request_id": rid, "product_id": 2000, "quantity": 1, "currency": "KZT"}),
+    )
+    .await;
+    let s = p
+        .ok("card-api/request/status", json!({"request_id": rid}))
+        .await;
+    let card = s["cards"][0]["card_id"]
+        .as_str()
+        .expect("a card")
+        .to_string();
+    let b = p
+        .refused(
+            "card-api/card/activate",
+            json!({"card_id": card}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.contains("card/link"), "{why}");
+    let i = info(&p, &card).await;
+    assert_eq!(
+        (i["card_status"].clone(), i["client_id"].clone()),
+        (json!(0), Value::Null)
+    );
+    // Money can be put on it, but nothing can be taken off it.
+    assert!(movement(&p, &card, "credit", "10.00").await.is_ok());
+    let a = movement(&p, &card, "debit", "1.00").await;
+    assert_eq!(a.error_code(), Some("card_inactive"), "{}", a.body);
+    assert_eq!(p.balance(&card).await.0, "10.00");
+    // Linked, it activates and spends.
+    let ivan = p.client("Ivan", "Petrov", "77011234567").await;
+    p.ok(
+        "card-api/card/link",
+        json!({"client_id": ivan, "card_id": card}),
+    )
+    .await;
+    let b = p
+        .ok("card-api/card/activate", json!({"card_id": card}))
+        .await;
+    assert_eq!(b["card_status"], json!(1), "{b}");
+    assert!(movement(&p, &card, "debit", "1.00").await.is_ok());
+    assert_eq!(p.balance(&card).await.0, "9.00");
+    app.assert_ledger_ok().await;
 }
 
 #[tokio::test]

@@ -532,3 +532,131 @@ async fn a_debit_decided_before_a_block_spends_nothing_from_the_blocked_card() {
     assert_eq!(a.error_code(), Some("card_blocked"), "{}", a.body);
     assert_eq!(p.balance(&card).await.0, "100.00");
 }
+
+/// A debit refunded after its card was closed: the money goes where the close sent the card's
+/// balance, the partner's prepaid balance, and the answer says so. The caps still hold.
+#[tokio::test]
+async fn a_refund_after_the_card_is_closed_goes_to_the_partners_prepaid_balance() {
+    let app = spawn_app().await;
+    let p = partner(&app, 1000).await;
+    let card = p.funded_card("100.00").await;
+    let d = debit(&p, &card, "40.00").await;
+    p.ok("card-api/card/close", json!({"card_id": card})).await;
+    assert_eq!(prepaid(&app, &p).await, 96_000);
+    let b = p
+        .ok(
+            "card-api/transaction/refund",
+            json!({"transaction_id": d, "amount": "25.00"}),
+        )
+        .await;
+    assert_eq!(b["refunded_transaction_id"], json!(d), "{b}");
+    assert_eq!(b["amount"], json!("25.00"), "{b}");
+    assert_eq!(b["transaction_status"], json!("success"), "{b}");
+    assert_eq!(b["refunded_to"], json!("prepaid_balance"), "{b}");
+    assert_eq!(prepaid(&app, &p).await, 98_500);
+    assert_eq!(p.balance(&card).await, bal("0.00", "0.00", "0.00"));
+    let r = transaction(&p, b["transaction_id"].as_str().unwrap()).await;
+    assert_eq!(r["type"], json!("refund"), "{r}");
+    assert_eq!(r["parent_id"], json!(d), "{r}");
+    // Never more than what is left of the debit.
+    p.refused(
+        "card-api/transaction/refund",
+        json!({"transaction_id": d, "amount": "15.01"}),
+        "amount_exceeds_authorized",
+    )
+    .await;
+    assert_eq!(prepaid(&app, &p).await, 98_500);
+    let b = p
+        .ok("card-api/transaction/refund", json!({"transaction_id": d}))
+        .await;
+    assert_eq!(b["amount"], json!("15.00"), "{b}");
+    assert_eq!(b["refunded_to"], json!("prepaid_balance"), "{b}");
+    // All the partner put on the card is back with it.
+    assert_eq!(prepaid(&app, &p).await, 100_000);
+    let t = transaction(&p, &d).await;
+    assert_eq!(
+        (t["status"].clone(), t["refunded"].clone()),
+        (json!("refunded"), json!("40.00")),
+        "{t}"
+    );
+    p.refused(
+        "card-api/transaction/refund",
+        json!({"transaction_id": d}),
+        "amount_exceeds_authorized",
+    )
+    .await;
+    // An open card's refunds still go onto the card.
+    let open = p.funded_card("10.00").await;
+    let d = debit(&p, &open, "10.00").await;
+    let b = p
+        .ok("card-api/transaction/refund", json!({"transaction_id": d}))
+        .await;
+    assert_eq!(b["refunded_to"], json!("card"), "{b}");
+    assert_eq!(p.balance(&open).await.0, "10.00");
+    app.assert_ledger_ok().await;
+}
+
+/// Refunds racing a close: every refund within the debit goes through, onto the card or, once
+/// it is closed, to the partner; no money is stranded and the partner's sum adds up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refunds_racing_a_close_all_land_and_nothing_is_stranded() {
+    let app = spawn_app().await;
+    let p = partner(&app, 1000).await;
+    for round in 0..4 {
+        let start_prepaid = prepaid(&app, &p).await;
+        let card = p.funded_card("100.00").await;
+        let d = debit(&p, &card, "50.00").await;
+        let mut bodies: Vec<(String, Value)> = (0..8)
+            .map(|_| {
+                (
+                    "card-api/transaction/refund".to_string(),
+                    json!({"transaction_id": d, "amount": "10.00"}),
+                )
+            })
+            .collect();
+        bodies.insert(
+            round * 2,
+            ("card-api/card/close".to_string(), json!({"card_id": card})),
+        );
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(bodies.len()));
+        let tasks: Vec<_> = bodies
+            .into_iter()
+            .map(|(path, mut body)| {
+                body["request_id"] = json!(new_request_id());
+                let client = p.client.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let a = client.call(&format!("/v5/{path}"), &body).await;
+                    (path, a.expect("the server answers JSON"))
+                })
+            })
+            .collect();
+        let mut refunds = Vec::new();
+        for t in tasks {
+            let (path, a) = t.await.unwrap();
+            if path.ends_with("refund") {
+                refunds.push(a);
+            }
+        }
+        assert_eq!(
+            successes(&refunds, "amount_exceeds_authorized"),
+            5,
+            "round {round}"
+        );
+        let t = transaction(&p, &d).await;
+        assert_eq!(t["refunded"], json!("50.00"), "round {round}: {t}");
+        let info = p.ok("card-api/card/info", json!({"card_id": card})).await;
+        let on_card = p.balance(&card).await.0;
+        let back = prepaid(&app, &p).await - start_prepaid;
+        if info["card"]["card_status"] == json!(3) {
+            assert_eq!(on_card, "0.00", "round {round}");
+            // 100 put on, 50 debited, 50 refunded: all of it back with the partner.
+            assert_eq!(back, 0, "round {round}");
+        } else {
+            assert_eq!(on_card, "100.00", "round {round}");
+            assert_eq!(back, -10_000, "round {round}");
+        }
+        app.assert_ledger_ok().await;
+    }
+}
