@@ -31,6 +31,12 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => {
                 StoreError::Unavailable(e.to_string())
             }
+            // A connection cut while TLS is negotiated: the handshake fails, or (sqlx reads an
+            // EOF as the byte 0) the answer to the TLS request makes no sense.
+            sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::Protocol(m) if m.starts_with("unexpected response from SSLRequest") => {
+                StoreError::Unavailable(e.to_string())
+            }
             _ => StoreError::Database(e.to_string()),
         }
     }
