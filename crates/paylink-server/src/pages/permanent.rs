@@ -40,6 +40,8 @@ struct LinkPage<'a> {
     action: String,
     form_token: String,
     choices: Vec<Choice>,
+    /// An arbitrary-amount link's suggested amounts: offered beside the field, not chosen.
+    suggestions: Vec<String>,
     amount: String,
     counter: bool,
     max_quantity: i64,
@@ -127,6 +129,14 @@ async fn render(
             action: page_url(st, &c.bill.id),
             form_token: random_base62(&mut rand::thread_rng(), FORM_TOKEN_LEN),
             choices,
+            suggestions: match terms.kind {
+                LinkKind::Arbitrary => terms
+                    .amounts
+                    .iter()
+                    .map(|a| format_fixed(a.minor()))
+                    .collect(),
+                LinkKind::Fixed => Vec::new(),
+            },
             amount: if terms.kind == LinkKind::Arbitrary {
                 chosen.amount
             } else {

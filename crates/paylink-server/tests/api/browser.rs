@@ -895,6 +895,69 @@ async fn permanent_link_with_quantity_and_target_collects() {
     b.quit().await;
 }
 
+/// An arbitrary-amount link with suggested amounts: a suggestion fills the field and the total,
+/// and the payer may still type another amount.
+#[tokio::test]
+async fn an_arbitrary_links_suggestions_fill_the_amount() {
+    if !enabled("link_suggestions") {
+        return;
+    }
+    let app = spawn_app().await;
+    let mut b = Browser::start("link_suggestions").await;
+    let access = paylink_server::ops::permanent_links::enable(
+        &app.store,
+        &app.keys,
+        app.merchant.merchant_id.as_str(),
+        Some("TEST_TRADER_2".into()),
+        None,
+        None,
+        true,
+        app.now(),
+    )
+    .await
+    .expect("Procard access");
+    let sign = paylink_server::dialects::procard::sign::sign;
+    let created = app
+        .send(
+            Method::POST,
+            "/permanent-links/create",
+            None,
+            Body::Json(json!({
+                "merchant_id": "TEST_TRADER_2",
+                "operation": "Purchase",
+                "kind": 1,
+                "amount": "100;250.50",
+                "name": "Donation",
+                "description": "Any amount",
+                "language": "en",
+                "signature": sign(access.secret_key.expose(), &["TEST_TRADER_2", "Purchase", "100;250.50", "en"]),
+            })),
+        )
+        .await;
+    assert_eq!(created.json["result"], json!(0), "{}", created.text);
+    let page = created.json["permanent_link"].as_str().unwrap().to_string();
+    b.goto(&page).await;
+    b.wait_for("#suggestions").await;
+    assert_eq!(b.value("#amount").await, "");
+    assert_eq!(
+        b.texts("#suggestions button").await,
+        vec!["100.00 RUB", "250.50 RUB"]
+    );
+    b.click("#suggestions button[data-amount='250.50']").await;
+    assert_eq!(b.value("#amount").await, "250.50");
+    assert_eq!(b.text("#total").await, "250.50");
+    b.screenshot("link-suggestions").await;
+    // Another amount than the suggestions is the payer's to choose.
+    b.clear("#amount").await;
+    b.send_keys("#amount", "77").await;
+    assert_eq!(b.text("#total").await, "77.00");
+    fill_card(&b, "4242424242424242").await;
+    b.click("#submit").await;
+    b.wait_for("#heading").await;
+    assert_eq!(b.text("#heading").await, "Payment successful");
+    b.quit().await;
+}
+
 /// Types a test card into a card form.
 async fn fill_card(b: &Browser, card: &str) {
     b.send_keys("#card_number", card).await;

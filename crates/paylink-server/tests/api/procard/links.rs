@@ -429,3 +429,45 @@ async fn the_link_page_takes_a_comma_amount_and_the_bill_pages_send_the_payer_to
     let payments = app.get("/api/v1/bill/payments", &[("id", &id)]).await;
     assert_eq!(payments.ok()["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn an_arbitrary_links_page_offers_its_suggested_amounts_without_choosing_one() {
+    use crate::checkout_pages::get;
+    let app = spawn_app().await;
+    let c = enable(&app).await;
+    let id = c
+        .create(
+            &app,
+            json!({"kind": 1, "amount": "100;250.50", "language": "en"}),
+        )
+        .await;
+    let page = get(&app.url(&format!("/p/{id}")), "en").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    // Offered to the field (a browser lists them even without JavaScript) and as buttons.
+    assert!(page.text.contains(r#"list="suggested""#), "{}", page.text);
+    for amount in ["100.00", "250.50"] {
+        assert!(
+            page.text.contains(&format!(r#"<option value="{amount}">"#)),
+            "{}",
+            page.text
+        );
+        assert!(
+            page.text.contains(&format!(r#"data-amount="{amount}""#)),
+            "{}",
+            page.text
+        );
+    }
+    // Not chosen for the payer: no radio, an empty field, no total yet.
+    assert!(!page.text.contains(r#"type="radio""#), "{}", page.text);
+    assert!(
+        page.text.contains(r#"<span id="total">—</span>"#),
+        "{}",
+        page.text
+    );
+    // A link without suggestions offers none.
+    let plain = c
+        .create(&app, json!({"kind": 1, "amount": "", "language": "en"}))
+        .await;
+    let page = get(&app.url(&format!("/p/{plain}")), "en").await;
+    assert!(!page.text.contains("suggested"), "{}", page.text);
+}
