@@ -127,7 +127,6 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::AnswerDisputeRefund { .. }) => crate::disputes::lock(w),
             Write::Audit(_) => None,
             Write::SetMoneyRules { .. } => Some(("instance_settings", "money_rules".to_string())),
-            w @ Write::SpendCardSecrets { .. } => crate::issuing::lock(w),
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -993,7 +992,6 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             text: None,
             expected: None,
         } => {}
-        w @ Write::SpendCardSecrets { .. } => crate::issuing::push(out, w),
         card_api => crate::issuing::push(out, card_api),
     }
 }
