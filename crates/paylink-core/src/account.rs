@@ -196,10 +196,12 @@ pub const SIGN_IN_WINDOW_MS: Millis = 15 * 60 * 1000;
 pub const SIGN_UP_PER_ADDRESS: i64 = 10;
 pub const SIGN_UP_WINDOW_MS: Millis = 60 * 60 * 1000;
 
-/// The keys failures are counted under: the account's email and the client's address.
-pub fn failure_keys(email: &str, address: &str) -> [String; 2] {
+/// The keys failures are counted under: the account's (of its kind: guesses at a merchant's
+/// sign-in page do not lock an operator with the same email out of the console) and the
+/// client's address.
+pub fn failure_keys(kind: AccountKind, email: &str, address: &str) -> [String; 2] {
     [
-        format!("sign-in:email:{email}"),
+        format!("sign-in:{}:email:{email}", kind.as_str()),
         format!("sign-in:addr:{address}"),
     ]
 }

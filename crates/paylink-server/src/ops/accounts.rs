@@ -248,7 +248,7 @@ pub async fn sign_in(
         code,
     } = credentials;
     let email = normalize_email(email).map_err(|_| DomainError::Unauthorized)?;
-    let [by_email, by_address] = failure_keys(&email, address);
+    let [by_email, by_address] = failure_keys(kind, &email, address);
     // The attempt counts before the password is checked (concurrent guesses count too); a
     // success forgets it, so only failures stay counted.
     let taken = take_attempt(
@@ -554,7 +554,37 @@ pub async fn change_password(
     now: Millis,
 ) -> Result<(), OpError> {
     password::validate(new_password)?;
-    let [by_email, _] = failure_keys(&account.email, "");
+    let forget = confirm_password(store, account, current, now).await?;
+    let hashed = hash(new_password.to_string()).await?;
+    store
+        .apply(Plan {
+            writes: forget
+                .into_iter()
+                .chain(password_writes(
+                    account,
+                    hashed,
+                    Some(session.digest.as_str()),
+                    now,
+                ))
+                .collect(),
+        })
+        .await
+        .map_err(OpError::of_store)?;
+    Ok(())
+}
+
+/// Checks a signed-in account's current password before a change of its credentials (a new
+/// password, its second factor on or off). The check counts as a sign-in attempt of the
+/// account, taken before it is made: a wrong password, or a wrong code checked after it, stays
+/// counted, so a session left open guesses neither faster than the sign-in page allows.
+/// Answers the writes that forget the attempt, for the change's plan.
+pub(crate) async fn confirm_password(
+    store: &Store,
+    account: &Account,
+    current: &str,
+    now: Millis,
+) -> Result<Vec<Write>, OpError> {
+    let [by_email, _] = failure_keys(account.kind, &account.email, "");
     let taken = take_attempt(
         store,
         &[(by_email, SIGN_IN_FAILURES_PER_ACCOUNT)],
@@ -569,24 +599,10 @@ pub async fn change_password(
         }
         .into());
     }
-    let hashed = hash(new_password.to_string()).await?;
-    let forget = taken
+    Ok(taken
         .into_iter()
-        .map(|(key, id)| Write::ForgetAttempt { key, id });
-    store
-        .apply(Plan {
-            writes: forget
-                .chain(password_writes(
-                    account,
-                    hashed,
-                    Some(session.digest.as_str()),
-                    now,
-                ))
-                .collect(),
-        })
-        .await
-        .map_err(OpError::of_store)?;
-    Ok(())
+        .map(|(key, id)| Write::ForgetAttempt { key, id })
+        .collect())
 }
 
 /// An invitation for the merchant's owner: a one-time link to set a password (for a merchant

@@ -273,19 +273,35 @@ fn wrong_code() -> OpError {
     .into()
 }
 
+/// What an operator gives to change their own second factor: a session alone is not enough
+/// (whoever took one over could otherwise drop the factor or put in their own).
+pub struct OwnProof<'a> {
+    /// The digest of the session the change is made in: the operator's others end.
+    pub session: &'a str,
+    /// The current password; a wrong one, or a wrong code, counts as a failed sign-in.
+    pub password: &'a str,
+    /// A code of the authenticator being turned on, or of the one being turned off.
+    pub code: &'a str,
+}
+
 /// Turns on `account`'s second factor with an offered secret (at most [`OFFER_TTL_MS`] old),
-/// once `code` shows the app has it; the code's step is spent. Only the operator themself (the
-/// signed-in account) does this, and only while it is off: replacing an authenticator means
-/// turning the old one off first, with its code.
+/// once the proof's code shows the app has it; the code's step is spent. Only the operator
+/// themself (the signed-in account) does this, with their password, and only while it is off:
+/// replacing an authenticator means turning the old one off first.
 pub async fn enable_totp(
     store: &Store,
     keys: &InstanceKeys,
     actor: &Actor,
     account: &Account,
+    own: OwnProof<'_>,
     offer: &str,
-    code: &str,
     now: Millis,
 ) -> Result<(), OpError> {
+    let OwnProof {
+        session,
+        password,
+        code,
+    } = own;
     if account.totp_sealed.is_some() {
         return Err(DomainError::Invalid {
             field: "code",
@@ -295,6 +311,7 @@ pub async fn enable_totp(
         }
         .into());
     }
+    let forget = crate::ops::accounts::confirm_password(store, account, password, now).await?;
     let text = offered_secret(keys, account, offer, now).ok_or_else(wrong_code)?;
     let secret = totp::base32_decode(&text).ok_or_else(wrong_code)?;
     let step = totp::verify(&secret, code.trim(), now, None).ok_or_else(wrong_code)?;
@@ -315,36 +332,52 @@ pub async fn enable_totp(
                     account_id: account.id.clone(),
                     step: i64::try_from(step).map_err(|_| wrong_code())?,
                 },
+                Write::RevokeSessions {
+                    account_id: account.id.clone(),
+                    except: Some(session.to_string()),
+                    now,
+                },
                 Write::Audit(actor.record("operator.totp", &account.email, "off", "on", now)),
-            ],
+            ]
+            .into_iter()
+            .chain(forget)
+            .collect(),
         })
         .await?;
     Ok(())
 }
 
 /// Turns the second factor off: an admin for another operator (a lost phone), or the operator
-/// themself with a current `code` (a session alone is not enough: whoever took it over could
-/// otherwise drop the factor or put in their own).
+/// themself with their password and a current code ([`OwnProof`]); then their other sessions
+/// end.
 pub async fn disable_totp(
     store: &Store,
     keys: &InstanceKeys,
     actor: &Actor,
     account: &Account,
-    code: Option<&str>,
+    own: Option<OwnProof<'_>>,
     now: Millis,
 ) -> Result<(), OpError> {
-    let mut first = Vec::new();
-    if actor.name == account.email && actor.role != Role::Cli {
+    let first = if actor.name == account.email && actor.role != Role::Cli {
+        let own = own.ok_or_else(wrong_code)?;
+        let mut first =
+            crate::ops::accounts::confirm_password(store, account, own.password, now).await?;
         if account.totp_sealed.is_some() {
-            let step = crate::ops::accounts::second_factor(keys, account, code.unwrap_or(""), now)
+            let step = crate::ops::accounts::second_factor(keys, account, own.code, now)
                 .flatten()
                 .ok_or_else(wrong_code)?;
             first.push(step);
         }
+        first.push(Write::RevokeSessions {
+            account_id: account.id.clone(),
+            except: Some(own.session.to_string()),
+            now,
+        });
+        first
     } else {
         actor.require(Power::Admin)?;
-        first = acting_admin(actor);
-    }
+        acting_admin(actor)
+    };
     store
         .apply(Plan {
             writes: first

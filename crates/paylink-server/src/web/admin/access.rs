@@ -234,13 +234,18 @@ pub async fn account(
 
 pub async fn totp_on(State(st): State<AppState>, form: ConsoleForm) -> Response {
     let c = &form.c;
+    let own = operators::OwnProof {
+        session: &c.session.digest,
+        password: form.field("current_password"),
+        code: form.field("code"),
+    };
     match operators::enable_totp(
         &st.store,
         &st.keys,
         &c.actor,
         &c.account,
+        own,
         form.field("offer"),
-        form.field("code"),
         st.now(),
     )
     .await
@@ -264,12 +269,17 @@ pub async fn totp_on(State(st): State<AppState>, form: ConsoleForm) -> Response 
 
 pub async fn totp_off(State(st): State<AppState>, form: ConsoleForm) -> Response {
     let c = &form.c;
+    let own = operators::OwnProof {
+        session: &c.session.digest,
+        password: form.field("current_password"),
+        code: form.field("code"),
+    };
     match operators::disable_totp(
         &st.store,
         &st.keys,
         &c.actor,
         &c.account,
-        Some(form.field("code")),
+        Some(own),
         st.now(),
     )
     .await

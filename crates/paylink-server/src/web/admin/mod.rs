@@ -270,6 +270,7 @@ pub fn refusal(c: &Console, e: &OpError) -> &'static str {
 pub fn refusal_status(e: &OpError) -> StatusCode {
     match e {
         OpError::Domain(DomainError::NotPermitted) => StatusCode::FORBIDDEN,
+        OpError::Domain(DomainError::TooManyFailedAttempts) => StatusCode::TOO_MANY_REQUESTS,
         OpError::Domain(
             DomainError::PayoutNotCancelable
             | DomainError::Invalid {

@@ -26,7 +26,12 @@ async fn turn_totp_on(app: &TestApp, b: &mut Browser) -> Vec<u8> {
     let on = b
         .post(
             "/admin/account/totp",
-            &[("csrf", &csrf), ("offer", &offer), ("code", &code)],
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("offer", &offer),
+                ("code", &code),
+            ],
         )
         .await;
     on.assert_redirect("/admin/account?notice=totp_on");
@@ -177,7 +182,12 @@ async fn a_wrong_enrolment_code_leaves_the_second_factor_off() {
     let refused = b
         .post(
             "/admin/account/totp",
-            &[("csrf", &csrf), ("offer", &offer), ("code", "123456")],
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("offer", &offer),
+                ("code", "123456"),
+            ],
         )
         .await;
     assert_eq!(refused.status, 422);
@@ -191,7 +201,12 @@ async fn a_wrong_enrolment_code_leaves_the_second_factor_off() {
     let refused = b
         .post(
             "/admin/account/totp",
-            &[("csrf", &csrf), ("offer", &their_offer), ("code", &code)],
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("offer", &their_offer),
+                ("code", &code),
+            ],
         )
         .await;
     assert_eq!(refused.status, 422);
@@ -498,7 +513,11 @@ async fn turning_the_second_factor_off_takes_a_current_code() {
         let refused = b
             .post(
                 "/admin/account/totp/off",
-                &[("csrf", &csrf), ("code", code)],
+                &[
+                    ("csrf", &csrf),
+                    ("current_password", PASSWORD),
+                    ("code", code),
+                ],
             )
             .await;
         assert_eq!(refused.status, 422, "{code:?}: {}", refused.text);
@@ -508,7 +527,11 @@ async fn turning_the_second_factor_off_takes_a_current_code() {
     let off = b
         .post(
             "/admin/account/totp/off",
-            &[("csrf", &csrf), ("code", &code_at(&secret, app.now()))],
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("code", &code_at(&secret, app.now())),
+            ],
         )
         .await;
     off.assert_redirect("/admin/account?notice=totp_off");
@@ -536,7 +559,12 @@ async fn an_offer_is_shown_again_after_a_wrong_code_and_expires() {
     let wrong = b
         .post(
             "/admin/account/totp",
-            &[("csrf", &csrf), ("offer", &offer), ("code", "000000")],
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("offer", &offer),
+                ("code", "000000"),
+            ],
         )
         .await;
     assert_eq!(wrong.status, 422);
@@ -553,6 +581,7 @@ async fn an_offer_is_shown_again_after_a_wrong_code_and_expires() {
             "/admin/account/totp",
             &[
                 ("csrf", &csrf),
+                ("current_password", PASSWORD),
                 ("offer", &offer),
                 ("code", &code_at(&bytes, app.now())),
             ],
@@ -564,4 +593,100 @@ async fn an_offer_is_shown_again_after_a_wrong_code_and_expires() {
         Some(secret),
         "a new secret is offered"
     );
+}
+
+#[tokio::test]
+async fn a_session_alone_does_not_change_the_second_factor_and_its_guesses_count() {
+    let app = spawn_app().await;
+    let mut b = admin(&app).await;
+    let (mut elsewhere, signed_in) = sign_in(&app, "admin@ops.test", PASSWORD, "").await;
+    signed_in.assert_redirect("/admin");
+    // Turning it on takes the password: whoever holds a session cannot put in their own app.
+    let page = b.get("/admin/account").await;
+    let secret = offered_secret(&page);
+    let offer = page.input_value("offer").unwrap();
+    let csrf = page.csrf();
+    let code = code_at(&secret, app.now());
+    let on = |password: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("current_password", password.to_string()),
+            ("offer", offer.clone()),
+            ("code", code.clone()),
+        ]
+    };
+    let fields = on("not the password at all");
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = b.post("/admin/account/totp", &pairs).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    let fields = on(PASSWORD);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post("/admin/account/totp", &pairs)
+        .await
+        .assert_redirect("/admin/account?notice=totp_on");
+    // The change ended the operator's other session.
+    let gone = elsewhere.get("/admin/account").await;
+    assert_eq!(gone.status, 303, "{}", gone.text);
+    let to = gone.location.clone().unwrap_or_default();
+    assert!(to.contains("/admin/sign-in"), "{to}");
+
+    // Turning it off with the password but guessed codes: each guess is a failed sign-in,
+    // so a handful locks the account's sign-in and the guessing with it.
+    app.advance_ms(30_000);
+    let csrf = b.get("/admin/account").await.csrf();
+    for _ in 0..4 {
+        let refused = b
+            .post(
+                "/admin/account/totp/off",
+                &[
+                    ("csrf", &csrf),
+                    ("current_password", PASSWORD),
+                    ("code", "000000"),
+                ],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{}", refused.text);
+    }
+    // The fifth failure counted: now even the right password and code wait out the window.
+    let locked = b
+        .post(
+            "/admin/account/totp/off",
+            &[
+                ("csrf", &csrf),
+                ("current_password", PASSWORD),
+                ("code", &code_at(&secret, app.now())),
+            ],
+        )
+        .await;
+    assert_eq!(locked.status, 429, "{}", locked.text);
+    let page = sign_in(
+        &app,
+        "admin@ops.test",
+        PASSWORD,
+        &code_at(&secret, app.now()),
+    )
+    .await
+    .1;
+    assert_eq!(page.status, 429, "{}", page.text);
+    assert_eq!(audited(&app, "admin@ops.test").await[0].after, "on");
+}
+
+#[tokio::test]
+async fn guesses_at_the_merchant_sign_in_do_not_lock_an_operator_out_of_the_console() {
+    let app = spawn_app().await;
+    admin(&app).await;
+    for _ in 0..6 {
+        let mut web = Browser::new(&app);
+        web.submit(
+            "/sign-in",
+            "/sign-in",
+            &[
+                ("email", "admin@ops.test"),
+                ("password", "a wrong guess here"),
+            ],
+        )
+        .await;
+    }
+    let page = sign_in(&app, "admin@ops.test", PASSWORD, "").await.1;
+    page.assert_redirect("/admin");
 }
