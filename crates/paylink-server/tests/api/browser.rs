@@ -1298,6 +1298,9 @@ async fn an_operator_runs_the_console() {
     // The second factor, from the secret the page shows.
     let secret = b.text("#totp-secret").await;
     let code = authenticator_code(&app, &secret);
+    // The first "Current password" on the page is the second factor's (the password form's
+    // comes after it).
+    b.fill("Current password", password).await;
     b.fill("Authenticator code", &code).await;
     b.screenshot("second-factor-offered").await;
     b.click_button("Turn on").await;
