@@ -121,6 +121,9 @@ struct Pending {
     payment_id: PaymentId,
     /// The bill's amount as the charge was priced (a permanent link's payer chose it).
     price: i64,
+    /// The commission rate the charge was quoted at: a shop's rate changed during the
+    /// challenge does not make what the payer was shown an underpayment.
+    rate: Rate,
     paid: i64,
     from_card: String,
     fingerprint: String,
@@ -137,6 +140,7 @@ impl Pending {
         let text = form_urlencoded::Serializer::new(String::new())
             .append_pair("id", self.payment_id.as_str())
             .append_pair("price", &self.price.to_string())
+            .append_pair("rate", &self.rate.bps().to_string())
             .append_pair("paid", &self.paid.to_string())
             .append_pair("card", &self.from_card)
             .append_pair("fp", &self.fingerprint)
@@ -148,7 +152,8 @@ impl Pending {
             .seal(&mut rand::thread_rng(), &text, &Pending::context(bill))
     }
 
-    fn open(st: &AppState, bill: &Bill, sealed: &str) -> Option<Pending> {
+    /// `shop`'s current rate stands for states sealed before rates were carried.
+    fn open(st: &AppState, bill: &Bill, shop: &Shop, sealed: &str) -> Option<Pending> {
         let text = st.keys.seal.open(sealed, &Pending::context(bill))?;
         let pairs: Vec<(String, String)> = form_urlencoded::parse(text.expose().as_bytes())
             .into_owned()
@@ -158,6 +163,10 @@ impl Pending {
             payment_id: PaymentId::parse(&get("id")?)?,
             // States sealed before prices were carried priced the bill at its own amount.
             price: get("price").map_or(Some(bill.amount.minor()), |p| p.parse().ok())?,
+            rate: match get("rate") {
+                Some(bps) => Rate::from_bps(bps.parse().ok()?)?,
+                None => commission(st, shop),
+            },
             paid: get("paid")?.parse().ok()?,
             from_card: get("card")?,
             fingerprint: get("fp")?,
@@ -247,9 +256,13 @@ async fn pay_now(
     // booked as decided now (a rate removed meanwhile does not refuse money taken).
     let booked = booking(st, bill, shop).await?;
     payable_on(st, &sale)?;
+    // Quoted and recorded at one rate (a rate changed meanwhile does not move it).
+    let rate = commission(st, shop);
     let (paid, card) = match &tender {
-        Tender::Card(card) => (sale.quote(st), Some(card)),
-        Tender::Sbp { amount, .. } => (amount.map_or_else(|| sale.quote(st), Amount::minor), None),
+        Tender::Card(card) => (bill.quote(rate), Some(card)),
+        Tender::Sbp { amount, .. } => {
+            (amount.map_or_else(|| bill.quote(rate), Amount::minor), None)
+        }
     };
     hold(st, bill, &payment_id).await?;
     let step = st
@@ -277,7 +290,7 @@ async fn pay_now(
                 result,
                 client_addr: client.0.clone(),
             };
-            record(st, sale, charge, payment_id, booked)
+            record(st, sale, charge, payment_id, booked, rate)
                 .await
                 .map(|p| Step::Paid(Box::new(p)))
         }
@@ -307,6 +320,7 @@ async fn pay_now(
             let pending = Pending {
                 payment_id,
                 price: bill.amount.minor(),
+                rate,
                 paid,
                 from_card,
                 fingerprint: fingerprint.unwrap_or_default(),
@@ -344,7 +358,7 @@ async fn complete_now(
     answer: &str,
     client: &ClientAddr,
 ) -> Result<Payment, OpError> {
-    let pending = Pending::open(st, sale.bill, state).ok_or(DomainError::Invalid {
+    let pending = Pending::open(st, sale.bill, sale.shop, state).ok_or(DomainError::Invalid {
         field: "MD",
         kind: Rule::NotValid,
     })?;
@@ -385,7 +399,7 @@ async fn complete_now(
         result,
         client_addr: client.0.clone(),
     };
-    record(st, sale, charge, pending.payment_id, booked).await
+    record(st, sale, charge, pending.payment_id, booked, pending.rate).await
 }
 
 /// A P2Pin link's money is paid on to its recipient card in the payment's own plan: a card
@@ -495,9 +509,9 @@ async fn record(
     charge: Charge,
     payment_id: PaymentId,
     mut booking: Booking,
+    rate: Rate,
 ) -> Result<Payment, OpError> {
     let Sale { bill, shop, .. } = sale;
-    let rate = commission(st, shop);
     let approved = matches!(charge.result, ChargeResult::Approved);
     let paid = charge.paid;
     let now = st.now();

@@ -509,3 +509,57 @@ async fn sixteen_simultaneous_submits_of_one_form_make_one_payment() {
     let payments = app.get("/api/v1/bill/payments", &[("id", &bill)]).await;
     assert_eq!(payments.ok()["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_commission_changed_during_the_challenge_does_not_make_the_payment_underpaid() {
+    use paylink_core::money::Rate;
+    use paylink_server::ops::merchants::{self, ShopChanges};
+    let app = spawn_app().await;
+    // 100.00 with the default 3.5% on top: the payer is charged 103.50.
+    let bill = app
+        .bill(json!({"amount": "100.00", "payer_pays_commission": true}))
+        .await;
+    let (to_bank, _) = card_form(&app, &bill, "4000000000003220", "12/30", "123").await;
+    assert_eq!(to_bank.status, 200, "{}", to_bank.text);
+    let (pareq, md, term) = (
+        input(&to_bank.text, "PaReq"),
+        input(&to_bank.text, "MD"),
+        input(&to_bank.text, "TermUrl"),
+    );
+    // While the payer is at the issuer, the operator raises the shop's commission to 5%.
+    let changes = ShopChanges {
+        commission: Some(Rate::parse_percent("5")),
+        ..ShopChanges::default()
+    };
+    merchants::update_shop(
+        &app.store,
+        Some(&paylink_core::audit::Actor::cli("test")),
+        app.shop(),
+        changes,
+        true,
+        0,
+    )
+    .await
+    .unwrap();
+    let back = post(
+        &app.url("/sandbox/acs/answer"),
+        &[
+            ("PaReq", &pareq),
+            ("MD", &md),
+            ("TermUrl", &term),
+            ("verdict", "Y"),
+        ],
+    )
+    .await;
+    let pares = input(&back.text, "PaRes");
+    let done = post(&term, &[("PaRes", &pares), ("MD", &md)]).await;
+    assert_eq!(done.status, 303, "{}", done.text);
+    // Paid what the page showed, at the rate it was shown at: SUCCESS, the bill paid.
+    let payments = app.get("/api/v1/bill/payments", &[("id", &bill)]).await;
+    let p = payments.ok()["data"][0].clone();
+    assert_eq!(p["status"], json!("SUCCESS"), "{p}");
+    assert_eq!(p["amount"], json!(103.5), "{p}");
+    assert_eq!(p["commission"], json!(3.5), "{p}");
+    let status = app.get("/api/v1/bill/status", &[("id", &bill)]).await;
+    assert_eq!(status.ok()["status"], json!("SUCCESS"), "{}", status.text);
+}
