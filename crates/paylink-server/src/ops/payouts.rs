@@ -406,14 +406,22 @@ pub async fn add_account(
     Ok(account)
 }
 
-/// Leases a due PROCESS payout, asks the provider, and records its answer. A worker that dies
-/// in between leaves the lease to run out; the provider is asked again with the same payout
-/// id (its idempotency key).
 /// Moves a payout the worker found due one step: NEW to PROCESS (the provider answers by
-/// `now + delay`), PROCESS to its final status.
+/// `now + delay`), PROCESS to its final status. A NEW payout whose merchant was banned, or
+/// whose payee was banned, since it was asked for is declined instead: its money returns.
 pub(crate) async fn step(st: &AppState, p: &Payout, now: Millis) -> Result<(), StoreError> {
     match p.status {
         PayoutStatus::New => {
+            if let Some(why) = unpayable(st, p).await? {
+                let profile = st.store.payout_profile(&p.merchant_id).await?;
+                let url = profile.and_then(|x| x.webhook_url);
+                return match decide::payout::finish(p, Outcome::Declined(why), url.as_deref(), now)
+                {
+                    Ok((_, plan)) => st.store.apply(plan).await,
+                    // Moved meanwhile (cancelled): nothing to decline.
+                    Err(_) => Ok(()),
+                };
+            }
             let delay = st.settings.money.sandbox_payout_delay.as_millis() as i64;
             match decide::payout::advance(p, PayoutStatus::Process, Some(now + delay), now) {
                 Ok((_, plan)) => st.store.apply(plan).await,
@@ -425,6 +433,34 @@ pub(crate) async fn step(st: &AppState, p: &Payout, now: Millis) -> Result<(), S
     }
 }
 
+/// Why `p` may no longer be sent, if it may not: its merchant banned (or without access) since
+/// it was asked for, or its payee banned since.
+async fn unpayable(st: &AppState, p: &Payout) -> Result<Option<String>, StoreError> {
+    let Some(merchant) = st.store.merchant(&p.merchant_id).await? else {
+        return Ok(Some("The merchant is not found".into()));
+    };
+    if let Err(e) = merchant.check_access() {
+        return Ok(Some(format!("Not sent: {e}")));
+    }
+    let state = st
+        .store
+        .payout_state(
+            &merchant.id,
+            p.currency,
+            &p.day_key,
+            &p.month_key,
+            &p.payee.fingerprint,
+            p.payee.bank_member_id,
+        )
+        .await?;
+    Ok(state
+        .filter(|s| s.payee_banned)
+        .map(|_| "Not sent: the payee is banned".into()))
+}
+
+/// Leases a due PROCESS payout, asks the provider, and records its answer. A worker that dies
+/// in between leaves the lease to run out; the provider is asked again with the same payout
+/// id (its idempotency key).
 async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
     let lease = now + 60_000;
     st.store

@@ -535,3 +535,72 @@ async fn approved_payouts_are_sent_once_by_the_money_workers_of_2_servers() {
 async fn approved_payouts_are_sent_once_by_the_money_workers_of_4_servers() {
     approved_payouts_sent_once(4).await;
 }
+
+/// A payout asked for before its merchant was banned is not sent by the worker that finds it
+/// afterwards: it is declined, and its money returns. One server takes the request and does no
+/// money work; a second, started after the ban, runs the worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_whose_merchant_was_banned_since_is_declined_not_sent() {
+    let Some(c) = cluster(1, |s| {
+        s.money.payouts.moderation_threshold = i64::MAX;
+        s.money.work = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let app = &c.app;
+    app.set_profile(&app.merchant.merchant_id, open_profile())
+        .await;
+    app.fund("5000").await;
+    // Read from the store: a banned merchant's API answers nothing.
+    let balance = || async {
+        app.store
+            .balance(
+                &app.merchant.merchant_id,
+                paylink_core::money::Currency::Rub,
+            )
+            .await
+            .unwrap()
+    };
+    let before = balance().await;
+    let made = app.regular_payout(card("1000", CARD_OK)).await;
+    let id = id_of(&created(&made)[0]);
+    merchants::set_banned(
+        &app.store,
+        &Actor::cli("test"),
+        app.merchant.merchant_id.as_str(),
+        true,
+        app.now(),
+    )
+    .await
+    .unwrap();
+    let mut settings = test_settings(&app.db.url, &app.key_file);
+    small_pools(&mut settings);
+    let worker = Application::build(settings, app.clock.clone())
+        .await
+        .expect("a second server builds");
+    let panics = worker.panics();
+    tokio::spawn(worker.run_until(std::future::pending()));
+    let id = PayoutId::parse(&id).unwrap();
+    let mut done = None;
+    for _ in 0..600 {
+        let p = app.store.payout(&id).await.unwrap().unwrap();
+        if p.status.is_final() {
+            done = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let done = done.expect("the worker ends the payout");
+    assert_eq!(done.status.as_str(), "DECLINED");
+    assert!(
+        done.error_message
+            .as_deref()
+            .is_some_and(|m| m.contains("banned")),
+        "{done:?}"
+    );
+    assert_eq!(balance().await, before, "the money is back");
+    app.assert_ledger_ok().await;
+    assert_eq!(panics.count(), 0);
+}
