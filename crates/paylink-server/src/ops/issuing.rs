@@ -19,7 +19,7 @@ use paylink_core::guard::Guard;
 use paylink_core::id::{random_base62, CardId, CardTransactionId, ClientId, PartnerId};
 use paylink_core::issued::{
     CardClient, CardRequest, CardTransaction, ClientDetails, IssuedCard, Partner, Produced,
-    RequestOutcome, TransactionKind, TransactionStatus, PRODUCTS, SANDBOX_BIN,
+    RequestOutcome, StatementLine, TransactionKind, TransactionStatus, PRODUCTS, SANDBOX_BIN,
 };
 use paylink_core::issuing::{
     self, generate_cvv, generate_pan, issue_otp, sandbox_products, BinRange, CardBalance,
@@ -915,7 +915,7 @@ fn offset(page: i64, limit: i64) -> i64 {
     (page.max(1) - 1).saturating_mul(limit)
 }
 
-/// `card/statement`: a page of the card's transactions made in `[from, to]`.
+/// `card/statement`: a page of the movements of the card's money booked in `[from, to]`.
 #[allow(clippy::too_many_arguments)]
 pub async fn statement(
     store: &Store,
@@ -926,7 +926,7 @@ pub async fn statement(
     to: Millis,
     page: i64,
     limit: i64,
-) -> Result<Vec<CardTransaction>, CardError> {
+) -> Result<Vec<StatementLine>, CardError> {
     let card = card(store, keys, call.partner, card_id, call.now).await?;
     if from > to {
         return Err(IssuingError::Invalid {
@@ -938,7 +938,14 @@ pub async fn statement(
         .into());
     }
     let operations = store
-        .card_statement(&card.card.id, from, to, offset(page, limit), limit)
+        .card_statement(
+            &card.card.id,
+            card.card.currency,
+            from,
+            to,
+            offset(page, limit),
+            limit,
+        )
         .await?;
     record_read(
         store,

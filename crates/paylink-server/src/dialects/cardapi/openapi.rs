@@ -664,13 +664,29 @@ fn shared_schemas() -> Map<String, Value> {
         "Operation".into(),
         json!({
             "type": "object",
-            "description": "A line of a card's statement.",
+            "description": "A line of a card's statement: one movement of the card's money, \
+                at the time it was booked. `success` lines sum to the change of the card's \
+                balance over the period (credit and refund onto it, debit and authorization \
+                off it); `process` is an authorization's hold and `reversed` a hold given back.",
             "properties": {
-                "transaction_id": {"type": "string"},
+                "transaction_id": {
+                    "type": ["string", "null"],
+                    "description": "The transaction the movement belongs to; null for what a \
+                        close returned to the partner's prepaid balance.",
+                },
                 "type": {"type": "string", "enum": TRANSACTION_TYPES},
-                "amount": schema_ref("Money"),
+                "amount": {
+                    "allOf": [schema_ref("Money")],
+                    "description": "What this movement moved (of an authorization: what was \
+                        held, captured or released), not the transaction's amount.",
+                },
                 "currency": schema_ref("Currency"),
-                "status": transaction_status(),
+                "status": {
+                    "type": "string",
+                    "enum": ["success", "process", "reversed"],
+                    "description": "`success`: money moved; `process`: put on hold; \
+                        `reversed`: a hold given back.",
+                },
                 "description": {"type": ["string", "null"]},
                 "merchant_name": {"type": ["string", "null"]},
                 "created_at": schema_ref("Datetime"),
@@ -1323,8 +1339,10 @@ fn methods() -> Vec<Method> {
             name: "CardStatement",
             tag: "cards",
             summary: "A card's operations in a period.",
-            description: "A page of the card's transactions created from `date_from` to \
-                `date_to` inclusive (UTC). `validation_error` for dates that do not parse.",
+            description: "A page of the movements of the card's money booked from \
+                `date_from` to `date_to` inclusive (UTC), oldest first: credits, debits, \
+                refunds, an authorization's hold, its captures and releases, each on the day \
+                it happened. `validation_error` for dates that do not parse.",
             request: request(
                 "The card, the period and the page.",
                 merged(

@@ -758,6 +758,137 @@ async fn the_statement_lists_operations_in_the_date_range_by_pages() {
     );
 }
 
+/// What a statement line did to the card's balance, in minor units, as a partner reads it:
+/// `success` lines move money (credit and refund onto the card, debit and authorization off
+/// it); holds (`process`) and their releases (`reversed`) leave the balance as it is.
+fn balance_change(line: &Value) -> i64 {
+    let amount = line["amount"].as_str().expect("an amount");
+    let (major, minor) = amount.split_once('.').expect("two decimals");
+    let minor = major.parse::<i64>().unwrap() * 100 + minor.parse::<i64>().unwrap();
+    match (line["status"].as_str(), line["type"].as_str()) {
+        (Some("success"), Some("credit" | "refund")) => minor,
+        (Some("success"), Some("debit" | "authorization")) => -minor,
+        (Some("process" | "reversed"), Some("authorization")) => 0,
+        _ => panic!("a line a partner cannot read: {line}"),
+    }
+}
+
+/// The card's `balance` in minor units.
+async fn balance_minor(p: &Partner, card: &str) -> i64 {
+    let (balance, _, _) = p.balance(card).await;
+    let (major, minor) = balance.split_once('.').unwrap();
+    major.parse::<i64>().unwrap() * 100 + minor.parse::<i64>().unwrap()
+}
+
+#[tokio::test]
+async fn a_statement_shows_what_moved_on_the_day_it_moved_and_sums_to_the_balance_change() {
+    let app = spawn_app().await;
+    let p = partner(&app, 100_000).await;
+    // 2024-05-14 10:00:00: a credit, an authorization of 2500, a debit of 1000 refunded in part.
+    let card = p.funded_card("10000.00").await;
+    let auth = p
+        .ok(
+            "card-api/sandbox/authorize",
+            json!({"card_id": card, "amount": "2500.00", "currency": "KZT",
+                   "description": "Coffee", "merchant_name": "Sandbox Coffee"}),
+        )
+        .await["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let debit = movement(&p, &card, "debit", "1000.00").await;
+    assert!(debit.is_ok(), "{}", debit.body);
+    let debit = debit.str("transaction_id").unwrap().to_string();
+    p.ok(
+        "card-api/transaction/refund",
+        json!({"transaction_id": debit, "amount": "400.00"}),
+    )
+    .await;
+    let end_of_day_one = balance_minor(&p, &card).await;
+    assert_eq!(end_of_day_one, 9_400_00);
+    // 2024-05-15 10:00:00: the authorization is cleared for 2300 (200 released), a credit.
+    app.advance_ms(DAY_MS);
+    p.ok(
+        "card-api/transaction/clearing",
+        json!({"transaction_id": auth, "amount": "2300.00"}),
+    )
+    .await;
+    assert!(movement(&p, &card, "credit", "500.00").await.is_ok());
+    let end = balance_minor(&p, &card).await;
+    assert_eq!(end, 7_600_00, "the card lost 2300, not 2500");
+
+    let statement = |from: &str, to: &str| {
+        let body = json!({"card_id": card, "date_from": from, "date_to": to, "limit": 100});
+        let pr = &p;
+        async move {
+            pr.ok("card-api/card/statement", body).await["operations"]
+                .as_array()
+                .expect("operations")
+                .clone()
+        }
+    };
+    let both = statement("2024-05-14", "2024-05-15").await;
+    let sum: i64 = both.iter().map(balance_change).sum();
+    assert_eq!(sum, end, "the period's lines sum to its balance change: {both:#?}");
+    // The debit and its partial refund are both visible, each with what moved.
+    let line = |lines: &[Value], id: &str, kind: &str, status: &str| -> Value {
+        let found: Vec<_> = lines
+            .iter()
+            .filter(|l| {
+                (l["transaction_id"] == json!(id) || l["type"] == json!("refund"))
+                    && l["type"] == json!(kind)
+                    && l["status"] == json!(status)
+            })
+            .cloned()
+            .collect();
+        assert_eq!(found.len(), 1, "{kind} {status} of {id} in {lines:#?}");
+        found[0].clone()
+    };
+    assert_eq!(line(&both, &debit, "debit", "success")["amount"], json!("1000.00"));
+    assert_eq!(line(&both, &debit, "refund", "success")["amount"], json!("400.00"));
+    let hold = line(&both, &auth, "authorization", "process");
+    assert_eq!(
+        (hold["amount"].clone(), hold["created_at"].clone()),
+        (json!("2500.00"), json!("2024-05-14 10:00:00"))
+    );
+
+    // The second day alone: the clearing is there, on its day, with the amount captured.
+    let day_two = statement("2024-05-15", "2024-05-15").await;
+    let capture = line(&day_two, &auth, "authorization", "success");
+    assert_eq!(
+        (
+            capture["amount"].clone(),
+            capture["created_at"].clone(),
+            capture["merchant_name"].clone()
+        ),
+        (
+            json!("2300.00"),
+            json!("2024-05-15 10:00:00"),
+            json!("Sandbox Coffee")
+        )
+    );
+    let released = line(&day_two, &auth, "authorization", "reversed");
+    assert_eq!(released["amount"], json!("200.00"));
+    let sum: i64 = day_two.iter().map(balance_change).sum();
+    assert_eq!(sum, end - end_of_day_one, "{day_two:#?}");
+    // The first day alone: what it moved, the hold not counted.
+    let day_one = statement("2024-05-14", "2024-05-14").await;
+    let sum: i64 = day_one.iter().map(balance_change).sum();
+    assert_eq!(sum, end_of_day_one, "{day_one:#?}");
+
+    // A close: the rest goes back to the partner, and the statement says so.
+    app.advance_ms(DAY_MS);
+    p.ok("card-api/card/close", json!({"card_id": card})).await;
+    let day_three = statement("2024-05-16", "2024-05-16").await;
+    assert_eq!(day_three.len(), 1, "{day_three:#?}");
+    assert_eq!(
+        (day_three[0]["type"].clone(), day_three[0]["amount"].clone()),
+        (json!("debit"), json!("7600.00"))
+    );
+    let all = statement("2024-05-01", "2024-05-31").await;
+    assert_eq!(all.iter().map(balance_change).sum::<i64>(), 0, "{all:#?}");
+}
+
 #[tokio::test]
 async fn the_same_person_in_cyrillic_with_another_phone_format_is_validated() {
     let app = spawn_app().await;
