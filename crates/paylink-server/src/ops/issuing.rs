@@ -1558,6 +1558,8 @@ pub async fn issue_gift(
                 subject,
                 phone: phone.to_string(),
                 text_sealed,
+                // A message with a dead code is not sent, nor retried.
+                expires_at: Some(otp.expires_at),
             },
             call.now,
         );
