@@ -361,6 +361,37 @@ fn check_product(partner: &Partner, product_id: u32) -> Result<(), IssuingError>
     }
 }
 
+/// A card is given to a client of its own product only.
+fn check_client_product(
+    field: &'static str,
+    card_product: u32,
+    client: &CardClient,
+) -> Result<(), IssuingError> {
+    if card_product == client.product_id {
+        return Ok(());
+    }
+    Err(IssuingError::Invalid {
+        field,
+        kind: paylink_core::error::Rule::Refused {
+            reason: format!(
+                "the card's product is {card_product} and the client's is {}; a card is given \
+                 to a client of its own product",
+                client.product_id
+            ),
+        },
+    })
+}
+
+/// The product a partner's gift cards are: 1000 (wallet card) when the partner may issue it,
+/// else the first of its products.
+fn gift_product_id(partner: &Partner) -> u32 {
+    if partner.products.contains(&PRODUCTS[0]) {
+        PRODUCTS[0]
+    } else {
+        partner.products.iter().copied().min().unwrap_or(PRODUCTS[0])
+    }
+}
+
 fn check_currency(partner: &Partner, currency: Currency) -> Result<(), IssuingError> {
     if partner.currencies.contains(&currency) {
         Ok(())
@@ -585,7 +616,7 @@ fn new_card(
             CardType::Gift,
             CardStatus::Inactive,
             None,
-            PRODUCTS[0],
+            gift_product_id(partner),
             Some(code),
             Some((name, phone)),
         ),
@@ -661,6 +692,7 @@ pub async fn issue_card(
     check_product(call.partner, product_id)?;
     check_currency(call.partner, currency)?;
     let client = client(store, call.partner, client_id).await?;
+    check_client_product("product_id", product_id, &client)?;
     let mut issued = None;
     issue_with_retries(store, call, RequestOutcome::Success, || {
         let card = new_card(
@@ -747,6 +779,18 @@ pub async fn link_card(
     if card.status == CardStatus::Closed {
         return Err(IssuingError::CardClosed.into());
     }
+    if card.card.card_type == CardType::Gift {
+        return Err(IssuingError::Invalid {
+            field: "card_id",
+            kind: paylink_core::error::Rule::Refused {
+                reason: "a gift card is not linked to a client: it is its holder's, the phone \
+                         it was issued to"
+                    .into(),
+            },
+        }
+        .into());
+    }
+    check_client_product("card_id", card.card.product_id, &client)?;
     let produced = Produced {
         card_id: Some(card.card.id.clone()),
         client_id: Some(client.id.clone()),

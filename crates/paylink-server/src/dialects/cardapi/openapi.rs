@@ -1128,7 +1128,8 @@ fn methods() -> Vec<Method> {
             tag: "cards",
             summary: "Issues a virtual card to a client.",
             description: "A virtual card, issued active, in the client's product and the \
-                currency given. `client_not_found`, `product_not_available`.",
+                currency given. `client_not_found`, `product_not_available`; \
+                `validation_error` when `product_id` is not the client's.",
             request: request(
                 "The client and the card's product and currency.",
                 json!({
@@ -1199,8 +1200,10 @@ fn methods() -> Vec<Method> {
             name: "CardLink",
             tag: "cards",
             summary: "Links a card to a client.",
-            description: "Links a card issued without a client (bulk issue) to a client. \
-                `card_not_found`, `client_not_found`.",
+            description: "Links a card issued without a client (bulk issue) to a client of \
+                the card's product. `card_not_found`, `client_not_found`; `validation_error` \
+                for a card of another product than the client's, or a gift card (never \
+                linked).",
             request: request(
                 "The client and the card.",
                 json!({"client_id": id_field("The client."), "card_id": id_field("The card.")}),

@@ -154,7 +154,7 @@ async fn validate(
 async fn an_issued_card_is_active_and_card_info_describes_it() {
     let app = spawn_app().await;
     let p = partner(&app, 0).await;
-    let client = p.client("Ivan", "Petrov", "77011234567").await;
+    let client = p.client_of(2000, "Ivan", "Petrov", "77011234567").await;
     let b = p
         .ok(
             "card-api/card/issue",
@@ -568,7 +568,7 @@ async fn bulk_issued_cards_are_inactive_without_a_client_until_linked_and_activa
         )
         .await;
     assert_eq!(a.error_code(), Some("card_inactive"), "{}", a.body);
-    let ivan = p.client("Ivan", "Petrov", "77011234567").await;
+    let ivan = p.client_of(3000, "Ivan", "Petrov", "77011234567").await;
     let b = p
         .ok(
             "card-api/card/link",
@@ -581,7 +581,7 @@ async fn bulk_issued_cards_are_inactive_without_a_client_until_linked_and_activa
     );
     assert_eq!(info(&p, card).await["client_id"], json!(ivan));
     // It stays Ivan's.
-    let maria = p.client("Maria", "Sidorova", "77019998877").await;
+    let maria = p.client_of(3000, "Maria", "Sidorova", "77019998877").await;
     let a = p
         .call(
             "card-api/card/link",
@@ -639,7 +639,7 @@ async fn an_unlinked_bulk_card_is_not_activated_or_spent() {
     assert_eq!(a.error_code(), Some("card_inactive"), "{}", a.body);
     assert_eq!(p.balance(&card).await.0, "10.00");
     // Linked, it activates and spends.
-    let ivan = p.client("Ivan", "Petrov", "77011234567").await;
+    let ivan = p.client_of(2000, "Ivan", "Petrov", "77011234567").await;
     p.ok(
         "card-api/card/link",
         json!({"client_id": ivan, "card_id": card}),
@@ -652,6 +652,133 @@ async fn an_unlinked_bulk_card_is_not_activated_or_spent() {
     assert!(movement(&p, &card, "debit", "1.00").await.is_ok());
     assert_eq!(p.balance(&card).await.0, "9.00");
     app.assert_ledger_ok().await;
+}
+
+/// The `card_id` of the one card `card/bulk_issue` makes of `product_id` (KZT).
+async fn bulk_card(p: &Partner, product_id: u32) -> String {
+    let rid = new_request_id();
+    p.ok(
+        "card-api/card/bulk_issue",
+        json!({"request_id": rid, "product_id": product_id, "quantity": 1, "currency": "KZT"}),
+    )
+    .await;
+    let s = p
+        .ok("card-api/request/status", json!({"request_id": rid}))
+        .await;
+    s["cards"][0]["card_id"].as_str().expect("a card").to_string()
+}
+
+#[tokio::test]
+async fn a_card_goes_only_to_a_client_of_its_product_and_a_gift_card_to_none() {
+    let app = spawn_app().await;
+    let p = partner(&app, 10_000).await;
+    let wallet = p.client_of(1000, "Ivan", "Petrov", "77011234567").await;
+    let instant = p.client_of(2000, "Maria", "Sidorova", "77019998877").await;
+
+    // card/issue of another product than the client's.
+    let b = p
+        .refused(
+            "card-api/card/issue",
+            json!({"product_id": 2000, "client_id": wallet, "currency": "KZT"}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.starts_with("product_id is refused"), "{why}");
+    assert!(why.contains("2000") && why.contains("1000"), "{why}");
+    let listed = p.ok("card-api/card/list", json!({"client_id": wallet})).await;
+    assert!(listed["cards"].as_array().unwrap().is_empty(), "{listed}");
+    let b = p
+        .ok(
+            "card-api/card/issue",
+            json!({"product_id": 2000, "client_id": instant, "currency": "KZT"}),
+        )
+        .await;
+    assert_eq!(info(&p, b["card_id"].as_str().unwrap()).await["product_id"], json!(2000));
+
+    // card/link of a bulk card of another product than the client's.
+    let card = bulk_card(&p, 3000).await;
+    let b = p
+        .refused(
+            "card-api/card/link",
+            json!({"client_id": wallet, "card_id": card}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.starts_with("card_id is refused"), "{why}");
+    assert!(why.contains("3000") && why.contains("1000"), "{why}");
+    assert_eq!(info(&p, &card).await["client_id"], Value::Null);
+    let card = bulk_card(&p, 1000).await;
+    p.ok(
+        "card-api/card/link",
+        json!({"client_id": wallet, "card_id": card}),
+    )
+    .await;
+    assert_eq!(info(&p, &card).await["client_id"], json!(wallet));
+
+    // A gift card is its holder's: never linked to a client, of its product or not.
+    let g = p
+        .ok(
+            "cards/issue",
+            json!({"cardholder_name": "Ivan Petrov", "phone": "77011234567",
+                   "product_code": "GIFT-KZT-5000"}),
+        )
+        .await;
+    let g = g["card_id"].as_str().unwrap().to_string();
+    assert_eq!(info(&p, &g).await["product_id"], json!(1000));
+    let b = p
+        .refused(
+            "card-api/card/link",
+            json!({"client_id": wallet, "card_id": g}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.contains("gift card"), "{why}");
+    assert_eq!(info(&p, &g).await["client_id"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_gift_card_is_of_a_product_its_partner_may_issue() {
+    let app = spawn_app().await;
+    let c = issuing::create_partner(
+        &app.store,
+        &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
+        "Instant and electron cards only",
+        IssuingSettings {
+            products: Some(vec![3000, 2000]),
+            ..IssuingSettings::default()
+        },
+        app.now(),
+    )
+    .await
+    .unwrap();
+    let p = Partner {
+        client: CardApiClient::new(&app.address, &c.auth_id, c.secret_key.expose()),
+        auth_id: c.auth_id,
+        key: c.secret_key.expose().clone(),
+    };
+    fund(&app, &p, 10_000_00, Currency::Kzt).await;
+    // Product 1000 is not the partner's: it issues none of it, not even as a gift card.
+    p.refused(
+        "card-api/client/add",
+        json!({"product_id": 1000, "client": {"phone": "77011234567", "type": 1,
+               "resident": 1, "first_name": "Ivan", "last_name": "Petrov"}}),
+        "product_not_available",
+    )
+    .await;
+    let g = p
+        .ok(
+            "cards/issue",
+            json!({"cardholder_name": "Ivan Petrov", "phone": "77011234567",
+                   "product_code": "GIFT-KZT-5000"}),
+        )
+        .await;
+    let card = info(&p, g["card_id"].as_str().unwrap()).await;
+    assert_eq!(card["product_id"], json!(2000), "{card}");
+    assert_eq!(card["type"], json!("gift"), "{card}");
 }
 
 #[tokio::test]
