@@ -388,7 +388,12 @@ fn gift_product_id(partner: &Partner) -> u32 {
     if partner.products.contains(&PRODUCTS[0]) {
         PRODUCTS[0]
     } else {
-        partner.products.iter().copied().min().unwrap_or(PRODUCTS[0])
+        partner
+            .products
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(PRODUCTS[0])
     }
 }
 

@@ -309,7 +309,13 @@ async fn attempts(app: &TestApp, id: &str, n: usize) -> Vec<paylink_core::plan::
 /// gateway; its state.
 async fn settled(app: &TestApp, r: &Receiver, id: &str, mask: &str, sent: usize) -> String {
     for _ in patience() {
-        let state = app.store.notice(id).await.expect("a notice").expect("there").state;
+        let state = app
+            .store
+            .notice(id)
+            .await
+            .expect("a notice")
+            .expect("there")
+            .state;
         if state.as_str() != "pending" || hits(r, mask) >= sent {
             return state.as_str().to_string();
         }
@@ -352,7 +358,10 @@ async fn an_sms_is_given_up_once_its_code_has_expired_and_never_sent_with_a_dead
     assert_eq!(settled(&app, &r, &id, &first, 4).await, "failed");
     assert_eq!(hits(&r, &first), 3);
     let why = tried[2].error.clone().unwrap_or_default();
-    assert!(why.contains("expires") && why.contains("given up"), "{tried:?}");
+    assert!(
+        why.contains("expires") && why.contains("given up"),
+        "{tried:?}"
+    );
 
     // Issued at 8 minutes, tried once; the clock passes its code's death before the retry.
     let (_, second) = gift(&p, "GIFT-KZT-5000").await;
@@ -364,12 +373,16 @@ async fn an_sms_is_given_up_once_its_code_has_expired_and_never_sent_with_a_dead
     assert_eq!(hits(&r, &second), 1, "sent with a dead code");
     assert_eq!(tried[1].http_status, None, "{tried:?}");
     let why = tried[1].error.clone().unwrap_or_default();
-    assert!(why.contains("not sent") && why.contains("expired"), "{tried:?}");
+    assert!(
+        why.contains("not sent") && why.contains("expired"),
+        "{tried:?}"
+    );
 
     // Nothing more goes out, however long the gateway stays down.
     app.advance_ms(60 * minute);
     let later = gift(&p, "GIFT-KZT-5000").await.1;
-    r.wait_until(1, "the next SMS", |m| m.body.contains(&later)).await;
+    r.wait_until(1, "the next SMS", |m| m.body.contains(&later))
+        .await;
     assert_eq!((hits(&r, &first), hits(&r, &second)), (3, 1));
     assert_eq!(sms_state(&app, &first).await, "failed");
 }
@@ -379,7 +392,10 @@ async fn sms_state(app: &TestApp, mask: &str) -> String {
     let messages = paylink_server::ops::issuing::sms_messages(&app.store, &app.keys, 10)
         .await
         .expect("messages read");
-    let m = messages.iter().find(|m| m.text.contains(mask)).expect("the SMS");
+    let m = messages
+        .iter()
+        .find(|m| m.text.contains(mask))
+        .expect("the SMS");
     m.state.clone()
 }
 
