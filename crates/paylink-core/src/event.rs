@@ -43,6 +43,9 @@ pub struct Sms {
     /// The text sealed under the instance key, bound to the message (it holds a one-time
     /// code): a database reader learns nothing from it.
     pub text_sealed: String,
+    /// When what it carries stops being good (a one-time code's expiry): from then on it is
+    /// not sent, and its retries are given up. `None`: good for ever.
+    pub expires_at: Option<Millis>,
 }
 
 /// A payment of a permanent link reached a final state (the Procard callback).

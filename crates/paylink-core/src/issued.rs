@@ -204,6 +204,92 @@ impl CardTransaction {
     }
 }
 
+/// One line of a card's statement: one movement of the card's money, as the ledger booked it,
+/// at the time it was booked.
+///
+/// `status` says what the line did: `success` money moved (onto the card for a `credit` or a
+/// `refund`, off it for a `debit` or the capture of an `authorization`), `process` an
+/// authorization put money on hold, `reversed` a hold was given back without a capture. The
+/// `success` lines of a period sum to the change of the card's `balance` over it; with the
+/// holds (`process` off, `reversed` back on) they sum to the change of its `available`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    /// The transaction the movement belongs to; `None` for what a close returned to the
+    /// partner's prepaid balance.
+    pub transaction: Option<CardTransaction>,
+    pub kind: TransactionKind,
+    pub status: TransactionStatus,
+    /// What moved, more than 0.
+    pub amount: i64,
+    pub currency: Currency,
+    pub at: Millis,
+}
+
+impl StatementLine {
+    /// The line(s) of one ledger entry on the card: `available` and `hold` are what it posted
+    /// to the card's buckets. A settlement of an authorization (the hold shrinks) is a capture
+    /// line, a release line, or both, in that order.
+    pub fn of_entry(
+        transaction: Option<CardTransaction>,
+        currency: Currency,
+        available: i64,
+        hold: i64,
+        at: Millis,
+    ) -> Vec<StatementLine> {
+        let line = |kind, status, amount| StatementLine {
+            transaction: transaction.clone(),
+            kind,
+            status,
+            amount,
+            currency,
+            at,
+        };
+        let mut lines = Vec::with_capacity(2);
+        if hold > 0 {
+            lines.push(line(
+                TransactionKind::Authorization,
+                TransactionStatus::Process,
+                hold,
+            ));
+        } else if hold < 0 {
+            let captured = -hold - available;
+            if captured > 0 {
+                lines.push(line(
+                    TransactionKind::Authorization,
+                    TransactionStatus::Success,
+                    captured,
+                ));
+            }
+            if available > 0 {
+                lines.push(line(
+                    TransactionKind::Authorization,
+                    TransactionStatus::Reversed,
+                    available,
+                ));
+            }
+        } else if available != 0 {
+            let kind = match &transaction {
+                Some(t) => t.kind,
+                // A close: the rest of the card back to the partner.
+                None => TransactionKind::Debit,
+            };
+            lines.push(line(kind, TransactionStatus::Success, available.abs()));
+        }
+        lines
+    }
+
+    /// What the line changed on the card's balance (`available` + `hold`).
+    pub fn balance_change(&self) -> i64 {
+        match (self.status, self.kind) {
+            (TransactionStatus::Success, TransactionKind::Credit | TransactionKind::Refund) => {
+                self.amount
+            }
+            (TransactionStatus::Success, _) => -self.amount,
+            _ => 0,
+        }
+    }
+}
+
 /// How a partner's request ended, as `request/status` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestOutcome {

@@ -608,7 +608,8 @@ pub struct DeliveryAttempt {
     pub at: Millis,
     pub http_status: Option<i64>,
     pub latency_ms: i64,
-    /// Why no status came (timeout, refused address, connection error).
+    /// Why no status came (timeout, refused address, connection error), or why the notice was
+    /// not sent or given up early (an SMS whose code expired).
     pub error: Option<String>,
     /// The first bytes of the response body.
     pub excerpt: String,

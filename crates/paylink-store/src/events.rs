@@ -68,6 +68,7 @@ pub(crate) fn encode(event: &Event) -> String {
             "subject": e.subject,
             "phone": e.phone,
             "text_sealed": e.text_sealed,
+            "expires_at": e.expires_at,
         }),
     };
     value.to_string()
@@ -131,6 +132,8 @@ pub(crate) fn decode(text: &str) -> Result<Event, StoreError> {
             subject: f.text("subject")?,
             phone: f.text("phone")?,
             text_sealed: f.text("text_sealed")?,
+            // Absent in messages written before codes expired their messages.
+            expires_at: f.opt_int("expires_at")?,
         }),
         _ => return Err(corrupt("has an unknown type")),
     })

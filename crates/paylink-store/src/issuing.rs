@@ -9,7 +9,7 @@ use paylink_core::guard::Guard;
 use paylink_core::id::{CardId, CardTransactionId, ClientId, PartnerId};
 use paylink_core::issued::{
     CardClient, CardRequest, CardTransaction, ClientDetails, IssuedCard, Partner, Produced,
-    RequestOutcome, TransactionKind, TransactionStatus,
+    RequestOutcome, StatementLine, TransactionKind, TransactionStatus,
 };
 use paylink_core::issuing::{BinRange, CardStatus, CardType, StoredOtp};
 use paylink_core::money::Amount;
@@ -648,19 +648,47 @@ impl Store {
         .await
     }
 
-    /// A page of the card's transactions made in `[from, to]`, oldest first.
+    /// A page of the card's statement over `[from, to]`, oldest first: every ledger entry on
+    /// the card's accounts booked in the period, as one line, or two for a settlement that
+    /// both captured and released (see [`StatementLine::of_entry`]). Read from the ledger, so
+    /// the lines sum to what the card's balance did.
     pub async fn card_statement(
         &self,
         card: &CardId,
+        currency: paylink_core::money::Currency,
         from: Millis,
         to: Millis,
         offset: i64,
         limit: i64,
-    ) -> Result<Vec<CardTransaction>, StoreError> {
+    ) -> Result<Vec<StatementLine>, StoreError> {
+        // The entries of the card are found by their subject: its transactions (made before
+        // the period ends) and the card itself (its close). Each row is one line: part 0 the
+        // entry's first line, part 1 a settlement's release.
         let sql = sql_once!(
-            "SELECT {TRANSACTION_COLUMNS} FROM card_transactions
-             WHERE card_id = $1 AND created_at >= $2 AND created_at <= $3
-             ORDER BY created_at, id LIMIT $4 OFFSET $5"
+            "SELECT m.entry_id, m.moved_at, m.line_currency, m.available, m.hold, parts.part,
+                 ct.id, ct.partner_id, ct.card_id, ct.kind, ct.amount, ct.currency, ct.status,
+                 ct.captured, ct.released, ct.refunded, ct.parent_id, ct.description,
+                 ct.merchant_name, ct.external_id, ct.created_at, ct.updated_at
+             FROM (SELECT t.id AS entry_id, t.created_at AS moved_at, t.subject_id AS subject,
+                       p.currency AS line_currency,
+                       CAST(SUM(CASE WHEN p.bucket = 'available' THEN p.amount ELSE 0 END)
+                           AS BIGINT) AS available,
+                       CAST(SUM(CASE WHEN p.bucket = 'hold' THEN p.amount ELSE 0 END)
+                           AS BIGINT) AS hold
+                   FROM ledger_transactions t JOIN ledger_postings p ON p.tx_id = t.id
+                   WHERE t.subject_id IN (
+                           SELECT id FROM card_transactions WHERE card_id = $1 AND created_at <= $3
+                           UNION ALL SELECT id FROM cards WHERE id = $1)
+                     AND t.created_at >= $2 AND t.created_at <= $3
+                     AND p.owner_kind = 'card' AND p.owner_id = $1 AND p.currency = $6
+                   GROUP BY t.id, t.created_at, t.subject_id, p.currency) m
+             CROSS JOIN (SELECT CAST(0 AS BIGINT) AS part
+                         UNION ALL SELECT CAST(1 AS BIGINT) AS part) parts
+             LEFT JOIN card_transactions ct ON ct.id = m.subject AND ct.card_id = $1
+             WHERE (parts.part = 0 AND (m.hold > 0 OR (m.hold = 0 AND m.available <> 0)
+                                        OR (m.hold < 0 AND m.available < -m.hold)))
+                OR (parts.part = 1 AND m.hold < 0 AND m.available > 0)
+             ORDER BY m.moved_at, m.entry_id, parts.part LIMIT $4 OFFSET $5"
         );
         let args = [
             card.as_str().into(),
@@ -668,8 +696,29 @@ impl Store {
             to.into(),
             limit.into(),
             offset.into(),
+            currency.code().into(),
         ];
-        self.fetch(sql, &args, transaction).await
+        let rows = self
+            .fetch(sql, &args, |r| {
+                let t = match r.opt_text("id")? {
+                    Some(_) => Some(transaction(r)?),
+                    None => None,
+                };
+                let lines = StatementLine::of_entry(
+                    t,
+                    rows::currency(r, "line_currency")?,
+                    r.i64("available")?,
+                    r.i64("hold")?,
+                    r.i64("moved_at")?,
+                );
+                let line = match r.i64("part")? {
+                    0 => lines.first(),
+                    _ => lines.last(),
+                };
+                Ok(line.cloned())
+            })
+            .await?;
+        Ok(rows.into_iter().flatten().collect())
     }
 
     pub async fn card_otp(&self, card: &CardId) -> Result<Option<StoredOtp>, StoreError> {

@@ -19,7 +19,7 @@ use paylink_core::guard::Guard;
 use paylink_core::id::{random_base62, CardId, CardTransactionId, ClientId, PartnerId};
 use paylink_core::issued::{
     CardClient, CardRequest, CardTransaction, ClientDetails, IssuedCard, Partner, Produced,
-    RequestOutcome, TransactionKind, TransactionStatus, PRODUCTS, SANDBOX_BIN,
+    RequestOutcome, StatementLine, TransactionKind, TransactionStatus, PRODUCTS, SANDBOX_BIN,
 };
 use paylink_core::issuing::{
     self, generate_cvv, generate_pan, issue_otp, sandbox_products, BinRange, CardBalance,
@@ -361,6 +361,42 @@ fn check_product(partner: &Partner, product_id: u32) -> Result<(), IssuingError>
     }
 }
 
+/// A card is given to a client of its own product only.
+fn check_client_product(
+    field: &'static str,
+    card_product: u32,
+    client: &CardClient,
+) -> Result<(), IssuingError> {
+    if card_product == client.product_id {
+        return Ok(());
+    }
+    Err(IssuingError::Invalid {
+        field,
+        kind: paylink_core::error::Rule::Refused {
+            reason: format!(
+                "the card's product is {card_product} and the client's is {}; a card is given \
+                 to a client of its own product",
+                client.product_id
+            ),
+        },
+    })
+}
+
+/// The product a partner's gift cards are: 1000 (wallet card) when the partner may issue it,
+/// else the first of its products.
+fn gift_product_id(partner: &Partner) -> u32 {
+    if partner.products.contains(&PRODUCTS[0]) {
+        PRODUCTS[0]
+    } else {
+        partner
+            .products
+            .iter()
+            .copied()
+            .min()
+            .unwrap_or(PRODUCTS[0])
+    }
+}
+
 fn check_currency(partner: &Partner, currency: Currency) -> Result<(), IssuingError> {
     if partner.currencies.contains(&currency) {
         Ok(())
@@ -585,7 +621,7 @@ fn new_card(
             CardType::Gift,
             CardStatus::Inactive,
             None,
-            PRODUCTS[0],
+            gift_product_id(partner),
             Some(code),
             Some((name, phone)),
         ),
@@ -661,6 +697,7 @@ pub async fn issue_card(
     check_product(call.partner, product_id)?;
     check_currency(call.partner, currency)?;
     let client = client(store, call.partner, client_id).await?;
+    check_client_product("product_id", product_id, &client)?;
     let mut issued = None;
     issue_with_retries(store, call, RequestOutcome::Success, || {
         let card = new_card(
@@ -747,6 +784,18 @@ pub async fn link_card(
     if card.status == CardStatus::Closed {
         return Err(IssuingError::CardClosed.into());
     }
+    if card.card.card_type == CardType::Gift {
+        return Err(IssuingError::Invalid {
+            field: "card_id",
+            kind: paylink_core::error::Rule::Refused {
+                reason: "a gift card is not linked to a client: it is its holder's, the phone \
+                         it was issued to"
+                    .into(),
+            },
+        }
+        .into());
+    }
+    check_client_product("card_id", card.card.product_id, &client)?;
     let produced = Produced {
         card_id: Some(card.card.id.clone()),
         client_id: Some(client.id.clone()),
@@ -915,7 +964,7 @@ fn offset(page: i64, limit: i64) -> i64 {
     (page.max(1) - 1).saturating_mul(limit)
 }
 
-/// `card/statement`: a page of the card's transactions made in `[from, to]`.
+/// `card/statement`: a page of the movements of the card's money booked in `[from, to]`.
 #[allow(clippy::too_many_arguments)]
 pub async fn statement(
     store: &Store,
@@ -926,7 +975,7 @@ pub async fn statement(
     to: Millis,
     page: i64,
     limit: i64,
-) -> Result<Vec<CardTransaction>, CardError> {
+) -> Result<Vec<StatementLine>, CardError> {
     let card = card(store, keys, call.partner, card_id, call.now).await?;
     if from > to {
         return Err(IssuingError::Invalid {
@@ -938,7 +987,14 @@ pub async fn statement(
         .into());
     }
     let operations = store
-        .card_statement(&card.card.id, from, to, offset(page, limit), limit)
+        .card_statement(
+            &card.card.id,
+            card.card.currency,
+            from,
+            to,
+            offset(page, limit),
+            limit,
+        )
         .await?;
     record_read(
         store,
@@ -1551,6 +1607,8 @@ pub async fn issue_gift(
                 subject,
                 phone: phone.to_string(),
                 text_sealed,
+                // A message with a dead code is not sent, nor retried.
+                expires_at: Some(otp.expires_at),
             },
             call.now,
         );

@@ -11,11 +11,11 @@ use crate::config::PostbackSettings;
 use crate::dialects;
 use crate::egress::{self, GuardedResolver};
 use crate::state::AppState;
-use paylink_core::event::AfterAttempt;
+use paylink_core::event::{AfterAttempt, Event};
 use paylink_core::id::random_base62;
 use paylink_core::plan::{DeliveryAttempt, Finished, Plan, Write};
-use paylink_core::time::Millis;
-use paylink_store::{Claimed, Handover, StoreError};
+use paylink_core::time::{format_datetime, Millis};
+use paylink_store::{Claimed, Handover, NoticeContent, StoreError};
 use rand::Rng;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -242,21 +242,63 @@ async fn record(st: AppState, mut finished: mpsc::UnboundedReceiver<Finished>) {
     }
 }
 
+/// When what the notice carries stops being good (an SMS's one-time code), if ever.
+fn expires_at(claimed: &Claimed) -> Option<Millis> {
+    match &claimed.record.notice.content {
+        NoticeContent::Event(Event::Sms(sms)) => sms.expires_at,
+        _ => None,
+    }
+}
+
 async fn deliver(st: &AppState, owner: String, claimed: Claimed) -> Finished {
     let record = &claimed.record;
     let notice = &record.notice;
     let at = st.now();
+    let expires_at = expires_at(&claimed);
+    if let Some(dead) = expires_at.filter(|&e| at >= e) {
+        // Never delivered with a dead code: given up, the record says why.
+        return Finished {
+            attempt: DeliveryAttempt {
+                notice_id: notice.id.clone(),
+                number: record.total_attempts + 1,
+                at,
+                http_status: None,
+                latency_ms: 0,
+                error: Some(format!(
+                    "not sent, given up: the code it carries expired at {} UTC",
+                    format_datetime(dead)
+                )),
+                excerpt: String::new(),
+            },
+            owner,
+            next: AfterAttempt::GiveUp,
+        };
+    }
     let started = Instant::now();
     let outcome = send(st, &claimed, at).await;
     let latency_ms = started.elapsed().as_millis() as i64;
     let ok = matches!(&outcome, Ok((status, _)) if (200..300).contains(status));
     let roll = rand::thread_rng().gen_range(0..=2000);
     let made = u32::try_from(record.attempts + 1).unwrap_or(u32::MAX);
-    let next = st.settings.postbacks.retry.after(made, ok, st.now(), roll);
-    let (http_status, error, excerpt) = match outcome {
+    let mut next = st.settings.postbacks.retry.after(made, ok, st.now(), roll);
+    let (http_status, mut error, excerpt) = match outcome {
         Ok((status, excerpt)) => (Some(i64::from(status)), None, excerpt),
         Err(why) => (None, Some(why), String::new()),
     };
+    if let (AfterAttempt::RetryAt(t), Some(dead)) = (next, expires_at) {
+        if t >= dead {
+            // The next try would carry a dead code: this one was the last.
+            next = AfterAttempt::GiveUp;
+            let why = format!(
+                "given up: the code it carries expires at {} UTC, before the next try",
+                format_datetime(dead)
+            );
+            error = Some(match error {
+                Some(e) => format!("{e}; {why}"),
+                None => why,
+            });
+        }
+    }
     if let Some(why) = &error {
         tracing::warn!(notice = %notice.id, url = %notice.url, error = %why, "postback attempt failed");
     }

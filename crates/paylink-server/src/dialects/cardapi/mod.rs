@@ -27,7 +27,7 @@ use axum::{Json, Router};
 use fields::Fields;
 use paylink_core::issued::{
     check_request_id, CardRequest, CardTransaction, ClientDetails, Partner, RequestOutcome,
-    TransactionKind,
+    StatementLine, TransactionKind,
 };
 use paylink_core::issuing::{CardBalance, IssuingError};
 use paylink_core::money::format_fixed;
@@ -736,16 +736,22 @@ fn balance_json(b: &CardBalance) -> Map<String, Value> {
     m
 }
 
-fn operation_json(t: &CardTransaction) -> Value {
+/// A statement line: the movement's own type, amount, status and time; the rest from its
+/// transaction (none for what a close returned to the partner's prepaid balance).
+fn operation_json(l: &StatementLine) -> Value {
+    let t = l.transaction.as_ref();
     json!({
-        "transaction_id": t.id.as_str(),
-        "type": t.kind.as_str(),
-        "amount": format_fixed(t.amount.minor()),
-        "currency": t.currency.code(),
-        "status": t.status.as_str(),
-        "description": t.description,
-        "merchant_name": t.merchant_name,
-        "created_at": format_datetime(t.created_at),
+        "transaction_id": t.map(|t| t.id.as_str()),
+        "type": l.kind.as_str(),
+        "amount": format_fixed(l.amount),
+        "currency": l.currency.code(),
+        "status": l.status.as_str(),
+        "description": match t {
+            Some(t) => t.description.clone(),
+            None => "card closed: the rest returned to the partner's prepaid balance".into(),
+        },
+        "merchant_name": t.and_then(|t| t.merchant_name.clone()),
+        "created_at": format_datetime(l.at),
     })
 }
 

@@ -664,13 +664,29 @@ fn shared_schemas() -> Map<String, Value> {
         "Operation".into(),
         json!({
             "type": "object",
-            "description": "A line of a card's statement.",
+            "description": "A line of a card's statement: one movement of the card's money, \
+                at the time it was booked. `success` lines sum to the change of the card's \
+                balance over the period (credit and refund onto it, debit and authorization \
+                off it); `process` is an authorization's hold and `reversed` a hold given back.",
             "properties": {
-                "transaction_id": {"type": "string"},
+                "transaction_id": {
+                    "type": ["string", "null"],
+                    "description": "The transaction the movement belongs to; null for what a \
+                        close returned to the partner's prepaid balance.",
+                },
                 "type": {"type": "string", "enum": TRANSACTION_TYPES},
-                "amount": schema_ref("Money"),
+                "amount": {
+                    "allOf": [schema_ref("Money")],
+                    "description": "What this movement moved (of an authorization: what was \
+                        held, captured or released), not the transaction's amount.",
+                },
                 "currency": schema_ref("Currency"),
-                "status": transaction_status(),
+                "status": {
+                    "type": "string",
+                    "enum": ["success", "process", "reversed"],
+                    "description": "`success`: money moved; `process`: put on hold; \
+                        `reversed`: a hold given back.",
+                },
                 "description": {"type": ["string", "null"]},
                 "merchant_name": {"type": ["string", "null"]},
                 "created_at": schema_ref("Datetime"),
@@ -1112,7 +1128,8 @@ fn methods() -> Vec<Method> {
             tag: "cards",
             summary: "Issues a virtual card to a client.",
             description: "A virtual card, issued active, in the client's product and the \
-                currency given. `client_not_found`, `product_not_available`.",
+                currency given. `client_not_found`, `product_not_available`; \
+                `validation_error` when `product_id` is not the client's.",
             request: request(
                 "The client and the card's product and currency.",
                 json!({
@@ -1183,8 +1200,10 @@ fn methods() -> Vec<Method> {
             name: "CardLink",
             tag: "cards",
             summary: "Links a card to a client.",
-            description: "Links a card issued without a client (bulk issue) to a client. \
-                `card_not_found`, `client_not_found`.",
+            description: "Links a card issued without a client (bulk issue) to a client of \
+                the card's product. `card_not_found`, `client_not_found`; `validation_error` \
+                for a card of another product than the client's, or a gift card (never \
+                linked).",
             request: request(
                 "The client and the card.",
                 json!({"client_id": id_field("The client."), "card_id": id_field("The card.")}),
@@ -1323,8 +1342,10 @@ fn methods() -> Vec<Method> {
             name: "CardStatement",
             tag: "cards",
             summary: "A card's operations in a period.",
-            description: "A page of the card's transactions created from `date_from` to \
-                `date_to` inclusive (UTC). `validation_error` for dates that do not parse.",
+            description: "A page of the movements of the card's money booked from \
+                `date_from` to `date_to` inclusive (UTC), oldest first: credits, debits, \
+                refunds, an authorization's hold, its captures and releases, each on the day \
+                it happened. `validation_error` for dates that do not parse.",
             request: request(
                 "The card, the period and the page.",
                 merged(

@@ -154,7 +154,7 @@ async fn validate(
 async fn an_issued_card_is_active_and_card_info_describes_it() {
     let app = spawn_app().await;
     let p = partner(&app, 0).await;
-    let client = p.client("Ivan", "Petrov", "77011234567").await;
+    let client = p.client_of(2000, "Ivan", "Petrov", "77011234567").await;
     let b = p
         .ok(
             "card-api/card/issue",
@@ -568,7 +568,7 @@ async fn bulk_issued_cards_are_inactive_without_a_client_until_linked_and_activa
         )
         .await;
     assert_eq!(a.error_code(), Some("card_inactive"), "{}", a.body);
-    let ivan = p.client("Ivan", "Petrov", "77011234567").await;
+    let ivan = p.client_of(3000, "Ivan", "Petrov", "77011234567").await;
     let b = p
         .ok(
             "card-api/card/link",
@@ -581,7 +581,7 @@ async fn bulk_issued_cards_are_inactive_without_a_client_until_linked_and_activa
     );
     assert_eq!(info(&p, card).await["client_id"], json!(ivan));
     // It stays Ivan's.
-    let maria = p.client("Maria", "Sidorova", "77019998877").await;
+    let maria = p.client_of(3000, "Maria", "Sidorova", "77019998877").await;
     let a = p
         .call(
             "card-api/card/link",
@@ -639,7 +639,7 @@ async fn an_unlinked_bulk_card_is_not_activated_or_spent() {
     assert_eq!(a.error_code(), Some("card_inactive"), "{}", a.body);
     assert_eq!(p.balance(&card).await.0, "10.00");
     // Linked, it activates and spends.
-    let ivan = p.client("Ivan", "Petrov", "77011234567").await;
+    let ivan = p.client_of(2000, "Ivan", "Petrov", "77011234567").await;
     p.ok(
         "card-api/card/link",
         json!({"client_id": ivan, "card_id": card}),
@@ -652,6 +652,141 @@ async fn an_unlinked_bulk_card_is_not_activated_or_spent() {
     assert!(movement(&p, &card, "debit", "1.00").await.is_ok());
     assert_eq!(p.balance(&card).await.0, "9.00");
     app.assert_ledger_ok().await;
+}
+
+/// The `card_id` of the one card `card/bulk_issue` makes of `product_id` (KZT).
+async fn bulk_card(p: &Partner, product_id: u32) -> String {
+    let rid = new_request_id();
+    p.ok(
+        "card-api/card/bulk_issue",
+        json!({"request_id": rid, "product_id": product_id, "quantity": 1, "currency": "KZT"}),
+    )
+    .await;
+    let s = p
+        .ok("card-api/request/status", json!({"request_id": rid}))
+        .await;
+    s["cards"][0]["card_id"]
+        .as_str()
+        .expect("a card")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_card_goes_only_to_a_client_of_its_product_and_a_gift_card_to_none() {
+    let app = spawn_app().await;
+    let p = partner(&app, 10_000).await;
+    let wallet = p.client_of(1000, "Ivan", "Petrov", "77011234567").await;
+    let instant = p.client_of(2000, "Maria", "Sidorova", "77019998877").await;
+
+    // card/issue of another product than the client's.
+    let b = p
+        .refused(
+            "card-api/card/issue",
+            json!({"product_id": 2000, "client_id": wallet, "currency": "KZT"}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.starts_with("product_id is refused"), "{why}");
+    assert!(why.contains("2000") && why.contains("1000"), "{why}");
+    let listed = p
+        .ok("card-api/card/list", json!({"client_id": wallet}))
+        .await;
+    assert!(listed["cards"].as_array().unwrap().is_empty(), "{listed}");
+    let b = p
+        .ok(
+            "card-api/card/issue",
+            json!({"product_id": 2000, "client_id": instant, "currency": "KZT"}),
+        )
+        .await;
+    assert_eq!(
+        info(&p, b["card_id"].as_str().unwrap()).await["product_id"],
+        json!(2000)
+    );
+
+    // card/link of a bulk card of another product than the client's.
+    let card = bulk_card(&p, 3000).await;
+    let b = p
+        .refused(
+            "card-api/card/link",
+            json!({"client_id": wallet, "card_id": card}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.starts_with("card_id is refused"), "{why}");
+    assert!(why.contains("3000") && why.contains("1000"), "{why}");
+    assert_eq!(info(&p, &card).await["client_id"], Value::Null);
+    let card = bulk_card(&p, 1000).await;
+    p.ok(
+        "card-api/card/link",
+        json!({"client_id": wallet, "card_id": card}),
+    )
+    .await;
+    assert_eq!(info(&p, &card).await["client_id"], json!(wallet));
+
+    // A gift card is its holder's: never linked to a client, of its product or not.
+    let g = p
+        .ok(
+            "cards/issue",
+            json!({"cardholder_name": "Ivan Petrov", "phone": "77011234567",
+                   "product_code": "GIFT-KZT-5000"}),
+        )
+        .await;
+    let g = g["card_id"].as_str().unwrap().to_string();
+    assert_eq!(info(&p, &g).await["product_id"], json!(1000));
+    let b = p
+        .refused(
+            "card-api/card/link",
+            json!({"client_id": wallet, "card_id": g}),
+            "validation_error",
+        )
+        .await;
+    let why = b["error_description"].as_str().unwrap();
+    assert!(why.contains("gift card"), "{why}");
+    assert_eq!(info(&p, &g).await["client_id"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_gift_card_is_of_a_product_its_partner_may_issue() {
+    let app = spawn_app().await;
+    let c = issuing::create_partner(
+        &app.store,
+        &app.keys,
+        &paylink_core::audit::Actor::cli("test"),
+        "Instant and electron cards only",
+        IssuingSettings {
+            products: Some(vec![3000, 2000]),
+            ..IssuingSettings::default()
+        },
+        app.now(),
+    )
+    .await
+    .unwrap();
+    let p = Partner {
+        client: CardApiClient::new(&app.address, &c.auth_id, c.secret_key.expose()),
+        auth_id: c.auth_id,
+        key: c.secret_key.expose().clone(),
+    };
+    fund(&app, &p, 1_000_000, Currency::Kzt).await;
+    // Product 1000 is not the partner's: it issues none of it, not even as a gift card.
+    p.refused(
+        "card-api/client/add",
+        json!({"product_id": 1000, "client": {"phone": "77011234567", "type": 1,
+               "resident": 1, "first_name": "Ivan", "last_name": "Petrov"}}),
+        "product_not_available",
+    )
+    .await;
+    let g = p
+        .ok(
+            "cards/issue",
+            json!({"cardholder_name": "Ivan Petrov", "phone": "77011234567",
+                   "product_code": "GIFT-KZT-5000"}),
+        )
+        .await;
+    let card = info(&p, g["card_id"].as_str().unwrap()).await;
+    assert_eq!(card["product_id"], json!(2000), "{card}");
+    assert_eq!(card["type"], json!("gift"), "{card}");
 }
 
 #[tokio::test]
@@ -756,6 +891,146 @@ async fn the_statement_lists_operations_in_the_date_range_by_pages() {
         (two["page"].clone(), two["limit"].clone()),
         (json!(2), json!(2))
     );
+}
+
+/// What a statement line did to the card's balance, in minor units, as a partner reads it:
+/// `success` lines move money (credit and refund onto the card, debit and authorization off
+/// it); holds (`process`) and their releases (`reversed`) leave the balance as it is.
+fn balance_change(line: &Value) -> i64 {
+    let amount = line["amount"].as_str().expect("an amount");
+    let (major, minor) = amount.split_once('.').expect("two decimals");
+    let minor = major.parse::<i64>().unwrap() * 100 + minor.parse::<i64>().unwrap();
+    match (line["status"].as_str(), line["type"].as_str()) {
+        (Some("success"), Some("credit" | "refund")) => minor,
+        (Some("success"), Some("debit" | "authorization")) => -minor,
+        (Some("process" | "reversed"), Some("authorization")) => 0,
+        _ => panic!("a line a partner cannot read: {line}"),
+    }
+}
+
+/// The card's `balance` in minor units.
+async fn balance_minor(p: &Partner, card: &str) -> i64 {
+    let (balance, _, _) = p.balance(card).await;
+    let (major, minor) = balance.split_once('.').unwrap();
+    major.parse::<i64>().unwrap() * 100 + minor.parse::<i64>().unwrap()
+}
+
+#[tokio::test]
+async fn a_statement_shows_what_moved_on_the_day_it_moved_and_sums_to_the_balance_change() {
+    let app = spawn_app().await;
+    let p = partner(&app, 100_000).await;
+    // 2024-05-14 10:00:00: a credit, an authorization of 2500, a debit of 1000 refunded in part.
+    let card = p.funded_card("10000.00").await;
+    let auth = p
+        .ok(
+            "card-api/sandbox/authorize",
+            json!({"card_id": card, "amount": "2500.00", "currency": "KZT",
+                   "description": "Coffee", "merchant_name": "Sandbox Coffee"}),
+        )
+        .await["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let debit = movement(&p, &card, "debit", "1000.00").await;
+    assert!(debit.is_ok(), "{}", debit.body);
+    let debit = debit.str("transaction_id").unwrap().to_string();
+    p.ok(
+        "card-api/transaction/refund",
+        json!({"transaction_id": debit, "amount": "400.00"}),
+    )
+    .await;
+    let end_of_day_one = balance_minor(&p, &card).await;
+    assert_eq!(end_of_day_one, 940_000);
+    // 2024-05-15 10:00:00: the authorization is cleared for 2300 (200 released), a credit.
+    app.advance_ms(DAY_MS);
+    p.ok(
+        "card-api/transaction/clearing",
+        json!({"transaction_id": auth, "amount": "2300.00"}),
+    )
+    .await;
+    assert!(movement(&p, &card, "credit", "500.00").await.is_ok());
+    let end = balance_minor(&p, &card).await;
+    assert_eq!(end, 760_000, "the card lost 2300, not 2500");
+
+    let statement = |from: &str, to: &str| {
+        let body = json!({"card_id": card, "date_from": from, "date_to": to, "limit": 100});
+        let pr = &p;
+        async move {
+            pr.ok("card-api/card/statement", body).await["operations"]
+                .as_array()
+                .expect("operations")
+                .clone()
+        }
+    };
+    let both = statement("2024-05-14", "2024-05-15").await;
+    let sum: i64 = both.iter().map(balance_change).sum();
+    assert_eq!(
+        sum, end,
+        "the period's lines sum to its balance change: {both:#?}"
+    );
+    // The debit and its partial refund are both visible, each with what moved.
+    let line = |lines: &[Value], id: &str, kind: &str, status: &str| -> Value {
+        let found: Vec<_> = lines
+            .iter()
+            .filter(|l| {
+                (l["transaction_id"] == json!(id) || l["type"] == json!("refund"))
+                    && l["type"] == json!(kind)
+                    && l["status"] == json!(status)
+            })
+            .cloned()
+            .collect();
+        assert_eq!(found.len(), 1, "{kind} {status} of {id} in {lines:#?}");
+        found[0].clone()
+    };
+    assert_eq!(
+        line(&both, &debit, "debit", "success")["amount"],
+        json!("1000.00")
+    );
+    assert_eq!(
+        line(&both, &debit, "refund", "success")["amount"],
+        json!("400.00")
+    );
+    let hold = line(&both, &auth, "authorization", "process");
+    assert_eq!(
+        (hold["amount"].clone(), hold["created_at"].clone()),
+        (json!("2500.00"), json!("2024-05-14 10:00:00"))
+    );
+
+    // The second day alone: the clearing is there, on its day, with the amount captured.
+    let day_two = statement("2024-05-15", "2024-05-15").await;
+    let capture = line(&day_two, &auth, "authorization", "success");
+    assert_eq!(
+        (
+            capture["amount"].clone(),
+            capture["created_at"].clone(),
+            capture["merchant_name"].clone()
+        ),
+        (
+            json!("2300.00"),
+            json!("2024-05-15 10:00:00"),
+            json!("Sandbox Coffee")
+        )
+    );
+    let released = line(&day_two, &auth, "authorization", "reversed");
+    assert_eq!(released["amount"], json!("200.00"));
+    let sum: i64 = day_two.iter().map(balance_change).sum();
+    assert_eq!(sum, end - end_of_day_one, "{day_two:#?}");
+    // The first day alone: what it moved, the hold not counted.
+    let day_one = statement("2024-05-14", "2024-05-14").await;
+    let sum: i64 = day_one.iter().map(balance_change).sum();
+    assert_eq!(sum, end_of_day_one, "{day_one:#?}");
+
+    // A close: the rest goes back to the partner, and the statement says so.
+    app.advance_ms(DAY_MS);
+    p.ok("card-api/card/close", json!({"card_id": card})).await;
+    let day_three = statement("2024-05-16", "2024-05-16").await;
+    assert_eq!(day_three.len(), 1, "{day_three:#?}");
+    assert_eq!(
+        (day_three[0]["type"].clone(), day_three[0]["amount"].clone()),
+        (json!("debit"), json!("7600.00"))
+    );
+    let all = statement("2024-05-01", "2024-05-31").await;
+    assert_eq!(all.iter().map(balance_change).sum::<i64>(), 0, "{all:#?}");
 }
 
 #[tokio::test]

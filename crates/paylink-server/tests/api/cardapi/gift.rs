@@ -284,6 +284,121 @@ async fn the_code_goes_to_the_configured_sms_gateway_which_is_retried_when_it_fa
     assert_eq!(code, code_for(&app, &mask).await);
 }
 
+/// The outbox id of the SMS sent for the card with `mask`.
+async fn sms_id(app: &TestApp, mask: &str) -> String {
+    let messages = paylink_server::ops::issuing::sms_messages(&app.store, &app.keys, 10)
+        .await
+        .expect("messages read");
+    let m = messages.iter().find(|m| m.text.contains(mask));
+    m.unwrap_or_else(|| panic!("no SMS for {mask}")).id.clone()
+}
+
+/// Waits until the SMS `id` has `n` recorded attempts; its attempts.
+async fn attempts(app: &TestApp, id: &str, n: usize) -> Vec<paylink_core::plan::DeliveryAttempt> {
+    for _ in patience() {
+        let got = app.store.notice_attempts(id).await.expect("attempts read");
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{id} never had {n} attempts recorded");
+}
+
+/// Waits until the SMS `id` is no longer pending, or `sent` requests of it reached the
+/// gateway; its state.
+async fn settled(app: &TestApp, r: &Receiver, id: &str, mask: &str, sent: usize) -> String {
+    for _ in patience() {
+        let state = app
+            .store
+            .notice(id)
+            .await
+            .expect("a notice")
+            .expect("there")
+            .state;
+        if state.as_str() != "pending" || hits(r, mask) >= sent {
+            return state.as_str().to_string();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{id} stayed pending");
+}
+
+/// How many times the gateway got the SMS of the card with `mask`.
+fn hits(r: &Receiver, mask: &str) -> usize {
+    r.at("/postback")
+        .iter()
+        .filter(|m| m.body.contains(mask))
+        .count()
+}
+
+#[tokio::test]
+async fn an_sms_is_given_up_once_its_code_has_expired_and_never_sent_with_a_dead_code() {
+    let r = Receiver::start();
+    r.answer_with(500);
+    let url = r.url("/postback");
+    let minute = 60_000;
+    let app = spawn_app_with(|s| {
+        s.card_api.sms_url = Some(url);
+        // Retries 4 minutes apart: patient enough to outlive a 10-minute code.
+        s.postbacks.retry.delays = vec![4 * minute; 5];
+        s.postbacks.retry.jitter_percent = 0;
+    })
+    .await;
+    let p = partner(&app, 50_000).await;
+
+    // Tries at 0, 4 and 8 minutes; the next (12) would carry a dead code: given up at 8.
+    let (_, first) = gift(&p, "GIFT-KZT-5000").await;
+    let id = sms_id(&app, &first).await;
+    attempts(&app, &id, 1).await;
+    app.advance_ms(4 * minute);
+    attempts(&app, &id, 2).await;
+    app.advance_ms(4 * minute);
+    let tried = attempts(&app, &id, 3).await;
+    assert_eq!(settled(&app, &r, &id, &first, 4).await, "failed");
+    assert_eq!(hits(&r, &first), 3);
+    let why = tried[2].error.clone().unwrap_or_default();
+    assert!(
+        why.contains("expires") && why.contains("given up"),
+        "{tried:?}"
+    );
+
+    // Issued at 8 minutes, tried once; the clock passes its code's death before the retry.
+    let (_, second) = gift(&p, "GIFT-KZT-5000").await;
+    let id = sms_id(&app, &second).await;
+    attempts(&app, &id, 1).await;
+    app.advance_ms(10 * minute + 1);
+    assert_eq!(settled(&app, &r, &id, &second, 2).await, "failed");
+    let tried = attempts(&app, &id, 2).await;
+    assert_eq!(hits(&r, &second), 1, "sent with a dead code");
+    assert_eq!(tried[1].http_status, None, "{tried:?}");
+    let why = tried[1].error.clone().unwrap_or_default();
+    assert!(
+        why.contains("not sent") && why.contains("expired"),
+        "{tried:?}"
+    );
+
+    // Nothing more goes out, however long the gateway stays down.
+    app.advance_ms(60 * minute);
+    let later = gift(&p, "GIFT-KZT-5000").await.1;
+    r.wait_until(1, "the next SMS", |m| m.body.contains(&later))
+        .await;
+    assert_eq!((hits(&r, &first), hits(&r, &second)), (3, 1));
+    assert_eq!(sms_state(&app, &first).await, "failed");
+}
+
+/// The state `paylink sms list` shows for the SMS of the card with `mask`.
+async fn sms_state(app: &TestApp, mask: &str) -> String {
+    let messages = paylink_server::ops::issuing::sms_messages(&app.store, &app.keys, 10)
+        .await
+        .expect("messages read");
+    let m = messages
+        .iter()
+        .find(|m| m.text.contains(mask))
+        .expect("the SMS");
+    m.state.clone()
+}
+
 #[tokio::test]
 async fn the_code_delivered_to_the_sms_gateway_activates_the_card() {
     let r = Receiver::start();

@@ -102,12 +102,17 @@ impl Partner {
         a.body
     }
 
-    /// A client (an individual resident) named `first last` with `phone`.
+    /// A client (an individual resident) of product 1000 named `first last` with `phone`.
     pub async fn client(&self, first: &str, last: &str, phone: &str) -> String {
+        self.client_of(1000, first, last, phone).await
+    }
+
+    /// [`Partner::client`] of `product_id`.
+    pub async fn client_of(&self, product_id: u32, first: &str, last: &str, phone: &str) -> String {
         let b = self
             .ok(
                 "card-api/client/add",
-                json!({"product_id": 1000, "client": {
+                json!({"product_id": product_id, "client": {
                     "phone": phone, "type": 1, "resident": 1,
                     "first_name": first, "last_name": last,
                 }}),
