@@ -117,6 +117,12 @@ impl Dispute {
         self.created_at + ANSWER_WITHIN_MS
     }
 
+    /// Whether the payer has waited past [`Self::answer_due`] for an answer: only an open
+    /// dispute is (an answered or closed one was answered).
+    pub fn overdue(&self, now: Millis) -> bool {
+        self.status == DisputeStatus::Open && self.answer_due() < now
+    }
+
     /// The statuses a reply by `author` moves from, and where to: the merchant's or an
     /// operator's reply answers an open dispute (an answered one stays answered); a closed
     /// dispute takes no more messages.
@@ -181,6 +187,16 @@ mod tests {
             created_at: 1_000,
             updated_at: 1_000,
         }
+    }
+
+    #[test]
+    fn only_an_open_dispute_past_its_deadline_is_overdue() {
+        let late = 1_000 + ANSWER_WITHIN_MS + 1;
+        assert!(dispute(DisputeStatus::Open).overdue(late));
+        assert!(!dispute(DisputeStatus::Open).overdue(1_000 + ANSWER_WITHIN_MS));
+        // Answered in time, then left waiting on the payer or an operator: not overdue.
+        assert!(!dispute(DisputeStatus::Answered).overdue(late));
+        assert!(!dispute(DisputeStatus::Closed).overdue(late));
     }
 
     #[test]

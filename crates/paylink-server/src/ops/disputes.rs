@@ -131,7 +131,9 @@ pub fn proof_ok(keys: &InstanceKeys, payment_id: &str, proof: &str) -> bool {
 /// Disputes a client address may open within [`SEARCH_WINDOW_MS`] (each sends an email).
 pub const DISPUTES_PER_ADDRESS: i64 = 5;
 
-/// Opens a dispute; the payer is emailed its reference and when to expect an answer.
+/// Opens a dispute; the payer is emailed its reference and when to expect an answer, and the
+/// charge's merchant (its owner's account, once it has one) that a dispute waits for their
+/// answer, with its deadline and page.
 pub async fn open(
     store: &Store,
     keys: &InstanceKeys,
@@ -193,9 +195,30 @@ pub async fn open(
         ),
         now,
     );
+    let owner = match &dispute.merchant_id {
+        Some(m) => store
+            .merchant_account(m)
+            .await?
+            .filter(|a| a.disabled_at.is_none()),
+        None => None,
+    };
+    let to_merchant = owner.map(|a| {
+        mailer.notice(
+            &a.email,
+            &format!("A payer disputes a charge: {}", dispute.id),
+            format!(
+                "A payer disputes the charge of {about_charge}. Answer by {} UTC:\n{}/disputes/{}",
+                format_datetime(dispute.answer_due()),
+                mailer.public_url.trim_end_matches('/'),
+                dispute.id,
+                about_charge = about.trim_start_matches(" about the charge of "),
+            ),
+            now,
+        )
+    });
     store
         .apply(Plan {
-            writes: vec![
+            writes: [
                 Write::InsertDispute(dispute.clone()),
                 Write::AddDisputeMessage {
                     message: DisputeMessage {
@@ -208,7 +231,10 @@ pub async fn open(
                     to: DisputeStatus::Open,
                 },
                 mail,
-            ],
+            ]
+            .into_iter()
+            .chain(to_merchant)
+            .collect(),
         })
         .await?;
     Ok(dispute)

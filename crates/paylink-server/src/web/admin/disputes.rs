@@ -187,7 +187,7 @@ fn row(w: &DisputesTexts, d: &Dispute, charge: Option<&FoundCharge>, now: Millis
         id: d.id.to_string(),
         age: age(w, d.created_at, now),
         deadline: format_datetime(d.answer_due()),
-        overdue: d.status != DisputeStatus::Closed && d.answer_due() < now,
+        overdue: d.overdue(now),
         merchant_id: d
             .merchant_id
             .as_ref()

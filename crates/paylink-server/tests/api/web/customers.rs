@@ -522,6 +522,25 @@ async fn a_dispute_from_a_found_charge_reaches_only_its_merchant_who_answers_by_
     assert!(mails[0].subject.contains(&reference), "{:?}", mails[0]);
     assert!(mails[0].text.contains(&reference), "{:?}", mails[0]);
     assert!(mails[0].text.contains("48 hours"), "{:?}", mails[0]);
+    // The merchant's owner is told the dispute waits for an answer, and where; the other
+    // merchant is told nothing.
+    let told = mails_to(&app, "owner@bakery.test").await;
+    let told: Vec<_> = told
+        .iter()
+        .filter(|m| m.subject.contains(&reference))
+        .collect();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].text.contains(&format!("/disputes/{reference}")),
+        "{:?}",
+        told[0]
+    );
+    assert!(told[0].text.contains("1234.50 RUB"), "{:?}", told[0]);
+    assert!(told[0].text.contains("Answer by"), "{:?}", told[0]);
+    assert!(mails_to(&app, "owner@florist.test")
+        .await
+        .iter()
+        .all(|m| !m.subject.contains(&reference)));
 
     // Merchant A sees it in its list and in detail.
     let mut a_browser = a.browser;
