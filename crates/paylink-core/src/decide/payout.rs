@@ -57,6 +57,12 @@ pub fn create(
         return Err(DomainError::InvalidAmount);
     }
     let parts = split(order.amount, max);
+    // Rules whose largest payout is under twice the smallest split some amounts into parts
+    // below the smallest (151.00 in two of 75.50 with 100.00 the least): refused, as any
+    // payout under the least is.
+    if parts.iter().any(|p| *p < rules.min) {
+        return Err(DomainError::InvalidAmount);
+    }
     let commission: i64 = parts.iter().map(|a| rules.commission(*a)).sum();
     let total = order
         .amount
@@ -329,11 +335,20 @@ mod tests {
         usage: Usage,
         amount: i64,
     ) -> Result<Vec<Payout>, DomainError> {
+        run_with(rules(), m, available, usage, amount)
+    }
+
+    fn run_with(
+        r: PayoutRules,
+        m: &Merchant,
+        available: i64,
+        usage: Usage,
+        amount: i64,
+    ) -> Result<Vec<Payout>, DomainError> {
         let profile = PayoutProfile {
             regular_payouts: true,
             ..PayoutProfile::default()
         };
-        let r = rules();
         let cx = PayoutContext {
             merchant: m,
             profile: &profile,
@@ -376,6 +391,31 @@ mod tests {
         assert_eq!(
             parts.iter().map(|p| p.part).collect::<Vec<_>>(),
             vec![1, 2, 3]
+        );
+    }
+
+    #[test]
+    fn a_request_whose_parts_would_fall_below_the_smallest_payout_is_refused() {
+        // 100.00 to 150.00 a payout: 151.00 would be two parts of 75.50.
+        let mut r = rules();
+        r.card.min = 10_000;
+        r.card.max = 15_000;
+        let rich = 10_000_000;
+        assert_eq!(
+            run_with(r.clone(), &merchant(true), rich, Usage::default(), 15_100),
+            Err(DomainError::InvalidAmount)
+        );
+        // 200.00 is two parts of 100.00, and 150.00 one part: both go.
+        let two = run_with(r.clone(), &merchant(true), rich, Usage::default(), 20_000).unwrap();
+        assert_eq!(
+            two.iter().map(|p| p.amount).collect::<Vec<_>>(),
+            [10_000, 10_000]
+        );
+        assert_eq!(
+            run_with(r, &merchant(true), rich, Usage::default(), 15_000)
+                .unwrap()
+                .len(),
+            1
         );
     }
 
