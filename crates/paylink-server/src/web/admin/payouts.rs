@@ -18,7 +18,7 @@ use axum::Router;
 use paylink_core::audit::Power;
 use paylink_core::id::PayoutId;
 use paylink_core::money::Currency;
-use paylink_core::payout::PayoutStatus;
+use paylink_core::payout::{Payout, PayoutStatus};
 use paylink_core::time::format_datetime;
 use paylink_core::DomainError;
 use paylink_store::Keyset;
@@ -378,6 +378,29 @@ pub async fn decide(State(st): State<AppState>, form: ConsoleForm) -> Response {
             Err(e) => return super::refused(&st, c, &e.into(), "/admin/payouts"),
         }
     }
+    // A part's decision is its whole request's (a split request is paid whole or not at all):
+    // the confirmation asks about, and the summary counts, every part waiting with it.
+    let mut whole: Vec<Payout> = Vec::with_capacity(waiting.len());
+    for p in &waiting {
+        if whole.iter().any(|w| w.id == p.id) {
+            continue;
+        }
+        match st
+            .store
+            .payout_group(&p.merchant_id, &p.group_id, p.created_at)
+            .await
+        {
+            Ok(parts) => {
+                for g in parts {
+                    if g.status == PayoutStatus::Moderating && !whole.iter().any(|w| w.id == g.id) {
+                        whole.push(g);
+                    }
+                }
+            }
+            Err(e) => return super::refused(&st, c, &e.into(), "/admin/payouts"),
+        }
+    }
+    let waiting = whole;
     if !form.confirmed() && !waiting.is_empty() {
         let mut totals: BTreeMap<&'static str, (i64, Currency)> = BTreeMap::new();
         for p in &waiting {

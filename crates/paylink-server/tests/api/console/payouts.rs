@@ -383,7 +383,15 @@ async fn a_split_request_is_approved_whole_from_any_of_its_parts() {
     }
     let mut a = admin(&app).await;
     let csrf = a.get("/admin/payouts").await.csrf();
-    // Only the second part is ticked.
+    // Only the second part is ticked: the confirmation asks about the whole request.
+    let asked = a
+        .post(
+            "/admin/payouts/decide",
+            &[("csrf", &csrf), ("do", "approve"), ("payout", &ids[1])],
+        )
+        .await;
+    assert_eq!(asked.status, 200, "{}", asked.text);
+    asked.assert_shows("Approve 2 payout(s) totalling 300000.00 RUB?");
     let done = a
         .post(
             "/admin/payouts/decide",
