@@ -369,11 +369,19 @@ fn change_form(st: &AppState, v: &Visitor) -> FormPage {
     p
 }
 
-pub async fn change_page(State(st): State<AppState>, v: Visitor) -> Response {
+/// The query a password change redirects to: the page says it was changed (and a reload of it
+/// sends nothing again).
+const CHANGED: &str = "notice=changed";
+
+pub async fn change_page(State(st): State<AppState>, v: Visitor, uri: axum::http::Uri) -> Response {
     if v.signed_in.is_none() {
         return to_sign_in(&v);
     }
-    page(&v, StatusCode::OK, change_form(&st, &v))
+    let mut p = change_form(&st, &v);
+    if uri.query() == Some(CHANGED) {
+        p.notice = Some(v.t.password_changed);
+    }
+    page(&v, StatusCode::OK, p)
 }
 
 pub async fn change(State(st): State<AppState>, v: Visitor, body: Bytes) -> Response {
@@ -388,10 +396,7 @@ pub async fn change(State(st): State<AppState>, v: Visitor, body: Bytes) -> Resp
     let new = f.get("password").map_or("", String::as_str);
     let mut p = change_form(&st, &v);
     match accounts::change_password(&st.store, session, account, current, new, st.now()).await {
-        Ok(()) => {
-            p.notice = Some(v.t.password_changed);
-            page(&v, StatusCode::OK, p)
-        }
+        Ok(()) => super::redirect(&v, &format!("/account/password?{CHANGED}")),
         Err(e) => {
             p.error = Some(refusal_text(v.t, &e));
             page(&v, status_of(&e, StatusCode::UNPROCESSABLE_ENTITY), p)

@@ -444,16 +444,22 @@ async fn dispute_view(
     )
 }
 
+/// The query a reply redirects to: the dispute's page says it was sent (and a reload of it
+/// sends nothing again).
+const REPLIED: &str = "notice=replied";
+
 pub async fn merchant_dispute(
     State(st): State<AppState>,
     v: Visitor,
     Path(id): Path<String>,
+    uri: axum::http::Uri,
 ) -> Response {
     let Some(merchant) = v.merchant() else {
         return to_sign_in(&v);
     };
+    let notice = (uri.query() == Some(REPLIED)).then_some(v.t.replied);
     match disputes::merchant_dispute(&st.store, &merchant, &id).await {
-        Ok((d, _)) => dispute_view(&st, &v, &d, None, None, StatusCode::OK).await,
+        Ok((d, _)) => dispute_view(&st, &v, &d, notice, None, StatusCode::OK).await,
         Err(e) => failed(&v, &e),
     }
 }
@@ -470,7 +476,7 @@ pub async fn reply(
     };
     let text = f.get("text").map_or("", String::as_str);
     match disputes::reply(&st.store, &mailer(&st), &d, None, text, st.now()).await {
-        Ok(_) => dispute_view(&st, &v, &d, Some(v.t.replied), None, StatusCode::OK).await,
+        Ok(_) => super::redirect(&v, &format!("/disputes/{}?{REPLIED}", d.id)),
         Err(e) => {
             let text = refusal_text(v.t, &e);
             dispute_view(

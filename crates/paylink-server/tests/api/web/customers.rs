@@ -585,13 +585,16 @@ async fn a_dispute_from_a_found_charge_reaches_only_its_merchant_who_answers_by_
     // A's reply: the dispute is answered and the payer gets the text by email.
     let detail_path = format!("/disputes/{reference}");
     let reply_path = format!("/disputes/{reference}/reply");
-    let replied = a_browser
+    let sent = a_browser
         .submit(
             &detail_path,
             &reply_path,
             &[("text", "We refunded you today. Sorry!")],
         )
         .await;
+    // Answered with a redirect: reloading the page that says so sends no second reply.
+    assert_eq!(sent.status, 303, "{}", sent.text);
+    let replied = a_browser.follow(sent).await;
     replied.assert_html();
     replied.assert_shows("id=\"notice\"");
     assert_eq!(replied.text_of("status").as_deref(), Some("Answered"));
