@@ -42,6 +42,9 @@ RESULTS_DIR=${RESULTS_DIR:-$BENCH_DIR/results}
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
 PG_USER=${PG_USER:-postgres}
+# Query parameters for paylink's PostgreSQL URL, e.g. PG_PARAMS=sslmode=disable (paylink, like
+# libpq, encrypts by default when the server offers TLS).
+PG_PARAMS=${PG_PARAMS:-}
 SERVER_RUST_LOG=${SERVER_RUST_LOG:-warn}  # RUST_LOG for the server process
 KEEP_DB=${KEEP_DB:-0}               # 1: keep the SQLite file / PostgreSQL database
 HOST=127.0.0.1                      # loopback only, on purpose
@@ -405,7 +408,7 @@ run_backend() {
             PG_DB="paylink_bench_$(date +%s)_$$"
             psql_admin -c "CREATE DATABASE \"$PG_DB\"" >/dev/null ||
                 { PG_DB=; die "could not create PostgreSQL database"; }
-            url="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB"
+            url="postgres://$PG_USER@$PG_HOST:$PG_PORT/$PG_DB${PG_PARAMS:+?$PG_PARAMS}"
             ;;
     esac
     log "[$backend] database: $url"
