@@ -660,8 +660,8 @@ impl Store {
         .await
     }
 
-    /// Declined card payments since `since`: of bill `bill` (with `payer_only`, only those
-    /// from `client` on it), and (when known) from client address `client`; each count stops
+    /// Declined card payments since `since`: of bill `bill` (with `payer_only` and a known
+    /// `client`, only those from it on the bill), and (when known) from client address `client`; each count stops
     /// at `cap` (all a limit needs to know), so a flood costs no more to count than the limit
     /// allows.
     pub async fn failed_card_payments(
@@ -678,7 +678,8 @@ impl Store {
             Value::Int(since),
             Value::Int(cap),
         ];
-        let by_bill = if payer_only {
+        // Without a client address, the bill's own count (a NULL address matches nothing).
+        let by_bill = if payer_only && client.is_some() {
             "bill_id = $1 AND client_addr = $2"
         } else {
             "bill_id = $1"

@@ -311,8 +311,9 @@ pub async fn enable_totp(
         }
         .into());
     }
-    let forget = crate::ops::accounts::confirm_password(store, account, password, now).await?;
+    // A stale offer is no guess: refused before the attempt is counted.
     let text = offered_secret(keys, account, offer, now).ok_or_else(wrong_code)?;
+    let forget = crate::ops::accounts::confirm_password(store, account, password, now).await?;
     let secret = totp::base32_decode(&text).ok_or_else(wrong_code)?;
     let step = totp::verify(&secret, code.trim(), now, None).ok_or_else(wrong_code)?;
     let sealed = keys.seal.seal(

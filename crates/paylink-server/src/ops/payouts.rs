@@ -433,14 +433,15 @@ pub(crate) async fn step(st: &AppState, p: &Payout, now: Millis) -> Result<(), S
     }
 }
 
-/// Why `p` may no longer be sent, if it may not: its merchant banned (or without access) since
-/// it was asked for, or its payee banned since.
+/// Why `p` may no longer be sent, if it may not: its merchant banned since it was asked for,
+/// or its payee banned since. (A lapsed subscription stops new payouts, not those made: a
+/// P2Pin link's transfer of a payer's money goes on.)
 async fn unpayable(st: &AppState, p: &Payout) -> Result<Option<String>, StoreError> {
     let Some(merchant) = st.store.merchant(&p.merchant_id).await? else {
         return Ok(Some("The merchant is not found".into()));
     };
-    if let Err(e) = merchant.check_access() {
-        return Ok(Some(format!("Not sent: {e}")));
+    if merchant.banned {
+        return Ok(Some("Not sent: the merchant is banned".into()));
     }
     let state = st
         .store

@@ -215,11 +215,11 @@ async fn authenticate(
 }
 
 /// The fields `create` and `update` sign: the protocol's, then paylink's own `callback_url`
-/// when one is sent (no Procard client sends it), so that a replayed request cannot send a
-/// link's callbacks elsewhere.
+/// whenever it is sent, empty too (no Procard client sends it), so that a replayed request can
+/// neither send a link's callbacks elsewhere nor take its own URL away.
 fn signed_with_callback<'a>(p: &Params, protocol: &[&'a str]) -> Vec<&'a str> {
     let mut fields = protocol.to_vec();
-    if p.text("callback_url").is_some_and(|u| !u.is_empty()) {
+    if p.text("callback_url").is_some() {
         fields.push("callback_url");
     }
     fields

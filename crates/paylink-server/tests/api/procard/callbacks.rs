@@ -190,11 +190,17 @@ async fn the_merchants_default_callback_url_serves_links_without_their_own() {
         &send(&app, "/permanent-links/update", &replayed, Wire::Json).await,
         -4,
     );
-    // An empty URL gives the link's callbacks back to the merchant's default; an empty one at
-    // create is no URL.
+    // Nor with the URL taken away (an empty one, signed too).
     let mut cleared = update.clone();
     cleared["callback_url"] = json!("");
     cleared["signature"] = json!(seen);
+    refused(
+        &send(&app, "/permanent-links/update", &cleared, Wire::Json).await,
+        -4,
+    );
+    // Signed, an empty URL gives the link's callbacks back to the merchant's default; an
+    // empty one at create is no URL.
+    cleared["signature"] = json!(signature(&c.key, "/permanent-links/update", &cleared));
     accepted(&send(&app, "/permanent-links/update", &cleared, Wire::Json).await);
     let none = c
         .create(&app, json!({"amount": "30", "callback_url": ""}))

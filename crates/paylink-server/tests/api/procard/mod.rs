@@ -82,15 +82,15 @@ fn signed_fields(path: &str) -> &'static [&'static str] {
 }
 
 /// The signature of `fields` for `path` under `key` (absent fields sign as empty text; paylink's
-/// own `callback_url` is signed last when one is sent).
+/// own `callback_url` is signed last whenever it is sent, empty too).
 pub fn signature(key: &str, path: &str, fields: &Value) -> String {
     let mut values: Vec<String> = signed_fields(path)
         .iter()
         .map(|f| text(&fields[*f]))
         .collect();
-    let callback = text(&fields["callback_url"]);
-    if (path.ends_with("/create") || path.ends_with("/update")) && !callback.is_empty() {
-        values.push(callback);
+    let sent = !fields["callback_url"].is_null();
+    if (path.ends_with("/create") || path.ends_with("/update")) && sent {
+        values.push(text(&fields["callback_url"]));
     }
     let refs: Vec<&str> = values.iter().map(String::as_str).collect();
     sign(key, &refs)
