@@ -34,6 +34,26 @@ pub(crate) struct Primary {
     pool: OnceLock<PgPool>,
 }
 
+/// libpq's default `sslmode=prefer` encrypts a connection whenever the server offers TLS; over
+/// loopback (or a Unix socket) that protects nothing (the traffic never leaves the machine) and
+/// costs about a tenth of the payment rate on a small machine, so a loopback host is plain
+/// unless the URL (or `PGSSLMODE`) chooses a mode.
+fn plain_on_loopback(options: PgConnectOptions, chose_tls: bool) -> PgConnectOptions {
+    let host = options.get_host();
+    let loopback = host == "localhost"
+        || host.starts_with('/')
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback && !chose_tls {
+        options.ssl_mode(sqlx::postgres::PgSslMode::Disable)
+    } else {
+        options
+    }
+}
+
 impl Primary {
     /// The hosts of a `postgres://` URL with one host or a comma-separated list of them.
     pub(crate) fn parse(url: &str) -> Result<Primary, StoreError> {
@@ -61,6 +81,8 @@ impl Primary {
                 _ => kept.push(pair),
             }
         }
+        let chose_tls = kept.iter().any(|p| p.starts_with("sslmode="))
+            || std::env::var_os("PGSSLMODE").is_some();
         let query = if kept.is_empty() {
             String::new()
         } else {
@@ -71,6 +93,7 @@ impl Primary {
         if hosts.is_empty() {
             let options = PgConnectOptions::from_str(&format!("{scheme}://{user}{path}{query}"))
                 .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+            let options = plain_on_loopback(options, chose_tls);
             return Ok(Primary {
                 hosts: vec![("the default host".into(), options)],
                 current: Mutex::new(0),
@@ -86,7 +109,7 @@ impl Primary {
                 let one = format!("{scheme}://{user}{host}{path}{query}");
                 let options = PgConnectOptions::from_str(&one)
                     .map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
-                Ok((host.to_string(), options))
+                Ok((host.to_string(), plain_on_loopback(options, chose_tls)))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Primary {
@@ -215,6 +238,34 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_loopback_host_is_plain_unless_the_url_chooses_a_tls_mode() {
+        use sqlx::postgres::PgSslMode;
+        let mode = |url: &str| {
+            let options = PgConnectOptions::from_str(url)
+                .unwrap()
+                .ssl_mode(PgSslMode::Prefer);
+            plain_on_loopback(options, false).get_ssl_mode()
+        };
+        for url in [
+            "postgres://u@127.0.0.1:5432/db",
+            "postgres://u@localhost/db",
+            "postgres://u@[::1]:5432/db",
+        ] {
+            assert!(matches!(mode(url), PgSslMode::Disable), "{url}");
+        }
+        assert!(matches!(
+            mode("postgres://u@db.example.com:5432/db"),
+            PgSslMode::Prefer
+        ));
+        // A mode the URL names stands, on loopback too.
+        let url = "postgres://u@127.0.0.1:5432/db?sslmode=require";
+        assert!(matches!(
+            Primary::parse(url).unwrap().hosts[0].1.get_ssl_mode(),
+            PgSslMode::Require
+        ));
     }
 
     #[test]
