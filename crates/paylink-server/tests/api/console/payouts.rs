@@ -46,12 +46,18 @@ async fn two_admins_approving_one_payout_at_once_one_wins_and_the_other_is_told_
     let id = waiting(&app, "1000").await;
     let mut first = admin(&app).await;
     let mut second = operator(&app, "admin2@ops.test", Role::Admin).await;
-    let mut set = JoinSet::new();
+    // Both see it waiting before either decides (a decision sent at once could otherwise
+    // empty the queue before the second admin has read it).
+    let mut seen = Vec::new();
     for b in [&mut first, &mut second] {
         let page = b.get("/admin/payouts").await;
         page.assert_html();
         page.assert_shows(&id);
-        let (csrf, id, mut b) = (page.csrf(), id.clone(), b.clone());
+        seen.push((page.csrf(), b.clone()));
+    }
+    let mut set = JoinSet::new();
+    for (csrf, mut b) in seen {
+        let id = id.clone();
         set.spawn(async move {
             b.post(
                 "/admin/payouts/decide",
