@@ -162,9 +162,11 @@ pub fn settle(
     .leg(Bucket::Available, &owner, currency, clearing.release)
 }
 
-/// A refund onto the card of what a debit or capture took.
+/// A refund of what a debit or capture took, to `to`'s available money: the card's
+/// ([`Owner::card`]), or, for a card closed since, its partner's prepaid balance
+/// ([`Owner::partner`]), where the close returned the card's money.
 pub fn refund(
-    card: &CardId,
+    to: &Owner,
     currency: Currency,
     amount: Amount,
     refund_transaction: &str,
@@ -182,41 +184,7 @@ pub fn refund(
         currency,
         -amount.minor(),
     )
-    .leg(
-        Bucket::Available,
-        &Owner::card(card),
-        currency,
-        amount.minor(),
-    )
-}
-
-/// A refund of what a debit or capture took from a card closed since: to the partner's
-/// prepaid balance, where the close returned the card's money (nothing lands on a closed card).
-pub fn refund_to_partner(
-    partner: &PartnerId,
-    currency: Currency,
-    amount: Amount,
-    refund_transaction: &str,
-    now: Millis,
-) -> Entry {
-    Entry::new(
-        EntryKind::CardRefund,
-        format!("ctx_{refund_transaction}"),
-        refund_transaction,
-        now,
-    )
-    .leg(
-        Bucket::CardClearing,
-        &Owner::PLATFORM,
-        currency,
-        -amount.minor(),
-    )
-    .leg(
-        Bucket::Available,
-        &Owner::partner(partner),
-        currency,
-        amount.minor(),
-    )
+    .leg(Bucket::Available, to, currency, amount.minor())
 }
 
 /// A closed card's remaining money back to its partner's prepaid balance.
@@ -271,8 +239,8 @@ mod tests {
                 "s1",
                 1,
             ),
-            refund(&c, kzt, amount(700), "t4", 1),
-            refund_to_partner(&p, kzt, amount(300), "t5", 1),
+            refund(&Owner::card(&c), kzt, amount(700), "t4", 1),
+            refund(&Owner::partner(&p), kzt, amount(300), "t5", 1),
             return_to_partner(&p, &c, kzt, 4_400, 1),
         ];
         for e in &entries {

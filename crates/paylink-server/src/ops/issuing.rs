@@ -1476,11 +1476,17 @@ pub async fn refund(
                     card_id: card.card.id.clone(),
                     spends: false,
                 });
-                decide::refund(&card.card.id, r.currency, give, r.id.as_str(), call.now)
+                decide::refund(
+                    &Owner::card(&card.card.id),
+                    r.currency,
+                    give,
+                    r.id.as_str(),
+                    call.now,
+                )
             }
             // Closed is final: nothing can change where this goes.
-            RefundTo::PrepaidBalance => decide::refund_to_partner(
-                &call.partner.id,
+            RefundTo::PrepaidBalance => decide::refund(
+                &Owner::partner(&call.partner.id),
                 r.currency,
                 give,
                 r.id.as_str(),
