@@ -286,8 +286,10 @@ class Load:
             if attempts > 1 and lost_ok and lost_ok(status, body):
                 return None
             # No answer (a connection the server dropped) and 503 (the database out of reach,
-            # or the request deadline) are to be retried; a 500 is a bug.
-            if status in (0, 503):
+            # or the request deadline) are to be retried; a 500 is a bug. So is a bill held by
+            # a charge whose answer was lost: that charge is still being recorded.
+            busy = isinstance(body, dict) and body.get("message") == "api:error.bill_busy"
+            if status in (0, 503) or busy:
                 why = (status, body.get("message") if isinstance(body, dict) else None)
                 with self.lock:
                     self.refusals[why] = self.refusals.get(why, 0) + 1
@@ -320,7 +322,8 @@ class Load:
                 self.bills[tag] = bill_id
             if op == "pay":
                 def paid_before(status, body):
-                    return status in (400, 403, 409, 422)
+                    return status == 403 and isinstance(body, dict) \
+                        and body.get("message") == "api:error.bill_is_finished"
                 got = self.write("sandbox/pay", "/sandbox/pay",
                                  {"bill_id": bill_id, "method": "BANK_CARD",
                                   "card_number": "4242424242424242"}, lost_ok=paid_before)
@@ -484,8 +487,12 @@ def main():
         if server.poll() is not None:
             die(f"paylink serve exited ({server.returncode}); see {root}/paylink.log")
         with open(f"{root}/paylink.log") as f:
-            if "panicked" in f.read():
-                die(f"paylink serve panicked; see {root}/paylink.log")
+            server_said = f.read()
+        if "panicked" in server_said:
+            die(f"paylink serve panicked; see {root}/paylink.log")
+        # Money taken must be recorded, failover or not: the charge's record waits it out.
+        if "could not be recorded" in server_said:
+            die(f"an approved charge went unrecorded; see {root}/paylink.log")
 
         primary = cluster.primary_port()
         def q(sql):

@@ -24,6 +24,8 @@ use paylink_core::time::Millis;
 use paylink_core::DomainError;
 use paylink_store::{Checkout, StoreError};
 use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// A bill to pay, with its shop and whether its merchant is banned: what the payability rule
 /// ([`payment::check_payable`]) reads. A permanent link's sale also carries the link: its
@@ -417,6 +419,36 @@ fn payable_on(st: &AppState, sale: &Sale<'_>) -> Result<(), OpError> {
 /// that died lets it go then).
 const CHARGE_HOLD_MS: Millis = 120_000;
 
+/// How long a charge's record is retried while the database is out of reach: longer than a
+/// failover takes, within the bill's hold (so no other payer's charge is taken meanwhile).
+const RECORD_PATIENCE: Duration = Duration::from_secs(90);
+
+/// How long a bill's hold (or its release) is retried: no money is taken yet, so no longer
+/// than a failover takes.
+const CLAIM_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Applies `plan`, retrying while the database is out of reach (or a commit's outcome is
+/// unknown) for up to `patience`. Only for plans that a second apply cannot make twice: one
+/// that already took effect is refused by its own guard or key.
+async fn apply_through_outage(
+    st: &AppState,
+    plan: Plan,
+    patience: Duration,
+) -> Result<(), StoreError> {
+    let deadline = Instant::now() + patience;
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match st.store.apply(plan.clone()).await {
+            Err(e) if e.is_transient() && Instant::now() + wait < deadline => {
+                tracing::warn!(error = %e, "the database is out of reach: a payment's write is retried");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            done => return done,
+        }
+    }
+}
+
 /// Holds a NORMAL bill for `payment_id`'s charge, so that a second payer's charge is refused
 /// before any money is taken ([`DomainError::BillBusy`]), instead of being taken and then
 /// refused by the double-payment guard. The payment's record lets it go. Other bills take
@@ -432,7 +464,8 @@ async fn hold(st: &AppState, bill: &Bill, payment_id: &PaymentId) -> Result<(), 
         until: now + CHARGE_HOLD_MS,
         now,
     };
-    match st.store.apply(Plan::one(claim)).await {
+    // The claim names its payment: made again after an unknown commit, it finds its own hold.
+    match apply_through_outage(st, Plan::one(claim), CLAIM_PATIENCE).await {
         Ok(()) => Ok(()),
         Err(StoreError::GuardFailed(_)) => {
             // Paid, switched off or expired meanwhile; else another payer's charge holds it.
@@ -500,8 +533,9 @@ fn commission(st: &AppState, shop: &Shop) -> Rate {
 }
 
 /// Records an answered charge (and its postback; a link's operation and callback) in one plan,
-/// booked as `booking` decided before the charge. Money taken that cannot be recorded (the
-/// bill paid by another payer once this charge's hold lapsed) is logged as an error with what
+/// booked as `booking` decided before the charge, through a database outage. Money taken that
+/// cannot be recorded (the bill paid by another payer once this charge's hold lapsed, an
+/// outage longer than [`RECORD_PATIENCE`]) is logged as an error with what
 /// the acquirer must give back; a NORMAL bill's hold is let go whatever the outcome.
 async fn record(
     st: &AppState,
@@ -533,7 +567,7 @@ async fn record(
                 bill_id: bill.id.clone(),
                 payment_id: payment_id.clone(),
             };
-            if let Err(e) = st.store.apply(Plan::one(write)).await {
+            if let Err(e) = apply_through_outage(st, Plan::one(write), CLAIM_PATIENCE).await {
                 tracing::warn!(error = %e, bill = %bill.id, "a bill's hold is left to lapse");
             }
         }
@@ -577,7 +611,10 @@ async fn record(
             now,
         ));
     }
-    match st.store.apply(plan).await {
+    // Money is taken: its record waits out a database outage (a failover) rather than leave
+    // a charge unrecorded. Made again after an unknown commit, the plan is refused by the
+    // payment's own row, and that payment is returned.
+    match apply_through_outage(st, plan, RECORD_PATIENCE).await {
         Ok(()) => {
             if p2p {
                 st.payouts_due.notify_one();
