@@ -40,17 +40,20 @@ pub fn challenge_failed() -> ChargeResult {
     }
 }
 
-/// The sandbox payout provider's answer for a payee (masked card or phone): identifiers ending
-/// 0002 fail, ending 0119 end in a provider error; everything else is paid.
-pub fn payout_outcome(identifier: &str) -> crate::payout::Outcome {
+/// The sandbox payout provider's answer for a payee (card or phone): identifiers ending 0002
+/// fail, ending 0119 end in a provider error; everything else is paid. `None` for one ending
+/// 0408: the provider's answer to a first ask never arrives (then the payout is paid).
+pub fn payout_outcome(identifier: &str) -> Option<crate::payout::Outcome> {
     use crate::payout::Outcome;
-    if identifier.ends_with("0002") {
+    Some(if identifier.ends_with("0002") {
         Outcome::Fail("Recipient declined the transfer".into())
     } else if identifier.ends_with("0119") {
         Outcome::Error("Payout provider error".into())
+    } else if identifier.ends_with("0408") {
+        return None;
     } else {
         Outcome::Success
-    }
+    })
 }
 
 /// How long the sandbox acquirer takes to answer a refund of a payment made with a card ending

@@ -63,10 +63,18 @@ pub struct PayoutRequest<'a> {
     pub currency: Currency,
 }
 
-/// Whoever actually sends payouts; the money worker talks to this trait only.
+/// A provider's answer that did not arrive (a timeout, a dropped connection, a reply that
+/// cannot be read): the money may or may not have moved. Nothing is recorded, and the same
+/// request, under the same reference, is asked again later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsure(pub String);
+
+/// Whoever actually sends payouts; the money worker talks to this trait only. `Outcome::Error`
+/// is the provider's own final answer (the payout failed, its money returns); an answer that
+/// never came is [`Unsure`], never an error.
 pub trait PayoutProvider: Send + Sync {
     fn send<'a>(
         &'a self,
         request: PayoutRequest<'a>,
-    ) -> BoxFuture<'a, paylink_core::payout::Outcome>;
+    ) -> BoxFuture<'a, Result<paylink_core::payout::Outcome, Unsure>>;
 }

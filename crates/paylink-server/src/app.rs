@@ -174,7 +174,7 @@ impl Application {
             settings,
             clock,
             acquirer: sandbox.clone(),
-            payout_provider: Arc::new(SandboxPayouts),
+            payout_provider: Arc::new(SandboxPayouts::default()),
             sandbox,
             keys,
             payouts_due: tokio::sync::Notify::new(),

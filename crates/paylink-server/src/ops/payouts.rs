@@ -1,7 +1,7 @@
 //! Payout operations shared by the dialect and the CLI (create, cancel, approve, decline),
 //! and the worker that sends payouts to the provider and settles received money.
 
-use crate::acquirer::PayoutRequest;
+use crate::acquirer::{PayoutRequest, Unsure};
 use crate::keys::InstanceKeys;
 use crate::ops::idempotency::Seal;
 use crate::ops::OpError;
@@ -460,8 +460,8 @@ async fn unpayable(st: &AppState, p: &Payout) -> Result<Option<String>, StoreErr
 }
 
 /// Leases a due PROCESS payout, asks the provider, and records its answer. A worker that dies
-/// in between leaves the lease to run out; the provider is asked again with the same payout
-/// id (its idempotency key).
+/// in between, or an answer that never came, leaves the lease to run out; the provider is
+/// asked again with the same payout id (its idempotency key).
 async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
     let lease = now + 60_000;
     st.store
@@ -502,7 +502,15 @@ async fn send(st: &AppState, p: &Payout, now: i64) -> Result<(), StoreError> {
             currency: p.currency,
         })
         .await;
-    record(st, p, outcome).await
+    match outcome {
+        Ok(outcome) => record(st, p, outcome).await,
+        // The money may have gone: the payout stays PROCESS, its money locked, and is asked
+        // again under the same id once the lease runs out.
+        Err(Unsure(why)) => {
+            tracing::warn!(payout = %p.id, why, "the payout provider's answer did not arrive: asked again in a minute");
+            Ok(())
+        }
+    }
 }
 
 /// Records the provider's answer to `p` with its webhook.

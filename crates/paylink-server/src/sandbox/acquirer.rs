@@ -3,6 +3,7 @@
 
 use crate::acquirer::{
     Acquirer, BoxFuture, ChargeRequest, ChargeStep, PayoutProvider, PayoutRequest, RefundRequest,
+    Unsure,
 };
 use hmac::{Hmac, Mac};
 use paylink_core::id::random_base62;
@@ -11,15 +12,32 @@ use paylink_core::sandbox::{self, CardOutcome};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// Answers at once by the test-identifier table in `paylink_core::sandbox`.
-pub struct SandboxPayouts;
+/// Answers at once by the test-identifier table in `paylink_core::sandbox`. A payee ending
+/// 0408 gets no answer the first time its payout is asked (as a provider that timed out), and
+/// is paid when the same payout is asked again: it remembers those it left unanswered.
+#[derive(Default)]
+pub struct SandboxPayouts {
+    asked: std::sync::Mutex<std::collections::HashSet<String>>,
+}
 
 impl PayoutProvider for SandboxPayouts {
     fn send<'a>(
         &'a self,
         request: PayoutRequest<'a>,
-    ) -> BoxFuture<'a, paylink_core::payout::Outcome> {
-        Box::pin(std::future::ready(sandbox::payout_outcome(request.account)))
+    ) -> BoxFuture<'a, Result<paylink_core::payout::Outcome, Unsure>> {
+        let answer = match sandbox::payout_outcome(request.account) {
+            Some(outcome) => Ok(outcome),
+            None => {
+                let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+                if asked.remove(request.reference) {
+                    Ok(paylink_core::payout::Outcome::Success)
+                } else {
+                    asked.insert(request.reference.to_string());
+                    Err(Unsure("no answer from the payout provider".into()))
+                }
+            }
+        };
+        Box::pin(std::future::ready(answer))
     }
 }
 

@@ -17,6 +17,8 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// Sandbox payout outcomes by the payee's last four digits.
 pub const PAYEE_FAIL: &str = "4000000000000002";
 pub const PAYEE_ERROR: &str = "4000000000000119";
+/// The provider's answer to the first ask never arrives; asked again, it is paid.
+pub const PAYEE_UNANSWERED: &str = "4000000000000408";
 /// Seeded in the SBP banks dictionary.
 pub const SBERBANK: i64 = 100_000_000_111;
 

@@ -129,6 +129,60 @@ async fn a_failed_or_erroring_payout_gives_the_money_back() {
 }
 
 #[tokio::test]
+async fn a_payout_whose_provider_never_answered_keeps_its_money_locked_and_is_asked_again() {
+    let app = spawn_app().await;
+    app.set_profile(&app.merchant.merchant_id, open_profile())
+        .await;
+    app.fund("5000").await;
+    let before = app.balance().await;
+    let id = id_of(&created(&app.regular_payout(card("1000", PAYEE_UNANSWERED)).await)[0]);
+
+    // The first ask gets no answer: the money may have gone, so the payout is neither failed
+    // (its money returned) nor paid; it waits, its money locked, until its lease runs out and
+    // the provider is asked again under the same id.
+    let mut asked_again = 0;
+    let done = 'asking: {
+        for () in patience() {
+            let a = app
+                .get_as(app.token(), "/api/v1/payout/status", &[("id", id.as_str())])
+                .await;
+            let p = a.ok().clone();
+            if p["status"] == json!("SUCCESS") {
+                break 'asking p;
+            }
+            assert!(
+                matches!(p["status"].as_str(), Some("NEW" | "PROCESS")),
+                "an unanswered payout is not final: {p}"
+            );
+            let now = app.balance().await;
+            assert_eq!(now.available + now.locked, before.available, "{now:?}");
+            let due = app.store.due_payouts(app.now(), 256).await.unwrap();
+            if p["status"] == json!("PROCESS") && !due.iter().any(|d| d.id.as_str() == id) {
+                assert!(
+                    now.locked > 0,
+                    "the money stays locked while unanswered: {now:?}"
+                );
+                // Leased and asked: let the lease run out.
+                app.advance_ms(61_000);
+                asked_again += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("payout {id} was never paid");
+    };
+    assert!(asked_again >= 1, "paid at the first ask: {done}");
+    // Paid once: 1000 + its commission left the balance, nothing stays locked.
+    let after = app.balance().await;
+    assert_eq!(after.locked, 0, "{after:?}");
+    assert!(
+        before.available - after.available > 1000_00
+            && before.available - after.available < 1100_00,
+        "{before:?} -> {after:?}"
+    );
+    app.assert_ledger_ok().await;
+}
+
+#[tokio::test]
 async fn payout_refusals_leave_the_balance_untouched() {
     let app = spawn_app().await;
     app.set_profile(&app.merchant.merchant_id, open_profile())
