@@ -41,19 +41,23 @@ pub fn challenge_failed() -> ChargeResult {
 }
 
 /// The sandbox payout provider's answer for a payee (card or phone): identifiers ending 0002
-/// fail, ending 0119 end in a provider error; everything else is paid. `None` for one ending
-/// 0408: the provider's answer to a first ask never arrives (then the payout is paid).
-pub fn payout_outcome(identifier: &str) -> Option<crate::payout::Outcome> {
+/// fail, ending 0119 end in a provider error; everything else is paid.
+pub fn payout_outcome(identifier: &str) -> crate::payout::Outcome {
     use crate::payout::Outcome;
-    Some(if identifier.ends_with("0002") {
+    if identifier.ends_with("0002") {
         Outcome::Fail("Recipient declined the transfer".into())
     } else if identifier.ends_with("0119") {
         Outcome::Error("Payout provider error".into())
-    } else if identifier.ends_with("0408") {
-        return None;
     } else {
         Outcome::Success
-    })
+    }
+}
+
+/// Whether the sandbox's answer to the first ask about a payout to `identifier`, or a refund
+/// of a payment by a card `identifier`, never arrives (as a provider that timed out): those
+/// ending 0408. Asked again, it answers as usual.
+pub fn first_answer_lost(identifier: &str) -> bool {
+    identifier.ends_with("0408")
 }
 
 /// How long the sandbox acquirer takes to answer a refund of a payment made with a card ending

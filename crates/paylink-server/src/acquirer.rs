@@ -46,8 +46,12 @@ pub trait Acquirer: Send + Sync {
     fn charge<'a>(&'a self, request: ChargeRequest<'a>) -> BoxFuture<'a, ChargeStep>;
     /// The result of a challenge from the issuer's answer (`PaRes`) to `request` (`PaReq`).
     fn complete<'a>(&'a self, request: &'a str, answer: &'a str) -> BoxFuture<'a, ChargeResult>;
-    /// Returns money to the payer: `Ok`, or the acquirer's reason for refusing.
-    fn refund<'a>(&'a self, request: RefundRequest<'a>) -> BoxFuture<'a, Result<(), String>>;
+    /// Returns money to the payer: `Ok(Ok)`, `Ok(Err)` with the acquirer's reason for refusing,
+    /// or [`Unsure`] when its answer never came (the refund is asked again later).
+    fn refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, Result<Result<(), String>, Unsure>>;
 }
 
 /// A payout to send: paylink's id (the provider's idempotency key: a payout whose answer was

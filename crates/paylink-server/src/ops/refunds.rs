@@ -1,8 +1,9 @@
 //! Refunds, shared by every dialect: take the money (PROCESS), ask the acquirer, record its
-//! answer. A refund whose asker died is asked again by the money worker once its lease ends
+//! answer. A refund whose asker died, or whose answer never came, is asked again by the money
+//! worker once its lease ends
 //! (with what a dispute's decision records with the answer, see `disputes::refund_seal`).
 
-use crate::acquirer::RefundRequest;
+use crate::acquirer::{RefundRequest, Unsure};
 use crate::ops::idempotency::{self, NoSeal, Seal};
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -116,7 +117,7 @@ async fn ask(
     payment: &Payment,
     seal: &dyn Seal<Refund>,
 ) -> Result<Refund, StoreError> {
-    let answer = st
+    let answer = match st
         .acquirer
         .refund(RefundRequest {
             reference: refund.id.as_str(),
@@ -125,7 +126,16 @@ async fn ask(
             amount: refund.amount,
             currency: refund.currency,
         })
-        .await;
+        .await
+    {
+        Ok(answer) => answer,
+        // The money may have gone back: the refund stays PROCESS, its money taken, and the
+        // worker asks again under the same id once its lease runs out.
+        Err(Unsure(why)) => {
+            tracing::warn!(refund = %refund.id, why, "the acquirer's answer to a refund did not arrive: asked again in a minute");
+            return Ok(refund.clone());
+        }
+    };
     let bill = st.store.bill(&refund.bill_id).await?;
     let shop = st.store.shop(&refund.shop_id).await?;
     let url = shop.and_then(|s| s.result_url);

@@ -12,12 +12,28 @@ use paylink_core::sandbox::{self, CardOutcome};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-/// Answers at once by the test-identifier table in `paylink_core::sandbox`. A payee ending
-/// 0408 gets no answer the first time its payout is asked (as a provider that timed out), and
-/// is paid when the same payout is asked again: it remembers those it left unanswered.
+/// References whose first ask the sandbox left unanswered, until they are asked again.
+#[derive(Default)]
+struct Unanswered(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Unanswered {
+    /// [`Unsure`] the first time `reference` is asked; answered the next.
+    fn ask(&self, reference: &str) -> Result<(), Unsure> {
+        let mut asked = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if asked.remove(reference) {
+            return Ok(());
+        }
+        asked.insert(reference.to_string());
+        Err(Unsure(
+            "no answer from the sandbox (a test identifier ending 0408)".into(),
+        ))
+    }
+}
+
+/// Answers at once by the test-identifier table in `paylink_core::sandbox`.
 #[derive(Default)]
 pub struct SandboxPayouts {
-    asked: std::sync::Mutex<std::collections::HashSet<String>>,
+    unanswered: Unanswered,
 }
 
 impl PayoutProvider for SandboxPayouts {
@@ -25,18 +41,11 @@ impl PayoutProvider for SandboxPayouts {
         &'a self,
         request: PayoutRequest<'a>,
     ) -> BoxFuture<'a, Result<paylink_core::payout::Outcome, Unsure>> {
-        let answer = match sandbox::payout_outcome(request.account) {
-            Some(outcome) => Ok(outcome),
-            None => {
-                let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
-                if asked.remove(request.reference) {
-                    Ok(paylink_core::payout::Outcome::Success)
-                } else {
-                    asked.insert(request.reference.to_string());
-                    Err(Unsure("no answer from the payout provider".into()))
-                }
-            }
-        };
+        let answer = match sandbox::first_answer_lost(request.account) {
+            true => self.unanswered.ask(request.reference),
+            false => Ok(()),
+        }
+        .map(|()| sandbox::payout_outcome(request.account));
         Box::pin(std::future::ready(answer))
     }
 }
@@ -46,6 +55,7 @@ impl PayoutProvider for SandboxPayouts {
 pub struct SandboxAcquirer {
     acs_url: String,
     key: Vec<u8>,
+    unanswered: Unanswered,
 }
 
 impl SandboxAcquirer {
@@ -53,6 +63,7 @@ impl SandboxAcquirer {
         SandboxAcquirer {
             acs_url: format!("{public_url}/sandbox/acs"),
             key,
+            unanswered: Unanswered::default(),
         }
     }
 
@@ -99,9 +110,16 @@ impl Acquirer for SandboxAcquirer {
         Box::pin(std::future::ready(result))
     }
 
-    fn refund<'a>(&'a self, request: RefundRequest<'a>) -> BoxFuture<'a, Result<(), String>> {
+    fn refund<'a>(
+        &'a self,
+        request: RefundRequest<'a>,
+    ) -> BoxFuture<'a, Result<Result<(), String>, Unsure>> {
         let delay = sandbox::refund_delay_ms(request.from_card);
-        let outcome = sandbox::refund_outcome(request.from_card);
+        let outcome = match sandbox::first_answer_lost(request.from_card) {
+            true => self.unanswered.ask(request.reference),
+            false => Ok(()),
+        }
+        .map(|()| sandbox::refund_outcome(request.from_card));
         if delay == 0 {
             return Box::pin(std::future::ready(outcome));
         }

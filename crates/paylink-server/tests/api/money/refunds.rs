@@ -237,6 +237,44 @@ async fn a_refund_the_acquirer_refuses_gives_the_money_back() {
     app.assert_ledger_ok().await;
 }
 
+/// The acquirer's answer to a refund of a payment by a card ending 0408 never arrives the
+/// first time: the money may have gone back to the payer, so the refund is neither refused
+/// (its money returned to the merchant) nor done; it stays PROCESS, its money taken, and the
+/// worker asks again under the same id once its lease runs out.
+#[tokio::test]
+async fn a_refund_whose_answer_never_came_keeps_its_money_and_is_asked_again() {
+    let app = spawn_app().await;
+    let r = Receiver::start();
+    app.set_result_url(&r.url("/postback")).await;
+    let paid = app.pay_as(&app.merchant, "1000", "4000000000000408").await;
+    let payment = id_of(&paid);
+    let before = app.balance().await;
+    assert_eq!(before.available, 965_00);
+
+    let a = app.refund_partial_as(app.token(), &payment, "400").await;
+    let asked = a.ok().clone();
+    assert_eq!(asked["status"], json!("PROCESS"), "{}", a.text);
+    let id = id_of(&asked);
+    let taken = app.balance().await;
+    assert_eq!(taken.available, 565_00, "the refund's money stays taken");
+    let s = app.get("/api/v1/refund/status", &[("id", &id)]).await;
+    assert_eq!(s.ok()["status"], json!("PROCESS"));
+
+    // The lease runs out: asked again, the refund is made, once.
+    app.advance_ms(61_000);
+    assert_eq!(app.refund_answered(&id).await, json!("SUCCESS"));
+    assert_eq!(app.balance().await, taken);
+    assert_eq!(
+        number(&app.payment_status(&payment).await["refunded_amount"]),
+        400_00
+    );
+    let got = r.wait_for("/postback", 2).await;
+    let told: Vec<&Received> = got.iter().filter(|p| p.field("Id") == id).collect();
+    assert_eq!(told.len(), 1, "{got:?}");
+    assert_eq!(told[0].field("Status"), "SUCCESS");
+    app.assert_ledger_ok().await;
+}
+
 /// A refund takes available first, then hold; when the acquirer refuses it, each part goes
 /// back where it came from, and the held part settles when its payment's money does.
 #[tokio::test]
