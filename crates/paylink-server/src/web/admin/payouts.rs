@@ -400,6 +400,11 @@ pub async fn decide(State(st): State<AppState>, form: ConsoleForm) -> Response {
             Err(e) => return super::refused(&st, c, &e.into(), "/admin/payouts"),
         }
     }
+    // Found waiting, then decided by someone else before its request was read: moved.
+    moved += waiting
+        .iter()
+        .filter(|p| !whole.iter().any(|w| w.id == p.id))
+        .count() as u32;
     let waiting = whole;
     if !form.confirmed() && !waiting.is_empty() {
         let mut totals: BTreeMap<&'static str, (i64, Currency)> = BTreeMap::new();
