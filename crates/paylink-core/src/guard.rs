@@ -34,6 +34,8 @@ pub enum Guard {
     RefundMoved,
     /// A refund is leased to one processor at a time.
     RefundClaimed,
+    /// A charge left unrecorded is leased to one worker at a time.
+    ChargeClaimed,
     /// A payment's refunds stay within its amount.
     RefundExceedsPayment,
     /// A sealed value is resealed only while it is still the one read.
@@ -108,6 +110,7 @@ impl Guard {
             Guard::PayoutClaimed => "payout_claimed",
             Guard::RefundMoved => "refund_moved",
             Guard::RefundClaimed => "refund_claimed",
+            Guard::ChargeClaimed => "charge_claimed",
             Guard::RefundExceedsPayment => "refund_exceeds_payment",
             Guard::SealedValueChanged => "sealed_value_changed",
             Guard::RequestKeyTaken => "request_key_taken",
@@ -160,6 +163,7 @@ impl Guard {
             Guard::ProcardNotEnabled => Some(DomainError::ProcardNotEnabled),
             Guard::LinkNotFound => Some(DomainError::LinkNotFound),
             Guard::UnbalancedEntry
+            | Guard::ChargeClaimed
             | Guard::NoticeNotFound
             | Guard::AlreadySettled
             | Guard::SealedValueChanged

@@ -56,6 +56,18 @@ pub enum ChargeResult {
     },
 }
 
+/// A charge asked of the acquirer whose answer is not recorded yet. `terms` is what its record
+/// needs (price, rate, booking, payer), as the checkout wrote it; `process_at` is when the
+/// worker may ask the acquirer about it (the asker's lease).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeIntent {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub terms: String,
+    pub process_at: Millis,
+    pub created_at: Millis,
+}
+
 /// A charge the acquirer has answered, ready to be recorded against its bill.
 #[derive(Debug, Clone)]
 pub struct Charge {

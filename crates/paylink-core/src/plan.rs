@@ -277,6 +277,21 @@ pub enum Write {
         error_message: Option<String>,
         now: Millis,
     },
+    /// A charge about to be asked of the acquirer, kept until its answer is recorded: one
+    /// whose recorder died, or whose answer never came, is asked about again by the worker.
+    /// Begun twice (a twin submit of one payment id), it is kept once.
+    BeginCharge(crate::payment::ChargeIntent),
+    /// A charge's answer is recorded, or it took no money: forgotten.
+    EndCharge {
+        payment_id: PaymentId,
+    },
+    /// Leases a charge whose lease ran out until `until`. Guard: still unleased
+    /// ([`Guard::ChargeClaimed`]).
+    ClaimCharge {
+        payment_id: PaymentId,
+        now: Millis,
+        until: Millis,
+    },
     /// Leases a refund in PROCESS whose lease ran out. Guard: still so.
     ClaimRefund {
         id: RefundId,

@@ -6,6 +6,7 @@ use crate::payment::ChargeResult;
 pub const CARD_DECLINED: &str = "4000000000000002";
 pub const CARD_INSUFFICIENT_FUNDS: &str = "4000000000009995";
 pub const CARD_THREE_DS: &str = "4000000000003220";
+pub const CARD_ANSWER_LOST: &str = "4000000000000424";
 
 /// What charging a sandbox card does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +14,9 @@ pub enum CardOutcome {
     Result(ChargeResult),
     /// A 3-D Secure challenge first; the payer's answer decides.
     Challenge,
+    /// The money is taken but the acquirer's answer never arrives (a timeout): asked about the
+    /// charge again ([`charge_status`]), it is approved.
+    AnswerLost,
 }
 
 /// The outcome of charging `card` in the sandbox: the test cards do what the table says,
@@ -28,8 +32,26 @@ pub fn card_outcome(card: &CardNumber) -> CardOutcome {
             message: "Insufficient funds on the card.".into(),
         },
         CARD_THREE_DS => return CardOutcome::Challenge,
+        CARD_ANSWER_LOST => return CardOutcome::AnswerLost,
         _ => ChargeResult::Approved,
     })
+}
+
+/// What the sandbox acquirer says, asked again, about a charge of the masked card `from_card`
+/// (empty for SBP): what the card's test outcome is, a challenge card as confirmed. Stateless,
+/// so it answers the same after a restart.
+pub fn charge_status(from_card: &str) -> ChargeResult {
+    let last_four = from_card
+        .get(from_card.len().saturating_sub(4)..)
+        .unwrap_or("");
+    [CARD_DECLINED, CARD_INSUFFICIENT_FUNDS]
+        .into_iter()
+        .filter(|card| last_four.len() == 4 && card.ends_with(last_four))
+        .find_map(|card| match card_outcome(&CardNumber::parse(card)?) {
+            CardOutcome::Result(r) => Some(r),
+            _ => None,
+        })
+        .unwrap_or(ChargeResult::Approved)
 }
 
 /// A challenge the payer failed (or an answer that is not the issuer's).
@@ -98,5 +120,20 @@ mod tests {
             matches!(outcome(CARD_INSUFFICIENT_FUNDS), CardOutcome::Result(ChargeResult::Declined { code, .. }) if code == 51)
         );
         assert_eq!(outcome(CARD_THREE_DS), CardOutcome::Challenge);
+        assert_eq!(outcome(CARD_ANSWER_LOST), CardOutcome::AnswerLost);
+    }
+
+    #[test]
+    fn a_charge_asked_about_again_has_its_cards_outcome() {
+        assert!(matches!(
+            charge_status("400000******0002"),
+            ChargeResult::Declined { code: 5, .. }
+        ));
+        assert!(matches!(
+            charge_status("400000******9995"),
+            ChargeResult::Declined { code: 51, .. }
+        ));
+        assert_eq!(charge_status("400000******0424"), ChargeResult::Approved);
+        assert_eq!(charge_status(""), ChargeResult::Approved);
     }
 }

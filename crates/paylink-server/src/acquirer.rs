@@ -42,10 +42,27 @@ pub struct RefundRequest<'a> {
     pub currency: Currency,
 }
 
+/// Every call may answer [`Unsure`] (its answer never came): paylink then keeps the charge or
+/// refund open and asks again under the same reference, never guessing an outcome.
 pub trait Acquirer: Send + Sync {
-    fn charge<'a>(&'a self, request: ChargeRequest<'a>) -> BoxFuture<'a, ChargeStep>;
+    fn charge<'a>(
+        &'a self,
+        request: ChargeRequest<'a>,
+    ) -> BoxFuture<'a, Result<ChargeStep, Unsure>>;
     /// The result of a challenge from the issuer's answer (`PaRes`) to `request` (`PaReq`).
-    fn complete<'a>(&'a self, request: &'a str, answer: &'a str) -> BoxFuture<'a, ChargeResult>;
+    fn complete<'a>(
+        &'a self,
+        request: &'a str,
+        answer: &'a str,
+    ) -> BoxFuture<'a, Result<ChargeResult, Unsure>>;
+    /// The result of the charge made as `reference` (paylink's payment id), asked when its
+    /// answer never came or was never recorded; `from_card` is the masked card charged (empty
+    /// for SBP). A charge the acquirer has no record of took no money: declined.
+    fn status<'a>(
+        &'a self,
+        reference: &'a str,
+        from_card: &'a str,
+    ) -> BoxFuture<'a, Result<ChargeResult, Unsure>>;
     /// Returns money to the payer: `Ok(Ok)`, `Ok(Err)` with the acquirer's reason for refusing,
     /// or [`Unsure`] when its answer never came (the refund is asked again later).
     fn refund<'a>(

@@ -625,6 +625,30 @@ impl Store {
         self.fetch(sql, &[now.into(), limit.into()], refund).await
     }
 
+    /// Charges whose answer is not recorded and whose asker's lease ran out by `now`, oldest
+    /// first.
+    pub async fn due_charges(
+        &self,
+        now: Millis,
+        limit: i64,
+    ) -> Result<Vec<paylink_core::payment::ChargeIntent>, StoreError> {
+        self.fetch(
+            "SELECT payment_id, bill_id, terms, process_at, created_at FROM charge_intents
+             WHERE process_at <= $1 ORDER BY process_at, payment_id LIMIT $2",
+            &[now.into(), limit.into()],
+            |r| {
+                Ok(paylink_core::payment::ChargeIntent {
+                    payment_id: PaymentId::from_trusted(r.text("payment_id")?),
+                    bill_id: paylink_core::id::BillId::from_trusted(r.text("bill_id")?),
+                    terms: r.text("terms")?,
+                    process_at: r.i64("process_at")?,
+                    created_at: r.i64("created_at")?,
+                })
+            },
+        )
+        .await
+    }
+
     /// Settlements due at `now`, oldest first.
     pub async fn due_settlements(
         &self,

@@ -127,6 +127,10 @@ pub(crate) fn locks(plan: &Plan) -> Vec<Lock> {
             | Write::AnswerDisputeRefund { .. }) => crate::disputes::lock(w),
             Write::Audit(_) => None,
             Write::SetMoneyRules { .. } => Some(("instance_settings", "money_rules".to_string())),
+            Write::BeginCharge(_) => None,
+            Write::EndCharge { payment_id } | Write::ClaimCharge { payment_id, .. } => {
+                Some(("charge_intents", payment_id.to_string()))
+            }
             card_api => crate::issuing::lock(card_api),
         })
         .collect();
@@ -739,6 +743,30 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 Guard::RefundMoved,
             ));
         }
+        Write::BeginCharge(c) => out.push(Statement::new(
+            "INSERT INTO charge_intents (payment_id, bill_id, terms, process_at, created_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO NOTHING",
+            vec![
+                c.payment_id.as_str().into(),
+                c.bill_id.as_str().into(),
+                c.terms.as_str().into(),
+                c.process_at.into(),
+                c.created_at.into(),
+            ],
+        )),
+        Write::EndCharge { payment_id } => out.push(Statement::new(
+            "DELETE FROM charge_intents WHERE payment_id = $1",
+            vec![payment_id.as_str().into()],
+        )),
+        Write::ClaimCharge {
+            payment_id,
+            now,
+            until,
+        } => out.push(Statement::guarded(
+            "UPDATE charge_intents SET process_at = $3 WHERE payment_id = $1 AND process_at <= $2",
+            vec![payment_id.as_str().into(), (*now).into(), (*until).into()],
+            Guard::ChargeClaimed,
+        )),
         Write::ClaimRefund { id, now, until } => out.push(Statement::guarded(
             "UPDATE refunds SET process_at = $3
              WHERE id = $1 AND status = 'PROCESS' AND process_at <= $2",

@@ -5,7 +5,7 @@
 //! and per client address in the database, so the limit holds across processes and costs no
 //! memory.
 
-use crate::acquirer::{ChargeRequest, ChargeStep};
+use crate::acquirer::{ChargeRequest, ChargeStep, Unsure};
 use crate::client::ClientAddr;
 use crate::ops::OpError;
 use crate::state::AppState;
@@ -15,9 +15,12 @@ use paylink_core::decide;
 use paylink_core::error::Rule;
 use paylink_core::id::PaymentId;
 use paylink_core::id::PayoutId;
+use paylink_core::ledger::FxRate;
 use paylink_core::merchant::Shop;
 use paylink_core::money::{Amount, Rate};
-use paylink_core::payment::{self, Booking, Charge, ChargeResult, Payment, PaymentMethod};
+use paylink_core::payment::{
+    self, Booking, Charge, ChargeIntent, ChargeResult, Payment, PaymentMethod,
+};
 use paylink_core::permanent_link::{LinkFlow, PermanentLink};
 use paylink_core::plan::{Plan, Write};
 use paylink_core::time::Millis;
@@ -266,7 +269,23 @@ async fn pay_now(
             (amount.map_or_else(|| bill.quote(rate), Amount::minor), None)
         }
     };
-    hold(st, bill, &payment_id).await?;
+    let from_card = card.map(CardNumber::masked).unwrap_or_default();
+    let fingerprint = match &tender {
+        Tender::Card(c) => Some(c.fingerprint(&st.keys.fingerprint)),
+        Tender::Sbp { payer, .. } => payer.as_ref().map(|p| p.fingerprint(&st.keys.fingerprint)),
+    };
+    let terms = Terms {
+        price: bill.amount.minor(),
+        rate,
+        paid,
+        method,
+        from_card: from_card.clone(),
+        fingerprint: fingerprint.clone(),
+        client: client.0.clone(),
+        quantity: sale.link.map_or(1, |l| l.quantity),
+        booking: booked,
+    };
+    begin(st, bill, &payment_id, &terms).await?;
     let step = st
         .acquirer
         .charge(ChargeRequest {
@@ -276,39 +295,20 @@ async fn pay_now(
             currency: bill.currency,
             card,
         })
-        .await;
-    let from_card = card.map(CardNumber::masked).unwrap_or_default();
-    let fingerprint = match &tender {
-        Tender::Card(c) => Some(c.fingerprint(&st.keys.fingerprint)),
-        Tender::Sbp { payer, .. } => payer.as_ref().map(|p| p.fingerprint(&st.keys.fingerprint)),
-    };
+        .await
+        .map_err(|why| unanswered(&payment_id, why))?;
     match step {
-        ChargeStep::Done(result) => {
-            let charge = Charge {
-                method,
-                paid,
-                from_card,
-                card_fingerprint: fingerprint,
-                result,
-                client_addr: client.0.clone(),
-            };
-            record(st, sale, charge, payment_id, booked, rate)
-                .await
-                .map(|p| Step::Paid(Box::new(p)))
-        }
+        ChargeStep::Done(result) => terms
+            .record(st, sale, payment_id, result)
+            .await
+            .map(|p| Step::Paid(Box::new(p))),
         ChargeStep::Challenge { acs_url, request } => {
             // No money is taken until the payer is back from the issuer: the bill is free
-            // meanwhile, and held again for the completion.
-            let release = Write::ReleaseBill {
-                bill_id: bill.id.clone(),
-                payment_id: payment_id.clone(),
-            };
-            if bill.bill_type == BillType::Normal {
-                st.store.apply(Plan::one(release)).await?;
-            }
+            // meanwhile, and held again (the charge begun again) for the completion.
+            let mut plan = ended(bill, &payment_id);
             if let Some(l) = sale.link {
                 // The payer is at the issuer: the link's operation waits for the answer.
-                let waiting = decide::permanent_link::waiting(
+                plan.writes.push(decide::permanent_link::waiting(
                     l.link,
                     payment_id.clone(),
                     paid,
@@ -316,9 +316,9 @@ async fn pay_now(
                     bill.currency,
                     from_card.clone(),
                     st.now(),
-                );
-                st.store.apply(Plan::one(waiting)).await?;
+                ));
             }
+            st.store.apply(plan).await?;
             let pending = Pending {
                 payment_id,
                 price: bill.amount.minor(),
@@ -391,17 +391,24 @@ async fn complete_now(
     sale.check(Some(PaymentMethod::BankCard), st.now())?;
     payable_on(st, &sale)?;
     let booked = booking(st, sale.bill, sale.shop).await?;
-    hold(st, sale.bill, &pending.payment_id).await?;
-    let result: ChargeResult = st.acquirer.complete(&pending.request, answer).await;
-    let charge = Charge {
-        method: PaymentMethod::BankCard,
+    let terms = Terms {
+        price: pending.price,
+        rate: pending.rate,
         paid: pending.paid,
+        method: PaymentMethod::BankCard,
         from_card: pending.from_card,
-        card_fingerprint: (!pending.fingerprint.is_empty()).then_some(pending.fingerprint),
-        result,
-        client_addr: client.0.clone(),
+        fingerprint: (!pending.fingerprint.is_empty()).then_some(pending.fingerprint),
+        client: client.0.clone(),
+        quantity: sale.link.map_or(1, |l| l.quantity),
+        booking: booked,
     };
-    record(st, sale, charge, pending.payment_id, booked, pending.rate).await
+    begin(st, sale.bill, &pending.payment_id, &terms).await?;
+    let result: ChargeResult = st
+        .acquirer
+        .complete(&pending.request, answer)
+        .await
+        .map_err(|why| unanswered(&pending.payment_id, why))?;
+    terms.record(st, sale, pending.payment_id, result).await
 }
 
 /// A P2Pin link's money is paid on to its recipient card in the payment's own plan: a card
@@ -449,23 +456,36 @@ async fn apply_through_outage(
     }
 }
 
-/// Holds a NORMAL bill for `payment_id`'s charge, so that a second payer's charge is refused
-/// before any money is taken ([`DomainError::BillBusy`]), instead of being taken and then
-/// refused by the double-payment guard. The payment's record lets it go. Other bills take
-/// every payment and are not held.
-async fn hold(st: &AppState, bill: &Bill, payment_id: &PaymentId) -> Result<(), OpError> {
-    if bill.bill_type != BillType::Normal {
-        return Ok(());
-    }
+/// Begins `payment_id`'s charge: kept with its `terms` until its answer is recorded (the
+/// worker asks about one left over, [`recover`]), and, for a NORMAL bill, holding the bill so
+/// that a second payer's charge is refused before any money is taken
+/// ([`DomainError::BillBusy`]), instead of being taken and then refused by the double-payment
+/// guard. Other bills take every payment and are not held.
+async fn begin(
+    st: &AppState,
+    bill: &Bill,
+    payment_id: &PaymentId,
+    terms: &Terms,
+) -> Result<(), OpError> {
     let now = st.now();
-    let claim = Write::ClaimBill {
-        bill_id: bill.id.clone(),
+    let mut plan = Plan::default();
+    if bill.bill_type == BillType::Normal {
+        plan.writes.push(Write::ClaimBill {
+            bill_id: bill.id.clone(),
+            payment_id: payment_id.clone(),
+            until: now + CHARGE_HOLD_MS,
+            now,
+        });
+    }
+    plan.writes.push(Write::BeginCharge(ChargeIntent {
         payment_id: payment_id.clone(),
-        until: now + CHARGE_HOLD_MS,
-        now,
-    };
-    // The claim names its payment: made again after an unknown commit, it finds its own hold.
-    match apply_through_outage(st, Plan::one(claim), CLAIM_PATIENCE).await {
+        bill_id: bill.id.clone(),
+        terms: terms.write(),
+        process_at: now + CHARGE_HOLD_MS,
+        created_at: now,
+    }));
+    // Both name the payment: made again after an unknown commit, they find their own rows.
+    match apply_through_outage(st, plan, CLAIM_PATIENCE).await {
         Ok(()) => Ok(()),
         Err(StoreError::GuardFailed(_)) => {
             // Paid, switched off or expired meanwhile; else another payer's charge holds it.
@@ -479,6 +499,201 @@ async fn hold(st: &AppState, bill: &Bill, payment_id: &PaymentId) -> Result<(), 
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// What lets a charge go that took no money (a challenge, a refusal before any was taken) or
+/// whose end is recorded otherwise: the bill's hold and the kept charge.
+fn ended(bill: &Bill, payment_id: &PaymentId) -> Plan {
+    let mut plan = Plan::one(Write::EndCharge {
+        payment_id: payment_id.clone(),
+    });
+    if bill.bill_type == BillType::Normal {
+        plan.writes.push(Write::ReleaseBill {
+            bill_id: bill.id.clone(),
+            payment_id: payment_id.clone(),
+        });
+    }
+    plan
+}
+
+/// The acquirer's answer to a charge never came: the money may be taken. The charge is kept
+/// (its bill held) and the worker asks about it once the hold runs out; the client is told
+/// the request may have been carried out, as after a commit whose answer was lost.
+fn unanswered(payment_id: &PaymentId, why: Unsure) -> OpError {
+    tracing::warn!(payment = %payment_id, why = why.0, "the acquirer's answer to a charge did not arrive: the money worker asks again");
+    OpError::Store(StoreError::CommitUnknown(format!(
+        "the acquirer's answer to payment {payment_id} did not arrive"
+    )))
+}
+
+/// What a charge's record needs besides its bill and the acquirer's answer, kept with the
+/// charge while it is asked ([`ChargeIntent::terms`]).
+struct Terms {
+    /// The bill's amount as the charge was priced (a permanent link's payer chose it).
+    price: i64,
+    rate: Rate,
+    paid: i64,
+    method: PaymentMethod,
+    from_card: String,
+    fingerprint: Option<String>,
+    client: Option<String>,
+    /// A permanent link's quantity (1 for bills).
+    quantity: i64,
+    booking: Booking,
+}
+
+impl Terms {
+    fn write(&self) -> String {
+        let b = &self.booking;
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("price", &self.price.to_string())
+            .append_pair("rate", &self.rate.bps().to_string())
+            .append_pair("paid", &self.paid.to_string())
+            .append_pair("method", self.method.as_str())
+            .append_pair("card", &self.from_card)
+            .append_pair("fp", self.fingerprint.as_deref().unwrap_or(""))
+            .append_pair("client", self.client.as_deref().unwrap_or(""))
+            .append_pair("quantity", &self.quantity.to_string())
+            .append_pair("currency", b.balance_currency.code())
+            .append_pair(
+                "fx",
+                &b.fx_rate.map_or(String::new(), |r| r.e8().to_string()),
+            )
+            .append_pair("settle_after", &b.settle_after.to_string())
+            .finish()
+    }
+
+    fn read(text: &str) -> Option<Terms> {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(text.as_bytes())
+            .into_owned()
+            .collect();
+        let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let some = |v: String| (!v.is_empty()).then_some(v);
+        Some(Terms {
+            price: get("price")?.parse().ok()?,
+            rate: Rate::from_bps(get("rate")?.parse().ok()?)?,
+            paid: get("paid")?.parse().ok()?,
+            method: get("method")?.parse().ok()?,
+            from_card: get("card")?,
+            fingerprint: some(get("fp")?),
+            client: some(get("client")?),
+            quantity: get("quantity")?.parse().ok()?,
+            booking: Booking {
+                balance_currency: get("currency")?.parse().ok()?,
+                fx_rate: match some(get("fx")?) {
+                    Some(e8) => Some(FxRate::from_e8(e8.parse().ok()?)?),
+                    None => None,
+                },
+                settle_after: get("settle_after")?.parse().ok()?,
+            },
+        })
+    }
+
+    /// Records the acquirer's `result` for `payment_id`.
+    async fn record(
+        self,
+        st: &AppState,
+        sale: Sale<'_>,
+        payment_id: PaymentId,
+        result: ChargeResult,
+    ) -> Result<Payment, OpError> {
+        let charge = Charge {
+            method: self.method,
+            paid: self.paid,
+            from_card: self.from_card,
+            card_fingerprint: self.fingerprint,
+            result,
+            client_addr: self.client,
+        };
+        record(st, sale, charge, payment_id, self.booking, self.rate).await
+    }
+}
+
+/// How long the worker holds a charge it asks about (and its bill).
+const RECOVERY_LEASE_MS: Millis = 60_000;
+
+/// Asks the acquirer about charges whose answer was never recorded (its asker died, the answer
+/// never came, the database was out of reach for longer than the record waits) and records
+/// it, with its postback: money taken is never left unrecorded. Each is leased to one worker.
+pub async fn recover(st: &AppState) -> Result<usize, StoreError> {
+    let now = st.now();
+    let mut done = 0;
+    for intent in st.store.due_charges(now, 64).await? {
+        let claim = Plan::one(Write::ClaimCharge {
+            payment_id: intent.payment_id.clone(),
+            now,
+            until: now + RECOVERY_LEASE_MS,
+        });
+        match st.store.apply(claim).await {
+            Ok(()) => {}
+            Err(StoreError::GuardFailed(_)) => continue,
+            Err(e) => return Err(e),
+        }
+        match recover_one(st, &intent, now).await {
+            Ok(()) => done += 1,
+            Err(e) => {
+                tracing::error!(payment = %intent.payment_id, error = %e, "a charge left unrecorded could not be recorded yet")
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn recover_one(st: &AppState, intent: &ChargeIntent, now: Millis) -> Result<(), OpError> {
+    let end = || {
+        Plan::one(Write::EndCharge {
+            payment_id: intent.payment_id.clone(),
+        })
+    };
+    // Recorded after all (the record ends the charge in its own plan; this is a belt).
+    if st.store.payment(&intent.payment_id).await?.is_some() {
+        return Ok(st.store.apply(end()).await?);
+    }
+    let (Some(terms), Some(c)) = (
+        Terms::read(&intent.terms),
+        st.store.checkout(&intent.bill_id).await?,
+    ) else {
+        tracing::error!(payment = %intent.payment_id, bill = %intent.bill_id, "a charge left unrecorded names no bill, or terms that cannot be read: ask the acquirer by hand");
+        return Ok(st.store.apply(end()).await?);
+    };
+    let priced = Bill {
+        amount: Amount::from_minor(terms.price).ok_or(DomainError::InvalidAmount)?,
+        ..c.bill.clone()
+    };
+    let mut sale = Sale::of(&c);
+    sale.bill = &priced;
+    if let Some(l) = sale.link.as_mut() {
+        l.quantity = terms.quantity;
+    }
+    if priced.bill_type == BillType::Normal {
+        // Held again for this charge, so no other payer's is taken while it is asked about; a
+        // bill paid or held by another meanwhile is left as it is (the record then says so).
+        let hold = Write::ClaimBill {
+            bill_id: priced.id.clone(),
+            payment_id: intent.payment_id.clone(),
+            until: now + RECOVERY_LEASE_MS,
+            now,
+        };
+        match st.store.apply(Plan::one(hold)).await {
+            Ok(()) | Err(StoreError::GuardFailed(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let result = match st
+        .acquirer
+        .status(intent.payment_id.as_str(), &terms.from_card)
+        .await
+    {
+        Ok(result) => result,
+        Err(Unsure(why)) => {
+            tracing::warn!(payment = %intent.payment_id, why, "the acquirer's answer about a charge did not arrive: asked again in a minute");
+            return Ok(());
+        }
+    };
+    terms
+        .record(st, sale, intent.payment_id.clone(), result)
+        .await
+        .map(drop)
 }
 
 /// Refuses a card attempt once the bill, or the client's address, has had as many declined
@@ -532,11 +747,12 @@ fn commission(st: &AppState, shop: &Shop) -> Rate {
     shop.commission.unwrap_or(st.settings.default_commission)
 }
 
-/// Records an answered charge (and its postback; a link's operation and callback) in one plan,
-/// booked as `booking` decided before the charge, through a database outage. Money taken that
-/// cannot be recorded (the bill paid by another payer once this charge's hold lapsed, an
-/// outage longer than [`RECORD_PATIENCE`]) is logged as an error with what
-/// the acquirer must give back; a NORMAL bill's hold is let go whatever the outcome.
+/// Records an answered charge (and its postback; a link's operation and callback) in one plan
+/// that ends the kept charge, booked as `booking` decided before the charge, through a
+/// database outage. A record that still fails (an outage longer than [`RECORD_PATIENCE`])
+/// leaves the charge kept, for the worker to record ([`recover`]). Money taken that cannot be
+/// recorded at all (the bill paid by another payer once this charge's hold lapsed) is logged
+/// as an error with what the acquirer must give back.
 async fn record(
     st: &AppState,
     sale: Sale<'_>,
@@ -562,14 +778,9 @@ async fn record(
         }
     };
     let release = || async {
-        if bill.bill_type == BillType::Normal {
-            let write = Write::ReleaseBill {
-                bill_id: bill.id.clone(),
-                payment_id: payment_id.clone(),
-            };
-            if let Err(e) = apply_through_outage(st, Plan::one(write), CLAIM_PATIENCE).await {
-                tracing::warn!(error = %e, bill = %bill.id, "a bill's hold is left to lapse");
-            }
+        let plan = ended(bill, &payment_id);
+        if let Err(e) = apply_through_outage(st, plan, CLAIM_PATIENCE).await {
+            tracing::warn!(error = %e, bill = %bill.id, "a bill's hold is left to lapse");
         }
     };
     // A P2Pin link's money is paid on to its recipient card in the same plan: booked straight
@@ -611,6 +822,9 @@ async fn record(
             now,
         ));
     }
+    plan.writes.push(Write::EndCharge {
+        payment_id: payment_id.clone(),
+    });
     // Money is taken: its record waits out a database outage (a failover) rather than leave
     // a charge unrecorded. Made again after an unknown commit, the plan is refused by the
     // payment's own row, and that payment is returned.
@@ -628,11 +842,11 @@ async fn record(
                 return Ok(done);
             }
             unrecorded(&"another payment finished the bill");
+            release().await;
             Err(DomainError::BillIsFinished.into())
         }
         Err(e) => {
-            unrecorded(&e);
-            release().await;
+            tracing::warn!(payment = %payment_id, error = %e, "a charge's record failed: the money worker records it");
             Err(e.into())
         }
     }

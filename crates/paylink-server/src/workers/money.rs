@@ -1,8 +1,9 @@
 //! The money worker: settles due money, asks the acquirer again about refunds left in
-//! PROCESS, and moves payouts through the provider; every minute it also declines link
+//! PROCESS and charges left unrecorded, and moves payouts through the provider; every minute it also declines link
 //! payments whose 3-D Secure challenge was left unanswered. Each pass handles what is due at once,
 //! concurrently, so that it keeps up with the rate payouts are created at.
 
+use crate::ops::checkout;
 use crate::ops::payouts;
 use crate::ops::refunds;
 use crate::ops::settlements;
@@ -25,7 +26,7 @@ pub async fn work_once(st: &AppState) -> Result<usize, StoreError> {
         let st = st.clone();
         tasks.spawn(async move { payouts::step(&st, &p, now).await });
     }
-    let mut moved = refunds::retry_stuck(st).await?;
+    let mut moved = refunds::retry_stuck(st).await? + checkout::recover(st).await?;
     let mut failure = None;
     while let Some(joined) = tasks.join_next().await {
         match joined {

@@ -326,3 +326,63 @@ async fn the_sandbox_answer_matches_payment_status() {
         .await;
     assert_eq!(status.ok(), &p);
 }
+
+/// The acquirer takes the money but its answer never arrives (sandbox card 0424, as a timeout):
+/// the payment is neither failed nor forgotten. The payer is told the request may have been
+/// carried out, the bill stays held (no second payer is charged meanwhile), and once the hold
+/// runs out the money worker asks the acquirer about the charge and records what it says, with
+/// its postback, once.
+#[tokio::test]
+async fn a_charge_whose_answer_never_came_is_asked_about_again_and_recorded_once() {
+    let app = spawn_app().await;
+    let r = paylink_sdk::testing::Receiver::start();
+    app.set_result_url(&r.url("/postback")).await;
+    let bill = app
+        .bill(json!({"amount": "1000.00", "order_id": "inv-424"}))
+        .await;
+
+    app.pay_card(&bill, "4000000000000424").await.error(
+        503,
+        "The request may have been carried out; check its status, or retry it with the same Idempotency-Key.",
+    );
+    let status = |a: Answer| a.ok()["status"].clone();
+    let query = [("id", bill.as_str())];
+    let bill_status = || app.get("/api/v1/bill/status", &query);
+    assert_eq!(status(bill_status().await), json!("NEW"));
+    app.pay_card(&bill, CARD_OK)
+        .await
+        .error(403, "api:error.bill_busy");
+
+    app.advance_ms(121_000);
+    let mut last = Value::Null;
+    for () in patience() {
+        last = status(bill_status().await);
+        if last == json!("SUCCESS") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(last, json!("SUCCESS"), "the charge was never recorded");
+    let payments = app
+        .get("/api/v1/bill/payments", &[("id", bill.as_str())])
+        .await;
+    let found = payments.ok()["data"].as_array().unwrap().clone();
+    assert_eq!(found.len(), 1, "{}", payments.text);
+    assert_eq!(found[0]["status"], json!("SUCCESS"));
+    assert_eq!(found[0]["from_card"], json!("400000******0424"));
+    app.pay_card(&bill, CARD_OK)
+        .await
+        .error(403, "api:error.bill_is_finished");
+
+    let got = r.wait_for("/postback", 1).await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].field("Status"), "SUCCESS");
+    assert_eq!(got[0].field("InvId"), "inv-424");
+    // Asked about once: a later pass finds nothing left to ask.
+    app.advance_ms(121_000);
+    let again = app
+        .get("/api/v1/bill/payments", &[("id", bill.as_str())])
+        .await;
+    assert_eq!(again.ok()["data"].as_array().unwrap().len(), 1);
+    app.assert_ledger_ok().await;
+}

@@ -412,7 +412,7 @@ async fn payment_search(
     post,
     path = "/sandbox/pay",
     tag = "sandbox",
-    description = "Pays a bill through the sandbox acquirer, as the payment page does (POST only). 403 `bill_inactive`, `bill_expired`, `bill_is_finished`, `invalid_amount`, `merchant_banned`, `shop_not_enabled`; 422 `bill_not_found`; 429 `too_many_failed_attempts`.",
+    description = "Pays a bill through the sandbox acquirer, as the payment page does (POST only). 403 `bill_inactive`, `bill_expired`, `bill_is_finished`, `bill_busy`, `invalid_amount`, `merchant_banned`, `shop_not_enabled`; 422 `bill_not_found`; 429 `too_many_failed_attempts`; 503 when the acquirer's answer did not arrive (the money worker asks it again and records the payment: check `bill/status`).",
     request_body = openapi::SandboxPayParams,
     responses((status = 200, description = "Success.", body = wire::Payment), openapi::PayRefusals),
     security(("bearer" = [])),
