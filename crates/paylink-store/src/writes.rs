@@ -7,6 +7,7 @@ use paylink_core::event::{AfterAttempt, Notice, NoticeState};
 use paylink_core::guard::Guard;
 use paylink_core::merchant::Shop;
 use paylink_core::payment::{BillTransition, Payment};
+use paylink_core::payout::PayoutStatus;
 use paylink_core::plan::{Finished, Plan, RequestKey, SealedColumn, Write};
 use paylink_core::time::Millis;
 use std::sync::LazyLock;
@@ -694,13 +695,24 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
                 (*now).into(),
             ];
             args.extend(from.iter().map(|s| Value::from(s.as_str())));
+            // Sent only while neither its merchant nor its payee is banned, as committed when
+            // it moves: a ban that lands after the worker read them still stops it (the
+            // worker then declines it).
+            let unbanned = if *to == PayoutStatus::Process {
+                " AND NOT EXISTS (SELECT 1 FROM merchants m
+                                  WHERE m.id = payouts.merchant_id AND m.banned = 1)
+                  AND NOT EXISTS (SELECT 1 FROM payout_accounts a
+                                  WHERE a.fingerprint = payouts.fingerprint AND a.banned = 1)"
+            } else {
+                ""
+            };
             out.push(Statement {
                 guard: Some(Guard::PayoutMoved),
                 ..Statement::owned(
                     format!(
                         "UPDATE payouts SET status = $2, error_message = $3, process_at = $4,
                              updated_at = $5
-                         WHERE id = $1 AND status IN ({})",
+                         WHERE id = $1 AND status IN ({}){unbanned}",
                         placeholders(6, from.len().max(1))
                     ),
                     args,

@@ -182,6 +182,74 @@ async fn a_payout_whose_provider_never_answered_keeps_its_money_locked_and_is_as
     app.assert_ledger_ok().await;
 }
 
+/// The move that sends a payout is guarded in SQL on its merchant and its payee not being
+/// banned: a ban that lands after the money worker read them still stops the payout (the
+/// worker's next pass declines it, its money back).
+#[tokio::test]
+async fn a_payout_is_never_moved_to_sending_once_its_merchant_or_payee_is_banned() {
+    use paylink_core::audit::Actor;
+    use paylink_core::guard::Guard;
+    use paylink_core::id::{PayoutAccountId, PayoutId};
+    use paylink_core::payout::{PayoutAccount, PayoutStatus};
+    use paylink_core::plan::{Plan, Write};
+    use paylink_store::StoreError;
+
+    let app = spawn_app_with(|s| s.money.work = false).await;
+    app.set_profile(&app.merchant.merchant_id, open_profile())
+        .await;
+    app.fund("5000").await;
+    let id = id_of(&created(&app.regular_payout(card("1000", CARD_OK)).await)[0]);
+    let p = app
+        .store
+        .payout(&PayoutId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(p.status, PayoutStatus::New);
+    let send = || {
+        paylink_core::decide::payout::advance(&p, PayoutStatus::Process, Some(app.now()), app.now())
+            .unwrap()
+            .1
+    };
+    let cli = Actor::cli("test");
+    let banned = |on: bool| {
+        paylink_server::ops::merchants::set_banned(
+            &app.store,
+            &cli,
+            app.merchant.merchant_id.as_str(),
+            on,
+            app.now(),
+        )
+    };
+
+    banned(true).await.unwrap();
+    let refused = app.store.apply(send()).await;
+    assert!(
+        matches!(refused, Err(StoreError::GuardFailed(Guard::PayoutMoved))),
+        "{refused:?}"
+    );
+    banned(false).await.unwrap();
+    // The payee banned (for every merchant, by its fingerprint).
+    let account = PayoutAccount {
+        id: PayoutAccountId::random(&mut rand::thread_rng()),
+        merchant_id: app.merchant.merchant_id.clone(),
+        payee: p.payee.clone(),
+        banned: true,
+        created_at: app.now(),
+    };
+    app.store
+        .apply(Plan::one(Write::InsertPayoutAccount(account)))
+        .await
+        .unwrap();
+    let refused = app.store.apply(send()).await;
+    assert!(
+        matches!(refused, Err(StoreError::GuardFailed(Guard::PayoutMoved))),
+        "{refused:?}"
+    );
+    let still = app.store.payout(&p.id).await.unwrap().unwrap();
+    assert_eq!(still.status, PayoutStatus::New);
+}
+
 #[tokio::test]
 async fn payout_refusals_leave_the_balance_untouched() {
     let app = spawn_app().await;
