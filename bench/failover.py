@@ -491,7 +491,7 @@ def main():
         if "panicked" in server_said:
             die(f"paylink serve panicked; see {root}/paylink.log")
         # Money taken must be recorded, failover or not: the charge's record waits it out.
-        if "could not be recorded" in server_said:
+        if "the acquirer must give it back" in server_said:
             die(f"an approved charge went unrecorded; see {root}/paylink.log")
 
         primary = cluster.primary_port()

@@ -279,7 +279,7 @@ pub enum Write {
     },
     /// A charge about to be asked of the acquirer, kept until its answer is recorded: one
     /// whose recorder died, or whose answer never came, is asked about again by the worker.
-    /// Begun twice (a twin submit of one payment id), it is kept once.
+    /// Begun twice (a twin submit of one payment id), it is kept once, leased to the later.
     BeginCharge(crate::payment::ChargeIntent),
     /// A charge's answer is recorded, or it took no money: forgotten.
     EndCharge {

@@ -15,7 +15,7 @@ pub enum CardOutcome {
     /// A 3-D Secure challenge first; the payer's answer decides.
     Challenge,
     /// The money is taken but the acquirer's answer never arrives (a timeout): asked about the
-    /// charge again ([`charge_status`]), it is approved.
+    /// charge again, it is approved.
     AnswerLost,
 }
 
@@ -35,23 +35,6 @@ pub fn card_outcome(card: &CardNumber) -> CardOutcome {
         CARD_ANSWER_LOST => return CardOutcome::AnswerLost,
         _ => ChargeResult::Approved,
     })
-}
-
-/// What the sandbox acquirer says, asked again, about a charge of the masked card `from_card`
-/// (empty for SBP): what the card's test outcome is, a challenge card as confirmed. Stateless,
-/// so it answers the same after a restart.
-pub fn charge_status(from_card: &str) -> ChargeResult {
-    let last_four = from_card
-        .get(from_card.len().saturating_sub(4)..)
-        .unwrap_or("");
-    [CARD_DECLINED, CARD_INSUFFICIENT_FUNDS]
-        .into_iter()
-        .filter(|card| last_four.len() == 4 && card.ends_with(last_four))
-        .find_map(|card| match card_outcome(&CardNumber::parse(card)?) {
-            CardOutcome::Result(r) => Some(r),
-            _ => None,
-        })
-        .unwrap_or(ChargeResult::Approved)
 }
 
 /// A challenge the payer failed (or an answer that is not the issuer's).
@@ -121,19 +104,5 @@ mod tests {
         );
         assert_eq!(outcome(CARD_THREE_DS), CardOutcome::Challenge);
         assert_eq!(outcome(CARD_ANSWER_LOST), CardOutcome::AnswerLost);
-    }
-
-    #[test]
-    fn a_charge_asked_about_again_has_its_cards_outcome() {
-        assert!(matches!(
-            charge_status("400000******0002"),
-            ChargeResult::Declined { code: 5, .. }
-        ));
-        assert!(matches!(
-            charge_status("400000******9995"),
-            ChargeResult::Declined { code: 51, .. }
-        ));
-        assert_eq!(charge_status("400000******0424"), ChargeResult::Approved);
-        assert_eq!(charge_status(""), ChargeResult::Approved);
     }
 }

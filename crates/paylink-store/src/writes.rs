@@ -539,8 +539,11 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             before,
             now,
         } => out.push(Statement::guarded(
+            // Not one whose completion's answer is still being asked about (a kept charge).
             "UPDATE link_operations SET status = 'DECLINED', fee = 0, updated_at = $3
-             WHERE payment_id = $1 AND status = 'WAITING-AUTH' AND created_at < $2",
+             WHERE payment_id = $1 AND status = 'WAITING-AUTH' AND created_at < $2
+               AND NOT EXISTS (SELECT 1 FROM charge_intents c
+                               WHERE c.payment_id = link_operations.payment_id)",
             vec![payment_id.as_str().into(), (*before).into(), (*now).into()],
             Guard::OperationMoved,
         )),
@@ -757,7 +760,10 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
         }
         Write::BeginCharge(c) => out.push(Statement::new(
             "INSERT INTO charge_intents (payment_id, bill_id, terms, process_at, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (payment_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (payment_id) DO UPDATE SET process_at = CASE
+                 WHEN excluded.process_at > charge_intents.process_at THEN excluded.process_at
+                 ELSE charge_intents.process_at END",
             vec![
                 c.payment_id.as_str().into(),
                 c.bill_id.as_str().into(),

@@ -286,17 +286,15 @@ async fn pay_now(
         booking: booked,
     };
     begin(st, bill, &payment_id, &terms).await?;
-    let step = st
-        .acquirer
-        .charge(ChargeRequest {
-            reference: payment_id.as_str(),
-            method,
-            amount: paid,
-            currency: bill.currency,
-            card,
-        })
-        .await
-        .map_err(|why| unanswered(&payment_id, why))?;
+    let step = asked(st.acquirer.charge(ChargeRequest {
+        reference: payment_id.as_str(),
+        method,
+        amount: paid,
+        currency: bill.currency,
+        card,
+    }))
+    .await
+    .map_err(|why| unanswered(&payment_id, why))?;
     match step {
         ChargeStep::Done(result) => terms
             .record(st, sale, payment_id, result)
@@ -318,7 +316,7 @@ async fn pay_now(
                     st.now(),
                 ));
             }
-            st.store.apply(plan).await?;
+            apply_through_outage(st, plan, CLAIM_PATIENCE).await?;
             let pending = Pending {
                 payment_id,
                 price: bill.amount.minor(),
@@ -403,9 +401,7 @@ async fn complete_now(
         booking: booked,
     };
     begin(st, sale.bill, &pending.payment_id, &terms).await?;
-    let result: ChargeResult = st
-        .acquirer
-        .complete(&pending.request, answer)
+    let result: ChargeResult = asked(st.acquirer.complete(&pending.request, answer))
         .await
         .map_err(|why| unanswered(&pending.payment_id, why))?;
     terms.record(st, sale, pending.payment_id, result).await
@@ -422,9 +418,11 @@ fn payable_on(st: &AppState, sale: &Sale<'_>) -> Result<(), OpError> {
     }
 }
 
-/// How long a charge holds a NORMAL bill: longer than an acquirer takes to answer (a holder
-/// that died lets it go then).
-const CHARGE_HOLD_MS: Millis = 120_000;
+/// How long a charge holds a NORMAL bill, and is its asker's before the money worker may ask
+/// about it: longer than its request can take (its hold's write, the acquirer, its record), so
+/// the worker never asks about a charge still being recorded (a holder that died lets it go
+/// then).
+const CHARGE_HOLD_MS: Millis = 180_000;
 
 /// How long a charge's record is retried while the database is out of reach: longer than a
 /// failover takes, within the bill's hold (so no other payer's charge is taken meanwhile).
@@ -433,6 +431,24 @@ const RECORD_PATIENCE: Duration = Duration::from_secs(90);
 /// How long a bill's hold (or its release) is retried: no money is taken yet, so no longer
 /// than a failover takes.
 const CLAIM_PATIENCE: Duration = Duration::from_secs(30);
+
+/// How long the acquirer has to answer: past it, its answer is [`Unsure`].
+const ACQUIRER_TIMEOUT: Duration = Duration::from_secs(30);
+
+const _: () = assert!(
+    CLAIM_PATIENCE.as_millis()
+        + ACQUIRER_TIMEOUT.as_millis()
+        + RECORD_PATIENCE.as_millis()
+        + 15_000
+        <= CHARGE_HOLD_MS as u128
+);
+
+/// The acquirer's answer to `call`, or [`Unsure`] when none came within [`ACQUIRER_TIMEOUT`].
+async fn asked<T>(call: impl Future<Output = Result<T, Unsure>>) -> Result<T, Unsure> {
+    tokio::time::timeout(ACQUIRER_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| Err(Unsure(format!("no answer in {ACQUIRER_TIMEOUT:?}"))))
+}
 
 /// Applies `plan`, retrying while the database is out of reach (or a commit's outcome is
 /// unknown) for up to `patience`. Only for plans that a second apply cannot make twice: one
@@ -616,9 +632,10 @@ const RECOVERY_LEASE_MS: Millis = 60_000;
 /// never came, the database was out of reach for longer than the record waits) and records
 /// it, with its postback: money taken is never left unrecorded. Each is leased to one worker.
 pub async fn recover(st: &AppState) -> Result<usize, StoreError> {
-    let now = st.now();
     let mut done = 0;
-    for intent in st.store.due_charges(now, 64).await? {
+    for intent in st.store.due_charges(st.now(), 64).await? {
+        // Each leased from when it is taken: the one before may have taken a while.
+        let now = st.now();
         let claim = Plan::one(Write::ClaimCharge {
             payment_id: intent.payment_id.clone(),
             now,
@@ -640,10 +657,16 @@ pub async fn recover(st: &AppState) -> Result<usize, StoreError> {
 }
 
 async fn recover_one(st: &AppState, intent: &ChargeIntent, now: Millis) -> Result<(), OpError> {
-    let end = || {
-        Plan::one(Write::EndCharge {
-            payment_id: intent.payment_id.clone(),
-        })
+    let end = || Plan {
+        writes: vec![
+            Write::EndCharge {
+                payment_id: intent.payment_id.clone(),
+            },
+            Write::ReleaseBill {
+                bill_id: intent.bill_id.clone(),
+                payment_id: intent.payment_id.clone(),
+            },
+        ],
     };
     // Recorded after all (the record ends the charge in its own plan; this is a belt).
     if st.store.payment(&intent.payment_id).await?.is_some() {
@@ -679,10 +702,11 @@ async fn recover_one(st: &AppState, intent: &ChargeIntent, now: Millis) -> Resul
             Err(e) => return Err(e.into()),
         }
     }
-    let result = match st
-        .acquirer
-        .status(intent.payment_id.as_str(), &terms.from_card)
-        .await
+    let result = match asked(
+        st.acquirer
+            .status(intent.payment_id.as_str(), &terms.from_card),
+    )
+    .await
     {
         Ok(result) => result,
         Err(Unsure(why)) => {
@@ -836,17 +860,29 @@ async fn record(
             Ok(payment)
         }
         Err(StoreError::GuardFailed(_)) | Err(StoreError::Conflict(_)) => {
-            // A twin submit recorded this very payment; else another payer's payment finished
-            // the NORMAL bill once this charge's hold had lapsed.
+            // A twin submit (or the worker) recorded this very payment; else another payer's
+            // payment finished the NORMAL bill once this charge's hold had lapsed.
             if let Some(done) = st.store.payment(&payment.id).await? {
+                if approved && !done.status.brings_money() {
+                    unrecorded(&format!(
+                        "the payment was recorded {} meanwhile",
+                        done.status.as_str()
+                    ));
+                }
+                // A twin's own kept charge and hold, begun again after the record.
+                release().await;
                 return Ok(done);
             }
             unrecorded(&"another payment finished the bill");
             release().await;
             Err(DomainError::BillIsFinished.into())
         }
-        Err(e) => {
+        Err(e) if e.is_transient() => {
             tracing::warn!(payment = %payment_id, error = %e, "a charge's record failed: the money worker records it");
+            Err(e.into())
+        }
+        Err(e) => {
+            tracing::error!(payment = %payment_id, error = %e, "a charge's record failed: the money worker tries again");
             Err(e.into())
         }
     }

@@ -10,6 +10,7 @@ use paylink_core::id::random_base62;
 use paylink_core::payment::ChargeResult;
 use paylink_core::sandbox::{self, CardOutcome};
 use sha2::Sha256;
+use std::collections::{HashMap, VecDeque};
 use subtle::ConstantTimeEq;
 
 /// References whose first ask the sandbox left unanswered, until they are asked again.
@@ -27,6 +28,44 @@ impl Unanswered {
         Err(Unsure(
             "no answer from the sandbox (a test identifier ending 0408)".into(),
         ))
+    }
+}
+
+/// What the sandbox acquirer answered to recent charges, by reference: asked again about one
+/// ([`Acquirer::status`]), it says the same; about one it never charged (or has forgotten,
+/// past the last [`Charged::KEPT`], or across a restart), that it took no money.
+#[derive(Default)]
+struct Charged(std::sync::Mutex<(HashMap<String, ChargeResult>, VecDeque<String>)>);
+
+impl Charged {
+    const KEPT: usize = 65_536;
+
+    fn remember(&self, reference: &str, result: &ChargeResult) {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (by_reference, order) = &mut *guard;
+        if by_reference
+            .insert(reference.to_string(), result.clone())
+            .is_none()
+        {
+            order.push_back(reference.to_string());
+        }
+        while order.len() > Charged::KEPT {
+            if let Some(old) = order.pop_front() {
+                by_reference.remove(&old);
+            }
+        }
+    }
+
+    fn recall(&self, reference: &str) -> ChargeResult {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .0
+            .get(reference)
+            .cloned()
+            .unwrap_or(ChargeResult::Declined {
+                code: 91,
+                message: "The acquirer has no record of this charge.".into(),
+            })
     }
 }
 
@@ -56,6 +95,7 @@ pub struct SandboxAcquirer {
     acs_url: String,
     key: Vec<u8>,
     unanswered: Unanswered,
+    charged: Charged,
 }
 
 impl SandboxAcquirer {
@@ -64,6 +104,7 @@ impl SandboxAcquirer {
             acs_url: format!("{public_url}/sandbox/acs"),
             key,
             unanswered: Unanswered::default(),
+            charged: Charged::default(),
         }
     }
 
@@ -94,14 +135,27 @@ impl Acquirer for SandboxAcquirer {
         let step = match request.card.map(sandbox::card_outcome) {
             None => Ok(ChargeStep::Done(ChargeResult::Approved)),
             Some(CardOutcome::Result(r)) => Ok(ChargeStep::Done(r)),
+            // The request names its charge, so that the completion is remembered under it.
             Some(CardOutcome::Challenge) => Ok(ChargeStep::Challenge {
                 acs_url: self.acs_url.clone(),
-                request: random_base62(&mut rand::thread_rng(), 24),
+                request: format!(
+                    "{}.{}",
+                    request.reference,
+                    random_base62(&mut rand::thread_rng(), 24)
+                ),
             }),
-            Some(CardOutcome::AnswerLost) => Err(Unsure(
-                "no answer from the sandbox acquirer (a card ending 0424)".into(),
-            )),
+            Some(CardOutcome::AnswerLost) => {
+                // Charged, but the answer never leaves.
+                self.charged
+                    .remember(request.reference, &ChargeResult::Approved);
+                Err(Unsure(
+                    "no answer from the sandbox acquirer (a card ending 0424)".into(),
+                ))
+            }
         };
+        if let Ok(ChargeStep::Done(result)) = &step {
+            self.charged.remember(request.reference, result);
+        }
         Box::pin(std::future::ready(step))
     }
 
@@ -117,15 +171,18 @@ impl Acquirer for SandboxAcquirer {
             Some(("Y", mac)) if genuine("Y", mac) => ChargeResult::Approved,
             _ => sandbox::challenge_failed(),
         };
+        if let Some((reference, _)) = request.split_once('.') {
+            self.charged.remember(reference, &result);
+        }
         Box::pin(std::future::ready(Ok(result)))
     }
 
     fn status<'a>(
         &'a self,
-        _reference: &'a str,
-        from_card: &'a str,
+        reference: &'a str,
+        _from_card: &'a str,
     ) -> BoxFuture<'a, Result<ChargeResult, Unsure>> {
-        Box::pin(std::future::ready(Ok(sandbox::charge_status(from_card))))
+        Box::pin(std::future::ready(Ok(self.charged.recall(reference))))
     }
 
     fn refund<'a>(
@@ -171,5 +228,52 @@ mod tests {
             other.complete("req1", &yes).await,
             Ok(ChargeResult::Approved)
         );
+    }
+
+    #[tokio::test]
+    async fn asked_again_it_says_what_it_answered_and_took_no_money_for_what_it_never_charged() {
+        use paylink_core::card::CardNumber;
+        use paylink_core::money::Currency;
+        use paylink_core::payment::PaymentMethod;
+        let a = SandboxAcquirer::new("http://x", b"k".to_vec());
+        let charge = |reference: &'static str, card: &'static CardNumber| ChargeRequest {
+            reference,
+            method: PaymentMethod::BankCard,
+            amount: 100,
+            currency: Currency::Rub,
+            card: Some(card),
+        };
+        let declined = CardNumber::parse(sandbox::CARD_DECLINED).unwrap();
+        let lost = CardNumber::parse(sandbox::CARD_ANSWER_LOST).unwrap();
+        let challenged = CardNumber::parse(sandbox::CARD_THREE_DS).unwrap();
+        let (declined, lost, challenged) = (
+            Box::leak(Box::new(declined)),
+            Box::leak(Box::new(lost)),
+            Box::leak(Box::new(challenged)),
+        );
+
+        let first = a.charge(charge("p1", declined)).await;
+        let Ok(ChargeStep::Done(said)) = first else {
+            panic!("{first:?}")
+        };
+        assert_eq!(a.status("p1", "").await, Ok(said));
+        assert!(a.charge(charge("p2", lost)).await.is_err(), "no answer");
+        assert_eq!(a.status("p2", "").await, Ok(ChargeResult::Approved));
+        let Ok(ChargeStep::Challenge { request, .. }) = a.charge(charge("p3", challenged)).await
+        else {
+            panic!("a challenge")
+        };
+        // Not charged until the payer answers the challenge.
+        assert!(matches!(
+            a.status("p3", "").await,
+            Ok(ChargeResult::Declined { code: 91, .. })
+        ));
+        let yes = a.answer(&request, true);
+        assert_eq!(a.complete(&request, &yes).await, Ok(ChargeResult::Approved));
+        assert_eq!(a.status("p3", "").await, Ok(ChargeResult::Approved));
+        assert!(matches!(
+            a.status("never", "").await,
+            Ok(ChargeResult::Declined { code: 91, .. })
+        ));
     }
 }

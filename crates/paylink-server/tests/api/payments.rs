@@ -353,7 +353,7 @@ async fn a_charge_whose_answer_never_came_is_asked_about_again_and_recorded_once
         .await
         .error(403, "api:error.bill_busy");
 
-    app.advance_ms(121_000);
+    app.advance_ms(181_000);
     let mut last = Value::Null;
     for () in patience() {
         last = status(bill_status().await);
@@ -379,7 +379,7 @@ async fn a_charge_whose_answer_never_came_is_asked_about_again_and_recorded_once
     assert_eq!(got[0].field("Status"), "SUCCESS");
     assert_eq!(got[0].field("InvId"), "inv-424");
     // Asked about once: a later pass finds nothing left to ask.
-    app.advance_ms(121_000);
+    app.advance_ms(181_000);
     let again = app
         .get("/api/v1/bill/payments", &[("id", bill.as_str())])
         .await;
