@@ -983,7 +983,10 @@ fn push(out: &mut Vec<Statement>, write: &Write) {
             ));
         }
         Write::PurgeRequests { before, limit } => out.push(Statement::new(
-            "DELETE FROM requests WHERE (merchant_id, idempotency_key) IN (
+            // The age is checked again on the row itself: a key claimed afresh between the
+            // pick and the delete (its created_at renewed) is not deleted under its request,
+            // which PostgreSQL would otherwise do on the subquery's older snapshot.
+            "DELETE FROM requests WHERE created_at < $1 AND (merchant_id, idempotency_key) IN (
                  SELECT merchant_id, idempotency_key FROM requests WHERE created_at < $1
                  LIMIT $2)",
             vec![(*before).into(), (*limit).into()],
