@@ -1,7 +1,7 @@
 //! Refunds, shared by every dialect: take the money (PROCESS), ask the acquirer, record its
 //! answer. A refund whose asker died, or whose answer never came, is asked again by the money
-//! worker once its lease ends
-//! (with what a dispute's decision records with the answer, see `disputes::refund_seal`).
+//! worker once its lease ends (with what a dispute's decision records with the answer, see
+//! `disputes::refund_seal`).
 
 use crate::acquirer::{RefundRequest, Unsure};
 use crate::ops::idempotency::{self, NoSeal, Seal};
